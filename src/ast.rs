@@ -1,0 +1,307 @@
+//! The syntax tree: what the parser gives and the checker takes.
+//! Every node carries the [`Span`] of its text; names keep whether they were quoted.
+
+use crate::span::Span;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ident {
+    pub text: String,
+    pub quoted: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct File {
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Item {
+    Policy(Policy),
+    Import(Import),
+    Source(Source),
+    Model(Model),
+    Output(Output),
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub entries: Vec<PolicyEntry>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct PolicyEntry {
+    pub key: Ident,
+    pub value: PolicyValue,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum PolicyValue {
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    Name(Ident),
+    List(Vec<Expr>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Import {
+    pub path: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum Pin {
+    Version(i64, Span),
+    Timestamp(String, Span),
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: Ident,
+    pub location: String,
+    pub location_span: Span,
+    pub pin: Option<Pin>,
+    pub columns: Vec<ColumnDecl>,
+    pub joins: Vec<JoinDecl>,
+    pub measures: Vec<NamedDecl>,
+    pub dimensions: Vec<NamedDecl>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct ColumnDecl {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub constraints: Vec<Constraint>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum TypeExpr {
+    Named(Ident),
+    Decimal(i64, i64, Span),
+}
+
+impl TypeExpr {
+    pub fn span(&self) -> Span {
+        match self {
+            TypeExpr::Named(i) => i.span,
+            TypeExpr::Decimal(_, _, s) => *s,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Constraint {
+    Key(Span),
+    Unique(Span),
+    NotNull(Span),
+    Check(Expr, Span),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cardinality {
+    ManyToOne,
+    OneToOne,
+    OneToMany,
+}
+
+impl Cardinality {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cardinality::ManyToOne => "many_to_one",
+            Cardinality::OneToOne => "one_to_one",
+            Cardinality::OneToMany => "one_to_many",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct JoinDecl {
+    pub target: Ident,
+    pub alias: Option<Ident>,
+    pub cardinality: Cardinality,
+    pub cardinality_span: Span,
+    pub on: Vec<(Expr, Expr)>,
+    pub span: Span,
+}
+
+impl JoinDecl {
+    /// The name the join is reached by: its alias, else its target.
+    pub fn name(&self) -> &Ident {
+        self.alias.as_ref().unwrap_or(&self.target)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NamedDecl {
+    pub name: Ident,
+    pub expr: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub name: Ident,
+    pub from: Ident,
+    pub steps: Vec<Step>,
+    pub contract: Option<Contract>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Contract {
+    pub columns: Vec<ColumnDecl>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct NamedExpr {
+    pub name: Option<Ident>,
+    pub expr: Expr,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct SortKey {
+    pub expr: Expr,
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    Where(Expr),
+    Select(Vec<NamedExpr>),
+    Derive(Vec<NamedExpr>),
+    Join(JoinDecl),
+    GroupBy(Vec<NamedExpr>, Vec<NamedExpr>),
+    Aggregate(Vec<NamedExpr>),
+    Sort(Vec<SortKey>),
+    Limit(i64),
+    Distinct,
+    Union(Ident),
+}
+
+impl StepKind {
+    /// The policy name of the step (`allow = [...]`).
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            StepKind::Where(_) => "where",
+            StepKind::Select(_) => "select",
+            StepKind::Derive(_) => "derive",
+            StepKind::Join(_) => "join",
+            StepKind::GroupBy(..) | StepKind::Aggregate(_) => "aggregate",
+            StepKind::Sort(_) => "sort",
+            StepKind::Limit(_) => "limit",
+            StepKind::Distinct => "distinct",
+            StepKind::Union(_) => "union",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub kind: StepKind,
+    /// The span of the step's keyword.
+    pub keyword_span: Span,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    Append,
+    Overwrite,
+}
+
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub model: Ident,
+    pub location: String,
+    pub location_span: Span,
+    pub mode: WriteMode,
+    pub partition_by: Vec<Ident>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Or,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+}
+
+impl BinOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Or => "or",
+            BinOp::And => "and",
+            BinOp::Eq => "==",
+            BinOp::Ne => "!=",
+            BinOp::Lt => "<",
+            BinOp::Le => "<=",
+            BinOp::Gt => ">",
+            BinOp::Ge => ">=",
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypedLitKind {
+    Date,
+    Timestamp,
+    Interval,
+}
+
+#[derive(Debug, Clone)]
+pub enum Lit {
+    Int(String),
+    Number(String),
+    Str(String),
+    Bool(bool),
+    Null,
+    Typed(TypedLitKind, String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExprKind {
+    Lit(Lit),
+    /// `a`, `orders.customer.c_name`
+    Path(Vec<Ident>),
+    Call(Ident, Vec<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Neg(Box<Expr>),
+    IsNull(Box<Expr>, bool),
+    InList(Box<Expr>, Vec<Expr>, bool),
+    Between(Box<Expr>, Box<Expr>, Box<Expr>, bool),
+    Like(Box<Expr>, Box<Expr>, bool),
+    Case(Vec<(Expr, Expr)>, Option<Box<Expr>>),
+    Cast(Box<Expr>, TypeExpr),
+    List(Vec<Expr>),
+    /// A node the parser already reported (e.g. nesting too deep); checks skip it.
+    Error,
+}

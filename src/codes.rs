@@ -1,0 +1,129 @@
+//! The one registry of diagnostic codes. Each code has a name, a one-line summary and an
+//! explanation (`semc codes E0102` prints it). Codes are never reused.
+
+macro_rules! codes {
+    ($( $code:ident $name:literal $summary:literal $explain:literal ;)*) => {
+        /// A diagnostic code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code { $($code,)* }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$code,)*];
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$code => stringify!($code),)* }
+            }
+            /// Short kebab-case name.
+            pub fn name(self) -> &'static str {
+                match self { $(Code::$code => $name,)* }
+            }
+            pub fn summary(self) -> &'static str {
+                match self { $(Code::$code => $summary,)* }
+            }
+            /// What it means, why it is an error, and what to do.
+            pub fn explanation(self) -> &'static str {
+                match self { $(Code::$code => $explain,)* }
+            }
+            pub fn parse(s: &str) -> Option<Code> {
+                Code::ALL.iter().copied().find(|c| c.as_str().eq_ignore_ascii_case(s))
+            }
+        }
+    };
+}
+
+codes! {
+    // ---- files and syntax: E00xx ----
+    E0001 "syntax" "syntax error"
+        "The text does not follow the `.sem` grammar. The label shows the first place where the parser could not continue and what it expected there.";
+    E0002 "invalid-utf8" "file is not valid UTF-8"
+        "`.sem` files are UTF-8 text. The label marks the first byte that is not valid UTF-8; re-save the file as UTF-8.";
+    E0003 "too-deep" "nesting is too deep"
+        "Brackets or operators are nested deeper than semc accepts (256 levels). Split the expression with `derive` steps.";
+    E0004 "unreadable-file" "file cannot be read"
+        "A file named on the command line or in an `import` does not exist or cannot be read.";
+    E0005 "import-cycle" "import cycle"
+        "Files import each other in a cycle. A workspace is a tree of imports: move the shared declarations into a file both import.";
+    E0006 "null-byte" "file contains a NUL byte"
+        "A NUL byte is not allowed in `.sem` text; the file is probably binary or corrupt.";
+    E0007 "too-large" "file is too large"
+        "A `.sem` file may be at most 16 MiB.";
+    // ---- names: E01xx ----
+    E0101 "duplicate-name" "name is declared twice"
+        "Sources and models share one namespace per workspace; columns, joins, measures and dimensions share one per source; output columns must be unique in a model.";
+    E0102 "unknown-name" "unknown name"
+        "A name does not resolve to a column, dimension, measure or join in scope. Steps apply in order: a column exists only after the step that makes it, and after `select` or `aggregate` only their outputs remain.";
+    E0103 "unknown-relation" "unknown source or model"
+        "`from`, `join`, `union` and `output` name a source or model declared in the workspace.";
+    E0104 "unknown-function" "unknown function"
+        "Functions come from the standard library (`stdlib/functions.sem`).";
+    E0105 "unknown-type" "unknown type"
+        "Types are bool, int32, int64, float64, decimal(p, s), string, date and timestamp.";
+    E0106 "unknown-join" "path does not follow a declared join"
+        "A dotted path `a.b.c` walks the joins declared on the source: each part but the last must be a join name.";
+    E0107 "bad-policy" "invalid policy"
+        "Only one `policy` block per workspace, with the keys identifiers (lower|exact), strict (bool), allow (list of steps), max_reader_version and max_writer_version (integers).";
+    E0108 "step-not-allowed" "step not allowed by policy"
+        "The workspace policy's `allow` list does not include this step.";
+    E0109 "ambiguous-name" "ambiguous name"
+        "Two things in scope have this name; qualify it with its join path.";
+    E0110 "case-clash" "names differ only by case"
+        "Two columns of one relation have names that differ only by letter case; with `identifiers = lower` they cannot be told apart.";
+    // ---- types and semantics: E02xx ----
+    E0201 "type-mismatch" "operands have incompatible types"
+        "An operator or construct got operands whose types do not fit together. semc never casts implicitly when information could be lost: write `cast(x as T)`.";
+    E0202 "not-bool" "condition is not bool"
+        "`where`, `check`, `case when` and boolean operators take bool expressions.";
+    E0203 "bad-arguments" "wrong arguments to a function"
+        "The function's signature in the standard library takes a different number or other types of arguments.";
+    E0204 "join-key-types" "join keys have incompatible types"
+        "Both sides of each join key pair must have the same type family (integers, decimals, strings, dates, …).";
+    E0205 "join-target-not-unique" "join target is not unique"
+        "`many_to_one` and `one_to_one` joins promise that each row finds at most one row on the target: the target's key columns must be declared `key` or `unique`.";
+    E0206 "fan-out" "aggregate would count rows more than once"
+        "Aggregating values of a relation across a join that repeats its rows (a `one_to_many` join, or a measure of a joined `many_to_one` target) counts them more than once. Aggregate at that relation's own grain in a model of its own and join the result, or use count_distinct/min/max.";
+    E0207 "misplaced-aggregate" "aggregate used outside an aggregation"
+        "Aggregate functions and measures belong in `aggregate { }` (or in a measure); row-level places (where before aggregate, derive, select, group keys, checks, dimensions) cannot hold them.";
+    E0208 "missing-aggregate" "column used without aggregation"
+        "Inside `aggregate { }`, a column that is not a group key must be wrapped in an aggregate function.";
+    E0209 "contract-mismatch" "model does not satisfy its contract"
+        "A model's contract lists its columns with types and constraints. Each must exist with a type that widens losslessly to the declared one, and a `not null` column must not be nullable.";
+    E0210 "union-mismatch" "union inputs do not match"
+        "Both sides of `union` must have the same column names with compatible types.";
+    E0211 "bad-output" "invalid output"
+        "An output names a model; its partition columns must be columns of that model, and each Delta location may be written by only one output.";
+    E0212 "bad-literal" "invalid literal"
+        "A literal could not be read: dates are YYYY-MM-DD, timestamps RFC 3339, intervals like \"3 months\" or \"7 days\", integers fit in 64 bits, decimals in 38 digits.";
+    E0213 "bad-measure" "invalid measure or dimension"
+        "A measure is an aggregate expression over the source's rows; a dimension is a row-level expression.";
+    E0214 "bad-join" "invalid join"
+        "A join's `on` pairs compare one column of the left side with one column of the target.";
+    E0215 "bad-limit" "invalid limit"
+        "`limit` takes a non-negative integer.";
+    E0216 "bad-sort" "invalid sort"
+        "Sort keys are row-level expressions over the columns in scope.";
+    // ---- Delta: E03xx ----
+    E0301 "table-not-found" "Delta table not found"
+        "The source's location has no Delta table (`_delta_log` with at least one commit).";
+    E0302 "table-unreadable" "Delta log cannot be read"
+        "The Delta log at the location is corrupt or unreadable.";
+    E0303 "column-not-in-table" "declared column is missing from the table"
+        "Every column a source declares must exist in the Delta table at the pinned version. A source may declare a subset.";
+    E0304 "column-type-differs" "declared type differs from the table"
+        "The declared type of a column must be the table's type at the pinned version.";
+    E0305 "version-not-available" "pinned version is not available"
+        "The log no longer holds (or never held) the pinned version or timestamp; semc never reads another version instead.";
+    E0306 "bad-location" "invalid Delta location"
+        "A Delta location is a path relative to the workspace root or a URI.";
+    E0307 "nullability-differs" "declared nullability differs from the table"
+        "A column declared `not null` or `key` is nullable in the Delta table; the table does not guarantee it.";
+    E0308 "unsupported-table" "table uses features semc does not support"
+        "The table's protocol requires reader features semc cannot honour, or exceeds the policy's max versions.";
+    // ---- run time: E04xx ----
+    E0401 "write-failed" "writing an output failed"
+        "The Delta write of an output failed; nothing was committed to it.";
+    E0402 "contract-violated" "data violates a contract"
+        "Rows produced for an output break a declared constraint (not null, unique, check). Nothing was committed to that output.";
+    E0403 "output-not-found" "no such output"
+        "The `--output` name does not match an output of the workspace.";
+    E0404 "bad-plan-file" "plan file cannot be read"
+        "The Substrait plan file is not a valid plan written by `semc plan`.";
+}

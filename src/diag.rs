@@ -1,0 +1,266 @@
+//! Diagnostics: data first (code, severity, message, labels, help), rendered with miette
+//! (plain or fancy) or as JSON for editors.
+
+use crate::codes::Code;
+use crate::span::{SourceMap, Span};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    pub message: String,
+    pub primary: Label,
+    pub secondary: Vec<Label>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            primary: Label { span, message: String::new() },
+            secondary: vec![],
+            help: None,
+        }
+    }
+    pub fn warning(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, span, message) }
+    }
+    /// The text of the primary label.
+    pub fn label(mut self, text: impl Into<String>) -> Diagnostic {
+        self.primary.message = text.into();
+        self
+    }
+    pub fn with(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
+        self.secondary.push(Label { span, message: text.into() });
+        self
+    }
+    pub fn help(mut self, text: impl Into<String>) -> Diagnostic {
+        self.help = Some(text.into());
+        self
+    }
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Collects diagnostics of one stage.
+#[derive(Debug, Default)]
+pub struct Diagnostics {
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// "did you mean `x`?" for the closest candidate, if any is close enough.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let lname = name.to_lowercase();
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates {
+        let d = levenshtein(&lname, &c.to_lowercase());
+        let limit = (name.chars().count().max(3)) / 3 + 1;
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+// ---------------------------------------------------------------- rendering
+
+struct MietteView<'a> {
+    d: &'a Diagnostic,
+    src: miette::NamedSource<String>,
+}
+
+impl std::fmt::Debug for MietteView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.d.message)
+    }
+}
+impl std::fmt::Display for MietteView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.d.message)
+    }
+}
+impl std::error::Error for MietteView<'_> {}
+
+impl miette::Diagnostic for MietteView<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        Some(Box::new(self.d.code.as_str()))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.d.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
+        self.d.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.src)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let file = self.d.primary.span.file;
+        let mk = |l: &Label, primary: bool| {
+            let text = if l.message.is_empty() { None } else { Some(l.message.clone()) };
+            let span = (l.span.start as usize, l.span.len());
+            if primary {
+                miette::LabeledSpan::new_primary_with_span(text, span)
+            } else {
+                miette::LabeledSpan::new_with_span(text, span)
+            }
+        };
+        let mut v = vec![mk(&self.d.primary, true)];
+        v.extend(self.d.secondary.iter().filter(|l| l.span.file == file).map(|l| mk(l, false)));
+        Some(Box::new(v.into_iter()))
+    }
+}
+
+/// Renders diagnostics as text. `fancy` uses colour and unicode (for terminals);
+/// otherwise the output is stable (no colour, fixed width) for snapshots and logs.
+pub fn render(map: &SourceMap, diags: &[Diagnostic], fancy: bool) -> String {
+    let handler = if fancy {
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode())
+    } else {
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(100)
+            .with_links(false)
+    };
+    let mut out = String::new();
+    for d in diags {
+        let f = map.get(d.primary.span.file);
+        // Long lines (a 1 MB line) would make the snippet unreadable: cut the context.
+        let view = MietteView { d, src: miette::NamedSource::new(&f.name, f.text.clone()) };
+        let mut s = String::new();
+        if handler.render_report(&mut s, &view).is_err() {
+            s = format!("{}[{}]: {}\n", severity_word(d.severity), d.code.as_str(), d.message);
+        }
+        if s.len() > 20_000 {
+            s = format!(
+                "{}[{}]: {}\n  --> {}\n",
+                severity_word(d.severity),
+                d.code.as_str(),
+                d.message,
+                location(map, d.primary.span)
+            );
+            if let Some(h) = &d.help {
+                s.push_str(&format!("  help: {h}\n"));
+            }
+        }
+        out.push_str(&s);
+        out.push('\n');
+    }
+    out
+}
+
+fn severity_word(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    }
+}
+
+fn location(map: &SourceMap, span: Span) -> String {
+    let (l, c) = map.line_col(span.file, span.start as usize);
+    format!("{}:{l}:{c}", map.get(span.file).name)
+}
+
+#[derive(Serialize)]
+struct JsonLabel {
+    file: String,
+    line: usize,
+    column: usize,
+    offset: u32,
+    length: u32,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct JsonDiagnostic {
+    file: String,
+    line: usize,
+    column: usize,
+    offset: u32,
+    length: u32,
+    code: &'static str,
+    severity: Severity,
+    message: String,
+    labels: Vec<JsonLabel>,
+    help: Option<String>,
+}
+
+/// One JSON object per line, one line per diagnostic.
+pub fn render_json(map: &SourceMap, diags: &[Diagnostic]) -> String {
+    let label = |l: &Label| {
+        let (line, column) = map.line_col(l.span.file, l.span.start as usize);
+        JsonLabel {
+            file: map.get(l.span.file).name.clone(),
+            line,
+            column,
+            offset: l.span.start,
+            length: l.span.end - l.span.start,
+            message: l.message.clone(),
+        }
+    };
+    let mut out = String::new();
+    for d in diags {
+        let p = label(&d.primary);
+        let mut labels = vec![];
+        labels.push(label(&d.primary));
+        labels.extend(d.secondary.iter().map(label));
+        let j = JsonDiagnostic {
+            file: p.file,
+            line: p.line,
+            column: p.column,
+            offset: p.offset,
+            length: p.length,
+            code: d.code.as_str(),
+            severity: d.severity,
+            message: d.message.clone(),
+            labels,
+            help: d.help.clone(),
+        };
+        out.push_str(&serde_json::to_string(&j).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
