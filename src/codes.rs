@@ -67,6 +67,10 @@ codes! {
         "Two things in scope have this name; qualify it with its join path.";
     E0110 "case-clash" "names differ only by case"
         "Two columns of one relation have names that differ only by letter case; with `identifiers = lower` they cannot be told apart.";
+    E0111 "unnamed-column" "column needs a name"
+        "An expression in `select`, `derive`, `group by` or `aggregate` that is not a plain column, path or measure needs a name: `name = expression`.";
+    E0112 "dependency-cycle" "models depend on each other in a cycle"
+        "A model reads from (or joins, or unions) a model that in turn reads from it. Models form a graph without cycles.";
     // ---- types and semantics: E02xx ----
     E0201 "type-mismatch" "operands have incompatible types"
         "An operator or construct got operands whose types do not fit together. semc never casts implicitly when information could be lost: write `cast(x as T)`.";

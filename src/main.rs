@@ -1,1 +1,285 @@
-fn main(){}
+//! The `semc` command line.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use semc::diag::{self, Diagnostic};
+use semc::driver::{self, Failure};
+use semc::span::SourceMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "semc", version, about = "Compile and run .sem semantic models over Delta tables")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum DiagFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum PlanFormat {
+    Json,
+    Proto,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Parse and type-check a workspace (a .sem file or a folder) against its Delta tables.
+    Check {
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: DiagFormat,
+    },
+    /// Lower the workspace to ONE Substrait plan (one root per output).
+    Plan {
+        path: PathBuf,
+        /// Only this output.
+        #[arg(long)]
+        output: Option<String>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: PlanFormat,
+        /// Write the plan to this file instead of standard output.
+        #[arg(short = 'o')]
+        out: Option<PathBuf>,
+    },
+    /// Execute the plan and commit every output (or one) to Delta.
+    Run {
+        path: PathBuf,
+        #[arg(long)]
+        output: Option<String>,
+    },
+    /// Show the optimized DataFusion plan of one output.
+    Explain {
+        path: PathBuf,
+        #[arg(long)]
+        output: String,
+    },
+    /// Generate TPC-H as Delta tables, then check and run the TPC-H example models.
+    Demo {
+        #[arg(default_value = "demo-data")]
+        dir: PathBuf,
+        /// TPC-H scale factor.
+        #[arg(long, default_value_t = 0.01)]
+        sf: f64,
+    },
+    /// Explain a diagnostic code (or list them all).
+    Codes { code: Option<String> },
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("internal error: semc panicked (this is a bug in semc, not in your program): {info}");
+    }));
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("internal error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(dispatch(cli))));
+    match result {
+        Ok(code) => code,
+        Err(_) => ExitCode::from(2),
+    }
+}
+
+fn print_diags(map: &SourceMap, diags: &[Diagnostic], format: DiagFormat) {
+    if diags.is_empty() {
+        return;
+    }
+    let out = match format {
+        DiagFormat::Json => diag::render_json(map, diags),
+        DiagFormat::Human => diag::render(map, diags, std::io::stderr().is_terminal()),
+    };
+    if format == DiagFormat::Json {
+        print!("{out}");
+    } else {
+        eprint!("{out}");
+    }
+}
+
+fn fail(map: &SourceMap, f: Failure) -> ExitCode {
+    match f {
+        Failure::User(d) => {
+            print_diags(map, &d, DiagFormat::Human);
+            let n = d.iter().filter(|d| d.is_error()).count();
+            eprintln!("error: {n} problem(s) found");
+            ExitCode::from(1)
+        }
+        Failure::Internal(msg) => {
+            eprintln!("internal error (a bug in semc, please report it): {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn compile_or_report(path: &Path, format: DiagFormat) -> Result<driver::Compilation, ExitCode> {
+    let c = match driver::compile(path).await {
+        Ok(c) => c,
+        Err(f) => return Err(fail(&SourceMap::default(), f)),
+    };
+    print_diags(&c.ws.map, &c.diags, format);
+    if c.has_errors() {
+        if format == DiagFormat::Human {
+            let n = c.diags.iter().filter(|d| d.is_error()).count();
+            eprintln!("error: {n} problem(s) found");
+        }
+        return Err(ExitCode::from(1));
+    }
+    Ok(c)
+}
+
+async fn dispatch(cli: Cli) -> ExitCode {
+    match cli.cmd {
+        Cmd::Check { path, format } => match compile_or_report(&path, format).await {
+            Ok(c) => {
+                if format == DiagFormat::Human
+                    && let Some(p) = &c.program
+                {
+                    eprintln!("ok: {} source(s), {} model(s), {} output(s)", p.sources.len(), p.models.len(), p.outputs.len());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Cmd::Plan { path, output, format, out } => {
+            let c = match compile_or_report(&path, DiagFormat::Human).await {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let plan = async {
+                let program = c.program()?;
+                let s = driver::Session::new(&c).await?;
+                s.plan(program, output.as_deref())
+            }
+            .await;
+            let plan = match plan {
+                Ok(p) => p,
+                Err(f) => return fail(&c.ws.map, f),
+            };
+            let bytes = match format {
+                PlanFormat::Json => match serde_json::to_vec_pretty(&plan) {
+                    Ok(mut b) => {
+                        b.push(b'\n');
+                        b
+                    }
+                    Err(e) => return fail(&c.ws.map, Failure::Internal(e.to_string())),
+                },
+                PlanFormat::Proto => prost::Message::encode_to_vec(&plan),
+            };
+            let written = match &out {
+                Some(f) => std::fs::write(f, &bytes).map_err(|e| format!("cannot write {}: {e}", f.display())),
+                None => std::io::stdout().write_all(&bytes).map_err(|e| e.to_string()),
+            };
+            match written {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Cmd::Run { path, output } => {
+            let c = match compile_or_report(&path, DiagFormat::Human).await {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match driver::run_compiled(&c, output.as_deref()).await {
+                Ok(reports) => {
+                    for r in reports {
+                        println!("{}: {} rows, {} file(s) → {} version {} ({} ms)", r.output, r.rows, r.files, r.location, r.version, r.millis);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(f) => fail(&c.ws.map, f),
+            }
+        }
+        Cmd::Explain { path, output } => match driver::explain(&path, &output).await {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(f) => {
+                let c = driver::compile(&path).await.ok();
+                let map = c.map(|c| c.ws.map).unwrap_or_default();
+                fail(&map, f)
+            }
+        },
+        Cmd::Demo { dir, sf } => demo(&dir, sf).await,
+        Cmd::Codes { code } => {
+            match code {
+                Some(c) => match semc::codes::Code::parse(&c) {
+                    Some(c) => println!("{} ({}): {}\n\n{}", c.as_str(), c.name(), c.summary(), c.explanation()),
+                    None => {
+                        eprintln!("error: no diagnostic code `{c}`");
+                        return ExitCode::from(1);
+                    }
+                },
+                None => {
+                    for c in semc::codes::Code::ALL {
+                        println!("{}  {:<24} {}", c.as_str(), c.name(), c.summary());
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+async fn demo(dir: &Path, sf: f64) -> ExitCode {
+    if !(sf > 0.0 && sf <= 100.0) {
+        eprintln!("error: --sf must be in (0, 100]");
+        return ExitCode::from(1);
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("error: cannot create {}: {e}", dir.display());
+        return ExitCode::from(1);
+    }
+    eprintln!("generating TPC-H SF {sf} as Delta tables in {} …", dir.join("tpch").display());
+    match semc::tpch::generate(&dir.join("tpch"), sf).await {
+        Ok(tables) => {
+            for (t, rows, skipped) in tables {
+                if skipped {
+                    eprintln!("  {t:<9} exists, kept");
+                } else {
+                    eprintln!("  {t:<9} {rows} rows");
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("error: generating TPC-H failed: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    for (name, text) in semc::examples::TPCH {
+        if let Err(e) = std::fs::write(dir.join(name), text) {
+            eprintln!("error: cannot write {name}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    eprintln!("checking and running {} …", dir.display());
+    let c = match compile_or_report(dir, DiagFormat::Human).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let reports = match driver::run_compiled(&c, None).await {
+        Ok(r) => r,
+        Err(f) => return fail(&c.ws.map, f),
+    };
+    for r in &reports {
+        println!("\n== {} ({} rows, {} file(s), version {}, {} ms)", r.output, r.rows, r.files, r.version, r.millis);
+        match driver::read_table(&r.location, 20).await {
+            Ok(t) => println!("{t}"),
+            Err(e) => println!("(cannot read back: {e})"),
+        }
+    }
+    ExitCode::SUCCESS
+}

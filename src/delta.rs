@@ -1,0 +1,188 @@
+//! Delta access: locations, snapshots pinned to a version, schemas and providers.
+//!
+//! Invariant: a table is only ever read at the version the compiler pinned; a pin that the
+//! log does not hold is an error, never a read of another version.
+
+use crate::types::Type;
+use deltalake::DeltaTable;
+use std::path::Path;
+use url::Url;
+
+/// A Delta table as the checker sees it: the schema at the pinned version.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    pub url: Url,
+    pub version: i64,
+    pub columns: Vec<TableColumn>,
+    pub partition_columns: Vec<String>,
+    pub protocol: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct TableColumn {
+    pub name: String,
+    /// `None` when the Delta type has no `.sem` type (the Delta type name is in `delta_type`).
+    pub ty: Option<Type>,
+    pub delta_type: String,
+    pub nullable: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum TableError {
+    NotFound(String),
+    Unreadable(String),
+    VersionNotAvailable(String),
+    BadLocation(String),
+}
+
+impl TableError {
+    pub fn message(&self) -> &str {
+        match self {
+            TableError::NotFound(m) | TableError::Unreadable(m) | TableError::VersionNotAvailable(m) | TableError::BadLocation(m) => m,
+        }
+    }
+}
+
+/// How a source names its snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PinSpec {
+    Latest,
+    Version(i64),
+    Timestamp(String),
+}
+
+/// Resolves a location from a `.sem` file: a URI, or a path relative to the workspace root.
+pub fn resolve_location(root: &Path, location: &str) -> Result<Url, TableError> {
+    if location.is_empty() {
+        return Err(TableError::BadLocation("the location is empty".into()));
+    }
+    if location.contains("://") {
+        return Url::parse(location).map_err(|e| TableError::BadLocation(format!("`{location}` is not a valid URI: {e}")));
+    }
+    let p = Path::new(location);
+    let abs = if p.is_absolute() { p.to_path_buf() } else { root.join(p) };
+    let abs = if abs.is_absolute() { abs } else { std::env::current_dir().map(|d| d.join(&abs)).unwrap_or(abs) };
+    let abs = normalize(&abs);
+    Url::from_directory_path(&abs).map_err(|_| TableError::BadLocation(format!("`{}` is not a valid path", abs.display())))
+}
+
+/// Removes `.` and `..` components without touching the file system.
+fn normalize(p: &Path) -> std::path::PathBuf {
+    let mut out = std::path::PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Opens a table at a pinned snapshot.
+pub async fn open(url: &Url, pin: &PinSpec) -> Result<DeltaTable, TableError> {
+    if url.scheme() == "file" {
+        let Ok(path) = url.to_file_path() else {
+            return Err(TableError::BadLocation(format!("`{url}` is not a local path")));
+        };
+        if !path.is_dir() {
+            return Err(TableError::NotFound(format!("no folder at `{}`", path.display())));
+        }
+        if !path.join("_delta_log").is_dir() {
+            return Err(TableError::NotFound(format!("`{}` has no `_delta_log` folder: it is not a Delta table", path.display())));
+        }
+    }
+    let result = match pin {
+        PinSpec::Latest => deltalake::open_table(url.clone()).await,
+        PinSpec::Version(v) => {
+            if *v < 0 {
+                return Err(TableError::VersionNotAvailable(format!("version {v} is negative")));
+            }
+            deltalake::open_table_with_version(url.clone(), *v as _).await
+        }
+        PinSpec::Timestamp(ts) => {
+            if chrono_like_rfc3339(ts).is_none() {
+                return Err(TableError::VersionNotAvailable(format!("`{ts}` is not an RFC 3339 timestamp")));
+            }
+            deltalake::open_table_with_ds(url.clone(), ts).await
+        }
+    };
+    result.map_err(|e| classify(e, pin))
+}
+
+fn chrono_like_rfc3339(ts: &str) -> Option<()> {
+    // 2024-01-31T10:00:00Z or with an offset; the Delta crate does the real parsing.
+    let b = ts.as_bytes();
+    (b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' ')).then_some(())
+}
+
+fn classify(e: deltalake::DeltaTableError, pin: &PinSpec) -> TableError {
+    use deltalake::DeltaTableError as E;
+    let text = e.to_string();
+    match (&e, pin) {
+        (E::NotATable(_), PinSpec::Latest) => TableError::NotFound(text),
+        (E::InvalidVersion(_), _) => TableError::VersionNotAvailable(text),
+        (_, PinSpec::Version(v)) if text.contains("version") || text.contains("Version") || text.contains("NotFound") || matches!(e, E::NotATable(_)) => {
+            TableError::VersionNotAvailable(format!("version {v} is not in the log: {text}"))
+        }
+        (_, PinSpec::Timestamp(ts)) if !matches!(e, E::InvalidJsonLog { .. }) => TableError::VersionNotAvailable(format!("no version at `{ts}`: {text}")),
+        _ => TableError::Unreadable(text),
+    }
+}
+
+/// Reads what the checker needs from a snapshot.
+pub fn table_info(url: &Url, table: &DeltaTable) -> Result<TableInfo, TableError> {
+    let snap = table.snapshot().map_err(|e| TableError::Unreadable(e.to_string()))?;
+    let version = snap.version();
+    let schema = snap.schema();
+    let mut columns = vec![];
+    for f in schema.fields() {
+        let dt = serde_json::to_value(f.data_type()).unwrap_or(serde_json::Value::Null);
+        let delta_type = match &dt {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Object(o) => o.get("type").and_then(|t| t.as_str()).unwrap_or("complex").to_string(),
+            _ => "unknown".into(),
+        };
+        columns.push(TableColumn { name: f.name().to_string(), ty: delta_type_to_sem(&delta_type), delta_type, nullable: f.is_nullable() });
+    }
+    let protocol = serde_json::to_value(snap.protocol()).unwrap_or(serde_json::Value::Null);
+    Ok(TableInfo {
+        url: url.clone(),
+        version: version as i64,
+        columns,
+        partition_columns: snap.metadata().partition_columns().to_vec(),
+        protocol,
+    })
+}
+
+/// The `.sem` type of a Delta primitive type name (`long`, `decimal(15,2)`, …).
+pub fn delta_type_to_sem(t: &str) -> Option<Type> {
+    Some(match t {
+        "long" => Type::Int64,
+        "integer" => Type::Int32,
+        "double" => Type::Float64,
+        "boolean" => Type::Bool,
+        "string" => Type::String,
+        "date" => Type::Date,
+        "timestamp" => Type::Timestamp,
+        _ => {
+            let inner = t.strip_prefix("decimal(")?.strip_suffix(')')?;
+            let (p, s) = inner.split_once(',')?;
+            Type::Decimal(p.trim().parse().ok()?, s.trim().parse().ok()?)
+        }
+    })
+}
+
+/// The table name under which a pinned snapshot appears in a Substrait plan:
+/// `<url>@v<version>`. The consumer side parses it back ([`parse_pinned_name`]), so a plan
+/// file alone says exactly which snapshot each read sees.
+pub fn pinned_name(url: &Url, version: i64) -> String {
+    format!("{url}@v{version}")
+}
+
+pub fn parse_pinned_name(name: &str) -> Option<(Url, i64)> {
+    let (u, v) = name.rsplit_once("@v")?;
+    Some((Url::parse(u).ok()?, v.parse().ok()?))
+}

@@ -1,0 +1,181 @@
+//! The checked program: resolved, typed relational IR. The checker gives it; lowering takes it.
+//!
+//! Invariant: every name is resolved, every expression has a type, and every relation's
+//! schema is known. Lowering never needs to report a user error.
+
+use crate::ast::{BinOp, WriteMode};
+use crate::parse::Signature;
+use crate::types::Type;
+use url::Url;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: String,
+    pub ty: Type,
+    pub nullable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Decimal(i128, u8, i8),
+    Float(f64),
+    Str(String),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since 1970-01-01T00:00:00Z.
+    Timestamp(i64),
+    Interval { months: i32, days: i32, nanos: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TExpr {
+    pub kind: TExprKind,
+    pub ty: Type,
+    pub nullable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TExprKind {
+    /// A column of the input, by relation alias (if qualified) and name.
+    Col { qual: Option<String>, name: String },
+    Lit(Value),
+    Binary(BinOp, Box<TExpr>, Box<TExpr>),
+    Not(Box<TExpr>),
+    Neg(Box<TExpr>),
+    IsNull(Box<TExpr>, bool),
+    InList(Box<TExpr>, Vec<TExpr>, bool),
+    Between(Box<TExpr>, Box<TExpr>, Box<TExpr>, bool),
+    Like(Box<TExpr>, Box<TExpr>, bool),
+    Case(Vec<(TExpr, TExpr)>, Option<Box<TExpr>>),
+    Cast(Box<TExpr>, Type),
+    /// A scalar function: index into [`Program::functions`].
+    Call(usize, Vec<TExpr>),
+    /// An aggregate function: index into [`Program::functions`].
+    Agg(usize, Vec<TExpr>),
+    /// Stands for an expression that already has a diagnostic.
+    Error,
+}
+
+impl TExpr {
+    pub fn error() -> TExpr {
+        TExpr { kind: TExprKind::Error, ty: Type::Null, nullable: true }
+    }
+    pub fn is_error(&self) -> bool {
+        matches!(self.kind, TExprKind::Error)
+    }
+    pub fn is_literal(&self) -> bool {
+        matches!(self.kind, TExprKind::Lit(_)) || matches!(&self.kind, TExprKind::Neg(e) if e.is_literal())
+    }
+    /// Visits this expression and its sub-expressions.
+    pub fn walk(&self, f: &mut dyn FnMut(&TExpr)) {
+        f(self);
+        match &self.kind {
+            TExprKind::Binary(_, a, b) | TExprKind::Like(a, b, _) => {
+                a.walk(f);
+                b.walk(f);
+            }
+            TExprKind::Not(a) | TExprKind::Neg(a) | TExprKind::IsNull(a, _) | TExprKind::Cast(a, _) => a.walk(f),
+            TExprKind::InList(a, l, _) => {
+                a.walk(f);
+                l.iter().for_each(|x| x.walk(f));
+            }
+            TExprKind::Between(a, b, c, _) => {
+                a.walk(f);
+                b.walk(f);
+                c.walk(f);
+            }
+            TExprKind::Case(arms, e) => {
+                for (c, v) in arms {
+                    c.walk(f);
+                    v.walk(f);
+                }
+                if let Some(e) = e {
+                    e.walk(f);
+                }
+            }
+            TExprKind::Call(_, a) | TExprKind::Agg(_, a) => a.iter().for_each(|x| x.walk(f)),
+            TExprKind::Col { .. } | TExprKind::Lit(_) | TExprKind::Error => {}
+        }
+    }
+    pub fn contains_agg(&self) -> bool {
+        let mut found = false;
+        self.walk(&mut |e| found |= matches!(e.kind, TExprKind::Agg(..)));
+        found
+    }
+}
+
+/// A relation. Columns of `Scan`, `ModelRef` and the right side of `Join` are qualified by
+/// their alias; `Project` and `Aggregate` give unqualified columns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rel {
+    Scan { source: usize, alias: String },
+    ModelRef { model: usize, alias: String },
+    /// A left outer join: every left row is kept.
+    Join { left: Box<Rel>, right: Box<Rel>, on: Vec<(TExpr, TExpr)> },
+    Filter { input: Box<Rel>, predicate: TExpr },
+    Project { input: Box<Rel>, exprs: Vec<(String, TExpr)> },
+    /// Keeps every input column (with its qualifier) and adds these.
+    Derive { input: Box<Rel>, exprs: Vec<(String, TExpr)> },
+    Aggregate { input: Box<Rel>, groups: Vec<(String, TExpr)>, aggs: Vec<(String, TExpr)> },
+    Sort { input: Box<Rel>, keys: Vec<(TExpr, bool)> },
+    Limit { input: Box<Rel>, n: usize },
+    Distinct { input: Box<Rel> },
+    Union { left: Box<Rel>, right: Box<Rel> },
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceIr {
+    pub name: String,
+    pub url: Url,
+    pub version: i64,
+    pub columns: Vec<Field>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContractColumn {
+    pub field: Field,
+    /// The contract line, for run-time diagnostics.
+    pub span: crate::span::Span,
+    pub unique: bool,
+    pub checks: Vec<TExpr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelIr {
+    pub name: String,
+    pub rel: Rel,
+    pub schema: Vec<Field>,
+    pub contract: Vec<ContractColumn>,
+    /// Column sets that are unique in the model's rows (group keys, distinct, contract keys).
+    pub unique_keys: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputIr {
+    pub name: String,
+    pub model: usize,
+    pub url: Url,
+    pub mode: WriteMode,
+    pub partition_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PolicyIr {
+    pub lower_identifiers: bool,
+    pub strict: bool,
+    pub allow: Option<Vec<String>>,
+    pub max_reader_version: Option<i64>,
+    pub max_writer_version: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Program {
+    pub policy: PolicyIr,
+    pub sources: Vec<SourceIr>,
+    pub models: Vec<ModelIr>,
+    pub outputs: Vec<OutputIr>,
+    pub functions: Vec<Signature>,
+}

@@ -1,0 +1,142 @@
+//! Stage 0: a path (file or folder) → every `.sem` file of the workspace, parsed.
+//!
+//! Invariant: imports are followed once each; a cycle is reported at the import that
+//! closes it; the workspace root is the entry file's folder (or the folder given).
+
+use crate::ast::{File, Item};
+use crate::codes::Code;
+use crate::diag::Diagnostic;
+use crate::parse;
+use crate::span::{FileId, SourceMap, Span};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Every file of a workspace, parsed.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    pub map: SourceMap,
+    pub files: Vec<(FileId, File)>,
+    /// Relative Delta paths resolve against this folder.
+    pub root: PathBuf,
+    pub diags: Vec<Diagnostic>,
+}
+
+/// The name of the standard library file in the source map (file 0).
+pub const STDLIB_NAME: &str = "<stdlib>/functions.sem";
+pub const STDLIB_TEXT: &str = include_str!("../stdlib/functions.sem");
+
+impl Workspace {
+    fn new(root: PathBuf) -> Workspace {
+        let mut map = SourceMap::default();
+        map.add(PathBuf::from(STDLIB_NAME), STDLIB_NAME.into(), STDLIB_TEXT.into());
+        Workspace { map, files: vec![], root, diags: vec![] }
+    }
+
+    /// A workspace from text in memory (for tests and editors): `name` is shown in diagnostics.
+    pub fn from_text(name: &str, text: &str, root: &Path) -> Workspace {
+        let mut ws = Workspace::new(root.to_path_buf());
+        let mut seen = HashMap::new();
+        ws.add_file(root.join(name), name.to_string(), text.as_bytes().to_vec(), &mut seen, &mut vec![]);
+        ws
+    }
+
+    /// Loads the workspace at `path`: a `.sem` file (and what it imports) or a folder (every
+    /// `.sem` file in it, in name order, and what they import).
+    pub fn load(path: &Path) -> Workspace {
+        let is_dir = path.is_dir();
+        let root = if is_dir { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
+        let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+        let mut ws = Workspace::new(root);
+        let mut seen = HashMap::new();
+        let entries: Vec<PathBuf> = if is_dir {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(path)
+                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "sem") && p.is_file()).collect())
+                .unwrap_or_default();
+            v.sort();
+            if v.is_empty() {
+                let f = ws.map.add(path.to_path_buf(), path.display().to_string(), String::new());
+                ws.diags.push(
+                    Diagnostic::error(Code::E0004, Span::new(f, 0, 0), format!("no `.sem` files in `{}`", path.display()))
+                        .label("empty workspace")
+                        .help("give a `.sem` file or a folder that holds some"),
+                );
+            }
+            v
+        } else {
+            vec![path.to_path_buf()]
+        };
+        for e in entries {
+            ws.load_file(&e, None, &mut seen, &mut vec![]);
+        }
+        ws
+    }
+
+    fn display_name(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root).map(|p| p.display().to_string()).unwrap_or_else(|_| path.display().to_string())
+    }
+
+    fn load_file(&mut self, path: &Path, from: Option<Span>, seen: &mut HashMap<PathBuf, FileId>, stack: &mut Vec<PathBuf>) {
+        let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if let Some(pos) = stack.iter().position(|p| *p == canon) {
+            let cycle: Vec<String> = stack[pos..].iter().chain(std::iter::once(&canon)).map(|p| self.display_name(p)).collect();
+            if let Some(span) = from {
+                self.diags.push(
+                    Diagnostic::error(Code::E0005, span, format!("import cycle: {}", cycle.join(" → ")))
+                        .label("this import closes the cycle")
+                        .help("move what both files need into a third file that each imports"),
+                );
+            }
+            return;
+        }
+        if seen.contains_key(&canon) {
+            return;
+        }
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let name = self.display_name(path);
+                self.add_file(canon, name, bytes, seen, stack);
+            }
+            Err(e) => {
+                let msg = format!("cannot read `{}`: {e}", path.display());
+                let d = match from {
+                    Some(span) => Diagnostic::error(Code::E0004, span, msg).label("imported here"),
+                    None => {
+                        let f = self.map.add(path.to_path_buf(), path.display().to_string(), String::new());
+                        Diagnostic::error(Code::E0004, Span::new(f, 0, 0), msg).label("this file")
+                    }
+                };
+                self.diags.push(d.help("check the path; imports are relative to the importing file"));
+            }
+        }
+    }
+
+    fn add_file(&mut self, canon: PathBuf, name: String, bytes: Vec<u8>, seen: &mut HashMap<PathBuf, FileId>, stack: &mut Vec<PathBuf>) {
+        let id = FileId(self.map.files.len() as u32);
+        let (text, bad) = parse::decode(id, &bytes);
+        drop(bytes);
+        let fid = self.map.add(canon.clone(), name, text);
+        seen.insert(canon.clone(), fid);
+        if let Some(d) = bad {
+            self.diags.push(d);
+            return;
+        }
+        let (file, diags) = parse::parse_file(fid, &self.map.get(fid).text);
+        self.diags.extend(diags);
+        let imports: Vec<(String, Span)> = file
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Import(im) => Some((im.path.clone(), im.span)),
+                _ => None,
+            })
+            .collect();
+        self.files.push((fid, file));
+        stack.push(canon.clone());
+        let dir = canon.parent().map(Path::to_path_buf).unwrap_or_default();
+        for (p, span) in imports {
+            let target = dir.join(&p);
+            self.load_file(&target, Some(span), seen, stack);
+        }
+        stack.pop();
+    }
+}

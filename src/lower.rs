@@ -1,0 +1,270 @@
+//! Stage 3: checked [`Program`] → DataFusion logical plans → ONE Substrait [`Plan`] with one
+//! root relation per output.
+//!
+//! Invariant: each scan names its table as `<url>@v<version>` ([`crate::delta::pinned_name`]),
+//! so the plan alone pins every snapshot; the root's column names and types are the
+//! model's checked schema.
+
+use crate::ast::BinOp;
+use crate::delta::pinned_name;
+use crate::ir::*;
+use crate::types::Type;
+use datafusion::arrow::datatypes::IntervalMonthDayNano;
+use datafusion::catalog::TableProvider;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DataFusionError, ExprSchema, Result, ScalarValue, TableReference};
+use datafusion::datasource::provider_as_source;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::expr::{Case, Like};
+use datafusion::logical_expr::{
+    Between, Cast, Expr, ExprFunctionExt, JoinType, LogicalPlan, LogicalPlanBuilder, Operator, binary_expr, lit,
+};
+use datafusion_substrait::logical_plan::producer::{DefaultSubstraitProducer, SubstraitProducer};
+use std::collections::HashMap;
+use std::sync::Arc;
+use substrait::proto::{Plan, PlanRel, RelRoot, plan_rel};
+
+/// Table providers by pinned name, opened at the versions the checker saw.
+pub type Providers = HashMap<String, Arc<dyn TableProvider>>;
+
+pub struct Lowerer<'a> {
+    program: &'a Program,
+    providers: &'a Providers,
+    state: &'a SessionState,
+}
+
+fn internal(msg: impl Into<String>) -> DataFusionError {
+    DataFusionError::Internal(msg.into())
+}
+
+impl<'a> Lowerer<'a> {
+    pub fn new(program: &'a Program, providers: &'a Providers, state: &'a SessionState) -> Self {
+        Lowerer { program, providers, state }
+    }
+
+    /// The logical plan of one output: the model's rows with the model's checked schema.
+    pub fn output_plan(&self, output: &OutputIr) -> Result<LogicalPlan> {
+        let model = &self.program.models[output.model];
+        let plan = self.rel(&model.rel)?.build()?;
+        // make the engine's types exactly the checked ones
+        let mut exprs = vec![];
+        let mut changed = false;
+        for (field, want) in plan.schema().columns().into_iter().zip(&model.schema) {
+            let have = plan.schema().field_from_column(&field)?.data_type().clone();
+            let e = Expr::Column(field.clone());
+            if Type::from_arrow(&have) != Some(want.ty) {
+                changed = true;
+                exprs.push(Expr::Cast(Cast::new(Box::new(e), want.ty.to_arrow())).alias(&want.name));
+            } else {
+                exprs.push(e.alias(&want.name));
+            }
+        }
+        if changed { LogicalPlanBuilder::from(plan).project(exprs)?.build() } else { Ok(plan) }
+    }
+
+    fn rel(&self, r: &Rel) -> Result<LogicalPlanBuilder> {
+        Ok(match r {
+            Rel::Scan { source, alias } => {
+                let s = &self.program.sources[*source];
+                let name = pinned_name(&s.url, s.version);
+                let provider = self.providers.get(&name).ok_or_else(|| internal(format!("no provider for {name}")))?;
+                let schema = provider.schema();
+                let mut proj = vec![];
+                for c in &s.columns {
+                    proj.push(schema.index_of(&c.name).map_err(|_| internal(format!("column {} missing from {name}", c.name)))?);
+                }
+                LogicalPlanBuilder::scan(TableReference::bare(name), provider_as_source(provider.clone()), Some(proj))?.alias(alias.as_str())?
+            }
+            Rel::ModelRef { model, alias } => self.rel(&self.program.models[*model].rel)?.alias(alias.as_str())?,
+            Rel::Join { left, right, on } => {
+                let l = self.rel(left)?;
+                let r = self.rel(right)?.build()?;
+                let conds: Vec<Expr> = on.iter().map(|(a, b)| Ok(self.expr(a)?.eq(self.expr(b)?))).collect::<Result<_>>()?;
+                l.join_on(r, JoinType::Left, conds)?
+            }
+            Rel::Filter { input, predicate } => self.rel(input)?.filter(self.expr(predicate)?)?,
+            Rel::Project { input, exprs } => {
+                let es: Vec<Expr> = exprs.iter().map(|(n, e)| Ok(self.expr(e)?.alias(n))).collect::<Result<_>>()?;
+                self.rel(input)?.project(es)?
+            }
+            Rel::Derive { input, exprs } => {
+                let b = self.rel(input)?;
+                let mut es: Vec<Expr> = b.schema().columns().into_iter().map(Expr::Column).collect();
+                for (n, e) in exprs {
+                    es.push(self.expr(e)?.alias(n));
+                }
+                b.project(es)?
+            }
+            Rel::Aggregate { input, groups, aggs } => self.aggregate(input, groups, aggs)?,
+            Rel::Sort { input, keys } => {
+                let ks = keys.iter().map(|(e, desc)| Ok(self.expr(e)?.sort(!desc, *desc))).collect::<Result<Vec<_>>>()?;
+                self.rel(input)?.sort(ks)?
+            }
+            Rel::Limit { input, n } => self.rel(input)?.limit(0, Some(*n))?,
+            Rel::Distinct { input } => self.rel(input)?.distinct()?,
+            Rel::Union { left, right } => self.rel(left)?.union(self.rel(right)?.build()?)?,
+        })
+    }
+
+    /// `aggregate { a = sum(x) / count() }`: aggregate calls are computed by an Aggregate,
+    /// then a projection combines them.
+    fn aggregate(&self, input: &Rel, groups: &[(String, TExpr)], aggs: &[(String, TExpr)]) -> Result<LogicalPlanBuilder> {
+        let b = self.rel(input)?;
+        let gs: Vec<Expr> = groups.iter().map(|(n, e)| Ok(self.expr(e)?.alias(n))).collect::<Result<_>>()?;
+        let mut calls: Vec<Expr> = vec![];
+        let mut finals: Vec<(String, Expr)> = vec![];
+        let mut simple = true;
+        for (n, e) in aggs {
+            let de = self.expr(e)?;
+            if matches!(de, Expr::AggregateFunction(_)) {
+                calls.push(de.clone().alias(n));
+                finals.push((n.clone(), Expr::Column(Column::from_name(n))));
+                continue;
+            }
+            simple = false;
+            let replaced = de
+                .transform_up(|x| {
+                    if matches!(x, Expr::AggregateFunction(_)) {
+                        let name = format!("__agg{}", calls.len());
+                        calls.push(x.alias(&name));
+                        Ok(Transformed::yes(Expr::Column(Column::from_name(name))))
+                    } else {
+                        Ok(Transformed::no(x))
+                    }
+                })?
+                .data;
+            finals.push((n.clone(), replaced));
+        }
+        let b = b.aggregate(gs, calls)?;
+        if simple {
+            return Ok(b);
+        }
+        let mut out: Vec<Expr> = groups.iter().map(|(n, _)| Expr::Column(Column::from_name(n))).collect();
+        out.extend(finals.into_iter().map(|(n, e)| e.alias(n)));
+        b.project(out)
+    }
+
+    /// Lowers one checked expression (for contract checks over an output's columns).
+    pub fn lower_expr(&self, e: &TExpr) -> Result<Expr> {
+        self.expr(e)
+    }
+
+    fn expr(&self, e: &TExpr) -> Result<Expr> {
+        let b = |x: &TExpr| -> Result<Box<Expr>> { Ok(Box::new(self.expr(x)?)) };
+        Ok(match &e.kind {
+            TExprKind::Col { qual, name } => Expr::Column(Column::new(qual.as_ref().map(|q| TableReference::bare(q.as_str())), name)),
+            TExprKind::Lit(v) => Expr::Literal(scalar(v, e.ty), None),
+            TExprKind::Binary(op, l, r) => {
+                let o = match op {
+                    BinOp::Or => Operator::Or,
+                    BinOp::And => Operator::And,
+                    BinOp::Eq => Operator::Eq,
+                    BinOp::Ne => Operator::NotEq,
+                    BinOp::Lt => Operator::Lt,
+                    BinOp::Le => Operator::LtEq,
+                    BinOp::Gt => Operator::Gt,
+                    BinOp::Ge => Operator::GtEq,
+                    BinOp::Add => Operator::Plus,
+                    BinOp::Sub => Operator::Minus,
+                    BinOp::Mul => Operator::Multiply,
+                    BinOp::Div => Operator::Divide,
+                    BinOp::Mod => Operator::Modulo,
+                };
+                binary_expr(self.expr(l)?, o, self.expr(r)?)
+            }
+            TExprKind::Not(x) => Expr::Not(b(x)?),
+            TExprKind::Neg(x) => Expr::Negative(b(x)?),
+            TExprKind::IsNull(x, neg) => {
+                if *neg {
+                    Expr::IsNotNull(b(x)?)
+                } else {
+                    Expr::IsNull(b(x)?)
+                }
+            }
+            TExprKind::InList(x, items, neg) => {
+                let list = items.iter().map(|i| self.expr(i)).collect::<Result<Vec<_>>>()?;
+                self.expr(x)?.in_list(list, *neg)
+            }
+            TExprKind::Between(x, lo, hi, neg) => Expr::Between(Between::new(b(x)?, *neg, b(lo)?, b(hi)?)),
+            TExprKind::Like(x, p, neg) => Expr::Like(Like::new(*neg, b(x)?, b(p)?, None, false)),
+            TExprKind::Case(arms, other) => {
+                let when_then = arms.iter().map(|(c, v)| Ok((b(c)?, b(v)?))).collect::<Result<Vec<_>>>()?;
+                let else_expr = match other {
+                    Some(o) => Some(b(o)?),
+                    None => None,
+                };
+                Expr::Case(Case { expr: None, when_then_expr: when_then, else_expr })
+            }
+            TExprKind::Cast(x, t) => Expr::Cast(Cast::new(b(x)?, t.to_arrow())),
+            TExprKind::Call(fi, args) => {
+                let sig = &self.program.functions[*fi];
+                let udf = self.state.scalar_functions().get(&sig.engine).cloned().ok_or_else(|| internal(format!("engine has no function {}", sig.engine)))?;
+                let mut a = vec![];
+                if let Some(c) = &sig.engine_const {
+                    a.push(lit(c.clone()));
+                }
+                for x in args {
+                    a.push(self.expr(x)?);
+                }
+                udf.call(a)
+            }
+            TExprKind::Agg(fi, args) => {
+                let sig = &self.program.functions[*fi];
+                let udaf = self.state.aggregate_functions().get(&sig.engine).cloned().ok_or_else(|| internal(format!("engine has no aggregate {}", sig.engine)))?;
+                let mut a = args.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?;
+                if a.is_empty() {
+                    a.push(lit(1i64));
+                }
+                let call = udaf.call(a);
+                if sig.name == "count_distinct" { call.distinct().build()? } else { call }
+            }
+            TExprKind::Error => return Err(internal("an error node reached lowering")),
+        })
+    }
+}
+
+fn scalar(v: &Value, ty: Type) -> ScalarValue {
+    match v {
+        Value::Null => ScalarValue::Null,
+        Value::Bool(b) => ScalarValue::Boolean(Some(*b)),
+        Value::Int(i) => ScalarValue::Int64(Some(*i)),
+        Value::Decimal(v, p, s) => ScalarValue::Decimal128(Some(*v), *p, *s),
+        Value::Float(f) => ScalarValue::Float64(Some(*f)),
+        Value::Str(s) => ScalarValue::Utf8(Some(s.clone())),
+        Value::Date(d) => ScalarValue::Date32(Some(*d)),
+        Value::Timestamp(t) => ScalarValue::TimestampMicrosecond(Some(*t), Some("UTC".into())),
+        Value::Interval { months, days, nanos } => ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(*months, *days, *nanos))),
+    }
+    .cast_to(&ty.to_arrow())
+    .unwrap_or(ScalarValue::Null)
+}
+
+/// Lowers the outputs (all, or the one named) to one Substrait plan, one root per output,
+/// sharing one function-extension table. Returns the plan and the outputs' logical plans.
+pub fn to_substrait(program: &Program, providers: &Providers, state: &SessionState, only: Option<&str>) -> Result<(Plan, Vec<LogicalPlan>)> {
+    let lw = Lowerer::new(program, providers, state);
+    let mut producer = DefaultSubstraitProducer::new(state);
+    let mut relations = vec![];
+    let mut plans = vec![];
+    for o in program.outputs.iter().filter(|o| only.is_none_or(|n| n == o.name)) {
+        let plan = lw.output_plan(o)?;
+        let rel = producer.handle_plan(&plan)?;
+        let names = plan.schema().fields().iter().map(|f| f.name().clone()).collect();
+        relations.push(PlanRel { rel_type: Some(plan_rel::RelType::Root(RelRoot { input: Some(*rel), names })) });
+        plans.push(plan);
+    }
+    let extensions = producer.get_extensions();
+    let plan = Plan {
+        version: Some(substrait::version::version_with_producer("semc")),
+        extensions: extensions.into(),
+        relations,
+        ..Default::default()
+    };
+    Ok((plan, plans))
+}
+
+/// One output's root as a plan of its own (the Substrait consumer takes one root at a time).
+pub fn single_root(plan: &Plan, i: usize) -> Option<Plan> {
+    let rel = plan.relations.get(i)?.clone();
+    Some(Plan { relations: vec![rel], ..plan.clone() })
+}

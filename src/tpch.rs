@@ -1,0 +1,63 @@
+//! TPC-H data as Delta tables, generated with tpchgen (for `semc demo`, tests and benchmarks).
+
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::record_batch::RecordBatch;
+use deltalake::DeltaTable;
+use deltalake::protocol::SaveMode;
+use std::path::Path;
+use tpchgen::generators::*;
+use tpchgen_arrow::*;
+
+pub const TABLES: &[&str] = &["region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem"];
+
+type Batches = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>>;
+
+fn batches(table: &str, sf: f64) -> Batches {
+    const B: usize = 8192;
+    match table {
+        "region" => Box::new(RegionArrow::new(RegionGenerator::new(sf, 1, 1)).with_batch_size(B)),
+        "nation" => Box::new(NationArrow::new(NationGenerator::new(sf, 1, 1)).with_batch_size(B)),
+        "supplier" => Box::new(SupplierArrow::new(SupplierGenerator::new(sf, 1, 1)).with_batch_size(B)),
+        "customer" => Box::new(CustomerArrow::new(CustomerGenerator::new(sf, 1, 1)).with_batch_size(B)),
+        "part" => Box::new(PartArrow::new(PartGenerator::new(sf, 1, 1)).with_batch_size(B)),
+        "partsupp" => Box::new(PartSuppArrow::new(PartSuppGenerator::new(sf, 1, 1)).with_batch_size(B)),
+        "orders" => Box::new(OrderArrow::new(OrderGenerator::new(sf, 1, 1)).with_batch_size(B)),
+        _ => Box::new(LineItemArrow::new(LineItemGenerator::new(sf, 1, 1)).with_batch_size(B)),
+    }
+}
+
+/// Writes the eight TPC-H tables under `dir/<table>` as Delta tables (skipping tables that
+/// already exist). Large tables are committed in chunks of about a million rows.
+/// Returns (table, rows written, skipped?).
+pub async fn generate(dir: &Path, sf: f64) -> Result<Vec<(String, usize, bool)>, String> {
+    let mut out = vec![];
+    for t in TABLES {
+        let path = dir.join(t);
+        if path.join("_delta_log").is_dir() {
+            out.push((t.to_string(), 0, true));
+            continue;
+        }
+        std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let url = url::Url::from_directory_path(std::fs::canonicalize(&path).map_err(|e| e.to_string())?).map_err(|_| "bad path".to_string())?;
+        let mut rows = 0;
+        let mut chunk: Vec<RecordBatch> = vec![];
+        let mut chunk_rows = 0;
+        let mut first = true;
+        let mut it = batches(t, sf).peekable();
+        while let Some(b) = it.next() {
+            let b = b.map_err(|e| e.to_string())?;
+            chunk_rows += b.num_rows();
+            rows += b.num_rows();
+            chunk.push(b);
+            if chunk_rows >= 1_000_000 || it.peek().is_none() {
+                let table = DeltaTable::try_from_url(url.clone()).await.map_err(|e| e.to_string())?;
+                let mode = if first { SaveMode::Overwrite } else { SaveMode::Append };
+                table.write(std::mem::take(&mut chunk)).with_save_mode(mode).await.map_err(|e| format!("{t}: {e}"))?;
+                first = false;
+                chunk_rows = 0;
+            }
+        }
+        out.push((t.to_string(), rows, false));
+    }
+    Ok(out)
+}
