@@ -254,7 +254,16 @@ async fn write_output(session: &Session, o: &OutputIr, lp: LogicalPlan) -> Resul
         crate::ast::WriteMode::Append => SaveMode::Append,
         crate::ast::WriteMode::Overwrite => SaveMode::Overwrite,
     };
-    let mut wb = table.write(vec![]).with_input_plan(lp).with_session_state(Arc::new(session.ctx.state())).with_save_mode(mode);
+    // plan here, so the result reaches the writer exactly as planned (in order when sorted)
+    let state = session.ctx.state();
+    let physical = state.create_physical_plan(&lp).await?;
+    let planned = datafusion::logical_expr::LogicalPlanBuilder::scan(
+        "semc_result",
+        datafusion::datasource::provider_as_source(Arc::new(engine::PlannedTable::new(physical))),
+        None,
+    )?
+    .build()?;
+    let mut wb = table.write(vec![]).with_input_plan(planned).with_session_state(Arc::new(state)).with_save_mode(mode);
     if !o.partition_by.is_empty() {
         wb = wb.with_partition_columns(o.partition_by.clone());
     }
@@ -293,7 +302,8 @@ pub async fn explain(path: &Path, output: &str) -> Result<String, Failure> {
 pub async fn read_table(location: &str, limit: usize) -> Result<String, String> {
     let url = url::Url::parse(location).map_err(|e| e.to_string())?;
     let table = delta::open(&url, &PinSpec::Latest).await.map_err(|e| e.message().to_string())?;
-    let ctx = engine::session();
+    // one partition: rows come back in the order the table stores them
+    let ctx = engine::session_with_partitions(1);
     let p = engine::provider(&table, &ctx.state()).await.map_err(|e| e.to_string())?;
     let df = ctx.read_table(p).map_err(|e| e.to_string())?.limit(0, Some(limit)).map_err(|e| e.to_string())?;
     let batches = df.collect().await.map_err(|e| e.to_string())?;

@@ -16,13 +16,26 @@ use std::sync::{Arc, Mutex};
 
 /// The session every stage uses: tuned for the machine, deterministic.
 pub fn session() -> SessionContext {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    session_with_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+}
+
+/// A session with `partitions` parallel partitions (1 reads a table back in file order).
+pub fn session_with_partitions(partitions: usize) -> SessionContext {
+    let threads = partitions.max(1);
     let config = SessionConfig::new()
         .with_target_partitions(threads)
         .with_information_schema(false)
         .set_bool("datafusion.execution.parquet.pushdown_filters", false)
-        .set_bool("datafusion.execution.parquet.enable_page_index", true);
-    let ctx = SessionContext::new_with_config(config);
+        .set_bool("datafusion.execution.parquet.enable_page_index", true)
+        // a sorted result must reach the Delta writer in order
+        .set_bool("datafusion.optimizer.enable_round_robin_repartition", false);
+    // delta-rs's planner turns its write nodes into execution plans
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config)
+        .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     let schema = Arc::new(PinnedDeltaSchema { state: Mutex::new(None), cache: Mutex::new(HashMap::new()) });
     if let Some(catalog) = ctx.catalog("datafusion") {
         let _ = catalog.register_schema("public", schema.clone());
@@ -81,4 +94,95 @@ pub fn pinned_schema(ctx: &SessionContext) -> Option<Arc<PinnedDeltaSchema>> {
     let s = ctx.catalog("datafusion")?.schema("public")?;
     let any: Arc<dyn std::any::Any + Send + Sync> = s;
     any.downcast::<PinnedDeltaSchema>().ok()
+}
+
+/// A table whose scan is an already planned execution plan: hands a result to the Delta
+/// writer as planned here, so a sorted result reaches the writer as one ordered stream.
+#[derive(Debug)]
+pub struct PlannedTable {
+    plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+}
+
+impl PlannedTable {
+    pub fn new(plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> Self {
+        PlannedTable { plan: Arc::new(SealedExec { inner: plan }) }
+    }
+}
+
+#[async_trait::async_trait]
+impl TableProvider for PlannedTable {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.plan.schema()
+    }
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        datafusion::datasource::TableType::Temporary
+    }
+    async fn scan(
+        &self,
+        _state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[datafusion::logical_expr::Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        let schema = self.plan.schema();
+        match projection {
+            Some(p) if *p != (0..schema.fields().len()).collect::<Vec<_>>() => {
+                let exprs: Vec<(Arc<dyn datafusion::physical_expr::PhysicalExpr>, String)> = p
+                    .iter()
+                    .map(|&i| {
+                        let name = schema.field(i).name().clone();
+                        (Arc::new(datafusion::physical_expr::expressions::Column::new(&name, i)) as _, name)
+                    })
+                    .collect();
+                Ok(Arc::new(datafusion::physical_plan::projection::ProjectionExec::try_new(exprs, self.plan.clone())?))
+            }
+            _ => Ok(self.plan.clone()),
+        }
+    }
+}
+
+/// An execution plan shown to the optimizer as a leaf: what it wraps was optimized already
+/// and must run as planned (the writer's plan would otherwise drop an ordering it does
+/// not itself require).
+#[derive(Debug)]
+pub struct SealedExec {
+    inner: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+}
+
+impl datafusion::physical_plan::DisplayAs for SealedExec {
+    fn fmt_as(&self, _t: datafusion::physical_plan::DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "SealedExec: {}", self.inner.name())
+    }
+}
+
+impl datafusion::physical_plan::ExecutionPlan for SealedExec {
+    fn name(&self) -> &'static str {
+        "SealedExec"
+    }
+    fn properties(&self) -> &Arc<datafusion::physical_plan::PlanProperties> {
+        self.inner.properties()
+    }
+    fn children(&self) -> Vec<&Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        vec![]
+    }
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn datafusion::physical_expr::PhysicalExpr>) -> Result<datafusion::common::tree_node::TreeNodeRecursion>,
+    ) -> Result<datafusion::common::tree_node::TreeNodeRecursion> {
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    }
+    fn replace_children(
+        self: Arc<Self>,
+        _: Vec<Arc<dyn datafusion::physical_plan::ExecutionPlan>>,
+        _: datafusion::physical_plan::ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        Ok(self)
+    }
+    #[allow(deprecated)]
+    fn with_new_children(self: Arc<Self>, _: Vec<Arc<dyn datafusion::physical_plan::ExecutionPlan>>) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        Ok(self)
+    }
+    fn execute(&self, partition: usize, context: Arc<datafusion::execution::TaskContext>) -> Result<datafusion::execution::SendableRecordBatchStream> {
+        self.inner.execute(partition, context)
+    }
 }
