@@ -520,6 +520,14 @@ impl<'a> Checker<'a> {
             }
         }
         for m in &s.measures {
+            if !self.mentions_aggregate(&m.expr, s) {
+                self.err(
+                    Diagnostic::error(Code::E0213, m.expr.span, format!("measure `{}` does not aggregate", m.name.text))
+                        .label("a row-level expression")
+                        .help("a measure aggregates rows, e.g. `sum(x)`; a per-row expression is a `dimension`"),
+                );
+                continue;
+            }
             let t = self.expr(&m.expr, &Ctx { agg: AggMode::Allowed, ..row.clone() });
             if !t.is_error() && !t.contains_agg() {
                 self.err(
@@ -533,6 +541,40 @@ impl<'a> Checker<'a> {
             self.expr(&d.expr, &row);
         }
         self.cur = saved;
+    }
+
+    /// Does the expression call an aggregate or name a measure (syntactically)?
+    fn mentions_aggregate(&self, e: &ast::Expr, s: &ast::Source) -> bool {
+        let mut found = false;
+        let mut stack = vec![e];
+        while let Some(x) = stack.pop() {
+            match &x.kind {
+                ExprKind::Call(n, args) => {
+                    let n = n.text.to_lowercase();
+                    found |= self.func_idx.get(&n).is_some_and(|c| c.iter().any(|&i| self.funcs[i].aggregate));
+                    stack.extend(args);
+                }
+                ExprKind::Path(p) => found |= p.len() > 1 || s.measures.iter().any(|m| p.len() == 1 && self.norm(&m.name) == self.norm(&p[0])),
+                ExprKind::Binary(_, a, b) | ExprKind::Like(a, b, _) => stack.extend([a.as_ref(), b.as_ref()]),
+                ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::IsNull(a, _) | ExprKind::Cast(a, _) => stack.push(a),
+                ExprKind::Between(a, b, c, _) => stack.extend([a.as_ref(), b.as_ref(), c.as_ref()]),
+                ExprKind::InList(a, l, _) => {
+                    stack.push(a);
+                    stack.extend(l);
+                }
+                ExprKind::List(l) => stack.extend(l),
+                ExprKind::Case(arms, o) => {
+                    for (c, v) in arms {
+                        stack.extend([c, v]);
+                    }
+                    if let Some(o) = o {
+                        stack.push(o);
+                    }
+                }
+                ExprKind::Lit(_) | ExprKind::Error => {}
+            }
+        }
+        found
     }
 
     fn declared_join(&mut self, i: usize, j: &ast::JoinDecl) {

@@ -46,6 +46,8 @@ codes! {
         "A NUL byte is not allowed in `.sem` text; the file is probably binary or corrupt.";
     E0007 "too-large" "file is too large"
         "A `.sem` file may be at most 16 MiB.";
+    E0008 "empty-file" "file declares nothing"
+        "A `.sem` file with no items (only whitespace and comments) is allowed but probably a mistake.";
     // ---- names: E01xx ----
     E0101 "duplicate-name" "name is declared twice"
         "Sources and models share one namespace per workspace; columns, joins, measures and dimensions share one per source; output columns must be unique in a model.";

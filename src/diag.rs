@@ -169,6 +169,13 @@ pub fn render(map: &SourceMap, diags: &[Diagnostic], fancy: bool) -> String {
     for d in diags {
         let f = map.get(d.primary.span.file);
         // Long lines (a 1 MB line) would make the snippet unreadable: cut the context.
+        let short;
+        let d = if d.message.len() > 400 || d.primary.message.len() > 400 {
+            short = Diagnostic { message: clip(&d.message), primary: Label { span: d.primary.span, message: clip(&d.primary.message) }, ..d.clone() };
+            &short
+        } else {
+            d
+        };
         let view = MietteView { d, src: miette::NamedSource::new(&f.name, f.text.clone()) };
         let mut s = String::new();
         if handler.render_report(&mut s, &view).is_err() {
@@ -190,6 +197,18 @@ pub fn render(map: &SourceMap, diags: &[Diagnostic], fancy: bool) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Long texts (a 1 MB path in a message) are cut for display.
+fn clip(s: &str) -> String {
+    if s.len() <= 400 {
+        return s.to_string();
+    }
+    let mut end = 400;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 fn severity_word(s: Severity) -> &'static str {

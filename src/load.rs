@@ -19,6 +19,8 @@ pub struct Workspace {
     /// Relative Delta paths resolve against this folder.
     pub root: PathBuf,
     pub diags: Vec<Diagnostic>,
+    /// File names are shown relative to this folder (the entry's folder).
+    display_base: Option<PathBuf>,
 }
 
 /// The name of the standard library file in the source map (file 0).
@@ -29,7 +31,7 @@ impl Workspace {
     fn new(root: PathBuf) -> Workspace {
         let mut map = SourceMap::default();
         map.add(PathBuf::from(STDLIB_NAME), STDLIB_NAME.into(), STDLIB_TEXT.into());
-        Workspace { map, files: vec![], root, diags: vec![] }
+        Workspace { map, files: vec![], root, diags: vec![], display_base: None }
     }
 
     /// A workspace from text in memory (for tests and editors): `name` is shown in diagnostics.
@@ -43,10 +45,18 @@ impl Workspace {
     /// Loads the workspace at `path`: a `.sem` file (and what it imports) or a folder (every
     /// `.sem` file in it, in name order, and what they import).
     pub fn load(path: &Path) -> Workspace {
+        Workspace::load_with_root(path, None)
+    }
+
+    /// Like [`Workspace::load`], with relative Delta paths resolved against `root` instead of
+    /// the entry's folder.
+    pub fn load_with_root(path: &Path, root: Option<&Path>) -> Workspace {
         let is_dir = path.is_dir();
-        let root = if is_dir { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
+        let default_root = if is_dir { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
+        let root = root.map(Path::to_path_buf).unwrap_or(default_root);
         let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
         let mut ws = Workspace::new(root);
+        ws.display_base = std::fs::canonicalize(if is_dir { path } else { path.parent().unwrap_or(Path::new(".")) }).ok();
         let mut seen = HashMap::new();
         let entries: Vec<PathBuf> = if is_dir {
             let mut v: Vec<PathBuf> = std::fs::read_dir(path)
@@ -72,6 +82,11 @@ impl Workspace {
     }
 
     fn display_name(&self, path: &Path) -> String {
+        if let Some(base) = &self.display_base
+            && let Ok(p) = path.strip_prefix(base)
+        {
+            return p.display().to_string();
+        }
         path.strip_prefix(&self.root).map(|p| p.display().to_string()).unwrap_or_else(|_| path.display().to_string())
     }
 
@@ -93,7 +108,7 @@ impl Workspace {
         }
         match std::fs::read(path) {
             Ok(bytes) => {
-                let name = self.display_name(path);
+                let name = self.display_name(&canon);
                 self.add_file(canon, name, bytes, seen, stack);
             }
             Err(e) => {
@@ -121,6 +136,13 @@ impl Workspace {
             return;
         }
         let (file, diags) = parse::parse_file(fid, &self.map.get(fid).text);
+        if diags.is_empty() && file.items.is_empty() {
+            self.diags.push(
+                Diagnostic::warning(Code::E0008, Span::new(fid, 0, 0), "this file declares nothing")
+                    .label("empty")
+                    .help("a `.sem` file declares sources, models and outputs; delete it or add some"),
+            );
+        }
         self.diags.extend(diags);
         let imports: Vec<(String, Span)> = file
             .items

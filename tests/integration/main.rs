@@ -1,1 +1,6 @@
+//! The one integration-test binary: every test goes through semc's public entry points.
 
+mod cli;
+mod corpus;
+mod e2e;
+mod fixtures;

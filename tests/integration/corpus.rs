@@ -1,0 +1,155 @@
+//! The check corpus: `tests/cases/check/*.sem` (and folders). Each expected diagnostic is
+//! marked on its line: `# error: E0102` (or `# warning: E0008`). Each case's rendered
+//! diagnostics are snapshotted.
+
+use crate::fixtures;
+use semc::diag::{self, Diagnostic};
+use semc::load::Workspace;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/check")
+}
+
+/// (file name, line, code) expected from the markers.
+fn expected(ws: &Workspace) -> BTreeSet<(String, usize, String)> {
+    let mut out = BTreeSet::new();
+    for f in ws.map.files.iter().skip(1) {
+        for (i, line) in f.text.lines().enumerate() {
+            for kw in ["# error:", "# warning:"] {
+                if let Some(pos) = line.find(kw) {
+                    for code in line[pos + kw.len()..].split_whitespace() {
+                        out.insert((f.name.clone(), i + 1, code.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn actual(ws: &Workspace, diags: &[Diagnostic]) -> BTreeSet<(String, usize, String)> {
+    diags
+        .iter()
+        .map(|d| {
+            let f = ws.map.get(d.primary.span.file);
+            let mut at = d.primary.span.start as usize;
+            // a diagnostic at the end of the file counts on the last line with text
+            if at >= f.text.trim_end().len() {
+                at = f.text.trim_end().len().saturating_sub(1);
+            }
+            let (line, _) = ws.map.line_col(d.primary.span.file, at);
+            (f.name.clone(), line, d.code.as_str().to_string())
+        })
+        .collect()
+}
+
+/// Every span lies in its file and on char boundaries; every diagnostic renders.
+fn well_formed(ws: &Workspace, diags: &[Diagnostic]) -> Result<(), String> {
+    for d in diags {
+        for l in std::iter::once(&d.primary).chain(&d.secondary) {
+            let t = &ws.map.get(l.span.file).text;
+            let (s, e) = (l.span.start as usize, l.span.end as usize);
+            if s > e || e > t.len() || !t.is_char_boundary(s) || !t.is_char_boundary(e) {
+                return Err(format!("{}: bad span {s}..{e} (file of {} bytes)", d.code.as_str(), t.len()));
+            }
+        }
+        if d.help.is_none() {
+            return Err(format!("{} `{}` has no help", d.code.as_str(), d.message));
+        }
+    }
+    let _ = diag::render(&ws.map, diags, false);
+    let _ = diag::render_json(&ws.map, diags);
+    Ok(())
+}
+
+async fn check_path(path: &Path) -> (Workspace, Vec<Diagnostic>) {
+    let p = path.to_path_buf();
+    let root = fixtures::root().to_path_buf();
+    let ws = Workspace::load_with_root(&p, Some(&root));
+    let c = semc::driver::compile_workspace(ws).await.unwrap_or_else(|_| panic!("internal failure on {}", p.display()));
+    (c.ws, c.diags)
+}
+
+#[tokio::test]
+async fn check_corpus() {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(cases_dir()).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    let mut failures = vec![];
+    let mut n = 0;
+    for path in entries {
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        if name.starts_with('_') || (path.is_file() && path.extension().is_none_or(|e| e != "sem")) {
+            continue;
+        }
+        n += 1;
+        let (ws, diags) = check_path(&path).await;
+        let want = expected(&ws);
+        let got = actual(&ws, &diags);
+        if want != got {
+            failures.push(format!(
+                "{name}:\n  expected {want:?}\n  got      {got:?}\n{}",
+                diag::render(&ws.map, &diags, false)
+            ));
+        }
+        if let Err(e) = well_formed(&ws, &diags) {
+            failures.push(format!("{name}: {e}"));
+        }
+        let rendered = fixtures::redact(&diag::render(&ws.map, &diags, false));
+        insta::with_settings!({ snapshot_path => "snapshots/check", prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(name, rendered);
+        });
+    }
+    assert!(n >= 60, "the corpus has {n} cases");
+    assert!(failures.is_empty(), "{} case(s) differ:\n\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Inputs that cannot be written as marked files: each gives its diagnostic, no panic.
+#[tokio::test]
+async fn hostile_inputs() {
+    let root = fixtures::root();
+    let deep_parens = format!("source s from delta(\"tpch/region\") {{\n r_regionkey: int64 check ({}1{})\n}}\n", "(".repeat(20_000), ")".repeat(20_000));
+    let deep_brackets = format!("model m from s {{ where x in {} }}", "[".repeat(20_000));
+    let deep_not = format!("model m from s {{ where {} true }}", "not ".repeat(20_000));
+    let deep_neg = format!("model m from s {{ derive {{ x = {}1 }} }}", "- ".repeat(20_000));
+    let long_sum = format!("source s from delta(\"tpch/region\") {{\n r_regionkey: int64 check (r_regionkey > {}1)\n}}\n", "1 + ".repeat(250_000));
+    let long_garbage = format!("model m from s {{ where {} }}", "@".repeat(1 << 20));
+    let long_string = format!("source s from delta(\"{}\") {{ x: int64 }}", "a".repeat(1 << 20));
+    let mut bad_utf8 = b"source s from delta(\"tpch/region\") {\n r_name: string # caf".to_vec();
+    bad_utf8.extend([0xC3, 0x28, b'\n', b'}']);
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("deep_parens", deep_parens.into_bytes(), "E0003"),
+        ("deep_brackets", deep_brackets.into_bytes(), "E0003"),
+        ("deep_not", deep_not.into_bytes(), "E0003"),
+        ("deep_neg", deep_neg.into_bytes(), "E0003"),
+        ("long_sum_1mb", long_sum.into_bytes(), "E0003"),
+        ("long_garbage_1mb", long_garbage.into_bytes(), "E0001"),
+        ("long_string_1mb", long_string.into_bytes(), "E0301"),
+        ("nul_bytes", b"source s from delta(\"x\") {\0}".to_vec(), "E0006"),
+        ("invalid_utf8", bad_utf8, "E0002"),
+        ("empty", vec![], "E0008"),
+        ("only_whitespace", b"  \n\t\n".to_vec(), "E0008"),
+        ("binary_noise", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(), "E0002"),
+    ];
+    let dir = root.join("hostile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut failures = vec![];
+    for (name, bytes, code) in cases {
+        let path = dir.join(format!("{name}.sem"));
+        std::fs::write(&path, &bytes).unwrap();
+        let (ws, diags) = check_path(&path).await;
+        if !diags.iter().any(|d| d.code.as_str() == code) {
+            let codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
+            failures.push(format!("{name}: expected {code}, got {codes:?}"));
+        }
+        if let Err(e) = well_formed(&ws, &diags) {
+            failures.push(format!("{name}: {e}"));
+        }
+        let text = diag::render(&ws.map, &diags, false);
+        if text.len() > 100_000 {
+            failures.push(format!("{name}: rendering is {} bytes", text.len()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
