@@ -31,14 +31,22 @@ pub fn sources_of(ws: &Workspace) -> Vec<&ast::Source> {
         .collect()
 }
 
-pub fn check(ws: &Workspace, tables: &Tables, functions: Vec<Signature>) -> (Option<Program>, Vec<Diagnostic>) {
+pub fn check(
+    ws: &Workspace,
+    tables: &Tables,
+    functions: Vec<Signature>,
+) -> (Option<Program>, Vec<Diagnostic>) {
     let mut c = Checker::new(ws, functions);
     c.run(tables);
     let ok = !c.diags.iter().any(Diagnostic::is_error);
     let program = ok.then(|| Program {
         policy: c.policy.clone(),
         sources: c.sources.iter().map(|s| s.ir.clone()).collect(),
-        models: c.models.iter().map(|m| m.done.clone().unwrap_or_else(empty_model)).collect(),
+        models: c
+            .models
+            .iter()
+            .map(|m| m.done.clone().unwrap_or_else(empty_model))
+            .collect(),
         outputs: c.outputs.clone(),
         functions: c.funcs.clone(),
     });
@@ -46,7 +54,19 @@ pub fn check(ws: &Workspace, tables: &Tables, functions: Vec<Signature>) -> (Opt
 }
 
 fn empty_model() -> ModelIr {
-    ModelIr { name: String::new(), rel: Rel::Limit { input: Box::new(Rel::Scan { source: 0, alias: String::new() }), n: 0 }, schema: vec![], contract: vec![], unique_keys: vec![] }
+    ModelIr {
+        name: String::new(),
+        rel: Rel::Limit {
+            input: Box::new(Rel::Scan {
+                source: 0,
+                alias: String::new(),
+            }),
+            n: 0,
+        },
+        schema: vec![],
+        contract: vec![],
+        unique_keys: vec![],
+    }
 }
 
 struct SrcCol {
@@ -115,6 +135,8 @@ struct Adhoc {
 /// An aggregate call whose grain is checked when its step is complete.
 struct PendingAgg {
     func: String,
+    /// The alias whose rows an argument-less aggregate (`count()`) counts.
+    home: String,
     expr: TExpr,
     span: Span,
 }
@@ -211,7 +233,11 @@ impl<'a> Checker<'a> {
         Checker {
             ws,
             diags: vec![],
-            policy: PolicyIr { lower_identifiers: true, strict: true, ..Default::default() },
+            policy: PolicyIr {
+                lower_identifiers: true,
+                strict: true,
+                ..Default::default()
+            },
             funcs,
             func_idx,
             sources: vec![],
@@ -228,13 +254,31 @@ impl<'a> Checker<'a> {
     }
 
     fn norm(&self, i: &ast::Ident) -> String {
-        if i.quoted || !self.policy.lower_identifiers { i.text.clone() } else { i.text.to_lowercase() }
+        if i.quoted || !self.policy.lower_identifiers {
+            i.text.clone()
+        } else {
+            i.text.to_lowercase()
+        }
     }
 
     fn run(&mut self, tables: &Tables) {
-        let items: Vec<&'a ast::Item> = self.ws.files.iter().flat_map(|(_, f)| f.items.iter()).collect();
+        let items: Vec<&'a ast::Item> = self
+            .ws
+            .files
+            .iter()
+            .flat_map(|(_, f)| f.items.iter())
+            .collect();
         // policy first: it decides how names read
-        let policies: Vec<&ast::Policy> = items.iter().filter_map(|i| if let ast::Item::Policy(p) = i { Some(p) } else { None }).collect();
+        let policies: Vec<&ast::Policy> = items
+            .iter()
+            .filter_map(|i| {
+                if let ast::Item::Policy(p) = i {
+                    Some(p)
+                } else {
+                    None
+                }
+            })
+            .collect();
         if let Some(first) = policies.first() {
             self.policy(first);
             for p in &policies[1..] {
@@ -264,7 +308,12 @@ impl<'a> Checker<'a> {
                     continue;
                 }
                 self.model_idx.insert(name.clone(), self.models.len());
-                self.models.push(ModelSlot { ast: m, name, state: MState::Todo, done: None });
+                self.models.push(ModelSlot {
+                    ast: m,
+                    name,
+                    state: MState::Todo,
+                    done: None,
+                });
             }
         }
         for i in 0..self.sources.len() {
@@ -282,7 +331,13 @@ impl<'a> Checker<'a> {
     }
 
     /// Records a name; reports and returns true if it was already declared.
-    fn dup_check(&mut self, seen: &mut HashMap<String, Span>, name: &str, span: Span, what: &str) -> bool {
+    fn dup_check(
+        &mut self,
+        seen: &mut HashMap<String, Span>,
+        name: &str,
+        span: Span,
+        what: &str,
+    ) -> bool {
         if let Some(prev) = seen.get(name) {
             let prev = *prev;
             self.err(
@@ -306,38 +361,90 @@ impl<'a> Checker<'a> {
             if self.dup_check(&mut seen, key, e.key.span, "policy setting") {
                 continue;
             }
-            let bad = |msg: &str| Diagnostic::error(Code::E0107, e.span, msg.to_string()).label("here");
+            let bad =
+                |msg: &str| Diagnostic::error(Code::E0107, e.span, msg.to_string()).label("here");
             match (key, &e.value) {
-                ("identifiers", ast::PolicyValue::Name(n)) if n.text == "lower" || n.text == "exact" => {
+                ("identifiers", ast::PolicyValue::Name(n))
+                    if n.text == "lower" || n.text == "exact" =>
+                {
                     self.policy.lower_identifiers = n.text == "lower";
                 }
-                ("identifiers", _) => self.err(bad("`identifiers` is `lower` or `exact`").help("write `identifiers = lower` or `identifiers = exact`")),
+                ("identifiers", _) => self.err(
+                    bad("`identifiers` is `lower` or `exact`")
+                        .help("write `identifiers = lower` or `identifiers = exact`"),
+                ),
                 ("strict", ast::PolicyValue::Bool(b)) => self.policy.strict = *b,
-                ("strict", _) => self.err(bad("`strict` is `true` or `false`").help("write `strict = true`")),
+                ("strict", _) => {
+                    self.err(bad("`strict` is `true` or `false`").help("write `strict = true`"))
+                }
                 ("allow", ast::PolicyValue::List(items)) => {
-                    const STEPS: &[&str] = &["where", "select", "derive", "join", "aggregate", "sort", "limit", "distinct", "union"];
+                    const STEPS: &[&str] = &[
+                        "where",
+                        "select",
+                        "derive",
+                        "join",
+                        "aggregate",
+                        "sort",
+                        "limit",
+                        "distinct",
+                        "union",
+                    ];
                     let mut allow = vec![];
                     for it in items {
                         match &it.kind {
-                            ExprKind::Path(parts) if parts.len() == 1 && STEPS.contains(&parts[0].text.as_str()) => allow.push(parts[0].text.clone()),
+                            ExprKind::Path(parts)
+                                if parts.len() == 1 && STEPS.contains(&parts[0].text.as_str()) =>
+                            {
+                                allow.push(parts[0].text.clone())
+                            }
                             _ => {
                                 let text = self.ws.map.text(it.span).to_string();
-                                let mut d = Diagnostic::error(Code::E0107, it.span, format!("`{text}` is not a step")).label("unknown step");
-                                d = d.help(did_you_mean(&text, STEPS.iter().copied()).unwrap_or_else(|| format!("steps are {}", STEPS.join(", "))));
+                                let mut d = Diagnostic::error(
+                                    Code::E0107,
+                                    it.span,
+                                    format!("`{text}` is not a step"),
+                                )
+                                .label("unknown step");
+                                d = d.help(
+                                    did_you_mean(&text, STEPS.iter().copied()).unwrap_or_else(
+                                        || format!("steps are {}", STEPS.join(", ")),
+                                    ),
+                                );
                                 self.err(d);
                             }
                         }
                     }
                     self.policy.allow = Some(allow);
                 }
-                ("allow", _) => self.err(bad("`allow` is a list of steps").help("write `allow = [where, select, aggregate]`")),
-                ("max_reader_version", ast::PolicyValue::Int(v)) => self.policy.max_reader_version = Some(*v),
-                ("max_writer_version", ast::PolicyValue::Int(v)) => self.policy.max_writer_version = Some(*v),
-                ("max_reader_version" | "max_writer_version", _) => self.err(bad("the version is an integer").help("write e.g. `max_reader_version = 3`")),
+                ("allow", _) => self.err(
+                    bad("`allow` is a list of steps")
+                        .help("write `allow = [where, select, aggregate]`"),
+                ),
+                ("max_reader_version", ast::PolicyValue::Int(v)) => {
+                    self.policy.max_reader_version = Some(*v)
+                }
+                ("max_writer_version", ast::PolicyValue::Int(v)) => {
+                    self.policy.max_writer_version = Some(*v)
+                }
+                ("max_reader_version" | "max_writer_version", _) => self.err(
+                    bad("the version is an integer").help("write e.g. `max_reader_version = 3`"),
+                ),
                 _ => {
-                    const KEYS: &[&str] = &["identifiers", "strict", "allow", "max_reader_version", "max_writer_version"];
-                    let d = Diagnostic::error(Code::E0107, e.key.span, format!("unknown policy setting `{key}`")).label("unknown setting");
-                    let h = did_you_mean(key, KEYS.iter().copied()).unwrap_or_else(|| format!("settings are {}", KEYS.join(", ")));
+                    const KEYS: &[&str] = &[
+                        "identifiers",
+                        "strict",
+                        "allow",
+                        "max_reader_version",
+                        "max_writer_version",
+                    ];
+                    let d = Diagnostic::error(
+                        Code::E0107,
+                        e.key.span,
+                        format!("unknown policy setting `{key}`"),
+                    )
+                    .label("unknown setting");
+                    let h = did_you_mean(key, KEYS.iter().copied())
+                        .unwrap_or_else(|| format!("settings are {}", KEYS.join(", ")));
                     self.err(d.help(h));
                 }
             }
@@ -351,9 +458,13 @@ impl<'a> Checker<'a> {
             ast::TypeExpr::Decimal(p, s, span) => {
                 if *p < 1 || *p > 38 || *s < 0 || s > p {
                     self.err(
-                        Diagnostic::error(Code::E0105, *span, format!("decimal({p}, {s}) is not a valid decimal type"))
-                            .label("invalid precision or scale")
-                            .help("precision is 1 to 38 and scale is 0 to the precision"),
+                        Diagnostic::error(
+                            Code::E0105,
+                            *span,
+                            format!("decimal({p}, {s}) is not a valid decimal type"),
+                        )
+                        .label("invalid precision or scale")
+                        .help("precision is 1 to 38 and scale is 0 to the precision"),
                     );
                     return None;
                 }
@@ -362,13 +473,25 @@ impl<'a> Checker<'a> {
             ast::TypeExpr::Named(n) => {
                 let t = Type::from_name(&n.text.to_lowercase());
                 if t.is_none() {
-                    let mut d = Diagnostic::error(Code::E0105, n.span, format!("unknown type `{}`", n.text)).label("not a type");
+                    let mut d = Diagnostic::error(
+                        Code::E0105,
+                        n.span,
+                        format!("unknown type `{}`", n.text),
+                    )
+                    .label("not a type");
                     d = d.help(match n.text.as_str() {
-                        "decimal" => "decimal takes a precision and a scale: `decimal(15, 2)`".into(),
-                        "int" | "integer" | "bigint" | "long" => "integer types are `int32` and `int64`".into(),
-                        "double" | "float" | "real" => "the floating-point type is `float64`".into(),
+                        "decimal" => {
+                            "decimal takes a precision and a scale: `decimal(15, 2)`".into()
+                        }
+                        "int" | "integer" | "bigint" | "long" => {
+                            "integer types are `int32` and `int64`".into()
+                        }
+                        "double" | "float" | "real" => {
+                            "the floating-point type is `float64`".into()
+                        }
                         "text" | "varchar" | "str" => "the text type is `string`".into(),
-                        other => did_you_mean(other, TYPE_NAMES.iter().copied()).unwrap_or_else(|| format!("types are {}", TYPE_NAMES.join(", "))),
+                        other => did_you_mean(other, TYPE_NAMES.iter().copied())
+                            .unwrap_or_else(|| format!("types are {}", TYPE_NAMES.join(", "))),
                     });
                     self.err(d);
                 }
@@ -386,7 +509,12 @@ impl<'a> Checker<'a> {
         let mut lower_names: HashMap<String, Span> = HashMap::new();
         for c in &s.columns {
             let cname = self.norm(&c.name);
-            if self.dup_check(&mut members, &cname, c.name.span, "column, join, measure or dimension of a source") {
+            if self.dup_check(
+                &mut members,
+                &cname,
+                c.name.span,
+                "column, join, measure or dimension of a source",
+            ) {
                 continue;
             }
             if let Some(prev) = lower_names.insert(cname.to_lowercase(), c.name.span) {
@@ -411,7 +539,13 @@ impl<'a> Checker<'a> {
                     Constraint::Check(..) => {}
                 }
             }
-            cols.push(SrcCol { name: cname, ty: ty.unwrap_or(Type::Null), nullable, unique, span: c.name.span });
+            cols.push(SrcCol {
+                name: cname,
+                ty: ty.unwrap_or(Type::Null),
+                nullable,
+                unique,
+                span: c.name.span,
+            });
         }
         // the table
         let (url, version) = match table {
@@ -421,16 +555,34 @@ impl<'a> Checker<'a> {
             }
             Some(Err(e)) => {
                 let (code, help) = match e {
-                    TableError::NotFound(_) => (Code::E0301, "check the path: relative paths start at the workspace root (the entry file's folder)"),
-                    TableError::Unreadable(_) => (Code::E0302, "the Delta log is corrupt or unreadable; check `_delta_log` at this location"),
-                    TableError::VersionNotAvailable(_) => (Code::E0305, "pin a version the log still holds, or remove the pin to read the latest"),
-                    TableError::BadLocation(_) => (Code::E0306, "write a path relative to the workspace root, or a URI such as file:///data/t"),
+                    TableError::NotFound(_) => (
+                        Code::E0301,
+                        "check the path: relative paths start at the workspace root (the entry file's folder)",
+                    ),
+                    TableError::Unreadable(_) => (
+                        Code::E0302,
+                        "the Delta log is corrupt or unreadable; check `_delta_log` at this location",
+                    ),
+                    TableError::VersionNotAvailable(_) => (
+                        Code::E0305,
+                        "pin a version the log still holds, or remove the pin to read the latest",
+                    ),
+                    TableError::BadLocation(_) => (
+                        Code::E0306,
+                        "write a path relative to the workspace root, or a URI such as file:///data/t",
+                    ),
                 };
                 let span = match (&s.pin, code) {
-                    (Some(ast::Pin::Version(_, sp) | ast::Pin::Timestamp(_, sp)), Code::E0305) => *sp,
+                    (Some(ast::Pin::Version(_, sp) | ast::Pin::Timestamp(_, sp)), Code::E0305) => {
+                        *sp
+                    }
                     _ => s.location_span,
                 };
-                self.err(Diagnostic::error(code, span, format!("source `{name}`: {}", e.message())).label("this table").help(help));
+                self.err(
+                    Diagnostic::error(code, span, format!("source `{name}`: {}", e.message()))
+                        .label("this table")
+                        .help(help),
+                );
                 (Url::parse("file:///").expect("static URL"), 0)
             }
             None => (Url::parse("file:///").expect("static URL"), 0),
@@ -439,11 +591,23 @@ impl<'a> Checker<'a> {
             name: name.clone(),
             url,
             version,
-            columns: cols.iter().map(|c| Field { name: c.name.clone(), ty: c.ty, nullable: c.nullable }).collect(),
+            columns: cols
+                .iter()
+                .map(|c| Field {
+                    name: c.name.clone(),
+                    ty: c.ty,
+                    nullable: c.nullable,
+                })
+                .collect(),
         };
         let idx = self.sources.len();
         self.source_idx.insert(name.clone(), idx);
-        self.sources.push(SrcInfo { ast: s, name, cols, ir });
+        self.sources.push(SrcInfo {
+            ast: s,
+            name,
+            cols,
+            ir,
+        });
         // joins, measures, dimensions, checks are checked once every source is known
         let _ = members;
     }
@@ -452,22 +616,53 @@ impl<'a> Checker<'a> {
         for c in cols {
             match info.columns.iter().find(|t| t.name == c.name) {
                 None => {
-                    let mut d = Diagnostic::error(Code::E0303, c.span, format!("column `{}` is not in the table at version {}", c.name, info.version))
-                        .label("not in the table")
-                        .with(s.location_span, "this table");
-                    let ci = info.columns.iter().find(|t| t.name.eq_ignore_ascii_case(&c.name));
+                    let mut d = Diagnostic::error(
+                        Code::E0303,
+                        c.span,
+                        format!(
+                            "column `{}` is not in the table at version {}",
+                            c.name, info.version
+                        ),
+                    )
+                    .label("not in the table")
+                    .with(s.location_span, "this table");
+                    let ci = info
+                        .columns
+                        .iter()
+                        .find(|t| t.name.eq_ignore_ascii_case(&c.name));
                     d = d.help(match ci {
-                        Some(t) => format!("the table has `{}`; quote the name to keep its case: `{}`", t.name, format_args!("`{}`", t.name)),
+                        Some(t) => format!(
+                            "the table has `{}`; quote the name to keep its case: `{}`",
+                            t.name,
+                            format_args!("`{}`", t.name)
+                        ),
                         None => did_you_mean(&c.name, info.columns.iter().map(|t| t.name.as_str()))
-                            .unwrap_or_else(|| format!("the table's columns are {}", info.columns.iter().map(|t| t.name.as_str()).take(12).collect::<Vec<_>>().join(", "))),
+                            .unwrap_or_else(|| {
+                                format!(
+                                    "the table's columns are {}",
+                                    info.columns
+                                        .iter()
+                                        .map(|t| t.name.as_str())
+                                        .take(12)
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                )
+                            }),
                     });
                     self.err(d);
                 }
                 Some(t) => match t.ty {
                     Some(tt) if tt == c.ty || c.ty == Type::Null => {}
                     _ => {
-                        let decl = s.columns.iter().find(|d| d.name.span == c.span).map(|d| d.ty.span()).unwrap_or(c.span);
-                        let table_ty = t.ty.map(|x| x.to_string()).unwrap_or_else(|| format!("{} (no .sem type)", t.delta_type));
+                        let decl = s
+                            .columns
+                            .iter()
+                            .find(|d| d.name.span == c.span)
+                            .map(|d| d.ty.span())
+                            .unwrap_or(c.span);
+                        let table_ty =
+                            t.ty.map(|x| x.to_string())
+                                .unwrap_or_else(|| format!("{} (no .sem type)", t.delta_type));
                         self.err(
                             Diagnostic::error(Code::E0304, decl, format!("column `{}` is {} in the table, declared {}", c.name, table_ty, c.ty))
                                 .label(format!("the table has {table_ty}"))
@@ -485,20 +680,43 @@ impl<'a> Checker<'a> {
     /// Joins, measures, dimensions and checks of every source (after all sources are known).
     fn source_members(&mut self, i: usize) {
         let s = self.sources[i].ast;
-        let mut names: HashMap<String, Span> = self.sources[i].cols.iter().map(|c| (c.name.clone(), c.span)).collect();
+        let mut names: HashMap<String, Span> = self.sources[i]
+            .cols
+            .iter()
+            .map(|c| (c.name.clone(), c.span))
+            .collect();
         for j in &s.joins {
             let jn = self.norm(j.name());
-            self.dup_check(&mut names, &jn, j.name().span, "column, join, measure or dimension of a source");
+            self.dup_check(
+                &mut names,
+                &jn,
+                j.name().span,
+                "column, join, measure or dimension of a source",
+            );
             self.declared_join(i, j);
         }
         for m in s.measures.iter().chain(&s.dimensions) {
             let n = self.norm(&m.name);
-            self.dup_check(&mut names, &n, m.name.span, "column, join, measure or dimension of a source");
+            self.dup_check(
+                &mut names,
+                &n,
+                m.name.span,
+                "column, join, measure or dimension of a source",
+            );
         }
         // checks and members are validated in a scope made of the source alone
         let saved = self.cur.take();
         self.cur = Some(ModelBuild {
-            cols: self.sources[i].cols.iter().map(|c| Col { name: c.name.clone(), ty: c.ty, nullable: c.nullable, qual: Some("t0".into()) }).collect(),
+            cols: self.sources[i]
+                .cols
+                .iter()
+                .map(|c| Col {
+                    name: c.name.clone(),
+                    ty: c.ty,
+                    nullable: c.nullable,
+                    qual: Some("t0".into()),
+                })
+                .collect(),
             base_source: Some(i),
             base_alias: "t0".into(),
             shaped: true,
@@ -510,7 +728,13 @@ impl<'a> Checker<'a> {
             pending: vec![],
             unique_keys: vec![],
         });
-        let row = Ctx { path: vec![], source: Some(i), alias: Some("t0".into()), source_only: true, agg: AggMode::Row };
+        let row = Ctx {
+            path: vec![],
+            source: Some(i),
+            alias: Some("t0".into()),
+            source_only: true,
+            agg: AggMode::Row,
+        };
         for c in &s.columns {
             for k in &c.constraints {
                 if let Constraint::Check(e, _) = k {
@@ -528,7 +752,13 @@ impl<'a> Checker<'a> {
                 );
                 continue;
             }
-            let t = self.expr(&m.expr, &Ctx { agg: AggMode::Allowed, ..row.clone() });
+            let t = self.expr(
+                &m.expr,
+                &Ctx {
+                    agg: AggMode::Allowed,
+                    ..row.clone()
+                },
+            );
             if !t.is_error() && !t.contains_agg() {
                 self.err(
                     Diagnostic::error(Code::E0213, m.expr.span, format!("measure `{}` does not aggregate", m.name.text))
@@ -551,12 +781,25 @@ impl<'a> Checker<'a> {
             match &x.kind {
                 ExprKind::Call(n, args) => {
                     let n = n.text.to_lowercase();
-                    found |= self.func_idx.get(&n).is_some_and(|c| c.iter().any(|&i| self.funcs[i].aggregate));
+                    found |= self
+                        .func_idx
+                        .get(&n)
+                        .is_some_and(|c| c.iter().any(|&i| self.funcs[i].aggregate));
                     stack.extend(args);
                 }
-                ExprKind::Path(p) => found |= p.len() > 1 || s.measures.iter().any(|m| p.len() == 1 && self.norm(&m.name) == self.norm(&p[0])),
-                ExprKind::Binary(_, a, b) | ExprKind::Like(a, b, _) => stack.extend([a.as_ref(), b.as_ref()]),
-                ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::IsNull(a, _) | ExprKind::Cast(a, _) => stack.push(a),
+                ExprKind::Path(p) => {
+                    found |= p.len() > 1
+                        || s.measures
+                            .iter()
+                            .any(|m| p.len() == 1 && self.norm(&m.name) == self.norm(&p[0]))
+                }
+                ExprKind::Binary(_, a, b) | ExprKind::Like(a, b, _) => {
+                    stack.extend([a.as_ref(), b.as_ref()])
+                }
+                ExprKind::Not(a)
+                | ExprKind::Neg(a)
+                | ExprKind::IsNull(a, _)
+                | ExprKind::Cast(a, _) => stack.push(a),
                 ExprKind::Between(a, b, c, _) => stack.extend([a.as_ref(), b.as_ref(), c.as_ref()]),
                 ExprKind::InList(a, l, _) => {
                     stack.push(a);
@@ -580,12 +823,19 @@ impl<'a> Checker<'a> {
     fn declared_join(&mut self, i: usize, j: &ast::JoinDecl) {
         let target_name = self.norm(&j.target);
         let Some(&t) = self.source_idx.get(&target_name) else {
-            let mut d = Diagnostic::error(Code::E0103, j.target.span, format!("unknown source `{target_name}`")).label("no such source");
+            let mut d = Diagnostic::error(
+                Code::E0103,
+                j.target.span,
+                format!("unknown source `{target_name}`"),
+            )
+            .label("no such source");
             let models_hint = self.model_idx.contains_key(&target_name);
             d = d.help(if models_hint {
-                "a source declares joins to sources; join a model with a `join` step inside a model".to_string()
+                "a source declares joins to sources; join a model with a `join` step inside a model"
+                    .to_string()
             } else {
-                did_you_mean(&target_name, self.source_idx.keys().map(String::as_str)).unwrap_or_else(|| "declare the source, or import the file that does".into())
+                did_you_mean(&target_name, self.source_idx.keys().map(String::as_str))
+                    .unwrap_or_else(|| "declare the source, or import the file that does".into())
             });
             self.err(d);
             return;
@@ -598,12 +848,20 @@ impl<'a> Checker<'a> {
             let rc = self.source_col(t, r);
             match (lc, rc) {
                 (None, _) => {
-                    let cands: Vec<String> = self.sources[i].cols.iter().map(|c| c.name.clone()).collect();
+                    let cands: Vec<String> = self.sources[i]
+                        .cols
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect();
                     let name = self.norm(l);
                     self.unknown_col(l.span, &name, &cands, &self.sources[i].name.clone());
                 }
                 (_, None) => {
-                    let cands: Vec<String> = self.sources[t].cols.iter().map(|c| c.name.clone()).collect();
+                    let cands: Vec<String> = self.sources[t]
+                        .cols
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect();
                     let name = self.norm(r);
                     self.unknown_col(r.span, &name, &cands, &target_name);
                 }
@@ -620,14 +878,19 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        if matches!(j.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne) {
+        if matches!(
+            j.cardinality,
+            Cardinality::ManyToOne | Cardinality::OneToOne
+        ) {
             let target_unique = j.on.iter().any(|(a, b)| {
                 let (_, r) = self.key_sides_quiet(a, b, &jn, &target_name);
-                r.and_then(|r| self.source_col(t, r)).is_some_and(|(_, u)| u)
+                r.and_then(|r| self.source_col(t, r))
+                    .is_some_and(|(_, u)| u)
             });
             let all_resolved = j.on.iter().all(|(a, b)| {
                 let (l, r) = self.key_sides_quiet(a, b, &jn, &target_name);
-                l.and_then(|l| self.source_col(i, l)).is_some() && r.and_then(|r| self.source_col(t, r)).is_some()
+                l.and_then(|l| self.source_col(i, l)).is_some()
+                    && r.and_then(|r| self.source_col(t, r)).is_some()
             });
             if all_resolved && !target_unique && !j.on.is_empty() {
                 self.err(
@@ -641,25 +904,45 @@ impl<'a> Checker<'a> {
     }
 
     /// Splits a key pair into (this side's column, target side's column).
-    fn key_sides<'e>(&mut self, a: &'e ast::Expr, b: &'e ast::Expr, join_name: &str, target: &str) -> (Option<&'e ast::Ident>, Option<&'e ast::Ident>) {
+    fn key_sides<'e>(
+        &mut self,
+        a: &'e ast::Expr,
+        b: &'e ast::Expr,
+        join_name: &str,
+        target: &str,
+    ) -> (Option<&'e ast::Ident>, Option<&'e ast::Ident>) {
         let r = self.key_sides_quiet(a, b, join_name, target);
         if r.0.is_none() || r.1.is_none() {
             self.err(
-                Diagnostic::error(Code::E0214, a.span.to(b.span), "a join key pair compares a column of this source with a column of the target")
-                    .label("cannot tell which side is the target")
-                    .help(format!("write `column = {join_name}.column`")),
+                Diagnostic::error(
+                    Code::E0214,
+                    a.span.to(b.span),
+                    "a join key pair compares a column of this source with a column of the target",
+                )
+                .label("cannot tell which side is the target")
+                .help(format!("write `column = {join_name}.column`")),
             );
         }
         r
     }
 
-    fn key_sides_quiet<'e>(&self, a: &'e ast::Expr, b: &'e ast::Expr, join_name: &str, target: &str) -> (Option<&'e ast::Ident>, Option<&'e ast::Ident>) {
+    fn key_sides_quiet<'e>(
+        &self,
+        a: &'e ast::Expr,
+        b: &'e ast::Expr,
+        join_name: &str,
+        target: &str,
+    ) -> (Option<&'e ast::Ident>, Option<&'e ast::Ident>) {
         let parts = |e: &'e ast::Expr| match &e.kind {
             ExprKind::Path(p) => Some(p),
             _ => None,
         };
-        let (Some(pa), Some(pb)) = (parts(a), parts(b)) else { return (None, None) };
-        let is_target = |p: &[ast::Ident]| p.len() == 2 && (self.norm(&p[0]) == join_name || self.norm(&p[0]) == target);
+        let (Some(pa), Some(pb)) = (parts(a), parts(b)) else {
+            return (None, None);
+        };
+        let is_target = |p: &[ast::Ident]| {
+            p.len() == 2 && (self.norm(&p[0]) == join_name || self.norm(&p[0]) == target)
+        };
         if pa.len() == 1 && is_target(pb) {
             (Some(&pa[0]), Some(&pb[1]))
         } else if pb.len() == 1 && is_target(pa) {
@@ -671,13 +954,34 @@ impl<'a> Checker<'a> {
 
     fn source_col(&self, i: usize, id: &ast::Ident) -> Option<(Type, bool)> {
         let n = self.norm(id);
-        self.sources[i].cols.iter().find(|c| c.name == n).map(|c| (c.ty, c.unique))
+        self.sources[i]
+            .cols
+            .iter()
+            .find(|c| c.name == n)
+            .map(|c| (c.ty, c.unique))
     }
 
     fn unknown_col(&mut self, span: Span, name: &str, candidates: &[String], rel: &str) {
-        let mut d = Diagnostic::error(Code::E0102, span, format!("unknown column `{name}` in `{rel}`")).label("not found");
+        let mut d = Diagnostic::error(
+            Code::E0102,
+            span,
+            format!("unknown column `{name}` in `{rel}`"),
+        )
+        .label("not found");
         let h = did_you_mean(name, candidates.iter().map(String::as_str)).unwrap_or_else(|| {
-            if candidates.is_empty() { format!("`{rel}` has no columns here") } else { format!("columns here: {}", candidates.iter().take(12).cloned().collect::<Vec<_>>().join(", ")) }
+            if candidates.is_empty() {
+                format!("`{rel}` has no columns here")
+            } else {
+                format!(
+                    "columns here: {}",
+                    candidates
+                        .iter()
+                        .take(12)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
         });
         d = d.help(h);
         self.err(d);
@@ -710,10 +1014,14 @@ impl<'a> Checker<'a> {
         if self.models[mi].state == MState::InProgress {
             let name = self.models[mi].name.clone();
             self.err(
-                Diagnostic::error(Code::E0112, span, format!("model `{name}` depends on itself"))
-                    .label("this reference closes the cycle")
-                    .with(self.models[mi].ast.name.span, "declared here")
-                    .help("models form a graph without cycles: read from a source or an earlier model"),
+                Diagnostic::error(
+                    Code::E0112,
+                    span,
+                    format!("model `{name}` depends on itself"),
+                )
+                .label("this reference closes the cycle")
+                .with(self.models[mi].ast.name.span, "declared here")
+                .help("models form a graph without cycles: read from a source or an earlier model"),
             );
             return None;
         }
@@ -722,22 +1030,79 @@ impl<'a> Checker<'a> {
     }
 
     /// A relation named in `from`, `join` or `union`: (rel, columns, source index if a source, unique keys).
-    fn relation(&mut self, id: &ast::Ident, alias: &str) -> Option<(Rel, Vec<Col>, Option<usize>, Vec<Vec<String>>)> {
+    fn relation(
+        &mut self,
+        id: &ast::Ident,
+        alias: &str,
+    ) -> Option<(Rel, Vec<Col>, Option<usize>, Vec<Vec<String>>)> {
         let n = self.norm(id);
         if let Some(&si) = self.source_idx.get(&n) {
             let s = &self.sources[si];
-            let cols = s.cols.iter().map(|c| Col { name: c.name.clone(), ty: c.ty, nullable: c.nullable, qual: Some(alias.into()) }).collect();
-            let keys = s.cols.iter().filter(|c| c.unique).map(|c| vec![c.name.clone()]).collect();
-            return Some((Rel::Scan { source: si, alias: alias.into() }, cols, Some(si), keys));
+            let cols = s
+                .cols
+                .iter()
+                .map(|c| Col {
+                    name: c.name.clone(),
+                    ty: c.ty,
+                    nullable: c.nullable,
+                    qual: Some(alias.into()),
+                })
+                .collect();
+            let keys = s
+                .cols
+                .iter()
+                .filter(|c| c.unique)
+                .map(|c| vec![c.name.clone()])
+                .collect();
+            return Some((
+                Rel::Scan {
+                    source: si,
+                    alias: alias.into(),
+                },
+                cols,
+                Some(si),
+                keys,
+            ));
         }
         if let Some(&mi) = self.model_idx.get(&n) {
             let m = self.model_dep(mi, id.span)?;
-            let cols = m.schema.iter().map(|f| Col { name: f.name.clone(), ty: f.ty, nullable: f.nullable, qual: Some(alias.into()) }).collect();
-            return Some((Rel::ModelRef { model: mi, alias: alias.into() }, cols, None, m.unique_keys.clone()));
+            let cols = m
+                .schema
+                .iter()
+                .map(|f| Col {
+                    name: f.name.clone(),
+                    ty: f.ty,
+                    nullable: f.nullable,
+                    qual: Some(alias.into()),
+                })
+                .collect();
+            return Some((
+                Rel::ModelRef {
+                    model: mi,
+                    alias: alias.into(),
+                },
+                cols,
+                None,
+                m.unique_keys.clone(),
+            ));
         }
-        let names: Vec<&str> = self.source_idx.keys().chain(self.model_idx.keys()).map(String::as_str).collect();
-        let help = did_you_mean(&n, names).unwrap_or_else(|| "declare it, or import the file that does".into());
-        self.err(Diagnostic::error(Code::E0103, id.span, format!("unknown source or model `{n}`")).label("not declared").help(help));
+        let names: Vec<&str> = self
+            .source_idx
+            .keys()
+            .chain(self.model_idx.keys())
+            .map(String::as_str)
+            .collect();
+        let help = did_you_mean(&n, names)
+            .unwrap_or_else(|| "declare it, or import the file that does".into());
+        self.err(
+            Diagnostic::error(
+                Code::E0103,
+                id.span,
+                format!("unknown source or model `{n}`"),
+            )
+            .label("not declared")
+            .help(help),
+        );
         None
     }
 
@@ -762,9 +1127,15 @@ impl<'a> Checker<'a> {
                 let kw = step.kind.keyword();
                 if !allow.iter().any(|a| a == kw) {
                     self.err(
-                        Diagnostic::error(Code::E0108, step.keyword_span, format!("the policy does not allow `{kw}`"))
-                            .label("not in the policy's `allow` list")
-                            .help(format!("add `{kw}` to `allow` in the policy, or express the model without it")),
+                        Diagnostic::error(
+                            Code::E0108,
+                            step.keyword_span,
+                            format!("the policy does not allow `{kw}`"),
+                        )
+                        .label("not in the policy's `allow` list")
+                        .help(format!(
+                            "add `{kw}` to `allow` in the policy, or express the model without it"
+                        )),
                     );
                     continue;
                 }
@@ -777,48 +1148,110 @@ impl<'a> Checker<'a> {
             contract = self.contract(&name, m, c);
         }
         let mb = self.cur.take()?;
-        let schema: Vec<Field> = mb.cols.iter().map(|c| Field { name: c.name.clone(), ty: c.ty, nullable: c.nullable }).collect();
+        let schema: Vec<Field> = mb
+            .cols
+            .iter()
+            .map(|c| Field {
+                name: c.name.clone(),
+                ty: c.ty,
+                nullable: c.nullable,
+            })
+            .collect();
         // assemble: base, path joins, steps, final projection to the visible columns
         let mut rel = base;
         for p in &mb.paths {
-            let right = Rel::Scan { source: p.source, alias: p.alias.clone() };
-            rel = Rel::Join { left: Box::new(rel), right: Box::new(right), on: p.on.clone() };
+            let right = Rel::Scan {
+                source: p.source,
+                alias: p.alias.clone(),
+            };
+            rel = Rel::Join {
+                left: Box::new(rel),
+                right: Box::new(right),
+                on: p.on.clone(),
+            };
         }
         for s in mb.steps {
             let input = Box::new(rel);
             rel = match s {
-                StepIr::Filter(p) => Rel::Filter { input, predicate: p },
+                StepIr::Filter(p) => Rel::Filter {
+                    input,
+                    predicate: p,
+                },
                 StepIr::Project(e) => Rel::Project { input, exprs: e },
                 StepIr::Derive(e) => Rel::Derive { input, exprs: e },
-                StepIr::Join(right, on) => Rel::Join { left: input, right: Box::new(right), on },
-                StepIr::Aggregate(g, a) => Rel::Aggregate { input, groups: g, aggs: a },
+                StepIr::Join(right, on) => Rel::Join {
+                    left: input,
+                    right: Box::new(right),
+                    on,
+                },
+                StepIr::Aggregate(g, a) => Rel::Aggregate {
+                    input,
+                    groups: g,
+                    aggs: a,
+                },
                 StepIr::Sort(k) => Rel::Sort { input, keys: k },
                 StepIr::Limit(n) => Rel::Limit { input, n },
                 StepIr::Distinct => Rel::Distinct { input },
-                StepIr::Union(r) => Rel::Union { left: input, right: Box::new(r) },
+                StepIr::Union(r) => Rel::Union {
+                    left: input,
+                    right: Box::new(r),
+                },
             };
         }
         let exprs = mb
             .cols
             .iter()
             .map(|c| {
-                let target = contract.iter().find(|k: &&ContractColumn| k.field.name == c.name).map(|k| k.field.ty).unwrap_or(c.ty);
-                let col = texpr(TExprKind::Col { qual: c.qual.clone(), name: c.name.clone() }, c.ty, c.nullable);
-                let e = if target != c.ty { texpr(TExprKind::Cast(Box::new(col), target), target, c.nullable) } else { col };
+                let target = contract
+                    .iter()
+                    .find(|k: &&ContractColumn| k.field.name == c.name)
+                    .map(|k| k.field.ty)
+                    .unwrap_or(c.ty);
+                let col = texpr(
+                    TExprKind::Col {
+                        qual: c.qual.clone(),
+                        name: c.name.clone(),
+                    },
+                    c.ty,
+                    c.nullable,
+                );
+                let e = if target != c.ty {
+                    texpr(TExprKind::Cast(Box::new(col), target), target, c.nullable)
+                } else {
+                    col
+                };
                 (c.name.clone(), e)
             })
             .collect();
-        rel = Rel::Project { input: Box::new(rel), exprs };
+        rel = Rel::Project {
+            input: Box::new(rel),
+            exprs,
+        };
         let schema = schema
             .into_iter()
             .map(|f| {
-                let ty = contract.iter().find(|k| k.field.name == f.name).map(|k| k.field.ty).unwrap_or(f.ty);
+                let ty = contract
+                    .iter()
+                    .find(|k| k.field.name == f.name)
+                    .map(|k| k.field.ty)
+                    .unwrap_or(f.ty);
                 Field { ty, ..f }
             })
             .collect();
         let mut unique_keys = mb.unique_keys;
-        unique_keys.extend(contract.iter().filter(|c| c.unique).map(|c| vec![c.field.name.clone()]));
-        Some(ModelIr { name, rel, schema, contract, unique_keys })
+        unique_keys.extend(
+            contract
+                .iter()
+                .filter(|c| c.unique)
+                .map(|c| vec![c.field.name.clone()]),
+        );
+        Some(ModelIr {
+            name,
+            rel,
+            schema,
+            contract,
+            unique_keys,
+        })
     }
 
     fn contract(&mut self, model: &str, m: &ast::Model, c: &ast::Contract) -> Vec<ContractColumn> {
@@ -830,15 +1263,22 @@ impl<'a> Checker<'a> {
             if self.dup_check(&mut seen, &n, d.name.span, "contract column") {
                 continue;
             }
-            let Some(ty) = self.type_of(&d.ty) else { continue };
+            let Some(ty) = self.type_of(&d.ty) else {
+                continue;
+            };
             let Some(col) = cols.iter().find(|x| x.name == n) else {
                 let names: Vec<&str> = cols.iter().map(|x| x.name.as_str()).collect();
-                let help = did_you_mean(&n, names.iter().copied()).unwrap_or_else(|| format!("the model's columns are {}", names.join(", ")));
+                let help = did_you_mean(&n, names.iter().copied())
+                    .unwrap_or_else(|| format!("the model's columns are {}", names.join(", ")));
                 self.err(
-                    Diagnostic::error(Code::E0209, d.name.span, format!("model `{model}` has no column `{n}`"))
-                        .label("promised by the contract")
-                        .with(m.name.span, "this model")
-                        .help(help),
+                    Diagnostic::error(
+                        Code::E0209,
+                        d.name.span,
+                        format!("model `{model}` has no column `{n}`"),
+                    )
+                    .label("promised by the contract")
+                    .with(m.name.span, "this model")
+                    .help(help),
                 );
                 continue;
             };
@@ -865,7 +1305,13 @@ impl<'a> Checker<'a> {
                         // checks see the model's output columns
                         let saved = self.mb().shaped;
                         self.mb().shaped = false;
-                        let cx = Ctx { path: vec![], source: None, alias: None, source_only: false, agg: AggMode::Row };
+                        let cx = Ctx {
+                            path: vec![],
+                            source: None,
+                            alias: None,
+                            source_only: false,
+                            agg: AggMode::Row,
+                        };
                         let t = self.expr(e, &cx);
                         self.mb().shaped = saved;
                         self.want_bool(&t, e.span, "a check");
@@ -873,7 +1319,16 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
-            out.push(ContractColumn { field: Field { name: n, ty, nullable }, span: d.span, unique, checks });
+            out.push(ContractColumn {
+                field: Field {
+                    name: n,
+                    ty,
+                    nullable,
+                },
+                span: d.span,
+                unique,
+                checks,
+            });
         }
         out
     }
@@ -905,11 +1360,19 @@ impl<'a> Checker<'a> {
         None
     }
 
-    fn named_items(&mut self, items: &[ast::NamedExpr], agg: AggMode, seen: &mut HashMap<String, Span>) -> Vec<(String, TExpr)> {
+    fn named_items(
+        &mut self,
+        items: &[ast::NamedExpr],
+        agg: AggMode,
+        seen: &mut HashMap<String, Span>,
+    ) -> Vec<(String, TExpr)> {
         let mut out = vec![];
         for it in items {
             let name = self.item_name(it);
-            let cx = Ctx { agg, ..self.row_ctx() };
+            let cx = Ctx {
+                agg,
+                ..self.row_ctx()
+            };
             let t = self.expr(&it.expr, &cx);
             let Some(name) = name else { continue };
             let span = it.name.as_ref().map(|n| n.span).unwrap_or(it.expr.span);
@@ -923,13 +1386,37 @@ impl<'a> Checker<'a> {
 
     fn set_plain_cols(&mut self, items: &[(String, TExpr)]) {
         let mb = self.mb();
-        mb.cols = items.iter().map(|(n, t)| Col { name: n.clone(), ty: t.ty, nullable: t.nullable, qual: None }).collect();
+        mb.cols = items
+            .iter()
+            .map(|(n, t)| Col {
+                name: n.clone(),
+                ty: t.ty,
+                nullable: t.nullable,
+                qual: None,
+            })
+            .collect();
         mb.shaped = false;
         mb.adhoc.clear();
     }
 
     fn visible_projection(&mut self) -> Vec<(String, TExpr)> {
-        self.mb().cols.iter().map(|c| (c.name.clone(), texpr(TExprKind::Col { qual: c.qual.clone(), name: c.name.clone() }, c.ty, c.nullable))).collect()
+        self.mb()
+            .cols
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    texpr(
+                        TExprKind::Col {
+                            qual: c.qual.clone(),
+                            name: c.name.clone(),
+                        },
+                        c.ty,
+                        c.nullable,
+                    ),
+                )
+            })
+            .collect()
     }
 
     fn step(&mut self, step: &'a ast::Step) {
@@ -945,7 +1432,8 @@ impl<'a> Checker<'a> {
                 self.set_plain_cols(&out);
                 let mb = self.mb();
                 let names: Vec<&String> = out.iter().map(|o| &o.0).collect();
-                mb.unique_keys.retain(|k| k.iter().all(|c| names.contains(&c)));
+                mb.unique_keys
+                    .retain(|k| k.iter().all(|c| names.contains(&c)));
                 mb.steps.push(StepIr::Project(out));
             }
             StepKind::Derive(items) => {
@@ -953,15 +1441,21 @@ impl<'a> Checker<'a> {
                 let existing: Vec<String> = self.mb().cols.iter().map(|c| c.name.clone()).collect();
                 let mut out = vec![];
                 for it in items {
-                    let Some(name) = self.item_name(it) else { continue };
+                    let Some(name) = self.item_name(it) else {
+                        continue;
+                    };
                     let cx = self.row_ctx();
                     let t = self.expr(&it.expr, &cx);
                     let span = it.name.as_ref().map(|n| n.span).unwrap_or(it.expr.span);
                     if existing.contains(&name) {
                         self.err(
-                            Diagnostic::error(Code::E0101, span, format!("column `{name}` already exists"))
-                                .label("derived again here")
-                                .help("choose a new name, or replace columns with `select`"),
+                            Diagnostic::error(
+                                Code::E0101,
+                                span,
+                                format!("column `{name}` already exists"),
+                            )
+                            .label("derived again here")
+                            .help("choose a new name, or replace columns with `select`"),
                         );
                         continue;
                     }
@@ -971,7 +1465,12 @@ impl<'a> Checker<'a> {
                     out.push((name, t));
                 }
                 let mb = self.mb();
-                mb.cols.extend(out.iter().map(|(n, t)| Col { name: n.clone(), ty: t.ty, nullable: t.nullable, qual: None }));
+                mb.cols.extend(out.iter().map(|(n, t)| Col {
+                    name: n.clone(),
+                    ty: t.ty,
+                    nullable: t.nullable,
+                    qual: None,
+                }));
                 mb.steps.push(StepIr::Derive(out));
             }
             StepKind::Join(j) => self.join_step(j),
@@ -996,7 +1495,11 @@ impl<'a> Checker<'a> {
             }
             StepKind::Limit(n) => {
                 if *n < 0 {
-                    self.err(Diagnostic::error(Code::E0215, step.span, "limit cannot be negative").label("negative").help("write a count of rows: `limit 10`"));
+                    self.err(
+                        Diagnostic::error(Code::E0215, step.span, "limit cannot be negative")
+                            .label("negative")
+                            .help("write a count of rows: `limit 10`"),
+                    );
                 }
                 self.mb().steps.push(StepIr::Limit((*n).max(0) as usize));
             }
@@ -1026,10 +1529,30 @@ impl<'a> Checker<'a> {
         let mb = self.mb();
         let pending = std::mem::take(&mut mb.pending);
         let base = mb.base_alias.clone();
-        let mut fans: Vec<(String, Span)> = mb.paths.iter().filter(|p| p.fans_out).map(|p| (p.alias.clone(), p.join_span)).collect();
-        fans.extend(mb.adhoc.iter().filter(|a| a.fans_out).map(|a| (a.alias.clone(), a.span)));
-        let mut repeated: Vec<(String, Span, String)> = mb.paths.iter().filter(|p| p.repeated && !p.fans_out).map(|p| (p.alias.clone(), p.join_span, p.path.join("."))).collect();
-        repeated.extend(mb.adhoc.iter().filter(|a| a.repeated && !a.fans_out).map(|a| (a.alias.clone(), a.span, a.name.clone())));
+        let mut fans: Vec<(String, Span)> = mb
+            .paths
+            .iter()
+            .filter(|p| p.fans_out)
+            .map(|p| (p.alias.clone(), p.join_span))
+            .collect();
+        fans.extend(
+            mb.adhoc
+                .iter()
+                .filter(|a| a.fans_out)
+                .map(|a| (a.alias.clone(), a.span)),
+        );
+        let mut repeated: Vec<(String, Span, String)> = mb
+            .paths
+            .iter()
+            .filter(|p| p.repeated && !p.fans_out)
+            .map(|p| (p.alias.clone(), p.join_span, p.path.join(".")))
+            .collect();
+        repeated.extend(
+            mb.adhoc
+                .iter()
+                .filter(|a| a.repeated && !a.fans_out)
+                .map(|a| (a.alias.clone(), a.span, a.name.clone())),
+        );
         for p in pending {
             if matches!(p.func.as_str(), "min" | "max" | "count_distinct") {
                 continue;
@@ -1041,7 +1564,7 @@ impl<'a> Checker<'a> {
                 }
             });
             if quals.is_empty() {
-                quals.insert(base.clone());
+                quals.insert(p.home.clone());
             }
             let on_fan = fans.iter().any(|(a, _)| quals.contains(a));
             if on_fan {
@@ -1058,7 +1581,11 @@ impl<'a> Checker<'a> {
             }
             let all_repeated = quals.iter().all(|q| repeated.iter().any(|r| &r.0 == q));
             if all_repeated {
-                let (_, span, name) = repeated.iter().find(|r| quals.contains(&r.0)).cloned().unwrap_or_default();
+                let (_, span, name) = repeated
+                    .iter()
+                    .find(|r| quals.contains(&r.0))
+                    .cloned()
+                    .unwrap_or_default();
                 self.err(
                     Diagnostic::error(Code::E0206, p.span, format!("`{}` over `{name}` would count each `{name}` row once per joined row", p.func))
                         .label("aggregated across a many_to_one join")
@@ -1072,12 +1599,20 @@ impl<'a> Checker<'a> {
     fn join_step(&mut self, j: &'a ast::JoinDecl) {
         let name = self.norm(j.name());
         let alias = self.mb().fresh_alias();
-        let Some((rel, cols, _src, keys)) = self.relation(&j.target, &alias) else { return };
-        if self.mb().adhoc.iter().any(|a| a.name == name) || self.mb().cols.iter().any(|c| c.name == name && false) {
+        let Some((rel, cols, _src, keys)) = self.relation(&j.target, &alias) else {
+            return;
+        };
+        if self.mb().adhoc.iter().any(|a| a.name == name)
+            || self.mb().cols.iter().any(|c| c.name == name && false)
+        {
             self.err(
-                Diagnostic::error(Code::E0101, j.name().span, format!("`{name}` is already joined in this model"))
-                    .label("joined again")
-                    .help("give the second join another name with `as`"),
+                Diagnostic::error(
+                    Code::E0101,
+                    j.name().span,
+                    format!("`{name}` is already joined in this model"),
+                )
+                .label("joined again")
+                .help("give the second join another name with `as`"),
             );
             return;
         }
@@ -1092,34 +1627,61 @@ impl<'a> Checker<'a> {
                 (b, a)
             } else {
                 self.err(
-                    Diagnostic::error(Code::E0214, a.span.to(b.span), format!("one side of each key pair must be a column of `{name}`"))
-                        .label("neither side names the joined relation")
-                        .help(format!("write `column = {name}.column`")),
+                    Diagnostic::error(
+                        Code::E0214,
+                        a.span.to(b.span),
+                        format!("one side of each key pair must be a column of `{name}`"),
+                    )
+                    .label("neither side names the joined relation")
+                    .help(format!("write `column = {name}.column`")),
                 );
                 continue;
             };
             let cx = self.row_ctx();
             let lt = self.expr(l, &cx);
-            let ExprKind::Path(rp) = &r.kind else { continue };
+            let ExprKind::Path(rp) = &r.kind else {
+                continue;
+            };
             let rn = self.norm(&rp[1]);
             let Some(rc) = cols.iter().find(|c| c.name == rn) else {
                 let cands: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
                 self.unknown_col(rp[1].span, &rn, &cands, &name);
                 continue;
             };
-            let rt = texpr(TExprKind::Col { qual: Some(alias.clone()), name: rn.clone() }, rc.ty, rc.nullable);
-            if !lt.is_error() && (Type::unify(lt.ty, rt.ty, false, false).is_none() || lt.ty.family() != rt.ty.family()) {
+            let rt = texpr(
+                TExprKind::Col {
+                    qual: Some(alias.clone()),
+                    name: rn.clone(),
+                },
+                rc.ty,
+                rc.nullable,
+            );
+            if !lt.is_error()
+                && (Type::unify(lt.ty, rt.ty, false, false).is_none()
+                    || lt.ty.family() != rt.ty.family())
+            {
                 self.err(
-                    Diagnostic::error(Code::E0204, a.span.to(b.span), format!("join keys have different types: {} and {}", lt.ty, rt.ty))
-                        .label("compared here")
-                        .help("cast one side so both have the same type"),
+                    Diagnostic::error(
+                        Code::E0204,
+                        a.span.to(b.span),
+                        format!("join keys have different types: {} and {}", lt.ty, rt.ty),
+                    )
+                    .label("compared here")
+                    .help("cast one side so both have the same type"),
                 );
             }
             right_cols.push(rn);
             on.push((lt, rt));
         }
-        if matches!(j.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne) && !on.is_empty() && on.len() == j.on.len() {
-            let unique = keys.iter().any(|k| !k.is_empty() && k.iter().all(|c| right_cols.contains(c)));
+        if matches!(
+            j.cardinality,
+            Cardinality::ManyToOne | Cardinality::OneToOne
+        ) && !on.is_empty()
+            && on.len() == j.on.len()
+        {
+            let unique = keys
+                .iter()
+                .any(|k| !k.is_empty() && k.iter().all(|c| right_cols.contains(c)));
             if !unique {
                 self.err(
                     Diagnostic::error(Code::E0205, j.cardinality_span, format!("`{}` join to `{name}` on columns that are not known to be unique", j.cardinality.as_str()))
@@ -1145,7 +1707,9 @@ impl<'a> Checker<'a> {
 
     fn union_step(&mut self, other: &ast::Ident) {
         let alias = self.mb().fresh_alias();
-        let Some((rel, cols, _, _)) = self.relation(other, &alias) else { return };
+        let Some((rel, cols, _, _)) = self.relation(other, &alias) else {
+            return;
+        };
         let mine = self.mb().cols.clone();
         let mut left = vec![];
         let mut right = vec![];
@@ -1155,8 +1719,19 @@ impl<'a> Checker<'a> {
                 Some(o) => match Type::unify(c.ty, o.ty, false, false) {
                     Some(t) => {
                         let cast = |col: &Col| {
-                            let e = texpr(TExprKind::Col { qual: col.qual.clone(), name: col.name.clone() }, col.ty, col.nullable);
-                            if col.ty == t { e } else { texpr(TExprKind::Cast(Box::new(e), t), t, col.nullable) }
+                            let e = texpr(
+                                TExprKind::Col {
+                                    qual: col.qual.clone(),
+                                    name: col.name.clone(),
+                                },
+                                col.ty,
+                                col.nullable,
+                            );
+                            if col.ty == t {
+                                e
+                            } else {
+                                texpr(TExprKind::Cast(Box::new(e), t), t, col.nullable)
+                            }
                         };
                         left.push((c.name.clone(), cast(c)));
                         right.push((c.name.clone(), cast(o)));
@@ -1164,18 +1739,29 @@ impl<'a> Checker<'a> {
                     None => {
                         ok = false;
                         self.err(
-                            Diagnostic::error(Code::E0210, other.span, format!("column `{}` is {} here and {} in `{}`", c.name, c.ty, o.ty, other.text))
-                                .label("types differ")
-                                .help("cast the column on one side so both have the same type"),
+                            Diagnostic::error(
+                                Code::E0210,
+                                other.span,
+                                format!(
+                                    "column `{}` is {} here and {} in `{}`",
+                                    c.name, c.ty, o.ty, other.text
+                                ),
+                            )
+                            .label("types differ")
+                            .help("cast the column on one side so both have the same type"),
                         );
                     }
                 },
                 None => {
                     ok = false;
                     self.err(
-                        Diagnostic::error(Code::E0210, other.span, format!("`{}` has no column `{}`", other.text, c.name))
-                            .label("union needs the same columns")
-                            .help("select the same columns on both sides before `union`"),
+                        Diagnostic::error(
+                            Code::E0210,
+                            other.span,
+                            format!("`{}` has no column `{}`", other.text, c.name),
+                        )
+                        .label("union needs the same columns")
+                        .help("select the same columns on both sides before `union`"),
                     );
                 }
             }
@@ -1184,9 +1770,16 @@ impl<'a> Checker<'a> {
             if !mine.iter().any(|c| c.name == o.name) {
                 ok = false;
                 self.err(
-                    Diagnostic::error(Code::E0210, other.span, format!("`{}` has a column `{}` that this model lacks", other.text, o.name))
-                        .label("union needs the same columns")
-                        .help("select the same columns on both sides before `union`"),
+                    Diagnostic::error(
+                        Code::E0210,
+                        other.span,
+                        format!(
+                            "`{}` has a column `{}` that this model lacks",
+                            other.text, o.name
+                        ),
+                    )
+                    .label("union needs the same columns")
+                    .help("select the same columns on both sides before `union`"),
                 );
             }
         }
@@ -1202,7 +1795,10 @@ impl<'a> Checker<'a> {
         let mb = self.mb();
         mb.unique_keys.clear();
         mb.steps.push(StepIr::Project(left));
-        mb.steps.push(StepIr::Union(Rel::Project { input: Box::new(rel), exprs: right }));
+        mb.steps.push(StepIr::Union(Rel::Project {
+            input: Box::new(rel),
+            exprs: right,
+        }));
     }
 }
 
@@ -1212,9 +1808,13 @@ impl<'a> Checker<'a> {
     fn want_bool(&mut self, t: &TExpr, span: Span, what: &str) {
         if !t.is_error() && t.ty != Type::Bool && t.ty != Type::Null {
             self.err(
-                Diagnostic::error(Code::E0202, span, format!("{what} takes a bool, this is {}", t.ty))
-                    .label(format!("{}, not bool", t.ty))
-                    .help("compare it with something, e.g. `x > 0` or `x == \"a\"`"),
+                Diagnostic::error(
+                    Code::E0202,
+                    span,
+                    format!("{what} takes a bool, this is {}", t.ty),
+                )
+                .label(format!("{}, not bool", t.ty))
+                .help("compare it with something, e.g. `x > 0` or `x == \"a\"`"),
             );
         }
     }
@@ -1239,7 +1839,11 @@ impl<'a> Checker<'a> {
             ExprKind::Neg(a) => {
                 let t = self.expr(a, cx);
                 if !t.is_error() && !t.ty.is_numeric() && t.ty != Type::Interval {
-                    self.err(Diagnostic::error(Code::E0201, a.span, format!("cannot negate {}", t.ty)).label(format!("{}", t.ty)).help("`-` applies to numbers"));
+                    self.err(
+                        Diagnostic::error(Code::E0201, a.span, format!("cannot negate {}", t.ty))
+                            .label(format!("{}", t.ty))
+                            .help("`-` applies to numbers"),
+                    );
                     return ty_err();
                 }
                 let (ty, n) = (t.ty, t.nullable);
@@ -1255,46 +1859,80 @@ impl<'a> Checker<'a> {
                 let mut nullable = t.nullable;
                 for it in items {
                     let x = self.expr(it, cx);
-                    if !t.is_error() && !x.is_error() && Type::unify(t.ty, x.ty, t.is_literal(), x.is_literal()).is_none() {
+                    if !t.is_error()
+                        && !x.is_error()
+                        && Type::unify(t.ty, x.ty, t.is_literal(), x.is_literal()).is_none()
+                    {
                         self.err(
-                            Diagnostic::error(Code::E0201, it.span, format!("{} in a list of {}", x.ty, t.ty))
-                                .label(format!("{}", x.ty))
-                                .with(a.span, format!("{}", t.ty))
-                                .help("every item of the list must have the type of the value tested"),
+                            Diagnostic::error(
+                                Code::E0201,
+                                it.span,
+                                format!("{} in a list of {}", x.ty, t.ty),
+                            )
+                            .label(format!("{}", x.ty))
+                            .with(a.span, format!("{}", t.ty))
+                            .help("every item of the list must have the type of the value tested"),
                         );
                     }
                     nullable |= x.nullable;
                     list.push(x);
                 }
-                texpr(TExprKind::InList(Box::new(t), list, *neg), Type::Bool, nullable)
+                texpr(
+                    TExprKind::InList(Box::new(t), list, *neg),
+                    Type::Bool,
+                    nullable,
+                )
             }
             ExprKind::Between(a, lo, hi, neg) => {
                 let t = self.expr(a, cx);
                 let l = self.expr(lo, cx);
                 let h = self.expr(hi, cx);
                 for (x, sp) in [(&l, lo.span), (&h, hi.span)] {
-                    if !t.is_error() && !x.is_error() && Type::unify(t.ty, x.ty, t.is_literal(), x.is_literal()).is_none() {
+                    if !t.is_error()
+                        && !x.is_error()
+                        && Type::unify(t.ty, x.ty, t.is_literal(), x.is_literal()).is_none()
+                    {
                         self.err(
-                            Diagnostic::error(Code::E0201, sp, format!("cannot compare {} with {}", t.ty, x.ty))
-                                .label(format!("{}", x.ty))
-                                .with(a.span, format!("{}", t.ty))
-                                .help("both bounds must have the type of the value tested"),
+                            Diagnostic::error(
+                                Code::E0201,
+                                sp,
+                                format!("cannot compare {} with {}", t.ty, x.ty),
+                            )
+                            .label(format!("{}", x.ty))
+                            .with(a.span, format!("{}", t.ty))
+                            .help("both bounds must have the type of the value tested"),
                         );
                     }
                 }
                 let n = t.nullable || l.nullable || h.nullable;
-                texpr(TExprKind::Between(Box::new(t), Box::new(l), Box::new(h), *neg), Type::Bool, n)
+                texpr(
+                    TExprKind::Between(Box::new(t), Box::new(l), Box::new(h), *neg),
+                    Type::Bool,
+                    n,
+                )
             }
             ExprKind::Like(a, p, neg) => {
                 let t = self.expr(a, cx);
                 let pt = self.expr(p, cx);
                 for (x, sp) in [(&t, a.span), (&pt, p.span)] {
                     if !x.is_error() && x.ty != Type::String && x.ty != Type::Null {
-                        self.err(Diagnostic::error(Code::E0201, sp, format!("`like` takes strings, this is {}", x.ty)).label(format!("{}", x.ty)).help("cast it: `cast(x as string)`"));
+                        self.err(
+                            Diagnostic::error(
+                                Code::E0201,
+                                sp,
+                                format!("`like` takes strings, this is {}", x.ty),
+                            )
+                            .label(format!("{}", x.ty))
+                            .help("cast it: `cast(x as string)`"),
+                        );
                     }
                 }
                 let n = t.nullable || pt.nullable;
-                texpr(TExprKind::Like(Box::new(t), Box::new(pt), *neg), Type::Bool, n)
+                texpr(
+                    TExprKind::Like(Box::new(t), Box::new(pt), *neg),
+                    Type::Bool,
+                    n,
+                )
             }
             ExprKind::Case(arms, otherwise) => {
                 let mut out = vec![];
@@ -1325,18 +1963,20 @@ impl<'a> Checker<'a> {
                             ty = Some((v.ty, v.is_literal()));
                             first_span = *sp;
                         }
-                        Some((t, lit)) => match Type::unify(t, v.ty, lit, v.is_literal()) {
-                            Some(u) => ty = Some((u, lit && v.is_literal())),
-                            None => {
-                                bad = true;
-                                self.err(
+                        Some((t, lit)) => {
+                            match Type::unify(t, v.ty, lit, v.is_literal()) {
+                                Some(u) => ty = Some((u, lit && v.is_literal())),
+                                None => {
+                                    bad = true;
+                                    self.err(
                                     Diagnostic::error(Code::E0201, *sp, format!("`case` branches have different types: {t} and {}", v.ty))
                                         .label(format!("{}", v.ty))
                                         .with(first_span, format!("{t}"))
                                         .help("every branch must give the same type; cast one of them"),
                                 );
+                                }
                             }
-                        },
+                        }
                     }
                 }
                 if bad {
@@ -1347,7 +1987,9 @@ impl<'a> Checker<'a> {
             }
             ExprKind::Cast(a, te) => {
                 let t = self.expr(a, cx);
-                let Some(to) = self.type_of(te) else { return ty_err() };
+                let Some(to) = self.type_of(te) else {
+                    return ty_err();
+                };
                 if t.is_error() {
                     return t;
                 }
@@ -1355,20 +1997,34 @@ impl<'a> Checker<'a> {
                     (x, y) if x == y => true,
                     (Type::Null, _) => true,
                     (x, y) if x.is_numeric() && y.is_numeric() => true,
-                    (Type::String, _) | (_, Type::String) => to != Type::Interval && t.ty != Type::Interval,
+                    (Type::String, _) | (_, Type::String) => {
+                        to != Type::Interval && t.ty != Type::Interval
+                    }
                     (Type::Date, Type::Timestamp) | (Type::Timestamp, Type::Date) => true,
                     (Type::Bool, y) | (y, Type::Bool) => y.is_integer(),
                     _ => false,
                 };
                 if !ok {
-                    self.err(Diagnostic::error(Code::E0201, e.span, format!("cannot cast {} to {to}", t.ty)).label("invalid cast").help("casts go between numbers, strings, dates and timestamps"));
+                    self.err(
+                        Diagnostic::error(
+                            Code::E0201,
+                            e.span,
+                            format!("cannot cast {} to {to}", t.ty),
+                        )
+                        .label("invalid cast")
+                        .help("casts go between numbers, strings, dates and timestamps"),
+                    );
                     return ty_err();
                 }
                 let n = t.nullable;
                 texpr(TExprKind::Cast(Box::new(t), to), to, n)
             }
             ExprKind::List(_) => {
-                self.err(Diagnostic::error(Code::E0201, e.span, "a list can only follow `in`").label("list here").help("write `x in [a, b]`"));
+                self.err(
+                    Diagnostic::error(Code::E0201, e.span, "a list can only follow `in`")
+                        .label("list here")
+                        .help("write `x in [a, b]`"),
+                );
                 ty_err()
             }
         }
@@ -1394,41 +2050,81 @@ impl<'a> Checker<'a> {
                 for (t, s) in [(&l, ls), (&r, rs)] {
                     if t.ty != Type::Bool && t.ty != Type::Null {
                         self.err(
-                            Diagnostic::error(Code::E0202, s, format!("`{}` takes bools, this is {}", op.symbol(), t.ty))
-                                .label(format!("{}, not bool", t.ty))
-                                .help("compare it with something, e.g. `x > 0`"),
+                            Diagnostic::error(
+                                Code::E0202,
+                                s,
+                                format!("`{}` takes bools, this is {}", op.symbol(), t.ty),
+                            )
+                            .label(format!("{}, not bool", t.ty))
+                            .help("compare it with something, e.g. `x > 0`"),
                         );
                         return ty_err();
                     }
                 }
-                texpr(TExprKind::Binary(op, Box::new(l), Box::new(r)), Type::Bool, nullable)
+                texpr(
+                    TExprKind::Binary(op, Box::new(l), Box::new(r)),
+                    Type::Bool,
+                    nullable,
+                )
             }
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                if Type::unify(l.ty, r.ty, l.is_literal(), r.is_literal()).is_none() || l.ty == Type::Interval || r.ty == Type::Interval {
-                    return mismatch(self, format!("cannot compare {} with {}", l.ty, r.ty), "both sides must have compatible types; use `cast(x as T)` to convert");
+                if Type::unify(l.ty, r.ty, l.is_literal(), r.is_literal()).is_none()
+                    || l.ty == Type::Interval
+                    || r.ty == Type::Interval
+                {
+                    return mismatch(
+                        self,
+                        format!("cannot compare {} with {}", l.ty, r.ty),
+                        "both sides must have compatible types; use `cast(x as T)` to convert",
+                    );
                 }
-                texpr(TExprKind::Binary(op, Box::new(l), Box::new(r)), Type::Bool, nullable)
+                texpr(
+                    TExprKind::Binary(op, Box::new(l), Box::new(r)),
+                    Type::Bool,
+                    nullable,
+                )
             }
             _ => {
                 let numeric = l.ty.is_numeric() && r.ty.is_numeric();
-                let temporal = (l.ty.is_temporal() && r.ty == Type::Interval) || (op == BinOp::Add && l.ty == Type::Interval && r.ty.is_temporal());
+                let temporal = (l.ty.is_temporal() && r.ty == Type::Interval)
+                    || (op == BinOp::Add && l.ty == Type::Interval && r.ty.is_temporal());
                 let null = l.ty == Type::Null || r.ty == Type::Null;
                 if null {
                     let t = if l.ty == Type::Null { r.ty } else { l.ty };
                     return texpr(TExprKind::Binary(op, Box::new(l), Box::new(r)), t, true);
                 }
                 if !(numeric || temporal && matches!(op, BinOp::Add | BinOp::Sub)) {
-                    let help = if l.ty == Type::String && r.ty == Type::String { "join strings with `concat(a, b)`" } else { "arithmetic takes numbers (and date ± interval)" };
-                    return mismatch(self, format!("cannot apply `{}` to {} and {}", op.symbol(), l.ty, r.ty), help);
+                    let help = if l.ty == Type::String && r.ty == Type::String {
+                        "join strings with `concat(a, b)`"
+                    } else {
+                        "arithmetic takes numbers (and date ± interval)"
+                    };
+                    return mismatch(
+                        self,
+                        format!("cannot apply `{}` to {} and {}", op.symbol(), l.ty, r.ty),
+                        help,
+                    );
                 }
                 if numeric {
-                    let lossy = |a: &TExpr, b: &TExpr| a.ty == Type::Float64 && matches!(b.ty, Type::Int64 | Type::Decimal(..)) && !b.is_literal();
+                    let lossy = |a: &TExpr, b: &TExpr| {
+                        a.ty == Type::Float64
+                            && matches!(b.ty, Type::Int64 | Type::Decimal(..))
+                            && !b.is_literal()
+                    };
                     if lossy(&l, &r) || lossy(&r, &l) {
-                        return mismatch(self, format!("mixing {} and {} would lose precision", l.ty, r.ty), "cast one side explicitly: `cast(x as float64)`");
+                        return mismatch(
+                            self,
+                            format!("mixing {} and {} would lose precision", l.ty, r.ty),
+                            "cast one side explicitly: `cast(x as float64)`",
+                        );
                     }
                 }
                 let Some(t) = arith_type(op, l.ty, r.ty) else {
-                    return mismatch(self, format!("cannot apply `{}` to {} and {}", op.symbol(), l.ty, r.ty), "arithmetic takes numbers (and date ± interval)");
+                    return mismatch(
+                        self,
+                        format!("cannot apply `{}` to {} and {}", op.symbol(), l.ty, r.ty),
+                        "arithmetic takes numbers (and date ± interval)",
+                    );
                 };
                 texpr(TExprKind::Binary(op, Box::new(l), Box::new(r)), t, nullable)
             }
@@ -1437,20 +2133,32 @@ impl<'a> Checker<'a> {
 
     fn literal(&mut self, l: &Lit, span: Span) -> TExpr {
         let bad = |this: &mut Self, msg: String, help: &str| {
-            this.err(Diagnostic::error(Code::E0212, span, msg).label("invalid literal").help(help.to_string()));
+            this.err(
+                Diagnostic::error(Code::E0212, span, msg)
+                    .label("invalid literal")
+                    .help(help.to_string()),
+            );
             ty_err()
         };
         let lit = |v: Value, t: Type| texpr(TExprKind::Lit(v), t, false);
         match l {
             Lit::Int(s) => match s.parse::<i64>() {
                 Ok(v) => lit(Value::Int(v), Type::Int64),
-                Err(_) => bad(self, format!("`{s}` does not fit in 64 bits"), "integers are at most 9223372036854775807; write a decimal with a point"),
+                Err(_) => bad(
+                    self,
+                    format!("`{s}` does not fit in 64 bits"),
+                    "integers are at most 9223372036854775807; write a decimal with a point",
+                ),
             },
             Lit::Number(s) => {
                 if s.contains(['e', 'E']) {
                     return match s.parse::<f64>() {
                         Ok(v) if v.is_finite() => lit(Value::Float(v), Type::Float64),
-                        _ => bad(self, format!("`{s}` is not a finite number"), "write a smaller number"),
+                        _ => bad(
+                            self,
+                            format!("`{s}` is not a finite number"),
+                            "write a smaller number",
+                        ),
                     };
                 }
                 let (int, frac) = s.split_once('.').unwrap_or((s, ""));
@@ -1458,26 +2166,57 @@ impl<'a> Checker<'a> {
                 let trimmed = digits.trim_start_matches('0');
                 let precision = trimmed.len().max(frac.len()).max(1);
                 if precision > 38 {
-                    return bad(self, format!("`{s}` has more than 38 digits"), "decimals have at most 38 digits");
+                    return bad(
+                        self,
+                        format!("`{s}` has more than 38 digits"),
+                        "decimals have at most 38 digits",
+                    );
                 }
                 let v: i128 = trimmed.parse().unwrap_or(0);
-                lit(Value::Decimal(v, precision as u8, frac.len() as i8), Type::Decimal(precision as u8, frac.len() as i8))
+                lit(
+                    Value::Decimal(v, precision as u8, frac.len() as i8),
+                    Type::Decimal(precision as u8, frac.len() as i8),
+                )
             }
             Lit::Str(s) => lit(Value::Str(s.clone()), Type::String),
             Lit::Bool(b) => lit(Value::Bool(*b), Type::Bool),
             Lit::Null => texpr(TExprKind::Lit(Value::Null), Type::Null, true),
             Lit::Typed(TypedLitKind::Date, s) => match parse_date(s) {
                 Some(d) => lit(Value::Date(d), Type::Date),
-                None => bad(self, format!("`{s}` is not a date"), "dates are written date \"YYYY-MM-DD\""),
+                None => bad(
+                    self,
+                    format!("`{s}` is not a date"),
+                    "dates are written date \"YYYY-MM-DD\"",
+                ),
             },
-            Lit::Typed(TypedLitKind::Timestamp, s) => match datafusion::arrow::compute::kernels::cast_utils::string_to_timestamp_nanos(s) {
-                Ok(ns) => lit(Value::Timestamp(ns / 1000), Type::Timestamp),
-                Err(_) => bad(self, format!("`{s}` is not a timestamp"), "timestamps are RFC 3339: timestamp \"2024-01-31T10:00:00Z\""),
-            },
+            Lit::Typed(TypedLitKind::Timestamp, s) => {
+                match datafusion::arrow::compute::kernels::cast_utils::string_to_timestamp_nanos(s)
+                {
+                    Ok(ns) => lit(Value::Timestamp(ns / 1000), Type::Timestamp),
+                    Err(_) => bad(
+                        self,
+                        format!("`{s}` is not a timestamp"),
+                        "timestamps are RFC 3339: timestamp \"2024-01-31T10:00:00Z\"",
+                    ),
+                }
+            }
             Lit::Typed(TypedLitKind::Interval, s) => {
-                match datafusion::arrow::compute::kernels::cast_utils::parse_interval_month_day_nano(s) {
-                    Ok(i) => lit(Value::Interval { months: i.months, days: i.days, nanos: i.nanoseconds }, Type::Interval),
-                    Err(_) => bad(self, format!("`{s}` is not an interval"), "intervals read like interval \"3 months\" or \"1 year 2 days\""),
+                match datafusion::arrow::compute::kernels::cast_utils::parse_interval_month_day_nano(
+                    s,
+                ) {
+                    Ok(i) => lit(
+                        Value::Interval {
+                            months: i.months,
+                            days: i.days,
+                            nanos: i.nanoseconds,
+                        },
+                        Type::Interval,
+                    ),
+                    Err(_) => bad(
+                        self,
+                        format!("`{s}` is not an interval"),
+                        "intervals read like interval \"3 months\" or \"1 year 2 days\"",
+                    ),
                 }
             }
         }
@@ -1491,7 +2230,12 @@ impl<'a> Checker<'a> {
         }
         let first = self.norm(&parts[0]);
         if cx.path.is_empty() && !cx.source_only {
-            if let Some(ad) = self.cur.as_ref().and_then(|m| m.adhoc.iter().find(|a| a.name == first)).cloned() {
+            if let Some(ad) = self
+                .cur
+                .as_ref()
+                .and_then(|m| m.adhoc.iter().find(|a| a.name == first))
+                .cloned()
+            {
                 if parts.len() != 2 {
                     self.err(
                         Diagnostic::error(Code::E0106, span, format!("`{first}` is joined in this model: name its columns as `{first}.column`"))
@@ -1506,7 +2250,14 @@ impl<'a> Checker<'a> {
                         if cx.agg == AggMode::Allowed {
                             return self.bare_column(&n, span);
                         }
-                        texpr(TExprKind::Col { qual: Some(ad.alias.clone()), name: n }, c.ty, true)
+                        texpr(
+                            TExprKind::Col {
+                                qual: Some(ad.alias.clone()),
+                                name: n,
+                            },
+                            c.ty,
+                            true,
+                        )
                     }
                     None => {
                         let cands: Vec<String> = ad.cols.iter().map(|c| c.name.clone()).collect();
@@ -1521,9 +2272,18 @@ impl<'a> Checker<'a> {
             let help = if self.cur.as_ref().is_some_and(|m| m.base_source.is_some()) {
                 "paths through declared joins are available before `select`, `aggregate`, `distinct` and `union`; use them earlier".to_string()
             } else {
-                "this model reads from a model, which has no declared joins; add a `join` step".to_string()
+                "this model reads from a model, which has no declared joins; add a `join` step"
+                    .to_string()
             };
-            self.err(Diagnostic::error(Code::E0106, parts[0].span, format!("`{first}` is not a join here")).label("no such join in scope").help(help));
+            self.err(
+                Diagnostic::error(
+                    Code::E0106,
+                    parts[0].span,
+                    format!("`{first}` is not a join here"),
+                )
+                .label("no such join in scope")
+                .help(help),
+            );
             return ty_err();
         };
         let mut path = cx.path.clone();
@@ -1532,38 +2292,86 @@ impl<'a> Checker<'a> {
         let mut nullable_hop = false;
         for part in &parts[..parts.len() - 1] {
             let pn = self.norm(part);
-            let join = self.sources[cur_src].ast.joins.iter().find(|j| self.norm(j.name()) == pn);
+            let join = self.sources[cur_src]
+                .ast
+                .joins
+                .iter()
+                .find(|j| self.norm(j.name()) == pn);
             let Some(j) = join else {
-                let names: Vec<String> = self.sources[cur_src].ast.joins.iter().map(|j| self.norm(j.name())).collect();
+                let names: Vec<String> = self.sources[cur_src]
+                    .ast
+                    .joins
+                    .iter()
+                    .map(|j| self.norm(j.name()))
+                    .collect();
                 let sname = self.sources[cur_src].name.clone();
                 let is_col = self.sources[cur_src].cols.iter().any(|c| c.name == pn);
                 let help = if is_col {
                     format!("`{pn}` is a column of `{sname}`, not a join")
                 } else {
-                    did_you_mean(&pn, names.iter().map(String::as_str))
-                        .unwrap_or_else(|| if names.is_empty() { format!("`{sname}` declares no joins") } else { format!("joins of `{sname}`: {}", names.join(", ")) })
+                    did_you_mean(&pn, names.iter().map(String::as_str)).unwrap_or_else(|| {
+                        if names.is_empty() {
+                            format!("`{sname}` declares no joins")
+                        } else {
+                            format!("joins of `{sname}`: {}", names.join(", "))
+                        }
+                    })
                 };
-                self.err(Diagnostic::error(Code::E0106, part.span, format!("`{sname}` has no join `{pn}`")).label("unknown join").help(help));
+                self.err(
+                    Diagnostic::error(
+                        Code::E0106,
+                        part.span,
+                        format!("`{sname}` has no join `{pn}`"),
+                    )
+                    .label("unknown join")
+                    .help(help),
+                );
                 return ty_err();
             };
-            let Some(&target) = self.source_idx.get(&self.norm(&j.target)) else { return ty_err() };
+            let Some(&target) = self.source_idx.get(&self.norm(&j.target)) else {
+                return ty_err();
+            };
             path.push(pn);
             alias = self.path_join(&path, cur_src, &alias, j, target);
             cur_src = target;
             nullable_hop = true;
         }
-        let t = self.name(&parts[parts.len() - 1], span, &Ctx { path, source: Some(cur_src), alias: Some(alias), source_only: true, agg: cx.agg });
+        let t = self.name(
+            &parts[parts.len() - 1],
+            span,
+            &Ctx {
+                path,
+                source: Some(cur_src),
+                alias: Some(alias),
+                source_only: true,
+                agg: cx.agg,
+            },
+        );
         if nullable_hop && !t.contains_agg() {
             // left joins: a row without a match reads nulls
-            TExpr { nullable: true, ..t }
+            TExpr {
+                nullable: true,
+                ..t
+            }
         } else {
             t
         }
     }
 
     /// Registers (or finds) the join for `path`, reached from `parent_alias` (a row of `from`).
-    fn path_join(&mut self, path: &[String], from: usize, parent_alias: &str, j: &ast::JoinDecl, target: usize) -> String {
-        if let Some(p) = self.cur.as_ref().and_then(|m| m.paths.iter().find(|p| p.path == path)) {
+    fn path_join(
+        &mut self,
+        path: &[String],
+        from: usize,
+        parent_alias: &str,
+        j: &ast::JoinDecl,
+        target: usize,
+    ) -> String {
+        if let Some(p) = self
+            .cur
+            .as_ref()
+            .and_then(|m| m.paths.iter().find(|p| p.path == path))
+        {
             return p.alias.clone();
         }
         let alias = self.mb().fresh_alias();
@@ -1581,12 +2389,34 @@ impl<'a> Checker<'a> {
             let (Some(l), Some(r)) = (l, r) else { continue };
             let ln = self.norm(l);
             let rn = self.norm(r);
-            let lc = self.sources[from].cols.iter().find(|c| c.name == ln).map(|c| (c.ty, c.nullable));
-            let rc = self.sources[target].cols.iter().find(|c| c.name == rn).map(|c| (c.ty, c.nullable));
+            let lc = self.sources[from]
+                .cols
+                .iter()
+                .find(|c| c.name == ln)
+                .map(|c| (c.ty, c.nullable));
+            let rc = self.sources[target]
+                .cols
+                .iter()
+                .find(|c| c.name == rn)
+                .map(|c| (c.ty, c.nullable));
             if let (Some(lc), Some(rc)) = (lc, rc) {
                 on.push((
-                    texpr(TExprKind::Col { qual: Some(parent_alias.to_string()), name: ln }, lc.0, lc.1),
-                    texpr(TExprKind::Col { qual: Some(alias.clone()), name: rn }, rc.0, rc.1),
+                    texpr(
+                        TExprKind::Col {
+                            qual: Some(parent_alias.to_string()),
+                            name: ln,
+                        },
+                        lc.0,
+                        lc.1,
+                    ),
+                    texpr(
+                        TExprKind::Col {
+                            qual: Some(alias.clone()),
+                            name: rn,
+                        },
+                        rc.0,
+                        rc.1,
+                    ),
                 ));
             }
         }
@@ -1609,9 +2439,15 @@ impl<'a> Checker<'a> {
 
     fn bare_column(&mut self, name: &str, span: Span) -> TExpr {
         self.err(
-            Diagnostic::error(Code::E0208, span, format!("column `{name}` is used without an aggregate"))
-                .label("not aggregated")
-                .help(format!("aggregate it (e.g. `max({name})`) or make it a group key: `group by {name}`")),
+            Diagnostic::error(
+                Code::E0208,
+                span,
+                format!("column `{name}` is used without an aggregate"),
+            )
+            .label("not aggregated")
+            .help(format!(
+                "aggregate it (e.g. `max({name})`) or make it a group key: `group by {name}`"
+            )),
         );
         ty_err()
     }
@@ -1620,24 +2456,47 @@ impl<'a> Checker<'a> {
         let n = self.norm(id);
         // columns
         let col = if cx.source_only {
-            cx.source.and_then(|s| self.sources[s].cols.iter().find(|c| c.name == n)).map(|c| Col { name: c.name.clone(), ty: c.ty, nullable: c.nullable, qual: cx.alias.clone() })
+            cx.source
+                .and_then(|s| self.sources[s].cols.iter().find(|c| c.name == n))
+                .map(|c| Col {
+                    name: c.name.clone(),
+                    ty: c.ty,
+                    nullable: c.nullable,
+                    qual: cx.alias.clone(),
+                })
         } else {
-            self.cur.as_ref().and_then(|m| m.cols.iter().find(|c| c.name == n).cloned())
+            self.cur
+                .as_ref()
+                .and_then(|m| m.cols.iter().find(|c| c.name == n).cloned())
         };
         if let Some(c) = col {
             if cx.agg == AggMode::Allowed {
                 return self.bare_column(&n, span);
             }
-            return texpr(TExprKind::Col { qual: c.qual, name: c.name }, c.ty, c.nullable);
+            return texpr(
+                TExprKind::Col {
+                    qual: c.qual,
+                    name: c.name,
+                },
+                c.ty,
+                c.nullable,
+            );
         }
         // dimensions and measures of the source in scope
         let shaped = self.cur.as_ref().is_some_and(|m| m.shaped);
         if let Some(src) = cx.source.filter(|_| shaped || cx.source_only) {
             let s = self.sources[src].ast;
             let key = format!("{}.{}", self.sources[src].name, n);
-            let inner = Ctx { source_only: true, ..cx.clone() };
+            let inner = Ctx {
+                source_only: true,
+                ..cx.clone()
+            };
             if let Some(d) = s.dimensions.iter().find(|d| self.norm(&d.name) == n) {
-                if self.cur.as_ref().is_some_and(|m| m.expanding.contains(&key)) {
+                if self
+                    .cur
+                    .as_ref()
+                    .is_some_and(|m| m.expanding.contains(&key))
+                {
                     self.err(Diagnostic::error(Code::E0213, span, format!("dimension `{n}` refers to itself")).label("cycle").with(d.name.span, "declared here").help("a dimension is defined by columns and other dimensions, without cycles"));
                     return ty_err();
                 }
@@ -1656,8 +2515,23 @@ impl<'a> Checker<'a> {
                     );
                     return ty_err();
                 }
-                if self.cur.as_ref().is_some_and(|m| m.expanding.contains(&key)) {
-                    self.err(Diagnostic::error(Code::E0213, span, format!("measure `{n}` refers to itself")).label("cycle").with(m.name.span, "declared here").help("a measure is defined by aggregates and other measures, without cycles"));
+                if self
+                    .cur
+                    .as_ref()
+                    .is_some_and(|m| m.expanding.contains(&key))
+                {
+                    self.err(
+                        Diagnostic::error(
+                            Code::E0213,
+                            span,
+                            format!("measure `{n}` refers to itself"),
+                        )
+                        .label("cycle")
+                        .with(m.name.span, "declared here")
+                        .help(
+                            "a measure is defined by aggregates and other measures, without cycles",
+                        ),
+                    );
                     return ty_err();
                 }
                 self.mb().expanding.push(key);
@@ -1684,19 +2558,43 @@ impl<'a> Checker<'a> {
         }
         if let Some(src) = cx.source.filter(|_| shaped || cx.source_only) {
             let s = self.sources[src].ast;
-            cands.extend(s.dimensions.iter().chain(&s.measures).map(|d| self.norm(&d.name)));
+            cands.extend(
+                s.dimensions
+                    .iter()
+                    .chain(&s.measures)
+                    .map(|d| self.norm(&d.name)),
+            );
         }
         let where_ = match (cx.source_only, cx.source) {
             (true, Some(s)) => format!(" in `{}`", self.sources[s].name),
             _ => String::new(),
         };
-        let mut d = Diagnostic::error(Code::E0102, id.span, format!("unknown name `{n}`{where_}")).label("not found");
-        let is_join = cx.source.is_some_and(|s| self.sources[s].ast.joins.iter().any(|j| self.norm(j.name()) == n));
+        let mut d = Diagnostic::error(Code::E0102, id.span, format!("unknown name `{n}`{where_}"))
+            .label("not found");
+        let is_join = cx.source.is_some_and(|s| {
+            self.sources[s]
+                .ast
+                .joins
+                .iter()
+                .any(|j| self.norm(j.name()) == n)
+        });
         d = d.help(if is_join {
             format!("`{n}` is a join: name one of its columns, e.g. `{n}.column`")
         } else {
             did_you_mean(&n, cands.iter().map(String::as_str)).unwrap_or_else(|| {
-                if cands.is_empty() { "nothing is in scope here".to_string() } else { format!("in scope: {}", cands.iter().take(12).cloned().collect::<Vec<_>>().join(", ")) }
+                if cands.is_empty() {
+                    "nothing is in scope here".to_string()
+                } else {
+                    format!(
+                        "in scope: {}",
+                        cands
+                            .iter()
+                            .take(12)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
             })
         });
         self.err(d);
@@ -1708,8 +2606,13 @@ impl<'a> Checker<'a> {
     fn call(&mut self, name: &ast::Ident, args: &[ast::Expr], span: Span, cx: &Ctx) -> TExpr {
         let n = name.text.to_lowercase();
         let Some(cands) = self.func_idx.get(&n).cloned() else {
-            let help = did_you_mean(&n, self.func_idx.keys().map(String::as_str)).unwrap_or_else(|| "functions are listed in stdlib/functions.sem".into());
-            self.err(Diagnostic::error(Code::E0104, name.span, format!("unknown function `{n}`")).label("not in the standard library").help(help));
+            let help = did_you_mean(&n, self.func_idx.keys().map(String::as_str))
+                .unwrap_or_else(|| "functions are listed in stdlib/functions.sem".into());
+            self.err(
+                Diagnostic::error(Code::E0104, name.span, format!("unknown function `{n}`"))
+                    .label("not in the standard library")
+                    .help(help),
+            );
             return ty_err();
         };
         let is_agg = self.funcs[cands[0]].aggregate;
@@ -1721,7 +2624,10 @@ impl<'a> Checker<'a> {
             );
             return ty_err();
         }
-        let arg_cx = Ctx { agg: if is_agg { AggMode::Inside } else { cx.agg }, ..cx.clone() };
+        let arg_cx = Ctx {
+            agg: if is_agg { AggMode::Inside } else { cx.agg },
+            ..cx.clone()
+        };
         let targs: Vec<TExpr> = args.iter().map(|a| self.expr(a, &arg_cx)).collect();
         if targs.iter().any(TExpr::is_error) {
             return ty_err();
@@ -1729,11 +2635,29 @@ impl<'a> Checker<'a> {
         for &fi in &cands {
             if let Some((ret, args2)) = self.match_sig(fi, &targs) {
                 let sig = &self.funcs[fi];
-                let nullable = if sig.aggregate { sig.name != "count" && sig.name != "count_distinct" } else { args2.iter().any(|a| a.nullable) };
-                let kind = if sig.aggregate { TExprKind::Agg(fi, args2) } else { TExprKind::Call(fi, args2) };
+                let nullable = if sig.aggregate {
+                    sig.name != "count" && sig.name != "count_distinct"
+                } else {
+                    args2.iter().any(|a| a.nullable)
+                };
+                let kind = if sig.aggregate {
+                    TExprKind::Agg(fi, args2)
+                } else {
+                    TExprKind::Call(fi, args2)
+                };
                 let t = texpr(kind, ret, nullable);
                 if is_agg && let Some(mb) = self.cur.as_mut() {
-                    mb.pending.push(PendingAgg { func: n.clone(), expr: t.clone(), span });
+                    let home = if cx.source_only {
+                        cx.alias.clone().unwrap_or_else(|| mb.base_alias.clone())
+                    } else {
+                        mb.base_alias.clone()
+                    };
+                    mb.pending.push(PendingAgg {
+                        func: n.clone(),
+                        home,
+                        expr: t.clone(),
+                        span,
+                    });
                 }
                 return t;
             }
@@ -1742,14 +2666,23 @@ impl<'a> Checker<'a> {
             .iter()
             .map(|&i| {
                 let s = &self.funcs[i];
-                format!("{}({}{})", s.name, s.args.join(", "), if s.variadic { "..." } else { "" })
+                format!(
+                    "{}({}{})",
+                    s.name,
+                    s.args.join(", "),
+                    if s.variadic { "..." } else { "" }
+                )
             })
             .collect();
         let got: Vec<String> = targs.iter().map(|t| t.ty.to_string()).collect();
         self.err(
-            Diagnostic::error(Code::E0203, span, format!("`{n}` does not take ({})", got.join(", ")))
-                .label("wrong arguments")
-                .help(format!("`{n}` takes {}", sigs.join(" or "))),
+            Diagnostic::error(
+                Code::E0203,
+                span,
+                format!("`{n}` does not take ({})", got.join(", ")),
+            )
+            .label("wrong arguments")
+            .help(format!("`{n}` takes {}", sigs.join(" or "))),
         );
         ty_err()
     }
@@ -1764,7 +2697,12 @@ impl<'a> Checker<'a> {
         let mut out = vec![];
         let mut common: Option<Type> = None;
         for (i, a) in args.iter().enumerate() {
-            let class = sig.args.get(i).or(sig.args.last()).map(String::as_str).unwrap_or("any");
+            let class = sig
+                .args
+                .get(i)
+                .or(sig.args.last())
+                .map(String::as_str)
+                .unwrap_or("any");
             let t = a.ty;
             let ok = match class {
                 "any" => true,
@@ -1776,7 +2714,12 @@ impl<'a> Checker<'a> {
                 "temporal" => t.is_temporal() || t == Type::Null,
                 "bool" => t == Type::Bool || t == Type::Null,
                 "float64" => t.is_numeric() || t == Type::Null,
-                "same" => common.and_then(|c| Type::unify(c, t, false, a.is_literal())).is_some() || t == Type::Null,
+                "same" => {
+                    common
+                        .and_then(|c| Type::unify(c, t, false, a.is_literal()))
+                        .is_some()
+                        || t == Type::Null
+                }
                 _ => false,
             };
             if !ok {
@@ -1788,13 +2731,21 @@ impl<'a> Checker<'a> {
                 x => x,
             };
             let arg = if class == "float64" && t != Type::Float64 && t != Type::Null {
-                texpr(TExprKind::Cast(Box::new(a.clone()), Type::Float64), Type::Float64, a.nullable)
+                texpr(
+                    TExprKind::Cast(Box::new(a.clone()), Type::Float64),
+                    Type::Float64,
+                    a.nullable,
+                )
             } else {
                 a.clone()
             };
             out.push(arg);
         }
-        let argty = |k: Option<usize>| k.and_then(|k| out.get(k.saturating_sub(1))).map(|a| a.ty).unwrap_or(Type::Null);
+        let argty = |k: Option<usize>| {
+            k.and_then(|k| out.get(k.saturating_sub(1)))
+                .map(|a| a.ty)
+                .unwrap_or(Type::Null)
+        };
         let ret = match (sig.ret.0.as_str(), sig.ret.1) {
             ("arg", k) => argty(k),
             ("sum", k) => match argty(k) {
@@ -1828,31 +2779,54 @@ impl<'a> Checker<'a> {
         let Some(&mi) = self.model_idx.get(&name) else {
             let is_source = self.source_idx.contains_key(&name);
             let help = if is_source {
-                format!("outputs materialize models; write `model {name}_out from {name} {{ }}` and output that")
+                format!(
+                    "outputs materialize models; write `model {name}_out from {name} {{ }}` and output that"
+                )
             } else {
-                did_you_mean(&name, self.model_idx.keys().map(String::as_str)).unwrap_or_else(|| "declare the model first".into())
+                did_you_mean(&name, self.model_idx.keys().map(String::as_str))
+                    .unwrap_or_else(|| "declare the model first".into())
             };
-            self.err(Diagnostic::error(Code::E0103, o.model.span, format!("unknown model `{name}`")).label("no such model").help(help));
+            self.err(
+                Diagnostic::error(Code::E0103, o.model.span, format!("unknown model `{name}`"))
+                    .label("no such model")
+                    .help(help),
+            );
             return;
         };
         let url = match crate::delta::resolve_location(&self.ws.root, &o.location) {
             Ok(u) => u,
             Err(e) => {
-                self.err(Diagnostic::error(Code::E0306, o.location_span, e.message().to_string()).label("invalid location").help("write a path relative to the workspace root, or a URI"));
+                self.err(
+                    Diagnostic::error(Code::E0306, o.location_span, e.message().to_string())
+                        .label("invalid location")
+                        .help("write a path relative to the workspace root, or a URI"),
+                );
                 return;
             }
         };
         if let Some(prev) = locations.insert(url.to_string(), o.location_span) {
             self.err(
-                Diagnostic::error(Code::E0211, o.location_span, "two outputs write the same Delta table")
-                    .label("written again here")
-                    .with(prev, "first written here")
-                    .help("give each output its own location"),
+                Diagnostic::error(
+                    Code::E0211,
+                    o.location_span,
+                    "two outputs write the same Delta table",
+                )
+                .label("written again here")
+                .with(prev, "first written here")
+                .help("give each output its own location"),
             );
             return;
         }
         if self.outputs.iter().any(|x| x.name == name) {
-            self.err(Diagnostic::error(Code::E0211, o.model.span, format!("model `{name}` is output twice")).label("second output").help("output each model once"));
+            self.err(
+                Diagnostic::error(
+                    Code::E0211,
+                    o.model.span,
+                    format!("model `{name}` is output twice"),
+                )
+                .label("second output")
+                .help("output each model once"),
+            );
             return;
         }
         let schema = self.models[mi].done.as_ref().map(|m| m.schema.clone());
@@ -1863,12 +2837,27 @@ impl<'a> Checker<'a> {
                 && !schema.iter().any(|f| f.name == pn)
             {
                 let names: Vec<&str> = schema.iter().map(|f| f.name.as_str()).collect();
-                let help = did_you_mean(&pn, names.iter().copied()).unwrap_or_else(|| format!("the model's columns are {}", names.join(", ")));
-                self.err(Diagnostic::error(Code::E0211, p.span, format!("model `{name}` has no column `{pn}` to partition by")).label("not a column of the model").help(help));
+                let help = did_you_mean(&pn, names.iter().copied())
+                    .unwrap_or_else(|| format!("the model's columns are {}", names.join(", ")));
+                self.err(
+                    Diagnostic::error(
+                        Code::E0211,
+                        p.span,
+                        format!("model `{name}` has no column `{pn}` to partition by"),
+                    )
+                    .label("not a column of the model")
+                    .help(help),
+                );
             }
             parts.push(pn);
         }
-        self.outputs.push(OutputIr { name: name.clone(), model: mi, url, mode: o.mode, partition_by: parts });
+        self.outputs.push(OutputIr {
+            name: name.clone(),
+            model: mi,
+            url,
+            mode: o.mode,
+            partition_by: parts,
+        });
     }
 }
 
@@ -1885,7 +2874,9 @@ fn arith_type(op: BinOp, l: Type, r: Type) -> Option<Type> {
         _ => return None,
     };
     let (la, ra) = (l.to_arrow(), r.to_arrow());
-    let t = BinaryTypeCoercer::new(&la, &o, &ra).get_result_type().ok()?;
+    let t = BinaryTypeCoercer::new(&la, &o, &ra)
+        .get_result_type()
+        .ok()?;
     Type::from_arrow(&t)
 }
 
@@ -1898,7 +2889,20 @@ pub fn parse_date(s: &str) -> Option<i32> {
     }
     let (y, m, d): (i64, i64, i64) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let mdays = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mdays = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !(1..=12).contains(&m) || d < 1 || d > mdays[(m - 1) as usize] {
         return None;
     }

@@ -38,7 +38,10 @@ pub enum TableError {
 impl TableError {
     pub fn message(&self) -> &str {
         match self {
-            TableError::NotFound(m) | TableError::Unreadable(m) | TableError::VersionNotAvailable(m) | TableError::BadLocation(m) => m,
+            TableError::NotFound(m)
+            | TableError::Unreadable(m)
+            | TableError::VersionNotAvailable(m)
+            | TableError::BadLocation(m) => m,
         }
     }
 }
@@ -57,13 +60,23 @@ pub fn resolve_location(root: &Path, location: &str) -> Result<Url, TableError> 
         return Err(TableError::BadLocation("the location is empty".into()));
     }
     if location.contains("://") {
-        return Url::parse(location).map_err(|e| TableError::BadLocation(format!("`{location}` is not a valid URI: {e}")));
+        return Url::parse(location)
+            .map_err(|e| TableError::BadLocation(format!("`{location}` is not a valid URI: {e}")));
     }
     let p = Path::new(location);
-    let abs = if p.is_absolute() { p.to_path_buf() } else { root.join(p) };
-    let abs = if abs.is_absolute() { abs } else { std::env::current_dir().map(|d| d.join(&abs)).unwrap_or(abs) };
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        root.join(p)
+    };
+    let abs = if abs.is_absolute() {
+        abs
+    } else {
+        std::env::current_dir().map(|d| d.join(&abs)).unwrap_or(abs)
+    };
     let abs = normalize(&abs);
-    Url::from_directory_path(&abs).map_err(|_| TableError::BadLocation(format!("`{}` is not a valid path", abs.display())))
+    Url::from_directory_path(&abs)
+        .map_err(|_| TableError::BadLocation(format!("`{}` is not a valid path", abs.display())))
 }
 
 /// Removes `.` and `..` components without touching the file system.
@@ -85,26 +98,38 @@ fn normalize(p: &Path) -> std::path::PathBuf {
 pub async fn open(url: &Url, pin: &PinSpec) -> Result<DeltaTable, TableError> {
     if url.scheme() == "file" {
         let Ok(path) = url.to_file_path() else {
-            return Err(TableError::BadLocation(format!("`{url}` is not a local path")));
+            return Err(TableError::BadLocation(format!(
+                "`{url}` is not a local path"
+            )));
         };
         if !path.is_dir() {
-            return Err(TableError::NotFound(format!("no folder at `{}`", path.display())));
+            return Err(TableError::NotFound(format!(
+                "no folder at `{}`",
+                path.display()
+            )));
         }
         if !path.join("_delta_log").is_dir() {
-            return Err(TableError::NotFound(format!("`{}` has no `_delta_log` folder: it is not a Delta table", path.display())));
+            return Err(TableError::NotFound(format!(
+                "`{}` has no `_delta_log` folder: it is not a Delta table",
+                path.display()
+            )));
         }
     }
     let result = match pin {
         PinSpec::Latest => deltalake::open_table(url.clone()).await,
         PinSpec::Version(v) => {
             if *v < 0 {
-                return Err(TableError::VersionNotAvailable(format!("version {v} is negative")));
+                return Err(TableError::VersionNotAvailable(format!(
+                    "version {v} is negative"
+                )));
             }
             deltalake::open_table_with_version(url.clone(), *v as _).await
         }
         PinSpec::Timestamp(ts) => {
             if chrono_like_rfc3339(ts).is_none() {
-                return Err(TableError::VersionNotAvailable(format!("`{ts}` is not an RFC 3339 timestamp")));
+                return Err(TableError::VersionNotAvailable(format!(
+                    "`{ts}` is not an RFC 3339 timestamp"
+                )));
             }
             deltalake::open_table_with_ds(url.clone(), ts).await
         }
@@ -115,7 +140,8 @@ pub async fn open(url: &Url, pin: &PinSpec) -> Result<DeltaTable, TableError> {
 fn chrono_like_rfc3339(ts: &str) -> Option<()> {
     // 2024-01-31T10:00:00Z or with an offset; the Delta crate does the real parsing.
     let b = ts.as_bytes();
-    (b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' ')).then_some(())
+    (b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' '))
+        .then_some(())
 }
 
 fn classify(e: deltalake::DeltaTableError, pin: &PinSpec) -> TableError {
@@ -124,17 +150,26 @@ fn classify(e: deltalake::DeltaTableError, pin: &PinSpec) -> TableError {
     match (&e, pin) {
         (E::NotATable(_), PinSpec::Latest) => TableError::NotFound(text),
         (E::InvalidVersion(_), _) => TableError::VersionNotAvailable(text),
-        (_, PinSpec::Version(v)) if text.contains("version") || text.contains("Version") || text.contains("NotFound") || matches!(e, E::NotATable(_)) => {
+        (_, PinSpec::Version(v))
+            if text.contains("version")
+                || text.contains("Version")
+                || text.contains("NotFound")
+                || matches!(e, E::NotATable(_)) =>
+        {
             TableError::VersionNotAvailable(format!("version {v} is not in the log: {text}"))
         }
-        (_, PinSpec::Timestamp(ts)) if !matches!(e, E::InvalidJsonLog { .. }) => TableError::VersionNotAvailable(format!("no version at `{ts}`: {text}")),
+        (_, PinSpec::Timestamp(ts)) if !matches!(e, E::InvalidJsonLog { .. }) => {
+            TableError::VersionNotAvailable(format!("no version at `{ts}`: {text}"))
+        }
         _ => TableError::Unreadable(text),
     }
 }
 
 /// Reads what the checker needs from a snapshot.
 pub fn table_info(url: &Url, table: &DeltaTable) -> Result<TableInfo, TableError> {
-    let snap = table.snapshot().map_err(|e| TableError::Unreadable(e.to_string()))?;
+    let snap = table
+        .snapshot()
+        .map_err(|e| TableError::Unreadable(e.to_string()))?;
     let version = snap.version();
     let schema = snap.schema();
     let mut columns = vec![];
@@ -142,10 +177,19 @@ pub fn table_info(url: &Url, table: &DeltaTable) -> Result<TableInfo, TableError
         let dt = serde_json::to_value(f.data_type()).unwrap_or(serde_json::Value::Null);
         let delta_type = match &dt {
             serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Object(o) => o.get("type").and_then(|t| t.as_str()).unwrap_or("complex").to_string(),
+            serde_json::Value::Object(o) => o
+                .get("type")
+                .and_then(|t| t.as_str())
+                .unwrap_or("complex")
+                .to_string(),
             _ => "unknown".into(),
         };
-        columns.push(TableColumn { name: f.name().to_string(), ty: delta_type_to_sem(&delta_type), delta_type, nullable: f.is_nullable() });
+        columns.push(TableColumn {
+            name: f.name().to_string(),
+            ty: delta_type_to_sem(&delta_type),
+            delta_type,
+            nullable: f.is_nullable(),
+        });
     }
     let protocol = serde_json::to_value(snap.protocol()).unwrap_or(serde_json::Value::Null);
     Ok(TableInfo {

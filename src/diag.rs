@@ -34,13 +34,19 @@ impl Diagnostic {
             code,
             severity: Severity::Error,
             message: message.into(),
-            primary: Label { span, message: String::new() },
+            primary: Label {
+                span,
+                message: String::new(),
+            },
             secondary: vec![],
             help: None,
         }
     }
     pub fn warning(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, span, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, span, message)
+        }
     }
     /// The text of the primary label.
     pub fn label(mut self, text: impl Into<String>) -> Diagnostic {
@@ -48,7 +54,10 @@ impl Diagnostic {
         self
     }
     pub fn with(mut self, span: Span, text: impl Into<String>) -> Diagnostic {
-        self.secondary.push(Label { span, message: text.into() });
+        self.secondary.push(Label {
+            span,
+            message: text.into(),
+        });
         self
     }
     pub fn help(mut self, text: impl Into<String>) -> Diagnostic {
@@ -76,7 +85,10 @@ impl Diagnostics {
 }
 
 /// "did you mean `x`?" for the closest candidate, if any is close enough.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let lname = name.to_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
@@ -133,7 +145,10 @@ impl miette::Diagnostic for MietteView<'_> {
         })
     }
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        self.d.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+        self.d
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         Some(&self.src)
@@ -141,7 +156,11 @@ impl miette::Diagnostic for MietteView<'_> {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let file = self.d.primary.span.file;
         let mk = |l: &Label, primary: bool| {
-            let text = if l.message.is_empty() { None } else { Some(l.message.clone()) };
+            let text = if l.message.is_empty() {
+                None
+            } else {
+                Some(l.message.clone())
+            };
             let span = (l.span.start as usize, l.span.len());
             if primary {
                 miette::LabeledSpan::new_primary_with_span(text, span)
@@ -150,7 +169,13 @@ impl miette::Diagnostic for MietteView<'_> {
             }
         };
         let mut v = vec![mk(&self.d.primary, true)];
-        v.extend(self.d.secondary.iter().filter(|l| l.span.file == file).map(|l| mk(l, false)));
+        v.extend(
+            self.d
+                .secondary
+                .iter()
+                .filter(|l| l.span.file == file)
+                .map(|l| mk(l, false)),
+        );
         Some(Box::new(v.into_iter()))
     }
 }
@@ -171,15 +196,30 @@ pub fn render(map: &SourceMap, diags: &[Diagnostic], fancy: bool) -> String {
         // Long lines (a 1 MB line) would make the snippet unreadable: cut the context.
         let short;
         let d = if d.message.len() > 400 || d.primary.message.len() > 400 {
-            short = Diagnostic { message: clip(&d.message), primary: Label { span: d.primary.span, message: clip(&d.primary.message) }, ..d.clone() };
+            short = Diagnostic {
+                message: clip(&d.message),
+                primary: Label {
+                    span: d.primary.span,
+                    message: clip(&d.primary.message),
+                },
+                ..d.clone()
+            };
             &short
         } else {
             d
         };
-        let view = MietteView { d, src: miette::NamedSource::new(&f.name, f.text.clone()) };
+        let view = MietteView {
+            d,
+            src: miette::NamedSource::new(&f.name, f.text.clone()),
+        };
         let mut s = String::new();
         if handler.render_report(&mut s, &view).is_err() {
-            s = format!("{}[{}]: {}\n", severity_word(d.severity), d.code.as_str(), d.message);
+            s = format!(
+                "{}[{}]: {}\n",
+                severity_word(d.severity),
+                d.code.as_str(),
+                d.message
+            );
         }
         if s.len() > 20_000 {
             s = format!(

@@ -59,7 +59,9 @@ impl Compilation {
 /// depth is capped, but debug builds use big frames.
 fn big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
-        let h = std::thread::Builder::new().stack_size(256 << 20).spawn_scoped(s, f);
+        let h = std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(s, f);
         match h {
             Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
             Err(_) => panic!("cannot start the front-end thread"),
@@ -69,7 +71,9 @@ fn big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 
 /// The standard library's signatures.
 pub fn stdlib() -> Result<Vec<parse::Signature>, Failure> {
-    parse::parse_stdlib(STDLIB_TEXT).map_err(|e| Failure::Internal(format!("the embedded standard library does not parse: {e}")))
+    parse::parse_stdlib(STDLIB_TEXT).map_err(|e| {
+        Failure::Internal(format!("the embedded standard library does not parse: {e}"))
+    })
 }
 
 /// Loads, parses and checks the workspace at `path` (a `.sem` file or a folder).
@@ -108,7 +112,12 @@ pub async fn compile_workspace(ws: Workspace) -> Result<Compilation, Failure> {
     let (program, mut diags) = big_stack(|| check::check(&ws, &tables, funcs));
     let mut all = ws.diags.clone();
     all.append(&mut diags);
-    Ok(Compilation { ws, program, diags: all, tables: opened })
+    Ok(Compilation {
+        ws,
+        program,
+        diags: all,
+        tables: opened,
+    })
 }
 
 /// One DataFusion session with the compilation's snapshots registered under their pinned names.
@@ -122,7 +131,8 @@ impl Session {
         let ctx = engine::session();
         let state = ctx.state();
         let mut providers = Providers::new();
-        let schema = engine::pinned_schema(&ctx).ok_or_else(|| Failure::Internal("session has no pinned schema".into()))?;
+        let schema = engine::pinned_schema(&ctx)
+            .ok_or_else(|| Failure::Internal("session has no pinned schema".into()))?;
         for (name, table) in &c.tables {
             let p = engine::provider(table, &state).await?;
             schema.insert(name.clone(), p.clone());
@@ -143,8 +153,12 @@ impl Session {
         let state = self.ctx.state();
         let mut out = vec![];
         for i in 0..plan.relations.len() {
-            let one = lower::single_root(plan, i).ok_or_else(|| Failure::Internal("missing root".into()))?;
-            out.push(datafusion_substrait::logical_plan::consumer::from_substrait_plan(&state, &one).await?);
+            let one = lower::single_root(plan, i)
+                .ok_or_else(|| Failure::Internal("missing root".into()))?;
+            out.push(
+                datafusion_substrait::logical_plan::consumer::from_substrait_plan(&state, &one)
+                    .await?,
+            );
         }
         Ok(out)
     }
@@ -155,8 +169,17 @@ fn check_output_name(program: &Program, only: Option<&str>) -> Result<(), Failur
         && !program.outputs.iter().any(|o| o.name == n)
     {
         let names: Vec<&str> = program.outputs.iter().map(|o| o.name.as_str()).collect();
-        let help = crate::diag::did_you_mean(n, names.iter().copied()).unwrap_or_else(|| format!("outputs: {}", names.join(", ")));
-        return Err(Failure::User(vec![Diagnostic::error(Code::E0403, Span::default(), format!("no output named `{n}`")).label("--output").help(help)]));
+        let help = crate::diag::did_you_mean(n, names.iter().copied())
+            .unwrap_or_else(|| format!("outputs: {}", names.join(", ")));
+        return Err(Failure::User(vec![
+            Diagnostic::error(
+                Code::E0403,
+                Span::default(),
+                format!("no output named `{n}`"),
+            )
+            .label("--output")
+            .help(help),
+        ]));
     }
     Ok(())
 }
@@ -178,47 +201,80 @@ pub async fn run(path: &Path, only: Option<&str>) -> Result<Vec<OutputReport>, F
     run_compiled(&c, only).await
 }
 
-pub async fn run_compiled(c: &Compilation, only: Option<&str>) -> Result<Vec<OutputReport>, Failure> {
+pub async fn run_compiled(
+    c: &Compilation,
+    only: Option<&str>,
+) -> Result<Vec<OutputReport>, Failure> {
     let program = c.program()?;
     let session = Session::new(c).await?;
     let plan = session.plan(program, only)?;
     let roots = session.consume(&plan).await?;
-    let outputs: Vec<&OutputIr> = program.outputs.iter().filter(|o| only.is_none_or(|n| n == o.name)).collect();
+    let outputs: Vec<&OutputIr> = program
+        .outputs
+        .iter()
+        .filter(|o| only.is_none_or(|n| n == o.name))
+        .collect();
     let mut reports = vec![];
     for (o, lp) in outputs.into_iter().zip(roots) {
         let start = Instant::now();
         verify_contract(&session, program, o, &lp, &c.ws).await?;
         let (rows, files, version) = write_output(&session, o, lp).await?;
-        reports.push(OutputReport { output: o.name.clone(), location: o.url.to_string(), rows, files, version, millis: start.elapsed().as_millis() });
+        reports.push(OutputReport {
+            output: o.name.clone(),
+            location: o.url.to_string(),
+            rows,
+            files,
+            version,
+            millis: start.elapsed().as_millis(),
+        });
     }
     Ok(reports)
 }
 
 /// Checks the rows an output would write against its model's contract; nothing is written
 /// when a constraint fails.
-async fn verify_contract(session: &Session, program: &Program, o: &OutputIr, lp: &LogicalPlan, ws: &Workspace) -> Result<(), Failure> {
+async fn verify_contract(
+    session: &Session,
+    program: &Program,
+    o: &OutputIr,
+    lp: &LogicalPlan,
+    ws: &Workspace,
+) -> Result<(), Failure> {
     let model = &program.models[o.model];
     let state = session.ctx.state();
     let lw = lower::Lowerer::new(program, &session.providers, &state);
     let mut diags = vec![];
     for c in &model.contract {
-        let inferred_nullable = model.schema.iter().find(|f| f.name == c.field.name).is_some_and(|f| f.nullable);
+        let inferred_nullable = model
+            .schema
+            .iter()
+            .find(|f| f.name == c.field.name)
+            .is_some_and(|f| f.nullable);
         let mut probes: Vec<(String, DataFrame)> = vec![];
         let df = DataFrame::new(state.clone(), lp.clone());
         let column = col(datafusion::common::Column::from_name(&c.field.name));
         if !c.field.nullable && inferred_nullable {
-            probes.push(("not null".into(), df.clone().filter(column.clone().is_null())?));
+            probes.push((
+                "not null".into(),
+                df.clone().filter(column.clone().is_null())?,
+            ));
         }
         if c.unique {
             let dup = df
                 .clone()
-                .aggregate(vec![column.clone()], vec![datafusion::functions_aggregate::count::count(lit(1i64)).alias("__rows")])?
+                .aggregate(
+                    vec![column.clone()],
+                    vec![datafusion::functions_aggregate::count::count(lit(1i64)).alias("__rows")],
+                )?
                 .filter(col("__rows").gt(lit(1i64)))?;
             probes.push(("unique".into(), dup));
         }
         for chk in &c.checks {
             let e = lw.lower_expr(chk)?;
-            probes.push(("check".into(), df.clone().filter(datafusion::logical_expr::not(e))?));
+            probes.push((
+                "check".into(),
+                df.clone().filter(datafusion::logical_expr::not(e))?,
+            ));
         }
         for (what, probe) in probes {
             let batches = probe.collect().await?;
@@ -226,30 +282,65 @@ async fn verify_contract(session: &Session, program: &Program, o: &OutputIr, lp:
             if n == 0 {
                 continue;
             }
-            let shown: Vec<_> = batches.iter().flat_map(|b| (0..b.num_rows()).map(move |i| b.slice(i, 1))).take(10).collect();
-            let table = datafusion::arrow::util::pretty::pretty_format_batches(&shown).map(|t| t.to_string()).unwrap_or_default();
+            let shown: Vec<_> = batches
+                .iter()
+                .flat_map(|b| (0..b.num_rows()).map(move |i| b.slice(i, 1)))
+                .take(10)
+                .collect();
+            let table = datafusion::arrow::util::pretty::pretty_format_batches(&shown)
+                .map(|t| t.to_string())
+                .unwrap_or_default();
             let _ = ws;
             diags.push(
-                Diagnostic::error(Code::E0402, c.span, format!("output `{}`: {n} row(s) break `{what}` on `{}`", o.name, c.field.name))
-                    .label(format!("{what} violated"))
-                    .help(format!("nothing was committed to `{}`. First offending rows:\n{table}", o.name)),
+                Diagnostic::error(
+                    Code::E0402,
+                    c.span,
+                    format!(
+                        "output `{}`: {n} row(s) break `{what}` on `{}`",
+                        o.name, c.field.name
+                    ),
+                )
+                .label(format!("{what} violated"))
+                .help(format!(
+                    "nothing was committed to `{}`. First offending rows:\n{table}",
+                    o.name
+                )),
             );
         }
     }
-    if diags.is_empty() { Ok(()) } else { Err(Failure::User(diags)) }
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::User(diags))
+    }
 }
 
-async fn write_output(session: &Session, o: &OutputIr, lp: LogicalPlan) -> Result<(u64, u64, i64), Failure> {
+async fn write_output(
+    session: &Session,
+    o: &OutputIr,
+    lp: LogicalPlan,
+) -> Result<(u64, u64, i64), Failure> {
     use deltalake::protocol::SaveMode;
     let io = |e: String| {
-        Failure::User(vec![Diagnostic::error(Code::E0401, Span::default(), format!("output `{}`: {e}", o.name)).label("output").help("nothing was committed to this output; fix the cause and run again")])
+        Failure::User(vec![
+            Diagnostic::error(
+                Code::E0401,
+                Span::default(),
+                format!("output `{}`: {e}", o.name),
+            )
+            .label("output")
+            .help("nothing was committed to this output; fix the cause and run again"),
+        ])
     };
     if o.url.scheme() == "file"
         && let Ok(p) = o.url.to_file_path()
     {
-        std::fs::create_dir_all(&p).map_err(|e| io(format!("cannot create `{}`: {e}", p.display())))?;
+        std::fs::create_dir_all(&p)
+            .map_err(|e| io(format!("cannot create `{}`: {e}", p.display())))?;
     }
-    let table = DeltaTable::try_from_url(o.url.clone()).await.map_err(|e| io(e.to_string()))?;
+    let table = DeltaTable::try_from_url(o.url.clone())
+        .await
+        .map_err(|e| io(e.to_string()))?;
     let mode = match o.mode {
         crate::ast::WriteMode::Append => SaveMode::Append,
         crate::ast::WriteMode::Overwrite => SaveMode::Overwrite,
@@ -263,7 +354,11 @@ async fn write_output(session: &Session, o: &OutputIr, lp: LogicalPlan) -> Resul
         None,
     )?
     .build()?;
-    let mut wb = table.write(vec![]).with_input_plan(planned).with_session_state(Arc::new(state)).with_save_mode(mode);
+    let mut wb = table
+        .write(vec![])
+        .with_input_plan(planned)
+        .with_session_state(Arc::new(state))
+        .with_save_mode(mode);
     if !o.partition_by.is_empty() {
         wb = wb.with_partition_columns(o.partition_by.clone());
     }
@@ -277,8 +372,14 @@ async fn write_output(session: &Session, o: &OutputIr, lp: LogicalPlan) -> Resul
     if let Some(Ok(ci)) = table.history(Some(1)).next().await
         && let Some(m) = ci.info.get("operationMetrics")
     {
-        rows = m.get("num_added_rows").and_then(|v| v.as_u64()).unwrap_or(0);
-        files = m.get("num_added_files").and_then(|v| v.as_u64()).unwrap_or(0);
+        rows = m
+            .get("num_added_rows")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        files = m
+            .get("num_added_files")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
     }
     Ok((rows, files, version))
 }
@@ -290,22 +391,40 @@ pub async fn explain(path: &Path, output: &str) -> Result<String, Failure> {
     let session = Session::new(&c).await?;
     let plan = session.plan(program, Some(output))?;
     let roots = session.consume(&plan).await?;
-    let lp = roots.into_iter().next().ok_or_else(|| Failure::Internal("no root".into()))?;
+    let lp = roots
+        .into_iter()
+        .next()
+        .ok_or_else(|| Failure::Internal("no root".into()))?;
     let state = session.ctx.state();
     let optimized = state.optimize(&lp)?;
     let physical = state.create_physical_plan(&lp).await?;
-    let phys = datafusion::physical_plan::displayable(physical.as_ref()).indent(true).to_string();
-    Ok(format!("== logical plan (optimized) ==\n{}\n\n== physical plan ==\n{phys}", optimized.display_indent()))
+    let phys = datafusion::physical_plan::displayable(physical.as_ref())
+        .indent(true)
+        .to_string();
+    Ok(format!(
+        "== logical plan (optimized) ==\n{}\n\n== physical plan ==\n{phys}",
+        optimized.display_indent()
+    ))
 }
 
 /// The first `limit` rows of a Delta table (latest version), as a text table.
 pub async fn read_table(location: &str, limit: usize) -> Result<String, String> {
     let url = url::Url::parse(location).map_err(|e| e.to_string())?;
-    let table = delta::open(&url, &PinSpec::Latest).await.map_err(|e| e.message().to_string())?;
+    let table = delta::open(&url, &PinSpec::Latest)
+        .await
+        .map_err(|e| e.message().to_string())?;
     // one partition: rows come back in the order the table stores them
     let ctx = engine::session_with_partitions(1);
-    let p = engine::provider(&table, &ctx.state()).await.map_err(|e| e.to_string())?;
-    let df = ctx.read_table(p).map_err(|e| e.to_string())?.limit(0, Some(limit)).map_err(|e| e.to_string())?;
+    let p = engine::provider(&table, &ctx.state())
+        .await
+        .map_err(|e| e.to_string())?;
+    let df = ctx
+        .read_table(p)
+        .map_err(|e| e.to_string())?
+        .limit(0, Some(limit))
+        .map_err(|e| e.to_string())?;
     let batches = df.collect().await.map_err(|e| e.to_string())?;
-    datafusion::arrow::util::pretty::pretty_format_batches(&batches).map(|t| t.to_string()).map_err(|e| e.to_string())
+    datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .map(|t| t.to_string())
+        .map_err(|e| e.to_string())
 }

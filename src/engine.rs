@@ -16,7 +16,11 @@ use std::sync::{Arc, Mutex};
 
 /// The session every stage uses: tuned for the machine, deterministic.
 pub fn session() -> SessionContext {
-    session_with_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+    session_with_partitions(
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+    )
 }
 
 /// A session with `partitions` parallel partitions (1 reads a table back in file order).
@@ -36,7 +40,10 @@ pub fn session_with_partitions(partitions: usize) -> SessionContext {
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
         .build();
     let ctx = SessionContext::new_with_state(state);
-    let schema = Arc::new(PinnedDeltaSchema { state: Mutex::new(None), cache: Mutex::new(HashMap::new()) });
+    let schema = Arc::new(PinnedDeltaSchema {
+        state: Mutex::new(None),
+        cache: Mutex::new(HashMap::new()),
+    });
     if let Some(catalog) = ctx.catalog("datafusion") {
         let _ = catalog.register_schema("public", schema.clone());
     }
@@ -55,26 +62,47 @@ pub struct PinnedDeltaSchema {
 /// Builds the provider of an opened table for this session (file skipping from the Delta
 /// log; `with_session` keeps the session's parquet settings).
 pub async fn provider(table: &DeltaTable, state: &SessionState) -> Result<Arc<dyn TableProvider>> {
-    table.update_datafusion_session(state).map_err(|e| DataFusionError::External(Box::new(e)))?;
-    table.table_provider().with_session(Arc::new(state.clone())).await.map_err(|e| DataFusionError::External(Box::new(e)))
+    table
+        .update_datafusion_session(state)
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    table
+        .table_provider()
+        .with_session(Arc::new(state.clone()))
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))
 }
 
 impl PinnedDeltaSchema {
     pub fn insert(&self, name: String, p: Arc<dyn TableProvider>) {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(name, p);
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, p);
     }
 }
 
 #[async_trait::async_trait]
 impl SchemaProvider for PinnedDeltaSchema {
     fn table_names(&self) -> Vec<String> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
     }
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if let Some(p) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
+        if let Some(p) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
             return Ok(Some(p.clone()));
         }
-        let Some((url, version)) = parse_pinned_name(name) else { return Ok(None) };
+        let Some((url, version)) = parse_pinned_name(name) else {
+            return Ok(None);
+        };
         let table = delta::open(&url, &PinSpec::Version(version))
             .await
             .map_err(|e| DataFusionError::Plan(format!("table {name}: {}", e.message())))?;
@@ -84,8 +112,31 @@ impl SchemaProvider for PinnedDeltaSchema {
         self.insert(name.to_string(), p.clone());
         Ok(Some(p))
     }
+    fn register_table(
+        &self,
+        name: String,
+        table: Arc<dyn TableProvider>,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        Ok(self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, table))
+    }
+    fn deregister_table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        Ok(self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name))
+    }
     fn table_exist(&self, name: &str) -> bool {
         parse_pinned_name(name).is_some()
+            || self
+                .cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(name)
     }
 }
 
@@ -105,7 +156,9 @@ pub struct PlannedTable {
 
 impl PlannedTable {
     pub fn new(plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> Self {
-        PlannedTable { plan: Arc::new(SealedExec { inner: plan }) }
+        PlannedTable {
+            plan: Arc::new(SealedExec { inner: plan }),
+        }
     }
 }
 
@@ -131,10 +184,20 @@ impl TableProvider for PlannedTable {
                     .iter()
                     .map(|&i| {
                         let name = schema.field(i).name().clone();
-                        (Arc::new(datafusion::physical_expr::expressions::Column::new(&name, i)) as _, name)
+                        (
+                            Arc::new(datafusion::physical_expr::expressions::Column::new(
+                                &name, i,
+                            )) as _,
+                            name,
+                        )
                     })
                     .collect();
-                Ok(Arc::new(datafusion::physical_plan::projection::ProjectionExec::try_new(exprs, self.plan.clone())?))
+                Ok(Arc::new(
+                    datafusion::physical_plan::projection::ProjectionExec::try_new(
+                        exprs,
+                        self.plan.clone(),
+                    )?,
+                ))
             }
             _ => Ok(self.plan.clone()),
         }
@@ -150,7 +213,11 @@ pub struct SealedExec {
 }
 
 impl datafusion::physical_plan::DisplayAs for SealedExec {
-    fn fmt_as(&self, _t: datafusion::physical_plan::DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+    fn fmt_as(
+        &self,
+        _t: datafusion::physical_plan::DisplayFormatType,
+        f: &mut std::fmt::Formatter,
+    ) -> std::fmt::Result {
         write!(f, "SealedExec: {}", self.inner.name())
     }
 }
@@ -167,7 +234,9 @@ impl datafusion::physical_plan::ExecutionPlan for SealedExec {
     }
     fn apply_expressions(
         &self,
-        _f: &mut dyn FnMut(&Arc<dyn datafusion::physical_expr::PhysicalExpr>) -> Result<datafusion::common::tree_node::TreeNodeRecursion>,
+        _f: &mut dyn FnMut(
+            &Arc<dyn datafusion::physical_expr::PhysicalExpr>,
+        ) -> Result<datafusion::common::tree_node::TreeNodeRecursion>,
     ) -> Result<datafusion::common::tree_node::TreeNodeRecursion> {
         Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
     }
@@ -179,10 +248,17 @@ impl datafusion::physical_plan::ExecutionPlan for SealedExec {
         Ok(self)
     }
     #[allow(deprecated)]
-    fn with_new_children(self: Arc<Self>, _: Vec<Arc<dyn datafusion::physical_plan::ExecutionPlan>>) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+    fn with_new_children(
+        self: Arc<Self>,
+        _: Vec<Arc<dyn datafusion::physical_plan::ExecutionPlan>>,
+    ) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
         Ok(self)
     }
-    fn execute(&self, partition: usize, context: Arc<datafusion::execution::TaskContext>) -> Result<datafusion::execution::SendableRecordBatchStream> {
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<datafusion::execution::TaskContext>,
+    ) -> Result<datafusion::execution::SendableRecordBatchStream> {
         self.inner.execute(partition, context)
     }
 }

@@ -27,7 +27,11 @@ pub enum Value {
     Date(i32),
     /// Microseconds since 1970-01-01T00:00:00Z.
     Timestamp(i64),
-    Interval { months: i32, days: i32, nanos: i64 },
+    Interval {
+        months: i32,
+        days: i32,
+        nanos: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +44,10 @@ pub struct TExpr {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TExprKind {
     /// A column of the input, by relation alias (if qualified) and name.
-    Col { qual: Option<String>, name: String },
+    Col {
+        qual: Option<String>,
+        name: String,
+    },
     Lit(Value),
     Binary(BinOp, Box<TExpr>, Box<TExpr>),
     Not(Box<TExpr>),
@@ -61,13 +68,18 @@ pub enum TExprKind {
 
 impl TExpr {
     pub fn error() -> TExpr {
-        TExpr { kind: TExprKind::Error, ty: Type::Null, nullable: true }
+        TExpr {
+            kind: TExprKind::Error,
+            ty: Type::Null,
+            nullable: true,
+        }
     }
     pub fn is_error(&self) -> bool {
         matches!(self.kind, TExprKind::Error)
     }
     pub fn is_literal(&self) -> bool {
-        matches!(self.kind, TExprKind::Lit(_)) || matches!(&self.kind, TExprKind::Neg(e) if e.is_literal())
+        matches!(self.kind, TExprKind::Lit(_))
+            || matches!(&self.kind, TExprKind::Neg(e) if e.is_literal())
     }
     /// Visits this expression and its sub-expressions.
     pub fn walk(&self, f: &mut dyn FnMut(&TExpr)) {
@@ -77,7 +89,10 @@ impl TExpr {
                 a.walk(f);
                 b.walk(f);
             }
-            TExprKind::Not(a) | TExprKind::Neg(a) | TExprKind::IsNull(a, _) | TExprKind::Cast(a, _) => a.walk(f),
+            TExprKind::Not(a)
+            | TExprKind::Neg(a)
+            | TExprKind::IsNull(a, _)
+            | TExprKind::Cast(a, _) => a.walk(f),
             TExprKind::InList(a, l, _) => {
                 a.walk(f);
                 l.iter().for_each(|x| x.walk(f));
@@ -111,19 +126,53 @@ impl TExpr {
 /// their alias; `Project` and `Aggregate` give unqualified columns.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rel {
-    Scan { source: usize, alias: String },
-    ModelRef { model: usize, alias: String },
+    Scan {
+        source: usize,
+        alias: String,
+    },
+    ModelRef {
+        model: usize,
+        alias: String,
+    },
     /// A left outer join: every left row is kept.
-    Join { left: Box<Rel>, right: Box<Rel>, on: Vec<(TExpr, TExpr)> },
-    Filter { input: Box<Rel>, predicate: TExpr },
-    Project { input: Box<Rel>, exprs: Vec<(String, TExpr)> },
+    Join {
+        left: Box<Rel>,
+        right: Box<Rel>,
+        on: Vec<(TExpr, TExpr)>,
+    },
+    Filter {
+        input: Box<Rel>,
+        predicate: TExpr,
+    },
+    Project {
+        input: Box<Rel>,
+        exprs: Vec<(String, TExpr)>,
+    },
     /// Keeps every input column (with its qualifier) and adds these.
-    Derive { input: Box<Rel>, exprs: Vec<(String, TExpr)> },
-    Aggregate { input: Box<Rel>, groups: Vec<(String, TExpr)>, aggs: Vec<(String, TExpr)> },
-    Sort { input: Box<Rel>, keys: Vec<(TExpr, bool)> },
-    Limit { input: Box<Rel>, n: usize },
-    Distinct { input: Box<Rel> },
-    Union { left: Box<Rel>, right: Box<Rel> },
+    Derive {
+        input: Box<Rel>,
+        exprs: Vec<(String, TExpr)>,
+    },
+    Aggregate {
+        input: Box<Rel>,
+        groups: Vec<(String, TExpr)>,
+        aggs: Vec<(String, TExpr)>,
+    },
+    Sort {
+        input: Box<Rel>,
+        keys: Vec<(TExpr, bool)>,
+    },
+    Limit {
+        input: Box<Rel>,
+        n: usize,
+    },
+    Distinct {
+        input: Box<Rel>,
+    },
+    Union {
+        left: Box<Rel>,
+        right: Box<Rel>,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -1,17 +1,17 @@
 #![doc = include_str!("../ARCHITECTURE.md")]
 
 pub mod ast;
-pub mod codes;
-pub mod diag;
-pub mod parse;
-pub mod span;
 pub mod check;
+pub mod codes;
 pub mod delta;
+pub mod diag;
+pub mod driver;
+pub mod engine;
+pub mod examples;
 pub mod ir;
 pub mod load;
-pub mod types;
 pub mod lower;
-pub mod engine;
-pub mod driver;
+pub mod parse;
+pub mod span;
 pub mod tpch;
-pub mod examples;
+pub mod types;

@@ -30,15 +30,31 @@ pub const STDLIB_TEXT: &str = include_str!("../stdlib/functions.sem");
 impl Workspace {
     fn new(root: PathBuf) -> Workspace {
         let mut map = SourceMap::default();
-        map.add(PathBuf::from(STDLIB_NAME), STDLIB_NAME.into(), STDLIB_TEXT.into());
-        Workspace { map, files: vec![], root, diags: vec![], display_base: None }
+        map.add(
+            PathBuf::from(STDLIB_NAME),
+            STDLIB_NAME.into(),
+            STDLIB_TEXT.into(),
+        );
+        Workspace {
+            map,
+            files: vec![],
+            root,
+            diags: vec![],
+            display_base: None,
+        }
     }
 
     /// A workspace from text in memory (for tests and editors): `name` is shown in diagnostics.
     pub fn from_text(name: &str, text: &str, root: &Path) -> Workspace {
         let mut ws = Workspace::new(root.to_path_buf());
         let mut seen = HashMap::new();
-        ws.add_file(root.join(name), name.to_string(), text.as_bytes().to_vec(), &mut seen, &mut vec![]);
+        ws.add_file(
+            root.join(name),
+            name.to_string(),
+            text.as_bytes().to_vec(),
+            &mut seen,
+            &mut vec![],
+        );
         ws
     }
 
@@ -52,23 +68,48 @@ impl Workspace {
     /// the entry's folder.
     pub fn load_with_root(path: &Path, root: Option<&Path>) -> Workspace {
         let is_dir = path.is_dir();
-        let default_root = if is_dir { path.to_path_buf() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
+        let default_root = if is_dir {
+            path.to_path_buf()
+        } else {
+            path.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
         let root = root.map(Path::to_path_buf).unwrap_or(default_root);
-        let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+        let root = if root.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            root
+        };
         let mut ws = Workspace::new(root);
-        ws.display_base = std::fs::canonicalize(if is_dir { path } else { path.parent().unwrap_or(Path::new(".")) }).ok();
+        ws.display_base = std::fs::canonicalize(if is_dir {
+            path
+        } else {
+            path.parent().unwrap_or(Path::new("."))
+        })
+        .ok();
         let mut seen = HashMap::new();
         let entries: Vec<PathBuf> = if is_dir {
             let mut v: Vec<PathBuf> = std::fs::read_dir(path)
-                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "sem") && p.is_file()).collect())
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|x| x == "sem") && p.is_file())
+                        .collect()
+                })
                 .unwrap_or_default();
             v.sort();
             if v.is_empty() {
-                let f = ws.map.add(path.to_path_buf(), path.display().to_string(), String::new());
+                let f = ws.map.add(
+                    path.to_path_buf(),
+                    path.display().to_string(),
+                    String::new(),
+                );
                 ws.diags.push(
-                    Diagnostic::error(Code::E0004, Span::new(f, 0, 0), format!("no `.sem` files in `{}`", path.display()))
-                        .label("empty workspace")
-                        .help("give a `.sem` file or a folder that holds some"),
+                    Diagnostic::error(
+                        Code::E0004,
+                        Span::new(f, 0, 0),
+                        format!("no `.sem` files in `{}`", path.display()),
+                    )
+                    .label("empty workspace")
+                    .help("give a `.sem` file or a folder that holds some"),
                 );
             }
             v
@@ -87,18 +128,34 @@ impl Workspace {
         {
             return p.display().to_string();
         }
-        path.strip_prefix(&self.root).map(|p| p.display().to_string()).unwrap_or_else(|_| path.display().to_string())
+        path.strip_prefix(&self.root)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| path.display().to_string())
     }
 
-    fn load_file(&mut self, path: &Path, from: Option<Span>, seen: &mut HashMap<PathBuf, FileId>, stack: &mut Vec<PathBuf>) {
+    fn load_file(
+        &mut self,
+        path: &Path,
+        from: Option<Span>,
+        seen: &mut HashMap<PathBuf, FileId>,
+        stack: &mut Vec<PathBuf>,
+    ) {
         let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         if let Some(pos) = stack.iter().position(|p| *p == canon) {
-            let cycle: Vec<String> = stack[pos..].iter().chain(std::iter::once(&canon)).map(|p| self.display_name(p)).collect();
+            let cycle: Vec<String> = stack[pos..]
+                .iter()
+                .chain(std::iter::once(&canon))
+                .map(|p| self.display_name(p))
+                .collect();
             if let Some(span) = from {
                 self.diags.push(
-                    Diagnostic::error(Code::E0005, span, format!("import cycle: {}", cycle.join(" → ")))
-                        .label("this import closes the cycle")
-                        .help("move what both files need into a third file that each imports"),
+                    Diagnostic::error(
+                        Code::E0005,
+                        span,
+                        format!("import cycle: {}", cycle.join(" → ")),
+                    )
+                    .label("this import closes the cycle")
+                    .help("move what both files need into a third file that each imports"),
                 );
             }
             return;
@@ -116,16 +173,28 @@ impl Workspace {
                 let d = match from {
                     Some(span) => Diagnostic::error(Code::E0004, span, msg).label("imported here"),
                     None => {
-                        let f = self.map.add(path.to_path_buf(), path.display().to_string(), String::new());
+                        let f = self.map.add(
+                            path.to_path_buf(),
+                            path.display().to_string(),
+                            String::new(),
+                        );
                         Diagnostic::error(Code::E0004, Span::new(f, 0, 0), msg).label("this file")
                     }
                 };
-                self.diags.push(d.help("check the path; imports are relative to the importing file"));
+                self.diags
+                    .push(d.help("check the path; imports are relative to the importing file"));
             }
         }
     }
 
-    fn add_file(&mut self, canon: PathBuf, name: String, bytes: Vec<u8>, seen: &mut HashMap<PathBuf, FileId>, stack: &mut Vec<PathBuf>) {
+    fn add_file(
+        &mut self,
+        canon: PathBuf,
+        name: String,
+        bytes: Vec<u8>,
+        seen: &mut HashMap<PathBuf, FileId>,
+        stack: &mut Vec<PathBuf>,
+    ) {
         let id = FileId(self.map.files.len() as u32);
         let (text, bad) = parse::decode(id, &bytes);
         drop(bytes);
@@ -138,9 +207,13 @@ impl Workspace {
         let (file, diags) = parse::parse_file(fid, &self.map.get(fid).text);
         if diags.is_empty() && file.items.is_empty() {
             self.diags.push(
-                Diagnostic::warning(Code::E0008, Span::new(fid, 0, 0), "this file declares nothing")
-                    .label("empty")
-                    .help("a `.sem` file declares sources, models and outputs; delete it or add some"),
+                Diagnostic::warning(
+                    Code::E0008,
+                    Span::new(fid, 0, 0),
+                    "this file declares nothing",
+                )
+                .label("empty")
+                .help("a `.sem` file declares sources, models and outputs; delete it or add some"),
             );
         }
         self.diags.extend(diags);
@@ -152,7 +225,6 @@ impl Workspace {
                 _ => None,
             })
             .collect();
-        self.files.push((fid, file));
         stack.push(canon.clone());
         let dir = canon.parent().map(Path::to_path_buf).unwrap_or_default();
         for (p, span) in imports {
@@ -160,5 +232,7 @@ impl Workspace {
             self.load_file(&target, Some(span), seen, stack);
         }
         stack.pop();
+        // imported files come first: their declarations are the earlier ones
+        self.files.push((fid, file));
     }
 }

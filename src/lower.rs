@@ -12,12 +12,15 @@ use crate::types::Type;
 use datafusion::arrow::datatypes::IntervalMonthDayNano;
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, DataFusionError, ExprSchema, Result, ScalarValue, TableReference};
+use datafusion::common::{
+    Column, DataFusionError, ExprSchema, Result, ScalarValue, TableReference,
+};
 use datafusion::datasource::provider_as_source;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::expr::{Case, Like};
 use datafusion::logical_expr::{
-    Between, Cast, Expr, ExprFunctionExt, JoinType, LogicalPlan, LogicalPlanBuilder, Operator, binary_expr, lit,
+    Between, Cast, Expr, ExprFunctionExt, JoinType, LogicalPlan, LogicalPlanBuilder, Operator,
+    binary_expr, lit,
 };
 use datafusion_substrait::logical_plan::producer::{DefaultSubstraitProducer, SubstraitProducer};
 use std::collections::HashMap;
@@ -39,7 +42,11 @@ fn internal(msg: impl Into<String>) -> DataFusionError {
 
 impl<'a> Lowerer<'a> {
     pub fn new(program: &'a Program, providers: &'a Providers, state: &'a SessionState) -> Self {
-        Lowerer { program, providers, state }
+        Lowerer {
+            program,
+            providers,
+            state,
+        }
     }
 
     /// The logical plan of one output: the model's rows with the model's checked schema.
@@ -54,12 +61,17 @@ impl<'a> Lowerer<'a> {
             let e = Expr::Column(field.clone());
             if Type::from_arrow(&have) != Some(want.ty) {
                 changed = true;
-                exprs.push(Expr::Cast(Cast::new(Box::new(e), want.ty.to_arrow())).alias(&want.name));
+                exprs
+                    .push(Expr::Cast(Cast::new(Box::new(e), want.ty.to_arrow())).alias(&want.name));
             } else {
                 exprs.push(e.alias(&want.name));
             }
         }
-        if changed { LogicalPlanBuilder::from(plan).project(exprs)?.build() } else { Ok(plan) }
+        if changed {
+            LogicalPlanBuilder::from(plan).project(exprs)?.build()
+        } else {
+            Ok(plan)
+        }
     }
 
     fn rel(&self, r: &Rel) -> Result<LogicalPlanBuilder> {
@@ -67,37 +79,65 @@ impl<'a> Lowerer<'a> {
             Rel::Scan { source, alias } => {
                 let s = &self.program.sources[*source];
                 let name = pinned_name(&s.url, s.version);
-                let provider = self.providers.get(&name).ok_or_else(|| internal(format!("no provider for {name}")))?;
+                let provider = self
+                    .providers
+                    .get(&name)
+                    .ok_or_else(|| internal(format!("no provider for {name}")))?;
                 let schema = provider.schema();
                 let mut proj = vec![];
                 for c in &s.columns {
-                    proj.push(schema.index_of(&c.name).map_err(|_| internal(format!("column {} missing from {name}", c.name)))?);
+                    proj.push(
+                        schema.index_of(&c.name).map_err(|_| {
+                            internal(format!("column {} missing from {name}", c.name))
+                        })?,
+                    );
                 }
-                LogicalPlanBuilder::scan(TableReference::bare(name), provider_as_source(provider.clone()), Some(proj))?.alias(alias.as_str())?
+                LogicalPlanBuilder::scan(
+                    TableReference::bare(name),
+                    provider_as_source(provider.clone()),
+                    Some(proj),
+                )?
+                .alias(alias.as_str())?
             }
-            Rel::ModelRef { model, alias } => self.rel(&self.program.models[*model].rel)?.alias(alias.as_str())?,
+            Rel::ModelRef { model, alias } => self
+                .rel(&self.program.models[*model].rel)?
+                .alias(alias.as_str())?,
             Rel::Join { left, right, on } => {
                 let l = self.rel(left)?;
                 let r = self.rel(right)?.build()?;
-                let conds: Vec<Expr> = on.iter().map(|(a, b)| Ok(self.expr(a)?.eq(self.expr(b)?))).collect::<Result<_>>()?;
+                let conds: Vec<Expr> = on
+                    .iter()
+                    .map(|(a, b)| Ok(self.expr(a)?.eq(self.expr(b)?)))
+                    .collect::<Result<_>>()?;
                 l.join_on(r, JoinType::Left, conds)?
             }
             Rel::Filter { input, predicate } => self.rel(input)?.filter(self.expr(predicate)?)?,
             Rel::Project { input, exprs } => {
-                let es: Vec<Expr> = exprs.iter().map(|(n, e)| Ok(self.expr(e)?.alias(n))).collect::<Result<_>>()?;
+                let es: Vec<Expr> = exprs
+                    .iter()
+                    .map(|(n, e)| Ok(self.expr(e)?.alias(n)))
+                    .collect::<Result<_>>()?;
                 self.rel(input)?.project(es)?
             }
             Rel::Derive { input, exprs } => {
                 let b = self.rel(input)?;
-                let mut es: Vec<Expr> = b.schema().columns().into_iter().map(Expr::Column).collect();
+                let mut es: Vec<Expr> =
+                    b.schema().columns().into_iter().map(Expr::Column).collect();
                 for (n, e) in exprs {
                     es.push(self.expr(e)?.alias(n));
                 }
                 b.project(es)?
             }
-            Rel::Aggregate { input, groups, aggs } => self.aggregate(input, groups, aggs)?,
+            Rel::Aggregate {
+                input,
+                groups,
+                aggs,
+            } => self.aggregate(input, groups, aggs)?,
             Rel::Sort { input, keys } => {
-                let ks = keys.iter().map(|(e, desc)| Ok(self.expr(e)?.sort(!desc, *desc))).collect::<Result<Vec<_>>>()?;
+                let ks = keys
+                    .iter()
+                    .map(|(e, desc)| Ok(self.expr(e)?.sort(!desc, *desc)))
+                    .collect::<Result<Vec<_>>>()?;
                 self.rel(input)?.sort(ks)?
             }
             Rel::Limit { input, n } => self.rel(input)?.limit(0, Some(*n))?,
@@ -108,9 +148,17 @@ impl<'a> Lowerer<'a> {
 
     /// `aggregate { a = sum(x) / count() }`: aggregate calls are computed by an Aggregate,
     /// then a projection combines them.
-    fn aggregate(&self, input: &Rel, groups: &[(String, TExpr)], aggs: &[(String, TExpr)]) -> Result<LogicalPlanBuilder> {
+    fn aggregate(
+        &self,
+        input: &Rel,
+        groups: &[(String, TExpr)],
+        aggs: &[(String, TExpr)],
+    ) -> Result<LogicalPlanBuilder> {
         let b = self.rel(input)?;
-        let gs: Vec<Expr> = groups.iter().map(|(n, e)| Ok(self.expr(e)?.alias(n))).collect::<Result<_>>()?;
+        let gs: Vec<Expr> = groups
+            .iter()
+            .map(|(n, e)| Ok(self.expr(e)?.alias(n)))
+            .collect::<Result<_>>()?;
         let mut calls: Vec<Expr> = vec![];
         let mut finals: Vec<(String, Expr)> = vec![];
         let mut simple = true;
@@ -139,7 +187,10 @@ impl<'a> Lowerer<'a> {
         if simple {
             return Ok(b);
         }
-        let mut out: Vec<Expr> = groups.iter().map(|(n, _)| Expr::Column(Column::from_name(n))).collect();
+        let mut out: Vec<Expr> = groups
+            .iter()
+            .map(|(n, _)| Expr::Column(Column::from_name(n)))
+            .collect();
         out.extend(finals.into_iter().map(|(n, e)| e.alias(n)));
         b.project(out)
     }
@@ -152,7 +203,10 @@ impl<'a> Lowerer<'a> {
     fn expr(&self, e: &TExpr) -> Result<Expr> {
         let b = |x: &TExpr| -> Result<Box<Expr>> { Ok(Box::new(self.expr(x)?)) };
         Ok(match &e.kind {
-            TExprKind::Col { qual, name } => Expr::Column(Column::new(qual.as_ref().map(|q| TableReference::bare(q.as_str())), name)),
+            TExprKind::Col { qual, name } => Expr::Column(Column::new(
+                qual.as_ref().map(|q| TableReference::bare(q.as_str())),
+                name,
+            )),
             TExprKind::Lit(v) => Expr::Literal(scalar(v, e.ty), None),
             TExprKind::Binary(op, l, r) => {
                 let o = match op {
@@ -182,23 +236,40 @@ impl<'a> Lowerer<'a> {
                 }
             }
             TExprKind::InList(x, items, neg) => {
-                let list = items.iter().map(|i| self.expr(i)).collect::<Result<Vec<_>>>()?;
+                let list = items
+                    .iter()
+                    .map(|i| self.expr(i))
+                    .collect::<Result<Vec<_>>>()?;
                 self.expr(x)?.in_list(list, *neg)
             }
-            TExprKind::Between(x, lo, hi, neg) => Expr::Between(Between::new(b(x)?, *neg, b(lo)?, b(hi)?)),
+            TExprKind::Between(x, lo, hi, neg) => {
+                Expr::Between(Between::new(b(x)?, *neg, b(lo)?, b(hi)?))
+            }
             TExprKind::Like(x, p, neg) => Expr::Like(Like::new(*neg, b(x)?, b(p)?, None, false)),
             TExprKind::Case(arms, other) => {
-                let when_then = arms.iter().map(|(c, v)| Ok((b(c)?, b(v)?))).collect::<Result<Vec<_>>>()?;
+                let when_then = arms
+                    .iter()
+                    .map(|(c, v)| Ok((b(c)?, b(v)?)))
+                    .collect::<Result<Vec<_>>>()?;
                 let else_expr = match other {
                     Some(o) => Some(b(o)?),
                     None => None,
                 };
-                Expr::Case(Case { expr: None, when_then_expr: when_then, else_expr })
+                Expr::Case(Case {
+                    expr: None,
+                    when_then_expr: when_then,
+                    else_expr,
+                })
             }
             TExprKind::Cast(x, t) => Expr::Cast(Cast::new(b(x)?, t.to_arrow())),
             TExprKind::Call(fi, args) => {
                 let sig = &self.program.functions[*fi];
-                let udf = self.state.scalar_functions().get(&sig.engine).cloned().ok_or_else(|| internal(format!("engine has no function {}", sig.engine)))?;
+                let udf = self
+                    .state
+                    .scalar_functions()
+                    .get(&sig.engine)
+                    .cloned()
+                    .ok_or_else(|| internal(format!("engine has no function {}", sig.engine)))?;
                 let mut a = vec![];
                 if let Some(c) = &sig.engine_const {
                     a.push(lit(c.clone()));
@@ -210,13 +281,25 @@ impl<'a> Lowerer<'a> {
             }
             TExprKind::Agg(fi, args) => {
                 let sig = &self.program.functions[*fi];
-                let udaf = self.state.aggregate_functions().get(&sig.engine).cloned().ok_or_else(|| internal(format!("engine has no aggregate {}", sig.engine)))?;
-                let mut a = args.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?;
+                let udaf = self
+                    .state
+                    .aggregate_functions()
+                    .get(&sig.engine)
+                    .cloned()
+                    .ok_or_else(|| internal(format!("engine has no aggregate {}", sig.engine)))?;
+                let mut a = args
+                    .iter()
+                    .map(|x| self.expr(x))
+                    .collect::<Result<Vec<_>>>()?;
                 if a.is_empty() {
                     a.push(lit(1i64));
                 }
                 let call = udaf.call(a);
-                if sig.name == "count_distinct" { call.distinct().build()? } else { call }
+                if sig.name == "count_distinct" {
+                    call.distinct().build()?
+                } else {
+                    call
+                }
             }
             TExprKind::Error => return Err(internal("an error node reached lowering")),
         })
@@ -233,7 +316,13 @@ fn scalar(v: &Value, ty: Type) -> ScalarValue {
         Value::Str(s) => ScalarValue::Utf8(Some(s.clone())),
         Value::Date(d) => ScalarValue::Date32(Some(*d)),
         Value::Timestamp(t) => ScalarValue::TimestampMicrosecond(Some(*t), Some("UTC".into())),
-        Value::Interval { months, days, nanos } => ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(*months, *days, *nanos))),
+        Value::Interval {
+            months,
+            days,
+            nanos,
+        } => ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(
+            *months, *days, *nanos,
+        ))),
     }
     .cast_to(&ty.to_arrow())
     .unwrap_or(ScalarValue::Null)
@@ -241,16 +330,35 @@ fn scalar(v: &Value, ty: Type) -> ScalarValue {
 
 /// Lowers the outputs (all, or the one named) to one Substrait plan, one root per output,
 /// sharing one function-extension table. Returns the plan and the outputs' logical plans.
-pub fn to_substrait(program: &Program, providers: &Providers, state: &SessionState, only: Option<&str>) -> Result<(Plan, Vec<LogicalPlan>)> {
+pub fn to_substrait(
+    program: &Program,
+    providers: &Providers,
+    state: &SessionState,
+    only: Option<&str>,
+) -> Result<(Plan, Vec<LogicalPlan>)> {
     let lw = Lowerer::new(program, providers, state);
     let mut producer = DefaultSubstraitProducer::new(state);
     let mut relations = vec![];
     let mut plans = vec![];
-    for o in program.outputs.iter().filter(|o| only.is_none_or(|n| n == o.name)) {
+    for o in program
+        .outputs
+        .iter()
+        .filter(|o| only.is_none_or(|n| n == o.name))
+    {
         let plan = lw.output_plan(o)?;
         let rel = producer.handle_plan(&plan)?;
-        let names = plan.schema().fields().iter().map(|f| f.name().clone()).collect();
-        relations.push(PlanRel { rel_type: Some(plan_rel::RelType::Root(RelRoot { input: Some(*rel), names })) });
+        let names = plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        relations.push(PlanRel {
+            rel_type: Some(plan_rel::RelType::Root(RelRoot {
+                input: Some(*rel),
+                names,
+            })),
+        });
         plans.push(plan);
     }
     let extensions = producer.get_extensions();
@@ -266,5 +374,8 @@ pub fn to_substrait(program: &Program, providers: &Providers, state: &SessionSta
 /// One output's root as a plan of its own (the Substrait consumer takes one root at a time).
 pub fn single_root(plan: &Plan, i: usize) -> Option<Plan> {
     let rel = plan.relations.get(i)?.clone();
-    Some(Plan { relations: vec![rel], ..plan.clone() })
+    Some(Plan {
+        relations: vec![rel],
+        ..plan.clone()
+    })
 }

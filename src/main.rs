@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "semc", version, about = "Compile and run .sem semantic models over Delta tables")]
+#[command(
+    name = "semc",
+    version,
+    about = "Compile and run .sem semantic models over Delta tables"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -74,17 +78,23 @@ enum Cmd {
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("internal error: semc panicked (this is a bug in semc, not in your program): {info}");
+        eprintln!(
+            "internal error: semc panicked (this is a bug in semc, not in your program): {info}"
+        );
     }));
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("internal error: cannot start the runtime: {e}");
             return ExitCode::from(2);
         }
     };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(dispatch(cli))));
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(dispatch(cli))));
     match result {
         Ok(code) => code,
         Err(_) => ExitCode::from(2),
@@ -121,7 +131,10 @@ fn fail(map: &SourceMap, f: Failure) -> ExitCode {
     }
 }
 
-async fn compile_or_report(path: &Path, format: DiagFormat) -> Result<driver::Compilation, ExitCode> {
+async fn compile_or_report(
+    path: &Path,
+    format: DiagFormat,
+) -> Result<driver::Compilation, ExitCode> {
     let c = match driver::compile(path).await {
         Ok(c) => c,
         Err(f) => return Err(fail(&SourceMap::default(), f)),
@@ -144,13 +157,23 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 if format == DiagFormat::Human
                     && let Some(p) = &c.program
                 {
-                    eprintln!("ok: {} source(s), {} model(s), {} output(s)", p.sources.len(), p.models.len(), p.outputs.len());
+                    eprintln!(
+                        "ok: {} source(s), {} model(s), {} output(s)",
+                        p.sources.len(),
+                        p.models.len(),
+                        p.outputs.len()
+                    );
                 }
                 ExitCode::SUCCESS
             }
             Err(code) => code,
         },
-        Cmd::Plan { path, output, format, out } => {
+        Cmd::Plan {
+            path,
+            output,
+            format,
+            out,
+        } => {
             let c = match compile_or_report(&path, DiagFormat::Human).await {
                 Ok(c) => c,
                 Err(code) => return code,
@@ -176,8 +199,11 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 PlanFormat::Proto => prost::Message::encode_to_vec(&plan),
             };
             let written = match &out {
-                Some(f) => std::fs::write(f, &bytes).map_err(|e| format!("cannot write {}: {e}", f.display())),
-                None => std::io::stdout().write_all(&bytes).map_err(|e| e.to_string()),
+                Some(f) => std::fs::write(f, &bytes)
+                    .map_err(|e| format!("cannot write {}: {e}", f.display())),
+                None => std::io::stdout()
+                    .write_all(&bytes)
+                    .map_err(|e| e.to_string()),
             };
             match written {
                 Ok(()) => ExitCode::SUCCESS,
@@ -195,7 +221,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
             match driver::run_compiled(&c, output.as_deref()).await {
                 Ok(reports) => {
                     for r in reports {
-                        println!("{}: {} rows, {} file(s) → {} version {} ({} ms)", r.output, r.rows, r.files, r.location, r.version, r.millis);
+                        println!(
+                            "{}: {} rows, {} file(s) → {} version {} ({} ms)",
+                            r.output, r.rows, r.files, r.location, r.version, r.millis
+                        );
                     }
                     ExitCode::SUCCESS
                 }
@@ -217,7 +246,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Cmd::Codes { code } => {
             match code {
                 Some(c) => match semc::codes::Code::parse(&c) {
-                    Some(c) => println!("{} ({}): {}\n\n{}", c.as_str(), c.name(), c.summary(), c.explanation()),
+                    Some(c) => println!(
+                        "{} ({}): {}\n\n{}",
+                        c.as_str(),
+                        c.name(),
+                        c.summary(),
+                        c.explanation()
+                    ),
                     None => {
                         eprintln!("error: no diagnostic code `{c}`");
                         return ExitCode::from(1);
@@ -243,7 +278,10 @@ async fn demo(dir: &Path, sf: f64) -> ExitCode {
         eprintln!("error: cannot create {}: {e}", dir.display());
         return ExitCode::from(1);
     }
-    eprintln!("generating TPC-H SF {sf} as Delta tables in {} …", dir.join("tpch").display());
+    eprintln!(
+        "generating TPC-H SF {sf} as Delta tables in {} …",
+        dir.join("tpch").display()
+    );
     match semc::tpch::generate(&dir.join("tpch"), sf).await {
         Ok(tables) => {
             for (t, rows, skipped) in tables {
@@ -275,7 +313,10 @@ async fn demo(dir: &Path, sf: f64) -> ExitCode {
         Err(f) => return fail(&c.ws.map, f),
     };
     for r in &reports {
-        println!("\n== {} ({} rows, {} file(s), version {}, {} ms)", r.output, r.rows, r.files, r.version, r.millis);
+        println!(
+            "\n== {} ({} rows, {} file(s), version {}, {} ms)",
+            r.output, r.rows, r.files, r.version, r.millis
+        );
         match driver::read_table(&r.location, 20).await {
             Ok(t) => println!("{t}"),
             Err(e) => println!("(cannot read back: {e})"),

@@ -49,17 +49,30 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
 pub fn decode(file: FileId, bytes: &[u8]) -> (String, Option<Diagnostic>) {
     if bytes.len() > MAX_FILE_BYTES {
         let text = String::from_utf8_lossy(&bytes[..1024.min(bytes.len())]).into_owned();
-        let d = Diagnostic::error(Code::E0007, Span::new(file, 0, 0), format!("file is {} bytes; the limit is {MAX_FILE_BYTES}", bytes.len()))
-            .label("this file")
-            .help("split the workspace into several files with `import`");
+        let d = Diagnostic::error(
+            Code::E0007,
+            Span::new(file, 0, 0),
+            format!(
+                "file is {} bytes; the limit is {MAX_FILE_BYTES}",
+                bytes.len()
+            ),
+        )
+        .label("this file")
+        .help("split the workspace into several files with `import`");
         return (text, Some(d));
     }
     match std::str::from_utf8(bytes) {
         Ok(s) => {
             if let Some(p) = s.find('\0') {
-                let d = Diagnostic::error(Code::E0006, Span::new(file, p, p + 1), "file contains a NUL byte")
-                    .label("NUL byte here")
-                    .help("`.sem` files are text; remove the byte or check that this is the right file");
+                let d = Diagnostic::error(
+                    Code::E0006,
+                    Span::new(file, p, p + 1),
+                    "file contains a NUL byte",
+                )
+                .label("NUL byte here")
+                .help(
+                    "`.sem` files are text; remove the byte or check that this is the right file",
+                );
                 return (s.to_string(), Some(d));
             }
             (s.to_string(), None)
@@ -68,9 +81,13 @@ pub fn decode(file: FileId, bytes: &[u8]) -> (String, Option<Diagnostic>) {
             let at = e.valid_up_to();
             let text = String::from_utf8_lossy(bytes).into_owned();
             // the replacement character is 3 bytes long in the lossy text
-            let d = Diagnostic::error(Code::E0002, Span::new(file, at, at + 3), format!("invalid UTF-8 at byte {at}"))
-                .label("not UTF-8")
-                .help("save the file as UTF-8");
+            let d = Diagnostic::error(
+                Code::E0002,
+                Span::new(file, at, at + 3),
+                format!("invalid UTF-8 at byte {at}"),
+            )
+            .label("not UTF-8")
+            .help("save the file as UTF-8");
             (text, Some(d))
         }
     }
@@ -114,7 +131,10 @@ fn check_depth(file: FileId, text: &str) -> Option<Diagnostic> {
                     return Some(too_deep(file, i, i + 1));
                 }
             }
-            b'n' if b[i..].starts_with(b"not") && (i == 0 || !is_ident_byte(b[i - 1])) && !b.get(i + 3).is_some_and(|x| is_ident_byte(*x)) => {
+            b'n' if b[i..].starts_with(b"not")
+                && (i == 0 || !is_ident_byte(b[i - 1]))
+                && !b.get(i + 3).is_some_and(|x| is_ident_byte(*x)) =>
+            {
                 prefix_run += 1;
                 if prefix_run > MAX_DEPTH {
                     return Some(too_deep(file, i, i + 3));
@@ -135,9 +155,13 @@ fn is_ident_byte(c: u8) -> bool {
 }
 
 fn too_deep(file: FileId, start: usize, end: usize) -> Diagnostic {
-    Diagnostic::error(Code::E0003, Span::new(file, start, end), format!("nesting deeper than {MAX_DEPTH} levels"))
-        .label("too deep here")
-        .help("split the expression into named parts with `derive`")
+    Diagnostic::error(
+        Code::E0003,
+        Span::new(file, start, end),
+        format!("nesting deeper than {MAX_DEPTH} levels"),
+    )
+    .label("too deep here")
+    .help("split the expression into named parts with `derive`")
 }
 
 /// Parses one file. Always returns a tree (possibly partial) and every diagnostic found.
@@ -149,7 +173,10 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
         Ok(p) => p,
         Err(e) => return (File { items: vec![] }, vec![syntax_error(file, text, e)]),
     };
-    let mut b = Builder { file, diags: vec![] };
+    let mut b = Builder {
+        file,
+        diags: vec![],
+    };
     let mut items = vec![];
     let file_pair = pairs.into_iter().next();
     for p in file_pair.into_iter().flat_map(|p| p.into_inner()) {
@@ -157,7 +184,11 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
             Rule::policy => items.push(Item::Policy(b.policy(p))),
             Rule::import => {
                 let span = b.span(&p);
-                let s = p.into_inner().nth(1).map(|s| unescape(s.as_str())).unwrap_or_default();
+                let s = p
+                    .into_inner()
+                    .nth(1)
+                    .map(|s| unescape(s.as_str()))
+                    .unwrap_or_default();
                 items.push(Item::Import(Import { path: s, span }));
             }
             Rule::source => items.push(Item::Source(b.source(p))),
@@ -185,17 +216,22 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
     };
     let rest = &text[pos.min(text.len())..];
     let found_len = token_len(rest);
-    let found = if rest.is_empty() { "end of file".to_string() } else { format!("`{}`", &rest[..found_len]) };
+    let found = if rest.is_empty() {
+        "end of file".to_string()
+    } else {
+        format!("`{}`", &rest[..found_len])
+    };
     let message = if expected.is_empty() {
         format!("unexpected {found}")
     } else {
         format!("expected {}, found {found}", join_or(&expected))
     };
-    let mut d = Diagnostic::error(Code::E0001, Span::new(file, pos, pos + found_len), message).label(if expected.is_empty() {
-        "unexpected here".to_string()
-    } else {
-        format!("expected {}", join_or(&expected))
-    });
+    let mut d = Diagnostic::error(Code::E0001, Span::new(file, pos, pos + found_len), message)
+        .label(if expected.is_empty() {
+            "unexpected here".to_string()
+        } else {
+            format!("expected {}", join_or(&expected))
+        });
     if let Some(h) = syntax_help(rest, &expected) {
         d = d.help(h);
     } else {
@@ -205,7 +241,10 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
 }
 
 fn syntax_help(rest: &str, expected: &[&str]) -> Option<String> {
-    if rest.starts_with('=') && !rest.starts_with("==") && expected.iter().any(|e| e.contains("operator")) {
+    if rest.starts_with('=')
+        && !rest.starts_with("==")
+        && expected.iter().any(|e| e.contains("operator"))
+    {
         return Some("comparison is written `==`".into());
     }
     if rest.starts_with('\'') {
@@ -220,7 +259,9 @@ fn syntax_help(rest: &str, expected: &[&str]) -> Option<String> {
 /// Length in bytes of the token that starts `rest` (at least one char, at most 40 bytes).
 fn token_len(rest: &str) -> usize {
     let mut chars = rest.char_indices();
-    let Some((_, first)) = chars.next() else { return 0 };
+    let Some((_, first)) = chars.next() else {
+        return 0;
+    };
     let is_word = |c: char| c.is_alphanumeric() || c == '_';
     let mut end = first.len_utf8();
     if is_word(first) {
@@ -261,14 +302,18 @@ pub fn rule_name(r: Rule) -> &'static str {
         int_lit => "an integer",
         number_lit => "a number",
         string_lit => "a string",
-        expr | bound | paren | primary | call | path | typed_lit | case_expr | cast_expr => "an expression",
+        expr | bound | paren | primary | call | path | typed_lit | case_expr | cast_expr => {
+            "an expression"
+        }
         list_lit => "a list `[…]`",
-        op_or | op_and | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_add | op_sub | op_mul | op_div
-        | op_mod | infix | arith => "an operator",
+        op_or | op_and | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_add | op_sub
+        | op_mul | op_div | op_mod | infix | arith => "an operator",
         is_null | in_list | between | like | postfix | negated => "an operator",
         op_not | op_neg | prefix | neg => "an expression",
         type_expr | decimal_type => "a type",
-        constraint | c_key | c_unique | c_not_null | c_check => "a constraint (`key`, `unique`, `not null`, `check (…)`)",
+        constraint | c_key | c_unique | c_not_null | c_check => {
+            "a constraint (`key`, `unique`, `not null`, `check (…)`)"
+        }
         column_decl => "a column declaration `name: type`",
         join_decl | join_step => "`join`",
         measure_decl => "`measure`",
@@ -277,8 +322,8 @@ pub fn rule_name(r: Rule) -> &'static str {
         join_cond | key_pair => "a join condition `a = target.b`",
         delta_ref => "`delta(\"path\")`",
         pin | pin_version | pin_timestamp => "`at version N` or `at timestamp \"…\"`",
-        where_step | select_step | derive_step | group_step | aggregate_step | sort_step | limit_step
-        | distinct_step | union_step => "a step",
+        where_step | select_step | derive_step | group_step | aggregate_step | sort_step
+        | limit_step | distinct_step | union_step => "a step",
         named_list | named_expr => "`name = expression` or a column",
         sort_key => "a sort key",
         sort_dir => "`asc` or `desc`",
@@ -341,17 +386,24 @@ pub fn rule_name(r: Rule) -> &'static str {
         k_cast => "`cast`",
         k_asc => "`asc`",
         k_desc => "`desc`",
-        k_fn | k_aggregate_fn | stdlib_file | signature | arg_ty | variadic | ret_ty => "a signature",
+        k_fn | k_aggregate_fn | stdlib_file | signature | arg_ty | variadic | ret_ty => {
+            "a signature"
+        }
         WHITESPACE | COMMENT => "whitespace",
         ident_start | ident_cont => "a name",
         source_member => "a column, `join`, `measure` or `dimension`",
-        step => "a step (`where`, `select`, `derive`, `join`, `group by`, `aggregate`, `sort`, `limit`, `distinct`, `union`)",
+        step => {
+            "a step (`where`, `select`, `derive`, `join`, `group by`, `aggregate`, `sort`, `limit`, `distinct`, `union`)"
+        }
         literal => "a literal",
     }
 }
 
 pub fn unescape(raw: &str) -> String {
-    let inner = raw.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(raw);
+    let inner = raw
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(raw);
     let mut out = String::with_capacity(inner.len());
     let mut it = inner.chars();
     while let Some(c) = it.next() {
@@ -386,10 +438,22 @@ impl Builder {
         match inner {
             Some(q) if q.as_rule() == Rule::quoted_ident => {
                 let t = q.as_str();
-                Ident { text: t[1..t.len() - 1].to_string(), quoted: true, span }
+                Ident {
+                    text: t[1..t.len() - 1].to_string(),
+                    quoted: true,
+                    span,
+                }
             }
-            Some(q) => Ident { text: q.as_str().to_string(), quoted: false, span },
-            None => Ident { text: String::new(), quoted: false, span },
+            Some(q) => Ident {
+                text: q.as_str().to_string(),
+                quoted: false,
+                span,
+            },
+            None => Ident {
+                text: String::new(),
+                quoted: false,
+                span,
+            },
         }
     }
 
@@ -399,7 +463,9 @@ impl Builder {
         for e in p.into_inner().filter(|e| e.as_rule() == Rule::policy_entry) {
             let espan = self.span(&e);
             let mut it = e.into_inner();
-            let (Some(k), Some(v)) = (it.next(), it.next()) else { continue };
+            let (Some(k), Some(v)) = (it.next(), it.next()) else {
+                continue;
+            };
             let key = self.ident(k);
             let value = match v.into_inner().next() {
                 Some(x) => match x.as_rule() {
@@ -414,7 +480,11 @@ impl Builder {
                 },
                 None => PolicyValue::Bool(false),
             };
-            entries.push(PolicyEntry { key, value, span: espan });
+            entries.push(PolicyEntry {
+                key,
+                value,
+                span: espan,
+            });
         }
         Policy { entries, span }
     }
@@ -431,7 +501,10 @@ impl Builder {
         let span = self.span(&p);
         let mut it = p.into_inner();
         it.next(); // source
-        let name = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
+        let name = it
+            .next()
+            .map(|x| self.ident(x))
+            .unwrap_or_else(|| empty_ident(span));
         it.next(); // from
         let (location, location_span) = it.next().map(|x| self.delta_ref(x)).unwrap_or_default();
         let mut s = Source {
@@ -457,7 +530,15 @@ impl Builder {
                             match text.parse::<i64>() {
                                 Ok(v) => Pin::Version(v, xs),
                                 Err(_) => {
-                                    self.diags.push(Diagnostic::error(Code::E0212, xs, "version number too large").label("here").help("Delta versions are 64-bit integers"));
+                                    self.diags.push(
+                                        Diagnostic::error(
+                                            Code::E0212,
+                                            xs,
+                                            "version number too large",
+                                        )
+                                        .label("here")
+                                        .help("Delta versions are 64-bit integers"),
+                                    );
                                     Pin::Version(0, xs)
                                 }
                             }
@@ -480,39 +561,71 @@ impl Builder {
         let span = self.span(&p);
         let mut it = p.into_inner();
         it.next();
-        let name = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
-        let expr = it.next().map(|x| self.expr(x)).unwrap_or(Expr { kind: ExprKind::Error, span });
+        let name = it
+            .next()
+            .map(|x| self.ident(x))
+            .unwrap_or_else(|| empty_ident(span));
+        let expr = it.next().map(|x| self.expr(x)).unwrap_or(Expr {
+            kind: ExprKind::Error,
+            span,
+        });
         NamedDecl { name, expr, span }
     }
 
     fn column_decl(&mut self, p: Pair<Rule>) -> ColumnDecl {
         let span = self.span(&p);
         let mut it = p.into_inner();
-        let name = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
-        let ty = it.next().map(|x| self.type_expr(x)).unwrap_or(TypeExpr::Decimal(0, 0, span));
+        let name = it
+            .next()
+            .map(|x| self.ident(x))
+            .unwrap_or_else(|| empty_ident(span));
+        let ty = it
+            .next()
+            .map(|x| self.type_expr(x))
+            .unwrap_or(TypeExpr::Decimal(0, 0, span));
         let mut constraints = vec![];
         for c in it {
             let cs = self.span(&c);
-            let Some(inner) = c.into_inner().next() else { continue };
+            let Some(inner) = c.into_inner().next() else {
+                continue;
+            };
             constraints.push(match inner.as_rule() {
                 Rule::c_key => Constraint::Key(cs),
                 Rule::c_unique => Constraint::Unique(cs),
                 Rule::c_not_null => Constraint::NotNull(cs),
                 _ => {
                     let e = inner.into_inner().find(|x| x.as_rule() == Rule::expr);
-                    Constraint::Check(e.map(|e| self.expr(e)).unwrap_or(Expr { kind: ExprKind::Error, span: cs }), cs)
+                    Constraint::Check(
+                        e.map(|e| self.expr(e)).unwrap_or(Expr {
+                            kind: ExprKind::Error,
+                            span: cs,
+                        }),
+                        cs,
+                    )
                 }
             });
         }
-        ColumnDecl { name, ty, constraints, span }
+        ColumnDecl {
+            name,
+            ty,
+            constraints,
+            span,
+        }
     }
 
     fn type_expr(&mut self, p: Pair<Rule>) -> TypeExpr {
         let span = self.span(&p);
         match p.into_inner().next() {
             Some(x) if x.as_rule() == Rule::decimal_type => {
-                let nums: Vec<i64> = x.into_inner().map(|n| n.as_str().parse().unwrap_or(i64::MAX)).collect();
-                TypeExpr::Decimal(nums.first().copied().unwrap_or(0), nums.get(1).copied().unwrap_or(0), span)
+                let nums: Vec<i64> = x
+                    .into_inner()
+                    .map(|n| n.as_str().parse().unwrap_or(i64::MAX))
+                    .collect();
+                TypeExpr::Decimal(
+                    nums.first().copied().unwrap_or(0),
+                    nums.get(1).copied().unwrap_or(0),
+                    span,
+                )
             }
             Some(x) => TypeExpr::Named(self.ident(x)),
             None => TypeExpr::Decimal(0, 0, span),
@@ -549,44 +662,80 @@ impl Builder {
                 _ => {}
             }
         }
-        JoinDecl { target: target.unwrap_or_else(|| empty_ident(span)), alias, cardinality, cardinality_span, on, span }
+        JoinDecl {
+            target: target.unwrap_or_else(|| empty_ident(span)),
+            alias,
+            cardinality,
+            cardinality_span,
+            on,
+            span,
+        }
     }
 
     fn path(&self, p: Pair<Rule>) -> Expr {
         let span = self.span(&p);
-        Expr { kind: ExprKind::Path(p.into_inner().map(|i| self.ident(i)).collect()), span }
+        Expr {
+            kind: ExprKind::Path(p.into_inner().map(|i| self.ident(i)).collect()),
+            span,
+        }
     }
 
     fn model(&mut self, p: Pair<Rule>) -> Model {
         let span = self.span(&p);
         let mut it = p.into_inner();
         it.next();
-        let name = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
+        let name = it
+            .next()
+            .map(|x| self.ident(x))
+            .unwrap_or_else(|| empty_ident(span));
         it.next();
-        let from = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
+        let from = it
+            .next()
+            .map(|x| self.ident(x))
+            .unwrap_or_else(|| empty_ident(span));
         let mut steps = vec![];
         let mut contract = None;
         for s in it {
             if s.as_rule() == Rule::contract {
                 let cspan = self.span(&s);
-                let columns = s.into_inner().filter(|c| c.as_rule() == Rule::column_decl).map(|c| self.column_decl(c)).collect();
-                contract = Some(Contract { columns, span: cspan });
+                let columns = s
+                    .into_inner()
+                    .filter(|c| c.as_rule() == Rule::column_decl)
+                    .map(|c| self.column_decl(c))
+                    .collect();
+                contract = Some(Contract {
+                    columns,
+                    span: cspan,
+                });
             } else {
                 steps.push(self.step(s));
             }
         }
-        Model { name, from, steps, contract, span }
+        Model {
+            name,
+            from,
+            steps,
+            contract,
+            span,
+        }
     }
 
     fn named_list(&mut self, p: Pair<Rule>) -> Vec<NamedExpr> {
-        p.into_inner().filter(|x| x.as_rule() == Rule::named_list).flat_map(|l| l.into_inner()).map(|n| self.named_expr(n)).collect()
+        p.into_inner()
+            .filter(|x| x.as_rule() == Rule::named_list)
+            .flat_map(|l| l.into_inner())
+            .map(|n| self.named_expr(n))
+            .collect()
     }
 
     fn named_expr(&mut self, p: Pair<Rule>) -> NamedExpr {
         let span = self.span(&p);
         let parts: Vec<Pair<Rule>> = p.into_inner().collect();
         let mut name = None;
-        let mut expr = Expr { kind: ExprKind::Error, span };
+        let mut expr = Expr {
+            kind: ExprKind::Error,
+            span,
+        };
         for x in parts {
             match x.as_rule() {
                 Rule::ident => name = Some(self.ident(x)),
@@ -600,9 +749,19 @@ impl Builder {
     fn step(&mut self, p: Pair<Rule>) -> Step {
         let span = self.span(&p);
         let rule = p.as_rule();
-        let keyword_span = p.clone().into_inner().next().map(|k| self.span(&k)).unwrap_or(span);
+        let keyword_span = p
+            .clone()
+            .into_inner()
+            .next()
+            .map(|k| self.span(&k))
+            .unwrap_or(span);
         let kind = match rule {
-            Rule::where_step => StepKind::Where(p.into_inner().nth(1).map(|e| self.expr(e)).unwrap_or(Expr { kind: ExprKind::Error, span })),
+            Rule::where_step => {
+                StepKind::Where(p.into_inner().nth(1).map(|e| self.expr(e)).unwrap_or(Expr {
+                    kind: ExprKind::Error,
+                    span,
+                }))
+            }
             Rule::select_step => StepKind::Select(self.named_list(p)),
             Rule::derive_step => StepKind::Derive(self.named_list(p)),
             Rule::join_step => StepKind::Join(self.join(p)),
@@ -624,26 +783,50 @@ impl Builder {
                     .filter(|x| x.as_rule() == Rule::sort_key)
                     .map(|k| {
                         let mut it = k.into_inner();
-                        let expr = it.next().map(|e| self.expr(e)).unwrap_or(Expr { kind: ExprKind::Error, span });
+                        let expr = it.next().map(|e| self.expr(e)).unwrap_or(Expr {
+                            kind: ExprKind::Error,
+                            span,
+                        });
                         let descending = it.next().is_some_and(|d| d.as_str() == "desc");
                         SortKey { expr, descending }
                     })
                     .collect(),
             ),
             Rule::limit_step => {
-                let n = p.into_inner().nth(1).map(|n| n.as_str().to_string()).unwrap_or_default();
+                let n = p
+                    .into_inner()
+                    .nth(1)
+                    .map(|n| n.as_str().to_string())
+                    .unwrap_or_default();
                 match n.parse::<i64>() {
                     Ok(v) => StepKind::Limit(v),
                     Err(_) => {
-                        self.diags.push(Diagnostic::error(Code::E0215, span, format!("limit `{n}` is too large")).label("here").help("limit takes an integer below 2^63"));
+                        self.diags.push(
+                            Diagnostic::error(
+                                Code::E0215,
+                                span,
+                                format!("limit `{n}` is too large"),
+                            )
+                            .label("here")
+                            .help("limit takes an integer below 2^63"),
+                        );
                         StepKind::Limit(0)
                     }
                 }
             }
             Rule::distinct_step => StepKind::Distinct,
-            _ => StepKind::Union(p.into_inner().nth(1).map(|i| self.ident(i)).unwrap_or_else(|| empty_ident(span))),
+            _ => StepKind::Union(
+                p.into_inner()
+                    .nth(1)
+                    .map(|i| self.ident(i))
+                    .unwrap_or_else(|| empty_ident(span)),
+            ),
         };
-        Step { kind, keyword_span, span }
+        Step {
+            kind,
+            keyword_span,
+            span,
+        }
     }
 
     fn output(&mut self, p: Pair<Rule>) -> Output {
@@ -656,12 +839,31 @@ impl Builder {
             match x.as_rule() {
                 Rule::ident => model = self.ident(x),
                 Rule::delta_ref => location = self.delta_ref(x),
-                Rule::write_mode => mode = if x.as_str() == "overwrite" { WriteMode::Overwrite } else { WriteMode::Append },
-                Rule::partition => partition_by = x.into_inner().filter(|i| i.as_rule() == Rule::ident).map(|i| self.ident(i)).collect(),
+                Rule::write_mode => {
+                    mode = if x.as_str() == "overwrite" {
+                        WriteMode::Overwrite
+                    } else {
+                        WriteMode::Append
+                    }
+                }
+                Rule::partition => {
+                    partition_by = x
+                        .into_inner()
+                        .filter(|i| i.as_rule() == Rule::ident)
+                        .map(|i| self.ident(i))
+                        .collect()
+                }
                 _ => {}
             }
         }
-        Output { model, location: location.0, location_span: location.1, mode, partition_by, span }
+        Output {
+            model,
+            location: location.0,
+            location_span: location.1,
+            mode,
+            partition_by,
+            span,
+        }
     }
 
     // ------------------------------------------------------------ expressions
@@ -679,7 +881,11 @@ impl Builder {
             .map_prefix(|op, (e, d)| {
                 let mut b = this.borrow_mut();
                 let span = b.span(&op).to(e.span);
-                let kind = if op.as_rule() == Rule::op_not { ExprKind::Not(Box::new(e)) } else { ExprKind::Neg(Box::new(e)) };
+                let kind = if op.as_rule() == Rule::op_not {
+                    ExprKind::Not(Box::new(e))
+                } else {
+                    ExprKind::Neg(Box::new(e))
+                };
                 b.cap(Expr { kind, span }, d + 1)
             })
             .map_postfix(|(e, d), op| {
@@ -698,11 +904,17 @@ impl Builder {
                 }
                 let depth = operands.iter().map(|o| o.1).max().unwrap_or(0).max(d) + 1;
                 let mut ops = operands.into_iter().map(|o| o.0);
-                let err = Expr { kind: ExprKind::Error, span };
+                let err = Expr {
+                    kind: ExprKind::Error,
+                    span,
+                };
                 let kind = match rule {
                     Rule::is_null => ExprKind::IsNull(Box::new(e), negated),
                     Rule::in_list => match ops.next() {
-                        Some(Expr { kind: ExprKind::List(items), .. }) => ExprKind::InList(Box::new(e), items, negated),
+                        Some(Expr {
+                            kind: ExprKind::List(items),
+                            ..
+                        }) => ExprKind::InList(Box::new(e), items, negated),
                         _ => ExprKind::Error,
                     },
                     Rule::between => {
@@ -732,7 +944,13 @@ impl Builder {
                     Rule::op_div => BinOp::Div,
                     _ => BinOp::Mod,
                 };
-                b.cap(Expr { kind: ExprKind::Binary(bop, Box::new(l), Box::new(r)), span }, dl.max(dr) + 1)
+                b.cap(
+                    Expr {
+                        kind: ExprKind::Binary(bop, Box::new(l), Box::new(r)),
+                        span,
+                    },
+                    dl.max(dr) + 1,
+                )
             })
             .parse(pairs)
     }
@@ -740,16 +958,34 @@ impl Builder {
     fn cap(&mut self, e: Expr, depth: usize) -> (Expr, usize) {
         if depth > MAX_DEPTH {
             if !self.diags.iter().any(|d| d.code == Code::E0003) {
-                self.diags.push(too_deep(self.file, e.span.start as usize, e.span.end as usize));
+                self.diags.push(too_deep(
+                    self.file,
+                    e.span.start as usize,
+                    e.span.end as usize,
+                ));
             }
-            return (Expr { kind: ExprKind::Error, span: e.span }, 1);
+            return (
+                Expr {
+                    kind: ExprKind::Error,
+                    span: e.span,
+                },
+                1,
+            );
         }
         (e, depth)
     }
 
     fn primary(&mut self, p: Pair<Rule>) -> (Expr, usize) {
         let span = self.span(&p);
-        let lit = |l| (Expr { kind: ExprKind::Lit(l), span }, 1);
+        let lit = |l| {
+            (
+                Expr {
+                    kind: ExprKind::Lit(l),
+                    span,
+                },
+                1,
+            )
+        };
         match p.as_rule() {
             Rule::paren => match p.into_inner().next() {
                 Some(e) => {
@@ -757,7 +993,13 @@ impl Builder {
                     inner.span = span;
                     (inner, d)
                 }
-                None => (Expr { kind: ExprKind::Error, span }, 1),
+                None => (
+                    Expr {
+                        kind: ExprKind::Error,
+                        span,
+                    },
+                    1,
+                ),
             },
             Rule::int_lit => lit(Lit::Int(p.as_str().to_string())),
             Rule::number_lit => lit(Lit::Number(p.as_str().to_string())),
@@ -779,16 +1021,26 @@ impl Builder {
             Rule::path => (self.path(p), 1),
             Rule::call => {
                 let mut it = p.into_inner();
-                let name = it.next().map(|n| self.ident(n)).unwrap_or_else(|| empty_ident(span));
+                let name = it
+                    .next()
+                    .map(|n| self.ident(n))
+                    .unwrap_or_else(|| empty_ident(span));
                 let args: Vec<(Expr, usize)> = it.map(|a| self.pratt(a.into_inner())).collect();
                 let d = args.iter().map(|a| a.1).max().unwrap_or(0) + 1;
-                let e = Expr { kind: ExprKind::Call(name, args.into_iter().map(|a| a.0).collect()), span };
+                let e = Expr {
+                    kind: ExprKind::Call(name, args.into_iter().map(|a| a.0).collect()),
+                    span,
+                };
                 self.cap(e, d)
             }
             Rule::list_lit => {
-                let items: Vec<(Expr, usize)> = p.into_inner().map(|a| self.pratt(a.into_inner())).collect();
+                let items: Vec<(Expr, usize)> =
+                    p.into_inner().map(|a| self.pratt(a.into_inner())).collect();
                 let d = items.iter().map(|a| a.1).max().unwrap_or(0) + 1;
-                let e = Expr { kind: ExprKind::List(items.into_iter().map(|a| a.0).collect()), span };
+                let e = Expr {
+                    kind: ExprKind::List(items.into_iter().map(|a| a.0).collect()),
+                    span,
+                };
                 self.cap(e, d)
             }
             Rule::case_expr => {
@@ -816,7 +1068,13 @@ impl Builder {
                         _ => {}
                     }
                 }
-                self.cap(Expr { kind: ExprKind::Case(arms, otherwise), span }, d + 1)
+                self.cap(
+                    Expr {
+                        kind: ExprKind::Case(arms, otherwise),
+                        span,
+                    },
+                    d + 1,
+                )
             }
             Rule::cast_expr => {
                 let mut e = None;
@@ -829,17 +1087,39 @@ impl Builder {
                     }
                 }
                 match (e, ty) {
-                    (Some((e, d)), Some(t)) => self.cap(Expr { kind: ExprKind::Cast(Box::new(e), t), span }, d + 1),
-                    _ => (Expr { kind: ExprKind::Error, span }, 1),
+                    (Some((e, d)), Some(t)) => self.cap(
+                        Expr {
+                            kind: ExprKind::Cast(Box::new(e), t),
+                            span,
+                        },
+                        d + 1,
+                    ),
+                    _ => (
+                        Expr {
+                            kind: ExprKind::Error,
+                            span,
+                        },
+                        1,
+                    ),
                 }
             }
-            _ => (Expr { kind: ExprKind::Error, span }, 1),
+            _ => (
+                Expr {
+                    kind: ExprKind::Error,
+                    span,
+                },
+                1,
+            ),
         }
     }
 }
 
 fn empty_ident(span: Span) -> Ident {
-    Ident { text: String::new(), quoted: false, span }
+    Ident {
+        text: String::new(),
+        quoted: false,
+        span,
+    }
 }
 
 // ---------------------------------------------------------------- stdlib signatures
@@ -861,7 +1141,10 @@ pub struct Signature {
 pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
     let pairs = SemParser::parse(Rule::stdlib_file, text).map_err(|e| e.to_string())?;
     let mut out = vec![];
-    for sig in pairs.flat_map(|p| p.into_inner()).filter(|p| p.as_rule() == Rule::signature) {
+    for sig in pairs
+        .flat_map(|p| p.into_inner())
+        .filter(|p| p.as_rule() == Rule::signature)
+    {
         let mut s = Signature {
             name: String::new(),
             aggregate: false,
@@ -879,7 +1162,10 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
                 Rule::variadic => s.variadic = true,
                 Rule::ret_ty => {
                     let mut it = x.into_inner();
-                    let n = it.next().map(|n| n.as_str().to_string()).unwrap_or_default();
+                    let n = it
+                        .next()
+                        .map(|n| n.as_str().to_string())
+                        .unwrap_or_default();
                     let a = it.next().and_then(|a| a.as_str().parse().ok());
                     s.ret = (n, a);
                 }

@@ -36,7 +36,16 @@ impl fmt::Display for Type {
     }
 }
 
-pub const TYPE_NAMES: &[&str] = &["bool", "int32", "int64", "float64", "decimal", "string", "date", "timestamp"];
+pub const TYPE_NAMES: &[&str] = &[
+    "bool",
+    "int32",
+    "int64",
+    "float64",
+    "decimal",
+    "string",
+    "date",
+    "timestamp",
+];
 
 impl Type {
     pub fn from_name(name: &str) -> Option<Type> {
@@ -85,7 +94,10 @@ impl Type {
     }
 
     pub fn is_numeric(self) -> bool {
-        matches!(self, Type::Int32 | Type::Int64 | Type::Float64 | Type::Decimal(..))
+        matches!(
+            self,
+            Type::Int32 | Type::Int64 | Type::Float64 | Type::Decimal(..)
+        )
     }
     pub fn is_integer(self) -> bool {
         matches!(self, Type::Int32 | Type::Int64)
@@ -103,7 +115,9 @@ impl Type {
             (Type::Int32, Type::Int64 | Type::Float64) => true,
             (Type::Int32, Type::Decimal(p, s)) => (p as i16 - s as i16) >= 10,
             (Type::Int64, Type::Decimal(p, s)) => (p as i16 - s as i16) >= 19,
-            (Type::Decimal(p1, s1), Type::Decimal(p2, s2)) => s2 >= s1 && (p2 as i16 - s2 as i16) >= (p1 as i16 - s1 as i16),
+            (Type::Decimal(p1, s1), Type::Decimal(p2, s2)) => {
+                s2 >= s1 && (p2 as i16 - s2 as i16) >= (p1 as i16 - s1 as i16)
+            }
             (Type::Date, Type::Timestamp) => true,
             _ => false,
         }
@@ -125,7 +139,8 @@ impl Type {
                 let p = (int + s as i16).min(38) as u8;
                 Some(Type::Decimal(p, s))
             }
-            (Type::Int32 | Type::Int64, Type::Decimal(p, s)) | (Type::Decimal(p, s), Type::Int32 | Type::Int64) => {
+            (Type::Int32 | Type::Int64, Type::Decimal(p, s))
+            | (Type::Decimal(p, s), Type::Int32 | Type::Int64) => {
                 let p = (p.max(s as u8 + 19)).min(38);
                 Some(Type::Decimal(p, s))
             }

@@ -52,7 +52,11 @@ fn well_formed(ws: &Workspace, diags: &[Diagnostic]) -> Result<(), String> {
             let t = &ws.map.get(l.span.file).text;
             let (s, e) = (l.span.start as usize, l.span.end as usize);
             if s > e || e > t.len() || !t.is_char_boundary(s) || !t.is_char_boundary(e) {
-                return Err(format!("{}: bad span {s}..{e} (file of {} bytes)", d.code.as_str(), t.len()));
+                return Err(format!(
+                    "{}: bad span {s}..{e} (file of {} bytes)",
+                    d.code.as_str(),
+                    t.len()
+                ));
             }
         }
         if d.help.is_none() {
@@ -68,19 +72,25 @@ async fn check_path(path: &Path) -> (Workspace, Vec<Diagnostic>) {
     let p = path.to_path_buf();
     let root = fixtures::root().to_path_buf();
     let ws = Workspace::load_with_root(&p, Some(&root));
-    let c = semc::driver::compile_workspace(ws).await.unwrap_or_else(|_| panic!("internal failure on {}", p.display()));
+    let c = semc::driver::compile_workspace(ws)
+        .await
+        .unwrap_or_else(|_| panic!("internal failure on {}", p.display()));
     (c.ws, c.diags)
 }
 
 #[tokio::test]
 async fn check_corpus() {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(cases_dir()).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(cases_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     let mut failures = vec![];
     let mut n = 0;
     for path in entries {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
-        if name.starts_with('_') || (path.is_file() && path.extension().is_none_or(|e| e != "sem")) {
+        if name.starts_with('_') || (path.is_file() && path.extension().is_none_or(|e| e != "sem"))
+        {
             continue;
         }
         n += 1;
@@ -102,20 +112,38 @@ async fn check_corpus() {
         });
     }
     assert!(n >= 60, "the corpus has {n} cases");
-    assert!(failures.is_empty(), "{} case(s) differ:\n\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ:\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Inputs that cannot be written as marked files: each gives its diagnostic, no panic.
 #[tokio::test]
 async fn hostile_inputs() {
     let root = fixtures::root();
-    let deep_parens = format!("source s from delta(\"tpch/region\") {{\n r_regionkey: int64 check ({}1{})\n}}\n", "(".repeat(20_000), ")".repeat(20_000));
+    let deep_parens = format!(
+        "source s from delta(\"tpch/region\") {{\n r_regionkey: int64 check ({}1{})\n}}\n",
+        "(".repeat(20_000),
+        ")".repeat(20_000)
+    );
     let deep_brackets = format!("model m from s {{ where x in {} }}", "[".repeat(20_000));
     let deep_not = format!("model m from s {{ where {} true }}", "not ".repeat(20_000));
-    let deep_neg = format!("model m from s {{ derive {{ x = {}1 }} }}", "- ".repeat(20_000));
-    let long_sum = format!("source s from delta(\"tpch/region\") {{\n r_regionkey: int64 check (r_regionkey > {}1)\n}}\n", "1 + ".repeat(250_000));
+    let deep_neg = format!(
+        "model m from s {{ derive {{ x = {}1 }} }}",
+        "- ".repeat(20_000)
+    );
+    let long_sum = format!(
+        "source s from delta(\"tpch/region\") {{\n r_regionkey: int64 check (r_regionkey > {}1)\n}}\n",
+        "1 + ".repeat(250_000)
+    );
     let long_garbage = format!("model m from s {{ where {} }}", "@".repeat(1 << 20));
-    let long_string = format!("source s from delta(\"{}\") {{ x: int64 }}", "a".repeat(1 << 20));
+    let long_string = format!(
+        "source s from delta(\"{}\") {{ x: int64 }}",
+        "a".repeat(1 << 20)
+    );
     let mut bad_utf8 = b"source s from delta(\"tpch/region\") {\n r_name: string # caf".to_vec();
     bad_utf8.extend([0xC3, 0x28, b'\n', b'}']);
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
@@ -126,11 +154,21 @@ async fn hostile_inputs() {
         ("long_sum_1mb", long_sum.into_bytes(), "E0003"),
         ("long_garbage_1mb", long_garbage.into_bytes(), "E0001"),
         ("long_string_1mb", long_string.into_bytes(), "E0301"),
-        ("nul_bytes", b"source s from delta(\"x\") {\0}".to_vec(), "E0006"),
+        (
+            "nul_bytes",
+            b"source s from delta(\"x\") {\0}".to_vec(),
+            "E0006",
+        ),
         ("invalid_utf8", bad_utf8, "E0002"),
         ("empty", vec![], "E0008"),
         ("only_whitespace", b"  \n\t\n".to_vec(), "E0008"),
-        ("binary_noise", (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(), "E0002"),
+        (
+            "binary_noise",
+            (0..4096u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect(),
+            "E0002",
+        ),
     ];
     let dir = root.join("hostile");
     std::fs::create_dir_all(&dir).unwrap();

@@ -35,9 +35,18 @@ fn to_rows(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Rows {
     let mut names = vec![];
     let mut rows = vec![];
     for b in batches {
-        names = b.schema().fields().iter().map(|f| f.name().clone()).collect();
+        names = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         let opts = FormatOptions::default().with_null("NULL");
-        let fmts: Vec<ArrayFormatter> = b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap()).collect();
+        let fmts: Vec<ArrayFormatter> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap())
+            .collect();
         for i in 0..b.num_rows() {
             rows.push(fmts.iter().map(|f| f.value(i).to_string()).collect());
         }
@@ -48,7 +57,9 @@ fn to_rows(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Rows {
 /// The rows of a Delta table (latest version) in stored order.
 async fn table_rows(location: &str) -> Rows {
     let url = url::Url::parse(location).unwrap();
-    let table = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
+    let table = semc::delta::open(&url, &semc::delta::PinSpec::Latest)
+        .await
+        .unwrap();
     let ctx = semc::engine::session_with_partitions(1);
     let p = semc::engine::provider(&table, &ctx.state()).await.unwrap();
     to_rows(&ctx.read_table(p).unwrap().collect().await.unwrap())
@@ -63,8 +74,13 @@ async fn sql_rows(sql: &str, tables: &[(&str, &str)]) -> Rows {
 
 async fn register(ctx: &SessionContext, tables: &[(&str, &str)]) {
     for (name, rel) in tables {
-        let url = url::Url::from_directory_path(std::fs::canonicalize(fixtures::root().join(rel)).unwrap()).unwrap();
-        let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
+        let url = url::Url::from_directory_path(
+            std::fs::canonicalize(fixtures::root().join(rel)).unwrap(),
+        )
+        .unwrap();
+        let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest)
+            .await
+            .unwrap();
         let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
         ctx.register_table(*name, p).unwrap();
     }
@@ -72,8 +88,19 @@ async fn register(ctx: &SessionContext, tables: &[(&str, &str)]) {
 
 /// Selects `names` from rows, in that order.
 fn project(rows: &Rows, names: &[String]) -> Vec<Vec<String>> {
-    let idx: Vec<usize> = names.iter().map(|n| rows.0.iter().position(|c| c == n).unwrap_or_else(|| panic!("no column {n} in {:?}", rows.0))).collect();
-    rows.1.iter().map(|r| idx.iter().map(|&i| r[i].clone()).collect()).collect()
+    let idx: Vec<usize> = names
+        .iter()
+        .map(|n| {
+            rows.0
+                .iter()
+                .position(|c| c == n)
+                .unwrap_or_else(|| panic!("no column {n} in {:?}", rows.0))
+        })
+        .collect();
+    rows.1
+        .iter()
+        .map(|r| idx.iter().map(|&i| r[i].clone()).collect())
+        .collect()
 }
 
 const TPCH: &[(&str, &str)] = &[
@@ -88,7 +115,9 @@ const TPCH: &[(&str, &str)] = &[
 ];
 
 async fn run_ok(dir: &Path) -> Vec<driver::OutputReport> {
-    let c = driver::compile(dir).await.unwrap_or_else(|_| panic!("internal failure"));
+    let c = driver::compile(dir)
+        .await
+        .unwrap_or_else(|_| panic!("internal failure"));
     if c.has_errors() {
         panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false));
     }
@@ -106,12 +135,25 @@ async fn tpch_examples_equal_datafusion_sql() {
     let reports = run_ok(&dir).await;
     assert_eq!(reports.len(), 4);
     for r in &reports {
-        let sql = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/tpch-queries/{}.sql", r.output))).unwrap();
+        let sql = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("tests/data/tpch-queries/{}.sql", r.output)),
+        )
+        .unwrap();
         let want = sql_rows(&sql, TPCH).await;
         let got = table_rows(&r.location).await;
-        assert!(!want.1.is_empty(), "{}: the reference returned no rows", r.output);
+        assert!(
+            !want.1.is_empty(),
+            "{}: the reference returned no rows",
+            r.output
+        );
         assert_eq!(got.1.len() as u64, r.rows, "{}: reported rows", r.output);
-        assert_eq!(project(&got, &want.0), want.1, "{}: rows differ from DataFusion SQL", r.output);
+        assert_eq!(
+            project(&got, &want.0),
+            want.1,
+            "{}: rows differ from DataFusion SQL",
+            r.output
+        );
     }
 }
 
@@ -119,17 +161,25 @@ async fn tpch_examples_equal_datafusion_sql() {
 async fn tpch_plans_round_trip_through_substrait() {
     let dir = workspace("tpch_plans", &[("tpch", "tpch")], &[]);
     copy_examples(&dir);
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
+    let c = driver::compile(&dir)
+        .await
+        .unwrap_or_else(|_| panic!("internal"));
     let program = c.program().unwrap_or_else(|_| panic!("errors"));
-    let s = driver::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
+    let s = driver::Session::new(&c)
+        .await
+        .unwrap_or_else(|_| panic!("session"));
     let plan = s.plan(program, None).unwrap_or_else(|_| panic!("plan"));
     // ONE plan, one root per output, every scan pinned
     assert_eq!(plan.relations.len(), 4);
     let json = serde_json::to_string(&plan).unwrap();
-    assert!(json.contains("/lineitem/@v0"), "scans carry their pinned version");
+    assert!(
+        json.contains("/lineitem/@v0"),
+        "scans carry their pinned version"
+    );
     let roots = s.consume(&plan).await.unwrap_or_else(|_| panic!("consume"));
     for (o, lp) in program.outputs.iter().zip(roots) {
-        let text = fixtures::redact(&lp.display_indent().to_string()).replace(&dir.canonicalize().unwrap().display().to_string(), "[ws]");
+        let text = fixtures::redact(&lp.display_indent().to_string())
+            .replace(&dir.canonicalize().unwrap().display().to_string(), "[ws]");
         insta::with_settings!({ snapshot_path => "snapshots/plans", prepend_module_to_snapshot => false, omit_expression => true }, {
             insta::assert_snapshot!(format!("plan_{}", o.name), text);
         });
@@ -149,10 +199,21 @@ output counted to delta("out/counted") mode overwrite
 
 #[tokio::test]
 async fn pinned_versions_are_read_exactly() {
-    let total = sql_rows("select count(*) as n from orders", &[("orders", "versioned/orders")]).await.1[0][0].parse::<u64>().unwrap();
+    let total = sql_rows(
+        "select count(*) as n from orders",
+        &[("orders", "versioned/orders")],
+    )
+    .await
+    .1[0][0]
+        .parse::<u64>()
+        .unwrap();
     for v in 0..4u64 {
         let text = VERSIONED.replace("VERSION", &v.to_string());
-        let dir = workspace(&format!("pinned_{v}"), &[("versioned", "versioned")], &[("w.sem", &text)]);
+        let dir = workspace(
+            &format!("pinned_{v}"),
+            &[("versioned", "versioned")],
+            &[("w.sem", &text)],
+        );
         let reports = run_ok(&dir).await;
         let rows = table_rows(&reports[0].location).await;
         let n: u64 = rows.1[0][0].parse().unwrap();
@@ -167,12 +228,20 @@ async fn a_plan_file_alone_reads_its_pinned_snapshots() {
     let mine = fixtures::root().join("ws/plan_alone_table/orders");
     let _ = std::fs::remove_dir_all(&mine);
     copy_tree(&src, &mine);
-    let text = VERSIONED.replace("VERSION", "1").replace("versioned/orders", "plan_alone_table/orders");
+    let text = VERSIONED
+        .replace("VERSION", "1")
+        .replace("versioned/orders", "plan_alone_table/orders");
     let dir = fixtures::root().join("ws");
     std::fs::write(dir.join("plan_alone.sem"), text).unwrap();
-    let c = driver::compile(&dir.join("plan_alone.sem")).await.unwrap_or_else(|_| panic!("internal"));
-    let program = c.program().unwrap_or_else(|_| panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false)));
-    let s = driver::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
+    let c = driver::compile(&dir.join("plan_alone.sem"))
+        .await
+        .unwrap_or_else(|_| panic!("internal"));
+    let program = c
+        .program()
+        .unwrap_or_else(|_| panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false)));
+    let s = driver::Session::new(&c)
+        .await
+        .unwrap_or_else(|_| panic!("session"));
     let plan = s.plan(program, None).unwrap_or_else(|_| panic!("plan"));
     let bytes = prost::Message::encode_to_vec(&plan);
     drop(s);
@@ -182,17 +251,47 @@ async fn a_plan_file_alone_reads_its_pinned_snapshots() {
         let t = deltalake::open_table(url.clone()).await.unwrap();
         let batches = {
             let ctx = SessionContext::new();
-            ctx.read_table(t.table_provider().await.unwrap()).unwrap().limit(0, Some(5)).unwrap().collect().await.unwrap()
+            ctx.read_table(t.table_provider().await.unwrap())
+                .unwrap()
+                .limit(0, Some(5))
+                .unwrap()
+                .collect()
+                .await
+                .unwrap()
         };
-        t.write(batches).with_save_mode(deltalake::protocol::SaveMode::Append).await.unwrap();
+        t.write(batches)
+            .with_save_mode(deltalake::protocol::SaveMode::Append)
+            .await
+            .unwrap();
     }
     // a fresh session with nothing registered runs the decoded plan
     let decoded: substrait::proto::Plan = prost::Message::decode(bytes.as_slice()).unwrap();
     let ctx = semc::engine::session();
-    let lp = datafusion_substrait::logical_plan::consumer::from_substrait_plan(&ctx.state(), &decoded).await.unwrap();
-    let got = to_rows(&ctx.execute_logical_plan(lp).await.unwrap().collect().await.unwrap());
-    let total = sql_rows("select count(*) as n from orders", &[("orders", "versioned/orders")]).await.1[0][0].parse::<u64>().unwrap();
-    assert_eq!(got.1[0][0].parse::<u64>().unwrap(), total / 2, "the plan read version 1, not the latest");
+    let lp =
+        datafusion_substrait::logical_plan::consumer::from_substrait_plan(&ctx.state(), &decoded)
+            .await
+            .unwrap();
+    let got = to_rows(
+        &ctx.execute_logical_plan(lp)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap(),
+    );
+    let total = sql_rows(
+        "select count(*) as n from orders",
+        &[("orders", "versioned/orders")],
+    )
+    .await
+    .1[0][0]
+        .parse::<u64>()
+        .unwrap();
+    assert_eq!(
+        got.1[0][0].parse::<u64>().unwrap(),
+        total / 2,
+        "the plan read version 1, not the latest"
+    );
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -210,13 +309,26 @@ fn copy_tree(from: &Path, to: &Path) {
 #[tokio::test]
 async fn language_md_example_checks_and_runs() {
     let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/run/language_example");
-    let links = [("tpch/customer", "tpch/customer"), ("tpch/nation", "tpch/nation"), ("tpch/lineitem", "tpch/lineitem"), ("tpch/orders", "versioned/orders")];
+    let links = [
+        ("tpch/customer", "tpch/customer"),
+        ("tpch/nation", "tpch/nation"),
+        ("tpch/lineitem", "tpch/lineitem"),
+        ("tpch/orders", "versioned/orders"),
+    ];
     let files: Vec<(String, String)> = std::fs::read_dir(&case)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().to_string(), std::fs::read_to_string(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
         .collect();
-    let file_refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let file_refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let dir = workspace("language_example", &links, &file_refs);
     let reports = run_ok(&dir).await;
     assert_eq!(reports.len(), 1);
@@ -224,7 +336,11 @@ async fn language_md_example_checks_and_runs() {
     let sql = "select c_mktsegment as segment, sum(l_extendedprice * (1 - l_discount)) as revenue, count(distinct l_orderkey) as n_orders \
                from lineitem left join orders on l_orderkey = o_orderkey left join customer on o_custkey = c_custkey \
                where o_orderdate >= date '1995-01-01' group by c_mktsegment";
-    let tables = [("lineitem", "tpch/lineitem"), ("orders", "versioned/orders"), ("customer", "tpch/customer")];
+    let tables = [
+        ("lineitem", "tpch/lineitem"),
+        ("orders", "versioned/orders"),
+        ("customer", "tpch/customer"),
+    ];
     let want = sql_rows(sql, &tables).await;
     let mut a = project(&got, &want.0);
     let mut b = want.1.clone();
@@ -252,8 +368,14 @@ output keys to delta("out/keys") mode overwrite
     let first = run_ok(&dir).await;
     assert_eq!(first[0].version, 0);
     // now the same output with duplicates
-    std::fs::write(dir.join("w.sem"), ok.replace("where l_linenumber == 1", "where l_linenumber <= 2")).unwrap();
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
+    std::fs::write(
+        dir.join("w.sem"),
+        ok.replace("where l_linenumber == 1", "where l_linenumber <= 2"),
+    )
+    .unwrap();
+    let c = driver::compile(&dir)
+        .await
+        .unwrap_or_else(|_| panic!("internal"));
     match driver::run_compiled(&c, None).await {
         Err(driver::Failure::User(d)) => {
             assert_eq!(d[0].code.as_str(), "E0402");
@@ -263,8 +385,14 @@ output keys to delta("out/keys") mode overwrite
         Ok(_) => panic!("a duplicate key was committed"),
     }
     let url = url::Url::parse(&first[0].location).unwrap();
-    let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
-    assert_eq!(t.version(), Some(0), "the output stays at its last committed version");
+    let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest)
+        .await
+        .unwrap();
+    assert_eq!(
+        t.version(),
+        Some(0),
+        "the output stays at its last committed version"
+    );
 }
 
 #[tokio::test]
@@ -280,9 +408,17 @@ output o to delta("out/o") mode overwrite partition by (r_name)
     run_ok(&dir).await;
     let second = run_ok(&dir).await;
     assert_eq!(second[0].version, 1);
-    assert_eq!(table_rows(&second[0].location).await.1.len(), 4, "append doubles");
+    assert_eq!(
+        table_rows(&second[0].location).await.1.len(),
+        4,
+        "append doubles"
+    );
     assert_eq!(second[1].version, 1);
-    assert_eq!(table_rows(&second[1].location).await.1.len(), 3, "overwrite replaces");
+    assert_eq!(
+        table_rows(&second[1].location).await.1.len(),
+        3,
+        "overwrite replaces"
+    );
     assert_eq!(second[1].files, 3, "one file per partition");
 }
 
@@ -347,7 +483,14 @@ output twice to delta("out/twice") mode overwrite
     let got = table_rows(&reports[0].location).await;
     assert_eq!(project(&got, &want.0), want.1, "shown");
     let sql_twice = "select n_name from (select n_name from nation where n_nationkey in (0,1,2) union select n_name from nation) t order by n_name";
-    let want2 = sql_rows(&sql_twice.replace("union select n_name from nation", &format!("union select n_name from ({}) s", sql_shown)), &tables).await;
+    let want2 = sql_rows(
+        &sql_twice.replace(
+            "union select n_name from nation",
+            &format!("union select n_name from ({}) s", sql_shown),
+        ),
+        &tables,
+    )
+    .await;
     let got2 = table_rows(&reports[1].location).await;
     assert_eq!(project(&got2, &want2.0), want2.1, "twice");
 }

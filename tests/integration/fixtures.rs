@@ -24,12 +24,20 @@ pub fn root() -> &'static Path {
 async fn build(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
-    semc::tpch::generate(&dir.join("tpch"), 0.01).await.expect("tpch");
+    semc::tpch::generate(&dir.join("tpch"), 0.01)
+        .await
+        .expect("tpch");
     // a table whose first commit is not JSON
-    semc::tpch::generate(&dir.join("corrupt_src"), 0.01).await.ok();
+    semc::tpch::generate(&dir.join("corrupt_src"), 0.01)
+        .await
+        .ok();
     let corrupt = dir.join("corrupt");
     copy_dir(&dir.join("corrupt_src/region"), &corrupt);
-    std::fs::write(corrupt.join("_delta_log/00000000000000000000.json"), b"{this is not json\n").unwrap();
+    std::fs::write(
+        corrupt.join("_delta_log/00000000000000000000.json"),
+        b"{this is not json\n",
+    )
+    .unwrap();
     std::fs::remove_dir_all(dir.join("corrupt_src")).ok();
     // a folder of files without a log
     std::fs::create_dir_all(dir.join("nolog")).unwrap();
@@ -57,7 +65,16 @@ async fn versioned_orders(src: &Path, dst: &Path) {
     let url = url::Url::from_directory_path(std::fs::canonicalize(src).unwrap()).unwrap();
     let table = deltalake::open_table(url).await.unwrap();
     let p = table.table_provider().await.unwrap();
-    let batches = ctx.read_table(p).unwrap().sort(vec![datafusion::prelude::col("o_orderkey").sort(true, false)]).unwrap().collect().await.unwrap();
+    let batches = ctx
+        .read_table(p)
+        .unwrap()
+        .sort(vec![
+            datafusion::prelude::col("o_orderkey").sort(true, false),
+        ])
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
     let all = datafusion::arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
     std::fs::create_dir_all(dst).unwrap();
     let durl = url::Url::from_directory_path(std::fs::canonicalize(dst).unwrap()).unwrap();
@@ -65,7 +82,10 @@ async fn versioned_orders(src: &Path, dst: &Path) {
     for i in 0..4 {
         let part = all.slice(i * n / 4, (i + 1) * n / 4 - i * n / 4);
         let t = DeltaTable::try_from_url(durl.clone()).await.unwrap();
-        t.write(vec![part]).with_save_mode(deltalake::protocol::SaveMode::Append).await.unwrap();
+        t.write(vec![part])
+            .with_save_mode(deltalake::protocol::SaveMode::Append)
+            .await
+            .unwrap();
     }
 }
 
@@ -75,7 +95,9 @@ pub fn redact(text: &str) -> String {
     let canon = std::fs::canonicalize(root).unwrap_or(root.to_path_buf());
     let mut out = text.to_string();
     for p in [canon.display().to_string(), root.display().to_string()] {
-        out = out.replace(&format!("file://{p}"), "file://[fixtures]").replace(&p, "[fixtures]");
+        out = out
+            .replace(&format!("file://{p}"), "file://[fixtures]")
+            .replace(&p, "[fixtures]");
     }
     out
 }
