@@ -571,6 +571,10 @@ impl<'a> Checker<'a> {
                         Code::E0306,
                         "write a path relative to the workspace root, or a URI such as file:///data/t",
                     ),
+                    TableError::Unsupported(_) => (
+                        Code::E0308,
+                        "the table's protocol requires a feature the Delta reader does not support; rewrite the table without it",
+                    ),
                 };
                 let span = match (&s.pin, code) {
                     (Some(ast::Pin::Version(_, sp) | ast::Pin::Timestamp(_, sp)), Code::E0305) => {
@@ -612,7 +616,74 @@ impl<'a> Checker<'a> {
         let _ = members;
     }
 
+    /// The protocol gate: reader features semc cannot honour are errors under `strict`;
+    /// the policy's max versions bound what a table may require.
+    fn protocol_gate(&mut self, s: &ast::Source, info: &TableInfo) {
+        const SUPPORTED: &[&str] = &[
+            "columnMapping",
+            "deletionVectors",
+            "timestampNtz",
+            "v2Checkpoint",
+            "vacuumProtocolCheck",
+        ];
+        let p = &info.protocol;
+        let get = |a: &str, b: &str| p.get(a).or_else(|| p.get(b)).and_then(|v| v.as_i64());
+        let reader = get("minReaderVersion", "min_reader_version").unwrap_or(1);
+        let writer = get("minWriterVersion", "min_writer_version").unwrap_or(1);
+        let features: Vec<String> = p
+            .get("readerFeatures")
+            .or_else(|| p.get("reader_features"))
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let name = self.norm(&s.name);
+        if let Some(max) = self.policy.max_reader_version
+            && reader > max
+        {
+            self.err(
+                Diagnostic::error(
+                    Code::E0308,
+                    s.location_span,
+                    format!(
+                        "table of `{name}` needs reader version {reader}; the policy allows {max}"
+                    ),
+                )
+                .label("reader version too high")
+                .help("raise `max_reader_version` in the policy, or read another table"),
+            );
+        }
+        if let Some(max) = self.policy.max_writer_version
+            && writer > max
+        {
+            self.err(
+                Diagnostic::error(
+                    Code::E0308,
+                    s.location_span,
+                    format!(
+                        "table of `{name}` needs writer version {writer}; the policy allows {max}"
+                    ),
+                )
+                .label("writer version too high")
+                .help("raise `max_writer_version` in the policy, or read another table"),
+            );
+        }
+        if self.policy.strict {
+            for f in features.iter().filter(|f| !SUPPORTED.contains(&f.as_str())) {
+                self.err(
+                    Diagnostic::error(Code::E0308, s.location_span, format!("table of `{name}` uses reader feature `{f}`, which semc cannot read faithfully"))
+                        .label("unsupported table feature")
+                        .help(format!("supported reader features: {}; set `strict = false` in the policy to read it anyway", SUPPORTED.join(", "))),
+                );
+            }
+        }
+    }
+
     fn compare_with_table(&mut self, s: &ast::Source, cols: &[SrcCol], info: &TableInfo) {
+        self.protocol_gate(s, info);
         for c in cols {
             match info.columns.iter().find(|t| t.name == c.name) {
                 None => {

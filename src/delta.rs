@@ -33,6 +33,8 @@ pub enum TableError {
     Unreadable(String),
     VersionNotAvailable(String),
     BadLocation(String),
+    /// The table needs a protocol feature the Delta reader does not support.
+    Unsupported(String),
 }
 
 impl TableError {
@@ -41,7 +43,8 @@ impl TableError {
             TableError::NotFound(m)
             | TableError::Unreadable(m)
             | TableError::VersionNotAvailable(m)
-            | TableError::BadLocation(m) => m,
+            | TableError::BadLocation(m)
+            | TableError::Unsupported(m) => m,
         }
     }
 }
@@ -147,6 +150,9 @@ fn chrono_like_rfc3339(ts: &str) -> Option<()> {
 fn classify(e: deltalake::DeltaTableError, pin: &PinSpec) -> TableError {
     use deltalake::DeltaTableError as E;
     let text = e.to_string();
+    if text.contains("Unsupported") || text.contains("not supported") {
+        return TableError::Unsupported(text);
+    }
     match (&e, pin) {
         (E::NotATable(_), PinSpec::Latest) => TableError::NotFound(text),
         (E::InvalidVersion(_), _) => TableError::VersionNotAvailable(text),

@@ -38,6 +38,16 @@ async fn build(dir: &Path) {
         b"{this is not json\n",
     )
     .unwrap();
+    // a table whose second commit requires a reader feature nobody knows
+    let future = dir.join("future");
+    copy_dir(&dir.join("corrupt_src/region"), &future);
+    std::fs::write(
+        future.join("_delta_log/00000000000000000001.json"),
+        br#"{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["futureFeature"],"writerFeatures":["futureFeature"]}}
+{"commitInfo":{"timestamp":1700000000000,"operation":"SET TBLPROPERTIES"}}
+"#,
+    )
+    .unwrap();
     std::fs::remove_dir_all(dir.join("corrupt_src")).ok();
     // a folder of files without a log
     std::fs::create_dir_all(dir.join("nolog")).unwrap();
