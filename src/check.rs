@@ -1784,7 +1784,7 @@ impl<'a> Checker<'a> {
         let mine = self.mb().cols.clone();
         let mut left = vec![];
         let mut right = vec![];
-        let mut ok = true;
+        let mut problems = vec![];
         for c in &mine {
             match cols.iter().find(|o| o.name == c.name) {
                 Some(o) => match Type::unify(c.ty, o.ty, false, false) {
@@ -1808,57 +1808,33 @@ impl<'a> Checker<'a> {
                         right.push((c.name.clone(), cast(o)));
                     }
                     None => {
-                        ok = false;
-                        self.err(
-                            Diagnostic::error(
-                                Code::E0210,
-                                other.span,
-                                format!(
-                                    "column `{}` is {} here and {} in `{}`",
-                                    c.name, c.ty, o.ty, other.text
-                                ),
-                            )
-                            .label("types differ")
-                            .help("cast the column on one side so both have the same type"),
-                        );
+                        problems.push(format!("`{}` is {} here and {} there", c.name, c.ty, o.ty))
                     }
                 },
-                None => {
-                    ok = false;
-                    self.err(
-                        Diagnostic::error(
-                            Code::E0210,
-                            other.span,
-                            format!("`{}` has no column `{}`", other.text, c.name),
-                        )
-                        .label("union needs the same columns")
-                        .help("select the same columns on both sides before `union`"),
-                    );
-                }
+                None => problems.push(format!("`{}` is missing there", c.name)),
             }
         }
-        for o in &cols {
-            if !mine.iter().any(|c| c.name == o.name) {
-                ok = false;
-                self.err(
-                    Diagnostic::error(
-                        Code::E0210,
-                        other.span,
-                        format!(
-                            "`{}` has a column `{}` that this model lacks",
-                            other.text, o.name
-                        ),
-                    )
-                    .label("union needs the same columns")
-                    .help("select the same columns on both sides before `union`"),
-                );
-            }
+        for o in cols
+            .iter()
+            .filter(|o| !mine.iter().any(|c| c.name == o.name))
+        {
+            problems.push(format!("`{}` is only there", o.name));
         }
-        if !ok {
+        if !problems.is_empty() {
+            let shown: Vec<String> = problems.iter().take(6).cloned().collect();
+            let more = if problems.len() > 6 {
+                format!(" and {} more", problems.len() - 6)
+            } else {
+                String::new()
+            };
+            self.err(
+                Diagnostic::error(Code::E0210, other.span, format!("`{}` does not match this model's columns: {}{more}", other.text, shown.join("; ")))
+                    .label("union needs the same columns with compatible types")
+                    .help("`select` the same columns (cast where types differ) on both sides before `union`"),
+            );
             return;
         }
-        let out: Vec<(String, TExpr)> = left.clone();
-        let mut merged = out.clone();
+        let mut merged = left.clone();
         for (m, (_, r)) in merged.iter_mut().zip(&right) {
             m.1.nullable |= r.nullable;
         }
@@ -2924,6 +2900,7 @@ impl<'a> Checker<'a> {
         }
         self.outputs.push(OutputIr {
             name: name.clone(),
+            span: o.span,
             model: mi,
             url,
             mode: o.mode,

@@ -192,6 +192,20 @@ pub fn render(map: &SourceMap, diags: &[Diagnostic], fancy: bool) -> String {
     };
     let mut out = String::new();
     for d in diags {
+        if d.primary.span == Span::default() {
+            // no place in any file (e.g. a command-line argument)
+            out.push_str(&format!(
+                "{}[{}]: {}\n",
+                severity_word(d.severity),
+                d.code.as_str(),
+                clip(&d.message)
+            ));
+            if let Some(h) = &d.help {
+                out.push_str(&format!("  help: {h}\n"));
+            }
+            out.push('\n');
+            continue;
+        }
         let f = map.get(d.primary.span.file);
         // Long lines (a 1 MB line) would make the snippet unreadable: cut the context.
         let short;

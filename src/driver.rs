@@ -323,13 +323,9 @@ async fn write_output(
     use deltalake::protocol::SaveMode;
     let io = |e: String| {
         Failure::User(vec![
-            Diagnostic::error(
-                Code::E0401,
-                Span::default(),
-                format!("output `{}`: {e}", o.name),
-            )
-            .label("output")
-            .help("nothing was committed to this output; fix the cause and run again"),
+            Diagnostic::error(Code::E0401, o.span, format!("output `{}`: {e}", o.name))
+                .label("writing this output failed")
+                .help("nothing was committed to this output; fix the cause and run again"),
         ])
     };
     if o.url.scheme() == "file"

@@ -205,6 +205,8 @@ pub struct ModelIr {
 #[derive(Debug, Clone)]
 pub struct OutputIr {
     pub name: String,
+    /// The `output` item, for run-time diagnostics.
+    pub span: crate::span::Span,
     pub model: usize,
     pub url: Url,
     pub mode: WriteMode,

@@ -80,12 +80,14 @@ impl Workspace {
             root
         };
         let mut ws = Workspace::new(root);
-        ws.display_base = std::fs::canonicalize(if is_dir {
+        let base = if is_dir {
             path
         } else {
-            path.parent().unwrap_or(Path::new("."))
-        })
-        .ok();
+            path.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+        };
+        ws.display_base = std::fs::canonicalize(base).ok();
         let mut seen = HashMap::new();
         let entries: Vec<PathBuf> = if is_dir {
             let mut v: Vec<PathBuf> = std::fs::read_dir(path)
