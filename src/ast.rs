@@ -68,6 +68,8 @@ pub struct Source {
     pub joins: Vec<JoinDecl>,
     pub measures: Vec<NamedDecl>,
     pub dimensions: Vec<NamedDecl>,
+    /// `key (a, b)`: composite keys.
+    pub keys: Vec<Vec<Ident>>,
     pub span: Span,
 }
 
@@ -107,6 +109,10 @@ pub enum Cardinality {
     ManyToOne,
     OneToOne,
     OneToMany,
+    /// `join X semi on …`: keep the rows that have a match (EXISTS / IN).
+    Semi,
+    /// `join X anti on …`: keep the rows that have no match (NOT EXISTS / NOT IN).
+    Anti,
 }
 
 impl Cardinality {
@@ -115,6 +121,8 @@ impl Cardinality {
             Cardinality::ManyToOne => "many_to_one",
             Cardinality::OneToOne => "one_to_one",
             Cardinality::OneToMany => "one_to_many",
+            Cardinality::Semi => "semi",
+            Cardinality::Anti => "anti",
         }
     }
 }
@@ -126,6 +134,8 @@ pub struct JoinDecl {
     pub cardinality: Cardinality,
     pub cardinality_span: Span,
     pub on: Vec<(Expr, Expr)>,
+    /// Other comparisons in `on` (`and l2.l_suppkey != l_suppkey`).
+    pub filters: Vec<Expr>,
     pub span: Span,
 }
 

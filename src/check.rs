@@ -66,6 +66,7 @@ fn empty_model() -> ModelIr {
         schema: vec![],
         contract: vec![],
         unique_keys: vec![],
+        single_row: false,
     }
 }
 
@@ -81,6 +82,8 @@ struct SrcInfo<'a> {
     ast: &'a ast::Source,
     name: String,
     cols: Vec<SrcCol>,
+    /// Unique column sets: single `key`/`unique` columns and `key (a, b)`.
+    keys: Vec<Vec<String>>,
     ir: SourceIr,
 }
 
@@ -168,7 +171,7 @@ enum AggMode {
 enum StepIr {
     Filter(TExpr),
     Project(Vec<(String, TExpr)>),
-    Join(Rel, Vec<(TExpr, TExpr)>),
+    Join(Rel, JoinKind, Vec<(TExpr, TExpr)>, Option<TExpr>),
     Aggregate(Vec<(String, TExpr)>, Vec<(String, TExpr)>),
     Sort(Vec<(TExpr, bool)>),
     Limit(usize),
@@ -176,6 +179,8 @@ enum StepIr {
     Union(Rel),
     /// Keeps every input column and adds these.
     Derive(Vec<(String, TExpr)>),
+    /// Qualifies every column with a new alias.
+    Alias(String),
 }
 
 struct ModelBuild {
@@ -192,9 +197,39 @@ struct ModelBuild {
     pending: Vec<PendingAgg>,
     /// Column sets known to be unique in the current relation.
     unique_keys: Vec<Vec<String>>,
+    /// Single-row models joined in (model, alias) while the row shape lasts.
+    scalars: Vec<(usize, String)>,
+    /// Scalar joins to add before the next step.
+    pending_scalars: Vec<(usize, String)>,
+    /// The relation has at most one row.
+    single_row: bool,
 }
 
 impl ModelBuild {
+    /// Adds a step; scalar models its expressions referred to are joined in just before.
+    fn push_step(&mut self, step: StepIr) {
+        for (model, alias) in std::mem::take(&mut self.pending_scalars) {
+            let on_true = texpr(TExprKind::Lit(Value::Bool(true)), Type::Bool, false);
+            self.steps.push(StepIr::Join(
+                Rel::ModelRef { model, alias },
+                JoinKind::Left,
+                vec![],
+                Some(on_true),
+            ));
+        }
+        self.steps.push(step);
+    }
+
+    /// After a step that gives unqualified columns (select, aggregate, distinct, union):
+    /// name the relation afresh, so later joins cannot make a name ambiguous.
+    fn requalify(&mut self) {
+        let alias = self.fresh_alias();
+        for c in &mut self.cols {
+            c.qual = Some(alias.clone());
+        }
+        self.steps.push(StepIr::Alias(alias));
+    }
+
     fn fresh_alias(&mut self) -> String {
         self.next_alias += 1;
         format!("t{}", self.next_alias)
@@ -604,12 +639,30 @@ impl<'a> Checker<'a> {
                 })
                 .collect(),
         };
+        let mut keys: Vec<Vec<String>> = cols
+            .iter()
+            .filter(|c| c.unique)
+            .map(|c| vec![c.name.clone()])
+            .collect();
+        for k in &s.keys {
+            let mut set = vec![];
+            for id in k {
+                let n = self.norm(id);
+                if !cols.iter().any(|c| c.name == n) {
+                    let cands: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
+                    self.unknown_col(id.span, &n, &cands, &name);
+                }
+                set.push(n);
+            }
+            keys.push(set);
+        }
         let idx = self.sources.len();
         self.source_idx.insert(name.clone(), idx);
         self.sources.push(SrcInfo {
             ast: s,
             name,
             cols,
+            keys,
             ir,
         });
         // joins, measures, dimensions, checks are checked once every source is known
@@ -798,6 +851,9 @@ impl<'a> Checker<'a> {
             expanding: vec![],
             pending: vec![],
             unique_keys: vec![],
+            scalars: vec![],
+            pending_scalars: vec![],
+            single_row: false,
         });
         let row = Ctx {
             path: vec![],
@@ -953,11 +1009,18 @@ impl<'a> Checker<'a> {
             j.cardinality,
             Cardinality::ManyToOne | Cardinality::OneToOne
         ) {
-            let target_unique = j.on.iter().any(|(a, b)| {
-                let (_, r) = self.key_sides_quiet(a, b, &jn, &target_name);
-                r.and_then(|r| self.source_col(t, r))
-                    .is_some_and(|(_, u)| u)
-            });
+            let target_cols: Vec<String> =
+                j.on.iter()
+                    .filter_map(|(a, b)| {
+                        self.key_sides_quiet(a, b, &jn, &target_name)
+                            .1
+                            .map(|r| self.norm(r))
+                    })
+                    .collect();
+            let target_unique = self.sources[t]
+                .keys
+                .iter()
+                .any(|k| !k.is_empty() && k.iter().all(|c| target_cols.contains(c)));
             let all_resolved = j.on.iter().all(|(a, b)| {
                 let (l, r) = self.key_sides_quiet(a, b, &jn, &target_name);
                 l.and_then(|l| self.source_col(i, l)).is_some()
@@ -1119,12 +1182,7 @@ impl<'a> Checker<'a> {
                     qual: Some(alias.into()),
                 })
                 .collect();
-            let keys = s
-                .cols
-                .iter()
-                .filter(|c| c.unique)
-                .map(|c| vec![c.name.clone()])
-                .collect();
+            let keys = s.keys.clone();
             return Some((
                 Rel::Scan {
                     source: si,
@@ -1180,6 +1238,11 @@ impl<'a> Checker<'a> {
     fn build_model(&mut self, m: &'a ast::Model) -> Option<ModelIr> {
         let name = self.norm(&m.name);
         let (base, cols, base_source, keys) = self.relation(&m.from, "t0")?;
+        let single_row = self
+            .model_idx
+            .get(&self.norm(&m.from))
+            .and_then(|&i| self.models[i].done.as_ref())
+            .is_some_and(|m| m.single_row);
         self.cur = Some(ModelBuild {
             cols,
             base_source,
@@ -1192,6 +1255,9 @@ impl<'a> Checker<'a> {
             expanding: vec![],
             pending: vec![],
             unique_keys: keys,
+            scalars: vec![],
+            pending_scalars: vec![],
+            single_row,
         });
         for step in &m.steps {
             if let Some(allow) = &self.policy.allow {
@@ -1238,7 +1304,9 @@ impl<'a> Checker<'a> {
             rel = Rel::Join {
                 left: Box::new(rel),
                 right: Box::new(right),
+                kind: JoinKind::Left,
                 on: p.on.clone(),
+                filter: None,
             };
         }
         for s in mb.steps {
@@ -1250,10 +1318,13 @@ impl<'a> Checker<'a> {
                 },
                 StepIr::Project(e) => Rel::Project { input, exprs: e },
                 StepIr::Derive(e) => Rel::Derive { input, exprs: e },
-                StepIr::Join(right, on) => Rel::Join {
+                StepIr::Alias(alias) => Rel::Alias { input, alias },
+                StepIr::Join(right, kind, on, filter) => Rel::Join {
                     left: input,
                     right: Box::new(right),
+                    kind,
                     on,
+                    filter,
                 },
                 StepIr::Aggregate(g, a) => Rel::Aggregate {
                     input,
@@ -1322,6 +1393,7 @@ impl<'a> Checker<'a> {
             schema,
             contract,
             unique_keys,
+            single_row: mb.single_row,
         })
     }
 
@@ -1373,9 +1445,13 @@ impl<'a> Checker<'a> {
                     Constraint::Unique(_) => unique = true,
                     Constraint::NotNull(_) => nullable = false,
                     Constraint::Check(e, _) => {
-                        // checks see the model's output columns
+                        // checks see the model's output columns, unqualified (they run on the output)
                         let saved = self.mb().shaped;
+                        let saved_cols = self.mb().cols.clone();
                         self.mb().shaped = false;
+                        for c in &mut self.mb().cols {
+                            c.qual = None;
+                        }
                         let cx = Ctx {
                             path: vec![],
                             source: None,
@@ -1385,6 +1461,7 @@ impl<'a> Checker<'a> {
                         };
                         let t = self.expr(e, &cx);
                         self.mb().shaped = saved;
+                        self.mb().cols = saved_cols;
                         self.want_bool(&t, e.span, "a check");
                         checks.push(t);
                     }
@@ -1468,6 +1545,7 @@ impl<'a> Checker<'a> {
             .collect();
         mb.shaped = false;
         mb.adhoc.clear();
+        mb.scalars.clear();
     }
 
     fn visible_projection(&mut self) -> Vec<(String, TExpr)> {
@@ -1496,7 +1574,7 @@ impl<'a> Checker<'a> {
                 let cx = self.row_ctx();
                 let t = self.expr(e, &cx);
                 self.want_bool(&t, e.span, "`where`");
-                self.mb().steps.push(StepIr::Filter(t));
+                self.mb().push_step(StepIr::Filter(t));
             }
             StepKind::Select(items) => {
                 let out = self.named_items(items, AggMode::Row, &mut HashMap::new());
@@ -1505,7 +1583,8 @@ impl<'a> Checker<'a> {
                 let names: Vec<&String> = out.iter().map(|o| &o.0).collect();
                 mb.unique_keys
                     .retain(|k| k.iter().all(|c| names.contains(&c)));
-                mb.steps.push(StepIr::Project(out));
+                mb.push_step(StepIr::Project(out));
+                mb.requalify();
             }
             StepKind::Derive(items) => {
                 let mut seen: HashMap<String, Span> = HashMap::new();
@@ -1542,7 +1621,7 @@ impl<'a> Checker<'a> {
                     nullable: t.nullable,
                     qual: None,
                 }));
-                mb.steps.push(StepIr::Derive(out));
+                mb.push_step(StepIr::Derive(out));
             }
             StepKind::Join(j) => self.join_step(j),
             StepKind::GroupBy(keys, aggs) => {
@@ -1562,7 +1641,7 @@ impl<'a> Checker<'a> {
                     let t = self.expr(&k.expr, &cx);
                     out.push((t, k.descending));
                 }
-                self.mb().steps.push(StepIr::Sort(out));
+                self.mb().push_step(StepIr::Sort(out));
             }
             StepKind::Limit(n) => {
                 if *n < 0 {
@@ -1572,15 +1651,16 @@ impl<'a> Checker<'a> {
                             .help("write a count of rows: `limit 10`"),
                     );
                 }
-                self.mb().steps.push(StepIr::Limit((*n).max(0) as usize));
+                self.mb().push_step(StepIr::Limit((*n).max(0) as usize));
             }
             StepKind::Distinct => {
                 let p = self.visible_projection();
                 self.set_plain_cols(&p);
                 let mb = self.mb();
                 mb.unique_keys.push(p.iter().map(|x| x.0.clone()).collect());
-                mb.steps.push(StepIr::Project(p));
-                mb.steps.push(StepIr::Distinct);
+                mb.push_step(StepIr::Project(p));
+                mb.push_step(StepIr::Distinct);
+                mb.requalify();
             }
             StepKind::Union(other) => self.union_step(other),
         }
@@ -1592,7 +1672,9 @@ impl<'a> Checker<'a> {
         self.set_plain_cols(&all);
         let mb = self.mb();
         mb.unique_keys = vec![groups.iter().map(|g| g.0.clone()).collect()];
-        mb.steps.push(StepIr::Aggregate(groups, aggs));
+        mb.single_row = groups.is_empty();
+        mb.push_step(StepIr::Aggregate(groups, aggs));
+        mb.requalify();
     }
 
     /// Fan-out: every pending aggregate must see each row of its own relation once.
@@ -1650,8 +1732,18 @@ impl<'a> Checker<'a> {
                 );
                 continue;
             }
+            // Values of a joined many_to_one target repeat once per base row: a measure of
+            // that target, or a plain column of it, would be counted once per row. (An
+            // expression such as `case when target.x … then 1 end` is per base row: fine.)
             let all_repeated = quals.iter().all(|q| repeated.iter().any(|r| &r.0 == q));
-            if all_repeated {
+            let from_measure = p.home != base;
+            let plain_column = match &p.expr.kind {
+                TExprKind::Agg(_, args) => {
+                    args.len() == 1 && matches!(args[0].kind, TExprKind::Col { .. })
+                }
+                _ => false,
+            };
+            if all_repeated && (from_measure || plain_column) {
                 let (_, span, name) = repeated
                     .iter()
                     .find(|r| quals.contains(&r.0))
@@ -1744,6 +1836,43 @@ impl<'a> Checker<'a> {
             right_cols.push(rn);
             on.push((lt, rt));
         }
+        // other comparisons see both sides
+        let semi_like = matches!(j.cardinality, Cardinality::Semi | Cardinality::Anti);
+        self.mb().adhoc.push(Adhoc {
+            name: name.clone(),
+            alias: alias.clone(),
+            cols: cols.clone(),
+            fans_out: false,
+            repeated: false,
+            span: j.span,
+        });
+        let mut filter: Option<TExpr> = None;
+        for f in &j.filters {
+            let cx = self.row_ctx();
+            let t = self.expr(f, &cx);
+            self.want_bool(&t, f.span, "a join condition");
+            filter = Some(match filter {
+                None => t,
+                Some(prev) => texpr(
+                    TExprKind::Binary(BinOp::And, Box::new(prev), Box::new(t)),
+                    Type::Bool,
+                    true,
+                ),
+            });
+        }
+        self.mb().adhoc.pop();
+        if on.is_empty() && filter.is_none() {
+            return;
+        }
+        if semi_like {
+            let kind = if j.cardinality == Cardinality::Semi {
+                JoinKind::Semi
+            } else {
+                JoinKind::Anti
+            };
+            self.mb().push_step(StepIr::Join(rel, kind, on, filter));
+            return;
+        }
         if matches!(
             j.cardinality,
             Cardinality::ManyToOne | Cardinality::OneToOne
@@ -1772,8 +1901,9 @@ impl<'a> Checker<'a> {
         });
         if j.cardinality == Cardinality::OneToMany {
             mb.unique_keys.clear();
+            mb.single_row = false;
         }
-        mb.steps.push(StepIr::Join(rel, on));
+        mb.push_step(StepIr::Join(rel, JoinKind::Left, on, filter));
     }
 
     fn union_step(&mut self, other: &ast::Ident) {
@@ -1841,11 +1971,13 @@ impl<'a> Checker<'a> {
         self.set_plain_cols(&merged);
         let mb = self.mb();
         mb.unique_keys.clear();
-        mb.steps.push(StepIr::Project(left));
-        mb.steps.push(StepIr::Union(Rel::Project {
+        mb.single_row = false;
+        mb.push_step(StepIr::Project(left));
+        mb.push_step(StepIr::Union(Rel::Project {
             input: Box::new(rel),
             exprs: right,
         }));
+        mb.requalify();
     }
 }
 
@@ -2315,6 +2447,18 @@ impl<'a> Checker<'a> {
             }
         }
         let shaped = self.cur.as_ref().is_some_and(|m| m.shaped);
+        if parts.len() == 2 && !cx.source_only {
+            let is_join = cx.source.filter(|_| shaped).is_some_and(|s| {
+                self.sources[s]
+                    .ast
+                    .joins
+                    .iter()
+                    .any(|j| self.norm(j.name()) == first)
+            });
+            if !is_join && let Some(&mi) = self.model_idx.get(&first) {
+                return self.scalar_ref(mi, &parts[1], span, cx);
+            }
+        }
         let Some(src) = cx.source.filter(|_| shaped || cx.source_only) else {
             let help = if self.cur.as_ref().is_some_and(|m| m.base_source.is_some()) {
                 "paths through declared joins are available before `select`, `aggregate`, `distinct` and `union`; use them earlier".to_string()
@@ -2482,6 +2626,48 @@ impl<'a> Checker<'a> {
         }
         mb.paths.push(pj);
         alias
+    }
+
+    /// `model.column` where the model has at most one row: joined in as a scalar.
+    fn scalar_ref(&mut self, mi: usize, col: &ast::Ident, span: Span, cx: &Ctx) -> TExpr {
+        let Some(m) = self.model_dep(mi, span) else {
+            return ty_err();
+        };
+        if !m.single_row {
+            self.err(
+                Diagnostic::error(Code::E0217, span, format!("model `{}` is not a single row", m.name))
+                    .label("used as a scalar")
+                    .help(format!("only a model that ends in an `aggregate` without `group by` is a scalar; join `{}` with a `join` step instead", m.name)),
+            );
+            return ty_err();
+        }
+        let n = self.norm(col);
+        let Some(f) = m.schema.iter().find(|f| f.name == n) else {
+            let cands: Vec<String> = m.schema.iter().map(|f| f.name.clone()).collect();
+            self.unknown_col(col.span, &n, &cands, &m.name);
+            return ty_err();
+        };
+        if cx.agg == AggMode::Allowed {
+            return self.bare_column(&format!("{}.{n}", m.name), span);
+        }
+        let mb = self.mb();
+        let alias = match mb.scalars.iter().find(|(x, _)| *x == mi) {
+            Some((_, a)) => a.clone(),
+            None => {
+                let a = mb.fresh_alias();
+                mb.scalars.push((mi, a.clone()));
+                mb.pending_scalars.push((mi, a.clone()));
+                a
+            }
+        };
+        texpr(
+            TExprKind::Col {
+                qual: Some(alias),
+                name: n,
+            },
+            f.ty,
+            true,
+        )
     }
 
     fn bare_column(&mut self, name: &str, span: Span) -> TExpr {

@@ -106,6 +106,8 @@ codes! {
         "`limit` takes a non-negative integer.";
     E0216 "bad-sort" "invalid sort"
         "Sort keys are row-level expressions over the columns in scope.";
+    E0217 "not-scalar" "model is not a single row"
+        "`model.column` in an expression reads a scalar: the model must end in an `aggregate` without `group by` (at most one row). To use a model of many rows, join it.";
     // ---- Delta: E03xx ----
     E0301 "table-not-found" "Delta table not found"
         "The source's location has no Delta table (`_delta_log` with at least one commit).";

@@ -109,6 +109,17 @@ pub async fn compile_workspace(ws: Workspace) -> Result<Compilation, Failure> {
             Err(e) => tables.push(Err(e)),
         }
     }
+    // a file that does not parse would make every name it declares look unknown:
+    // report the syntax errors alone
+    if ws.diags.iter().any(Diagnostic::is_error) {
+        let diags = ws.diags.clone();
+        return Ok(Compilation {
+            ws,
+            program: None,
+            diags,
+            tables: opened,
+        });
+    }
     let (program, mut diags) = big_stack(|| check::check(&ws, &tables, funcs));
     let mut all = ws.diags.clone();
     all.append(&mut diags);

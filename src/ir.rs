@@ -134,11 +134,13 @@ pub enum Rel {
         model: usize,
         alias: String,
     },
-    /// A left outer join: every left row is kept.
+    /// A join on key pairs plus an optional filter over both sides.
     Join {
         left: Box<Rel>,
         right: Box<Rel>,
+        kind: JoinKind,
         on: Vec<(TExpr, TExpr)>,
+        filter: Option<TExpr>,
     },
     Filter {
         input: Box<Rel>,
@@ -169,10 +171,25 @@ pub enum Rel {
     Distinct {
         input: Box<Rel>,
     },
+    /// Qualifies every column of the input with `alias`.
+    Alias {
+        input: Box<Rel>,
+        alias: String,
+    },
     Union {
         left: Box<Rel>,
         right: Box<Rel>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Every left row is kept, matched or not (declared joins, ad-hoc joins, scalar models).
+    Left,
+    /// Left rows with a match (`semi`).
+    Semi,
+    /// Left rows without a match (`anti`).
+    Anti,
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +217,8 @@ pub struct ModelIr {
     pub contract: Vec<ContractColumn>,
     /// Column sets that are unique in the model's rows (group keys, distinct, contract keys).
     pub unique_keys: Vec<Vec<String>>,
+    /// At most one row (an aggregate without groups): usable as a scalar, `model.column`.
+    pub single_row: bool,
 }
 
 #[derive(Debug, Clone)]

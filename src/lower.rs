@@ -102,14 +102,28 @@ impl<'a> Lowerer<'a> {
             Rel::ModelRef { model, alias } => self
                 .rel(&self.program.models[*model].rel)?
                 .alias(alias.as_str())?,
-            Rel::Join { left, right, on } => {
+            Rel::Join {
+                left,
+                right,
+                kind,
+                on,
+                filter,
+            } => {
                 let l = self.rel(left)?;
                 let r = self.rel(right)?.build()?;
-                let conds: Vec<Expr> = on
+                let mut conds: Vec<Expr> = on
                     .iter()
                     .map(|(a, b)| Ok(self.expr(a)?.eq(self.expr(b)?)))
                     .collect::<Result<_>>()?;
-                l.join_on(r, JoinType::Left, conds)?
+                if let Some(f) = filter {
+                    conds.push(self.expr(f)?);
+                }
+                let jt = match kind {
+                    JoinKind::Left => JoinType::Left,
+                    JoinKind::Semi => JoinType::LeftSemi,
+                    JoinKind::Anti => JoinType::LeftAnti,
+                };
+                l.join_on(r, jt, conds)?
             }
             Rel::Filter { input, predicate } => self.rel(input)?.filter(self.expr(predicate)?)?,
             Rel::Project { input, exprs } => {
@@ -142,6 +156,7 @@ impl<'a> Lowerer<'a> {
             }
             Rel::Limit { input, n } => self.rel(input)?.limit(0, Some(*n))?,
             Rel::Distinct { input } => self.rel(input)?.distinct()?,
+            Rel::Alias { input, alias } => self.rel(input)?.alias(alias.as_str())?,
             Rel::Union { left, right } => self.rel(left)?.union(self.rel(right)?.build()?)?,
         })
     }

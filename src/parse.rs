@@ -319,7 +319,12 @@ pub fn rule_name(r: Rule) -> &'static str {
         measure_decl => "`measure`",
         dimension_decl => "`dimension`",
         cardinality => "`many_to_one`, `one_to_one` or `one_to_many`",
-        join_cond | key_pair => "a join condition `a = target.b`",
+        join_cond | key_pair | join_filter | join_term => "a join condition `a = target.b`",
+        join_kind => "`many_to_one`, `one_to_one`, `one_to_many`, `semi` or `anti`",
+        cmp_op => "a comparison",
+        key_decl => "`key (…)`",
+        k_semi => "`semi`",
+        k_anti => "`anti`",
         delta_ref => "`delta(\"path\")`",
         pin | pin_version | pin_timestamp => "`at version N` or `at timestamp \"…\"`",
         where_step | select_step | derive_step | group_step | aggregate_step | sort_step
@@ -516,6 +521,7 @@ impl Builder {
             joins: vec![],
             measures: vec![],
             dimensions: vec![],
+            keys: vec![],
             span,
         };
         for m in it {
@@ -548,6 +554,12 @@ impl Builder {
                     }
                 }
                 Rule::column_decl => s.columns.push(self.column_decl(m)),
+                Rule::key_decl => s.keys.push(
+                    m.into_inner()
+                        .filter(|x| x.as_rule() == Rule::ident)
+                        .map(|x| self.ident(x))
+                        .collect(),
+                ),
                 Rule::join_decl => s.joins.push(self.join(m)),
                 Rule::measure_decl => s.measures.push(self.named_decl(m)),
                 Rule::dimension_decl => s.dimensions.push(self.named_decl(m)),
@@ -639,20 +651,28 @@ impl Builder {
         let mut cardinality = Cardinality::ManyToOne;
         let mut cardinality_span = span;
         let mut on = vec![];
+        let mut filters = vec![];
         for x in p.into_inner() {
             match x.as_rule() {
                 Rule::ident if target.is_none() => target = Some(self.ident(x)),
                 Rule::ident => alias = Some(self.ident(x)),
-                Rule::cardinality => {
+                Rule::cardinality | Rule::join_kind => {
                     cardinality_span = self.span(&x);
                     cardinality = match x.as_str() {
                         "one_to_one" => Cardinality::OneToOne,
                         "one_to_many" => Cardinality::OneToMany,
+                        "semi" => Cardinality::Semi,
+                        "anti" => Cardinality::Anti,
                         _ => Cardinality::ManyToOne,
                     };
                 }
                 Rule::join_cond => {
                     for kp in x.into_inner() {
+                        if kp.as_rule() == Rule::join_filter {
+                            let (e, _) = self.pratt(kp.into_inner());
+                            filters.push(e);
+                            continue;
+                        }
                         let mut sides = kp.into_inner().map(|s| self.path(s));
                         if let (Some(a), Some(b)) = (sides.next(), sides.next()) {
                             on.push((a, b));
@@ -668,6 +688,7 @@ impl Builder {
             cardinality,
             cardinality_span,
             on,
+            filters,
             span,
         }
     }
@@ -1019,6 +1040,7 @@ impl Builder {
                 lit(Lit::Typed(kind, s))
             }
             Rule::path => (self.path(p), 1),
+            Rule::bound | Rule::expr => self.pratt(p.into_inner()),
             Rule::call => {
                 let mut it = p.into_inner();
                 let name = it

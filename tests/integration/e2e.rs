@@ -128,12 +128,35 @@ async fn run_ok(dir: &Path) -> Vec<driver::OutputReport> {
     }
 }
 
+/// Equal cells: the same text, or numbers equal to 1e-9 relative (the reference computes
+/// some TPC-H values in float64).
+fn same_cell(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
+        _ => false,
+    }
+}
+
+fn same_rows(got: &[Vec<String>], want: &[Vec<String>]) -> bool {
+    got.len() == want.len()
+        && got
+            .iter()
+            .zip(want)
+            .all(|(g, w)| g.len() == w.len() && g.iter().zip(w).all(|(a, b)| same_cell(a, b)))
+}
+
+/// All 22 TPC-H models against DataFusion SQL running the official query text on the same
+/// Delta tables: same rows, same order (columns by position).
 #[tokio::test]
 async fn tpch_examples_equal_datafusion_sql() {
     let dir = workspace("tpch_examples", &[("tpch", "tpch")], &[]);
     copy_examples(&dir);
     let reports = run_ok(&dir).await;
-    assert_eq!(reports.len(), 4);
+    assert_eq!(reports.len(), 22);
+    let mut failures = vec![];
     for r in &reports {
         let sql = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -148,13 +171,23 @@ async fn tpch_examples_equal_datafusion_sql() {
             r.output
         );
         assert_eq!(got.1.len() as u64, r.rows, "{}: reported rows", r.output);
-        assert_eq!(
-            project(&got, &want.0),
-            want.1,
-            "{}: rows differ from DataFusion SQL",
-            r.output
-        );
+        if got.0.len() != want.0.len() || !same_rows(&got.1, &want.1) {
+            failures.push(format!(
+                "{}: columns {:?} vs {:?}\n  semc: {:?}\n  sql:  {:?}",
+                r.output,
+                got.0,
+                want.0,
+                got.1.iter().take(3).collect::<Vec<_>>(),
+                want.1.iter().take(3).collect::<Vec<_>>()
+            ));
+        }
     }
+    assert!(
+        failures.is_empty(),
+        "{} of 22 differ from DataFusion SQL:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -170,7 +203,7 @@ async fn tpch_plans_round_trip_through_substrait() {
         .unwrap_or_else(|_| panic!("session"));
     let plan = s.plan(program, None).unwrap_or_else(|_| panic!("plan"));
     // ONE plan, one root per output, every scan pinned
-    assert_eq!(plan.relations.len(), 4);
+    assert_eq!(plan.relations.len(), 22);
     let json = serde_json::to_string(&plan).unwrap();
     assert!(
         json.contains("/lineitem/@v0"),
