@@ -171,7 +171,8 @@ impl Workspace {
                 self.add_file(canon, name, bytes, seen, stack);
             }
             Err(e) => {
-                let msg = format!("cannot read `{}`: {e}", path.display());
+                let shown = self.display_name(&std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
+                let msg = format!("cannot read `{shown}`: {e}");
                 let d = match from {
                     Some(span) => Diagnostic::error(Code::E0004, span, msg).label("imported here"),
                     None => {

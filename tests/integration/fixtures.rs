@@ -103,7 +103,7 @@ async fn versioned_orders(src: &Path, dst: &Path) {
 pub fn redact(text: &str) -> String {
     let root = root();
     let canon = std::fs::canonicalize(root).unwrap_or(root.to_path_buf());
-    let mut out = text.to_string();
+    let mut out = text.replace(env!("CARGO_MANIFEST_DIR"), "[repo]");
     for p in [canon.display().to_string(), root.display().to_string()] {
         out = out
             .replace(&format!("file://{p}"), "file://[fixtures]")
