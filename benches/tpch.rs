@@ -4,10 +4,11 @@
 //!
 //! For each example model (examples/tpch): (a) semc — compile, lower to Substrait,
 //! consume, execute, collect; (b) DataFusion SQL — the official query text over the same
-//! Delta providers. Interleaved per query, one warm-up, then `--runs` timed runs; prints
-//! medians and the ratio a/b per query, and a closing line with the totals.
+//! Delta providers; (c) DataFusion SQL over the tables' raw parquet files. Interleaved per
+//! query, one warm-up, then `--runs` timed runs; prints medians, the ratios a/b and a/c
+//! per query, the peak RSS, and a closing line with the totals.
 
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -26,31 +27,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 async fn semc_once(ws: &Path, output: &str) -> (f64, usize) {
     let start = Instant::now();
-    let c = semc::driver::compile(ws)
-        .await
-        .unwrap_or_else(|_| panic!("compile"));
+    let c = semc::driver::compile(ws).await.unwrap_or_else(|_| panic!("compile"));
     let program = c
         .program()
         .unwrap_or_else(|_| panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false)));
     let s = semc::driver::Session::new(&c)
         .await
         .unwrap_or_else(|_| panic!("session"));
-    let plan = s
-        .plan(program, Some(output))
-        .unwrap_or_else(|_| panic!("plan"));
-    let lp = s
-        .consume(&plan)
-        .await
-        .unwrap_or_else(|_| panic!("consume"))
-        .remove(0);
-    let batches = s
-        .ctx
-        .execute_logical_plan(lp)
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
+    let plan = s.plan(program, Some(output)).unwrap_or_else(|_| panic!("plan"));
+    let lp = s.consume(&plan).await.unwrap_or_else(|_| panic!("consume")).remove(0);
+    let batches = s.ctx.execute_logical_plan(lp).await.unwrap().collect().await.unwrap();
     (
         start.elapsed().as_secs_f64(),
         batches.iter().map(|b| b.num_rows()).sum(),
@@ -74,59 +60,75 @@ async fn main() {
     let ws: PathBuf = root.join(format!("target/bench-data/sf{sf}"));
     std::fs::create_dir_all(&ws).unwrap();
     eprintln!("data: {}", ws.display());
-    semc::tpch::generate(&ws.join("tpch"), sf)
-        .await
-        .expect("generate");
+    semc::tpch::generate(&ws.join("tpch"), sf).await.expect("generate");
     for (name, text) in semc::examples::TPCH {
         std::fs::write(ws.join(name), text).unwrap();
     }
     // DataFusion SQL over the same providers, same session settings
     let ctx = semc::engine::session();
     for t in semc::tpch::TABLES {
-        let url =
-            url::Url::from_directory_path(std::fs::canonicalize(ws.join("tpch").join(t)).unwrap())
-                .unwrap();
-        let table = semc::delta::open(&url, &semc::delta::PinSpec::Latest)
+        let dir = std::fs::canonicalize(ws.join("tpch").join(t)).unwrap();
+        let url = url::Url::from_directory_path(dir).unwrap();
+        let table = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
+        let provider = semc::engine::provider(&table, &ctx.state()).await.unwrap();
+        ctx.register_table(*t, provider).unwrap();
+    }
+    // DataFusion SQL over the raw parquet files of the same tables
+    let raw = semc::engine::session();
+    for t in semc::tpch::TABLES {
+        let dir = ws.join("tpch").join(t);
+        raw.register_parquet(*t, dir.to_str().unwrap(), ParquetReadOptions::default())
             .await
             .unwrap();
-        ctx.register_table(
-            *t,
-            semc::engine::provider(&table, &ctx.state()).await.unwrap(),
-        )
-        .unwrap();
     }
     println!(
-        "{:<6} {:>10} {:>10} {:>8}",
-        "query", "semc_ms", "sql_ms", "ratio"
+        "{:<6} {:>10} {:>10} {:>10} {:>8} {:>8}",
+        "query", "semc_ms", "sql_ms", "parquet_ms", "a/b", "a/c"
     );
-    let (mut total_a, mut total_b, mut log_sum, mut n) = (0.0, 0.0, 0.0, 0);
-    for (file, _) in semc::examples::TPCH
-        .iter()
-        .filter(|(f, _)| f.starts_with('q'))
-    {
+    let (mut total_a, mut total_b, mut total_c, mut log_sum, mut n) = (0.0, 0.0, 0.0, 0.0, 0);
+    for (file, _) in semc::examples::TPCH.iter().filter(|(f, _)| f.starts_with('q')) {
         let q = file.trim_end_matches(".sem");
-        let sql =
-            std::fs::read_to_string(root.join(format!("tests/data/tpch-queries/{q}.sql"))).unwrap();
+        let sql = std::fs::read_to_string(root.join(format!("tests/data/tpch-queries/{q}.sql"))).unwrap();
+        // warm-up, and the three agree on the row count
         let (_, ra) = semc_once(&ws, q).await;
         let (_, rb) = sql_once(&ctx, &sql).await;
+        let (_, rc) = sql_once(&raw, &sql).await;
         assert_eq!(ra, rb, "{q}: row counts differ");
-        let (mut a, mut b) = (vec![], vec![]);
+        assert_eq!(rb, rc, "{q}: row counts differ on parquet");
+        let (mut a, mut b, mut c) = (vec![], vec![], vec![]);
         for _ in 0..runs {
             a.push(semc_once(&ws, q).await.0);
             b.push(sql_once(&ctx, &sql).await.0);
+            c.push(sql_once(&raw, &sql).await.0);
         }
-        let (ma, mb) = (median(a), median(b));
+        let (ma, mb, mc) = (median(a), median(b), median(c));
         println!(
-            "{q:<6} {:>10.1} {:>10.1} {:>8.3}",
+            "{q:<6} {:>10.1} {:>10.1} {:>10.1} {:>8.3} {:>8.3}",
             ma * 1e3,
             mb * 1e3,
-            ma / mb
+            mc * 1e3,
+            ma / mb,
+            ma / mc
         );
         total_a += ma;
         total_b += mb;
+        total_c += mc;
         log_sum += (ma / mb).ln();
         n += 1;
     }
+    let rss_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    println!(
+        "peak_rss_mib={} datafusion_parquet_s={total_c:.3} ratio_to_parquet={:.3}",
+        rss_kib / 1024,
+        total_a / total_c
+    );
     println!(
         "total semc_s={total_a:.3} datafusion_sql_s={total_b:.3} ratio={:.3} geomean_ratio={:.3}",
         total_a / total_b,

@@ -31,11 +31,7 @@ pub fn sources_of(ws: &Workspace) -> Vec<&ast::Source> {
         .collect()
 }
 
-pub fn check(
-    ws: &Workspace,
-    tables: &Tables,
-    functions: Vec<Signature>,
-) -> (Option<Program>, Vec<Diagnostic>) {
+pub fn check(ws: &Workspace, tables: &Tables, functions: Vec<Signature>) -> (Option<Program>, Vec<Diagnostic>) {
     let mut c = Checker::new(ws, functions);
     c.run(tables);
     let ok = !c.diags.iter().any(Diagnostic::is_error);
@@ -297,22 +293,11 @@ impl<'a> Checker<'a> {
     }
 
     fn run(&mut self, tables: &Tables) {
-        let items: Vec<&'a ast::Item> = self
-            .ws
-            .files
-            .iter()
-            .flat_map(|(_, f)| f.items.iter())
-            .collect();
+        let items: Vec<&'a ast::Item> = self.ws.files.iter().flat_map(|(_, f)| f.items.iter()).collect();
         // policy first: it decides how names read
         let policies: Vec<&ast::Policy> = items
             .iter()
-            .filter_map(|i| {
-                if let ast::Item::Policy(p) = i {
-                    Some(p)
-                } else {
-                    None
-                }
-            })
+            .filter_map(|i| if let ast::Item::Policy(p) = i { Some(p) } else { None })
             .collect();
         if let Some(first) = policies.first() {
             self.policy(first);
@@ -366,13 +351,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Records a name; reports and returns true if it was already declared.
-    fn dup_check(
-        &mut self,
-        seen: &mut HashMap<String, Span>,
-        name: &str,
-        span: Span,
-        what: &str,
-    ) -> bool {
+    fn dup_check(&mut self, seen: &mut HashMap<String, Span>, name: &str, span: Span, what: &str) -> bool {
         if let Some(prev) = seen.get(name) {
             let prev = *prev;
             self.err(
@@ -396,12 +375,9 @@ impl<'a> Checker<'a> {
             if self.dup_check(&mut seen, key, e.key.span, "policy setting") {
                 continue;
             }
-            let bad =
-                |msg: &str| Diagnostic::error(Code::E0107, e.span, msg.to_string()).label("here");
+            let bad = |msg: &str| Diagnostic::error(Code::E0107, e.span, msg.to_string()).label("here");
             match (key, &e.value) {
-                ("identifiers", ast::PolicyValue::Name(n))
-                    if n.text == "lower" || n.text == "exact" =>
-                {
+                ("identifiers", ast::PolicyValue::Name(n)) if n.text == "lower" || n.text == "exact" => {
                     self.policy.lower_identifiers = n.text == "lower";
                 }
                 ("identifiers", _) => self.err(
@@ -409,9 +385,7 @@ impl<'a> Checker<'a> {
                         .help("write `identifiers = lower` or `identifiers = exact`"),
                 ),
                 ("strict", ast::PolicyValue::Bool(b)) => self.policy.strict = *b,
-                ("strict", _) => {
-                    self.err(bad("`strict` is `true` or `false`").help("write `strict = true`"))
-                }
+                ("strict", _) => self.err(bad("`strict` is `true` or `false`").help("write `strict = true`")),
                 ("allow", ast::PolicyValue::List(items)) => {
                     const STEPS: &[&str] = &[
                         "where",
@@ -427,23 +401,16 @@ impl<'a> Checker<'a> {
                     let mut allow = vec![];
                     for it in items {
                         match &it.kind {
-                            ExprKind::Path(parts)
-                                if parts.len() == 1 && STEPS.contains(&parts[0].text.as_str()) =>
-                            {
+                            ExprKind::Path(parts) if parts.len() == 1 && STEPS.contains(&parts[0].text.as_str()) => {
                                 allow.push(parts[0].text.clone())
                             }
                             _ => {
                                 let text = self.ws.map.text(it.span).to_string();
-                                let mut d = Diagnostic::error(
-                                    Code::E0107,
-                                    it.span,
-                                    format!("`{text}` is not a step"),
-                                )
-                                .label("unknown step");
+                                let mut d = Diagnostic::error(Code::E0107, it.span, format!("`{text}` is not a step"))
+                                    .label("unknown step");
                                 d = d.help(
-                                    did_you_mean(&text, STEPS.iter().copied()).unwrap_or_else(
-                                        || format!("steps are {}", STEPS.join(", ")),
-                                    ),
+                                    did_you_mean(&text, STEPS.iter().copied())
+                                        .unwrap_or_else(|| format!("steps are {}", STEPS.join(", "))),
                                 );
                                 self.err(d);
                             }
@@ -451,19 +418,14 @@ impl<'a> Checker<'a> {
                     }
                     self.policy.allow = Some(allow);
                 }
-                ("allow", _) => self.err(
-                    bad("`allow` is a list of steps")
-                        .help("write `allow = [where, select, aggregate]`"),
-                ),
-                ("max_reader_version", ast::PolicyValue::Int(v)) => {
-                    self.policy.max_reader_version = Some(*v)
+                ("allow", _) => {
+                    self.err(bad("`allow` is a list of steps").help("write `allow = [where, select, aggregate]`"))
                 }
-                ("max_writer_version", ast::PolicyValue::Int(v)) => {
-                    self.policy.max_writer_version = Some(*v)
+                ("max_reader_version", ast::PolicyValue::Int(v)) => self.policy.max_reader_version = Some(*v),
+                ("max_writer_version", ast::PolicyValue::Int(v)) => self.policy.max_writer_version = Some(*v),
+                ("max_reader_version" | "max_writer_version", _) => {
+                    self.err(bad("the version is an integer").help("write e.g. `max_reader_version = 3`"))
                 }
-                ("max_reader_version" | "max_writer_version", _) => self.err(
-                    bad("the version is an integer").help("write e.g. `max_reader_version = 3`"),
-                ),
                 _ => {
                     const KEYS: &[&str] = &[
                         "identifiers",
@@ -472,12 +434,8 @@ impl<'a> Checker<'a> {
                         "max_reader_version",
                         "max_writer_version",
                     ];
-                    let d = Diagnostic::error(
-                        Code::E0107,
-                        e.key.span,
-                        format!("unknown policy setting `{key}`"),
-                    )
-                    .label("unknown setting");
+                    let d = Diagnostic::error(Code::E0107, e.key.span, format!("unknown policy setting `{key}`"))
+                        .label("unknown setting");
                     let h = did_you_mean(key, KEYS.iter().copied())
                         .unwrap_or_else(|| format!("settings are {}", KEYS.join(", ")));
                     self.err(d.help(h));
@@ -508,22 +466,12 @@ impl<'a> Checker<'a> {
             ast::TypeExpr::Named(n) => {
                 let t = Type::from_name(&n.text.to_lowercase());
                 if t.is_none() {
-                    let mut d = Diagnostic::error(
-                        Code::E0105,
-                        n.span,
-                        format!("unknown type `{}`", n.text),
-                    )
-                    .label("not a type");
+                    let mut d = Diagnostic::error(Code::E0105, n.span, format!("unknown type `{}`", n.text))
+                        .label("not a type");
                     d = d.help(match n.text.as_str() {
-                        "decimal" => {
-                            "decimal takes a precision and a scale: `decimal(15, 2)`".into()
-                        }
-                        "int" | "integer" | "bigint" | "long" => {
-                            "integer types are `int32` and `int64`".into()
-                        }
-                        "double" | "float" | "real" => {
-                            "the floating-point type is `float64`".into()
-                        }
+                        "decimal" => "decimal takes a precision and a scale: `decimal(15, 2)`".into(),
+                        "int" | "integer" | "bigint" | "long" => "integer types are `int32` and `int64`".into(),
+                        "double" | "float" | "real" => "the floating-point type is `float64`".into(),
                         "text" | "varchar" | "str" => "the text type is `string`".into(),
                         other => did_you_mean(other, TYPE_NAMES.iter().copied())
                             .unwrap_or_else(|| format!("types are {}", TYPE_NAMES.join(", "))),
@@ -554,10 +502,14 @@ impl<'a> Checker<'a> {
             }
             if let Some(prev) = lower_names.insert(cname.to_lowercase(), c.name.span) {
                 self.err(
-                    Diagnostic::error(Code::E0110, c.name.span, format!("`{cname}` differs from another column only by case"))
-                        .label("this column")
-                        .with(prev, "and this one")
-                        .help("rename one of them; names that differ only by case cannot be told apart safely"),
+                    Diagnostic::error(
+                        Code::E0110,
+                        c.name.span,
+                        format!("`{cname}` differs from another column only by case"),
+                    )
+                    .label("this column")
+                    .with(prev, "and this one")
+                    .help("rename one of them; names that differ only by case cannot be told apart safely"),
                 );
             }
             let ty = self.type_of(&c.ty);
@@ -612,9 +564,7 @@ impl<'a> Checker<'a> {
                     ),
                 };
                 let span = match (&s.pin, code) {
-                    (Some(ast::Pin::Version(_, sp) | ast::Pin::Timestamp(_, sp)), Code::E0305) => {
-                        *sp
-                    }
+                    (Some(ast::Pin::Version(_, sp) | ast::Pin::Timestamp(_, sp)), Code::E0305) => *sp,
                     _ => s.location_span,
                 };
                 self.err(
@@ -639,11 +589,7 @@ impl<'a> Checker<'a> {
                 })
                 .collect(),
         };
-        let mut keys: Vec<Vec<String>> = cols
-            .iter()
-            .filter(|c| c.unique)
-            .map(|c| vec![c.name.clone()])
-            .collect();
+        let mut keys: Vec<Vec<String>> = cols.iter().filter(|c| c.unique).map(|c| vec![c.name.clone()]).collect();
         for k in &s.keys {
             let mut set = vec![];
             for id in k {
@@ -687,11 +633,7 @@ impl<'a> Checker<'a> {
             .get("readerFeatures")
             .or_else(|| p.get("reader_features"))
             .and_then(|v| v.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
             .unwrap_or_default();
         let name = self.norm(&s.name);
         if let Some(max) = self.policy.max_reader_version
@@ -701,9 +643,7 @@ impl<'a> Checker<'a> {
                 Diagnostic::error(
                     Code::E0308,
                     s.location_span,
-                    format!(
-                        "table of `{name}` needs reader version {reader}; the policy allows {max}"
-                    ),
+                    format!("table of `{name}` needs reader version {reader}; the policy allows {max}"),
                 )
                 .label("reader version too high")
                 .help("raise `max_reader_version` in the policy, or read another table"),
@@ -716,9 +656,7 @@ impl<'a> Checker<'a> {
                 Diagnostic::error(
                     Code::E0308,
                     s.location_span,
-                    format!(
-                        "table of `{name}` needs writer version {writer}; the policy allows {max}"
-                    ),
+                    format!("table of `{name}` needs writer version {writer}; the policy allows {max}"),
                 )
                 .label("writer version too high")
                 .help("raise `max_writer_version` in the policy, or read another table"),
@@ -727,9 +665,16 @@ impl<'a> Checker<'a> {
         if self.policy.strict {
             for f in features.iter().filter(|f| !SUPPORTED.contains(&f.as_str())) {
                 self.err(
-                    Diagnostic::error(Code::E0308, s.location_span, format!("table of `{name}` uses reader feature `{f}`, which semc cannot read faithfully"))
-                        .label("unsupported table feature")
-                        .help(format!("supported reader features: {}; set `strict = false` in the policy to read it anyway", SUPPORTED.join(", "))),
+                    Diagnostic::error(
+                        Code::E0308,
+                        s.location_span,
+                        format!("table of `{name}` uses reader feature `{f}`, which semc cannot read faithfully"),
+                    )
+                    .label("unsupported table feature")
+                    .help(format!(
+                        "supported reader features: {}; set `strict = false` in the policy to read it anyway",
+                        SUPPORTED.join(", ")
+                    )),
                 );
             }
         }
@@ -743,25 +688,19 @@ impl<'a> Checker<'a> {
                     let mut d = Diagnostic::error(
                         Code::E0303,
                         c.span,
-                        format!(
-                            "column `{}` is not in the table at version {}",
-                            c.name, info.version
-                        ),
+                        format!("column `{}` is not in the table at version {}", c.name, info.version),
                     )
                     .label("not in the table")
                     .with(s.location_span, "this table");
-                    let ci = info
-                        .columns
-                        .iter()
-                        .find(|t| t.name.eq_ignore_ascii_case(&c.name));
+                    let ci = info.columns.iter().find(|t| t.name.eq_ignore_ascii_case(&c.name));
                     d = d.help(match ci {
                         Some(t) => format!(
                             "the table has `{}`; quote the name to keep its case: `{}`",
                             t.name,
                             format_args!("`{}`", t.name)
                         ),
-                        None => did_you_mean(&c.name, info.columns.iter().map(|t| t.name.as_str()))
-                            .unwrap_or_else(|| {
+                        None => {
+                            did_you_mean(&c.name, info.columns.iter().map(|t| t.name.as_str())).unwrap_or_else(|| {
                                 format!(
                                     "the table's columns are {}",
                                     info.columns
@@ -771,7 +710,8 @@ impl<'a> Checker<'a> {
                                         .collect::<Vec<_>>()
                                         .join(", ")
                                 )
-                            }),
+                            })
+                        }
                     });
                     self.err(d);
                 }
@@ -788,12 +728,18 @@ impl<'a> Checker<'a> {
                             t.ty.map(|x| x.to_string())
                                 .unwrap_or_else(|| format!("{} (no .sem type)", t.delta_type));
                         self.err(
-                            Diagnostic::error(Code::E0304, decl, format!("column `{}` is {} in the table, declared {}", c.name, table_ty, c.ty))
-                                .label(format!("the table has {table_ty}"))
-                                .help(match t.ty {
-                                    Some(tt) => format!("declare it as `{tt}`, or cast it in a model"),
-                                    None => "this column's type cannot be read by semc; leave it out of the declaration".into(),
-                                }),
+                            Diagnostic::error(
+                                Code::E0304,
+                                decl,
+                                format!("column `{}` is {} in the table, declared {}", c.name, table_ty, c.ty),
+                            )
+                            .label(format!("the table has {table_ty}"))
+                            .help(match t.ty {
+                                Some(tt) => format!("declare it as `{tt}`, or cast it in a model"),
+                                None => {
+                                    "this column's type cannot be read by semc; leave it out of the declaration".into()
+                                }
+                            }),
                         );
                     }
                 },
@@ -804,11 +750,7 @@ impl<'a> Checker<'a> {
     /// Joins, measures, dimensions and checks of every source (after all sources are known).
     fn source_members(&mut self, i: usize) {
         let s = self.sources[i].ast;
-        let mut names: HashMap<String, Span> = self.sources[i]
-            .cols
-            .iter()
-            .map(|c| (c.name.clone(), c.span))
-            .collect();
+        let mut names: HashMap<String, Span> = self.sources[i].cols.iter().map(|c| (c.name.clone(), c.span)).collect();
         for j in &s.joins {
             let jn = self.norm(j.name());
             self.dup_check(
@@ -873,9 +815,13 @@ impl<'a> Checker<'a> {
         for m in &s.measures {
             if !self.mentions_aggregate(&m.expr, s) {
                 self.err(
-                    Diagnostic::error(Code::E0213, m.expr.span, format!("measure `{}` does not aggregate", m.name.text))
-                        .label("a row-level expression")
-                        .help("a measure aggregates rows, e.g. `sum(x)`; a per-row expression is a `dimension`"),
+                    Diagnostic::error(
+                        Code::E0213,
+                        m.expr.span,
+                        format!("measure `{}` does not aggregate", m.name.text),
+                    )
+                    .label("a row-level expression")
+                    .help("a measure aggregates rows, e.g. `sum(x)`; a per-row expression is a `dimension`"),
                 );
                 continue;
             }
@@ -888,9 +834,13 @@ impl<'a> Checker<'a> {
             );
             if !t.is_error() && !t.contains_agg() {
                 self.err(
-                    Diagnostic::error(Code::E0213, m.expr.span, format!("measure `{}` does not aggregate", m.name.text))
-                        .label("a row-level expression")
-                        .help("a measure aggregates rows, e.g. `sum(x)`; a per-row expression is a `dimension`"),
+                    Diagnostic::error(
+                        Code::E0213,
+                        m.expr.span,
+                        format!("measure `{}` does not aggregate", m.name.text),
+                    )
+                    .label("a row-level expression")
+                    .help("a measure aggregates rows, e.g. `sum(x)`; a per-row expression is a `dimension`"),
                 );
             }
         }
@@ -920,13 +870,8 @@ impl<'a> Checker<'a> {
                             .iter()
                             .any(|m| p.len() == 1 && self.norm(&m.name) == self.norm(&p[0]))
                 }
-                ExprKind::Binary(_, a, b) | ExprKind::Like(a, b, _) => {
-                    stack.extend([a.as_ref(), b.as_ref()])
-                }
-                ExprKind::Not(a)
-                | ExprKind::Neg(a)
-                | ExprKind::IsNull(a, _)
-                | ExprKind::Cast(a, _) => stack.push(a),
+                ExprKind::Binary(_, a, b) | ExprKind::Like(a, b, _) => stack.extend([a.as_ref(), b.as_ref()]),
+                ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::IsNull(a, _) | ExprKind::Cast(a, _) => stack.push(a),
                 ExprKind::Between(a, b, c, _) => stack.extend([a.as_ref(), b.as_ref(), c.as_ref()]),
                 ExprKind::InList(a, l, _) => {
                     stack.push(a);
@@ -950,16 +895,11 @@ impl<'a> Checker<'a> {
     fn declared_join(&mut self, i: usize, j: &ast::JoinDecl) {
         let target_name = self.norm(&j.target);
         let Some(&t) = self.source_idx.get(&target_name) else {
-            let mut d = Diagnostic::error(
-                Code::E0103,
-                j.target.span,
-                format!("unknown source `{target_name}`"),
-            )
-            .label("no such source");
+            let mut d = Diagnostic::error(Code::E0103, j.target.span, format!("unknown source `{target_name}`"))
+                .label("no such source");
             let models_hint = self.model_idx.contains_key(&target_name);
             d = d.help(if models_hint {
-                "a source declares joins to sources; join a model with a `join` step inside a model"
-                    .to_string()
+                "a source declares joins to sources; join a model with a `join` step inside a model".to_string()
             } else {
                 did_you_mean(&target_name, self.source_idx.keys().map(String::as_str))
                     .unwrap_or_else(|| "declare the source, or import the file that does".into())
@@ -975,47 +915,36 @@ impl<'a> Checker<'a> {
             let rc = self.source_col(t, r);
             match (lc, rc) {
                 (None, _) => {
-                    let cands: Vec<String> = self.sources[i]
-                        .cols
-                        .iter()
-                        .map(|c| c.name.clone())
-                        .collect();
+                    let cands: Vec<String> = self.sources[i].cols.iter().map(|c| c.name.clone()).collect();
                     let name = self.norm(l);
                     self.unknown_col(l.span, &name, &cands, &self.sources[i].name.clone());
                 }
                 (_, None) => {
-                    let cands: Vec<String> = self.sources[t]
-                        .cols
-                        .iter()
-                        .map(|c| c.name.clone())
-                        .collect();
+                    let cands: Vec<String> = self.sources[t].cols.iter().map(|c| c.name.clone()).collect();
                     let name = self.norm(r);
                     self.unknown_col(r.span, &name, &cands, &target_name);
                 }
                 (Some((lt, _)), Some((rt, _))) => {
                     if Type::unify(lt, rt, false, false).is_none() || lt.family() != rt.family() {
                         self.err(
-                            Diagnostic::error(Code::E0204, a.span.to(b.span), format!("join keys have different types: {lt} and {rt}"))
-                                .label("compared here")
-                                .with(a.span, format!("{lt}"))
-                                .with(b.span, format!("{rt}"))
-                                .help("join keys must have the same type family; cast one side in a model"),
+                            Diagnostic::error(
+                                Code::E0204,
+                                a.span.to(b.span),
+                                format!("join keys have different types: {lt} and {rt}"),
+                            )
+                            .label("compared here")
+                            .with(a.span, format!("{lt}"))
+                            .with(b.span, format!("{rt}"))
+                            .help("join keys must have the same type family; cast one side in a model"),
                         );
                     }
                 }
             }
         }
-        if matches!(
-            j.cardinality,
-            Cardinality::ManyToOne | Cardinality::OneToOne
-        ) {
+        if matches!(j.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne) {
             let target_cols: Vec<String> =
                 j.on.iter()
-                    .filter_map(|(a, b)| {
-                        self.key_sides_quiet(a, b, &jn, &target_name)
-                            .1
-                            .map(|r| self.norm(r))
-                    })
+                    .filter_map(|(a, b)| self.key_sides_quiet(a, b, &jn, &target_name).1.map(|r| self.norm(r)))
                     .collect();
             let target_unique = self.sources[t]
                 .keys
@@ -1023,15 +952,23 @@ impl<'a> Checker<'a> {
                 .any(|k| !k.is_empty() && k.iter().all(|c| target_cols.contains(c)));
             let all_resolved = j.on.iter().all(|(a, b)| {
                 let (l, r) = self.key_sides_quiet(a, b, &jn, &target_name);
-                l.and_then(|l| self.source_col(i, l)).is_some()
-                    && r.and_then(|r| self.source_col(t, r)).is_some()
+                l.and_then(|l| self.source_col(i, l)).is_some() && r.and_then(|r| self.source_col(t, r)).is_some()
             });
             if all_resolved && !target_unique && !j.on.is_empty() {
                 self.err(
-                    Diagnostic::error(Code::E0205, j.cardinality_span, format!("`{}` join to `{target_name}` on columns that are not unique there", j.cardinality.as_str()))
-                        .label(format!("{} needs a unique target", j.cardinality.as_str()))
-                        .with(j.on[0].1.span, "not declared `key` or `unique`")
-                        .help(format!("declare the target column `key` or `unique` in `{target_name}`, or make the join `one_to_many`")),
+                    Diagnostic::error(
+                        Code::E0205,
+                        j.cardinality_span,
+                        format!(
+                            "`{}` join to `{target_name}` on columns that are not unique there",
+                            j.cardinality.as_str()
+                        ),
+                    )
+                    .label(format!("{} needs a unique target", j.cardinality.as_str()))
+                    .with(j.on[0].1.span, "not declared `key` or `unique`")
+                    .help(format!(
+                        "declare the target column `key` or `unique` in `{target_name}`, or make the join `one_to_many`"
+                    )),
                 );
             }
         }
@@ -1074,9 +1011,8 @@ impl<'a> Checker<'a> {
         let (Some(pa), Some(pb)) = (parts(a), parts(b)) else {
             return (None, None);
         };
-        let is_target = |p: &[ast::Ident]| {
-            p.len() == 2 && (self.norm(&p[0]) == join_name || self.norm(&p[0]) == target)
-        };
+        let is_target =
+            |p: &[ast::Ident]| p.len() == 2 && (self.norm(&p[0]) == join_name || self.norm(&p[0]) == target);
         if pa.len() == 1 && is_target(pb) {
             (Some(&pa[0]), Some(&pb[1]))
         } else if pb.len() == 1 && is_target(pa) {
@@ -1096,24 +1032,15 @@ impl<'a> Checker<'a> {
     }
 
     fn unknown_col(&mut self, span: Span, name: &str, candidates: &[String], rel: &str) {
-        let mut d = Diagnostic::error(
-            Code::E0102,
-            span,
-            format!("unknown column `{name}` in `{rel}`"),
-        )
-        .label("not found");
+        let mut d =
+            Diagnostic::error(Code::E0102, span, format!("unknown column `{name}` in `{rel}`")).label("not found");
         let h = did_you_mean(name, candidates.iter().map(String::as_str)).unwrap_or_else(|| {
             if candidates.is_empty() {
                 format!("`{rel}` has no columns here")
             } else {
                 format!(
                     "columns here: {}",
-                    candidates
-                        .iter()
-                        .take(12)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    candidates.iter().take(12).cloned().collect::<Vec<_>>().join(", ")
                 )
             }
         });
@@ -1148,14 +1075,10 @@ impl<'a> Checker<'a> {
         if self.models[mi].state == MState::InProgress {
             let name = self.models[mi].name.clone();
             self.err(
-                Diagnostic::error(
-                    Code::E0112,
-                    span,
-                    format!("model `{name}` depends on itself"),
-                )
-                .label("this reference closes the cycle")
-                .with(self.models[mi].ast.name.span, "declared here")
-                .help("models form a graph without cycles: read from a source or an earlier model"),
+                Diagnostic::error(Code::E0112, span, format!("model `{name}` depends on itself"))
+                    .label("this reference closes the cycle")
+                    .with(self.models[mi].ast.name.span, "declared here")
+                    .help("models form a graph without cycles: read from a source or an earlier model"),
             );
             return None;
         }
@@ -1164,11 +1087,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A relation named in `from`, `join` or `union`: (rel, columns, source index if a source, unique keys).
-    fn relation(
-        &mut self,
-        id: &ast::Ident,
-        alias: &str,
-    ) -> Option<(Rel, Vec<Col>, Option<usize>, Vec<Vec<String>>)> {
+    fn relation(&mut self, id: &ast::Ident, alias: &str) -> Option<(Rel, Vec<Col>, Option<usize>, Vec<Vec<String>>)> {
         let n = self.norm(id);
         if let Some(&si) = self.source_idx.get(&n) {
             let s = &self.sources[si];
@@ -1221,16 +1140,11 @@ impl<'a> Checker<'a> {
             .chain(self.model_idx.keys())
             .map(String::as_str)
             .collect();
-        let help = did_you_mean(&n, names)
-            .unwrap_or_else(|| "declare it, or import the file that does".into());
+        let help = did_you_mean(&n, names).unwrap_or_else(|| "declare it, or import the file that does".into());
         self.err(
-            Diagnostic::error(
-                Code::E0103,
-                id.span,
-                format!("unknown source or model `{n}`"),
-            )
-            .label("not declared")
-            .help(help),
+            Diagnostic::error(Code::E0103, id.span, format!("unknown source or model `{n}`"))
+                .label("not declared")
+                .help(help),
         );
         None
     }
@@ -1312,10 +1226,7 @@ impl<'a> Checker<'a> {
         for s in mb.steps {
             let input = Box::new(rel);
             rel = match s {
-                StepIr::Filter(p) => Rel::Filter {
-                    input,
-                    predicate: p,
-                },
+                StepIr::Filter(p) => Rel::Filter { input, predicate: p },
                 StepIr::Project(e) => Rel::Project { input, exprs: e },
                 StepIr::Derive(e) => Rel::Derive { input, exprs: e },
                 StepIr::Alias(alias) => Rel::Alias { input, alias },
@@ -1381,12 +1292,7 @@ impl<'a> Checker<'a> {
             })
             .collect();
         let mut unique_keys = mb.unique_keys;
-        unique_keys.extend(
-            contract
-                .iter()
-                .filter(|c| c.unique)
-                .map(|c| vec![c.field.name.clone()]),
-        );
+        unique_keys.extend(contract.iter().filter(|c| c.unique).map(|c| vec![c.field.name.clone()]));
         Some(ModelIr {
             name,
             rel,
@@ -1414,23 +1320,26 @@ impl<'a> Checker<'a> {
                 let help = did_you_mean(&n, names.iter().copied())
                     .unwrap_or_else(|| format!("the model's columns are {}", names.join(", ")));
                 self.err(
-                    Diagnostic::error(
-                        Code::E0209,
-                        d.name.span,
-                        format!("model `{model}` has no column `{n}`"),
-                    )
-                    .label("promised by the contract")
-                    .with(m.name.span, "this model")
-                    .help(help),
+                    Diagnostic::error(Code::E0209, d.name.span, format!("model `{model}` has no column `{n}`"))
+                        .label("promised by the contract")
+                        .with(m.name.span, "this model")
+                        .help(help),
                 );
                 continue;
             };
             if col.ty != ty && !col.ty.widens_to(ty) {
                 self.err(
-                    Diagnostic::error(Code::E0209, d.ty.span(), format!("column `{n}` is {} but the contract says {ty}", col.ty))
-                        .label(format!("contract: {ty}"))
-                        .with(m.name.span, format!("the model gives {}", col.ty))
-                        .help(format!("{} does not widen to {ty} without loss; change the contract or cast in the model", col.ty)),
+                    Diagnostic::error(
+                        Code::E0209,
+                        d.ty.span(),
+                        format!("column `{n}` is {} but the contract says {ty}", col.ty),
+                    )
+                    .label(format!("contract: {ty}"))
+                    .with(m.name.span, format!("the model gives {}", col.ty))
+                    .help(format!(
+                        "{} does not widen to {ty} without loss; change the contract or cast in the model",
+                        col.ty
+                    )),
                 );
             }
             let mut nullable = col.nullable;
@@ -1468,11 +1377,7 @@ impl<'a> Checker<'a> {
                 }
             }
             out.push(ContractColumn {
-                field: Field {
-                    name: n,
-                    ty,
-                    nullable,
-                },
+                field: Field { name: n, ty, nullable },
                 span: d.span,
                 unique,
                 checks,
@@ -1517,10 +1422,7 @@ impl<'a> Checker<'a> {
         let mut out = vec![];
         for it in items {
             let name = self.item_name(it);
-            let cx = Ctx {
-                agg,
-                ..self.row_ctx()
-            };
+            let cx = Ctx { agg, ..self.row_ctx() };
             let t = self.expr(&it.expr, &cx);
             let Some(name) = name else { continue };
             let span = it.name.as_ref().map(|n| n.span).unwrap_or(it.expr.span);
@@ -1581,8 +1483,7 @@ impl<'a> Checker<'a> {
                 self.set_plain_cols(&out);
                 let mb = self.mb();
                 let names: Vec<&String> = out.iter().map(|o| &o.0).collect();
-                mb.unique_keys
-                    .retain(|k| k.iter().all(|c| names.contains(&c)));
+                mb.unique_keys.retain(|k| k.iter().all(|c| names.contains(&c)));
                 mb.push_step(StepIr::Project(out));
                 mb.requalify();
             }
@@ -1599,13 +1500,9 @@ impl<'a> Checker<'a> {
                     let span = it.name.as_ref().map(|n| n.span).unwrap_or(it.expr.span);
                     if existing.contains(&name) {
                         self.err(
-                            Diagnostic::error(
-                                Code::E0101,
-                                span,
-                                format!("column `{name}` already exists"),
-                            )
-                            .label("derived again here")
-                            .help("choose a new name, or replace columns with `select`"),
+                            Diagnostic::error(Code::E0101, span, format!("column `{name}` already exists"))
+                                .label("derived again here")
+                                .help("choose a new name, or replace columns with `select`"),
                         );
                         continue;
                     }
@@ -1738,9 +1635,7 @@ impl<'a> Checker<'a> {
             let all_repeated = quals.iter().all(|q| repeated.iter().any(|r| &r.0 == q));
             let from_measure = p.home != base;
             let plain_column = match &p.expr.kind {
-                TExprKind::Agg(_, args) => {
-                    args.len() == 1 && matches!(args[0].kind, TExprKind::Col { .. })
-                }
+                TExprKind::Agg(_, args) => args.len() == 1 && matches!(args[0].kind, TExprKind::Col { .. }),
                 _ => false,
             };
             if all_repeated && (from_measure || plain_column) {
@@ -1765,9 +1660,7 @@ impl<'a> Checker<'a> {
         let Some((rel, cols, _src, keys)) = self.relation(&j.target, &alias) else {
             return;
         };
-        if self.mb().adhoc.iter().any(|a| a.name == name)
-            || self.mb().cols.iter().any(|c| c.name == name && false)
-        {
+        if self.mb().adhoc.iter().any(|a| a.name == name) || self.mb().cols.iter().any(|c| c.name == name && false) {
             self.err(
                 Diagnostic::error(
                     Code::E0101,
@@ -1783,7 +1676,8 @@ impl<'a> Checker<'a> {
         let mut right_cols = vec![];
         for (a, b) in &j.on {
             // one side names the joined relation: `name.col`
-            let is_right = |e: &ast::Expr| matches!(&e.kind, ExprKind::Path(p) if p.len() == 2 && self.norm(&p[0]) == name);
+            let is_right =
+                |e: &ast::Expr| matches!(&e.kind, ExprKind::Path(p) if p.len() == 2 && self.norm(&p[0]) == name);
             let (l, r) = if is_right(b) {
                 (a, b)
             } else if is_right(a) {
@@ -1819,9 +1713,7 @@ impl<'a> Checker<'a> {
                 rc.ty,
                 rc.nullable,
             );
-            if !lt.is_error()
-                && (Type::unify(lt.ty, rt.ty, false, false).is_none()
-                    || lt.ty.family() != rt.ty.family())
+            if !lt.is_error() && (Type::unify(lt.ty, rt.ty, false, false).is_none() || lt.ty.family() != rt.ty.family())
             {
                 self.err(
                     Diagnostic::error(
@@ -1873,10 +1765,8 @@ impl<'a> Checker<'a> {
             self.mb().push_step(StepIr::Join(rel, kind, on, filter));
             return;
         }
-        if matches!(
-            j.cardinality,
-            Cardinality::ManyToOne | Cardinality::OneToOne
-        ) && !on.is_empty()
+        if matches!(j.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne)
+            && !on.is_empty()
             && on.len() == j.on.len()
         {
             let unique = keys
@@ -1937,17 +1827,12 @@ impl<'a> Checker<'a> {
                         left.push((c.name.clone(), cast(c)));
                         right.push((c.name.clone(), cast(o)));
                     }
-                    None => {
-                        problems.push(format!("`{}` is {} here and {} there", c.name, c.ty, o.ty))
-                    }
+                    None => problems.push(format!("`{}` is {} here and {} there", c.name, c.ty, o.ty)),
                 },
                 None => problems.push(format!("`{}` is missing there", c.name)),
             }
         }
-        for o in cols
-            .iter()
-            .filter(|o| !mine.iter().any(|c| c.name == o.name))
-        {
+        for o in cols.iter().filter(|o| !mine.iter().any(|c| c.name == o.name)) {
             problems.push(format!("`{}` is only there", o.name));
         }
         if !problems.is_empty() {
@@ -1958,9 +1843,17 @@ impl<'a> Checker<'a> {
                 String::new()
             };
             self.err(
-                Diagnostic::error(Code::E0210, other.span, format!("`{}` does not match this model's columns: {}{more}", other.text, shown.join("; ")))
-                    .label("union needs the same columns with compatible types")
-                    .help("`select` the same columns (cast where types differ) on both sides before `union`"),
+                Diagnostic::error(
+                    Code::E0210,
+                    other.span,
+                    format!(
+                        "`{}` does not match this model's columns: {}{more}",
+                        other.text,
+                        shown.join("; ")
+                    ),
+                )
+                .label("union needs the same columns with compatible types")
+                .help("`select` the same columns (cast where types differ) on both sides before `union`"),
             );
             return;
         }
@@ -1987,13 +1880,9 @@ impl<'a> Checker<'a> {
     fn want_bool(&mut self, t: &TExpr, span: Span, what: &str) {
         if !t.is_error() && t.ty != Type::Bool && t.ty != Type::Null {
             self.err(
-                Diagnostic::error(
-                    Code::E0202,
-                    span,
-                    format!("{what} takes a bool, this is {}", t.ty),
-                )
-                .label(format!("{}, not bool", t.ty))
-                .help("compare it with something, e.g. `x > 0` or `x == \"a\"`"),
+                Diagnostic::error(Code::E0202, span, format!("{what} takes a bool, this is {}", t.ty))
+                    .label(format!("{}, not bool", t.ty))
+                    .help("compare it with something, e.g. `x > 0` or `x == \"a\"`"),
             );
         }
     }
@@ -2043,24 +1932,16 @@ impl<'a> Checker<'a> {
                         && Type::unify(t.ty, x.ty, t.is_literal(), x.is_literal()).is_none()
                     {
                         self.err(
-                            Diagnostic::error(
-                                Code::E0201,
-                                it.span,
-                                format!("{} in a list of {}", x.ty, t.ty),
-                            )
-                            .label(format!("{}", x.ty))
-                            .with(a.span, format!("{}", t.ty))
-                            .help("every item of the list must have the type of the value tested"),
+                            Diagnostic::error(Code::E0201, it.span, format!("{} in a list of {}", x.ty, t.ty))
+                                .label(format!("{}", x.ty))
+                                .with(a.span, format!("{}", t.ty))
+                                .help("every item of the list must have the type of the value tested"),
                         );
                     }
                     nullable |= x.nullable;
                     list.push(x);
                 }
-                texpr(
-                    TExprKind::InList(Box::new(t), list, *neg),
-                    Type::Bool,
-                    nullable,
-                )
+                texpr(TExprKind::InList(Box::new(t), list, *neg), Type::Bool, nullable)
             }
             ExprKind::Between(a, lo, hi, neg) => {
                 let t = self.expr(a, cx);
@@ -2072,14 +1953,10 @@ impl<'a> Checker<'a> {
                         && Type::unify(t.ty, x.ty, t.is_literal(), x.is_literal()).is_none()
                     {
                         self.err(
-                            Diagnostic::error(
-                                Code::E0201,
-                                sp,
-                                format!("cannot compare {} with {}", t.ty, x.ty),
-                            )
-                            .label(format!("{}", x.ty))
-                            .with(a.span, format!("{}", t.ty))
-                            .help("both bounds must have the type of the value tested"),
+                            Diagnostic::error(Code::E0201, sp, format!("cannot compare {} with {}", t.ty, x.ty))
+                                .label(format!("{}", x.ty))
+                                .with(a.span, format!("{}", t.ty))
+                                .help("both bounds must have the type of the value tested"),
                         );
                     }
                 }
@@ -2096,22 +1973,14 @@ impl<'a> Checker<'a> {
                 for (x, sp) in [(&t, a.span), (&pt, p.span)] {
                     if !x.is_error() && x.ty != Type::String && x.ty != Type::Null {
                         self.err(
-                            Diagnostic::error(
-                                Code::E0201,
-                                sp,
-                                format!("`like` takes strings, this is {}", x.ty),
-                            )
-                            .label(format!("{}", x.ty))
-                            .help("cast it: `cast(x as string)`"),
+                            Diagnostic::error(Code::E0201, sp, format!("`like` takes strings, this is {}", x.ty))
+                                .label(format!("{}", x.ty))
+                                .help("cast it: `cast(x as string)`"),
                         );
                     }
                 }
                 let n = t.nullable || pt.nullable;
-                texpr(
-                    TExprKind::Like(Box::new(t), Box::new(pt), *neg),
-                    Type::Bool,
-                    n,
-                )
+                texpr(TExprKind::Like(Box::new(t), Box::new(pt), *neg), Type::Bool, n)
             }
             ExprKind::Case(arms, otherwise) => {
                 let mut out = vec![];
@@ -2142,20 +2011,22 @@ impl<'a> Checker<'a> {
                             ty = Some((v.ty, v.is_literal()));
                             first_span = *sp;
                         }
-                        Some((t, lit)) => {
-                            match Type::unify(t, v.ty, lit, v.is_literal()) {
-                                Some(u) => ty = Some((u, lit && v.is_literal())),
-                                None => {
-                                    bad = true;
-                                    self.err(
-                                    Diagnostic::error(Code::E0201, *sp, format!("`case` branches have different types: {t} and {}", v.ty))
-                                        .label(format!("{}", v.ty))
-                                        .with(first_span, format!("{t}"))
-                                        .help("every branch must give the same type; cast one of them"),
+                        Some((t, lit)) => match Type::unify(t, v.ty, lit, v.is_literal()) {
+                            Some(u) => ty = Some((u, lit && v.is_literal())),
+                            None => {
+                                bad = true;
+                                self.err(
+                                    Diagnostic::error(
+                                        Code::E0201,
+                                        *sp,
+                                        format!("`case` branches have different types: {t} and {}", v.ty),
+                                    )
+                                    .label(format!("{}", v.ty))
+                                    .with(first_span, format!("{t}"))
+                                    .help("every branch must give the same type; cast one of them"),
                                 );
-                                }
                             }
-                        }
+                        },
                     }
                 }
                 if bad {
@@ -2176,22 +2047,16 @@ impl<'a> Checker<'a> {
                     (x, y) if x == y => true,
                     (Type::Null, _) => true,
                     (x, y) if x.is_numeric() && y.is_numeric() => true,
-                    (Type::String, _) | (_, Type::String) => {
-                        to != Type::Interval && t.ty != Type::Interval
-                    }
+                    (Type::String, _) | (_, Type::String) => to != Type::Interval && t.ty != Type::Interval,
                     (Type::Date, Type::Timestamp) | (Type::Timestamp, Type::Date) => true,
                     (Type::Bool, y) | (y, Type::Bool) => y.is_integer(),
                     _ => false,
                 };
                 if !ok {
                     self.err(
-                        Diagnostic::error(
-                            Code::E0201,
-                            e.span,
-                            format!("cannot cast {} to {to}", t.ty),
-                        )
-                        .label("invalid cast")
-                        .help("casts go between numbers, strings, dates and timestamps"),
+                        Diagnostic::error(Code::E0201, e.span, format!("cannot cast {} to {to}", t.ty))
+                            .label("invalid cast")
+                            .help("casts go between numbers, strings, dates and timestamps"),
                     );
                     return ty_err();
                 }
@@ -2240,11 +2105,7 @@ impl<'a> Checker<'a> {
                         return ty_err();
                     }
                 }
-                texpr(
-                    TExprKind::Binary(op, Box::new(l), Box::new(r)),
-                    Type::Bool,
-                    nullable,
-                )
+                texpr(TExprKind::Binary(op, Box::new(l), Box::new(r)), Type::Bool, nullable)
             }
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 if Type::unify(l.ty, r.ty, l.is_literal(), r.is_literal()).is_none()
@@ -2257,11 +2118,7 @@ impl<'a> Checker<'a> {
                         "both sides must have compatible types; use `cast(x as T)` to convert",
                     );
                 }
-                texpr(
-                    TExprKind::Binary(op, Box::new(l), Box::new(r)),
-                    Type::Bool,
-                    nullable,
-                )
+                texpr(TExprKind::Binary(op, Box::new(l), Box::new(r)), Type::Bool, nullable)
             }
             _ => {
                 let numeric = l.ty.is_numeric() && r.ty.is_numeric();
@@ -2286,9 +2143,7 @@ impl<'a> Checker<'a> {
                 }
                 if numeric {
                     let lossy = |a: &TExpr, b: &TExpr| {
-                        a.ty == Type::Float64
-                            && matches!(b.ty, Type::Int64 | Type::Decimal(..))
-                            && !b.is_literal()
+                        a.ty == Type::Float64 && matches!(b.ty, Type::Int64 | Type::Decimal(..)) && !b.is_literal()
                     };
                     if lossy(&l, &r) || lossy(&r, &l) {
                         return mismatch(
@@ -2333,11 +2188,7 @@ impl<'a> Checker<'a> {
                 if s.contains(['e', 'E']) {
                     return match s.parse::<f64>() {
                         Ok(v) if v.is_finite() => lit(Value::Float(v), Type::Float64),
-                        _ => bad(
-                            self,
-                            format!("`{s}` is not a finite number"),
-                            "write a smaller number",
-                        ),
+                        _ => bad(self, format!("`{s}` is not a finite number"), "write a smaller number"),
                     };
                 }
                 let (int, frac) = s.split_once('.').unwrap_or((s, ""));
@@ -2369,8 +2220,7 @@ impl<'a> Checker<'a> {
                 ),
             },
             Lit::Typed(TypedLitKind::Timestamp, s) => {
-                match datafusion::arrow::compute::kernels::cast_utils::string_to_timestamp_nanos(s)
-                {
+                match datafusion::arrow::compute::kernels::cast_utils::string_to_timestamp_nanos(s) {
                     Ok(ns) => lit(Value::Timestamp(ns / 1000), Type::Timestamp),
                     Err(_) => bad(
                         self,
@@ -2380,9 +2230,7 @@ impl<'a> Checker<'a> {
                 }
             }
             Lit::Typed(TypedLitKind::Interval, s) => {
-                match datafusion::arrow::compute::kernels::cast_utils::parse_interval_month_day_nano(
-                    s,
-                ) {
+                match datafusion::arrow::compute::kernels::cast_utils::parse_interval_month_day_nano(s) {
                     Ok(i) => lit(
                         Value::Interval {
                             months: i.months,
@@ -2417,9 +2265,13 @@ impl<'a> Checker<'a> {
             {
                 if parts.len() != 2 {
                     self.err(
-                        Diagnostic::error(Code::E0106, span, format!("`{first}` is joined in this model: name its columns as `{first}.column`"))
-                            .label("path too long")
-                            .help("paths through declared joins start at the model's source"),
+                        Diagnostic::error(
+                            Code::E0106,
+                            span,
+                            format!("`{first}` is joined in this model: name its columns as `{first}.column`"),
+                        )
+                        .label("path too long")
+                        .help("paths through declared joins start at the model's source"),
                     );
                     return ty_err();
                 }
@@ -2448,13 +2300,10 @@ impl<'a> Checker<'a> {
         }
         let shaped = self.cur.as_ref().is_some_and(|m| m.shaped);
         if parts.len() == 2 && !cx.source_only {
-            let is_join = cx.source.filter(|_| shaped).is_some_and(|s| {
-                self.sources[s]
-                    .ast
-                    .joins
-                    .iter()
-                    .any(|j| self.norm(j.name()) == first)
-            });
+            let is_join = cx
+                .source
+                .filter(|_| shaped)
+                .is_some_and(|s| self.sources[s].ast.joins.iter().any(|j| self.norm(j.name()) == first));
             if !is_join && let Some(&mi) = self.model_idx.get(&first) {
                 return self.scalar_ref(mi, &parts[1], span, cx);
             }
@@ -2463,17 +2312,12 @@ impl<'a> Checker<'a> {
             let help = if self.cur.as_ref().is_some_and(|m| m.base_source.is_some()) {
                 "paths through declared joins are available before `select`, `aggregate`, `distinct` and `union`; use them earlier".to_string()
             } else {
-                "this model reads from a model, which has no declared joins; add a `join` step"
-                    .to_string()
+                "this model reads from a model, which has no declared joins; add a `join` step".to_string()
             };
             self.err(
-                Diagnostic::error(
-                    Code::E0106,
-                    parts[0].span,
-                    format!("`{first}` is not a join here"),
-                )
-                .label("no such join in scope")
-                .help(help),
+                Diagnostic::error(Code::E0106, parts[0].span, format!("`{first}` is not a join here"))
+                    .label("no such join in scope")
+                    .help(help),
             );
             return ty_err();
         };
@@ -2509,13 +2353,9 @@ impl<'a> Checker<'a> {
                     })
                 };
                 self.err(
-                    Diagnostic::error(
-                        Code::E0106,
-                        part.span,
-                        format!("`{sname}` has no join `{pn}`"),
-                    )
-                    .label("unknown join")
-                    .help(help),
+                    Diagnostic::error(Code::E0106, part.span, format!("`{sname}` has no join `{pn}`"))
+                        .label("unknown join")
+                        .help(help),
                 );
                 return ty_err();
             };
@@ -2540,10 +2380,7 @@ impl<'a> Checker<'a> {
         );
         if nullable_hop && !t.contains_agg() {
             // left joins: a row without a match reads nulls
-            TExpr {
-                nullable: true,
-                ..t
-            }
+            TExpr { nullable: true, ..t }
         } else {
             t
         }
@@ -2558,11 +2395,7 @@ impl<'a> Checker<'a> {
         j: &ast::JoinDecl,
         target: usize,
     ) -> String {
-        if let Some(p) = self
-            .cur
-            .as_ref()
-            .and_then(|m| m.paths.iter().find(|p| p.path == path))
-        {
+        if let Some(p) = self.cur.as_ref().and_then(|m| m.paths.iter().find(|p| p.path == path)) {
             return p.alias.clone();
         }
         let alias = self.mb().fresh_alias();
@@ -2725,12 +2558,13 @@ impl<'a> Checker<'a> {
                 ..cx.clone()
             };
             if let Some(d) = s.dimensions.iter().find(|d| self.norm(&d.name) == n) {
-                if self
-                    .cur
-                    .as_ref()
-                    .is_some_and(|m| m.expanding.contains(&key))
-                {
-                    self.err(Diagnostic::error(Code::E0213, span, format!("dimension `{n}` refers to itself")).label("cycle").with(d.name.span, "declared here").help("a dimension is defined by columns and other dimensions, without cycles"));
+                if self.cur.as_ref().is_some_and(|m| m.expanding.contains(&key)) {
+                    self.err(
+                        Diagnostic::error(Code::E0213, span, format!("dimension `{n}` refers to itself"))
+                            .label("cycle")
+                            .with(d.name.span, "declared here")
+                            .help("a dimension is defined by columns and other dimensions, without cycles"),
+                    );
                     return ty_err();
                 }
                 self.mb().expanding.push(key);
@@ -2741,29 +2575,27 @@ impl<'a> Checker<'a> {
             if let Some(m) = s.measures.iter().find(|m| self.norm(&m.name) == n) {
                 if cx.agg != AggMode::Allowed {
                     self.err(
-                        Diagnostic::error(Code::E0207, span, format!("measure `{n}` is an aggregate and cannot be used here"))
-                            .label(if cx.agg == AggMode::Inside { "inside another aggregate" } else { "row-level position" })
-                            .with(m.name.span, "declared here")
-                            .help("use measures inside `aggregate { }`; filter aggregated rows with a `where` after it"),
+                        Diagnostic::error(
+                            Code::E0207,
+                            span,
+                            format!("measure `{n}` is an aggregate and cannot be used here"),
+                        )
+                        .label(if cx.agg == AggMode::Inside {
+                            "inside another aggregate"
+                        } else {
+                            "row-level position"
+                        })
+                        .with(m.name.span, "declared here")
+                        .help("use measures inside `aggregate { }`; filter aggregated rows with a `where` after it"),
                     );
                     return ty_err();
                 }
-                if self
-                    .cur
-                    .as_ref()
-                    .is_some_and(|m| m.expanding.contains(&key))
-                {
+                if self.cur.as_ref().is_some_and(|m| m.expanding.contains(&key)) {
                     self.err(
-                        Diagnostic::error(
-                            Code::E0213,
-                            span,
-                            format!("measure `{n}` refers to itself"),
-                        )
-                        .label("cycle")
-                        .with(m.name.span, "declared here")
-                        .help(
-                            "a measure is defined by aggregates and other measures, without cycles",
-                        ),
+                        Diagnostic::error(Code::E0213, span, format!("measure `{n}` refers to itself"))
+                            .label("cycle")
+                            .with(m.name.span, "declared here")
+                            .help("a measure is defined by aggregates and other measures, without cycles"),
                     );
                     return ty_err();
                 }
@@ -2791,26 +2623,16 @@ impl<'a> Checker<'a> {
         }
         if let Some(src) = cx.source.filter(|_| shaped || cx.source_only) {
             let s = self.sources[src].ast;
-            cands.extend(
-                s.dimensions
-                    .iter()
-                    .chain(&s.measures)
-                    .map(|d| self.norm(&d.name)),
-            );
+            cands.extend(s.dimensions.iter().chain(&s.measures).map(|d| self.norm(&d.name)));
         }
         let where_ = match (cx.source_only, cx.source) {
             (true, Some(s)) => format!(" in `{}`", self.sources[s].name),
             _ => String::new(),
         };
-        let mut d = Diagnostic::error(Code::E0102, id.span, format!("unknown name `{n}`{where_}"))
-            .label("not found");
-        let is_join = cx.source.is_some_and(|s| {
-            self.sources[s]
-                .ast
-                .joins
-                .iter()
-                .any(|j| self.norm(j.name()) == n)
-        });
+        let mut d = Diagnostic::error(Code::E0102, id.span, format!("unknown name `{n}`{where_}")).label("not found");
+        let is_join = cx
+            .source
+            .is_some_and(|s| self.sources[s].ast.joins.iter().any(|j| self.norm(j.name()) == n));
         d = d.help(if is_join {
             format!("`{n}` is a join: name one of its columns, e.g. `{n}.column`")
         } else {
@@ -2820,12 +2642,7 @@ impl<'a> Checker<'a> {
                 } else {
                     format!(
                         "in scope: {}",
-                        cands
-                            .iter()
-                            .take(12)
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        cands.iter().take(12).cloned().collect::<Vec<_>>().join(", ")
                     )
                 }
             })
@@ -2909,13 +2726,9 @@ impl<'a> Checker<'a> {
             .collect();
         let got: Vec<String> = targs.iter().map(|t| t.ty.to_string()).collect();
         self.err(
-            Diagnostic::error(
-                Code::E0203,
-                span,
-                format!("`{n}` does not take ({})", got.join(", ")),
-            )
-            .label("wrong arguments")
-            .help(format!("`{n}` takes {}", sigs.join(" or "))),
+            Diagnostic::error(Code::E0203, span, format!("`{n}` does not take ({})", got.join(", ")))
+                .label("wrong arguments")
+                .help(format!("`{n}` takes {}", sigs.join(" or "))),
         );
         ty_err()
     }
@@ -2930,12 +2743,7 @@ impl<'a> Checker<'a> {
         let mut out = vec![];
         let mut common: Option<Type> = None;
         for (i, a) in args.iter().enumerate() {
-            let class = sig
-                .args
-                .get(i)
-                .or(sig.args.last())
-                .map(String::as_str)
-                .unwrap_or("any");
+            let class = sig.args.get(i).or(sig.args.last()).map(String::as_str).unwrap_or("any");
             let t = a.ty;
             let ok = match class {
                 "any" => true,
@@ -2947,12 +2755,7 @@ impl<'a> Checker<'a> {
                 "temporal" => t.is_temporal() || t == Type::Null,
                 "bool" => t == Type::Bool || t == Type::Null,
                 "float64" => t.is_numeric() || t == Type::Null,
-                "same" => {
-                    common
-                        .and_then(|c| Type::unify(c, t, false, a.is_literal()))
-                        .is_some()
-                        || t == Type::Null
-                }
+                "same" => common.and_then(|c| Type::unify(c, t, false, a.is_literal())).is_some() || t == Type::Null,
                 _ => false,
             };
             if !ok {
@@ -3012,9 +2815,7 @@ impl<'a> Checker<'a> {
         let Some(&mi) = self.model_idx.get(&name) else {
             let is_source = self.source_idx.contains_key(&name);
             let help = if is_source {
-                format!(
-                    "outputs materialize models; write `model {name}_out from {name} {{ }}` and output that"
-                )
+                format!("outputs materialize models; write `model {name}_out from {name} {{ }}` and output that")
             } else {
                 did_you_mean(&name, self.model_idx.keys().map(String::as_str))
                     .unwrap_or_else(|| "declare the model first".into())
@@ -3039,26 +2840,18 @@ impl<'a> Checker<'a> {
         };
         if let Some(prev) = locations.insert(url.to_string(), o.location_span) {
             self.err(
-                Diagnostic::error(
-                    Code::E0211,
-                    o.location_span,
-                    "two outputs write the same Delta table",
-                )
-                .label("written again here")
-                .with(prev, "first written here")
-                .help("give each output its own location"),
+                Diagnostic::error(Code::E0211, o.location_span, "two outputs write the same Delta table")
+                    .label("written again here")
+                    .with(prev, "first written here")
+                    .help("give each output its own location"),
             );
             return;
         }
         if self.outputs.iter().any(|x| x.name == name) {
             self.err(
-                Diagnostic::error(
-                    Code::E0211,
-                    o.model.span,
-                    format!("model `{name}` is output twice"),
-                )
-                .label("second output")
-                .help("output each model once"),
+                Diagnostic::error(Code::E0211, o.model.span, format!("model `{name}` is output twice"))
+                    .label("second output")
+                    .help("output each model once"),
             );
             return;
         }
@@ -3108,9 +2901,7 @@ fn arith_type(op: BinOp, l: Type, r: Type) -> Option<Type> {
         _ => return None,
     };
     let (la, ra) = (l.to_arrow(), r.to_arrow());
-    let t = BinaryTypeCoercer::new(&la, &o, &ra)
-        .get_result_type()
-        .ok()?;
+    let t = BinaryTypeCoercer::new(&la, &o, &ra).get_result_type().ok()?;
     Type::from_arrow(&t)
 }
 
@@ -3123,20 +2914,7 @@ pub fn parse_date(s: &str) -> Option<i32> {
     }
     let (y, m, d): (i64, i64, i64) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let mdays = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
+    let mdays = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     if !(1..=12).contains(&m) || d < 1 || d > mdays[(m - 1) as usize] {
         return None;
     }

@@ -67,11 +67,7 @@ pub fn resolve_location(root: &Path, location: &str) -> Result<Url, TableError> 
             .map_err(|e| TableError::BadLocation(format!("`{location}` is not a valid URI: {e}")));
     }
     let p = Path::new(location);
-    let abs = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        root.join(p)
-    };
+    let abs = if p.is_absolute() { p.to_path_buf() } else { root.join(p) };
     let abs = if abs.is_absolute() {
         abs
     } else {
@@ -101,15 +97,10 @@ fn normalize(p: &Path) -> std::path::PathBuf {
 pub async fn open(url: &Url, pin: &PinSpec) -> Result<DeltaTable, TableError> {
     if url.scheme() == "file" {
         let Ok(path) = url.to_file_path() else {
-            return Err(TableError::BadLocation(format!(
-                "`{url}` is not a local path"
-            )));
+            return Err(TableError::BadLocation(format!("`{url}` is not a local path")));
         };
         if !path.is_dir() {
-            return Err(TableError::NotFound(format!(
-                "no folder at `{}`",
-                path.display()
-            )));
+            return Err(TableError::NotFound(format!("no folder at `{}`", path.display())));
         }
         if !path.join("_delta_log").is_dir() {
             return Err(TableError::NotFound(format!(
@@ -122,9 +113,7 @@ pub async fn open(url: &Url, pin: &PinSpec) -> Result<DeltaTable, TableError> {
         PinSpec::Latest => deltalake::open_table(url.clone()).await,
         PinSpec::Version(v) => {
             if *v < 0 {
-                return Err(TableError::VersionNotAvailable(format!(
-                    "version {v} is negative"
-                )));
+                return Err(TableError::VersionNotAvailable(format!("version {v} is negative")));
             }
             deltalake::open_table_with_version(url.clone(), *v as _).await
         }
@@ -143,8 +132,7 @@ pub async fn open(url: &Url, pin: &PinSpec) -> Result<DeltaTable, TableError> {
 fn chrono_like_rfc3339(ts: &str) -> Option<()> {
     // 2024-01-31T10:00:00Z or with an offset; the Delta crate does the real parsing.
     let b = ts.as_bytes();
-    (b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' '))
-        .then_some(())
+    (b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' ')).then_some(())
 }
 
 fn classify(e: deltalake::DeltaTableError, pin: &PinSpec) -> TableError {
@@ -173,9 +161,7 @@ fn classify(e: deltalake::DeltaTableError, pin: &PinSpec) -> TableError {
 
 /// Reads what the checker needs from a snapshot.
 pub fn table_info(url: &Url, table: &DeltaTable) -> Result<TableInfo, TableError> {
-    let snap = table
-        .snapshot()
-        .map_err(|e| TableError::Unreadable(e.to_string()))?;
+    let snap = table.snapshot().map_err(|e| TableError::Unreadable(e.to_string()))?;
     let version = snap.version();
     let schema = snap.schema();
     let mut columns = vec![];
@@ -183,11 +169,7 @@ pub fn table_info(url: &Url, table: &DeltaTable) -> Result<TableInfo, TableError
         let dt = serde_json::to_value(f.data_type()).unwrap_or(serde_json::Value::Null);
         let delta_type = match &dt {
             serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Object(o) => o
-                .get("type")
-                .and_then(|t| t.as_str())
-                .unwrap_or("complex")
-                .to_string(),
+            serde_json::Value::Object(o) => o.get("type").and_then(|t| t.as_str()).unwrap_or("complex").to_string(),
             _ => "unknown".into(),
         };
         columns.push(TableColumn {

@@ -85,10 +85,7 @@ impl Diagnostics {
 }
 
 /// "did you mean `x`?" for the closest candidate, if any is close enough.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let lname = name.to_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
@@ -145,10 +142,7 @@ impl miette::Diagnostic for MietteView<'_> {
         })
     }
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        self.d
-            .help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+        self.d.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         Some(&self.src)
@@ -228,12 +222,7 @@ pub fn render(map: &SourceMap, diags: &[Diagnostic], fancy: bool) -> String {
         };
         let mut s = String::new();
         if handler.render_report(&mut s, &view).is_err() {
-            s = format!(
-                "{}[{}]: {}\n",
-                severity_word(d.severity),
-                d.code.as_str(),
-                d.message
-            );
+            s = format!("{}[{}]: {}\n", severity_word(d.severity), d.code.as_str(), d.message);
         }
         if s.len() > 20_000 {
             s = format!(

@@ -40,6 +40,8 @@ pub struct Compilation {
     pub diags: Vec<Diagnostic>,
     /// Opened tables by pinned name.
     pub tables: Vec<(String, DeltaTable)>,
+    /// What the checker saw of each source's table, in source order.
+    pub infos: Tables,
 }
 
 impl Compilation {
@@ -59,9 +61,7 @@ impl Compilation {
 /// depth is capped, but debug builds use big frames.
 fn big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| {
-        let h = std::thread::Builder::new()
-            .stack_size(256 << 20)
-            .spawn_scoped(s, f);
+        let h = std::thread::Builder::new().stack_size(256 << 20).spawn_scoped(s, f);
         match h {
             Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
             Err(_) => panic!("cannot start the front-end thread"),
@@ -71,9 +71,8 @@ fn big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 
 /// The standard library's signatures.
 pub fn stdlib() -> Result<Vec<parse::Signature>, Failure> {
-    parse::parse_stdlib(STDLIB_TEXT).map_err(|e| {
-        Failure::Internal(format!("the embedded standard library does not parse: {e}"))
-    })
+    parse::parse_stdlib(STDLIB_TEXT)
+        .map_err(|e| Failure::Internal(format!("the embedded standard library does not parse: {e}")))
 }
 
 /// Loads, parses and checks the workspace at `path` (a `.sem` file or a folder).
@@ -88,20 +87,23 @@ pub async fn compile_workspace(ws: Workspace) -> Result<Compilation, Failure> {
     let funcs = stdlib()?;
     let mut tables: Tables = vec![];
     let mut opened = vec![];
-    for s in check::sources_of(&ws) {
+    // every source's snapshot, read concurrently (one Delta log read each)
+    let reads = check::sources_of(&ws).into_iter().map(|s| {
         let pin = match &s.pin {
             None => PinSpec::Latest,
             Some(crate::ast::Pin::Version(v, _)) => PinSpec::Version(*v),
             Some(crate::ast::Pin::Timestamp(t, _)) => PinSpec::Timestamp(t.clone()),
         };
-        let info = async {
-            let url = delta::resolve_location(&ws.root, &s.location)?;
+        let location = delta::resolve_location(&ws.root, &s.location);
+        async move {
+            let url = location?;
             let table = delta::open(&url, &pin).await?;
             let info = delta::table_info(&url, &table)?;
             Ok::<_, TableError>((info, table))
         }
-        .await;
-        match info {
+    });
+    for read in futures::future::join_all(reads).await {
+        match read {
             Ok((info, table)) => {
                 opened.push((delta::pinned_name(&info.url, info.version), table));
                 tables.push(Ok(info));
@@ -118,6 +120,7 @@ pub async fn compile_workspace(ws: Workspace) -> Result<Compilation, Failure> {
             program: None,
             diags,
             tables: opened,
+            infos: tables,
         });
     }
     let (program, mut diags) = big_stack(|| check::check(&ws, &tables, funcs));
@@ -128,6 +131,7 @@ pub async fn compile_workspace(ws: Workspace) -> Result<Compilation, Failure> {
         program,
         diags: all,
         tables: opened,
+        infos: tables,
     })
 }
 
@@ -142,8 +146,8 @@ impl Session {
         let ctx = engine::session();
         let state = ctx.state();
         let mut providers = Providers::new();
-        let schema = engine::pinned_schema(&ctx)
-            .ok_or_else(|| Failure::Internal("session has no pinned schema".into()))?;
+        let schema =
+            engine::pinned_schema(&ctx).ok_or_else(|| Failure::Internal("session has no pinned schema".into()))?;
         for (name, table) in &c.tables {
             let p = engine::provider(table, &state).await?;
             schema.insert(name.clone(), p.clone());
@@ -164,12 +168,8 @@ impl Session {
         let state = self.ctx.state();
         let mut out = vec![];
         for i in 0..plan.relations.len() {
-            let one = lower::single_root(plan, i)
-                .ok_or_else(|| Failure::Internal("missing root".into()))?;
-            out.push(
-                datafusion_substrait::logical_plan::consumer::from_substrait_plan(&state, &one)
-                    .await?,
-            );
+            let one = lower::single_root(plan, i).ok_or_else(|| Failure::Internal("missing root".into()))?;
+            out.push(datafusion_substrait::logical_plan::consumer::from_substrait_plan(&state, &one).await?);
         }
         Ok(out)
     }
@@ -183,13 +183,9 @@ fn check_output_name(program: &Program, only: Option<&str>) -> Result<(), Failur
         let help = crate::diag::did_you_mean(n, names.iter().copied())
             .unwrap_or_else(|| format!("outputs: {}", names.join(", ")));
         return Err(Failure::User(vec![
-            Diagnostic::error(
-                Code::E0403,
-                Span::default(),
-                format!("no output named `{n}`"),
-            )
-            .label("--output")
-            .help(help),
+            Diagnostic::error(Code::E0403, Span::default(), format!("no output named `{n}`"))
+                .label("--output")
+                .help(help),
         ]));
     }
     Ok(())
@@ -212,10 +208,7 @@ pub async fn run(path: &Path, only: Option<&str>) -> Result<Vec<OutputReport>, F
     run_compiled(&c, only).await
 }
 
-pub async fn run_compiled(
-    c: &Compilation,
-    only: Option<&str>,
-) -> Result<Vec<OutputReport>, Failure> {
+pub async fn run_compiled(c: &Compilation, only: Option<&str>) -> Result<Vec<OutputReport>, Failure> {
     let program = c.program()?;
     let session = Session::new(c).await?;
     let plan = session.plan(program, only)?;
@@ -265,10 +258,7 @@ async fn verify_contract(
         let df = DataFrame::new(state.clone(), lp.clone());
         let column = col(datafusion::common::Column::from_name(&c.field.name));
         if !c.field.nullable && inferred_nullable {
-            probes.push((
-                "not null".into(),
-                df.clone().filter(column.clone().is_null())?,
-            ));
+            probes.push(("not null".into(), df.clone().filter(column.clone().is_null())?));
         }
         if c.unique {
             let dup = df
@@ -282,10 +272,7 @@ async fn verify_contract(
         }
         for chk in &c.checks {
             let e = lw.lower_expr(chk)?;
-            probes.push((
-                "check".into(),
-                df.clone().filter(datafusion::logical_expr::not(e))?,
-            ));
+            probes.push(("check".into(), df.clone().filter(datafusion::logical_expr::not(e))?));
         }
         for (what, probe) in probes {
             let batches = probe.collect().await?;
@@ -306,10 +293,7 @@ async fn verify_contract(
                 Diagnostic::error(
                     Code::E0402,
                     c.span,
-                    format!(
-                        "output `{}`: {n} row(s) break `{what}` on `{}`",
-                        o.name, c.field.name
-                    ),
+                    format!("output `{}`: {n} row(s) break `{what}` on `{}`", o.name, c.field.name),
                 )
                 .label(format!("{what} violated"))
                 .help(format!(
@@ -326,11 +310,7 @@ async fn verify_contract(
     }
 }
 
-async fn write_output(
-    session: &Session,
-    o: &OutputIr,
-    lp: LogicalPlan,
-) -> Result<(u64, u64, i64), Failure> {
+async fn write_output(session: &Session, o: &OutputIr, lp: LogicalPlan) -> Result<(u64, u64, i64), Failure> {
     use deltalake::protocol::SaveMode;
     let io = |e: String| {
         Failure::User(vec![
@@ -342,8 +322,7 @@ async fn write_output(
     if o.url.scheme() == "file"
         && let Ok(p) = o.url.to_file_path()
     {
-        std::fs::create_dir_all(&p)
-            .map_err(|e| io(format!("cannot create `{}`: {e}", p.display())))?;
+        std::fs::create_dir_all(&p).map_err(|e| io(format!("cannot create `{}`: {e}", p.display())))?;
     }
     let table = DeltaTable::try_from_url(o.url.clone())
         .await
@@ -379,14 +358,8 @@ async fn write_output(
     if let Some(Ok(ci)) = table.history(Some(1)).next().await
         && let Some(m) = ci.info.get("operationMetrics")
     {
-        rows = m
-            .get("num_added_rows")
-            .and_then(|v| v.as_u64())
-            .unwrap_or(0);
-        files = m
-            .get("num_added_files")
-            .and_then(|v| v.as_u64())
-            .unwrap_or(0);
+        rows = m.get("num_added_rows").and_then(|v| v.as_u64()).unwrap_or(0);
+        files = m.get("num_added_files").and_then(|v| v.as_u64()).unwrap_or(0);
     }
     Ok((rows, files, version))
 }

@@ -16,11 +16,7 @@ use std::sync::{Arc, Mutex};
 
 /// The session every stage uses: tuned for the machine, deterministic.
 pub fn session() -> SessionContext {
-    session_with_partitions(
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2),
-    )
+    session_with_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
 }
 
 /// A session with `partitions` parallel partitions (1 reads a table back in file order).
@@ -74,10 +70,7 @@ pub async fn provider(table: &DeltaTable, state: &SessionState) -> Result<Arc<dy
 
 impl PinnedDeltaSchema {
     pub fn insert(&self, name: String, p: Arc<dyn TableProvider>) {
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name, p);
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(name, p);
     }
 }
 
@@ -92,12 +85,7 @@ impl SchemaProvider for PinnedDeltaSchema {
             .collect()
     }
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if let Some(p) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-        {
+        if let Some(p) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
             return Ok(Some(p.clone()));
         }
         let Some((url, version)) = parse_pinned_name(name) else {
@@ -112,31 +100,14 @@ impl SchemaProvider for PinnedDeltaSchema {
         self.insert(name.to_string(), p.clone());
         Ok(Some(p))
     }
-    fn register_table(
-        &self,
-        name: String,
-        table: Arc<dyn TableProvider>,
-    ) -> Result<Option<Arc<dyn TableProvider>>> {
-        Ok(self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name, table))
+    fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> Result<Option<Arc<dyn TableProvider>>> {
+        Ok(self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(name, table))
     }
     fn deregister_table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        Ok(self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name))
+        Ok(self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(name))
     }
     fn table_exist(&self, name: &str) -> bool {
-        parse_pinned_name(name).is_some()
-            || self
-                .cache
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains_key(name)
+        parse_pinned_name(name).is_some() || self.cache.lock().unwrap_or_else(|e| e.into_inner()).contains_key(name)
     }
 }
 
@@ -185,18 +156,13 @@ impl TableProvider for PlannedTable {
                     .map(|&i| {
                         let name = schema.field(i).name().clone();
                         (
-                            Arc::new(datafusion::physical_expr::expressions::Column::new(
-                                &name, i,
-                            )) as _,
+                            Arc::new(datafusion::physical_expr::expressions::Column::new(&name, i)) as _,
                             name,
                         )
                     })
                     .collect();
                 Ok(Arc::new(
-                    datafusion::physical_plan::projection::ProjectionExec::try_new(
-                        exprs,
-                        self.plan.clone(),
-                    )?,
+                    datafusion::physical_plan::projection::ProjectionExec::try_new(exprs, self.plan.clone())?,
                 ))
             }
             _ => Ok(self.plan.clone()),

@@ -78,8 +78,7 @@ impl TExpr {
         matches!(self.kind, TExprKind::Error)
     }
     pub fn is_literal(&self) -> bool {
-        matches!(self.kind, TExprKind::Lit(_))
-            || matches!(&self.kind, TExprKind::Neg(e) if e.is_literal())
+        matches!(self.kind, TExprKind::Lit(_)) || matches!(&self.kind, TExprKind::Neg(e) if e.is_literal())
     }
     /// Visits this expression and its sub-expressions.
     pub fn walk(&self, f: &mut dyn FnMut(&TExpr)) {
@@ -89,10 +88,7 @@ impl TExpr {
                 a.walk(f);
                 b.walk(f);
             }
-            TExprKind::Not(a)
-            | TExprKind::Neg(a)
-            | TExprKind::IsNull(a, _)
-            | TExprKind::Cast(a, _) => a.walk(f),
+            TExprKind::Not(a) | TExprKind::Neg(a) | TExprKind::IsNull(a, _) | TExprKind::Cast(a, _) => a.walk(f),
             TExprKind::InList(a, l, _) => {
                 a.walk(f);
                 l.iter().for_each(|x| x.walk(f));

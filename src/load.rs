@@ -30,11 +30,7 @@ pub const STDLIB_TEXT: &str = include_str!("../stdlib/functions.sem");
 impl Workspace {
     fn new(root: PathBuf) -> Workspace {
         let mut map = SourceMap::default();
-        map.add(
-            PathBuf::from(STDLIB_NAME),
-            STDLIB_NAME.into(),
-            STDLIB_TEXT.into(),
-        );
+        map.add(PathBuf::from(STDLIB_NAME), STDLIB_NAME.into(), STDLIB_TEXT.into());
         Workspace {
             map,
             files: vec![],
@@ -99,11 +95,9 @@ impl Workspace {
                 .unwrap_or_default();
             v.sort();
             if v.is_empty() {
-                let f = ws.map.add(
-                    path.to_path_buf(),
-                    path.display().to_string(),
-                    String::new(),
-                );
+                let f = ws
+                    .map
+                    .add(path.to_path_buf(), path.display().to_string(), String::new());
                 ws.diags.push(
                     Diagnostic::error(
                         Code::E0004,
@@ -151,13 +145,9 @@ impl Workspace {
                 .collect();
             if let Some(span) = from {
                 self.diags.push(
-                    Diagnostic::error(
-                        Code::E0005,
-                        span,
-                        format!("import cycle: {}", cycle.join(" → ")),
-                    )
-                    .label("this import closes the cycle")
-                    .help("move what both files need into a third file that each imports"),
+                    Diagnostic::error(Code::E0005, span, format!("import cycle: {}", cycle.join(" → ")))
+                        .label("this import closes the cycle")
+                        .help("move what both files need into a third file that each imports"),
                 );
             }
             return;
@@ -176,11 +166,9 @@ impl Workspace {
                 let d = match from {
                     Some(span) => Diagnostic::error(Code::E0004, span, msg).label("imported here"),
                     None => {
-                        let f = self.map.add(
-                            path.to_path_buf(),
-                            path.display().to_string(),
-                            String::new(),
-                        );
+                        let f = self
+                            .map
+                            .add(path.to_path_buf(), path.display().to_string(), String::new());
                         Diagnostic::error(Code::E0004, Span::new(f, 0, 0), msg).label("this file")
                     }
                 };
@@ -210,13 +198,9 @@ impl Workspace {
         let (file, diags) = parse::parse_file(fid, &self.map.get(fid).text);
         if diags.is_empty() && file.items.is_empty() {
             self.diags.push(
-                Diagnostic::warning(
-                    Code::E0008,
-                    Span::new(fid, 0, 0),
-                    "this file declares nothing",
-                )
-                .label("empty")
-                .help("a `.sem` file declares sources, models and outputs; delete it or add some"),
+                Diagnostic::warning(Code::E0008, Span::new(fid, 0, 0), "this file declares nothing")
+                    .label("empty")
+                    .help("a `.sem` file declares sources, models and outputs; delete it or add some"),
             );
         }
         self.diags.extend(diags);

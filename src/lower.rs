@@ -12,15 +12,12 @@ use crate::types::Type;
 use datafusion::arrow::datatypes::IntervalMonthDayNano;
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{
-    Column, DataFusionError, ExprSchema, Result, ScalarValue, TableReference,
-};
+use datafusion::common::{Column, DataFusionError, ExprSchema, Result, ScalarValue, TableReference};
 use datafusion::datasource::provider_as_source;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::expr::{Case, Like};
 use datafusion::logical_expr::{
-    Between, Cast, Expr, ExprFunctionExt, JoinType, LogicalPlan, LogicalPlanBuilder, Operator,
-    binary_expr, lit,
+    Between, Cast, Expr, ExprFunctionExt, JoinType, LogicalPlan, LogicalPlanBuilder, Operator, binary_expr, lit,
 };
 use datafusion_substrait::logical_plan::producer::{DefaultSubstraitProducer, SubstraitProducer};
 use std::collections::HashMap;
@@ -61,8 +58,7 @@ impl<'a> Lowerer<'a> {
             let e = Expr::Column(field.clone());
             if Type::from_arrow(&have) != Some(want.ty) {
                 changed = true;
-                exprs
-                    .push(Expr::Cast(Cast::new(Box::new(e), want.ty.to_arrow())).alias(&want.name));
+                exprs.push(Expr::Cast(Cast::new(Box::new(e), want.ty.to_arrow())).alias(&want.name));
             } else {
                 exprs.push(e.alias(&want.name));
             }
@@ -87,9 +83,9 @@ impl<'a> Lowerer<'a> {
                 let mut proj = vec![];
                 for c in &s.columns {
                     proj.push(
-                        schema.index_of(&c.name).map_err(|_| {
-                            internal(format!("column {} missing from {name}", c.name))
-                        })?,
+                        schema
+                            .index_of(&c.name)
+                            .map_err(|_| internal(format!("column {} missing from {name}", c.name)))?,
                     );
                 }
                 LogicalPlanBuilder::scan(
@@ -99,9 +95,7 @@ impl<'a> Lowerer<'a> {
                 )?
                 .alias(alias.as_str())?
             }
-            Rel::ModelRef { model, alias } => self
-                .rel(&self.program.models[*model].rel)?
-                .alias(alias.as_str())?,
+            Rel::ModelRef { model, alias } => self.rel(&self.program.models[*model].rel)?.alias(alias.as_str())?,
             Rel::Join {
                 left,
                 right,
@@ -135,18 +129,13 @@ impl<'a> Lowerer<'a> {
             }
             Rel::Derive { input, exprs } => {
                 let b = self.rel(input)?;
-                let mut es: Vec<Expr> =
-                    b.schema().columns().into_iter().map(Expr::Column).collect();
+                let mut es: Vec<Expr> = b.schema().columns().into_iter().map(Expr::Column).collect();
                 for (n, e) in exprs {
                     es.push(self.expr(e)?.alias(n));
                 }
                 b.project(es)?
             }
-            Rel::Aggregate {
-                input,
-                groups,
-                aggs,
-            } => self.aggregate(input, groups, aggs)?,
+            Rel::Aggregate { input, groups, aggs } => self.aggregate(input, groups, aggs)?,
             Rel::Sort { input, keys } => {
                 let ks = keys
                     .iter()
@@ -202,10 +191,7 @@ impl<'a> Lowerer<'a> {
         if simple {
             return Ok(b);
         }
-        let mut out: Vec<Expr> = groups
-            .iter()
-            .map(|(n, _)| Expr::Column(Column::from_name(n)))
-            .collect();
+        let mut out: Vec<Expr> = groups.iter().map(|(n, _)| Expr::Column(Column::from_name(n))).collect();
         out.extend(finals.into_iter().map(|(n, e)| e.alias(n)));
         b.project(out)
     }
@@ -251,15 +237,10 @@ impl<'a> Lowerer<'a> {
                 }
             }
             TExprKind::InList(x, items, neg) => {
-                let list = items
-                    .iter()
-                    .map(|i| self.expr(i))
-                    .collect::<Result<Vec<_>>>()?;
+                let list = items.iter().map(|i| self.expr(i)).collect::<Result<Vec<_>>>()?;
                 self.expr(x)?.in_list(list, *neg)
             }
-            TExprKind::Between(x, lo, hi, neg) => {
-                Expr::Between(Between::new(b(x)?, *neg, b(lo)?, b(hi)?))
-            }
+            TExprKind::Between(x, lo, hi, neg) => Expr::Between(Between::new(b(x)?, *neg, b(lo)?, b(hi)?)),
             TExprKind::Like(x, p, neg) => Expr::Like(Like::new(*neg, b(x)?, b(p)?, None, false)),
             TExprKind::Case(arms, other) => {
                 let when_then = arms
@@ -302,10 +283,7 @@ impl<'a> Lowerer<'a> {
                     .get(&sig.engine)
                     .cloned()
                     .ok_or_else(|| internal(format!("engine has no aggregate {}", sig.engine)))?;
-                let mut a = args
-                    .iter()
-                    .map(|x| self.expr(x))
-                    .collect::<Result<Vec<_>>>()?;
+                let mut a = args.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?;
                 if a.is_empty() {
                     a.push(lit(1i64));
                 }
@@ -331,13 +309,9 @@ fn scalar(v: &Value, ty: Type) -> ScalarValue {
         Value::Str(s) => ScalarValue::Utf8(Some(s.clone())),
         Value::Date(d) => ScalarValue::Date32(Some(*d)),
         Value::Timestamp(t) => ScalarValue::TimestampMicrosecond(Some(*t), Some("UTC".into())),
-        Value::Interval {
-            months,
-            days,
-            nanos,
-        } => ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(
-            *months, *days, *nanos,
-        ))),
+        Value::Interval { months, days, nanos } => {
+            ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(*months, *days, *nanos)))
+        }
     }
     .cast_to(&ty.to_arrow())
     .unwrap_or(ScalarValue::Null)
@@ -355,19 +329,10 @@ pub fn to_substrait(
     let mut producer = DefaultSubstraitProducer::new(state);
     let mut relations = vec![];
     let mut plans = vec![];
-    for o in program
-        .outputs
-        .iter()
-        .filter(|o| only.is_none_or(|n| n == o.name))
-    {
+    for o in program.outputs.iter().filter(|o| only.is_none_or(|n| n == o.name)) {
         let plan = lw.output_plan(o)?;
         let rel = producer.handle_plan(&plan)?;
-        let names = plan
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = plan.schema().fields().iter().map(|f| f.name().clone()).collect();
         relations.push(PlanRel {
             rel_type: Some(plan_rel::RelType::Root(RelRoot {
                 input: Some(*rel),

@@ -78,23 +78,17 @@ enum Cmd {
 
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
-        eprintln!(
-            "internal error: semc panicked (this is a bug in semc, not in your program): {info}"
-        );
+        eprintln!("internal error: semc panicked (this is a bug in semc, not in your program): {info}");
     }));
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("internal error: cannot start the runtime: {e}");
             return ExitCode::from(2);
         }
     };
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(dispatch(cli))));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(dispatch(cli))));
     match result {
         Ok(code) => code,
         Err(_) => ExitCode::from(2),
@@ -131,10 +125,7 @@ fn fail(map: &SourceMap, f: Failure) -> ExitCode {
     }
 }
 
-async fn compile_or_report(
-    path: &Path,
-    format: DiagFormat,
-) -> Result<driver::Compilation, ExitCode> {
+async fn compile_or_report(path: &Path, format: DiagFormat) -> Result<driver::Compilation, ExitCode> {
     let c = match driver::compile(path).await {
         Ok(c) => c,
         Err(f) => return Err(fail(&SourceMap::default(), f)),
@@ -199,11 +190,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 PlanFormat::Proto => prost::Message::encode_to_vec(&plan),
             };
             let written = match &out {
-                Some(f) => std::fs::write(f, &bytes)
-                    .map_err(|e| format!("cannot write {}: {e}", f.display())),
-                None => std::io::stdout()
-                    .write_all(&bytes)
-                    .map_err(|e| e.to_string()),
+                Some(f) => std::fs::write(f, &bytes).map_err(|e| format!("cannot write {}: {e}", f.display())),
+                None => std::io::stdout().write_all(&bytes).map_err(|e| e.to_string()),
             };
             match written {
                 Ok(()) => ExitCode::SUCCESS,
@@ -246,13 +234,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Cmd::Codes { code } => {
             match code {
                 Some(c) => match semc::codes::Code::parse(&c) {
-                    Some(c) => println!(
-                        "{} ({}): {}\n\n{}",
-                        c.as_str(),
-                        c.name(),
-                        c.summary(),
-                        c.explanation()
-                    ),
+                    Some(c) => println!("{} ({}): {}\n\n{}", c.as_str(), c.name(), c.summary(), c.explanation()),
                     None => {
                         eprintln!("error: no diagnostic code `{c}`");
                         return ExitCode::from(1);

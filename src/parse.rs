@@ -52,10 +52,7 @@ pub fn decode(file: FileId, bytes: &[u8]) -> (String, Option<Diagnostic>) {
         let d = Diagnostic::error(
             Code::E0007,
             Span::new(file, 0, 0),
-            format!(
-                "file is {} bytes; the limit is {MAX_FILE_BYTES}",
-                bytes.len()
-            ),
+            format!("file is {} bytes; the limit is {MAX_FILE_BYTES}", bytes.len()),
         )
         .label("this file")
         .help("split the workspace into several files with `import`");
@@ -64,15 +61,9 @@ pub fn decode(file: FileId, bytes: &[u8]) -> (String, Option<Diagnostic>) {
     match std::str::from_utf8(bytes) {
         Ok(s) => {
             if let Some(p) = s.find('\0') {
-                let d = Diagnostic::error(
-                    Code::E0006,
-                    Span::new(file, p, p + 1),
-                    "file contains a NUL byte",
-                )
-                .label("NUL byte here")
-                .help(
-                    "`.sem` files are text; remove the byte or check that this is the right file",
-                );
+                let d = Diagnostic::error(Code::E0006, Span::new(file, p, p + 1), "file contains a NUL byte")
+                    .label("NUL byte here")
+                    .help("`.sem` files are text; remove the byte or check that this is the right file");
                 return (s.to_string(), Some(d));
             }
             (s.to_string(), None)
@@ -173,10 +164,7 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
         Ok(p) => p,
         Err(e) => return (File { items: vec![] }, vec![syntax_error(file, text, e)]),
     };
-    let mut b = Builder {
-        file,
-        diags: vec![],
-    };
+    let mut b = Builder { file, diags: vec![] };
     let mut items = vec![];
     let file_pair = pairs.into_iter().next();
     for p in file_pair.into_iter().flat_map(|p| p.into_inner()) {
@@ -184,11 +172,7 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
             Rule::policy => items.push(Item::Policy(b.policy(p))),
             Rule::import => {
                 let span = b.span(&p);
-                let s = p
-                    .into_inner()
-                    .nth(1)
-                    .map(|s| unescape(s.as_str()))
-                    .unwrap_or_default();
+                let s = p.into_inner().nth(1).map(|s| unescape(s.as_str())).unwrap_or_default();
                 items.push(Item::Import(Import { path: s, span }));
             }
             Rule::source => items.push(Item::Source(b.source(p))),
@@ -226,8 +210,8 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
     } else {
         format!("expected {}, found {found}", join_or(&expected))
     };
-    let mut d = Diagnostic::error(Code::E0001, Span::new(file, pos, pos + found_len), message)
-        .label(if expected.is_empty() {
+    let mut d =
+        Diagnostic::error(Code::E0001, Span::new(file, pos, pos + found_len), message).label(if expected.is_empty() {
             "unexpected here".to_string()
         } else {
             format!("expected {}", join_or(&expected))
@@ -241,10 +225,7 @@ fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagno
 }
 
 fn syntax_help(rest: &str, expected: &[&str]) -> Option<String> {
-    if rest.starts_with('=')
-        && !rest.starts_with("==")
-        && expected.iter().any(|e| e.contains("operator"))
-    {
+    if rest.starts_with('=') && !rest.starts_with("==") && expected.iter().any(|e| e.contains("operator")) {
         return Some("comparison is written `==`".into());
     }
     if rest.starts_with('\'') {
@@ -302,12 +283,10 @@ pub fn rule_name(r: Rule) -> &'static str {
         int_lit => "an integer",
         number_lit => "a number",
         string_lit => "a string",
-        expr | bound | paren | primary | call | path | typed_lit | case_expr | cast_expr => {
-            "an expression"
-        }
+        expr | bound | paren | primary | call | path | typed_lit | case_expr | cast_expr => "an expression",
         list_lit => "a list `[…]`",
-        op_or | op_and | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_add | op_sub
-        | op_mul | op_div | op_mod | infix | arith => "an operator",
+        op_or | op_and | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_add | op_sub | op_mul | op_div | op_mod
+        | infix | arith => "an operator",
         is_null | in_list | between | like | postfix | negated => "an operator",
         op_not | op_neg | prefix | neg => "an expression",
         type_expr | decimal_type => "a type",
@@ -327,8 +306,8 @@ pub fn rule_name(r: Rule) -> &'static str {
         k_anti => "`anti`",
         delta_ref => "`delta(\"path\")`",
         pin | pin_version | pin_timestamp => "`at version N` or `at timestamp \"…\"`",
-        where_step | select_step | derive_step | group_step | aggregate_step | sort_step
-        | limit_step | distinct_step | union_step => "a step",
+        where_step | select_step | derive_step | group_step | aggregate_step | sort_step | limit_step
+        | distinct_step | union_step => "a step",
         named_list | named_expr => "`name = expression` or a column",
         sort_key => "a sort key",
         sort_dir => "`asc` or `desc`",
@@ -391,9 +370,7 @@ pub fn rule_name(r: Rule) -> &'static str {
         k_cast => "`cast`",
         k_asc => "`asc`",
         k_desc => "`desc`",
-        k_fn | k_aggregate_fn | stdlib_file | signature | arg_ty | variadic | ret_ty => {
-            "a signature"
-        }
+        k_fn | k_aggregate_fn | stdlib_file | signature | arg_ty | variadic | ret_ty => "a signature",
         WHITESPACE | COMMENT => "whitespace",
         ident_start | ident_cont => "a name",
         source_member => "a column, `join`, `measure` or `dimension`",
@@ -405,10 +382,7 @@ pub fn rule_name(r: Rule) -> &'static str {
 }
 
 pub fn unescape(raw: &str) -> String {
-    let inner = raw
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .unwrap_or(raw);
+    let inner = raw.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(raw);
     let mut out = String::with_capacity(inner.len());
     let mut it = inner.chars();
     while let Some(c) = it.next() {
@@ -478,9 +452,7 @@ impl Builder {
                     Rule::k_false => PolicyValue::Bool(false),
                     Rule::int_lit => PolicyValue::Int(x.as_str().parse().unwrap_or(i64::MAX)),
                     Rule::string_lit => PolicyValue::Str(unescape(x.as_str())),
-                    Rule::list_lit => {
-                        PolicyValue::List(x.into_inner().map(|e| self.expr(e)).collect())
-                    }
+                    Rule::list_lit => PolicyValue::List(x.into_inner().map(|e| self.expr(e)).collect()),
                     _ => PolicyValue::Name(self.ident(x)),
                 },
                 None => PolicyValue::Bool(false),
@@ -506,10 +478,7 @@ impl Builder {
         let span = self.span(&p);
         let mut it = p.into_inner();
         it.next(); // source
-        let name = it
-            .next()
-            .map(|x| self.ident(x))
-            .unwrap_or_else(|| empty_ident(span));
+        let name = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
         it.next(); // from
         let (location, location_span) = it.next().map(|x| self.delta_ref(x)).unwrap_or_default();
         let mut s = Source {
@@ -537,13 +506,9 @@ impl Builder {
                                 Ok(v) => Pin::Version(v, xs),
                                 Err(_) => {
                                     self.diags.push(
-                                        Diagnostic::error(
-                                            Code::E0212,
-                                            xs,
-                                            "version number too large",
-                                        )
-                                        .label("here")
-                                        .help("Delta versions are 64-bit integers"),
+                                        Diagnostic::error(Code::E0212, xs, "version number too large")
+                                            .label("here")
+                                            .help("Delta versions are 64-bit integers"),
                                     );
                                     Pin::Version(0, xs)
                                 }
@@ -573,10 +538,7 @@ impl Builder {
         let span = self.span(&p);
         let mut it = p.into_inner();
         it.next();
-        let name = it
-            .next()
-            .map(|x| self.ident(x))
-            .unwrap_or_else(|| empty_ident(span));
+        let name = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
         let expr = it.next().map(|x| self.expr(x)).unwrap_or(Expr {
             kind: ExprKind::Error,
             span,
@@ -587,10 +549,7 @@ impl Builder {
     fn column_decl(&mut self, p: Pair<Rule>) -> ColumnDecl {
         let span = self.span(&p);
         let mut it = p.into_inner();
-        let name = it
-            .next()
-            .map(|x| self.ident(x))
-            .unwrap_or_else(|| empty_ident(span));
+        let name = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
         let ty = it
             .next()
             .map(|x| self.type_expr(x))
@@ -629,10 +588,7 @@ impl Builder {
         let span = self.span(&p);
         match p.into_inner().next() {
             Some(x) if x.as_rule() == Rule::decimal_type => {
-                let nums: Vec<i64> = x
-                    .into_inner()
-                    .map(|n| n.as_str().parse().unwrap_or(i64::MAX))
-                    .collect();
+                let nums: Vec<i64> = x.into_inner().map(|n| n.as_str().parse().unwrap_or(i64::MAX)).collect();
                 TypeExpr::Decimal(
                     nums.first().copied().unwrap_or(0),
                     nums.get(1).copied().unwrap_or(0),
@@ -705,15 +661,9 @@ impl Builder {
         let span = self.span(&p);
         let mut it = p.into_inner();
         it.next();
-        let name = it
-            .next()
-            .map(|x| self.ident(x))
-            .unwrap_or_else(|| empty_ident(span));
+        let name = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
         it.next();
-        let from = it
-            .next()
-            .map(|x| self.ident(x))
-            .unwrap_or_else(|| empty_ident(span));
+        let from = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
         let mut steps = vec![];
         let mut contract = None;
         for s in it {
@@ -724,10 +674,7 @@ impl Builder {
                     .filter(|c| c.as_rule() == Rule::column_decl)
                     .map(|c| self.column_decl(c))
                     .collect();
-                contract = Some(Contract {
-                    columns,
-                    span: cspan,
-                });
+                contract = Some(Contract { columns, span: cspan });
             } else {
                 steps.push(self.step(s));
             }
@@ -770,19 +717,12 @@ impl Builder {
     fn step(&mut self, p: Pair<Rule>) -> Step {
         let span = self.span(&p);
         let rule = p.as_rule();
-        let keyword_span = p
-            .clone()
-            .into_inner()
-            .next()
-            .map(|k| self.span(&k))
-            .unwrap_or(span);
+        let keyword_span = p.clone().into_inner().next().map(|k| self.span(&k)).unwrap_or(span);
         let kind = match rule {
-            Rule::where_step => {
-                StepKind::Where(p.into_inner().nth(1).map(|e| self.expr(e)).unwrap_or(Expr {
-                    kind: ExprKind::Error,
-                    span,
-                }))
-            }
+            Rule::where_step => StepKind::Where(p.into_inner().nth(1).map(|e| self.expr(e)).unwrap_or(Expr {
+                kind: ExprKind::Error,
+                span,
+            })),
             Rule::select_step => StepKind::Select(self.named_list(p)),
             Rule::derive_step => StepKind::Derive(self.named_list(p)),
             Rule::join_step => StepKind::Join(self.join(p)),
@@ -823,13 +763,9 @@ impl Builder {
                     Ok(v) => StepKind::Limit(v),
                     Err(_) => {
                         self.diags.push(
-                            Diagnostic::error(
-                                Code::E0215,
-                                span,
-                                format!("limit `{n}` is too large"),
-                            )
-                            .label("here")
-                            .help("limit takes an integer below 2^63"),
+                            Diagnostic::error(Code::E0215, span, format!("limit `{n}` is too large"))
+                                .label("here")
+                                .help("limit takes an integer below 2^63"),
                         );
                         StepKind::Limit(0)
                     }
@@ -979,11 +915,8 @@ impl Builder {
     fn cap(&mut self, e: Expr, depth: usize) -> (Expr, usize) {
         if depth > MAX_DEPTH {
             if !self.diags.iter().any(|d| d.code == Code::E0003) {
-                self.diags.push(too_deep(
-                    self.file,
-                    e.span.start as usize,
-                    e.span.end as usize,
-                ));
+                self.diags
+                    .push(too_deep(self.file, e.span.start as usize, e.span.end as usize));
             }
             return (
                 Expr {
@@ -1043,10 +976,7 @@ impl Builder {
             Rule::bound | Rule::expr => self.pratt(p.into_inner()),
             Rule::call => {
                 let mut it = p.into_inner();
-                let name = it
-                    .next()
-                    .map(|n| self.ident(n))
-                    .unwrap_or_else(|| empty_ident(span));
+                let name = it.next().map(|n| self.ident(n)).unwrap_or_else(|| empty_ident(span));
                 let args: Vec<(Expr, usize)> = it.map(|a| self.pratt(a.into_inner())).collect();
                 let d = args.iter().map(|a| a.1).max().unwrap_or(0) + 1;
                 let e = Expr {
@@ -1056,8 +986,7 @@ impl Builder {
                 self.cap(e, d)
             }
             Rule::list_lit => {
-                let items: Vec<(Expr, usize)> =
-                    p.into_inner().map(|a| self.pratt(a.into_inner())).collect();
+                let items: Vec<(Expr, usize)> = p.into_inner().map(|a| self.pratt(a.into_inner())).collect();
                 let d = items.iter().map(|a| a.1).max().unwrap_or(0) + 1;
                 let e = Expr {
                     kind: ExprKind::List(items.into_iter().map(|a| a.0).collect()),
@@ -1184,10 +1113,7 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
                 Rule::variadic => s.variadic = true,
                 Rule::ret_ty => {
                     let mut it = x.into_inner();
-                    let n = it
-                        .next()
-                        .map(|n| n.as_str().to_string())
-                        .unwrap_or_default();
+                    let n = it.next().map(|n| n.as_str().to_string()).unwrap_or_default();
                     let a = it.next().and_then(|a| a.as_str().parse().ok());
                     s.ret = (n, a);
                 }

@@ -19,16 +19,10 @@ fn batches(table: &str, sf: f64) -> Batches {
     match table {
         "region" => Box::new(RegionArrow::new(RegionGenerator::new(sf, 1, 1)).with_batch_size(B)),
         "nation" => Box::new(NationArrow::new(NationGenerator::new(sf, 1, 1)).with_batch_size(B)),
-        "supplier" => {
-            Box::new(SupplierArrow::new(SupplierGenerator::new(sf, 1, 1)).with_batch_size(B))
-        }
-        "customer" => {
-            Box::new(CustomerArrow::new(CustomerGenerator::new(sf, 1, 1)).with_batch_size(B))
-        }
+        "supplier" => Box::new(SupplierArrow::new(SupplierGenerator::new(sf, 1, 1)).with_batch_size(B)),
+        "customer" => Box::new(CustomerArrow::new(CustomerGenerator::new(sf, 1, 1)).with_batch_size(B)),
         "part" => Box::new(PartArrow::new(PartGenerator::new(sf, 1, 1)).with_batch_size(B)),
-        "partsupp" => {
-            Box::new(PartSuppArrow::new(PartSuppGenerator::new(sf, 1, 1)).with_batch_size(B))
-        }
+        "partsupp" => Box::new(PartSuppArrow::new(PartSuppGenerator::new(sf, 1, 1)).with_batch_size(B)),
         "orders" => Box::new(OrderArrow::new(OrderGenerator::new(sf, 1, 1)).with_batch_size(B)),
         _ => Box::new(LineItemArrow::new(LineItemGenerator::new(sf, 1, 1)).with_batch_size(B)),
     }
@@ -46,9 +40,8 @@ pub async fn generate(dir: &Path, sf: f64) -> Result<Vec<(String, usize, bool)>,
             continue;
         }
         std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let url =
-            url::Url::from_directory_path(std::fs::canonicalize(&path).map_err(|e| e.to_string())?)
-                .map_err(|_| "bad path".to_string())?;
+        let url = url::Url::from_directory_path(std::fs::canonicalize(&path).map_err(|e| e.to_string())?)
+            .map_err(|_| "bad path".to_string())?;
         let mut rows = 0;
         let mut chunk: Vec<RecordBatch> = vec![];
         let mut chunk_rows = 0;
@@ -60,14 +53,8 @@ pub async fn generate(dir: &Path, sf: f64) -> Result<Vec<(String, usize, bool)>,
             rows += b.num_rows();
             chunk.push(b);
             if chunk_rows >= 1_000_000 || it.peek().is_none() {
-                let table = DeltaTable::try_from_url(url.clone())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let mode = if first {
-                    SaveMode::Overwrite
-                } else {
-                    SaveMode::Append
-                };
+                let table = DeltaTable::try_from_url(url.clone()).await.map_err(|e| e.to_string())?;
+                let mode = if first { SaveMode::Overwrite } else { SaveMode::Append };
                 table
                     .write(std::mem::take(&mut chunk))
                     .with_save_mode(mode)

@@ -94,10 +94,7 @@ impl Type {
     }
 
     pub fn is_numeric(self) -> bool {
-        matches!(
-            self,
-            Type::Int32 | Type::Int64 | Type::Float64 | Type::Decimal(..)
-        )
+        matches!(self, Type::Int32 | Type::Int64 | Type::Float64 | Type::Decimal(..))
     }
     pub fn is_integer(self) -> bool {
         matches!(self, Type::Int32 | Type::Int64)
@@ -139,8 +136,7 @@ impl Type {
                 let p = (int + s as i16).min(38) as u8;
                 Some(Type::Decimal(p, s))
             }
-            (Type::Int32 | Type::Int64, Type::Decimal(p, s))
-            | (Type::Decimal(p, s), Type::Int32 | Type::Int64) => {
+            (Type::Int32 | Type::Int64, Type::Decimal(p, s)) | (Type::Decimal(p, s), Type::Int32 | Type::Int64) => {
                 let p = (p.max(s as u8 + 19)).min(38);
                 Some(Type::Decimal(p, s))
             }

@@ -89,8 +89,7 @@ async fn check_corpus() {
     let mut n = 0;
     for path in entries {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
-        if name.starts_with('_') || (path.is_file() && path.extension().is_none_or(|e| e != "sem"))
-        {
+        if name.starts_with('_') || (path.is_file() && path.extension().is_none_or(|e| e != "sem")) {
             continue;
         }
         n += 1;
@@ -131,19 +130,13 @@ async fn hostile_inputs() {
     );
     let deep_brackets = format!("model m from s {{ where x in {} }}", "[".repeat(20_000));
     let deep_not = format!("model m from s {{ where {} true }}", "not ".repeat(20_000));
-    let deep_neg = format!(
-        "model m from s {{ derive {{ x = {}1 }} }}",
-        "- ".repeat(20_000)
-    );
+    let deep_neg = format!("model m from s {{ derive {{ x = {}1 }} }}", "- ".repeat(20_000));
     let long_sum = format!(
         "source s from delta(\"tpch/region\") {{\n r_regionkey: int64 check (r_regionkey > {}1)\n}}\n",
         "1 + ".repeat(250_000)
     );
     let long_garbage = format!("model m from s {{ where {} }}", "@".repeat(1 << 20));
-    let long_string = format!(
-        "source s from delta(\"{}\") {{ x: int64 }}",
-        "a".repeat(1 << 20)
-    );
+    let long_string = format!("source s from delta(\"{}\") {{ x: int64 }}", "a".repeat(1 << 20));
     let mut bad_utf8 = b"source s from delta(\"tpch/region\") {\n r_name: string # caf".to_vec();
     bad_utf8.extend([0xC3, 0x28, b'\n', b'}']);
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
@@ -154,19 +147,13 @@ async fn hostile_inputs() {
         ("long_sum_1mb", long_sum.into_bytes(), "E0003"),
         ("long_garbage_1mb", long_garbage.into_bytes(), "E0001"),
         ("long_string_1mb", long_string.into_bytes(), "E0301"),
-        (
-            "nul_bytes",
-            b"source s from delta(\"x\") {\0}".to_vec(),
-            "E0006",
-        ),
+        ("nul_bytes", b"source s from delta(\"x\") {\0}".to_vec(), "E0006"),
         ("invalid_utf8", bad_utf8, "E0002"),
         ("empty", vec![], "E0008"),
         ("only_whitespace", b"  \n\t\n".to_vec(), "E0008"),
         (
             "binary_noise",
-            (0..4096u32)
-                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-                .collect(),
+            (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect(),
             "E0002",
         ),
     ];

@@ -35,12 +35,7 @@ fn to_rows(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Rows {
     let mut names = vec![];
     let mut rows = vec![];
     for b in batches {
-        names = b
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        names = b.schema().fields().iter().map(|f| f.name().clone()).collect();
         let opts = FormatOptions::default().with_null("NULL");
         let fmts: Vec<ArrayFormatter> = b
             .columns()
@@ -57,9 +52,7 @@ fn to_rows(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Rows {
 /// The rows of a Delta table (latest version) in stored order.
 async fn table_rows(location: &str) -> Rows {
     let url = url::Url::parse(location).unwrap();
-    let table = semc::delta::open(&url, &semc::delta::PinSpec::Latest)
-        .await
-        .unwrap();
+    let table = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
     let ctx = semc::engine::session_with_partitions(1);
     let p = semc::engine::provider(&table, &ctx.state()).await.unwrap();
     to_rows(&ctx.read_table(p).unwrap().collect().await.unwrap())
@@ -74,13 +67,8 @@ async fn sql_rows(sql: &str, tables: &[(&str, &str)]) -> Rows {
 
 async fn register(ctx: &SessionContext, tables: &[(&str, &str)]) {
     for (name, rel) in tables {
-        let url = url::Url::from_directory_path(
-            std::fs::canonicalize(fixtures::root().join(rel)).unwrap(),
-        )
-        .unwrap();
-        let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest)
-            .await
-            .unwrap();
+        let url = url::Url::from_directory_path(std::fs::canonicalize(fixtures::root().join(rel)).unwrap()).unwrap();
+        let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
         let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
         ctx.register_table(*name, p).unwrap();
     }
@@ -159,17 +147,12 @@ async fn tpch_examples_equal_datafusion_sql() {
     let mut failures = vec![];
     for r in &reports {
         let sql = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join(format!("tests/data/tpch-queries/{}.sql", r.output)),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/tpch-queries/{}.sql", r.output)),
         )
         .unwrap();
         let want = sql_rows(&sql, TPCH).await;
         let got = table_rows(&r.location).await;
-        assert!(
-            !want.1.is_empty(),
-            "{}: the reference returned no rows",
-            r.output
-        );
+        assert!(!want.1.is_empty(), "{}: the reference returned no rows", r.output);
         assert_eq!(got.1.len() as u64, r.rows, "{}: reported rows", r.output);
         if got.0.len() != want.0.len() || !same_rows(&got.1, &want.1) {
             failures.push(format!(
@@ -194,21 +177,14 @@ async fn tpch_examples_equal_datafusion_sql() {
 async fn tpch_plans_round_trip_through_substrait() {
     let dir = workspace("tpch_plans", &[("tpch", "tpch")], &[]);
     copy_examples(&dir);
-    let c = driver::compile(&dir)
-        .await
-        .unwrap_or_else(|_| panic!("internal"));
+    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
     let program = c.program().unwrap_or_else(|_| panic!("errors"));
-    let s = driver::Session::new(&c)
-        .await
-        .unwrap_or_else(|_| panic!("session"));
+    let s = driver::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
     let plan = s.plan(program, None).unwrap_or_else(|_| panic!("plan"));
     // ONE plan, one root per output, every scan pinned
     assert_eq!(plan.relations.len(), 22);
     let json = serde_json::to_string(&plan).unwrap();
-    assert!(
-        json.contains("/lineitem/@v0"),
-        "scans carry their pinned version"
-    );
+    assert!(json.contains("/lineitem/@v0"), "scans carry their pinned version");
     let roots = s.consume(&plan).await.unwrap_or_else(|_| panic!("consume"));
     for (o, lp) in program.outputs.iter().zip(roots) {
         let text = fixtures::redact(&lp.display_indent().to_string())
@@ -232,12 +208,9 @@ output counted to delta("out/counted") mode overwrite
 
 #[tokio::test]
 async fn pinned_versions_are_read_exactly() {
-    let total = sql_rows(
-        "select count(*) as n from orders",
-        &[("orders", "versioned/orders")],
-    )
-    .await
-    .1[0][0]
+    let total = sql_rows("select count(*) as n from orders", &[("orders", "versioned/orders")])
+        .await
+        .1[0][0]
         .parse::<u64>()
         .unwrap();
     for v in 0..4u64 {
@@ -272,9 +245,7 @@ async fn a_plan_file_alone_reads_its_pinned_snapshots() {
     let program = c
         .program()
         .unwrap_or_else(|_| panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false)));
-    let s = driver::Session::new(&c)
-        .await
-        .unwrap_or_else(|_| panic!("session"));
+    let s = driver::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
     let plan = s.plan(program, None).unwrap_or_else(|_| panic!("plan"));
     let bytes = prost::Message::encode_to_vec(&plan);
     drop(s);
@@ -300,24 +271,13 @@ async fn a_plan_file_alone_reads_its_pinned_snapshots() {
     // a fresh session with nothing registered runs the decoded plan
     let decoded: substrait::proto::Plan = prost::Message::decode(bytes.as_slice()).unwrap();
     let ctx = semc::engine::session();
-    let lp =
-        datafusion_substrait::logical_plan::consumer::from_substrait_plan(&ctx.state(), &decoded)
-            .await
-            .unwrap();
-    let got = to_rows(
-        &ctx.execute_logical_plan(lp)
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap(),
-    );
-    let total = sql_rows(
-        "select count(*) as n from orders",
-        &[("orders", "versioned/orders")],
-    )
-    .await
-    .1[0][0]
+    let lp = datafusion_substrait::logical_plan::consumer::from_substrait_plan(&ctx.state(), &decoded)
+        .await
+        .unwrap();
+    let got = to_rows(&ctx.execute_logical_plan(lp).await.unwrap().collect().await.unwrap());
+    let total = sql_rows("select count(*) as n from orders", &[("orders", "versioned/orders")])
+        .await
+        .1[0][0]
         .parse::<u64>()
         .unwrap();
     assert_eq!(
@@ -358,10 +318,7 @@ async fn language_md_example_checks_and_runs() {
             )
         })
         .collect();
-    let file_refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let file_refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let dir = workspace("language_example", &links, &file_refs);
     let reports = run_ok(&dir).await;
     assert_eq!(reports.len(), 1);
@@ -406,9 +363,7 @@ output keys to delta("out/keys") mode overwrite
         ok.replace("where l_linenumber == 1", "where l_linenumber <= 2"),
     )
     .unwrap();
-    let c = driver::compile(&dir)
-        .await
-        .unwrap_or_else(|_| panic!("internal"));
+    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
     match driver::run_compiled(&c, None).await {
         Err(driver::Failure::User(d)) => {
             assert_eq!(d[0].code.as_str(), "E0402");
@@ -418,14 +373,8 @@ output keys to delta("out/keys") mode overwrite
         Ok(_) => panic!("a duplicate key was committed"),
     }
     let url = url::Url::parse(&first[0].location).unwrap();
-    let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest)
-        .await
-        .unwrap();
-    assert_eq!(
-        t.version(),
-        Some(0),
-        "the output stays at its last committed version"
-    );
+    let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
+    assert_eq!(t.version(), Some(0), "the output stays at its last committed version");
 }
 
 #[tokio::test]
@@ -441,17 +390,9 @@ output o to delta("out/o") mode overwrite partition by (r_name)
     run_ok(&dir).await;
     let second = run_ok(&dir).await;
     assert_eq!(second[0].version, 1);
-    assert_eq!(
-        table_rows(&second[0].location).await.1.len(),
-        4,
-        "append doubles"
-    );
+    assert_eq!(table_rows(&second[0].location).await.1.len(), 4, "append doubles");
     assert_eq!(second[1].version, 1);
-    assert_eq!(
-        table_rows(&second[1].location).await.1.len(),
-        3,
-        "overwrite replaces"
-    );
+    assert_eq!(table_rows(&second[1].location).await.1.len(), 3, "overwrite replaces");
     assert_eq!(second[1].files, 3, "one file per partition");
 }
 

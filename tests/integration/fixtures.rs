@@ -24,13 +24,9 @@ pub fn root() -> &'static Path {
 async fn build(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
-    semc::tpch::generate(&dir.join("tpch"), 0.01)
-        .await
-        .expect("tpch");
+    semc::tpch::generate(&dir.join("tpch"), 0.01).await.expect("tpch");
     // a table whose first commit is not JSON
-    semc::tpch::generate(&dir.join("corrupt_src"), 0.01)
-        .await
-        .ok();
+    semc::tpch::generate(&dir.join("corrupt_src"), 0.01).await.ok();
     let corrupt = dir.join("corrupt");
     copy_dir(&dir.join("corrupt_src/region"), &corrupt);
     std::fs::write(
@@ -78,9 +74,7 @@ async fn versioned_orders(src: &Path, dst: &Path) {
     let batches = ctx
         .read_table(p)
         .unwrap()
-        .sort(vec![
-            datafusion::prelude::col("o_orderkey").sort(true, false),
-        ])
+        .sort(vec![datafusion::prelude::col("o_orderkey").sort(true, false)])
         .unwrap()
         .collect()
         .await
