@@ -143,7 +143,12 @@ pub struct Session {
 
 impl Session {
     pub async fn new(c: &Compilation) -> Result<Session, Failure> {
-        let ctx = engine::session();
+        Session::with_options(c, &RunOptions::default()).await
+    }
+
+    pub async fn with_options(c: &Compilation, opts: &RunOptions) -> Result<Session, Failure> {
+        let partitions = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let ctx = engine::session_with(partitions, opts.memory_limit);
         let state = ctx.state();
         let mut providers = Providers::new();
         let schema =
@@ -209,8 +214,31 @@ pub async fn run(path: &Path, only: Option<&str>) -> Result<Vec<OutputReport>, F
 }
 
 pub async fn run_compiled(c: &Compilation, only: Option<&str>) -> Result<Vec<OutputReport>, Failure> {
+    run_with(c, only, &RunOptions::default()).await
+}
+
+/// How `semc run` executes.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Bytes of memory the engine may hold; operators spill to disk beyond it.
+    pub memory_limit: Option<usize>,
+}
+
+/// Parses `256M`, `2G`, `512K` or a plain byte count.
+pub fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last()?.to_ascii_uppercase() {
+        'K' => (&s[..s.len() - 1], 1usize << 10),
+        'M' => (&s[..s.len() - 1], 1 << 20),
+        'G' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.trim().parse::<usize>().ok()?.checked_mul(mult).filter(|n| *n > 0)
+}
+
+pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) -> Result<Vec<OutputReport>, Failure> {
     let program = c.program()?;
-    let session = Session::new(c).await?;
+    let session = Session::with_options(c, opts).await?;
     let plan = session.plan(program, only)?;
     let roots = session.consume(&plan).await?;
     let outputs: Vec<&OutputIr> = program
@@ -222,7 +250,16 @@ pub async fn run_compiled(c: &Compilation, only: Option<&str>) -> Result<Vec<Out
     for (o, lp) in outputs.into_iter().zip(roots) {
         let start = Instant::now();
         verify_contract(&session, program, o, &lp, &c.ws).await?;
-        let (rows, files, version) = write_output(&session, o, lp).await?;
+        let (rows, files, version) = match write_output(&session, o, lp.clone()).await {
+            // a hash join that ran out of memory: plan again with sort-merge joins, which spill
+            Err(Failure::User(d)) if d.iter().any(|d| d.message.contains("Resources exhausted")) => {
+                session.ctx.state_ref().write().config_mut().options_mut().optimizer.prefer_hash_join = false;
+                let r = write_output(&session, o, lp).await;
+                session.ctx.state_ref().write().config_mut().options_mut().optimizer.prefer_hash_join = true;
+                r?
+            }
+            r => r?,
+        };
         reports.push(OutputReport {
             output: o.name.clone(),
             location: o.url.to_string(),

@@ -21,18 +21,29 @@ pub fn session() -> SessionContext {
 
 /// A session with `partitions` parallel partitions (1 reads a table back in file order).
 pub fn session_with_partitions(partitions: usize) -> SessionContext {
+    session_with(partitions, None)
+}
+
+/// A session with `partitions` parallel partitions and, if given, a memory pool of
+/// `memory_limit` bytes: operators that can spill (sort, aggregate, sort-merge join) spill
+/// to disk instead of failing.
+pub fn session_with(partitions: usize, memory_limit: Option<usize>) -> SessionContext {
     let threads = partitions.max(1);
     let config = SessionConfig::new()
         .with_target_partitions(threads)
         .with_information_schema(false)
         .set_bool("datafusion.execution.parquet.pushdown_filters", false)
-        .set_bool("datafusion.execution.parquet.enable_page_index", true)
-        // a sorted result must reach the Delta writer in order
-        .set_bool("datafusion.optimizer.enable_round_robin_repartition", false);
+        .set_bool("datafusion.execution.parquet.enable_page_index", true);
+    let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+    if let Some(limit) = memory_limit {
+        runtime = runtime.with_memory_pool(Arc::new(datafusion::execution::memory_pool::FairSpillPool::new(limit)));
+    }
+    let runtime = runtime.build_arc().unwrap_or_default();
     // delta-rs's planner turns its write nodes into execution plans
     let state = datafusion::execution::SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
+        .with_runtime_env(runtime)
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
         .build();
     let ctx = SessionContext::new_with_state(state);

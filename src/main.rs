@@ -57,6 +57,9 @@ enum Cmd {
         path: PathBuf,
         #[arg(long)]
         output: Option<String>,
+        /// Memory the engine may use (e.g. 256M, 2G); beyond it, operators spill to disk.
+        #[arg(long, value_parser = parse_memory)]
+        memory_limit: Option<usize>,
     },
     /// Show the optimized DataFusion plan of one output.
     Explain {
@@ -76,11 +79,22 @@ enum Cmd {
     Codes { code: Option<String> },
 }
 
+fn parse_memory(s: &str) -> Result<usize, String> {
+    driver::parse_size(s).ok_or_else(|| format!("`{s}` is not a size: write e.g. 256M or 2G"))
+}
+
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("internal error: semc panicked (this is a bug in semc, not in your program): {info}");
     }));
-    let cli = Cli::parse();
+    // a wrong command line is the user's error (exit 1); 2 is kept for semc's own bugs
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -201,12 +215,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 }
             }
         }
-        Cmd::Run { path, output } => {
+        Cmd::Run { path, output, memory_limit } => {
             let c = match compile_or_report(&path, DiagFormat::Human).await {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            match driver::run_compiled(&c, output.as_deref()).await {
+            let opts = driver::RunOptions { memory_limit };
+            match driver::run_with(&c, output.as_deref(), &opts).await {
                 Ok(reports) => {
                     for r in reports {
                         println!(

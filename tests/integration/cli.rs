@@ -54,3 +54,15 @@ fn check_plan_and_codes_succeed_on_a_good_workspace() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("E0403"));
 }
+
+#[test]
+fn usage_errors_exit_1_and_help_exits_0() {
+    let (code, _, err) = semc(&["run", "x.sem", "--memory-limit", "lots"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not a size"));
+    let (code, out, _) = semc(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("check"));
+    let (code, _, _) = semc(&["frobnicate"]);
+    assert_eq!(code, 1);
+}
