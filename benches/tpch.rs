@@ -119,7 +119,11 @@ async fn main() {
         n += 1;
     }
     // for benches/peers/run.py
-    std::fs::write(ws.join("semc_medians.json"), serde_json::Value::Object(medians).to_string()).unwrap();
+    std::fs::write(
+        ws.join("semc_medians.json"),
+        serde_json::Value::Object(medians).to_string(),
+    )
+    .unwrap();
     let rss_kib = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -253,9 +253,23 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
         let (rows, files, version) = match write_output(&session, o, lp.clone()).await {
             // a hash join that ran out of memory: plan again with sort-merge joins, which spill
             Err(Failure::User(d)) if d.iter().any(|d| d.message.contains("Resources exhausted")) => {
-                session.ctx.state_ref().write().config_mut().options_mut().optimizer.prefer_hash_join = false;
+                session
+                    .ctx
+                    .state_ref()
+                    .write()
+                    .config_mut()
+                    .options_mut()
+                    .optimizer
+                    .prefer_hash_join = false;
                 let r = write_output(&session, o, lp).await;
-                session.ctx.state_ref().write().config_mut().options_mut().optimizer.prefer_hash_join = true;
+                session
+                    .ctx
+                    .state_ref()
+                    .write()
+                    .config_mut()
+                    .options_mut()
+                    .optimizer
+                    .prefer_hash_join = true;
                 r?
             }
             r => r?,

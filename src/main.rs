@@ -92,7 +92,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -215,7 +219,11 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 }
             }
         }
-        Cmd::Run { path, output, memory_limit } => {
+        Cmd::Run {
+            path,
+            output,
+            memory_limit,
+        } => {
             let c = match compile_or_report(&path, DiagFormat::Human).await {
                 Ok(c) => c,
                 Err(code) => return code,

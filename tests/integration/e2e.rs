@@ -470,3 +470,29 @@ output twice to delta("out/twice") mode overwrite
     assert!(want2.1.len() > 3, "the union adds rows");
     assert_eq!(project(&got2, &want2.0), want2.1, "twice");
 }
+
+/// Under a small memory pool the models still run (spilling) and give the same rows.
+#[tokio::test]
+async fn tpch_runs_within_a_small_memory_pool() {
+    let dir = workspace("tpch_small_memory", &[("tpch", "tpch")], &[]);
+    copy_examples(&dir);
+    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
+    let opts = driver::RunOptions {
+        memory_limit: Some(16 << 20),
+    };
+    let reports = match driver::run_with(&c, None, &opts).await {
+        Ok(r) => r,
+        Err(driver::Failure::User(d)) => panic!("{}", semc::diag::render(&c.ws.map, &d, false)),
+        Err(driver::Failure::Internal(m)) => panic!("internal: {m}"),
+    };
+    assert_eq!(reports.len(), 22);
+    for r in &reports {
+        let sql = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/tpch-queries/{}.sql", r.output)),
+        )
+        .unwrap();
+        let want = sql_rows(&sql, TPCH).await;
+        let got = table_rows(&r.location).await;
+        assert!(same_rows(&got.1, &want.1), "{} differs under a 16 MiB pool", r.output);
+    }
+}
