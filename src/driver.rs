@@ -246,10 +246,22 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
         .iter()
         .filter(|o| only.is_none_or(|n| n == o.name))
         .collect();
+    // every output's contract first: a violation anywhere commits nothing anywhere
+    let mut violations = vec![];
+    for (o, lp) in outputs.iter().zip(&roots) {
+        if let Err(f) = verify_contract(&session, program, o, lp, &c.ws).await {
+            match f {
+                Failure::User(d) => violations.extend(d),
+                internal => return Err(internal),
+            }
+        }
+    }
+    if !violations.is_empty() {
+        return Err(Failure::User(violations));
+    }
     let mut reports = vec![];
     for (o, lp) in outputs.into_iter().zip(roots) {
         let start = Instant::now();
-        verify_contract(&session, program, o, &lp, &c.ws).await?;
         let (rows, files, version) = match write_output(&session, o, lp.clone()).await {
             // a hash join that ran out of memory: plan again with sort-merge joins, which spill
             Err(Failure::User(d)) if d.iter().any(|d| d.message.contains("Resources exhausted")) => {

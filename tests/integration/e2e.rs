@@ -496,3 +496,25 @@ async fn tpch_runs_within_a_small_memory_pool() {
         assert!(same_rows(&got.1, &want.1), "{} differs under a 16 MiB pool", r.output);
     }
 }
+
+/// With several outputs, a contract violation in one commits none of them.
+#[tokio::test]
+async fn one_violation_commits_no_output() {
+    let text = r#"
+source region from delta("tpch/region") { r_regionkey: int64 key  r_name: string }
+model fine from region { }
+model broken from region {
+  select { k = r_regionkey % 2 }
+  contract { k: int64 unique }
+}
+output fine to delta("out/fine") mode overwrite
+output broken to delta("out/broken") mode overwrite
+"#;
+    let dir = workspace("all_or_nothing", &[("tpch", "tpch")], &[("w.sem", text)]);
+    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
+    match driver::run_compiled(&c, None).await {
+        Err(driver::Failure::User(d)) => assert_eq!(d[0].code.as_str(), "E0402"),
+        _ => panic!("expected a contract violation"),
+    }
+    assert!(!dir.join("out/fine/_delta_log").exists(), "the passing output was not committed either");
+}
