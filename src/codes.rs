@@ -125,6 +125,8 @@ codes! {
         "A column declared `not null` or `key` is nullable in the Delta table; the table does not guarantee it.";
     E0308 "unsupported-table" "table uses features semc does not support"
         "The table's protocol requires reader features semc cannot honour, or exceeds the policy's max versions.";
+    E0309 "bad-lock" "sem.lock cannot be used"
+        "`semc run --locked` reads the versions recorded in sem.lock beside the entry file; the file is missing, not a lock file, or lacks a source (run once without --locked to write it).";
     // ---- run time: E04xx ----
     E0401 "write-failed" "writing an output failed"
         "The Delta write of an output failed; nothing was committed to it.";

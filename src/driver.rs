@@ -77,26 +77,112 @@ pub fn stdlib() -> Result<Vec<parse::Signature>, Failure> {
 
 /// Loads, parses and checks the workspace at `path` (a `.sem` file or a folder).
 pub async fn compile(path: &Path) -> Result<Compilation, Failure> {
+    compile_locked(path, None).await
+}
+
+/// Like [`compile`], reading every source at the version `lock` records for it.
+pub async fn compile_locked(path: &Path, lock: Option<&Lock>) -> Result<Compilation, Failure> {
     let p = path.to_path_buf();
     let ws = big_stack(move || Workspace::load(&p));
-    compile_workspace(ws).await
+    compile_workspace_locked(ws, lock).await
+}
+
+/// `sem.lock`: the snapshot each source was read at by the last `semc run`.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Lock {
+    pub format: u32,
+    pub sources: Vec<LockedSource>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct LockedSource {
+    pub name: String,
+    pub uri: String,
+    pub table_id: String,
+    pub version: i64,
+}
+
+/// Where the lock of the workspace at `path` lives: beside the entry file, or in the folder.
+pub fn lock_path(path: &Path) -> std::path::PathBuf {
+    if path.is_dir() {
+        path.join("sem.lock")
+    } else {
+        path.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join("sem.lock")
+    }
+}
+
+impl Lock {
+    pub fn read(path: &Path) -> Result<Lock, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("`{}` is not a semc lock file: {e}", path.display()))
+    }
+
+    /// The lock of a checked compilation: every source, the version it was read at.
+    pub fn of(c: &Compilation) -> Lock {
+        let sources = match &c.program {
+            Some(p) => p
+                .sources
+                .iter()
+                .map(|s| LockedSource {
+                    name: s.name.clone(),
+                    uri: s.url.to_string(),
+                    table_id: c
+                        .tables
+                        .iter()
+                        .find(|(n, _)| *n == delta::pinned_name(&s.url, s.version))
+                        .and_then(|(_, t)| t.snapshot().ok().map(|sn| sn.metadata().id().to_string()))
+                        .unwrap_or_default(),
+                    version: s.version,
+                })
+                .collect(),
+            None => vec![],
+        };
+        Lock { format: 1, sources }
+    }
+
+    pub fn write(&self, path: &Path) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())? + "\n";
+        let tmp = path.with_extension("lock.tmp");
+        std::fs::write(&tmp, text).map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+    }
 }
 
 /// Checks an already loaded workspace, reading each source's Delta log at its pin.
 pub async fn compile_workspace(ws: Workspace) -> Result<Compilation, Failure> {
+    compile_workspace_locked(ws, None).await
+}
+
+pub async fn compile_workspace_locked(ws: Workspace, lock: Option<&Lock>) -> Result<Compilation, Failure> {
     let funcs = stdlib()?;
     let mut tables: Tables = vec![];
     let mut opened = vec![];
     // every source's snapshot, read concurrently (one Delta log read each)
     let reads = check::sources_of(&ws).into_iter().map(|s| {
-        let pin = match &s.pin {
+        let mut pin = match &s.pin {
             None => PinSpec::Latest,
             Some(crate::ast::Pin::Version(v, _)) => PinSpec::Version(*v),
             Some(crate::ast::Pin::Timestamp(t, _)) => PinSpec::Timestamp(t.clone()),
         };
         let location = delta::resolve_location(&ws.root, &s.location);
+        let mut missing_from_lock = false;
+        if let Some(lock) = lock {
+            let uri = location.as_ref().map(|u| u.to_string()).unwrap_or_default();
+            match lock.sources.iter().find(|l| l.uri == uri) {
+                Some(l) => pin = PinSpec::Version(l.version),
+                None => missing_from_lock = true,
+            }
+        }
         async move {
             let url = location?;
+            if missing_from_lock {
+                return Err(TableError::VersionNotAvailable(format!(
+                    "`{url}` is not in sem.lock; run without --locked to record it"
+                )));
+            }
             let table = delta::open(&url, &pin).await?;
             let info = delta::table_info(&url, &table)?;
             Ok::<_, TableError>((info, table))

@@ -60,6 +60,9 @@ enum Cmd {
         /// Memory the engine may use (e.g. 256M, 2G); beyond it, operators spill to disk.
         #[arg(long, value_parser = parse_memory)]
         memory_limit: Option<usize>,
+        /// Read every source at the version recorded in sem.lock (written by each run).
+        #[arg(long)]
+        locked: bool,
     },
     /// Show the optimized DataFusion plan of one output.
     Explain {
@@ -144,7 +147,15 @@ fn fail(map: &SourceMap, f: Failure) -> ExitCode {
 }
 
 async fn compile_or_report(path: &Path, format: DiagFormat) -> Result<driver::Compilation, ExitCode> {
-    let c = match driver::compile(path).await {
+    compile_or_report_locked(path, format, None).await
+}
+
+async fn compile_or_report_locked(
+    path: &Path,
+    format: DiagFormat,
+    lock: Option<&driver::Lock>,
+) -> Result<driver::Compilation, ExitCode> {
+    let c = match driver::compile_locked(path, lock).await {
         Ok(c) => c,
         Err(f) => return Err(fail(&SourceMap::default(), f)),
     };
@@ -223,14 +234,30 @@ async fn dispatch(cli: Cli) -> ExitCode {
             path,
             output,
             memory_limit,
+            locked,
         } => {
-            let c = match compile_or_report(&path, DiagFormat::Human).await {
+            let lock_file = driver::lock_path(&path);
+            let lock = if locked {
+                match driver::Lock::read(&lock_file) {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        eprintln!("error[E0309]: {e}\n  help: run once without --locked to write sem.lock");
+                        return ExitCode::from(1);
+                    }
+                }
+            } else {
+                None
+            };
+            let c = match compile_or_report_locked(&path, DiagFormat::Human, lock.as_ref()).await {
                 Ok(c) => c,
                 Err(code) => return code,
             };
             let opts = driver::RunOptions { memory_limit };
             match driver::run_with(&c, output.as_deref(), &opts).await {
                 Ok(reports) => {
+                    if let Err(e) = driver::Lock::of(&c).write(&lock_file) {
+                        eprintln!("warning: {e}");
+                    }
                     for r in reports {
                         println!(
                             "{}: {} rows, {} file(s) → {} version {} ({} ms)",

@@ -66,3 +66,92 @@ fn usage_errors_exit_1_and_help_exits_0() {
     let (code, _, _) = semc(&["frobnicate"]);
     assert_eq!(code, 1);
 }
+
+/// `semc run` records each source's version in sem.lock; `--locked` reads exactly those
+/// versions while the table moves on.
+#[test]
+fn locked_runs_read_the_recorded_versions() {
+    let dir = fixtures::root().join("cli_lock");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let copy = std::process::Command::new("cp")
+        .args([
+            "-r",
+            fixtures::root().join("versioned/orders").to_str().unwrap(),
+            dir.join("data/orders").to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    std::fs::write(
+        dir.join("w.sem"),
+        "source orders from delta(\"data/orders\") { o_orderkey: int64 key }\nmodel n from orders { aggregate { n = count() } }\noutput n to delta(\"out/n\") mode append\n",
+    )
+    .unwrap();
+    let w = dir.join("w.sem");
+    let (code, _, err) = semc(&["run", w.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let lock: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sem.lock")).unwrap()).unwrap();
+    assert_eq!(lock["sources"][0]["version"], 3);
+    assert!(!lock["sources"][0]["table_id"].as_str().unwrap().is_empty());
+    // the table moves on: a version 4 appends rows
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = url::Url::from_directory_path(std::fs::canonicalize(dir.join("data/orders")).unwrap()).unwrap();
+        let t = deltalake::open_table(url).await.unwrap();
+        let ctx = datafusion::prelude::SessionContext::new();
+        let rows = ctx
+            .read_table(t.table_provider().await.unwrap())
+            .unwrap()
+            .limit(0, Some(7))
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        t.write(rows)
+            .with_save_mode(deltalake::protocol::SaveMode::Append)
+            .await
+            .unwrap();
+    });
+    let (code, _, err) = semc(&["run", w.to_str().unwrap(), "--locked"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = semc(&["run", w.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let lock: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("sem.lock")).unwrap()).unwrap();
+    assert_eq!(lock["sources"][0]["version"], 4);
+    // the output: three appended counts, the locked one equal to the first
+    let (code, out, err) = semc(&["plan", w.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("@v4"));
+    let counts: Vec<i64> = rt.block_on(async {
+        let url = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out/n")).unwrap()).unwrap();
+        let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
+        let ctx = semc::engine::session_with_partitions(1);
+        let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
+        let batches = ctx.read_table(p).unwrap().collect().await.unwrap();
+        batches
+            .iter()
+            .flat_map(|b| {
+                let a = b
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<datafusion::arrow::array::Int64Array>()
+                    .unwrap()
+                    .clone();
+                (0..a.len()).map(move |i| a.value(i))
+            })
+            .collect()
+    });
+    let mut sorted = counts.clone();
+    sorted.sort();
+    assert_eq!(sorted.len(), 3);
+    assert_eq!(sorted[0], sorted[1], "the locked run read version 3 again");
+    assert!(sorted[2] > sorted[1], "the unlocked run read version 4");
+    // a missing lock is a clear error
+    std::fs::remove_file(dir.join("sem.lock")).unwrap();
+    let (code, _, err) = semc(&["run", w.to_str().unwrap(), "--locked"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0309"), "{err}");
+}

@@ -516,5 +516,8 @@ output broken to delta("out/broken") mode overwrite
         Err(driver::Failure::User(d)) => assert_eq!(d[0].code.as_str(), "E0402"),
         _ => panic!("expected a contract violation"),
     }
-    assert!(!dir.join("out/fine/_delta_log").exists(), "the passing output was not committed either");
+    assert!(
+        !dir.join("out/fine/_delta_log").exists(),
+        "the passing output was not committed either"
+    );
 }
