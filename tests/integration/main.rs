@@ -4,3 +4,4 @@ mod cli;
 mod corpus;
 mod e2e;
 mod fixtures;
+mod props;
