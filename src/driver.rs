@@ -247,6 +247,10 @@ impl Session {
         Ok(Session { ctx, providers })
     }
 
+    fn prefer_hash_join(&self, yes: bool) {
+        self.ctx.state_ref().write().config_mut().options_mut().optimizer.prefer_hash_join = yes;
+    }
+
     /// Lowers the program (or one output) to one Substrait plan.
     pub fn plan(&self, program: &Program, only: Option<&str>) -> Result<Plan, Failure> {
         check_output_name(program, only)?;
@@ -351,23 +355,9 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
         let (rows, files, version) = match write_output(&session, o, lp.clone()).await {
             // a hash join that ran out of memory: plan again with sort-merge joins, which spill
             Err(Failure::User(d)) if d.iter().any(|d| d.message.contains("Resources exhausted")) => {
-                session
-                    .ctx
-                    .state_ref()
-                    .write()
-                    .config_mut()
-                    .options_mut()
-                    .optimizer
-                    .prefer_hash_join = false;
+                session.prefer_hash_join(false);
                 let r = write_output(&session, o, lp).await;
-                session
-                    .ctx
-                    .state_ref()
-                    .write()
-                    .config_mut()
-                    .options_mut()
-                    .optimizer
-                    .prefer_hash_join = true;
+                session.prefer_hash_join(true);
                 r?
             }
             r => r?,
