@@ -248,7 +248,13 @@ impl Session {
     }
 
     fn prefer_hash_join(&self, yes: bool) {
-        self.ctx.state_ref().write().config_mut().options_mut().optimizer.prefer_hash_join = yes;
+        self.ctx
+            .state_ref()
+            .write()
+            .config_mut()
+            .options_mut()
+            .optimizer
+            .prefer_hash_join = yes;
     }
 
     /// Lowers the program (or one output) to one Substrait plan.
@@ -520,10 +526,54 @@ pub async fn explain(path: &Path, output: &str) -> Result<String, Failure> {
     let phys = datafusion::physical_plan::displayable(physical.as_ref())
         .indent(true)
         .to_string();
+    // per Delta table: the files its snapshot holds, and the files the plan reads after
+    // partition and statistics pruning
+    let mut read = std::collections::BTreeSet::new();
+    scanned_files(&physical, &mut read);
+    let mut scans = String::new();
+    for s in &program.sources {
+        let name = delta::pinned_name(&s.url, s.version);
+        let Some((_, table)) = c.tables.iter().find(|(n, _)| *n == name) else {
+            continue;
+        };
+        let total = table.snapshot().map(|sn| sn.log_data().num_files()).unwrap_or(0);
+        let prefix = s.url.path().trim_start_matches('/').to_string();
+        let kept = read.iter().filter(|f| f.starts_with(&prefix)).count();
+        if kept > 0 {
+            scans.push_str(&format!(
+                "{} ({} @ version {}): {kept} of {total} files read, {} pruned\n",
+                s.name,
+                s.url,
+                s.version,
+                total.saturating_sub(kept)
+            ));
+        }
+    }
     Ok(format!(
-        "== logical plan (optimized) ==\n{}\n\n== physical plan ==\n{phys}",
+        "== logical plan (optimized) ==\n{}\n\n== physical plan ==\n{phys}\n== Delta scans ==\n{scans}",
         optimized.display_indent()
     ))
+}
+
+/// The paths of every file the physical plan's scans read.
+fn scanned_files(
+    plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    out: &mut std::collections::BTreeSet<String>,
+) {
+    use datafusion::datasource::physical_plan::FileScanConfig;
+    use datafusion::datasource::source::DataSourceExec;
+    let any: &dyn std::any::Any = plan.as_ref();
+    if let Some(ds) = any.downcast_ref::<DataSourceExec>() {
+        let source: &dyn std::any::Any = ds.data_source().as_ref();
+        if let Some(cfg) = source.downcast_ref::<FileScanConfig>() {
+            for g in &cfg.file_groups {
+                out.extend(g.iter().map(|f| f.object_meta.location.to_string()));
+            }
+        }
+    }
+    for child in plan.children() {
+        scanned_files(child, out);
+    }
 }
 
 /// The first `limit` rows of a Delta table (latest version), as a text table.

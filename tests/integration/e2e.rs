@@ -521,3 +521,32 @@ output broken to delta("out/broken") mode overwrite
         "the passing output was not committed either"
     );
 }
+
+/// `semc explain` shows per scan the files read out of the snapshot's files: Delta file
+/// statistics prune a date filter down to the one file that holds those dates.
+#[tokio::test]
+async fn explain_shows_pruned_delta_files() {
+    let write = r#"
+source lineitem from delta("tpch/lineitem") { l_orderkey: int64  l_shipdate: date }
+model by_year from lineitem {
+  derive { y = year(l_shipdate) }
+}
+output by_year to delta("by_year") mode overwrite partition by (y)
+"#;
+    let dir = workspace("pruning", &[("tpch", "tpch")], &[("write.sem", write)]);
+    let reports = run_ok(&dir.join("write.sem")).await;
+    assert_eq!(reports[0].files, 7, "one file per year");
+    let read = r#"
+source by_year from delta("by_year") { l_orderkey: int64  l_shipdate: date  y: int32 }
+model march from by_year {
+  where l_shipdate >= date "1995-03-01" and l_shipdate < date "1995-04-01"
+  aggregate { n = count() }
+}
+output march to delta("out/march") mode overwrite
+"#;
+    std::fs::write(dir.join("read.sem"), read).unwrap();
+    let text = driver::explain(&dir.join("read.sem"), "march")
+        .await
+        .unwrap_or_else(|_| panic!("explain"));
+    assert!(text.contains("1 of 7 files read, 6 pruned"), "{text}");
+}
