@@ -301,6 +301,8 @@ pub struct OutputReport {
     pub files: u64,
     pub version: i64,
     pub millis: u128,
+    /// The table already recorded this run id: nothing was written.
+    pub skipped: bool,
 }
 
 /// Compiles, plans, and executes every output (or the one named), committing each to Delta.
@@ -318,6 +320,9 @@ pub async fn run_compiled(c: &Compilation, only: Option<&str>) -> Result<Vec<Out
 pub struct RunOptions {
     /// Bytes of memory the engine may hold; operators spill to disk beyond it.
     pub memory_limit: Option<usize>,
+    /// The run's id, recorded in each output's commit; an output that already records
+    /// this id (or a later one) is not written again. Defaults to the time in milliseconds.
+    pub run_id: Option<i64>,
 }
 
 /// Parses `256M`, `2G`, `512K` or a plain byte count.
@@ -355,18 +360,28 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
     if !violations.is_empty() {
         return Err(Failure::User(violations));
     }
+    let run_id = opts.run_id.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    });
     let mut reports = vec![];
     for (o, lp) in outputs.into_iter().zip(roots) {
         let start = Instant::now();
-        let (rows, files, version) = match write_output(&session, o, lp.clone()).await {
+        let written = match write_output(&session, o, lp.clone(), run_id).await {
             // a hash join that ran out of memory: plan again with sort-merge joins, which spill
             Err(Failure::User(d)) if d.iter().any(|d| d.message.contains("Resources exhausted")) => {
                 session.prefer_hash_join(false);
-                let r = write_output(&session, o, lp).await;
+                let r = write_output(&session, o, lp, run_id).await;
                 session.prefer_hash_join(true);
                 r?
             }
             r => r?,
+        };
+        let (rows, files, version, skipped) = match written {
+            Some((rows, files, version)) => (rows, files, version, false),
+            None => (0, 0, current_version(&o.url).await, true),
         };
         reports.push(OutputReport {
             output: o.name.clone(),
@@ -375,9 +390,17 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
             files,
             version,
             millis: start.elapsed().as_millis(),
+            skipped,
         });
     }
     Ok(reports)
+}
+
+async fn current_version(url: &url::Url) -> i64 {
+    match delta::open(url, &PinSpec::Latest).await {
+        Ok(t) => t.version().map(|v| v as i64).unwrap_or(-1),
+        Err(_) => -1,
+    }
 }
 
 /// Checks the rows an output would write against its model's contract; nothing is written
@@ -455,7 +478,20 @@ async fn verify_contract(
     }
 }
 
-async fn write_output(session: &Session, o: &OutputIr, lp: LogicalPlan) -> Result<(u64, u64, i64), Failure> {
+/// The Delta application id under which semc records the runs that wrote an output.
+pub fn app_id(output: &str) -> String {
+    format!("semc:{output}")
+}
+
+/// Writes one output in one Delta commit that also records `run_id` as a transaction of
+/// [`app_id`]. If the table already records this run (or a later one), nothing is written
+/// and the result is `None`.
+async fn write_output(
+    session: &Session,
+    o: &OutputIr,
+    lp: LogicalPlan,
+    run_id: i64,
+) -> Result<Option<(u64, u64, i64)>, Failure> {
     use deltalake::protocol::SaveMode;
     let io = |e: String| {
         Failure::User(vec![
@@ -472,6 +508,14 @@ async fn write_output(session: &Session, o: &OutputIr, lp: LogicalPlan) -> Resul
     let table = DeltaTable::try_from_url(o.url.clone())
         .await
         .map_err(|e| io(e.to_string()))?;
+    if let Ok(state) = table.snapshot()
+        && let Ok(Some(done)) = state
+            .transaction_version(table.log_store().as_ref(), app_id(&o.name))
+            .await
+        && done >= run_id
+    {
+        return Ok(None);
+    }
     let mode = match o.mode {
         crate::ast::WriteMode::Append => SaveMode::Append,
         crate::ast::WriteMode::Overwrite => SaveMode::Overwrite,
@@ -496,6 +540,11 @@ async fn write_output(session: &Session, o: &OutputIr, lp: LogicalPlan) -> Resul
     if mode == SaveMode::Overwrite {
         wb = wb.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
     }
+    let txn = deltalake::kernel::Transaction::new(app_id(&o.name), run_id);
+    let props = deltalake::kernel::transaction::CommitProperties::default()
+        .with_application_transaction(txn)
+        .with_metadata([("semc.run_id".to_string(), serde_json::json!(run_id))]);
+    wb = wb.with_commit_properties(props);
     let table = wb.await.map_err(|e| io(e.to_string()))?;
     let version = table.version().map(|v| v as i64).unwrap_or(-1);
     let (mut rows, mut files) = (0, 0);
@@ -506,7 +555,7 @@ async fn write_output(session: &Session, o: &OutputIr, lp: LogicalPlan) -> Resul
         rows = m.get("num_added_rows").and_then(|v| v.as_u64()).unwrap_or(0);
         files = m.get("num_added_files").and_then(|v| v.as_u64()).unwrap_or(0);
     }
-    Ok((rows, files, version))
+    Ok(Some((rows, files, version)))
 }
 
 /// The optimized physical plan of one output, as DataFusion runs it.

@@ -63,6 +63,10 @@ enum Cmd {
         /// Read every source at the version recorded in sem.lock (written by each run).
         #[arg(long)]
         locked: bool,
+        /// The run's id, recorded in each output's Delta commit; an output that already
+        /// records it is not written again (default: the time in milliseconds).
+        #[arg(long)]
+        run_id: Option<i64>,
     },
     /// Show the optimized DataFusion plan of one output.
     Explain {
@@ -235,6 +239,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             output,
             memory_limit,
             locked,
+            run_id,
         } => {
             let lock_file = driver::lock_path(&path);
             let lock = if locked {
@@ -252,13 +257,20 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let opts = driver::RunOptions { memory_limit };
+            let opts = driver::RunOptions { memory_limit, run_id };
             match driver::run_with(&c, output.as_deref(), &opts).await {
                 Ok(reports) => {
                     if let Err(e) = driver::Lock::of(&c).write(&lock_file) {
                         eprintln!("warning: {e}");
                     }
                     for r in reports {
+                        if r.skipped {
+                            println!(
+                                "{}: run already committed at {} version {}; nothing written",
+                                r.output, r.location, r.version
+                            );
+                            continue;
+                        }
                         println!(
                             "{}: {} rows, {} file(s) → {} version {} ({} ms)",
                             r.output, r.rows, r.files, r.location, r.version, r.millis

@@ -479,6 +479,7 @@ async fn tpch_runs_within_a_small_memory_pool() {
     let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
     let opts = driver::RunOptions {
         memory_limit: Some(16 << 20),
+        ..Default::default()
     };
     let reports = match driver::run_with(&c, None, &opts).await {
         Ok(r) => r,
@@ -549,4 +550,54 @@ output march to delta("out/march") mode overwrite
         .await
         .unwrap_or_else(|_| panic!("explain"));
     assert!(text.contains("1 of 7 files read, 6 pruned"), "{text}");
+}
+
+/// Each commit records the run id as a Delta transaction: the same run id again commits
+/// nothing (a retried job cannot append twice); a new run id commits.
+#[tokio::test]
+async fn a_run_id_commits_once() {
+    let text = r#"
+source region from delta("tpch/region") { r_regionkey: int64 key }
+model r from region { }
+output r to delta("out/r") mode append
+"#;
+    let dir = workspace("run_id", &[("tpch", "tpch")], &[("w.sem", text)]);
+    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
+    let run = |id: i64| {
+        let c = &c;
+        async move {
+            let opts = driver::RunOptions {
+                run_id: Some(id),
+                ..Default::default()
+            };
+            match driver::run_with(c, None, &opts).await {
+                Ok(r) => r.into_iter().next().unwrap(),
+                Err(_) => panic!("run failed"),
+            }
+        }
+    };
+    let first = run(7).await;
+    assert!(!first.skipped);
+    let again = run(7).await;
+    assert!(again.skipped, "the same run id is not committed twice");
+    assert_eq!(again.version, first.version);
+    let older = run(6).await;
+    assert!(older.skipped, "an older run id is not committed after a newer one");
+    let next = run(8).await;
+    assert!(!next.skipped);
+    assert_eq!(next.version, first.version + 1);
+    assert_eq!(
+        table_rows(&next.location).await.1.len(),
+        10,
+        "two appends of five regions"
+    );
+    let url = url::Url::parse(&next.location).unwrap();
+    let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
+    let recorded = t
+        .snapshot()
+        .unwrap()
+        .transaction_version(t.log_store().as_ref(), driver::app_id("r"))
+        .await
+        .unwrap();
+    assert_eq!(recorded, Some(8));
 }
