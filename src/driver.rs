@@ -145,7 +145,7 @@ impl Lock {
 
     pub fn write(&self, path: &Path) -> Result<(), String> {
         let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())? + "\n";
-        let tmp = path.with_extension("lock.tmp");
+        let tmp = path.with_extension(format!("lock.{}.tmp", std::process::id()));
         std::fs::write(&tmp, text).map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))?;
         std::fs::rename(&tmp, path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
     }
@@ -320,9 +320,9 @@ pub async fn run_compiled(c: &Compilation, only: Option<&str>) -> Result<Vec<Out
 pub struct RunOptions {
     /// Bytes of memory the engine may hold; operators spill to disk beyond it.
     pub memory_limit: Option<usize>,
-    /// The run's id, recorded in each output's commit; an output that already records
-    /// this id (or a later one) is not written again. Defaults to the time in milliseconds.
-    pub run_id: Option<i64>,
+    /// The run's id, recorded in each output's commit; an output that already records this
+    /// id is not written again. Defaults to a new id (time and process).
+    pub run_id: Option<String>,
 }
 
 /// Parses `256M`, `2G`, `512K` or a plain byte count.
@@ -360,20 +360,21 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
     if !violations.is_empty() {
         return Err(Failure::User(violations));
     }
-    let run_id = opts.run_id.unwrap_or_else(|| {
-        std::time::SystemTime::now()
+    let run_id = opts.run_id.clone().unwrap_or_else(|| {
+        let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        format!("{nanos}-{}", std::process::id())
     });
     let mut reports = vec![];
     for (o, lp) in outputs.into_iter().zip(roots) {
         let start = Instant::now();
-        let written = match write_output(&session, o, lp.clone(), run_id).await {
+        let written = match write_output(&session, o, lp.clone(), &run_id).await {
             // a hash join that ran out of memory: plan again with sort-merge joins, which spill
             Err(Failure::User(d)) if d.iter().any(|d| d.message.contains("Resources exhausted")) => {
                 session.prefer_hash_join(false);
-                let r = write_output(&session, o, lp, run_id).await;
+                let r = write_output(&session, o, lp, &run_id).await;
                 session.prefer_hash_join(true);
                 r?
             }
@@ -478,19 +479,19 @@ async fn verify_contract(
     }
 }
 
-/// The Delta application id under which semc records the runs that wrote an output.
-pub fn app_id(output: &str) -> String {
-    format!("semc:{output}")
+/// The Delta application id under which semc records that run `run_id` wrote `output`.
+pub fn app_id(output: &str, run_id: &str) -> String {
+    format!("semc:{output}:{run_id}")
 }
 
-/// Writes one output in one Delta commit that also records `run_id` as a transaction of
-/// [`app_id`]. If the table already records this run (or a later one), nothing is written
-/// and the result is `None`.
+/// Writes one output in one Delta commit that also records the run as a Delta transaction
+/// ([`app_id`]). If the table already records this run, nothing is written and the result
+/// is `None`.
 async fn write_output(
     session: &Session,
     o: &OutputIr,
     lp: LogicalPlan,
-    run_id: i64,
+    run_id: &str,
 ) -> Result<Option<(u64, u64, i64)>, Failure> {
     use deltalake::protocol::SaveMode;
     let io = |e: String| {
@@ -509,10 +510,9 @@ async fn write_output(
         .await
         .map_err(|e| io(e.to_string()))?;
     if let Ok(state) = table.snapshot()
-        && let Ok(Some(done)) = state
-            .transaction_version(table.log_store().as_ref(), app_id(&o.name))
+        && let Ok(Some(_)) = state
+            .transaction_version(table.log_store().as_ref(), app_id(&o.name, run_id))
             .await
-        && done >= run_id
     {
         return Ok(None);
     }
@@ -540,7 +540,7 @@ async fn write_output(
     if mode == SaveMode::Overwrite {
         wb = wb.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
     }
-    let txn = deltalake::kernel::Transaction::new(app_id(&o.name), run_id);
+    let txn = deltalake::kernel::Transaction::new(app_id(&o.name, run_id), 1);
     let props = deltalake::kernel::transaction::CommitProperties::default()
         .with_application_transaction(txn)
         .with_metadata([("semc.run_id".to_string(), serde_json::json!(run_id))]);

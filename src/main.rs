@@ -64,9 +64,9 @@ enum Cmd {
         #[arg(long)]
         locked: bool,
         /// The run's id, recorded in each output's Delta commit; an output that already
-        /// records it is not written again (default: the time in milliseconds).
+        /// records it is not written again (default: a new id).
         #[arg(long)]
-        run_id: Option<i64>,
+        run_id: Option<String>,
     },
     /// Show the optimized DataFusion plan of one output.
     Explain {
