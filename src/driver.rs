@@ -543,6 +543,8 @@ async fn write_output(
     let txn = deltalake::kernel::Transaction::new(app_id(&o.name, run_id), 1);
     let props = deltalake::kernel::transaction::CommitProperties::default()
         .with_application_transaction(txn)
+        // concurrent appenders: each lost race re-reads the log and tries the next version
+        .with_max_retries(1000)
         .with_metadata([("semc.run_id".to_string(), serde_json::json!(run_id))]);
     wb = wb.with_commit_properties(props);
     let table = wb.await.map_err(|e| io(e.to_string()))?;
