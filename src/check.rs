@@ -63,6 +63,7 @@ fn empty_model() -> ModelIr {
         contract: vec![],
         unique_keys: vec![],
         single_row: false,
+        key_claims: vec![],
     }
 }
 
@@ -199,6 +200,7 @@ struct ModelBuild {
     pending_scalars: Vec<(usize, String)>,
     /// The relation has at most one row.
     single_row: bool,
+    key_claims: Vec<KeyClaim>,
 }
 
 impl ModelBuild {
@@ -796,6 +798,7 @@ impl<'a> Checker<'a> {
             scalars: vec![],
             pending_scalars: vec![],
             single_row: false,
+            key_claims: vec![],
         });
         let row = Ctx {
             path: vec![],
@@ -1172,6 +1175,7 @@ impl<'a> Checker<'a> {
             scalars: vec![],
             pending_scalars: vec![],
             single_row,
+            key_claims: vec![],
         });
         for step in &m.steps {
             if let Some(allow) = &self.policy.allow {
@@ -1300,6 +1304,7 @@ impl<'a> Checker<'a> {
             contract,
             unique_keys,
             single_row: mb.single_row,
+            key_claims: mb.key_claims,
         })
     }
 
@@ -1779,6 +1784,15 @@ impl<'a> Checker<'a> {
                         .help(format!("join on `{name}`'s key (declared `key`/`unique`, its group keys, or a contract `unique`), or use `one_to_many`")),
                 );
             }
+        }
+        if let Some(si) = _src
+            && matches!(j.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne)
+        {
+            self.mb().key_claims.push(KeyClaim {
+                source: si,
+                columns: right_cols.clone(),
+                span: j.span,
+            });
         }
         let mb = self.mb();
         mb.adhoc.push(Adhoc {
@@ -2443,6 +2457,23 @@ impl<'a> Checker<'a> {
                     ),
                 ));
             }
+        }
+        if matches!(j.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne) && !on.is_empty() {
+            let columns = on
+                .iter()
+                .filter_map(|(_, r)| {
+                    if let TExprKind::Col { name, .. } = &r.kind {
+                        Some(name.clone())
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            self.mb().key_claims.push(KeyClaim {
+                source: target,
+                columns,
+                span: j.span,
+            });
         }
         let pj = PathJoin {
             path: path.to_vec(),

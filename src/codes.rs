@@ -134,6 +134,8 @@ codes! {
         "Rows produced for an output break a declared constraint (not null, unique, check). Nothing was committed to that output.";
     E0403 "output-not-found" "no such output"
         "The `--output` name does not match an output of the workspace.";
+    E0405 "key-not-unique" "a join's key is not unique in the data"
+        "A `many_to_one` or `one_to_one` join promises that each row finds at most one row of the target. Before committing, semc checks that the target's key columns are unique in the snapshot read; duplicates would silently multiply rows, so nothing is committed.";
     E0404 "bad-plan-file" "plan file cannot be read"
         "The Substrait plan file is not a valid plan written by `semc plan`.";
 }

@@ -347,8 +347,8 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
         .iter()
         .filter(|o| only.is_none_or(|n| n == o.name))
         .collect();
-    // every output's contract first: a violation anywhere commits nothing anywhere
-    let mut violations = vec![];
+    // every output's contract and join keys first: a violation anywhere commits nothing anywhere
+    let mut violations = verify_keys(&session, program, &outputs).await?;
     for (o, lp) in outputs.iter().zip(&roots) {
         if let Err(f) = verify_contract(&session, program, o, lp, &c.ws).await {
             match f {
@@ -402,6 +402,66 @@ async fn current_version(url: &url::Url) -> i64 {
         Ok(t) => t.version().map(|v| v as i64).unwrap_or(-1),
         Err(_) => -1,
     }
+}
+
+/// Checks, on the snapshots read, that every key a `many_to_one`/`one_to_one` join of the
+/// outputs' models relies on is unique.
+async fn verify_keys(session: &Session, program: &Program, outputs: &[&OutputIr]) -> Result<Vec<Diagnostic>, Failure> {
+    let mut claims: Vec<&crate::ir::KeyClaim> = vec![];
+    let mut seen_models = std::collections::HashSet::new();
+    let mut stack: Vec<usize> = outputs.iter().map(|o| o.model).collect();
+    while let Some(m) = stack.pop() {
+        if !seen_models.insert(m) {
+            continue;
+        }
+        let model = &program.models[m];
+        claims.extend(model.key_claims.iter());
+        model.rel.model_refs(&mut stack);
+    }
+    let mut done = std::collections::HashSet::new();
+    let mut diags = vec![];
+    for claim in claims {
+        let mut cols = claim.columns.clone();
+        cols.sort();
+        if cols.is_empty() || !done.insert((claim.source, cols.clone())) {
+            continue;
+        }
+        let src = &program.sources[claim.source];
+        let name = delta::pinned_name(&src.url, src.version);
+        let Some(provider) = session.providers.get(&name) else {
+            continue;
+        };
+        let keys: Vec<datafusion::logical_expr::Expr> = cols
+            .iter()
+            .map(|c| col(datafusion::common::Column::from_name(c)))
+            .collect();
+        let dups = session
+            .ctx
+            .read_table(provider.clone())?
+            .aggregate(
+                keys,
+                vec![datafusion::functions_aggregate::count::count(lit(1i64)).alias("rows")],
+            )?
+            .filter(col("rows").gt(lit(1i64)))?;
+        let n = dups.clone().count().await?;
+        if n == 0 {
+            continue;
+        }
+        let shown = dups.limit(0, Some(10))?.collect().await?;
+        let table = datafusion::arrow::util::pretty::pretty_format_batches(&shown)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        diags.push(
+            Diagnostic::error(
+                Code::E0405,
+                claim.span,
+                format!("{n} value(s) of `{}` ({}) occur more than once in `{}` at version {}", cols.join(", "), src.name, src.url, src.version),
+            )
+            .label("this join relies on a unique key")
+            .help(format!("nothing was committed; deduplicate the table, or declare the join `one_to_many`. Duplicated keys:\n{table}")),
+        );
+    }
+    Ok(diags)
 }
 
 /// Checks the rows an output would write against its model's contract; nothing is written

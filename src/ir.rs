@@ -215,6 +215,40 @@ pub struct ModelIr {
     pub unique_keys: Vec<Vec<String>>,
     /// At most one row (an aggregate without groups): usable as a scalar, `model.column`.
     pub single_row: bool,
+    /// Keys this model relies on being unique in a source (its `many_to_one` and
+    /// `one_to_one` joins): verified on the data before a run commits.
+    pub key_claims: Vec<KeyClaim>,
+}
+
+/// "These columns are unique in this source's snapshot", as a join declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyClaim {
+    pub source: usize,
+    pub columns: Vec<String>,
+    /// The join that relies on it.
+    pub span: crate::span::Span,
+}
+
+impl Rel {
+    /// The models this relation reads (directly).
+    pub fn model_refs(&self, out: &mut Vec<usize>) {
+        match self {
+            Rel::ModelRef { model, .. } => out.push(*model),
+            Rel::Scan { .. } => {}
+            Rel::Join { left, right, .. } | Rel::Union { left, right } => {
+                left.model_refs(out);
+                right.model_refs(out);
+            }
+            Rel::Filter { input, .. }
+            | Rel::Project { input, .. }
+            | Rel::Derive { input, .. }
+            | Rel::Aggregate { input, .. }
+            | Rel::Sort { input, .. }
+            | Rel::Limit { input, .. }
+            | Rel::Distinct { input }
+            | Rel::Alias { input, .. } => input.model_refs(out),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -599,3 +599,41 @@ output r to delta("out/r") mode append
         .unwrap();
     assert_eq!(recorded, Some(1));
 }
+
+/// A `many_to_one` join whose target key is not unique in the data would multiply rows:
+/// the run stops before committing, naming the duplicated keys.
+#[tokio::test]
+async fn a_join_key_that_is_not_unique_commits_nothing() {
+    let make = r#"
+source lineitem from delta("tpch/lineitem") { l_orderkey: int64 }
+model keys from lineitem { select { k = l_orderkey } }
+output keys to delta("keys") mode overwrite
+"#;
+    let dir = workspace("join_keys", &[("tpch", "tpch")], &[("make.sem", make)]);
+    run_ok(&dir.join("make.sem")).await;
+    let read = r#"
+source keys from delta("keys") { k: int64 key }
+source lineitem from delta("tpch/lineitem") {
+  l_orderkey: int64
+  join keys many_to_one on l_orderkey = keys.k
+}
+model joined from lineitem {
+  where keys.k > 0
+  aggregate { n = count() }
+}
+output joined to delta("out/joined") mode overwrite
+"#;
+    std::fs::write(dir.join("read.sem"), read).unwrap();
+    let c = driver::compile(&dir.join("read.sem"))
+        .await
+        .unwrap_or_else(|_| panic!("internal"));
+    match driver::run_compiled(&c, None).await {
+        Err(driver::Failure::User(d)) => {
+            assert_eq!(d[0].code.as_str(), "E0405", "{}", d[0].message);
+            assert!(d[0].help.as_deref().unwrap_or("").contains("Duplicated keys"));
+        }
+        Err(driver::Failure::Internal(m)) => panic!("internal: {m}"),
+        Ok(_) => panic!("a join on a duplicated key was committed"),
+    }
+    assert!(!dir.join("out/joined/_delta_log").exists());
+}
