@@ -360,13 +360,7 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
     if !violations.is_empty() {
         return Err(Failure::User(violations));
     }
-    let run_id = opts.run_id.clone().unwrap_or_else(|| {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        format!("{nanos}-{}", std::process::id())
-    });
+    let run_id = opts.run_id.clone().unwrap_or_else(new_run_id);
     let mut reports = vec![];
     for (o, lp) in outputs.into_iter().zip(roots) {
         let start = Instant::now();
@@ -707,4 +701,203 @@ pub async fn read_table(location: &str, limit: usize) -> Result<String, String> 
     datafusion::arrow::util::pretty::pretty_format_batches(&batches)
         .map(|t| t.to_string())
         .map_err(|e| e.to_string())
+}
+
+// ---------------------------------------------------------------- plan bundles
+
+/// The execution spec of a plan bundle (`spec.json` beside `plan.substrait.pb`): everything
+/// `semc exec` needs besides the plan — where and how each root is written, the contract
+/// columns to verify, and the snapshots the plan pins.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct BundleSpec {
+    pub format: u32,
+    pub semc_version: String,
+    /// The Substrait plan file, relative to the bundle folder.
+    pub plan: String,
+    pub outputs: Vec<BundleOutput>,
+    /// Each source's table, id and pinned version (what `sem.lock` records).
+    pub sources: Vec<LockedSource>,
+    pub policy: BundlePolicy,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct BundleOutput {
+    pub name: String,
+    /// Index of this output's root relation in the plan.
+    pub root: usize,
+    pub uri: String,
+    /// `append` or `overwrite`.
+    pub mode: String,
+    pub partition_by: Vec<String>,
+    /// Contract columns verified before committing.
+    pub not_null: Vec<String>,
+    pub unique: Vec<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct BundlePolicy {
+    pub strict: bool,
+    pub max_reader_version: Option<i64>,
+    pub max_writer_version: Option<i64>,
+}
+
+/// Writes `plan.substrait.pb` and `spec.json` into `dir`.
+pub async fn write_bundle(c: &Compilation, dir: &Path, only: Option<&str>) -> Result<BundleSpec, Failure> {
+    let program = c.program()?;
+    let session = Session::new(c).await?;
+    let plan = session.plan(program, only)?;
+    let outputs = program
+        .outputs
+        .iter()
+        .filter(|o| only.is_none_or(|n| n == o.name))
+        .enumerate()
+        .map(|(root, o)| {
+            let contract = &program.models[o.model].contract;
+            BundleOutput {
+                name: o.name.clone(),
+                root,
+                uri: o.url.to_string(),
+                mode: match o.mode {
+                    crate::ast::WriteMode::Append => "append".into(),
+                    crate::ast::WriteMode::Overwrite => "overwrite".into(),
+                },
+                partition_by: o.partition_by.clone(),
+                not_null: contract
+                    .iter()
+                    .filter(|k| !k.field.nullable)
+                    .map(|k| k.field.name.clone())
+                    .collect(),
+                unique: contract
+                    .iter()
+                    .filter(|k| k.unique)
+                    .map(|k| k.field.name.clone())
+                    .collect(),
+            }
+        })
+        .collect();
+    let spec = BundleSpec {
+        format: 1,
+        semc_version: env!("CARGO_PKG_VERSION").into(),
+        plan: "plan.substrait.pb".into(),
+        outputs,
+        sources: Lock::of(c).sources,
+        policy: BundlePolicy {
+            strict: program.policy.strict,
+            max_reader_version: program.policy.max_reader_version,
+            max_writer_version: program.policy.max_writer_version,
+        },
+    };
+    let bad = |e: std::io::Error| Failure::Internal(format!("cannot write the bundle in `{}`: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(bad)?;
+    std::fs::write(dir.join(&spec.plan), prost::Message::encode_to_vec(&plan)).map_err(bad)?;
+    let text = serde_json::to_string_pretty(&spec).map_err(|e| Failure::Internal(e.to_string()))?;
+    std::fs::write(dir.join("spec.json"), text + "\n").map_err(bad)?;
+    Ok(spec)
+}
+
+fn bundle_error(msg: String) -> Failure {
+    Failure::User(vec![
+        Diagnostic::error(Code::E0404, Span::default(), msg).help("write a bundle with `semc plan PATH --bundle DIR`"),
+    ])
+}
+
+/// Runs a bundle: no `.sem` source needed. Each root is consumed through datafusion-substrait
+/// (tables resolve from the plan's pinned names), verified, and committed like `semc run`.
+pub async fn exec_bundle(dir: &Path, opts: &RunOptions) -> Result<Vec<OutputReport>, Failure> {
+    let spec_text = std::fs::read_to_string(dir.join("spec.json"))
+        .map_err(|e| bundle_error(format!("cannot read `{}`: {e}", dir.join("spec.json").display())))?;
+    let spec: BundleSpec = serde_json::from_str(&spec_text)
+        .map_err(|e| bundle_error(format!("`spec.json` is not a semc bundle spec: {e}")))?;
+    let bytes = std::fs::read(dir.join(&spec.plan))
+        .map_err(|e| bundle_error(format!("cannot read the plan `{}`: {e}", spec.plan)))?;
+    let plan: Plan = prost::Message::decode(bytes.as_slice())
+        .map_err(|e| bundle_error(format!("the plan is not Substrait: {e}")))?;
+    let partitions = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let session = Session {
+        ctx: engine::session_with(partitions, opts.memory_limit),
+        providers: Providers::new(),
+    };
+    let roots = session.consume(&plan).await.map_err(|f| match f {
+        Failure::Internal(m) => bundle_error(format!("the plan cannot be read: {m}")),
+        user => user,
+    })?;
+    let mut staged = vec![];
+    let mut violations = vec![];
+    for o in &spec.outputs {
+        let lp = roots
+            .get(o.root)
+            .cloned()
+            .ok_or_else(|| bundle_error(format!("output `{}` names root {} of {}", o.name, o.root, roots.len())))?;
+        let url = url::Url::parse(&o.uri).map_err(|e| bundle_error(format!("output `{}`: bad uri: {e}", o.name)))?;
+        let out = OutputIr {
+            name: o.name.clone(),
+            span: Span::default(),
+            model: 0,
+            url,
+            mode: if o.mode == "append" {
+                crate::ast::WriteMode::Append
+            } else {
+                crate::ast::WriteMode::Overwrite
+            },
+            partition_by: o.partition_by.clone(),
+        };
+        for (what, cols) in [("not null", &o.not_null), ("unique", &o.unique)] {
+            for c in cols {
+                let df = DataFrame::new(session.ctx.state(), lp.clone());
+                let column = col(datafusion::common::Column::from_name(c));
+                let probe = if what == "not null" {
+                    df.filter(column.is_null())?
+                } else {
+                    df.aggregate(
+                        vec![column],
+                        vec![datafusion::functions_aggregate::count::count(lit(1i64)).alias("__rows")],
+                    )?
+                    .filter(col("__rows").gt(lit(1i64)))?
+                };
+                let n = probe.count().await?;
+                if n > 0 {
+                    violations.push(
+                        Diagnostic::error(
+                            Code::E0402,
+                            Span::default(),
+                            format!("output `{}`: {n} row(s) break `{what}` on `{c}`", o.name),
+                        )
+                        .help("nothing was committed"),
+                    );
+                }
+            }
+        }
+        staged.push((out, lp));
+    }
+    if !violations.is_empty() {
+        return Err(Failure::User(violations));
+    }
+    let run_id = opts.run_id.clone().unwrap_or_else(new_run_id);
+    let mut reports = vec![];
+    for (o, lp) in staged {
+        let start = Instant::now();
+        let written = write_output(&session, &o, lp, &run_id).await?;
+        let (rows, files, version, skipped) = match written {
+            Some((r, f, v)) => (r, f, v, false),
+            None => (0, 0, current_version(&o.url).await, true),
+        };
+        reports.push(OutputReport {
+            output: o.name.clone(),
+            location: o.url.to_string(),
+            rows,
+            files,
+            version,
+            millis: start.elapsed().as_millis(),
+            skipped,
+        });
+    }
+    Ok(reports)
+}
+
+fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{nanos}-{}", std::process::id())
 }

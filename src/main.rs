@@ -51,6 +51,17 @@ enum Cmd {
         /// Write the plan to this file instead of standard output.
         #[arg(short = 'o')]
         out: Option<PathBuf>,
+        /// Write a runnable bundle (plan + execution spec) into this folder, for `semc exec`.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+    },
+    /// Run a bundle written by `semc plan --bundle` (no .sem files needed).
+    Exec {
+        dir: PathBuf,
+        #[arg(long)]
+        run_id: Option<String>,
+        #[arg(long, value_parser = parse_memory)]
+        memory_limit: Option<usize>,
     },
     /// Execute the plan and commit every output (or one) to Delta.
     Run {
@@ -84,6 +95,22 @@ enum Cmd {
     },
     /// Explain a diagnostic code (or list them all).
     Codes { code: Option<String> },
+}
+
+fn print_reports(reports: &[driver::OutputReport]) {
+    for r in reports {
+        if r.skipped {
+            println!(
+                "{}: run already committed at {} version {}; nothing written",
+                r.output, r.location, r.version
+            );
+        } else {
+            println!(
+                "{}: {} rows, {} file(s) → {} version {} ({} ms)",
+                r.output, r.rows, r.files, r.location, r.version, r.millis
+            );
+        }
+    }
 }
 
 fn parse_memory(s: &str) -> Result<usize, String> {
@@ -197,11 +224,21 @@ async fn dispatch(cli: Cli) -> ExitCode {
             output,
             format,
             out,
+            bundle,
         } => {
             let c = match compile_or_report(&path, DiagFormat::Human).await {
                 Ok(c) => c,
                 Err(code) => return code,
             };
+            if let Some(dir) = bundle {
+                return match driver::write_bundle(&c, &dir, output.as_deref()).await {
+                    Ok(spec) => {
+                        eprintln!("bundle: {} output(s) → {}", spec.outputs.len(), dir.display());
+                        ExitCode::SUCCESS
+                    }
+                    Err(f) => fail(&c.ws.map, f),
+                };
+            }
             let plan = async {
                 let program = c.program()?;
                 let s = driver::Session::new(&c).await?;
@@ -263,19 +300,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                     if let Err(e) = driver::Lock::of(&c).write(&lock_file) {
                         eprintln!("warning: {e}");
                     }
-                    for r in reports {
-                        if r.skipped {
-                            println!(
-                                "{}: run already committed at {} version {}; nothing written",
-                                r.output, r.location, r.version
-                            );
-                            continue;
-                        }
-                        println!(
-                            "{}: {} rows, {} file(s) → {} version {} ({} ms)",
-                            r.output, r.rows, r.files, r.location, r.version, r.millis
-                        );
-                    }
+                    print_reports(&reports);
                     ExitCode::SUCCESS
                 }
                 Err(f) => fail(&c.ws.map, f),
@@ -292,6 +317,24 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 fail(&map, f)
             }
         },
+        Cmd::Exec {
+            dir,
+            run_id,
+            memory_limit,
+        } => {
+            let opts = driver::RunOptions {
+                memory_limit,
+                run_id,
+                ..Default::default()
+            };
+            match driver::exec_bundle(&dir, &opts).await {
+                Ok(reports) => {
+                    print_reports(&reports);
+                    ExitCode::SUCCESS
+                }
+                Err(f) => fail(&SourceMap::default(), f),
+            }
+        }
         Cmd::Demo { dir, sf } => demo(&dir, sf).await,
         Cmd::Codes { code } => {
             match code {

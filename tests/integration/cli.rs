@@ -274,3 +274,74 @@ fn killed_runs_leave_outputs_at_a_committed_version() {
     assert_eq!(rows, (after as usize + 1) * rows_per_run);
     assert_eq!(survived, kills);
 }
+
+/// `semc plan --bundle` then `semc exec`: the bundle runs without the `.sem` files, at the
+/// snapshots it pins, even after the source moved on.
+#[test]
+fn a_bundle_runs_alone_at_its_pins() {
+    let dir = fixtures::root().join("cli_bundle");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let ok = std::process::Command::new("cp")
+        .args([
+            "-r",
+            fixtures::root().join("tpch/region").to_str().unwrap(),
+            dir.join("data/region").to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let w = dir.join("w.sem");
+    std::fs::write(&w, "source region from delta(\"data/region\") { r_regionkey: int64 key  r_name: string }\nmodel n from region { aggregate { n = count() }\n  contract { n: int64 not null unique } }\noutput n to delta(\"out/n\") mode overwrite\n").unwrap();
+    let bundle = dir.join("bundle");
+    let (code, _, err) = semc(&["plan", w.to_str().unwrap(), "--bundle", bundle.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(bundle.join("spec.json")).unwrap()).unwrap();
+    assert_eq!(spec["outputs"][0]["mode"], "overwrite");
+    assert_eq!(spec["outputs"][0]["unique"][0], "n");
+    assert_eq!(spec["sources"][0]["version"], 0);
+    std::fs::remove_file(&w).unwrap();
+    // the source moves on
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let url = url::Url::from_directory_path(std::fs::canonicalize(dir.join("data/region")).unwrap()).unwrap();
+        let t = deltalake::open_table(url).await.unwrap();
+        let ctx = datafusion::prelude::SessionContext::new();
+        let rows = ctx
+            .read_table(t.table_provider().await.unwrap())
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        t.write(rows)
+            .with_save_mode(deltalake::protocol::SaveMode::Append)
+            .await
+            .unwrap();
+    });
+    let (code, out, err) = semc(&["exec", bundle.to_str().unwrap(), "--run-id", "b1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 rows"), "{out}");
+    let n = rt.block_on(async {
+        let url = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out/n")).unwrap()).unwrap();
+        let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
+        let ctx = semc::engine::session_with_partitions(1);
+        let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
+        let b = ctx.read_table(p).unwrap().collect().await.unwrap();
+        b[0].column(0)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>()
+            .unwrap()
+            .value(0)
+    });
+    assert_eq!(
+        n, 5,
+        "the bundle read version 0 (5 regions), not the 10 rows of version 1"
+    );
+    let (code, out, _) = semc(&["exec", bundle.to_str().unwrap(), "--run-id", "b1"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("nothing written"), "{out}");
+    let (code, _, err) = semc(&["exec", dir.join("nope").to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0404"));
+}
