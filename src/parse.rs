@@ -234,6 +234,28 @@ fn syntax_help(rest: &str, expected: &[&str]) -> Option<String> {
     if rest.starts_with("--") || rest.starts_with("//") {
         return Some("comments start with `#`".into());
     }
+    if rest.starts_with("&&") || rest.starts_with("||") {
+        return Some("boolean operators are written `and` and `or`".into());
+    }
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_lowercase();
+    let sql_hint = match word.as_str() {
+        "order" => Some("results are ordered with `sort e [asc|desc], …`"),
+        "having" => Some("a `where` after `aggregate { }` filters the aggregated rows"),
+        "filter" => Some("rows are filtered with `where`"),
+        "groupby" => Some("write `group by k` followed by `aggregate { … }`"),
+        "from" => Some("a model names its input once: `model m from source { steps }`"),
+        "left" | "inner" | "right" | "outer" => Some(
+            "joins are written `join TARGET [as NAME] many_to_one|one_to_one|one_to_many|semi|anti on a = TARGET.b`",
+        ),
+        _ => None,
+    };
+    if let Some(h) = sql_hint {
+        return Some(h.into());
+    }
     None
 }
 
@@ -378,6 +400,7 @@ pub fn rule_name(r: Rule) -> &'static str {
             "a step (`where`, `select`, `derive`, `join`, `group by`, `aggregate`, `sort`, `limit`, `distinct`, `union`)"
         }
         literal => "a literal",
+        star_arg => "`*`",
     }
 }
 
@@ -977,7 +1000,11 @@ impl Builder {
             Rule::call => {
                 let mut it = p.into_inner();
                 let name = it.next().map(|n| self.ident(n)).unwrap_or_else(|| empty_ident(span));
-                let args: Vec<(Expr, usize)> = it.map(|a| self.pratt(a.into_inner())).collect();
+                // `count(*)` is `count()`
+                let args: Vec<(Expr, usize)> = it
+                    .filter(|a| a.as_rule() != Rule::star_arg)
+                    .map(|a| self.pratt(a.into_inner()))
+                    .collect();
                 let d = args.iter().map(|a| a.1).max().unwrap_or(0) + 1;
                 let e = Expr {
                     kind: ExprKind::Call(name, args.into_iter().map(|a| a.0).collect()),
