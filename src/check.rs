@@ -204,6 +204,26 @@ struct ModelBuild {
 }
 
 impl ModelBuild {
+    fn empty() -> ModelBuild {
+        ModelBuild {
+            cols: vec![],
+            base_source: None,
+            base_alias: "t0".into(),
+            shaped: false,
+            paths: vec![],
+            adhoc: vec![],
+            steps: vec![],
+            next_alias: 0,
+            expanding: vec![],
+            pending: vec![],
+            unique_keys: vec![],
+            scalars: vec![],
+            pending_scalars: vec![],
+            single_row: false,
+            key_claims: vec![],
+        }
+    }
+
     /// Adds a step; scalar models its expressions referred to are joined in just before.
     fn push_step(&mut self, step: StepIr) {
         for (model, alias) in std::mem::take(&mut self.pending_scalars) {
@@ -1070,7 +1090,9 @@ impl<'a> Checker<'a> {
 
 impl<'a> Checker<'a> {
     fn mb(&mut self) -> &mut ModelBuild {
-        self.cur.as_mut().expect("a model is being built")
+        // only called while a model (or a source's members) is being checked; a fresh
+        // build keeps any other caller safe
+        self.cur.get_or_insert_with(ModelBuild::empty)
     }
 
     /// Makes sure model `mi` is checked; reports a cycle if it is being checked right now.

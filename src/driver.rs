@@ -58,13 +58,14 @@ impl Compilation {
 }
 
 /// Runs `f` on a thread with a large stack: the front end recurses over user input, whose
-/// depth is capped, but debug builds use big frames.
-fn big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+/// depth is capped, but debug builds use big frames. A panic inside is passed on (the CLI
+/// reports it as an internal error).
+fn big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, Failure> {
     std::thread::scope(|s| {
         let h = std::thread::Builder::new().stack_size(256 << 20).spawn_scoped(s, f);
         match h {
-            Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            Err(_) => panic!("cannot start the front-end thread"),
+            Ok(h) => Ok(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            Err(e) => Err(Failure::Internal(format!("cannot start the front-end thread: {e}"))),
         }
     })
 }
@@ -83,7 +84,7 @@ pub async fn compile(path: &Path) -> Result<Compilation, Failure> {
 /// Like [`compile`], reading every source at the version `lock` records for it.
 pub async fn compile_locked(path: &Path, lock: Option<&Lock>) -> Result<Compilation, Failure> {
     let p = path.to_path_buf();
-    let ws = big_stack(move || Workspace::load(&p));
+    let ws = big_stack(move || Workspace::load(&p))?;
     compile_workspace_locked(ws, lock).await
 }
 
@@ -209,7 +210,7 @@ pub async fn compile_workspace_locked(ws: Workspace, lock: Option<&Lock>) -> Res
             infos: tables,
         });
     }
-    let (program, mut diags) = big_stack(|| check::check(&ws, &tables, funcs));
+    let (program, mut diags) = big_stack(|| check::check(&ws, &tables, funcs))?;
     let mut all = ws.diags.clone();
     all.append(&mut diags);
     Ok(Compilation {
