@@ -70,6 +70,8 @@ pub struct Source {
     pub dimensions: Vec<NamedDecl>,
     /// `key (a, b)`: composite keys.
     pub keys: Vec<Vec<Ident>>,
+    /// `scan { file_column = "_file", pushdown = false, files = ["…"] }`.
+    pub scan: Vec<PolicyEntry>,
     pub span: Span,
 }
 

@@ -556,6 +556,7 @@ impl<'a> Checker<'a> {
                 span: c.name.span,
             });
         }
+        let (options, file_col) = self.scan_options(s, &cols, table.and_then(|t| t.as_ref().ok()));
         // the table
         let (url, version) = match table {
             Some(Ok(info)) => {
@@ -598,10 +599,14 @@ impl<'a> Checker<'a> {
             }
             None => (Url::parse("file:///").expect("static URL"), 0),
         };
+        if let Some(fc) = file_col {
+            cols.push(fc);
+        }
         let ir = SourceIr {
             name: name.clone(),
             url,
             version,
+            options,
             columns: cols
                 .iter()
                 .map(|c| Field {
@@ -700,6 +705,104 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+    }
+
+    /// `scan { … }`: checked options, and the file column they add (if any).
+    fn scan_options(
+        &mut self,
+        s: &ast::Source,
+        cols: &[SrcCol],
+        info: Option<&TableInfo>,
+    ) -> (crate::delta::ScanOptions, Option<SrcCol>) {
+        let mut o = crate::delta::ScanOptions::default();
+        let mut file_col = None;
+        let mut seen = HashMap::new();
+        for e in &s.scan {
+            if self.dup_check(&mut seen, &e.key.text, e.key.span, "scan option") {
+                continue;
+            }
+            let bad = |msg: String, help: &str| {
+                Diagnostic::error(Code::E0218, e.span, msg)
+                    .label("here")
+                    .help(help.to_string())
+            };
+            match (e.key.text.as_str(), &e.value) {
+                ("file_column", ast::PolicyValue::Str(n)) if !n.is_empty() => {
+                    if cols.iter().any(|c| c.name == *n) || info.is_some_and(|i| i.columns.iter().any(|c| c.name == *n))
+                    {
+                        self.err(bad(
+                            format!("the table already has a column `{n}`"),
+                            "choose another name for the file column",
+                        ));
+                        continue;
+                    }
+                    o.file_column = Some(n.clone());
+                    file_col = Some(SrcCol {
+                        name: n.clone(),
+                        ty: Type::String,
+                        nullable: false,
+                        unique: false,
+                        span: e.span,
+                    });
+                }
+                ("file_column", _) => self.err(bad(
+                    "`file_column` is a column name in quotes".into(),
+                    "write `file_column = \"_file\"`",
+                )),
+                ("pushdown", ast::PolicyValue::Bool(b)) => o.pushdown = Some(*b),
+                ("pushdown", _) => self.err(bad("`pushdown` is `true` or `false`".into(), "write `pushdown = true`")),
+                ("files", ast::PolicyValue::List(items)) => {
+                    for it in items {
+                        match &it.kind {
+                            ExprKind::Lit(Lit::Str(f)) => {
+                                if let Some(info) = info
+                                    && !info.files.iter().any(|x| x == f)
+                                {
+                                    let help =
+                                        did_you_mean(f, info.files.iter().map(String::as_str)).unwrap_or_else(|| {
+                                            format!(
+                                                "the snapshot at version {} has {} file(s)",
+                                                info.version,
+                                                info.files.len()
+                                            )
+                                        });
+                                    self.err(
+                                        Diagnostic::error(
+                                            Code::E0218,
+                                            it.span,
+                                            format!("`{f}` is not a file of the snapshot at version {}", info.version),
+                                        )
+                                        .label("not in the snapshot")
+                                        .help(help),
+                                    );
+                                }
+                                o.files.push(f.clone());
+                            }
+                            _ => self.err(
+                                Diagnostic::error(Code::E0218, it.span, "a file is a path in quotes")
+                                    .label("not a string")
+                                    .help("write `files = [\"part-00000-….parquet\"]`"),
+                            ),
+                        }
+                    }
+                }
+                ("files", _) => self.err(bad(
+                    "`files` is a list of paths".into(),
+                    "write `files = [\"part-00000-….parquet\"]`",
+                )),
+                (k, _) => {
+                    const KEYS: &[&str] = &["file_column", "pushdown", "files"];
+                    let h = did_you_mean(k, KEYS.iter().copied())
+                        .unwrap_or_else(|| format!("scan options are {}", KEYS.join(", ")));
+                    self.err(
+                        Diagnostic::error(Code::E0218, e.key.span, format!("unknown scan option `{k}`"))
+                            .label("unknown option")
+                            .help(h),
+                    );
+                }
+            }
+        }
+        (o, file_col)
     }
 
     fn compare_with_table(&mut self, s: &ast::Source, cols: &[SrcCol], info: &TableInfo) {

@@ -16,6 +16,8 @@ pub struct TableInfo {
     pub columns: Vec<TableColumn>,
     pub partition_columns: Vec<String>,
     pub protocol: serde_json::Value,
+    /// The data files of the snapshot, as the log names them.
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -186,6 +188,7 @@ pub fn table_info(url: &Url, table: &DeltaTable) -> Result<TableInfo, TableError
         columns,
         partition_columns: snap.metadata().partition_columns().to_vec(),
         protocol,
+        files: snap.log_data().iter().map(|f| f.path().to_string()).collect(),
     })
 }
 
@@ -207,14 +210,50 @@ pub fn delta_type_to_sem(t: &str) -> Option<Type> {
     })
 }
 
+/// Per-source scan options (`scan { … }` in a source).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ScanOptions {
+    /// Adds a string column with each row's data file path.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file_column: Option<String>,
+    /// Parquet filter pushdown for this source (the session default otherwise).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pushdown: Option<bool>,
+    /// Read only these files of the snapshot (paths as the Delta log names them).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub files: Vec<String>,
+}
+
+impl ScanOptions {
+    pub fn is_default(&self) -> bool {
+        *self == ScanOptions::default()
+    }
+}
+
 /// The table name under which a pinned snapshot appears in a Substrait plan:
-/// `<url>@v<version>`. The consumer side parses it back ([`parse_pinned_name`]), so a plan
-/// file alone says exactly which snapshot each read sees.
+/// `<url>@v<version>`, followed by `+<options as JSON>` when the source has scan options.
+/// The consumer side parses it back ([`parse_pinned_name`]), so a plan file alone says
+/// exactly which snapshot each read sees, and how.
 pub fn pinned_name(url: &Url, version: i64) -> String {
     format!("{url}@v{version}")
 }
 
-pub fn parse_pinned_name(name: &str) -> Option<(Url, i64)> {
-    let (u, v) = name.rsplit_once("@v")?;
-    Some((Url::parse(u).ok()?, v.parse().ok()?))
+pub fn pinned_name_with(url: &Url, version: i64, options: &ScanOptions) -> String {
+    if options.is_default() {
+        pinned_name(url, version)
+    } else {
+        format!(
+            "{url}@v{version}+{}",
+            serde_json::to_string(options).unwrap_or_default()
+        )
+    }
+}
+
+pub fn parse_pinned_name(name: &str) -> Option<(Url, i64, ScanOptions)> {
+    let (u, rest) = name.rsplit_once("@v")?;
+    let (v, options) = match rest.split_once('+') {
+        Some((v, json)) => (v, serde_json::from_str(json).ok()?),
+        None => (rest, ScanOptions::default()),
+    };
+    Some((Url::parse(u).ok()?, v.parse().ok()?, options))
 }

@@ -245,6 +245,22 @@ impl Session {
             schema.insert(name.clone(), p.clone());
             providers.insert(name.clone(), p);
         }
+        // sources with scan options read their table through a provider of their own
+        for s in c
+            .program
+            .iter()
+            .flat_map(|p| &p.sources)
+            .filter(|s| !s.options.is_default())
+        {
+            let plain = delta::pinned_name(&s.url, s.version);
+            let Some((_, table)) = c.tables.iter().find(|(n, _)| *n == plain) else {
+                continue;
+            };
+            let name = delta::pinned_name_with(&s.url, s.version, &s.options);
+            let p = engine::provider_with(table, &state, &s.options).await?;
+            schema.insert(name.clone(), p.clone());
+            providers.insert(name, p);
+        }
         Ok(Session { ctx, providers })
     }
 

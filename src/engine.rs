@@ -69,14 +69,31 @@ pub struct PinnedDeltaSchema {
 /// Builds the provider of an opened table for this session (file skipping from the Delta
 /// log; `with_session` keeps the session's parquet settings).
 pub async fn provider(table: &DeltaTable, state: &SessionState) -> Result<Arc<dyn TableProvider>> {
+    provider_with(table, state, &delta::ScanOptions::default()).await
+}
+
+/// A provider with a source's scan options: a file-path column, parquet pushdown, a
+/// narrowed file list.
+pub async fn provider_with(
+    table: &DeltaTable,
+    state: &SessionState,
+    options: &delta::ScanOptions,
+) -> Result<Arc<dyn TableProvider>> {
     table
         .update_datafusion_session(state)
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
-    table
-        .table_provider()
-        .with_session(Arc::new(state.clone()))
-        .await
-        .map_err(|e| DataFusionError::External(Box::new(e)))
+    let mut session = state.clone();
+    if let Some(p) = options.pushdown {
+        session.config_mut().options_mut().execution.parquet.pushdown_filters = p;
+    }
+    let mut builder = table.table_provider().with_session(Arc::new(session));
+    if let Some(c) = &options.file_column {
+        builder = builder.with_file_column(c);
+    }
+    if !options.files.is_empty() {
+        builder = builder.with_file_paths(options.files.clone());
+    }
+    builder.await.map_err(|e| DataFusionError::External(Box::new(e)))
 }
 
 impl PinnedDeltaSchema {
@@ -99,7 +116,7 @@ impl SchemaProvider for PinnedDeltaSchema {
         if let Some(p) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
             return Ok(Some(p.clone()));
         }
-        let Some((url, version)) = parse_pinned_name(name) else {
+        let Some((url, version, options)) = parse_pinned_name(name) else {
             return Ok(None);
         };
         let table = delta::open(&url, &PinSpec::Version(version))
@@ -107,7 +124,7 @@ impl SchemaProvider for PinnedDeltaSchema {
             .map_err(|e| DataFusionError::Plan(format!("table {name}: {}", e.message())))?;
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let Some(state) = state else { return Ok(None) };
-        let p = provider(&table, &state).await?;
+        let p = provider_with(&table, &state, &options).await?;
         self.insert(name.to_string(), p.clone());
         Ok(Some(p))
     }

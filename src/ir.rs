@@ -194,6 +194,8 @@ pub struct SourceIr {
     pub url: Url,
     pub version: i64,
     pub columns: Vec<Field>,
+    /// `scan { … }`: how the table is read.
+    pub options: crate::delta::ScanOptions,
 }
 
 #[derive(Debug, Clone)]

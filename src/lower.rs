@@ -6,7 +6,7 @@
 //! model's checked schema.
 
 use crate::ast::BinOp;
-use crate::delta::pinned_name;
+use crate::delta::pinned_name_with;
 use crate::ir::*;
 use crate::types::Type;
 use datafusion::arrow::datatypes::IntervalMonthDayNano;
@@ -74,7 +74,7 @@ impl<'a> Lowerer<'a> {
         Ok(match r {
             Rel::Scan { source, alias } => {
                 let s = &self.program.sources[*source];
-                let name = pinned_name(&s.url, s.version);
+                let name = pinned_name_with(&s.url, s.version, &s.options);
                 let provider = self
                     .providers
                     .get(&name)

@@ -325,6 +325,7 @@ pub fn rule_name(r: Rule) -> &'static str {
         cmp_op => "a comparison",
         key_decl => "`key (…)`",
         k_semi => "`semi`",
+        k_scan | scan_block => "`scan { … }`",
         k_anti => "`anti`",
         delta_ref => "`delta(\"path\")`",
         pin | pin_version | pin_timestamp => "`at version N` or `at timestamp \"…\"`",
@@ -514,6 +515,7 @@ impl Builder {
             measures: vec![],
             dimensions: vec![],
             keys: vec![],
+            scan: vec![],
             span,
         };
         for m in it {
@@ -542,6 +544,10 @@ impl Builder {
                     }
                 }
                 Rule::column_decl => s.columns.push(self.column_decl(m)),
+                Rule::scan_block => {
+                    let block = self.policy(m);
+                    s.scan.extend(block.entries);
+                }
                 Rule::key_decl => s.keys.push(
                     m.into_inner()
                         .filter(|x| x.as_rule() == Rule::ident)

@@ -795,3 +795,38 @@ output by_year to delta("by_year") mode overwrite partition by (y)
     }
     assert!(nonempty > 100, "most predicates select rows ({nonempty})");
 }
+
+/// `scan { file_column, pushdown, files }`: the file column names each row's file, and a
+/// narrowed file list reads only those files — also from the plan alone.
+#[tokio::test]
+async fn scan_options_narrow_files_and_name_them() {
+    let write = r#"
+source lineitem from delta("tpch/lineitem") { l_orderkey: int64  l_shipdate: date }
+model by_year from lineitem { derive { y = year(l_shipdate) } }
+output by_year to delta("by_year") mode overwrite partition by (y)
+"#;
+    let dir = workspace("scan_options", &[("tpch", "tpch")], &[("write.sem", write)]);
+    run_ok(&dir.join("write.sem")).await;
+    let file = std::fs::read_dir(dir.join("by_year/y=1995"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    let file = format!("y=1995/{}", file.to_string_lossy());
+    let read = format!(
+        "source by_year from delta(\"by_year\") {{\n  l_orderkey: int64\n  y: int32\n  scan {{ file_column = \"_file\", pushdown = true, files = [\"{file}\"] }}\n}}\nmodel files from by_year {{\n  group by _file, y\n  aggregate {{ n = count() }}\n}}\noutput files to delta(\"out/files\") mode overwrite\n"
+    );
+    std::fs::write(dir.join("read.sem"), read).unwrap();
+    let reports = run_ok(&dir.join("read.sem")).await;
+    let rows = table_rows(&reports[0].location).await;
+    assert_eq!(rows.1.len(), 1, "one file read");
+    assert!(rows.1[0][0].ends_with(&file), "{:?}", rows.1);
+    assert_eq!(rows.1[0][1], "1995");
+    let want = sql_rows(
+        "select count(*) from lineitem where extract(year from l_shipdate) = 1995",
+        TPCH,
+    )
+    .await;
+    assert_eq!(rows.1[0][2], want.1[0][0]);
+}
