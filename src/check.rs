@@ -286,9 +286,10 @@ impl<'a> Checker<'a> {
         Checker {
             ws,
             diags: vec![],
+            // without a policy: lower-case identifiers, not strict
             policy: PolicyIr {
                 lower_identifiers: true,
-                strict: true,
+                strict: false,
                 ..Default::default()
             },
             funcs,
@@ -1764,10 +1765,12 @@ impl<'a> Checker<'a> {
             // expression such as `case when target.x … then 1 end` is per base row: fine.)
             let all_repeated = quals.iter().all(|q| repeated.iter().any(|r| &r.0 == q));
             let from_measure = p.home != base;
-            let plain_column = match &p.expr.kind {
-                TExprKind::Agg(_, args) => args.len() == 1 && matches!(args[0].kind, TExprKind::Col { .. }),
-                _ => false,
-            };
+            // (`count(target.x)` counts base rows that have a match: fine)
+            let plain_column = p.func != "count"
+                && match &p.expr.kind {
+                    TExprKind::Agg(_, args) => args.len() == 1 && matches!(args[0].kind, TExprKind::Col { .. }),
+                    _ => false,
+                };
             if all_repeated && (from_measure || plain_column) {
                 let (_, span, name) = repeated
                     .iter()
@@ -1917,6 +1920,7 @@ impl<'a> Checker<'a> {
                 source: si,
                 columns: right_cols.clone(),
                 span: j.span,
+                from: None,
             });
         }
         let mb = self.mb();
@@ -2594,10 +2598,21 @@ impl<'a> Checker<'a> {
                     }
                 })
                 .collect();
+            let fks = on
+                .iter()
+                .filter_map(|(l, _)| {
+                    if let TExprKind::Col { name, .. } = &l.kind {
+                        Some(name.clone())
+                    } else {
+                        None
+                    }
+                })
+                .collect();
             self.mb().key_claims.push(KeyClaim {
                 source: target,
                 columns,
                 span: j.span,
+                from: Some((from, fks)),
             });
         }
         let pj = PathJoin {

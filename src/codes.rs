@@ -138,6 +138,8 @@ codes! {
         "The `--output` name does not match an output of the workspace.";
     E0405 "key-not-unique" "a join's key is not unique in the data"
         "A `many_to_one` or `one_to_one` join promises that each row finds at most one row of the target. Before committing, semc checks that the target's key columns are unique in the snapshot read; duplicates would silently multiply rows, so nothing is committed.";
+    E0406 "orphan-keys" "join keys that match nothing"
+        "Rows whose foreign key matches no row of a `many_to_one`/`one_to_one` join's target read nulls through the join. A warning; an error (nothing committed) under `strict = true`.";
     E0404 "bad-plan-file" "plan file cannot be read"
         "The Substrait plan file is not a valid plan written by `semc plan`.";
 }

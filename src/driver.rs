@@ -320,6 +320,9 @@ pub struct OutputReport {
     pub millis: u128,
     /// The table already recorded this run id: nothing was written.
     pub skipped: bool,
+    /// Warnings of the run (e.g. orphan join keys), reported with its first output.
+    #[serde(skip)]
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Compiles, plans, and executes every output (or the one named), committing each to Delta.
@@ -365,7 +368,10 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
         .filter(|o| only.is_none_or(|n| n == o.name))
         .collect();
     // every output's contract and join keys first: a violation anywhere commits nothing anywhere
-    let mut violations = verify_keys(&session, program, &outputs).await?;
+    let (warnings, mut violations): (Vec<Diagnostic>, Vec<Diagnostic>) = verify_keys(&session, program, &outputs)
+        .await?
+        .into_iter()
+        .partition(|d| !d.is_error());
     for (o, lp) in outputs.iter().zip(&roots) {
         if let Err(f) = verify_contract(&session, program, o, lp, &c.ws).await {
             match f {
@@ -403,6 +409,7 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
             version,
             millis: start.elapsed().as_millis(),
             skipped,
+            warnings: if reports.is_empty() { warnings.clone() } else { vec![] },
         });
     }
     Ok(reports)
@@ -430,8 +437,15 @@ async fn verify_keys(session: &Session, program: &Program, outputs: &[&OutputIr]
         model.rel.model_refs(&mut stack);
     }
     let mut done = std::collections::HashSet::new();
+    let mut orphans_done = std::collections::HashSet::new();
     let mut diags = vec![];
     for claim in claims {
+        if let Some((from, fks)) = &claim.from
+            && orphans_done.insert((*from, fks.clone(), claim.source, claim.columns.clone()))
+            && let Some(d) = orphan_keys(session, program, claim, *from, fks).await?
+        {
+            diags.push(d);
+        }
         let mut cols = claim.columns.clone();
         cols.sort();
         if cols.is_empty() || !done.insert((claim.source, cols.clone())) {
@@ -473,6 +487,55 @@ async fn verify_keys(session: &Session, program: &Program, outputs: &[&OutputIr]
         );
     }
     Ok(diags)
+}
+
+/// Rows of `from` whose foreign key (all columns set) matches no row of the join's target:
+/// an error under `strict`, else a warning.
+async fn orphan_keys(
+    session: &Session,
+    program: &Program,
+    claim: &crate::ir::KeyClaim,
+    from: usize,
+    fks: &[String],
+) -> Result<Option<Diagnostic>, Failure> {
+    let (src, target) = (&program.sources[from], &program.sources[claim.source]);
+    let (Some(left), Some(right)) = (
+        session.providers.get(&delta::pinned_name(&src.url, src.version)),
+        session.providers.get(&delta::pinned_name(&target.url, target.version)),
+    ) else {
+        return Ok(None);
+    };
+    if fks.len() != claim.columns.len() || fks.is_empty() {
+        return Ok(None);
+    }
+    let mut left = session.ctx.read_table(left.clone())?.alias("semc_from")?;
+    for fk in fks {
+        left = left.filter(col(datafusion::common::Column::new(Some("semc_from"), fk)).is_not_null())?;
+    }
+    let right = session.ctx.read_table(right.clone())?.alias("semc_target")?;
+    let l: Vec<&str> = fks.iter().map(String::as_str).collect();
+    let r: Vec<&str> = claim.columns.iter().map(String::as_str).collect();
+    let orphans = left.join(right, datafusion::logical_expr::JoinType::LeftAnti, &l, &r, None)?;
+    let n = orphans.count().await?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let msg = format!(
+        "{n} row(s) of `{}` have a `{}` that matches no `{}` in `{}`",
+        src.name,
+        fks.join(", "),
+        claim.columns.join(", "),
+        target.name
+    );
+    Ok(Some(if program.policy.strict {
+        Diagnostic::error(Code::E0406, claim.span, msg)
+            .label("orphan keys under `strict`")
+            .help("nothing was committed; fix the data, or set `strict = false` in the policy to run with a warning (orphans read nulls through the join)")
+    } else {
+        Diagnostic::warning(Code::E0406, claim.span, msg)
+            .label("orphan keys")
+            .help("these rows read nulls through the join; `strict = true` in the policy makes this an error")
+    }))
 }
 
 /// Checks the rows an output would write against its model's contract; nothing is written
@@ -906,6 +969,7 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions) -> Result<Vec<OutputRepo
             version,
             millis: start.elapsed().as_millis(),
             skipped,
+            warnings: vec![],
         });
     }
     Ok(reports)

@@ -229,6 +229,9 @@ pub struct KeyClaim {
     pub columns: Vec<String>,
     /// The join that relies on it.
     pub span: crate::span::Span,
+    /// For a declared join: the source it starts from and its foreign-key columns (in the
+    /// order of `columns`), so rows that match nothing (orphans) can be counted.
+    pub from: Option<(usize, Vec<String>)>,
 }
 
 impl Rel {

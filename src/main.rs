@@ -97,7 +97,10 @@ enum Cmd {
     Codes { code: Option<String> },
 }
 
-fn print_reports(reports: &[driver::OutputReport]) {
+fn print_reports(reports: &[driver::OutputReport], map: &SourceMap) {
+    for r in reports {
+        print_diags(map, &r.warnings, DiagFormat::Human);
+    }
     for r in reports {
         if r.skipped {
             println!(
@@ -300,7 +303,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                     if let Err(e) = driver::Lock::of(&c).write(&lock_file) {
                         eprintln!("warning: {e}");
                     }
-                    print_reports(&reports);
+                    print_reports(&reports, &c.ws.map);
                     ExitCode::SUCCESS
                 }
                 Err(f) => fail(&c.ws.map, f),
@@ -329,7 +332,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             };
             match driver::exec_bundle(&dir, &opts).await {
                 Ok(reports) => {
-                    print_reports(&reports);
+                    print_reports(&reports, &SourceMap::default());
                     ExitCode::SUCCESS
                 }
                 Err(f) => fail(&SourceMap::default(), f),

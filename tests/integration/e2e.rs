@@ -830,3 +830,50 @@ output by_year to delta("by_year") mode overwrite partition by (y)
     .await;
     assert_eq!(rows.1[0][2], want.1[0][0]);
 }
+
+/// Orders whose customer is missing from the joined table: a warning by default, an error
+/// (nothing committed) under `strict = true`.
+#[tokio::test]
+async fn orphan_join_keys_warn_or_fail_under_strict() {
+    let make = r#"
+source customer from delta("tpch/customer") { c_custkey: int64 key }
+model few from customer { where c_custkey <= 100 }
+output few to delta("few") mode overwrite
+"#;
+    let dir = workspace("orphans", &[("tpch", "tpch")], &[("make.sem", make)]);
+    run_ok(&dir.join("make.sem")).await;
+    let read = r#"
+source few from delta("few") { c_custkey: int64 key }
+source orders from delta("tpch/orders") {
+  o_orderkey: int64 key
+  o_custkey: int64
+  join few many_to_one on o_custkey = few.c_custkey
+}
+model known from orders {
+  aggregate { n = count(), with_customer = count(few.c_custkey) }
+}
+output known to delta("out/known") mode overwrite
+"#;
+    std::fs::write(dir.join("read.sem"), read).unwrap();
+    let reports = run_ok(&dir.join("read.sem")).await;
+    let w = &reports[0].warnings;
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].code.as_str(), "E0406");
+    let orphans: u64 = w[0].message.split_whitespace().next().unwrap().parse().unwrap();
+    let rows = table_rows(&reports[0].location).await;
+    let (n, with): (u64, u64) = (rows.1[0][0].parse().unwrap(), rows.1[0][1].parse().unwrap());
+    assert_eq!(orphans, n - with, "the warning counts the orders without a customer");
+    std::fs::write(
+        dir.join("read.sem"),
+        format!("policy {{ strict = true }}\n{read}").replace("out/known", "out/known_strict"),
+    )
+    .unwrap();
+    let c = driver::compile(&dir.join("read.sem"))
+        .await
+        .unwrap_or_else(|_| panic!("internal"));
+    match driver::run_compiled(&c, None).await {
+        Err(driver::Failure::User(d)) => assert_eq!(d[0].code.as_str(), "E0406"),
+        _ => panic!("strict lets orphan keys through"),
+    }
+    assert!(!dir.join("out/known_strict/_delta_log").exists());
+}
