@@ -910,19 +910,8 @@ impl<'a> Checker<'a> {
                 })
                 .collect(),
             base_source: Some(i),
-            base_alias: "t0".into(),
             shaped: true,
-            paths: vec![],
-            adhoc: vec![],
-            steps: vec![],
-            next_alias: 0,
-            expanding: vec![],
-            pending: vec![],
-            unique_keys: vec![],
-            scalars: vec![],
-            pending_scalars: vec![],
-            single_row: false,
-            key_claims: vec![],
+            ..ModelBuild::empty()
         });
         let row = Ctx {
             path: vec![],
@@ -1289,19 +1278,10 @@ impl<'a> Checker<'a> {
         self.cur = Some(ModelBuild {
             cols,
             base_source,
-            base_alias: "t0".into(),
             shaped: base_source.is_some(),
-            paths: vec![],
-            adhoc: vec![],
-            steps: vec![],
-            next_alias: 0,
-            expanding: vec![],
-            pending: vec![],
             unique_keys: keys,
-            scalars: vec![],
-            pending_scalars: vec![],
             single_row,
-            key_claims: vec![],
+            ..ModelBuild::empty()
         });
         for step in &m.steps {
             if let Some(allow) = &self.policy.allow {

@@ -384,14 +384,27 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
         return Err(Failure::User(violations));
     }
     let run_id = opts.run_id.clone().unwrap_or_else(new_run_id);
+    let mut reports = commit_all(&session, outputs.into_iter().zip(roots).collect(), &run_id).await?;
+    if let Some(first) = reports.first_mut() {
+        first.warnings = warnings;
+    }
+    Ok(reports)
+}
+
+/// Writes each output (one atomic Delta commit each) and reports what was done.
+async fn commit_all(
+    session: &Session,
+    items: Vec<(&OutputIr, LogicalPlan)>,
+    run_id: &str,
+) -> Result<Vec<OutputReport>, Failure> {
     let mut reports = vec![];
-    for (o, lp) in outputs.into_iter().zip(roots) {
+    for (o, lp) in items {
         let start = Instant::now();
-        let written = match write_output(&session, o, lp.clone(), &run_id).await {
+        let written = match write_output(session, o, lp.clone(), run_id).await {
             // a hash join that ran out of memory: plan again with sort-merge joins, which spill
             Err(Failure::User(d)) if d.iter().any(|d| d.message.contains("Resources exhausted")) => {
                 session.prefer_hash_join(false);
-                let r = write_output(&session, o, lp, &run_id).await;
+                let r = write_output(session, o, lp, run_id).await;
                 session.prefer_hash_join(true);
                 r?
             }
@@ -409,7 +422,7 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
             version,
             millis: start.elapsed().as_millis(),
             skipped,
-            warnings: if reports.is_empty() { warnings.clone() } else { vec![] },
+            warnings: vec![],
         });
     }
     Ok(reports)
@@ -953,26 +966,12 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions) -> Result<Vec<OutputRepo
         return Err(Failure::User(violations));
     }
     let run_id = opts.run_id.clone().unwrap_or_else(new_run_id);
-    let mut reports = vec![];
-    for (o, lp) in staged {
-        let start = Instant::now();
-        let written = write_output(&session, &o, lp, &run_id).await?;
-        let (rows, files, version, skipped) = match written {
-            Some((r, f, v)) => (r, f, v, false),
-            None => (0, 0, current_version(&o.url).await, true),
-        };
-        reports.push(OutputReport {
-            output: o.name.clone(),
-            location: o.url.to_string(),
-            rows,
-            files,
-            version,
-            millis: start.elapsed().as_millis(),
-            skipped,
-            warnings: vec![],
-        });
-    }
-    Ok(reports)
+    commit_all(
+        &session,
+        staged.iter().map(|(o, lp)| (o, lp.clone())).collect(),
+        &run_id,
+    )
+    .await
 }
 
 fn new_run_id() -> String {

@@ -3,6 +3,26 @@
 use crate::fixtures;
 use std::process::Command;
 
+/// A fresh folder for one test, with copies of fixture tables (`(fixture path, copy path)`).
+fn fresh_dir(name: &str, copies: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = fixtures::root().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (from, to) in copies {
+        std::fs::create_dir_all(dir.join(to).parent().unwrap()).unwrap();
+        let ok = Command::new("cp")
+            .args([
+                "-r",
+                fixtures::root().join(from).to_str().unwrap(),
+                dir.join(to).to_str().unwrap(),
+            ])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    dir
+}
+
 fn semc(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_semc"))
         .args(args)
@@ -71,18 +91,7 @@ fn usage_errors_exit_1_and_help_exits_0() {
 /// versions while the table moves on.
 #[test]
 fn locked_runs_read_the_recorded_versions() {
-    let dir = fixtures::root().join("cli_lock");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    let copy = std::process::Command::new("cp")
-        .args([
-            "-r",
-            fixtures::root().join("versioned/orders").to_str().unwrap(),
-            dir.join("data/orders").to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(copy.success());
+    let dir = fresh_dir("cli_lock", &[("versioned/orders", "data/orders")]);
     std::fs::write(
         dir.join("w.sem"),
         "source orders from delta(\"data/orders\") { o_orderkey: int64 key }\nmodel n from orders { aggregate { n = count() } }\noutput n to delta(\"out/n\") mode append\n",
@@ -279,18 +288,7 @@ fn killed_runs_leave_outputs_at_a_committed_version() {
 /// snapshots it pins, even after the source moved on.
 #[test]
 fn a_bundle_runs_alone_at_its_pins() {
-    let dir = fixtures::root().join("cli_bundle");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    let ok = std::process::Command::new("cp")
-        .args([
-            "-r",
-            fixtures::root().join("tpch/region").to_str().unwrap(),
-            dir.join("data/region").to_str().unwrap(),
-        ])
-        .status()
-        .unwrap();
-    assert!(ok.success());
+    let dir = fresh_dir("cli_bundle", &[("tpch/region", "data/region")]);
     let w = dir.join("w.sem");
     std::fs::write(&w, "source region from delta(\"data/region\") { r_regionkey: int64 key  r_name: string }\nmodel n from region { aggregate { n = count() }\n  contract { n: int64 not null unique } }\noutput n to delta(\"out/n\") mode overwrite\n").unwrap();
     let bundle = dir.join("bundle");

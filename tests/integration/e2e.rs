@@ -102,6 +102,19 @@ const TPCH: &[(&str, &str)] = &[
     ("lineitem", "tpch/lineitem"),
 ];
 
+/// Compiles the workspace at `path` (no errors expected) and lowers it to one plan.
+async fn plan_of(path: &Path) -> (driver::Compilation, driver::Session, substrait::proto::Plan) {
+    let c = driver::compile(path).await.unwrap_or_else(|_| panic!("internal"));
+    let s = driver::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
+    let plan = {
+        let program = c
+            .program()
+            .unwrap_or_else(|_| panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false)));
+        s.plan(program, None).unwrap_or_else(|_| panic!("plan"))
+    };
+    (c, s, plan)
+}
+
 async fn run_ok(dir: &Path) -> Vec<driver::OutputReport> {
     let c = driver::compile(dir)
         .await
@@ -239,14 +252,7 @@ async fn a_plan_file_alone_reads_its_pinned_snapshots() {
         .replace("versioned/orders", "plan_alone_table/orders");
     let dir = fixtures::root().join("ws");
     std::fs::write(dir.join("plan_alone.sem"), text).unwrap();
-    let c = driver::compile(&dir.join("plan_alone.sem"))
-        .await
-        .unwrap_or_else(|_| panic!("internal"));
-    let program = c
-        .program()
-        .unwrap_or_else(|_| panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false)));
-    let s = driver::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
-    let plan = s.plan(program, None).unwrap_or_else(|_| panic!("plan"));
+    let (_c, s, plan) = plan_of(&dir.join("plan_alone.sem")).await;
     let bytes = prost::Message::encode_to_vec(&plan);
     drop(s);
     // the table moves on: two more commits
@@ -760,14 +766,7 @@ output by_year to delta("by_year") mode overwrite partition by (y)
         ));
     }
     std::fs::write(dir.join("read.sem"), sem).unwrap();
-    let c = driver::compile(&dir.join("read.sem"))
-        .await
-        .unwrap_or_else(|_| panic!("internal"));
-    let program = c
-        .program()
-        .unwrap_or_else(|_| panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false)));
-    let s = driver::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
-    let plan = s.plan(program, None).unwrap_or_else(|_| panic!("plan"));
+    let (_c, s, plan) = plan_of(&dir.join("read.sem")).await;
     let roots = s.consume(&plan).await.unwrap_or_else(|_| panic!("consume"));
     // the reference: the raw parquet files, hive-partitioned, no pruning of any kind
     let raw = SessionContext::new();
