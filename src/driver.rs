@@ -606,16 +606,12 @@ async fn verify_contract(
                 .unwrap_or_default();
             let _ = ws;
             diags.push(
-                Diagnostic::error(
-                    Code::E0402,
-                    c.span,
-                    format!("output `{}`: {n} row(s) break `{what}` on `{}`", o.name, c.field.name),
-                )
-                .label(format!("{what} violated"))
-                .help(format!(
-                    "nothing was committed to `{}`. First offending rows:\n{table}",
-                    o.name
-                )),
+                Diagnostic::error(Code::E0402, c.span, violation_message(&o.name, &what, &c.field.name, n))
+                    .label(format!("{what} violated"))
+                    .help(format!(
+                        "nothing was committed to `{}`. First offending rows:\n{table}",
+                        o.name
+                    )),
             );
         }
     }
@@ -950,12 +946,8 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions) -> Result<Vec<OutputRepo
                 let n = probe.count().await?;
                 if n > 0 {
                     violations.push(
-                        Diagnostic::error(
-                            Code::E0402,
-                            Span::default(),
-                            format!("output `{}`: {n} row(s) break `{what}` on `{c}`", o.name),
-                        )
-                        .help("nothing was committed"),
+                        Diagnostic::error(Code::E0402, Span::default(), violation_message(&o.name, what, c, n))
+                            .help("nothing was committed"),
                     );
                 }
             }
@@ -972,6 +964,15 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions) -> Result<Vec<OutputRepo
         &run_id,
     )
     .await
+}
+
+/// "3 row(s) break `not null` on `x`", or for `unique`, how many values repeat.
+fn violation_message(output: &str, what: &str, column: &str, n: usize) -> String {
+    if what == "unique" {
+        format!("output `{output}`: {n} value(s) of `{column}` occur more than once (`unique`)")
+    } else {
+        format!("output `{output}`: {n} row(s) break `{what}` on `{column}`")
+    }
 }
 
 fn new_run_id() -> String {
