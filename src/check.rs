@@ -1308,6 +1308,19 @@ impl<'a> Checker<'a> {
         if let Some(c) = &m.contract {
             contract = self.contract(&name, m, c);
         }
+        for c in self.mb().cols.clone() {
+            if c.ty == Type::Null {
+                self.err(
+                    Diagnostic::error(
+                        Code::E0220,
+                        m.name.span,
+                        format!("column `{}` of model `{name}` is always null and has no type", c.name),
+                    )
+                    .label("this model")
+                    .help(format!("give it a type: `{} = cast(null as string)`", c.name)),
+                );
+            }
+        }
         let mb = self.cur.take()?;
         let schema: Vec<Field> = mb
             .cols
@@ -1639,6 +1652,14 @@ impl<'a> Checker<'a> {
                 self.finish_aggregate(groups, out);
             }
             StepKind::Aggregate(aggs) => {
+                if aggs.is_empty() {
+                    self.err(
+                        Diagnostic::error(Code::E0219, step.span, "`aggregate { }` computes nothing")
+                            .label("empty aggregate")
+                            .help("add an item, e.g. `aggregate { n = count() }`, or group with `group by k aggregate { }`"),
+                    );
+                    return;
+                }
                 let out = self.named_items(aggs, AggMode::Allowed, &mut HashMap::new());
                 self.finish_aggregate(vec![], out);
             }

@@ -110,6 +110,10 @@ codes! {
         "`model.column` in an expression reads a scalar: the model must end in an `aggregate` without `group by` (at most one row). To use a model of many rows, join it.";
     E0218 "bad-scan-option" "invalid scan option"
         "A source's `scan { }` block takes `file_column = \"name\"` (adds a string column with each row's file), `pushdown = true|false` (parquet filter pushdown) and `files = [\"path\", …]` (read only these files of the snapshot, as the Delta log names them).";
+    E0219 "empty-aggregate" "aggregate without anything to compute"
+        "`aggregate { }` without `group by` needs at least one item, e.g. `aggregate { n = count() }`.";
+    E0220 "untyped-column" "column has no type"
+        "A column whose value is only `null` has no type a table can store: write `cast(null as T)`.";
     // ---- Delta: E03xx ----
     E0301 "table-not-found" "Delta table not found"
         "The source's location has no Delta table (`_delta_log` with at least one commit).";
