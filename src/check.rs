@@ -1268,6 +1268,7 @@ impl<'a> Checker<'a> {
     }
 
     fn build_model(&mut self, m: &'a ast::Model) -> Option<ModelIr> {
+        let errors_before = self.diags.len();
         let name = self.norm(&m.name);
         let (base, cols, base_source, keys) = self.relation(&m.from, "t0")?;
         let single_row = self
@@ -1308,8 +1309,10 @@ impl<'a> Checker<'a> {
         if let Some(c) = &m.contract {
             contract = self.contract(&name, m, c);
         }
+        // (an error node also has no type: only report when this model had no other error)
+        let had_errors = self.diags[errors_before..].iter().any(Diagnostic::is_error);
         for c in self.mb().cols.clone() {
-            if c.ty == Type::Null {
+            if c.ty == Type::Null && !had_errors {
                 self.err(
                     Diagnostic::error(
                         Code::E0220,
