@@ -1811,7 +1811,19 @@ impl<'a> Checker<'a> {
         }
         let mut on = vec![];
         let mut right_cols = vec![];
-        for (a, b) in &j.on {
+        // key pairs: `x = name.col` pairs, and comparisons `expr = name.col` among the conditions
+        let names_right =
+            |e: &ast::Expr| matches!(&e.kind, ExprKind::Path(p) if p.len() == 2 && self.norm(&p[0]) == name);
+        let mut pairs: Vec<(&ast::Expr, &ast::Expr)> = j.on.iter().map(|(a, b)| (a, b)).collect();
+        let mut filters: Vec<&ast::Expr> = vec![];
+        for f in &j.filters {
+            match &f.kind {
+                ExprKind::Binary(BinOp::Eq, a, b) if names_right(a) != names_right(b) => pairs.push((a, b)),
+                _ => filters.push(f),
+            }
+        }
+        let n_pairs = pairs.len();
+        for (a, b) in pairs {
             // one side names the joined relation: `name.col`
             let is_right =
                 |e: &ast::Expr| matches!(&e.kind, ExprKind::Path(p) if p.len() == 2 && self.norm(&p[0]) == name);
@@ -1876,7 +1888,7 @@ impl<'a> Checker<'a> {
             span: j.span,
         });
         let mut filter: Option<TExpr> = None;
-        for f in &j.filters {
+        for f in filters {
             let cx = self.row_ctx();
             let t = self.expr(f, &cx);
             self.want_bool(&t, f.span, "a join condition");
@@ -1904,7 +1916,7 @@ impl<'a> Checker<'a> {
         }
         if matches!(j.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne)
             && !on.is_empty()
-            && on.len() == j.on.len()
+            && on.len() == n_pairs
         {
             let unique = keys
                 .iter()

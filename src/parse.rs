@@ -33,6 +33,7 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
             | Op::infix(Rule::op_le, Assoc::Left)
             | Op::infix(Rule::op_gt, Assoc::Left)
             | Op::infix(Rule::op_ge, Assoc::Left)
+            | Op::infix(Rule::join_eq, Assoc::Left)
             | Op::postfix(Rule::is_null)
             | Op::postfix(Rule::in_list)
             | Op::postfix(Rule::between)
@@ -322,7 +323,7 @@ pub fn rule_name(r: Rule) -> &'static str {
         cardinality => "`many_to_one`, `one_to_one` or `one_to_many`",
         join_cond | key_pair | join_filter | join_term => "a join condition `a = target.b`",
         join_kind => "`many_to_one`, `one_to_one`, `one_to_many`, `semi` or `anti`",
-        cmp_op => "a comparison",
+        cmp_op | join_eq => "a comparison",
         key_decl => "`key (…)`",
         k_semi => "`semi`",
         k_scan | scan_block => "`scan { … }`",
@@ -918,7 +919,7 @@ impl Builder {
                 let bop = match op.as_rule() {
                     Rule::op_or => BinOp::Or,
                     Rule::op_and => BinOp::And,
-                    Rule::op_eq => BinOp::Eq,
+                    Rule::op_eq | Rule::join_eq => BinOp::Eq,
                     Rule::op_ne => BinOp::Ne,
                     Rule::op_lt => BinOp::Lt,
                     Rule::op_le => BinOp::Le,
