@@ -373,7 +373,7 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
         .into_iter()
         .partition(|d| !d.is_error());
     for (o, lp) in outputs.iter().zip(&roots) {
-        if let Err(f) = verify_contract(&session, program, o, lp, &c.ws).await {
+        if let Err(f) = verify_contract(&session, program, o, lp).await {
             match f {
                 Failure::User(d) => violations.extend(d),
                 internal => return Err(internal),
@@ -469,26 +469,10 @@ async fn verify_keys(session: &Session, program: &Program, outputs: &[&OutputIr]
         let Some(provider) = session.providers.get(&name) else {
             continue;
         };
-        let keys: Vec<datafusion::logical_expr::Expr> = cols
-            .iter()
-            .map(|c| col(datafusion::common::Column::from_name(c)))
-            .collect();
-        let dups = session
-            .ctx
-            .read_table(provider.clone())?
-            .aggregate(
-                keys,
-                vec![datafusion::functions_aggregate::count::count(lit(1i64)).alias("rows")],
-            )?
-            .filter(col("rows").gt(lit(1i64)))?;
-        let n = dups.clone().count().await?;
+        let (n, table) = count_and_show(duplicates_of(session.ctx.read_table(provider.clone())?, &cols)?).await?;
         if n == 0 {
             continue;
         }
-        let shown = dups.limit(0, Some(10))?.collect().await?;
-        let table = datafusion::arrow::util::pretty::pretty_format_batches(&shown)
-            .map(|t| t.to_string())
-            .unwrap_or_default();
         diags.push(
             Diagnostic::error(
                 Code::E0405,
@@ -553,13 +537,7 @@ async fn orphan_keys(
 
 /// Checks the rows an output would write against its model's contract; nothing is written
 /// when a constraint fails.
-async fn verify_contract(
-    session: &Session,
-    program: &Program,
-    o: &OutputIr,
-    lp: &LogicalPlan,
-    ws: &Workspace,
-) -> Result<(), Failure> {
+async fn verify_contract(session: &Session, program: &Program, o: &OutputIr, lp: &LogicalPlan) -> Result<(), Failure> {
     let model = &program.models[o.model];
     let state = session.ctx.state();
     let lw = lower::Lowerer::new(program, &session.providers, &state);
@@ -570,43 +548,30 @@ async fn verify_contract(
             .iter()
             .find(|f| f.name == c.field.name)
             .is_some_and(|f| f.nullable);
-        let mut probes: Vec<(String, DataFrame)> = vec![];
         let df = DataFrame::new(state.clone(), lp.clone());
-        let column = col(datafusion::common::Column::from_name(&c.field.name));
+        let mut probes: Vec<(&str, DataFrame)> = vec![];
         if !c.field.nullable && inferred_nullable {
-            probes.push(("not null".into(), df.clone().filter(column.clone().is_null())?));
+            probes.push(("not null", nulls_of(df.clone(), &c.field.name)?));
         }
         if c.unique {
-            let dup = df
-                .clone()
-                .aggregate(
-                    vec![column.clone()],
-                    vec![datafusion::functions_aggregate::count::count(lit(1i64)).alias("__rows")],
-                )?
-                .filter(col("__rows").gt(lit(1i64)))?;
-            probes.push(("unique".into(), dup));
+            probes.push((
+                "unique",
+                duplicates_of(df.clone(), std::slice::from_ref(&c.field.name))?,
+            ));
         }
         for chk in &c.checks {
-            let e = lw.lower_expr(chk)?;
-            probes.push(("check".into(), df.clone().filter(datafusion::logical_expr::not(e))?));
+            probes.push((
+                "check",
+                df.clone().filter(datafusion::logical_expr::not(lw.lower_expr(chk)?))?,
+            ));
         }
         for (what, probe) in probes {
-            let batches = probe.collect().await?;
-            let n: usize = batches.iter().map(|b| b.num_rows()).sum();
+            let (n, table) = count_and_show(probe).await?;
             if n == 0 {
                 continue;
             }
-            let shown: Vec<_> = batches
-                .iter()
-                .flat_map(|b| (0..b.num_rows()).map(move |i| b.slice(i, 1)))
-                .take(10)
-                .collect();
-            let table = datafusion::arrow::util::pretty::pretty_format_batches(&shown)
-                .map(|t| t.to_string())
-                .unwrap_or_default();
-            let _ = ws;
             diags.push(
-                Diagnostic::error(Code::E0402, c.span, violation_message(&o.name, &what, &c.field.name, n))
+                Diagnostic::error(Code::E0402, c.span, violation_message(&o.name, what, &c.field.name, n))
                     .label(format!("{what} violated"))
                     .help(format!(
                         "nothing was committed to `{}`. First offending rows:\n{table}",
@@ -933,21 +898,16 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions) -> Result<Vec<OutputRepo
         for (what, cols) in [("not null", &o.not_null), ("unique", &o.unique)] {
             for c in cols {
                 let df = DataFrame::new(session.ctx.state(), lp.clone());
-                let column = col(datafusion::common::Column::from_name(c));
                 let probe = if what == "not null" {
-                    df.filter(column.is_null())?
+                    nulls_of(df, c)?
                 } else {
-                    df.aggregate(
-                        vec![column],
-                        vec![datafusion::functions_aggregate::count::count(lit(1i64)).alias("__rows")],
-                    )?
-                    .filter(col("__rows").gt(lit(1i64)))?
+                    duplicates_of(df, std::slice::from_ref(c))?
                 };
-                let n = probe.count().await?;
+                let (n, table) = count_and_show(probe).await?;
                 if n > 0 {
                     violations.push(
                         Diagnostic::error(Code::E0402, Span::default(), violation_message(&o.name, what, c, n))
-                            .help("nothing was committed"),
+                            .help(format!("nothing was committed. First offending rows:\n{table}")),
                     );
                 }
             }
@@ -964,6 +924,37 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions) -> Result<Vec<OutputRepo
         &run_id,
     )
     .await
+}
+
+/// Rows where `column` is null.
+fn nulls_of(df: DataFrame, column: &str) -> Result<DataFrame, DataFusionError> {
+    df.filter(col(datafusion::common::Column::from_name(column)).is_null())
+}
+
+/// The values of `columns` that occur more than once, with their count (`rows`).
+fn duplicates_of(df: DataFrame, columns: &[String]) -> Result<DataFrame, DataFusionError> {
+    let keys = columns
+        .iter()
+        .map(|c| col(datafusion::common::Column::from_name(c)))
+        .collect();
+    df.aggregate(
+        keys,
+        vec![datafusion::functions_aggregate::count::count(lit(1i64)).alias("rows")],
+    )?
+    .filter(col("rows").gt(lit(1i64)))
+}
+
+/// How many rows a probe finds, and the first ten as a text table (never all of them).
+async fn count_and_show(probe: DataFrame) -> Result<(usize, String), DataFusionError> {
+    let n = probe.clone().count().await?;
+    if n == 0 {
+        return Ok((0, String::new()));
+    }
+    let shown = probe.limit(0, Some(10))?.collect().await?;
+    let table = datafusion::arrow::util::pretty::pretty_format_batches(&shown)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    Ok((n, table))
 }
 
 /// "3 row(s) break `not null` on `x`", or for `unique`, how many values repeat.

@@ -23,6 +23,25 @@ fn fresh_dir(name: &str, copies: &[(&str, &str)]) -> std::path::PathBuf {
     dir
 }
 
+/// Appends (the first `limit` of) a Delta table's own rows to it: a new version.
+async fn append_own_rows(table: &std::path::Path, limit: Option<usize>) {
+    let url = url::Url::from_directory_path(std::fs::canonicalize(table).unwrap()).unwrap();
+    let t = deltalake::open_table(url).await.unwrap();
+    let ctx = datafusion::prelude::SessionContext::new();
+    let rows = ctx
+        .read_table(t.table_provider().await.unwrap())
+        .unwrap()
+        .limit(0, limit)
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    t.write(rows)
+        .with_save_mode(deltalake::protocol::SaveMode::Append)
+        .await
+        .unwrap();
+}
+
 fn semc(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_semc"))
         .args(args)
@@ -106,23 +125,7 @@ fn locked_runs_read_the_recorded_versions() {
     assert!(!lock["sources"][0]["table_id"].as_str().unwrap().is_empty());
     // the table moves on: a version 4 appends rows
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let url = url::Url::from_directory_path(std::fs::canonicalize(dir.join("data/orders")).unwrap()).unwrap();
-        let t = deltalake::open_table(url).await.unwrap();
-        let ctx = datafusion::prelude::SessionContext::new();
-        let rows = ctx
-            .read_table(t.table_provider().await.unwrap())
-            .unwrap()
-            .limit(0, Some(7))
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        t.write(rows)
-            .with_save_mode(deltalake::protocol::SaveMode::Append)
-            .await
-            .unwrap();
-    });
+    rt.block_on(append_own_rows(&dir.join("data/orders"), Some(7)));
     let (code, _, err) = semc(&["run", w.to_str().unwrap(), "--locked"]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = semc(&["run", w.to_str().unwrap()]);
@@ -302,21 +305,7 @@ fn a_bundle_runs_alone_at_its_pins() {
     std::fs::remove_file(&w).unwrap();
     // the source moves on
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let url = url::Url::from_directory_path(std::fs::canonicalize(dir.join("data/region")).unwrap()).unwrap();
-        let t = deltalake::open_table(url).await.unwrap();
-        let ctx = datafusion::prelude::SessionContext::new();
-        let rows = ctx
-            .read_table(t.table_provider().await.unwrap())
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        t.write(rows)
-            .with_save_mode(deltalake::protocol::SaveMode::Append)
-            .await
-            .unwrap();
-    });
+    rt.block_on(append_own_rows(&dir.join("data/region"), None));
     let (code, out, err) = semc(&["exec", bundle.to_str().unwrap(), "--run-id", "b1"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 rows"), "{out}");

@@ -129,6 +129,12 @@ async fn run_ok(dir: &Path) -> Vec<driver::OutputReport> {
     }
 }
 
+/// The official text of a TPC-H query (`q01` … `q22`).
+fn tpch_sql(query: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/tpch-queries/{query}.sql")))
+        .unwrap()
+}
+
 /// Equal cells: the same text, or numbers equal to 1e-9 relative (the reference computes
 /// some TPC-H values in float64).
 fn same_cell(a: &str, b: &str) -> bool {
@@ -159,10 +165,7 @@ async fn tpch_examples_equal_datafusion_sql() {
     assert_eq!(reports.len(), 22);
     let mut failures = vec![];
     for r in &reports {
-        let sql = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/tpch-queries/{}.sql", r.output)),
-        )
-        .unwrap();
+        let sql = tpch_sql(&r.output);
         let want = sql_rows(&sql, TPCH).await;
         let got = table_rows(&r.location).await;
         assert!(!want.1.is_empty(), "{}: the reference returned no rows", r.output);
@@ -494,10 +497,7 @@ async fn tpch_runs_within_a_small_memory_pool() {
     };
     assert_eq!(reports.len(), 22);
     for r in &reports {
-        let sql = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/tpch-queries/{}.sql", r.output)),
-        )
-        .unwrap();
+        let sql = tpch_sql(&r.output);
         let want = sql_rows(&sql, TPCH).await;
         let got = table_rows(&r.location).await;
         assert!(same_rows(&got.1, &want.1), "{} differs under a 16 MiB pool", r.output);
