@@ -161,6 +161,8 @@ pub struct Model {
     pub from: Ident,
     pub steps: Vec<Step>,
     pub contract: Option<Contract>,
+    /// `incremental`: each run appends the rows of the source's new changes (its span).
+    pub incremental: Option<Span>,
     pub span: Span,
 }
 

@@ -64,6 +64,7 @@ fn empty_model() -> ModelIr {
         unique_keys: vec![],
         single_row: false,
         key_claims: vec![],
+        incremental: None,
     }
 }
 
@@ -82,6 +83,8 @@ struct SrcInfo<'a> {
     /// Unique column sets: single `key`/`unique` columns and `key (a, b)`.
     keys: Vec<Vec<String>>,
     ir: SourceIr,
+    /// Whether the table has its Change Data Feed on (None: the table could not be read).
+    change_data_feed: Option<bool>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -175,7 +178,8 @@ enum StepIr {
     Distinct,
     Union(Rel),
     /// Keeps every input column and adds these.
-    Derive(Vec<(String, TExpr)>),
+    /// New columns, qualified by a fresh alias (so a name a joined table also has stays unambiguous).
+    Derive(String, Vec<(String, TExpr)>),
     /// Qualifies every column with a new alias.
     Alias(String),
 }
@@ -638,6 +642,7 @@ impl<'a> Checker<'a> {
             cols,
             keys,
             ir,
+            change_data_feed: table.and_then(|t| t.as_ref().ok()).map(|t| t.change_data_feed),
         });
         // joins, measures, dimensions, checks are checked once every source is known
         let _ = members;
@@ -1354,7 +1359,7 @@ impl<'a> Checker<'a> {
             rel = match s {
                 StepIr::Filter(p) => Rel::Filter { input, predicate: p },
                 StepIr::Project(e) => Rel::Project { input, exprs: e },
-                StepIr::Derive(e) => Rel::Derive { input, exprs: e },
+                StepIr::Derive(alias, e) => Rel::Derive { input, alias, exprs: e },
                 StepIr::Alias(alias) => Rel::Alias { input, alias },
                 StepIr::Join(right, kind, on, filter) => Rel::Join {
                     left: input,
@@ -1419,6 +1424,7 @@ impl<'a> Checker<'a> {
             .collect();
         let mut unique_keys = mb.unique_keys;
         unique_keys.extend(contract.iter().filter(|c| c.unique).map(|c| vec![c.field.name.clone()]));
+        let incremental = m.incremental.and_then(|sp| self.incremental(m, sp, base_source, &rel));
         Some(ModelIr {
             name,
             rel,
@@ -1427,7 +1433,117 @@ impl<'a> Checker<'a> {
             unique_keys,
             single_row: mb.single_row,
             key_claims: mb.key_claims,
+            incremental,
         })
+    }
+
+    /// Checks that an `incremental` model is a row-by-row function of its source's rows (so
+    /// the rows of new changes can be appended) and that the source records its changes.
+    /// Gives the source it reads changes of.
+    fn incremental(&mut self, m: &ast::Model, span: Span, base: Option<usize>, rel: &Rel) -> Option<usize> {
+        let Some(si) = base else {
+            self.err(
+                Diagnostic::error(
+                    Code::E0221,
+                    m.from.span,
+                    format!(
+                        "an incremental model reads the changes of a source; `{}` is a model",
+                        self.norm(&m.from)
+                    ),
+                )
+                .label("not a source")
+                .with(span, "declared incremental here")
+                .help("read `from` the source itself (repeat the upstream model's steps), or drop `incremental`"),
+            );
+            return None;
+        };
+        let mut ok = true;
+        for step in &m.steps {
+            let kw = match step.kind {
+                ast::StepKind::GroupBy(..) => "group by",
+                _ => step.kind.keyword(),
+            };
+            if matches!(kw, "group by" | "aggregate" | "distinct" | "sort" | "limit" | "union") {
+                ok = false;
+                self.err(
+                    Diagnostic::error(Code::E0221, step.keyword_span, format!("`{kw}` is not incremental"))
+                        .label("needs every row of the source at once")
+                        .with(span, "declared incremental here")
+                        .help(format!(
+                            "an incremental model appends the rows of new changes; move `{kw}` to a model that reads this one, or drop `incremental`"
+                        )),
+                );
+            }
+        }
+        let opts = &self.sources[si].ir.options;
+        if opts.file_column.is_some() || !opts.files.is_empty() {
+            ok = false;
+            let s = &self.sources[si];
+            self.err(
+                Diagnostic::error(
+                    Code::E0221,
+                    m.from.span,
+                    format!(
+                        "source `{}` narrows its files or adds a file column: its changes cannot be read so",
+                        s.name
+                    ),
+                )
+                .label("read incrementally")
+                .with(span, "declared incremental here")
+                .help("drop `file_column` and `files` from the source's `scan { }`, or drop `incremental`"),
+            );
+        }
+        let mut reads = 0;
+        self.count_scans(rel, si, &mut reads, &mut vec![]);
+        if reads > 1 {
+            ok = false;
+            self.err(
+                Diagnostic::error(
+                    Code::E0221,
+                    m.from.span,
+                    format!(
+                        "this incremental model reads `{}` more than once",
+                        self.sources[si].name
+                    ),
+                )
+                .label("its changes would meet rows that are not new")
+                .with(span, "declared incremental here")
+                .help("join or union the source with itself (or a model over it) in a model that is not incremental"),
+            );
+        }
+        if self.sources[si].change_data_feed == Some(false) {
+            ok = false;
+            let s = &self.sources[si];
+            self.err(
+                Diagnostic::error(
+                    Code::E0222,
+                    m.from.span,
+                    format!("source `{}` has no change data feed at version {}", s.name, s.ir.version),
+                )
+                .label("changes of this table are not recorded")
+                .with(s.ast.location_span, "this table")
+                .with(span, "declared incremental here")
+                .help("set the table property `delta.enableChangeDataFeed = true`, or drop `incremental` to rebuild the model on each run"),
+            );
+        }
+        ok.then_some(si)
+    }
+
+    /// How many times `rel` (and the models it reads) scans source `si`.
+    fn count_scans(&self, rel: &Rel, si: usize, n: &mut usize, seen: &mut Vec<usize>) {
+        let mut models = vec![];
+        rel.model_refs(&mut models);
+        *n += rel.scans_of(si);
+        for mi in models {
+            if seen.contains(&mi) {
+                continue;
+            }
+            seen.push(mi);
+            if let Some(m) = self.models.get(mi).and_then(|m| m.done.as_ref()) {
+                let r = m.rel.clone();
+                self.count_scans(&r, si, n, seen);
+            }
+        }
     }
 
     fn contract(&mut self, model: &str, m: &ast::Model, c: &ast::Contract) -> Vec<ContractColumn> {
@@ -1639,13 +1755,14 @@ impl<'a> Checker<'a> {
                     out.push((name, t));
                 }
                 let mb = self.mb();
+                let alias = mb.fresh_alias();
                 mb.cols.extend(out.iter().map(|(n, t)| Col {
                     name: n.clone(),
                     ty: t.ty,
                     nullable: t.nullable,
-                    qual: None,
+                    qual: Some(alias.clone()),
                 }));
-                mb.push_step(StepIr::Derive(out));
+                mb.push_step(StepIr::Derive(alias, out));
             }
             StepKind::Join(j) => self.join_step(j),
             StepKind::GroupBy(keys, aggs) => {
@@ -3043,6 +3160,15 @@ impl<'a> Checker<'a> {
             return;
         }
         let schema = self.models[mi].done.as_ref().map(|m| m.schema.clone());
+        if self.models[mi].done.as_ref().is_some_and(|m| m.incremental.is_some())
+            && o.mode != crate::ast::WriteMode::Append
+        {
+            self.err(
+                Diagnostic::error(Code::E0221, o.span, format!("model `{name}` is incremental: its output appends"))
+                    .label("declared `mode overwrite`")
+                    .help("write `mode append`: each run appends the rows of the source's new changes (a run that cannot do so rebuilds the output)"),
+            );
+        }
         let mut parts = vec![];
         for p in &o.partition_by {
             let pn = self.norm(p);

@@ -114,6 +114,10 @@ codes! {
         "`aggregate { }` without `group by` needs at least one item, e.g. `aggregate { n = count() }`.";
     E0220 "untyped-column" "column has no type"
         "A column whose value is only `null` has no type a table can store: write `cast(null as T)`.";
+    E0221 "not-incremental" "model cannot be computed incrementally"
+        "An `incremental` model appends, on each run, the rows its source's new changes produce, so each input row must map to output rows on its own: it reads `from` a source, which it reads once, with row-by-row steps (`where`, `derive`, `select`, joins). `group by`, `aggregate`, `distinct`, `sort`, `limit` and `union` need every row at once; compute them in a model downstream. Its output is declared `mode append`.";
+    E0222 "no-change-data-feed" "source has no change data feed"
+        "An `incremental` model reads its source's Change Data Feed: the table property `delta.enableChangeDataFeed = true` must be set (e.g. `ALTER TABLE … SET TBLPROPERTIES (delta.enableChangeDataFeed = true)`) at the version read.";
     // ---- Delta: E03xx ----
     E0301 "table-not-found" "Delta table not found"
         "The source's location has no Delta table (`_delta_log` with at least one commit).";
@@ -144,6 +148,8 @@ codes! {
         "A `many_to_one` or `one_to_one` join promises that each row finds at most one row of the target. Before committing, semc checks that the target's key columns are unique in the snapshot read; duplicates would silently multiply rows, so nothing is committed.";
     E0406 "orphan-keys" "join keys that match nothing"
         "Rows whose foreign key matches no row of a `many_to_one`/`one_to_one` join's target read nulls through the join. A warning; an error (nothing committed) under `strict = true`.";
+    E0407 "write-conflict" "another writer changed the output"
+        "Another run committed to the output between the time this run read it and its commit, in a way this commit cannot be applied on top of (two overwrites, or two incremental runs). Nothing of this run was committed to that output; run again to compute on the new state.";
     E0404 "bad-plan-file" "plan file cannot be read"
         "The Substrait plan file is not a valid plan written by `semc plan`.";
 }

@@ -18,6 +18,8 @@ pub struct TableInfo {
     pub protocol: serde_json::Value,
     /// The data files of the snapshot, as the log names them.
     pub files: Vec<String>,
+    /// `delta.enableChangeDataFeed = true` at this version.
+    pub change_data_feed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -137,9 +139,26 @@ fn chrono_like_rfc3339(ts: &str) -> Option<()> {
     (b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' ')).then_some(())
 }
 
+/// An error's text without the backtrace some Delta errors append (when `RUST_BACKTRACE`
+/// is set): a diagnostic says what is wrong, not where in delta-rs.
+pub fn without_backtrace(text: &str) -> String {
+    let mut out = vec![];
+    for line in text.lines() {
+        let t = line.trim_start();
+        let frame = t
+            .split_once(": ")
+            .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if frame || t.starts_with("Backtrace") || t.starts_with("stack backtrace") {
+            break;
+        }
+        out.push(line);
+    }
+    out.join("\n").trim_end().to_string()
+}
+
 fn classify(e: deltalake::DeltaTableError, pin: &PinSpec) -> TableError {
     use deltalake::DeltaTableError as E;
-    let text = e.to_string();
+    let text = without_backtrace(&e.to_string());
     if text.contains("Unsupported") || text.contains("not supported") {
         return TableError::Unsupported(text);
     }
@@ -189,6 +208,11 @@ pub fn table_info(url: &Url, table: &DeltaTable) -> Result<TableInfo, TableError
         partition_columns: snap.metadata().partition_columns().to_vec(),
         protocol,
         files: snap.log_data().iter().map(|f| f.path().to_string()).collect(),
+        change_data_feed: snap
+            .metadata()
+            .configuration()
+            .get("delta.enableChangeDataFeed")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
     })
 }
 
@@ -222,6 +246,10 @@ pub struct ScanOptions {
     /// Read only these files of the snapshot (paths as the Delta log names them).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub files: Vec<String>,
+    /// Read only the rows that commits after this version (up to the pinned version)
+    /// inserted, from the table's Change Data Feed (an `incremental` model's run).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub changes_since: Option<i64>,
 }
 
 impl ScanOptions {

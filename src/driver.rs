@@ -234,6 +234,11 @@ impl Session {
     }
 
     pub async fn with_options(c: &Compilation, opts: &RunOptions) -> Result<Session, Failure> {
+        Session::for_program(c, c.program.as_ref(), opts).await
+    }
+
+    /// A session for `program` (the compilation's, or one a run rewrote from it).
+    async fn for_program(c: &Compilation, program: Option<&Program>, opts: &RunOptions) -> Result<Session, Failure> {
         let partitions = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let ctx = engine::session_with(partitions, opts.memory_limit);
         let state = ctx.state();
@@ -246,8 +251,7 @@ impl Session {
             providers.insert(name.clone(), p);
         }
         // sources with scan options read their table through a provider of their own
-        for s in c
-            .program
+        for s in program
             .iter()
             .flat_map(|p| &p.sources)
             .filter(|s| !s.options.is_default())
@@ -323,6 +327,9 @@ pub struct OutputReport {
     /// Warnings of the run (e.g. orphan join keys), reported with its first output.
     #[serde(skip)]
     pub warnings: Vec<Diagnostic>,
+    /// For the output of an `incremental` model: what this run did and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<String>,
 }
 
 /// Compiles, plans, and executes every output (or the one named), committing each to Delta.
@@ -358,15 +365,36 @@ pub fn parse_size(s: &str) -> Option<usize> {
 }
 
 pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) -> Result<Vec<OutputReport>, Failure> {
-    let program = c.program()?;
-    let session = Session::with_options(c, opts).await?;
-    let plan = session.plan(program, only)?;
-    let roots = session.consume(&plan).await?;
-    let outputs: Vec<&OutputIr> = program
-        .outputs
-        .iter()
-        .filter(|o| only.is_none_or(|n| n == o.name))
-        .collect();
+    let checked = c.program()?;
+    check_output_name(checked, only)?;
+    // outputs of incremental models read only their source's new changes, or nothing
+    let (program, increments) = plan_increments(c, checked, only).await?;
+    let program = &program;
+    let session = Session::for_program(c, Some(program), opts).await?;
+    let mut up_to_date = vec![];
+    let mut todo = vec![];
+    for o in program.outputs.iter().filter(|o| only.is_none_or(|n| n == o.name)) {
+        match increments.get(&o.name) {
+            Some(Increment::UpToDate { version, why }) => up_to_date.push(OutputReport {
+                output: o.name.clone(),
+                location: o.url.to_string(),
+                rows: 0,
+                files: 0,
+                version: *version,
+                millis: 0,
+                skipped: true,
+                warnings: vec![],
+                incremental: Some(why.clone()),
+            }),
+            _ => todo.push(o),
+        }
+    }
+    let outputs = todo;
+    let mut roots = vec![];
+    for o in &outputs {
+        let plan = session.plan(program, Some(&o.name))?;
+        roots.extend(session.consume(&plan).await?);
+    }
     // every output's contract and join keys first: a violation anywhere commits nothing anywhere
     let (warnings, mut violations): (Vec<Diagnostic>, Vec<Diagnostic>) = verify_keys(&session, program, &outputs)
         .await?
@@ -384,11 +412,197 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
         return Err(Failure::User(violations));
     }
     let run_id = opts.run_id.clone().unwrap_or_else(new_run_id);
-    let mut reports = commit_all(&session, outputs.into_iter().zip(roots).collect(), &run_id).await?;
+    let mut reports = commit_all(&session, outputs.into_iter().zip(roots).collect(), &run_id, &increments).await?;
+    reports.extend(up_to_date);
     if let Some(first) = reports.first_mut() {
         first.warnings = warnings;
     }
     Ok(reports)
+}
+
+/// What a run does for the output of an `incremental` model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Increment {
+    /// The model in full, overwriting the output (first run, or changes that cannot be
+    /// appended).
+    Rebuild { txns: Vec<(String, i64)>, why: String },
+    /// The rows of the source's changes after version `since`, appended; the output must
+    /// still be at `base` when committing.
+    Append {
+        since: i64,
+        base: i64,
+        txns: Vec<(String, i64)>,
+        why: String,
+    },
+    /// Nothing new since the last run.
+    UpToDate { version: i64, why: String },
+}
+
+/// The Delta application id under which an incremental output records the version of
+/// each table it has read.
+pub fn incremental_app_id(output: &str, table: &url::Url) -> String {
+    format!("semc:incremental:{output}:{table}")
+}
+
+/// Decides, for each output of an incremental model, whether this run appends the rows of
+/// new changes, rebuilds, or has nothing to do — from the versions the output's last commit
+/// recorded — and rewrites the program so appending outputs read the changes only.
+async fn plan_increments(
+    c: &Compilation,
+    checked: &Program,
+    only: Option<&str>,
+) -> Result<(Program, std::collections::HashMap<String, Increment>), Failure> {
+    let mut program = checked.clone();
+    let mut out = std::collections::HashMap::new();
+    for oi in 0..checked.outputs.len() {
+        let o = &checked.outputs[oi];
+        if only.is_some_and(|n| n != o.name) {
+            continue;
+        }
+        let Some(si) = checked.models[o.model].incremental else {
+            continue;
+        };
+        let inc = decide_increment(c, checked, o, si).await?;
+        if let Increment::Append { since, .. } = &inc {
+            // a copy of the source that reads its changes, and of the model that reads it
+            let mut src = checked.sources[si].clone();
+            src.options.changes_since = Some(*since);
+            program.sources.push(src);
+            let mut model = checked.models[o.model].clone();
+            model.rel.replace_scan(si, program.sources.len() - 1);
+            model.name = format!("{}__changes", model.name);
+            program.models.push(model);
+            program.outputs[oi].model = program.models.len() - 1;
+        }
+        out.insert(o.name.clone(), inc);
+    }
+    Ok((program, out))
+}
+
+async fn decide_increment(c: &Compilation, program: &Program, o: &OutputIr, si: usize) -> Result<Increment, Failure> {
+    let src = &program.sources[si];
+    let mut read = std::collections::BTreeSet::new();
+    program.sources_read(o.model, &mut read);
+    let txns: Vec<(String, i64)> = read
+        .iter()
+        .map(|&i| {
+            let s = &program.sources[i];
+            (incremental_app_id(&o.name, &s.url), s.version)
+        })
+        .collect();
+    let rebuild = |why: String| Increment::Rebuild {
+        txns: txns.clone(),
+        why,
+    };
+    let table = match delta::open(&o.url, &PinSpec::Latest).await {
+        Ok(t) => t,
+        Err(TableError::NotFound(_)) => return Ok(rebuild("first run: built in full".into())),
+        Err(e) => return Err(write_failed(o, e.message())),
+    };
+    let base = table.version().map(|v| v as i64).unwrap_or(-1);
+    let snap = table.snapshot().map_err(|e| write_failed(o, &e.to_string()))?;
+    let recorded = |app: String| {
+        let (snap, table) = (&snap, &table);
+        async move {
+            snap.transaction_version(table.log_store().as_ref(), app)
+                .await
+                .ok()
+                .flatten()
+        }
+    };
+    let Some(since) = recorded(incremental_app_id(&o.name, &src.url)).await else {
+        return Ok(rebuild(format!(
+            "no incremental run recorded in the output: built in full from `{}` at version {}",
+            src.name, src.version
+        )));
+    };
+    for &i in &read {
+        let s = &program.sources[i];
+        if i == si {
+            continue;
+        }
+        let was = recorded(incremental_app_id(&o.name, &s.url)).await;
+        if was != Some(s.version) {
+            let was = was
+                .map(|v| format!("version {v}"))
+                .unwrap_or_else(|| "no recorded version".into());
+            return Ok(rebuild(format!(
+                "`{}` moved from {was} to version {}: rows already written may change; rebuilt in full",
+                s.name, s.version
+            )));
+        }
+    }
+    if since == src.version {
+        return Ok(Increment::UpToDate {
+            version: base,
+            why: format!("up to date: `{}` is still at version {since}", src.name),
+        });
+    }
+    if since > src.version {
+        return Ok(rebuild(format!(
+            "`{}` is read at version {}, before version {since} that the output already holds: rebuilt in full",
+            src.name, src.version
+        )));
+    }
+    // only commits that add rows can be appended; deletes, updates and schema changes rebuild
+    let plain = delta::pinned_name(&src.url, src.version);
+    let Some((_, source_table)) = c.tables.iter().find(|(n, _)| *n == plain) else {
+        return Err(Failure::Internal(format!("table {plain} was not opened")));
+    };
+    for v in since + 1..=src.version {
+        if let Some(why) = not_append_only(source_table, v).await {
+            return Ok(rebuild(format!(
+                "version {v} of `{}` {why}: rebuilt in full at version {}",
+                src.name, src.version
+            )));
+        }
+    }
+    Ok(Increment::Append {
+        since,
+        base,
+        txns,
+        why: format!(
+            "appended the rows inserted into `{}` after version {since} up to version {}",
+            src.name, src.version
+        ),
+    })
+}
+
+/// Why commit `v` of a table does more than add rows (None when it only adds rows).
+async fn not_append_only(table: &DeltaTable, v: i64) -> Option<String> {
+    let bytes = match table.log_store().read_commit_entry(v as _).await {
+        Ok(Some(b)) => b,
+        Ok(None) => return Some("is no longer in the log".into()),
+        Err(e) => return Some(format!("cannot be read ({e})")),
+    };
+    for line in String::from_utf8_lossy(&bytes).lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(action) = serde_json::from_str::<serde_json::Value>(line) else {
+            return Some("has an unreadable action".into());
+        };
+        if action.get("cdc").is_some() {
+            return Some("updates or deletes rows".into());
+        }
+        if action
+            .get("remove")
+            .and_then(|r| r.get("dataChange"))
+            .and_then(|d| d.as_bool())
+            == Some(true)
+        {
+            return Some("removes rows".into());
+        }
+        if action.get("metaData").is_some() {
+            return Some("changes the table's metadata".into());
+        }
+    }
+    None
+}
+
+fn write_failed(o: &OutputIr, e: &str) -> Failure {
+    Failure::User(vec![
+        Diagnostic::error(Code::E0401, o.span, format!("output `{}`: {e}", o.name))
+            .label("writing this output failed")
+            .help("nothing was committed to this output; fix the cause and run again"),
+    ])
 }
 
 /// Writes each output (one atomic Delta commit each) and reports what was done.
@@ -396,15 +610,17 @@ async fn commit_all(
     session: &Session,
     items: Vec<(&OutputIr, LogicalPlan)>,
     run_id: &str,
+    increments: &std::collections::HashMap<String, Increment>,
 ) -> Result<Vec<OutputReport>, Failure> {
     let mut reports = vec![];
     for (o, lp) in items {
         let start = Instant::now();
-        let written = match write_output(session, o, lp.clone(), run_id).await {
+        let inc = increments.get(&o.name);
+        let written = match write_output(session, o, lp.clone(), run_id, inc).await {
             // a hash join that ran out of memory: plan again with sort-merge joins, which spill
             Err(Failure::User(d)) if d.iter().any(|d| d.message.contains("Resources exhausted")) => {
                 session.prefer_hash_join(false);
-                let r = write_output(session, o, lp, run_id).await;
+                let r = write_output(session, o, lp, run_id, inc).await;
                 session.prefer_hash_join(true);
                 r?
             }
@@ -423,6 +639,11 @@ async fn commit_all(
             millis: start.elapsed().as_millis(),
             skipped,
             warnings: vec![],
+            incremental: inc.map(|i| match i {
+                Increment::Rebuild { why, .. } | Increment::Append { why, .. } | Increment::UpToDate { why, .. } => {
+                    why.clone()
+                }
+            }),
         });
     }
     Ok(reports)
@@ -600,13 +821,15 @@ async fn write_output(
     o: &OutputIr,
     lp: LogicalPlan,
     run_id: &str,
+    inc: Option<&Increment>,
 ) -> Result<Option<(u64, u64, i64)>, Failure> {
     use deltalake::protocol::SaveMode;
-    let io = |e: String| {
+    let io = |e: String| write_failed(o, &e);
+    let conflict = |what: String| {
         Failure::User(vec![
-            Diagnostic::error(Code::E0401, o.span, format!("output `{}`: {e}", o.name))
-                .label("writing this output failed")
-                .help("nothing was committed to this output; fix the cause and run again"),
+            Diagnostic::error(Code::E0407, o.span, format!("output `{}`: {what}", o.name))
+                .label("another writer committed to this output during the run")
+                .help("nothing of this run was committed to this output; run again to compute on its new state"),
         ])
     };
     if o.url.scheme() == "file"
@@ -624,9 +847,19 @@ async fn write_output(
     {
         return Ok(None);
     }
-    let mode = match o.mode {
-        crate::ast::WriteMode::Append => SaveMode::Append,
-        crate::ast::WriteMode::Overwrite => SaveMode::Overwrite,
+    let mode = match (inc, o.mode) {
+        (Some(Increment::Rebuild { .. }), _) => SaveMode::Overwrite,
+        (Some(Increment::Append { base, .. }), _) => {
+            let now = table.version().map(|v| v as i64).unwrap_or(-1);
+            if now != *base {
+                return Err(conflict(format!(
+                    "the output moved from version {base} to {now} while this run read its source's changes"
+                )));
+            }
+            SaveMode::Append
+        }
+        (_, crate::ast::WriteMode::Append) => SaveMode::Append,
+        (_, crate::ast::WriteMode::Overwrite) => SaveMode::Overwrite,
     };
     // plan here, so the result reaches the writer exactly as planned (in order when sorted)
     let state = session.ctx.state();
@@ -648,14 +881,31 @@ async fn write_output(
     if mode == SaveMode::Overwrite {
         wb = wb.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
     }
-    let txn = deltalake::kernel::Transaction::new(app_id(&o.name, run_id), 1);
+    let mut txns = vec![deltalake::kernel::Transaction::new(app_id(&o.name, run_id), 1)];
+    if let Some(Increment::Rebuild { txns: t, .. } | Increment::Append { txns: t, .. }) = inc {
+        txns.extend(t.iter().map(|(app, v)| deltalake::kernel::Transaction::new(app, *v)));
+    }
     let props = deltalake::kernel::transaction::CommitProperties::default()
-        .with_application_transaction(txn)
-        // concurrent appenders: each lost race re-reads the log and tries the next version
-        .with_max_retries(1000)
+        .with_application_transactions(txns)
+        // concurrent blind appenders: each lost race re-reads the log and tries the next
+        // version; an incremental append must land right after the state it was computed
+        // from (the conflict checker would let two identical appends both land)
+        .with_max_retries(if matches!(inc, Some(Increment::Append { .. })) {
+            0
+        } else {
+            1000
+        })
         .with_metadata([("semc.run_id".to_string(), serde_json::json!(run_id))]);
     wb = wb.with_commit_properties(props);
-    let table = wb.await.map_err(|e| io(e.to_string()))?;
+    let table = wb.await.map_err(|e| {
+        use deltalake::kernel::transaction::TransactionError as T;
+        match &e {
+            deltalake::DeltaTableError::Transaction {
+                source: T::CommitConflict(_) | T::MaxCommitAttempts(_),
+            } => conflict(e.to_string()),
+            _ => io(e.to_string()),
+        }
+    })?;
     let version = table.version().map(|v| v as i64).unwrap_or(-1);
     let (mut rows, mut files) = (0, 0);
     use futures::StreamExt;
@@ -811,7 +1061,9 @@ pub async fn write_bundle(c: &Compilation, dir: &Path, only: Option<&str>) -> Re
                 name: o.name.clone(),
                 root,
                 uri: o.url.to_string(),
+                // a bundle's plan computes an incremental model in full: it replaces the output
                 mode: match o.mode {
+                    _ if program.models[o.model].incremental.is_some() => "overwrite".into(),
                     crate::ast::WriteMode::Append => "append".into(),
                     crate::ast::WriteMode::Overwrite => "overwrite".into(),
                 },
@@ -922,6 +1174,7 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions) -> Result<Vec<OutputRepo
         &session,
         staged.iter().map(|(o, lp)| (o, lp.clone())).collect(),
         &run_id,
+        &std::collections::HashMap::new(),
     )
     .await
 }

@@ -82,6 +82,9 @@ pub async fn provider_with(
     table
         .update_datafusion_session(state)
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    if let Some(since) = options.changes_since {
+        return inserted_since(table, since);
+    }
     let mut session = state.clone();
     if let Some(p) = options.pushdown {
         session.config_mut().options_mut().execution.parquet.pushdown_filters = p;
@@ -94,6 +97,74 @@ pub async fn provider_with(
         builder = builder.with_file_paths(options.files.clone());
     }
     builder.await.map_err(|e| DataFusionError::External(Box::new(e)))
+}
+
+/// The rows that the commits after version `since`, up to the table's version, inserted: the
+/// table's Change Data Feed, kept to inserts (and update post-images), in the table's columns.
+fn inserted_since(table: &DeltaTable, since: i64) -> Result<Arc<dyn TableProvider>> {
+    let ext = |e: deltalake::DeltaTableError| DataFusionError::External(Box::new(e));
+    let version = table
+        .version()
+        .ok_or_else(|| DataFusionError::Plan("the table has no version".into()))? as i64;
+    if since < 0 || since >= version {
+        return Err(DataFusionError::Plan(format!(
+            "changes after version {since} up to version {version}: an empty range"
+        )));
+    }
+    let builder = table
+        .clone()
+        .scan_cdf()
+        .with_starting_version((since + 1) as _)
+        .with_ending_version(version as _);
+    let cdf = deltalake::delta_datafusion::DeltaCdfTableProvider::try_new(builder).map_err(ext)?;
+    let all = cdf.schema();
+    let snapshot = table.snapshot().map_err(ext)?;
+    let mut fields = vec![];
+    let mut map = vec![];
+    for f in snapshot.schema().fields() {
+        let i = all.index_of(f.name())?;
+        fields.push(all.field(i).clone());
+        map.push(i);
+    }
+    Ok(Arc::new(InsertedRows {
+        cdf: Arc::new(cdf),
+        schema: Arc::new(datafusion::arrow::datatypes::Schema::new(fields)),
+        map,
+    }))
+}
+
+/// A table's Change Data Feed seen as the rows it inserted, in the table's own columns.
+#[derive(Debug)]
+struct InsertedRows {
+    cdf: Arc<deltalake::delta_datafusion::DeltaCdfTableProvider>,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    /// For each column here, its index in the feed's schema.
+    map: Vec<usize>,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for InsertedRows {
+    fn schema(&self) -> datafusion::arrow::datatypes::SchemaRef {
+        self.schema.clone()
+    }
+    fn table_type(&self) -> datafusion::logical_expr::TableType {
+        datafusion::logical_expr::TableType::Base
+    }
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[datafusion::logical_expr::Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        use datafusion::logical_expr::{col, lit};
+        let wanted: Vec<usize> = match projection {
+            Some(p) => p.iter().map(|i| self.map[*i]).collect(),
+            None => self.map.clone(),
+        };
+        let inserts = col("_change_type").in_list(vec![lit("insert"), lit("update_postimage")], false);
+        self.cdf.scan(state, Some(&wanted), &[inserts], limit).await
+    }
 }
 
 impl PinnedDeltaSchema {

@@ -149,6 +149,8 @@ pub enum Rel {
     /// Keeps every input column (with its qualifier) and adds these.
     Derive {
         input: Box<Rel>,
+        /// The qualifier of the new columns.
+        alias: String,
         exprs: Vec<(String, TExpr)>,
     },
     Aggregate {
@@ -220,6 +222,8 @@ pub struct ModelIr {
     /// Keys this model relies on being unique in a source (its `many_to_one` and
     /// `one_to_one` joins): verified on the data before a run commits.
     pub key_claims: Vec<KeyClaim>,
+    /// `incremental`: the source whose changes each run reads (it is read once, row by row).
+    pub incremental: Option<usize>,
 }
 
 /// "These columns are unique in this source's snapshot", as a join declares it.
@@ -236,6 +240,47 @@ pub struct KeyClaim {
 
 impl Rel {
     /// The models this relation reads (directly).
+    /// How many times this relation (not the models it reads) scans source `si`.
+    pub fn scans_of(&self, si: usize) -> usize {
+        match self {
+            Rel::Scan { source, .. } => usize::from(*source == si),
+            Rel::ModelRef { .. } => 0,
+            Rel::Join { left, right, .. } | Rel::Union { left, right } => left.scans_of(si) + right.scans_of(si),
+            Rel::Filter { input, .. }
+            | Rel::Project { input, .. }
+            | Rel::Derive { input, .. }
+            | Rel::Aggregate { input, .. }
+            | Rel::Sort { input, .. }
+            | Rel::Limit { input, .. }
+            | Rel::Distinct { input }
+            | Rel::Alias { input, .. } => input.scans_of(si),
+        }
+    }
+
+    /// Makes every scan of source `from` a scan of source `to`.
+    pub fn replace_scan(&mut self, from: usize, to: usize) {
+        match self {
+            Rel::Scan { source, .. } => {
+                if *source == from {
+                    *source = to;
+                }
+            }
+            Rel::ModelRef { .. } => {}
+            Rel::Join { left, right, .. } | Rel::Union { left, right } => {
+                left.replace_scan(from, to);
+                right.replace_scan(from, to);
+            }
+            Rel::Filter { input, .. }
+            | Rel::Project { input, .. }
+            | Rel::Derive { input, .. }
+            | Rel::Aggregate { input, .. }
+            | Rel::Sort { input, .. }
+            | Rel::Limit { input, .. }
+            | Rel::Distinct { input }
+            | Rel::Alias { input, .. } => input.replace_scan(from, to),
+        }
+    }
+
     pub fn model_refs(&self, out: &mut Vec<usize>) {
         match self {
             Rel::ModelRef { model, .. } => out.push(*model),
@@ -283,4 +328,20 @@ pub struct Program {
     pub models: Vec<ModelIr>,
     pub outputs: Vec<OutputIr>,
     pub functions: Vec<Signature>,
+}
+
+impl Program {
+    /// Every source model `m` reads, directly or through the models it reads.
+    pub fn sources_read(&self, m: usize, out: &mut std::collections::BTreeSet<usize>) {
+        let mut stack = vec![m];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(m) = stack.pop() {
+            if !seen.insert(m) {
+                continue;
+            }
+            let rel = &self.models[m].rel;
+            out.extend((0..self.sources.len()).filter(|&s| rel.scans_of(s) > 0));
+            rel.model_refs(&mut stack);
+        }
+    }
 }

@@ -42,12 +42,18 @@ impl Workspace {
 
     /// A workspace from text in memory (for tests and editors): `name` is shown in diagnostics.
     pub fn from_text(name: &str, text: &str, root: &Path) -> Workspace {
+        Workspace::from_bytes(name, text.as_bytes(), root)
+    }
+
+    /// A workspace from bytes in memory, decoded as a file read from disk would be (invalid
+    /// UTF-8, NUL bytes and oversized input are diagnostics).
+    pub fn from_bytes(name: &str, bytes: &[u8], root: &Path) -> Workspace {
         let mut ws = Workspace::new(root.to_path_buf());
         let mut seen = HashMap::new();
         ws.add_file(
             root.join(name),
             name.to_string(),
-            text.as_bytes().to_vec(),
+            bytes.to_vec(),
             &mut seen,
             &mut vec![],
         );

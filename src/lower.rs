@@ -127,11 +127,11 @@ impl<'a> Lowerer<'a> {
                     .collect::<Result<_>>()?;
                 self.rel(input)?.project(es)?
             }
-            Rel::Derive { input, exprs } => {
+            Rel::Derive { input, alias, exprs } => {
                 let b = self.rel(input)?;
                 let mut es: Vec<Expr> = b.schema().columns().into_iter().map(Expr::Column).collect();
                 for (n, e) in exprs {
-                    es.push(self.expr(e)?.alias(n));
+                    es.push(self.expr(e)?.alias_qualified(Some(alias.as_str()), n));
                 }
                 b.project(es)?
             }

@@ -102,12 +102,23 @@ fn print_reports(reports: &[driver::OutputReport], map: &SourceMap) {
         print_diags(map, &r.warnings, DiagFormat::Human);
     }
     for r in reports {
-        if r.skipped {
+        if r.skipped && r.incremental.is_some() {
+            println!(
+                "{}: {} ({} version {}); nothing written",
+                r.output,
+                r.incremental.as_deref().unwrap_or_default(),
+                r.location,
+                r.version
+            );
+        } else if r.skipped {
             println!(
                 "{}: run already committed at {} version {}; nothing written",
                 r.output, r.location, r.version
             );
         } else {
+            if let Some(why) = &r.incremental {
+                println!("{}: {why}", r.output);
+            }
             println!(
                 "{}: {} rows, {} file(s) → {} version {} ({} ms)",
                 r.output, r.rows, r.files, r.location, r.version, r.millis

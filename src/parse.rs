@@ -376,6 +376,7 @@ pub fn rule_name(r: Rule) -> &'static str {
         k_limit => "`limit`",
         k_distinct => "`distinct`",
         k_union => "`union`",
+        k_incremental => "`incremental`",
         k_contract => "`contract`",
         k_to => "`to`",
         k_mode => "`mode`",
@@ -696,8 +697,11 @@ impl Builder {
         let from = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
         let mut steps = vec![];
         let mut contract = None;
+        let mut incremental = None;
         for s in it {
-            if s.as_rule() == Rule::contract {
+            if s.as_rule() == Rule::k_incremental {
+                incremental = Some(self.span(&s));
+            } else if s.as_rule() == Rule::contract {
                 let cspan = self.span(&s);
                 let columns = s
                     .into_inner()
@@ -714,6 +718,7 @@ impl Builder {
             from,
             steps,
             contract,
+            incremental,
             span,
         }
     }

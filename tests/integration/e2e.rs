@@ -8,7 +8,7 @@ use semc::driver;
 use std::path::{Path, PathBuf};
 
 /// A fresh workspace folder: `links` are symlinks to fixture tables, `files` are written.
-fn workspace(name: &str, links: &[(&str, &str)], files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn workspace(name: &str, links: &[(&str, &str)], files: &[(&str, &str)]) -> PathBuf {
     let dir = fixtures::root().join("ws").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -29,7 +29,7 @@ fn copy_examples(dir: &Path) {
     }
 }
 
-type Rows = (Vec<String>, Vec<Vec<String>>);
+pub(crate) type Rows = (Vec<String>, Vec<Vec<String>>);
 
 fn to_rows(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Rows {
     let mut names = vec![];
@@ -50,7 +50,7 @@ fn to_rows(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Rows {
 }
 
 /// The rows of a Delta table (latest version) in stored order.
-async fn table_rows(location: &str) -> Rows {
+pub(crate) async fn table_rows(location: &str) -> Rows {
     let url = url::Url::parse(location).unwrap();
     let table = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
     let ctx = semc::engine::session_with_partitions(1);
@@ -115,7 +115,7 @@ async fn plan_of(path: &Path) -> (driver::Compilation, driver::Session, substrai
     (c, s, plan)
 }
 
-async fn run_ok(dir: &Path) -> Vec<driver::OutputReport> {
+pub(crate) async fn run_ok(dir: &Path) -> Vec<driver::OutputReport> {
     let c = driver::compile(dir)
         .await
         .unwrap_or_else(|_| panic!("internal failure"));

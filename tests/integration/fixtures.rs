@@ -6,7 +6,8 @@ use std::sync::OnceLock;
 static FIXTURES: OnceLock<PathBuf> = OnceLock::new();
 
 /// The fixture root: `tpch/*` (TPC-H SF 0.01), `corrupt` (a log that is not JSON),
-/// `nolog` (a folder without `_delta_log`), `versioned/orders` (4 versions of orders).
+/// `nolog` (a folder without `_delta_log`), `versioned/orders` (4 versions of orders),
+/// `cdf/nation` (nation with its Change Data Feed on).
 pub fn root() -> &'static Path {
     FIXTURES.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("semc-fixtures-{}", std::process::id()));
@@ -50,6 +51,29 @@ async fn build(dir: &Path) {
     std::fs::write(dir.join("nolog/data.parquet"), b"PAR1").unwrap();
     // orders in four versions: each appends a quarter of the rows
     versioned_orders(&dir.join("tpch/orders"), &dir.join("versioned/orders")).await;
+    // nation with its Change Data Feed on
+    change_feed_nation(&dir.join("tpch/nation"), &dir.join("cdf/nation")).await;
+}
+
+async fn change_feed_nation(src: &Path, dst: &Path) {
+    let ctx = datafusion::prelude::SessionContext::new();
+    let url = url::Url::from_directory_path(std::fs::canonicalize(src).unwrap()).unwrap();
+    let table = deltalake::open_table(url).await.unwrap();
+    let batches = ctx
+        .read_table(table.table_provider().await.unwrap())
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    std::fs::create_dir_all(dst).unwrap();
+    let durl = url::Url::from_directory_path(std::fs::canonicalize(dst).unwrap()).unwrap();
+    deltalake::DeltaTable::try_from_url(durl)
+        .await
+        .unwrap()
+        .write(batches)
+        .with_configuration([("delta.enableChangeDataFeed", Some("true"))])
+        .await
+        .unwrap();
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -4,4 +4,5 @@ mod cli;
 mod corpus;
 mod e2e;
 mod fixtures;
+mod incremental;
 mod props;

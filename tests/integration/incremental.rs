@@ -1,0 +1,217 @@
+//! Incremental models over a source's Change Data Feed: each run appends the rows of the
+//! source's new changes, and the output always equals a full rebuild.
+
+use crate::e2e::{Rows, run_ok, table_rows, workspace};
+use datafusion::arrow::array::{Int64Array, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use deltalake::DeltaTable;
+use semc::driver;
+use std::path::Path;
+use std::sync::Arc;
+
+fn url_of(p: &Path) -> url::Url {
+    url::Url::from_directory_path(std::fs::canonicalize(p).unwrap()).unwrap()
+}
+
+fn events(ids: std::ops::Range<i64>) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("kind", DataType::Utf8, true),
+        Field::new("amount", DataType::Int64, true),
+    ]));
+    let kinds = ["a", "b", "c", "zz"];
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from_iter_values(ids.clone())),
+            Arc::new(StringArray::from_iter_values(
+                ids.clone().map(|i| kinds[(i % 4) as usize]),
+            )),
+            Arc::new(Int64Array::from_iter_values(ids.map(|i| (i * 37) % 100))),
+        ],
+    )
+    .unwrap()
+}
+
+fn kinds(rows: &[(&str, &str)]) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("label", DataType::Utf8, true),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+        ],
+    )
+    .unwrap()
+}
+
+/// Appends `batch` to the table at `dir` (creating it, with the Change Data Feed on if `cdf`).
+async fn append(dir: &Path, batch: RecordBatch, cdf: bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    let t = DeltaTable::try_from_url(url_of(dir)).await.unwrap();
+    let mut w = t
+        .write(vec![batch])
+        .with_save_mode(deltalake::protocol::SaveMode::Append);
+    if cdf {
+        w = w.with_configuration([("delta.enableChangeDataFeed", Some("true"))]);
+    }
+    w.await.unwrap();
+}
+
+fn sorted(mut r: Rows) -> Vec<Vec<String>> {
+    r.1.sort();
+    r.1
+}
+
+const PROGRAM: &str = r#"
+source events from delta("events") {
+  id: int64 key
+  kind: string
+  amount: int64
+  join kinds many_to_one on kind = kinds.kind
+}
+source kinds from delta("kinds") {
+  kind: string key
+  label: string
+}
+model big from events incremental {
+  where amount > 30
+  derive { label = kinds.label, twice = amount * 2 }
+  select { id, kind, label, twice }
+}
+model big_full from events {
+  where amount > 30
+  derive { label = kinds.label, twice = amount * 2 }
+  select { id, kind, label, twice }
+}
+output big to delta("out/big") mode append
+output big_full to delta("out/big_full") mode overwrite
+"#;
+
+fn report<'a>(reports: &'a [driver::OutputReport], name: &str) -> &'a driver::OutputReport {
+    reports.iter().find(|r| r.output == name).unwrap()
+}
+
+#[tokio::test]
+async fn incremental_runs_append_new_changes_and_equal_a_rebuild() {
+    let dir = workspace("incremental", &[], &[("main.sem", PROGRAM)]);
+    append(&dir.join("events"), events(0..200), true).await;
+    append(&dir.join("kinds"), kinds(&[("a", "A"), ("b", "B"), ("c", "C")]), false).await;
+    let out = |n: &str| url_of(&dir.join("out").join(n)).to_string();
+    let same = || async {
+        assert_eq!(
+            sorted(table_rows(&out("big")).await),
+            sorted(table_rows(&out("big_full")).await)
+        )
+    };
+
+    // first run: built in full
+    let r = run_ok(&dir).await;
+    let big = report(&r, "big");
+    assert!(big.incremental.as_deref().unwrap().contains("built in full"), "{big:?}");
+    assert_eq!(big.rows, report(&r, "big_full").rows);
+    same().await;
+
+    // an append to the source: only its rows are read and appended
+    append(&dir.join("events"), events(200..260), true).await;
+    let r = run_ok(&dir).await;
+    let big = report(&r, "big");
+    let new_rows = (200..260).filter(|i| (i * 37) % 100 > 30).count() as u64;
+    assert!(big.incremental.as_deref().unwrap().starts_with("appended"), "{big:?}");
+    assert_eq!(big.rows, new_rows, "only the new rows are written");
+    assert_eq!(big.version, 1, "an append is the output's next version");
+    same().await;
+
+    // two appends between runs: both are read
+    append(&dir.join("events"), events(260..300), true).await;
+    append(&dir.join("events"), events(300..330), true).await;
+    let r = run_ok(&dir).await;
+    assert_eq!(
+        report(&r, "big").rows,
+        (260..330).filter(|i| (i * 37) % 100 > 30).count() as u64
+    );
+    same().await;
+
+    // nothing new: nothing written
+    let r = run_ok(&dir).await;
+    let big = report(&r, "big");
+    assert!(
+        big.skipped && big.incremental.as_deref().unwrap().starts_with("up to date"),
+        "{big:?}"
+    );
+    same().await;
+
+    // a delete in the source cannot be appended: the output is rebuilt
+    let t = deltalake::open_table(url_of(&dir.join("events"))).await.unwrap();
+    t.delete().with_predicate("id < 50").await.unwrap();
+    let r = run_ok(&dir).await;
+    let big = report(&r, "big");
+    assert!(
+        big.incremental.as_deref().unwrap().contains("rebuilt in full"),
+        "{big:?}"
+    );
+    same().await;
+
+    // a change to a table the model joins rebuilds too (written rows would be stale)
+    append(&dir.join("kinds"), kinds(&[("zz", "Z")]), false).await;
+    append(&dir.join("events"), events(330..340), true).await;
+    let r = run_ok(&dir).await;
+    let big = report(&r, "big");
+    assert!(big.incremental.as_deref().unwrap().contains("`kinds` moved"), "{big:?}");
+    same().await;
+    assert!(table_rows(&out("big")).await.1.iter().any(|row| row[2] == "Z"));
+}
+
+#[tokio::test]
+async fn the_same_incremental_run_id_commits_once() {
+    let dir = workspace(
+        "incremental_run_id",
+        &[],
+        &[(
+            "main.sem",
+            "source e from delta(\"e\") { id: int64\n kind: string\n amount: int64 }\nmodel m from e incremental { where amount > 10 }\noutput m to delta(\"out\") mode append\n",
+        )],
+    );
+    append(&dir.join("e"), events(0..50), true).await;
+    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    let opts = driver::RunOptions {
+        run_id: Some("nightly-1".into()),
+        ..Default::default()
+    };
+    let first = driver::run_with(&c, None, &opts)
+        .await
+        .unwrap_or_else(|_| panic!("run"));
+    assert!(!first[0].skipped);
+    append(&dir.join("e"), events(50..80), true).await;
+    // the same run id, recompiled against the new source version: recorded, nothing written
+    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    let again = driver::run_with(&c, None, &opts)
+        .await
+        .unwrap_or_else(|_| panic!("run"));
+    assert!(again[0].skipped, "{again:?}");
+    // a new run appends the 30 new rows' matches once
+    let r = run_ok(&dir).await;
+    assert_eq!(r[0].rows, (50..80).filter(|i| (i * 37) % 100 > 10).count() as u64);
+    let all = table_rows(&url_of(&dir.join("out")).to_string()).await;
+    assert_eq!(all.1.len(), (0..80).filter(|i| (i * 37) % 100 > 10).count());
+}
+
+#[tokio::test]
+async fn a_source_without_change_data_feed_cannot_be_incremental() {
+    let dir = workspace(
+        "incremental_no_cdf",
+        &[],
+        &[(
+            "main.sem",
+            "source e from delta(\"e\") { id: int64\n kind: string\n amount: int64 }\nmodel m from e incremental { where amount > 10 }\noutput m to delta(\"out\") mode append\n",
+        )],
+    );
+    append(&dir.join("e"), events(0..10), false).await;
+    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    let codes: Vec<&str> = c.diags.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E0222"], "{}", semc::diag::render(&c.ws.map, &c.diags, false));
+}
