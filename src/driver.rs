@@ -401,10 +401,14 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
         .into_iter()
         .partition(|d| !d.is_error());
     for (o, lp) in outputs.iter().zip(&roots) {
-        if let Err(f) = verify_contract(&session, program, o, lp).await {
-            match f {
-                Failure::User(d) => violations.extend(d),
-                internal => return Err(internal),
+        for r in [
+            verify_contract(&session, program, o, lp).await,
+            verify_table_constraints(&session, o, lp).await,
+        ] {
+            match r {
+                Ok(()) => {}
+                Err(Failure::User(d)) => violations.extend(d),
+                Err(internal) => return Err(internal),
             }
         }
     }
@@ -808,6 +812,65 @@ async fn verify_contract(session: &Session, program: &Program, o: &OutputIr, lp:
     }
 }
 
+/// Checks the rows an output would write against the Delta CHECK constraints its table
+/// already declares (`delta.constraints.<name>`), so a violation stops the whole run before
+/// any commit (the writer would refuse only that output, after others had committed).
+async fn verify_table_constraints(session: &Session, o: &OutputIr, lp: &LogicalPlan) -> Result<(), Failure> {
+    let table = match delta::open(&o.url, &PinSpec::Latest).await {
+        Ok(t) => t,
+        Err(TableError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(write_failed(o, e.message())),
+    };
+    let Ok(snap) = table.snapshot() else { return Ok(()) };
+    let mut constraints: Vec<(String, String)> = snap
+        .metadata()
+        .configuration()
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("delta.constraints.")?.to_string(), v.clone())))
+        .collect();
+    constraints.sort();
+    let mut diags = vec![];
+    for (name, sql) in constraints {
+        let df = DataFrame::new(session.ctx.state(), lp.clone());
+        let expr = match df.parse_sql_expr(&sql) {
+            Ok(e) => e,
+            Err(e) => {
+                diags.push(
+                    Diagnostic::error(
+                        Code::E0402,
+                        o.span,
+                        format!("output `{}`: its table's constraint `{name}` ({sql}) does not apply to the model's rows: {e}", o.name),
+                    )
+                    .label("the Delta table declares this constraint")
+                    .help("nothing was committed; the model must give the columns the constraint reads, or drop the constraint from the table"),
+                );
+                continue;
+            }
+        };
+        // a row violates a CHECK constraint when it evaluates to false (null passes)
+        let (n, shown) = count_and_show(df.filter(expr.is_false())?).await?;
+        if n > 0 {
+            diags.push(
+                Diagnostic::error(
+                    Code::E0402,
+                    o.span,
+                    format!(
+                        "output `{}`: {n} row(s) break the table's constraint `{name}` ({sql})",
+                        o.name
+                    ),
+                )
+                .label("the Delta table declares this constraint")
+                .help(format!("nothing was committed. First offending rows:\n{shown}")),
+            );
+        }
+    }
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::User(diags))
+    }
+}
+
 /// The Delta application id under which semc records that run `run_id` wrote `output`.
 pub fn app_id(output: &str, run_id: &str) -> String {
     format!("semc:{output}:{run_id}")
@@ -866,7 +929,7 @@ async fn write_output(
     let physical = state.create_physical_plan(&lp).await?;
     let planned = datafusion::logical_expr::LogicalPlanBuilder::scan(
         "semc_result",
-        datafusion::datasource::provider_as_source(Arc::new(engine::PlannedTable::new(physical))),
+        datafusion::datasource::provider_as_source(Arc::new(engine::PlannedTable::new(physical)?)),
         None,
     )?
     .build()?;

@@ -225,10 +225,10 @@ pub struct PlannedTable {
 }
 
 impl PlannedTable {
-    pub fn new(plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> Self {
-        PlannedTable {
-            plan: Arc::new(SealedExec { inner: plan }),
-        }
+    pub fn new(plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> Result<Self> {
+        Ok(PlannedTable {
+            plan: Arc::new(SealedExec::new(plan)?),
+        })
     }
 }
 
@@ -272,9 +272,47 @@ impl TableProvider for PlannedTable {
 /// An execution plan shown to the optimizer as a leaf: what it wraps was optimized already
 /// and must run as planned (the writer's plan would otherwise drop an ordering it does
 /// not itself require).
+///
+/// Its columns carry no Arrow field metadata: what a source's Delta schema attached to its
+/// fields (column-mapping ids and physical names, comments) describes that table, not the
+/// output, and would make the writer take the output for a column-mapped table.
 #[derive(Debug)]
 pub struct SealedExec {
     inner: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    /// The inner plan's schema without metadata, and the properties under it (None when
+    /// the inner schema has no metadata to drop).
+    plain: Option<(
+        datafusion::arrow::datatypes::SchemaRef,
+        Arc<datafusion::physical_plan::PlanProperties>,
+    )>,
+}
+
+impl SealedExec {
+    fn new(inner: Arc<dyn datafusion::physical_plan::ExecutionPlan>) -> Result<Self> {
+        use datafusion::arrow::datatypes::{Field, Schema};
+        let schema = inner.schema();
+        if schema.metadata().is_empty() && schema.fields().iter().all(|f| f.metadata().is_empty()) {
+            return Ok(SealedExec { inner, plain: None });
+        }
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_metadata(Default::default()))
+            .collect();
+        let plain = Arc::new(Schema::new(fields));
+        let props = inner.properties();
+        let eq = props.eq_properties.clone().with_new_schema(plain.clone())?;
+        let props = datafusion::physical_plan::PlanProperties::new(
+            eq,
+            props.partitioning.clone(),
+            props.emission_type,
+            props.boundedness,
+        );
+        Ok(SealedExec {
+            inner,
+            plain: Some((plain, Arc::new(props))),
+        })
+    }
 }
 
 impl datafusion::physical_plan::DisplayAs for SealedExec {
@@ -292,7 +330,10 @@ impl datafusion::physical_plan::ExecutionPlan for SealedExec {
         "SealedExec"
     }
     fn properties(&self) -> &Arc<datafusion::physical_plan::PlanProperties> {
-        self.inner.properties()
+        match &self.plain {
+            Some((_, p)) => p,
+            None => self.inner.properties(),
+        }
     }
     fn children(&self) -> Vec<&Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
         vec![]
@@ -324,6 +365,21 @@ impl datafusion::physical_plan::ExecutionPlan for SealedExec {
         partition: usize,
         context: Arc<datafusion::execution::TaskContext>,
     ) -> Result<datafusion::execution::SendableRecordBatchStream> {
-        self.inner.execute(partition, context)
+        let stream = self.inner.execute(partition, context)?;
+        let Some((schema, _)) = &self.plain else {
+            return Ok(stream);
+        };
+        use futures::StreamExt;
+        let s = schema.clone();
+        let batches = stream.map(move |b| {
+            let b = b?;
+            Ok(datafusion::arrow::record_batch::RecordBatch::try_new(
+                s.clone(),
+                b.columns().to_vec(),
+            )?)
+        });
+        Ok(Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(schema.clone(), batches),
+        ))
     }
 }

@@ -3,6 +3,7 @@
 mod cli;
 mod corpus;
 mod e2e;
+mod features;
 mod fixtures;
 mod incremental;
 mod props;
