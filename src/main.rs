@@ -84,6 +84,10 @@ enum Cmd {
         path: PathBuf,
         #[arg(long)]
         output: String,
+        /// Run the plan (nothing is written) and show per-operator metrics, row groups and
+        /// pages pruned per scan.
+        #[arg(long)]
+        analyze: bool,
     },
     /// Generate TPC-H as Delta tables, then check and run the TPC-H example models.
     Demo {
@@ -320,7 +324,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Err(f) => fail(&c.ws.map, f),
             }
         }
-        Cmd::Explain { path, output } => match driver::explain(&path, &output).await {
+        Cmd::Explain { path, output, analyze } => match driver::explain(&path, &output, analyze).await {
             Ok(text) => {
                 println!("{text}");
                 ExitCode::SUCCESS

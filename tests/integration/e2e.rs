@@ -552,7 +552,7 @@ model march from by_year {
 output march to delta("out/march") mode overwrite
 "#;
     std::fs::write(dir.join("read.sem"), read).unwrap();
-    let text = driver::explain(&dir.join("read.sem"), "march")
+    let text = driver::explain(&dir.join("read.sem"), "march", false)
         .await
         .unwrap_or_else(|_| panic!("explain"));
     assert!(text.contains("1 of 7 files read, 6 pruned"), "{text}");

@@ -218,3 +218,49 @@ async fn unknown_features_are_refused_under_strict() {
     assert!(c.diags.iter().any(|d| d.code.as_str() == "E0308"), "{rendered}");
     assert!(rendered.contains("variantType-preview"), "{rendered}");
 }
+
+/// `semc explain --analyze` runs the plan and shows, per scan, the parquet row groups that
+/// statistics pruned: one file of 10 row groups sorted by `id`, a filter on `id` reads 2.
+#[tokio::test]
+async fn explain_analyze_shows_row_groups_pruned() {
+    let program = "source t from delta(\"t\") {\n  id: int64\n  name: string\n}\nmodel m from t { where id >= 3000 and id < 4500 aggregate { n = count() } }\noutput m to delta(\"out\") mode overwrite\n";
+    let dir = workspace("feature_row_groups", &[], &[("main.sem", program)]);
+    let t = dir.join("t");
+    std::fs::create_dir_all(&t).unwrap();
+    let n = 10_000i64;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("name", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..n)),
+            Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("n{i}")))),
+        ],
+    )
+    .unwrap();
+    let props = deltalake::parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(1000))
+        .build();
+    DeltaTable::try_from_url(url_of(&t))
+        .await
+        .unwrap()
+        .write(vec![batch])
+        .with_writer_properties(props)
+        .await
+        .unwrap();
+    let text = driver::explain(&dir.join("main.sem"), "m", true)
+        .await
+        .unwrap_or_else(|_| panic!("explain"));
+    assert!(text.contains("1 of 1 files read"), "{text}");
+    assert!(text.contains("row groups: 8 of 10 pruned by statistics"), "{text}");
+    assert!(text.contains("1 rows (not written)"), "{text}");
+    // nothing was written
+    assert!(!dir.join("out").exists());
+    // without --analyze nothing runs and no row-group line is shown
+    let plain = driver::explain(&dir.join("main.sem"), "m", false)
+        .await
+        .unwrap_or_else(|_| panic!("explain"));
+    assert!(!plain.contains("row groups:"), "{plain}");
+}
