@@ -1147,6 +1147,10 @@ pub struct BundleSpec {
     /// Each source's table, id and pinned version (what `sem.lock` records).
     pub sources: Vec<LockedSource>,
     pub policy: BundlePolicy,
+    /// Tables (sources and outputs) under the workspace root, by URI: their path relative
+    /// to it. `semc exec DIR --root R` reads and writes them under `R` instead.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub relative: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
@@ -1175,7 +1179,7 @@ pub async fn write_bundle(c: &Compilation, dir: &Path, only: Option<&str>) -> Re
     let program = c.program()?;
     let session = Session::new(c).await?;
     let plan = session.plan(program, only)?;
-    let outputs = program
+    let outputs: Vec<BundleOutput> = program
         .outputs
         .iter()
         .filter(|o| only.is_none_or(|n| n == o.name))
@@ -1206,12 +1210,26 @@ pub async fn write_bundle(c: &Compilation, dir: &Path, only: Option<&str>) -> Re
             }
         })
         .collect();
+    let sources = Lock::of(c).sources;
+    let root = std::fs::canonicalize(&c.ws.root)
+        .ok()
+        .and_then(|r| url::Url::from_directory_path(r).ok());
+    let relative = sources
+        .iter()
+        .map(|s| s.uri.as_str())
+        .chain(outputs.iter().map(|o: &BundleOutput| o.uri.as_str()))
+        .filter_map(|uri| {
+            let rel = uri.strip_prefix(root.as_ref()?.as_str())?;
+            (!rel.is_empty() && !rel.split('/').any(|p| p == "..")).then(|| (uri.to_string(), rel.to_string()))
+        })
+        .collect();
     let spec = BundleSpec {
         format: 1,
         semc_version: env!("CARGO_PKG_VERSION").into(),
         plan: "plan.substrait.pb".into(),
         outputs,
-        sources: Lock::of(c).sources,
+        sources,
+        relative,
         policy: BundlePolicy {
             strict: program.policy.strict,
             max_reader_version: program.policy.max_reader_version,
@@ -1232,9 +1250,88 @@ fn bundle_error(msg: String) -> Failure {
     ])
 }
 
+/// Where `semc exec` finds a bundle's tables.
+#[derive(Debug, Clone, Default)]
+pub struct Bindings {
+    /// Tables the spec records relative to the workspace root resolve under this folder.
+    pub root: Option<std::path::PathBuf>,
+    /// `NAME=URI`: the source or output called NAME is the table at URI (a path or a URI).
+    pub binds: Vec<(String, String)>,
+}
+
+/// The URI each table of the spec is read or written at under `bindings`.
+fn rebind(spec: &BundleSpec, bindings: &Bindings) -> Result<std::collections::HashMap<String, url::Url>, Failure> {
+    let mut map = std::collections::HashMap::new();
+    if let Some(root) = &bindings.root {
+        let root =
+            std::fs::canonicalize(root).map_err(|e| bundle_error(format!("--root `{}`: {e}", root.display())))?;
+        for (uri, rel) in &spec.relative {
+            let to = delta::resolve_location(&root, rel).map_err(|e| bundle_error(e.message().to_string()))?;
+            map.insert(uri.clone(), to);
+        }
+    }
+    for (name, to) in &bindings.binds {
+        let uri = spec
+            .sources
+            .iter()
+            .find(|s| s.name == *name)
+            .map(|s| &s.uri)
+            .or_else(|| spec.outputs.iter().find(|o| o.name == *name).map(|o| &o.uri))
+            .ok_or_else(|| {
+                let names: Vec<&str> = spec
+                    .sources
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .chain(spec.outputs.iter().map(|o| o.name.as_str()))
+                    .collect();
+                bundle_error(format!(
+                    "--bind {name}=…: the bundle has no source or output `{name}` (it has {})",
+                    names.join(", ")
+                ))
+            })?;
+        let here = std::env::current_dir().unwrap_or_default();
+        let to = delta::resolve_location(&here, to).map_err(|e| bundle_error(e.message().to_string()))?;
+        map.insert(uri.clone(), to);
+    }
+    Ok(map)
+}
+
+/// Renames every table a plan reads (`<uri>@v<N>…`) whose URI `map` rebinds.
+fn rebind_plan(plan: Plan, map: &std::collections::HashMap<String, url::Url>) -> Result<Plan, Failure> {
+    fn walk(v: &mut serde_json::Value, map: &std::collections::HashMap<String, url::Url>) {
+        match v {
+            serde_json::Value::Object(o) => {
+                if let Some(names) = o
+                    .get_mut("namedTable")
+                    .and_then(|t| t.get_mut("names"))
+                    .and_then(|n| n.as_array_mut())
+                {
+                    for n in names {
+                        if let Some((url, version, options)) = n.as_str().and_then(delta::parse_pinned_name)
+                            && let Some(to) = map.get(url.as_str())
+                        {
+                            *n = serde_json::Value::String(delta::pinned_name_with(to, version, &options));
+                        }
+                    }
+                }
+                o.values_mut().for_each(|x| walk(x, map));
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, map)),
+            _ => {}
+        }
+    }
+    if map.is_empty() {
+        return Ok(plan);
+    }
+    let mut json = serde_json::to_value(&plan).map_err(|e| Failure::Internal(e.to_string()))?;
+    walk(&mut json, map);
+    serde_json::from_value(json).map_err(|e| Failure::Internal(e.to_string()))
+}
+
 /// Runs a bundle: no `.sem` source needed. Each root is consumed through datafusion-substrait
-/// (tables resolve from the plan's pinned names), verified, and committed like `semc run`.
-pub async fn exec_bundle(dir: &Path, opts: &RunOptions) -> Result<Vec<OutputReport>, Failure> {
+/// (tables resolve from the plan's pinned names, rebound by `bindings`), verified, and
+/// committed like `semc run`. A rebound source must be the same Delta table (same table id).
+pub async fn exec_bundle(dir: &Path, opts: &RunOptions, bindings: &Bindings) -> Result<Vec<OutputReport>, Failure> {
     let spec_text = std::fs::read_to_string(dir.join("spec.json"))
         .map_err(|e| bundle_error(format!("cannot read `{}`: {e}", dir.join("spec.json").display())))?;
     let spec: BundleSpec = serde_json::from_str(&spec_text)
@@ -1243,6 +1340,24 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions) -> Result<Vec<OutputRepo
         .map_err(|e| bundle_error(format!("cannot read the plan `{}`: {e}", spec.plan)))?;
     let plan: Plan = prost::Message::decode(bytes.as_slice())
         .map_err(|e| bundle_error(format!("the plan is not Substrait: {e}")))?;
+    let map = rebind(&spec, bindings)?;
+    for s in &spec.sources {
+        let Some(to) = map.get(&s.uri) else { continue };
+        let t = delta::open(to, &PinSpec::Version(s.version))
+            .await
+            .map_err(|e| bundle_error(format!("source `{}` bound to `{to}`: {}", s.name, e.message())))?;
+        let id = t
+            .snapshot()
+            .map(|sn| sn.metadata().id().to_string())
+            .unwrap_or_default();
+        if !s.table_id.is_empty() && id != s.table_id {
+            return Err(bundle_error(format!(
+                "source `{}` bound to `{to}`: that is another Delta table (id {id}; the bundle was planned against {})",
+                s.name, s.table_id
+            )));
+        }
+    }
+    let plan = rebind_plan(plan, &map)?;
     let partitions = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let session = Session {
         ctx: engine::session_with(partitions, opts.memory_limit),
@@ -1259,7 +1374,10 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions) -> Result<Vec<OutputRepo
             .get(o.root)
             .cloned()
             .ok_or_else(|| bundle_error(format!("output `{}` names root {} of {}", o.name, o.root, roots.len())))?;
-        let url = url::Url::parse(&o.uri).map_err(|e| bundle_error(format!("output `{}`: bad uri: {e}", o.name)))?;
+        let url = match map.get(&o.uri) {
+            Some(u) => u.clone(),
+            None => url::Url::parse(&o.uri).map_err(|e| bundle_error(format!("output `{}`: bad uri: {e}", o.name)))?,
+        };
         let out = OutputIr {
             name: o.name.clone(),
             span: Span::default(),

@@ -62,6 +62,14 @@ enum Cmd {
         run_id: Option<String>,
         #[arg(long, value_parser = parse_memory)]
         memory_limit: Option<usize>,
+        /// Resolve the tables the bundle recorded relative to its workspace root under this
+        /// folder (the same layout on another machine).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// NAME=LOCATION: read source NAME from (or write output NAME to) another location;
+        /// a source must be the same Delta table (same id) there. Repeatable.
+        #[arg(long = "bind", value_parser = parse_bind)]
+        binds: Vec<(String, String)>,
     },
     /// Execute the plan and commit every output (or one) to Delta.
     Run {
@@ -129,6 +137,13 @@ fn print_reports(reports: &[driver::OutputReport], map: &SourceMap) {
             );
         }
     }
+}
+
+fn parse_bind(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(n, l)| !n.is_empty() && !l.is_empty())
+        .map(|(n, l)| (n.to_string(), l.to_string()))
+        .ok_or_else(|| format!("`{s}` is not NAME=LOCATION"))
 }
 
 fn parse_memory(s: &str) -> Result<usize, String> {
@@ -339,13 +354,15 @@ async fn dispatch(cli: Cli) -> ExitCode {
             dir,
             run_id,
             memory_limit,
+            root,
+            binds,
         } => {
             let opts = driver::RunOptions {
                 memory_limit,
                 run_id,
                 ..Default::default()
             };
-            match driver::exec_bundle(&dir, &opts).await {
+            match driver::exec_bundle(&dir, &opts, &driver::Bindings { root, binds }).await {
                 Ok(reports) => {
                     print_reports(&reports, &SourceMap::default());
                     ExitCode::SUCCESS

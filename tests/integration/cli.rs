@@ -332,3 +332,73 @@ fn a_bundle_runs_alone_at_its_pins() {
     assert_eq!(code, 1);
     assert!(err.contains("E0404"));
 }
+
+/// A bundle moves to another machine: the workspace (tables and bundle) is copied elsewhere
+/// and the original deleted; `semc exec --root` reads and writes the tables under the new
+/// root, at the bundle's pins. `--bind` rebinds one table, and refuses another Delta table.
+#[test]
+fn a_bundle_runs_elsewhere_with_root_and_bind() {
+    let here = fresh_dir(
+        "cli_bundle_here",
+        &[("tpch/region", "data/region"), ("tpch/nation", "data/nation")],
+    );
+    let w = here.join("w.sem");
+    std::fs::write(&w, "source region from delta(\"data/region\") { r_regionkey: int64 key  r_name: string }\nmodel n from region { aggregate { n = count() } }\noutput n to delta(\"out/n\") mode overwrite\n").unwrap();
+    let (code, _, err) = semc(&[
+        "plan",
+        w.to_str().unwrap(),
+        "--bundle",
+        here.join("bundle").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(here.join("bundle/spec.json")).unwrap()).unwrap();
+    assert_eq!(
+        spec["relative"].as_object().unwrap().values().collect::<Vec<_>>(),
+        ["data/region/", "out/n/"]
+    );
+    // "another machine": the same layout under another folder; the original is gone
+    let there = fixtures::root().join("cli_bundle_there");
+    let _ = std::fs::remove_dir_all(&there);
+    assert!(
+        Command::new("cp")
+            .args(["-r", here.to_str().unwrap(), there.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::remove_dir_all(&here).unwrap();
+    let bundle = there.join("bundle");
+    let (code, _, err) = semc(&["exec", bundle.to_str().unwrap()]);
+    assert_eq!(code, 1, "without --root the absolute paths are gone");
+    assert!(err.contains("region"), "{err}");
+    let (code, out, err) = semc(&["exec", bundle.to_str().unwrap(), "--root", there.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("1 rows") && out.contains("cli_bundle_there/out/n"),
+        "{out}"
+    );
+    assert!(there.join("out/n/_delta_log").is_dir());
+    // --bind an output elsewhere; --bind a source to another table is refused
+    let (code, out, err) = semc(&[
+        "exec",
+        bundle.to_str().unwrap(),
+        "--root",
+        there.to_str().unwrap(),
+        "--bind",
+        &format!("n={}", there.join("out/n2").display()),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("out/n2"), "{out}");
+    let (code, _, err) = semc(&[
+        "exec",
+        bundle.to_str().unwrap(),
+        "--bind",
+        &format!("region={}", there.join("data/nation").display()),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0404") && err.contains("another Delta table"), "{err}");
+    let (code, _, err) = semc(&["exec", bundle.to_str().unwrap(), "--bind", "nope=/x"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no source or output `nope`"), "{err}");
+}
