@@ -951,13 +951,17 @@ async fn write_output(
     let props = deltalake::kernel::transaction::CommitProperties::default()
         .with_application_transactions(txns)
         // concurrent blind appenders: each lost race re-reads the log and tries the next
-        // version; an incremental append must land right after the state it was computed
-        // from (the conflict checker would let two identical appends both land)
-        .with_max_retries(if matches!(inc, Some(Increment::Append { .. })) {
-            0
-        } else {
-            1000
-        })
+        // version. An overwrite or an incremental append must land right after the state it
+        // was computed from: retried on a newer version, an overwrite planned before the
+        // table existed would remove nothing (two writers' rows in one version), and two
+        // incremental runs would append the same changes twice
+        .with_max_retries(
+            if mode == SaveMode::Overwrite || matches!(inc, Some(Increment::Append { .. })) {
+                0
+            } else {
+                1000
+            },
+        )
         .with_metadata([("semc.run_id".to_string(), serde_json::json!(run_id))]);
     wb = wb.with_commit_properties(props);
     let table = wb.await.map_err(|e| {
