@@ -123,6 +123,8 @@ struct PathJoin {
     repeated: bool,
     /// The join declaration of the last hop, for messages.
     join_span: Span,
+    /// The last hop is `many_to_one`/`one_to_one`: each row meets at most one target row.
+    unique: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -234,7 +236,7 @@ impl ModelBuild {
             let on_true = texpr(TExprKind::Lit(Value::Bool(true)), Type::Bool, false);
             self.steps.push(StepIr::Join(
                 Rel::ModelRef { model, alias },
-                JoinKind::Left,
+                JoinKind::LeftUnique,
                 vec![],
                 Some(on_true),
             ));
@@ -563,9 +565,15 @@ impl<'a> Checker<'a> {
         }
         let (options, file_col) = self.scan_options(s, &cols, table.and_then(|t| t.as_ref().ok()));
         // the table
+        let mut constraints = vec![];
         let (url, version) = match table {
             Some(Ok(info)) => {
-                self.compare_with_table(s, &cols, info);
+                for (c, span) in self.compare_with_table(s, &cols, info) {
+                    constraints.push(SourceConstraint {
+                        kind: SourceConstraintKind::NotNull(c),
+                        span,
+                    });
+                }
                 (info.url.clone(), info.version)
             }
             Some(Err(e)) => {
@@ -607,7 +615,7 @@ impl<'a> Checker<'a> {
         if let Some(fc) = file_col {
             cols.push(fc);
         }
-        let ir = SourceIr {
+        let mut ir = SourceIr {
             name: name.clone(),
             url,
             version,
@@ -620,8 +628,15 @@ impl<'a> Checker<'a> {
                     nullable: c.nullable,
                 })
                 .collect(),
+            constraints: vec![],
         };
         let mut keys: Vec<Vec<String>> = cols.iter().filter(|c| c.unique).map(|c| vec![c.name.clone()]).collect();
+        for c in cols.iter().filter(|c| c.unique) {
+            constraints.push(SourceConstraint {
+                kind: SourceConstraintKind::Unique(vec![c.name.clone()]),
+                span: c.span,
+            });
+        }
         for k in &s.keys {
             let mut set = vec![];
             for id in k {
@@ -632,8 +647,15 @@ impl<'a> Checker<'a> {
                 }
                 set.push(n);
             }
+            if let (Some(first), Some(last)) = (k.first(), k.last()) {
+                constraints.push(SourceConstraint {
+                    kind: SourceConstraintKind::Unique(set.clone()),
+                    span: first.span.to(last.span),
+                });
+            }
             keys.push(set);
         }
+        ir.constraints = constraints;
         let idx = self.sources.len();
         self.source_idx.insert(name.clone(), idx);
         self.sources.push(SrcInfo {
@@ -811,9 +833,32 @@ impl<'a> Checker<'a> {
         (o, file_col)
     }
 
-    fn compare_with_table(&mut self, s: &ast::Source, cols: &[SrcCol], info: &TableInfo) {
+    /// Compares the declared columns with the table's; gives the columns declared `not null`
+    /// (or `key`) that the table allows nulls in.
+    fn compare_with_table(&mut self, s: &ast::Source, cols: &[SrcCol], info: &TableInfo) -> Vec<(String, Span)> {
         self.protocol_gate(s, info);
+        let mut unguaranteed = vec![];
         for c in cols {
+            if let Some(t) = info.columns.iter().find(|t| t.name == c.name)
+                && t.nullable
+                && !c.nullable
+            {
+                unguaranteed.push((c.name.clone(), c.span));
+                let help = if self.policy.strict {
+                    "`strict = true`: semc verifies it on the snapshot before each run commits"
+                } else {
+                    "semc trusts the declaration; `strict = true` in the policy verifies it on the data at each run"
+                };
+                self.err(
+                    Diagnostic::warning(
+                        Code::E0307,
+                        c.span,
+                        format!("column `{}` is declared not null; the table allows nulls in it", c.name),
+                    )
+                    .label("not guaranteed by the table")
+                    .help(help),
+                );
+            }
             match info.columns.iter().find(|t| t.name == c.name) {
                 None => {
                     let mut d = Diagnostic::error(
@@ -876,6 +921,7 @@ impl<'a> Checker<'a> {
                 },
             }
         }
+        unguaranteed
     }
 
     /// Joins, measures, dimensions and checks of every source (after all sources are known).
@@ -930,6 +976,12 @@ impl<'a> Checker<'a> {
                 if let Constraint::Check(e, _) = k {
                     let t = self.expr(e, &row);
                     self.want_bool(&t, e.span, "a check");
+                    if !t.is_error() && t.ty == Type::Bool {
+                        self.sources[i].ir.constraints.push(SourceConstraint {
+                            kind: SourceConstraintKind::Check(t),
+                            span: e.span,
+                        });
+                    }
                 }
             }
         }
@@ -1349,7 +1401,7 @@ impl<'a> Checker<'a> {
             rel = Rel::Join {
                 left: Box::new(rel),
                 right: Box::new(right),
-                kind: JoinKind::Left,
+                kind: if p.unique { JoinKind::LeftUnique } else { JoinKind::Left },
                 on: p.on.clone(),
                 filter: None,
             };
@@ -1411,6 +1463,8 @@ impl<'a> Checker<'a> {
             input: Box::new(rel),
             exprs,
         };
+        // joins to a unique target whose columns nothing reads, and unread derives, go
+        let rel = rel.drop_unused();
         let schema = schema
             .into_iter()
             .map(|f| {
@@ -2031,6 +2085,7 @@ impl<'a> Checker<'a> {
             self.mb().push_step(StepIr::Join(rel, kind, on, filter));
             return;
         }
+        let mut kind = JoinKind::Left;
         if matches!(j.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne)
             && !on.is_empty()
             && on.len() == n_pairs
@@ -2044,6 +2099,8 @@ impl<'a> Checker<'a> {
                         .label(format!("{} needs a unique target", j.cardinality.as_str()))
                         .help(format!("join on `{name}`'s key (declared `key`/`unique`, its group keys, or a contract `unique`), or use `one_to_many`")),
                 );
+            } else {
+                kind = JoinKind::LeftUnique;
             }
         }
         if let Some(si) = _src
@@ -2069,7 +2126,7 @@ impl<'a> Checker<'a> {
             mb.unique_keys.clear();
             mb.single_row = false;
         }
-        mb.push_step(StepIr::Join(rel, JoinKind::Left, on, filter));
+        mb.push_step(StepIr::Join(rel, kind, on, filter));
     }
 
     fn union_step(&mut self, other: &ast::Ident) {
@@ -2748,6 +2805,7 @@ impl<'a> Checker<'a> {
                 from: Some((from, fks)),
             });
         }
+        let unique = matches!(j.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne) && !on.is_empty();
         let pj = PathJoin {
             path: path.to_vec(),
             alias: alias.clone(),
@@ -2756,6 +2814,7 @@ impl<'a> Checker<'a> {
             fans_out: pf || j.cardinality == Cardinality::OneToMany,
             repeated: pr || j.cardinality == Cardinality::ManyToOne,
             join_span: j.span,
+            unique,
         };
         let mb = self.mb();
         if pj.fans_out {

@@ -150,6 +150,8 @@ codes! {
         "Rows whose foreign key matches no row of a `many_to_one`/`one_to_one` join's target read nulls through the join. A warning; an error (nothing committed) under `strict = true`.";
     E0407 "write-conflict" "another writer changed the output"
         "Another run committed to the output between the time this run read it and its commit, in a way this commit cannot be applied on top of (two overwrites, or two incremental runs). Nothing of this run was committed to that output; run again to compute on the new state.";
+    E0408 "source-constraint-violated" "a source's data breaks what it declares"
+        "Under `strict = true`, every constraint a source declares that its Delta table does not itself guarantee (`key`, `unique`, `check (…)`, and `not null` on a column the table allows nulls in) is verified on the snapshot read before the run commits. Models rely on these declarations (types, join cardinality, fan-out), so a violation commits nothing.";
     E0404 "bad-plan-file" "plan file cannot be read"
         "The Substrait plan file is not a valid plan written by `semc plan`.";
 }

@@ -400,6 +400,9 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
         .await?
         .into_iter()
         .partition(|d| !d.is_error());
+    if program.policy.strict {
+        violations.extend(verify_sources(&session, program, &outputs).await?);
+    }
     for (o, lp) in outputs.iter().zip(&roots) {
         for r in [
             verify_contract(&session, program, o, lp).await,
@@ -707,6 +710,64 @@ async fn verify_keys(session: &Session, program: &Program, outputs: &[&OutputIr]
             .label("this join relies on a unique key")
             .help(format!("nothing was committed; deduplicate the table, or declare the join `one_to_many`. Duplicated keys:\n{table}")),
         );
+    }
+    Ok(diags)
+}
+
+/// Under `strict`: every constraint the sources the outputs read declare (and their tables
+/// do not guarantee), verified on the snapshots read.
+async fn verify_sources(
+    session: &Session,
+    program: &Program,
+    outputs: &[&OutputIr],
+) -> Result<Vec<Diagnostic>, Failure> {
+    use crate::ir::SourceConstraintKind as K;
+    let mut read = std::collections::BTreeSet::new();
+    for o in outputs {
+        program.sources_read(o.model, &mut read);
+    }
+    let state = session.ctx.state();
+    let lw = lower::Lowerer::new(program, &session.providers, &state);
+    let mut diags = vec![];
+    for si in read {
+        let src = &program.sources[si];
+        let Some(provider) = session.providers.get(&delta::pinned_name(&src.url, src.version)) else {
+            continue;
+        };
+        for c in &src.constraints {
+            let rows = session.ctx.read_table(provider.clone())?.alias("t0")?;
+            let (what, probe) = match &c.kind {
+                K::NotNull(col) => (format!("`{col}` not null"), nulls_of(rows, col)?),
+                K::Unique(cols) => (format!("`{}` unique", cols.join(", ")), duplicates_of(rows, cols)?),
+                K::Check(e) => (
+                    "check".to_string(),
+                    rows.filter(datafusion::logical_expr::not(lw.lower_expr(e)?))?,
+                ),
+            };
+            let (n, shown) = count_and_show(probe).await?;
+            if n == 0 {
+                continue;
+            }
+            let counted = if matches!(c.kind, K::Unique(_)) {
+                "value(s) occur more than once"
+            } else {
+                "row(s) break it"
+            };
+            diags.push(
+                Diagnostic::error(
+                    Code::E0408,
+                    c.span,
+                    format!(
+                        "source `{}` declares {what}: {n} {counted} in `{}` at version {}",
+                        src.name, src.url, src.version
+                    ),
+                )
+                .label("declared here")
+                .help(format!(
+                    "nothing was committed; fix the data, or the declaration. First offending rows:\n{shown}"
+                )),
+            );
+        }
     }
     Ok(diags)
 }

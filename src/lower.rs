@@ -113,7 +113,7 @@ impl<'a> Lowerer<'a> {
                     conds.push(self.expr(f)?);
                 }
                 let jt = match kind {
-                    JoinKind::Left => JoinType::Left,
+                    JoinKind::Left | JoinKind::LeftUnique => JoinType::Left,
                     JoinKind::Semi => JoinType::LeftSemi,
                     JoinKind::Anti => JoinType::LeftAnti,
                 };

@@ -989,3 +989,53 @@ async fn contract_verdicts_equal_an_oracle() {
         "both verdicts occur ({clean_tables} clean tables)"
     );
 }
+
+/// A join to a unique target (a `many_to_one` key, verified on the data before a run
+/// commits) keeps each row once: when nothing reads its columns the plan drops it. A
+/// `one_to_many` join multiplies rows: it stays even when its columns go unread.
+#[tokio::test]
+async fn unused_joins_to_unique_keys_are_dropped() {
+    let text = r#"
+source nation from delta("tpch/nation") { n_nationkey: int64 key  n_name: string }
+source customer from delta("tpch/customer") {
+  c_custkey: int64 key
+  c_nationkey: int64
+  join nation many_to_one on c_nationkey = nation.n_nationkey
+}
+model ids from customer {
+  join nation as n many_to_one on c_nationkey = n.n_nationkey
+  derive { nation_name = nation.n_name }
+  select { c_custkey }
+}
+model fanned from nation {
+  join customer one_to_many on n_nationkey = customer.c_nationkey
+  select { n_name }
+}
+model named from customer {
+  select { c_custkey, nation_name = nation.n_name }
+}
+output ids to delta("out/ids") mode overwrite
+output fanned to delta("out/fanned") mode overwrite
+output named to delta("out/named") mode overwrite
+"#;
+    let dir = workspace("join_elimination", &[("tpch", "tpch")], &[("w.sem", text)]);
+    let (_, session, plan) = plan_of(&dir.join("w.sem")).await;
+    let roots = session.consume(&plan).await.unwrap_or_else(|_| panic!("consume"));
+    let shown: Vec<String> = roots.iter().map(|r| r.display_indent().to_string()).collect();
+    assert!(
+        !shown[0].contains("Join"),
+        "the unused many_to_one join and path are dropped:\n{}",
+        shown[0]
+    );
+    assert!(
+        shown[1].contains("Join"),
+        "a one_to_many join multiplies rows:\n{}",
+        shown[1]
+    );
+    assert!(shown[2].contains("Join"), "a used join stays:\n{}", shown[2]);
+    let reports = run_ok(&dir.join("w.sem")).await;
+    let rows = |n: &str| reports.iter().find(|r| r.output == n).unwrap().rows;
+    assert_eq!(rows("ids"), 1500);
+    assert_eq!(rows("fanned"), 1500);
+    assert_eq!(rows("named"), 1500);
+}
