@@ -326,3 +326,29 @@ pub fn render_json(map: &SourceMap, diags: &[Diagnostic]) -> String {
     }
     out
 }
+
+/// What every set of diagnostics must be, whatever the input: each has a help, each label's
+/// span lies inside its file on char boundaries, and both renderings finish. Tests and fuzz
+/// targets hold the front end to it.
+pub fn well_formed(map: &SourceMap, diags: &[Diagnostic]) -> Result<(), String> {
+    for d in diags {
+        for l in std::iter::once(&d.primary).chain(&d.secondary) {
+            let t = &map.get(l.span.file).text;
+            let (s, e) = (l.span.start as usize, l.span.end as usize);
+            if s > e || e > t.len() || !t.is_char_boundary(s) || !t.is_char_boundary(e) {
+                return Err(format!(
+                    "{}: bad span {s}..{e} (file of {} bytes)",
+                    d.code.as_str(),
+                    t.len()
+                ));
+            }
+        }
+        if d.help.is_none() {
+            return Err(format!("{} `{}` has no help", d.code.as_str(), d.message));
+        }
+    }
+    let _ = render(map, diags, false);
+    let _ = render(map, diags, true);
+    let _ = render_json(map, diags);
+    Ok(())
+}

@@ -76,6 +76,20 @@ pub fn stdlib() -> Result<Vec<parse::Signature>, Failure> {
         .map_err(|e| Failure::Internal(format!("the embedded standard library does not parse: {e}")))
 }
 
+/// Parses and checks one file's bytes without reading any Delta table (what an editor, a
+/// fuzzer or a test of the front end needs): the workspace and every diagnostic.
+pub fn check_bytes(name: &str, bytes: &[u8]) -> Result<(Workspace, Vec<Diagnostic>), Failure> {
+    let funcs = stdlib()?;
+    big_stack(move || {
+        let ws = Workspace::from_bytes(name, bytes, Path::new("/nonexistent/semc-workspace"));
+        let mut diags = ws.diags.clone();
+        if !diags.iter().any(Diagnostic::is_error) {
+            diags.extend(check::check(&ws, &vec![], funcs).1);
+        }
+        (ws, diags)
+    })
+}
+
 /// Loads, parses and checks the workspace at `path` (a `.sem` file or a folder).
 pub async fn compile(path: &Path) -> Result<Compilation, Failure> {
     compile_locked(path, None).await

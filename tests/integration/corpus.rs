@@ -45,29 +45,6 @@ fn actual(ws: &Workspace, diags: &[Diagnostic]) -> BTreeSet<(String, usize, Stri
         .collect()
 }
 
-/// Every span lies in its file and on char boundaries; every diagnostic renders.
-fn well_formed(ws: &Workspace, diags: &[Diagnostic]) -> Result<(), String> {
-    for d in diags {
-        for l in std::iter::once(&d.primary).chain(&d.secondary) {
-            let t = &ws.map.get(l.span.file).text;
-            let (s, e) = (l.span.start as usize, l.span.end as usize);
-            if s > e || e > t.len() || !t.is_char_boundary(s) || !t.is_char_boundary(e) {
-                return Err(format!(
-                    "{}: bad span {s}..{e} (file of {} bytes)",
-                    d.code.as_str(),
-                    t.len()
-                ));
-            }
-        }
-        if d.help.is_none() {
-            return Err(format!("{} `{}` has no help", d.code.as_str(), d.message));
-        }
-    }
-    let _ = diag::render(&ws.map, diags, false);
-    let _ = diag::render_json(&ws.map, diags);
-    Ok(())
-}
-
 async fn check_path(path: &Path) -> (Workspace, Vec<Diagnostic>) {
     let p = path.to_path_buf();
     let root = fixtures::root().to_path_buf();
@@ -102,7 +79,7 @@ async fn check_corpus() {
                 diag::render(&ws.map, &diags, false)
             ));
         }
-        if let Err(e) = well_formed(&ws, &diags) {
+        if let Err(e) = diag::well_formed(&ws.map, &diags) {
             failures.push(format!("{name}: {e}"));
         }
         let rendered = fixtures::redact(&diag::render(&ws.map, &diags, false));
@@ -168,7 +145,7 @@ async fn hostile_inputs() {
             let codes: Vec<&str> = diags.iter().map(|d| d.code.as_str()).collect();
             failures.push(format!("{name}: expected {code}, got {codes:?}"));
         }
-        if let Err(e) = well_formed(&ws, &diags) {
+        if let Err(e) = diag::well_formed(&ws.map, &diags) {
             failures.push(format!("{name}: {e}"));
         }
         let text = diag::render(&ws.map, &diags, false);

@@ -5,5 +5,6 @@ mod corpus;
 mod e2e;
 mod features;
 mod fixtures;
+mod fuzz;
 mod incremental;
 mod props;

@@ -2,8 +2,6 @@
 //! finish, every span lies in its file on char boundaries, and rendering never panics.
 
 use proptest::prelude::*;
-use semc::load::Workspace;
-use std::path::Path;
 
 /// Fragments of the language, so generated text gets deep into the grammar and checker.
 const TOKENS: &[&str] = &[
@@ -117,31 +115,10 @@ fn mutated() -> impl Strategy<Value = String> {
 }
 
 fn holds(text: &str) -> Result<(), TestCaseError> {
-    let ws = Workspace::from_text("p.sem", text, Path::new("/nonexistent"));
-    let funcs = semc::driver::stdlib().map_err(|_| TestCaseError::fail("stdlib"))?;
-    let (_, mut diags) = semc::check::check(&ws, &vec![], funcs);
-    diags.extend(ws.diags.iter().cloned());
-    for d in &diags {
-        for l in std::iter::once(&d.primary).chain(&d.secondary) {
-            let t = &ws.map.get(l.span.file).text;
-            let (s, e) = (l.span.start as usize, l.span.end as usize);
-            prop_assert!(
-                s <= e && e <= t.len(),
-                "{}: span {s}..{e} outside {} bytes",
-                d.code.as_str(),
-                t.len()
-            );
-            prop_assert!(
-                t.is_char_boundary(s) && t.is_char_boundary(e),
-                "{}: span not on char boundaries",
-                d.code.as_str()
-            );
-        }
-        prop_assert!(d.help.is_some(), "{} has no help", d.code.as_str());
-    }
-    let _ = semc::diag::render(&ws.map, &diags, false);
-    let _ = semc::diag::render_json(&ws.map, &diags);
-    Ok(())
+    let Ok((ws, diags)) = semc::driver::check_bytes("p.sem", text.as_bytes()) else {
+        return Err(TestCaseError::fail("internal failure"));
+    };
+    semc::diag::well_formed(&ws.map, &diags).map_err(TestCaseError::fail)
 }
 
 proptest! {
