@@ -418,9 +418,11 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
         violations.extend(verify_sources(&session, program, &outputs).await?);
     }
     for (o, lp) in outputs.iter().zip(&roots) {
+        let appended = matches!(increments.get(&o.name), Some(Increment::Append { .. }));
         for r in [
             verify_contract(&session, program, o, lp).await,
             verify_table_constraints(&session, o, lp).await,
+            verify_unique_with_written(&session, program, o, lp, appended).await,
         ] {
             match r {
                 Ok(()) => {}
@@ -877,6 +879,51 @@ async fn verify_contract(session: &Session, program: &Program, o: &OutputIr, lp:
                         "nothing was committed to `{}`. First offending rows:\n{table}",
                         o.name
                     )),
+            );
+        }
+    }
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::User(diags))
+    }
+}
+
+/// An incremental append adds rows to rows already written: a `unique` contract column
+/// must be unique across both, not only among the new rows.
+async fn verify_unique_with_written(
+    session: &Session,
+    program: &Program,
+    o: &OutputIr,
+    lp: &LogicalPlan,
+    appended: bool,
+) -> Result<(), Failure> {
+    let model = &program.models[o.model];
+    if !appended || !model.contract.iter().any(|c| c.unique) {
+        return Ok(());
+    }
+    let table = delta::open(&o.url, &PinSpec::Latest)
+        .await
+        .map_err(|e| write_failed(o, e.message()))?;
+    let written = engine::provider(&table, &session.ctx.state()).await?;
+    let mut diags = vec![];
+    for c in model.contract.iter().filter(|c| c.unique) {
+        let name = datafusion::common::Column::from_name(&c.field.name);
+        let new = DataFrame::new(session.ctx.state(), lp.clone()).select(vec![col(name.clone())])?;
+        let old = session.ctx.read_table(written.clone())?.select(vec![col(name)])?;
+        let (n, shown) = count_and_show(duplicates_of(new.union(old)?, std::slice::from_ref(&c.field.name))?).await?;
+        if n > 0 {
+            diags.push(
+                Diagnostic::error(
+                    Code::E0402,
+                    c.span,
+                    format!(
+                        "output `{}`: {n} value(s) of `{}` occur more than once (`unique`) among the rows written and the rows this run appends",
+                        o.name, c.field.name
+                    ),
+                )
+                .label("unique violated")
+                .help(format!("nothing was committed to `{}`. Duplicated values:\n{shown}", o.name)),
             );
         }
     }

@@ -215,3 +215,41 @@ async fn a_source_without_change_data_feed_cannot_be_incremental() {
     let codes: Vec<&str> = c.diags.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E0222"], "{}", semc::diag::render(&c.ws.map, &c.diags, false));
 }
+
+/// A `unique` contract column of an incremental model is unique across the rows already
+/// written and the rows a run appends: an appended duplicate commits nothing.
+#[tokio::test]
+async fn an_incremental_append_keeps_unique_contracts_across_runs() {
+    let dir = workspace(
+        "incremental_unique",
+        &[],
+        &[(
+            "main.sem",
+            "source e from delta(\"e\") { id: int64\n kind: string\n amount: int64 }\nmodel m from e incremental {\n  select { id, amount }\n  contract { id: int64 not null unique\n amount: int64 }\n}\noutput m to delta(\"out\") mode append\n",
+        )],
+    );
+    append(&dir.join("e"), events(0..20), true).await;
+    assert_eq!(run_ok(&dir).await[0].rows, 20);
+    append(&dir.join("e"), events(20..25), true).await;
+    assert_eq!(run_ok(&dir).await[0].rows, 5);
+    // rows 10..12 again: new among the changes, duplicates of rows written before
+    append(&dir.join("e"), events(10..12), true).await;
+    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    match driver::run_compiled(&c, None).await {
+        Err(driver::Failure::User(d)) => {
+            assert_eq!(d.len(), 1);
+            assert_eq!(d[0].code.as_str(), "E0402");
+            assert!(
+                d[0].message.contains("2 value(s) of `id` occur more than once"),
+                "{}",
+                d[0].message
+            );
+        }
+        other => panic!("expected E0402, got {:?}", other.map(|r| r.len())),
+    }
+    assert_eq!(
+        table_rows(&url_of(&dir.join("out")).to_string()).await.1.len(),
+        25,
+        "nothing appended"
+    );
+}
