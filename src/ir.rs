@@ -264,13 +264,11 @@ pub struct KeyClaim {
 }
 
 impl Rel {
-    /// The models this relation reads (directly).
-    /// How many times this relation (not the models it reads) scans source `si`.
-    pub fn scans_of(&self, si: usize) -> usize {
+    /// The relations this one reads (none for scans and model reads).
+    pub fn inputs(&self) -> Vec<&Rel> {
         match self {
-            Rel::Scan { source, .. } => usize::from(*source == si),
-            Rel::ModelRef { .. } => 0,
-            Rel::Join { left, right, .. } | Rel::Union { left, right } => left.scans_of(si) + right.scans_of(si),
+            Rel::Scan { .. } | Rel::ModelRef { .. } => vec![],
+            Rel::Join { left, right, .. } | Rel::Union { left, right } => vec![left, right],
             Rel::Filter { input, .. }
             | Rel::Project { input, .. }
             | Rel::Derive { input, .. }
@@ -278,50 +276,46 @@ impl Rel {
             | Rel::Sort { input, .. }
             | Rel::Limit { input, .. }
             | Rel::Distinct { input }
-            | Rel::Alias { input, .. } => input.scans_of(si),
+            | Rel::Alias { input, .. } => vec![input],
+        }
+    }
+
+    fn inputs_mut(&mut self) -> Vec<&mut Rel> {
+        match self {
+            Rel::Scan { .. } | Rel::ModelRef { .. } => vec![],
+            Rel::Join { left, right, .. } | Rel::Union { left, right } => vec![left, right],
+            Rel::Filter { input, .. }
+            | Rel::Project { input, .. }
+            | Rel::Derive { input, .. }
+            | Rel::Aggregate { input, .. }
+            | Rel::Sort { input, .. }
+            | Rel::Limit { input, .. }
+            | Rel::Distinct { input }
+            | Rel::Alias { input, .. } => vec![input],
+        }
+    }
+
+    /// How many times this relation (not the models it reads) scans source `si`.
+    pub fn scans_of(&self, si: usize) -> usize {
+        match self {
+            Rel::Scan { source, .. } => usize::from(*source == si),
+            _ => self.inputs().into_iter().map(|r| r.scans_of(si)).sum(),
         }
     }
 
     /// Makes every scan of source `from` a scan of source `to`.
     pub fn replace_scan(&mut self, from: usize, to: usize) {
         match self {
-            Rel::Scan { source, .. } => {
-                if *source == from {
-                    *source = to;
-                }
-            }
-            Rel::ModelRef { .. } => {}
-            Rel::Join { left, right, .. } | Rel::Union { left, right } => {
-                left.replace_scan(from, to);
-                right.replace_scan(from, to);
-            }
-            Rel::Filter { input, .. }
-            | Rel::Project { input, .. }
-            | Rel::Derive { input, .. }
-            | Rel::Aggregate { input, .. }
-            | Rel::Sort { input, .. }
-            | Rel::Limit { input, .. }
-            | Rel::Distinct { input }
-            | Rel::Alias { input, .. } => input.replace_scan(from, to),
+            Rel::Scan { source, .. } if *source == from => *source = to,
+            _ => self.inputs_mut().into_iter().for_each(|r| r.replace_scan(from, to)),
         }
     }
 
+    /// The models this relation reads (directly).
     pub fn model_refs(&self, out: &mut Vec<usize>) {
         match self {
             Rel::ModelRef { model, .. } => out.push(*model),
-            Rel::Scan { .. } => {}
-            Rel::Join { left, right, .. } | Rel::Union { left, right } => {
-                left.model_refs(out);
-                right.model_refs(out);
-            }
-            Rel::Filter { input, .. }
-            | Rel::Project { input, .. }
-            | Rel::Derive { input, .. }
-            | Rel::Aggregate { input, .. }
-            | Rel::Sort { input, .. }
-            | Rel::Limit { input, .. }
-            | Rel::Distinct { input }
-            | Rel::Alias { input, .. } => input.model_refs(out),
+            _ => self.inputs().into_iter().for_each(|r| r.model_refs(out)),
         }
     }
 }

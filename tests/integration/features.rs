@@ -16,27 +16,46 @@ fn url_of(p: &Path) -> url::Url {
     url::Url::from_directory_path(std::fs::canonicalize(p).unwrap()).unwrap()
 }
 
-/// A one-file table at `dir`: `id` 0..n and `name` "n<id>", columns named as given.
-async fn base_table(dir: &Path, id_col: &str, name_col: &str, n: i64) {
-    std::fs::create_dir_all(dir).unwrap();
+/// A batch of `id` (int64) and `name` (string) columns, both nullable, named as given.
+fn id_name(id_col: &str, name_col: &str, ids: Vec<i64>, names: Vec<Option<String>>) -> RecordBatch {
     let schema = Arc::new(Schema::new(vec![
         Field::new(id_col, DataType::Int64, true),
         Field::new(name_col, DataType::Utf8, true),
     ]));
-    let batch = RecordBatch::try_new(
+    RecordBatch::try_new(
         schema,
-        vec![
-            Arc::new(Int64Array::from_iter_values(0..n)),
-            Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("n{i}")))),
-        ],
+        vec![Arc::new(Int64Array::from(ids)), Arc::new(StringArray::from(names))],
     )
-    .unwrap();
-    DeltaTable::try_from_url(url_of(dir))
-        .await
-        .unwrap()
-        .write(vec![batch])
-        .await
-        .unwrap();
+    .unwrap()
+}
+
+/// `id` 0..n and `name` "n<id>".
+fn numbered(id_col: &str, name_col: &str, n: i64) -> RecordBatch {
+    id_name(
+        id_col,
+        name_col,
+        (0..n).collect(),
+        (0..n).map(|i| Some(format!("n{i}"))).collect(),
+    )
+}
+
+/// Writes `batch` as a new table at `dir` (one file, parquet written with `props`).
+async fn new_table(
+    dir: &Path,
+    batch: RecordBatch,
+    props: Option<deltalake::parquet::file::properties::WriterProperties>,
+) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut w = DeltaTable::try_from_url(url_of(dir)).await.unwrap().write(vec![batch]);
+    if let Some(p) = props {
+        w = w.with_writer_properties(p);
+    }
+    w.await.unwrap();
+}
+
+/// A one-file table at `dir`: `id` 0..n and `name` "n<id>", columns named as given.
+async fn base_table(dir: &Path, id_col: &str, name_col: &str, n: i64) {
+    new_table(dir, numbered(id_col, name_col, n), None).await;
 }
 
 /// The actions of commit `v` of the table at `dir`.
@@ -225,31 +244,10 @@ async fn unknown_features_are_refused_under_strict() {
 async fn explain_analyze_shows_row_groups_pruned() {
     let program = "source t from delta(\"t\") {\n  id: int64\n  name: string\n}\nmodel m from t { where id >= 3000 and id < 4500 aggregate { n = count() } }\noutput m to delta(\"out\") mode overwrite\n";
     let dir = workspace("feature_row_groups", &[], &[("main.sem", program)]);
-    let t = dir.join("t");
-    std::fs::create_dir_all(&t).unwrap();
-    let n = 10_000i64;
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, true),
-        Field::new("name", DataType::Utf8, true),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(Int64Array::from_iter_values(0..n)),
-            Arc::new(StringArray::from_iter_values((0..n).map(|i| format!("n{i}")))),
-        ],
-    )
-    .unwrap();
     let props = deltalake::parquet::file::properties::WriterProperties::builder()
         .set_max_row_group_row_count(Some(1000))
         .build();
-    DeltaTable::try_from_url(url_of(&t))
-        .await
-        .unwrap()
-        .write(vec![batch])
-        .with_writer_properties(props)
-        .await
-        .unwrap();
+    new_table(&dir.join("t"), numbered("id", "name", 10_000), Some(props)).await;
     let text = driver::explain(&dir.join("main.sem"), "m", true)
         .await
         .unwrap_or_else(|_| panic!("explain"));
@@ -272,34 +270,14 @@ async fn explain_analyze_shows_row_groups_pruned() {
 async fn strict_runs_verify_source_constraints() {
     let decl = "source t from delta(\"t\") {\n  id: int64 key\n  name: string not null check (name like \"n%\")\n}\nmodel m from t { select { id, name } }\noutput m to delta(\"out\") mode overwrite\n";
     let dir = workspace("feature_source_constraints", &[], &[("main.sem", decl)]);
-    let t = dir.join("t");
-    std::fs::create_dir_all(&t).unwrap();
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, true),
-        Field::new("name", DataType::Utf8, true),
-    ]));
     // id 3 twice, one null name, one name that is not "n…"
-    let batch = RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(Int64Array::from(vec![1, 2, 3, 3, 4, 5])),
-            Arc::new(StringArray::from(vec![
-                Some("n1"),
-                None,
-                Some("n3"),
-                Some("n3"),
-                Some("x4"),
-                Some("n5"),
-            ])),
-        ],
+    let names = ["n1", "", "n3", "n3", "x4", "n5"].map(|n| (!n.is_empty()).then(|| n.to_string()));
+    new_table(
+        &dir.join("t"),
+        id_name("id", "name", vec![1, 2, 3, 3, 4, 5], names.to_vec()),
+        None,
     )
-    .unwrap();
-    DeltaTable::try_from_url(url_of(&t))
-        .await
-        .unwrap()
-        .write(vec![batch])
-        .await
-        .unwrap();
+    .await;
     // trusted: runs, with a warning that the table does not guarantee `not null`
     let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
     let warned: Vec<&str> = c.diags.iter().map(|d| d.code.as_str()).collect();
