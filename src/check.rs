@@ -65,6 +65,7 @@ fn empty_model() -> ModelIr {
         single_row: false,
         key_claims: vec![],
         incremental: None,
+        incremental_key: None,
     }
 }
 
@@ -1465,7 +1466,7 @@ impl<'a> Checker<'a> {
         };
         // joins to a unique target whose columns nothing reads, and unread derives, go
         let rel = rel.drop_unused();
-        let schema = schema
+        let schema: Vec<Field> = schema
             .into_iter()
             .map(|f| {
                 let ty = contract
@@ -1479,6 +1480,14 @@ impl<'a> Checker<'a> {
         let mut unique_keys = mb.unique_keys;
         unique_keys.extend(contract.iter().filter(|c| c.unique).map(|c| vec![c.field.name.clone()]));
         let incremental = m.incremental.and_then(|sp| self.incremental(m, sp, base_source, &rel));
+        // a single-column key of the source that reaches the output unchanged
+        let incremental_key = incremental.and_then(|si| {
+            schema.iter().find_map(|f: &Field| {
+                let (s, col) = rel.origin(None, &f.name)?;
+                (s == si && self.sources[si].keys.iter().any(|k| k.len() == 1 && k[0] == col))
+                    .then(|| (col, f.name.clone()))
+            })
+        });
         Some(ModelIr {
             name,
             rel,
@@ -1488,6 +1497,7 @@ impl<'a> Checker<'a> {
             single_row: mb.single_row,
             key_claims: mb.key_claims,
             incremental,
+            incremental_key,
         })
     }
 

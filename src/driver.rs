@@ -5,12 +5,12 @@ use crate::codes::Code;
 use crate::delta::{self, PinSpec, TableError};
 use crate::diag::Diagnostic;
 use crate::engine;
-use crate::ir::{OutputIr, Program};
+use crate::ir::{OutputIr, Program, TExpr, TExprKind};
 use crate::load::{STDLIB_TEXT, Workspace};
 use crate::lower::{self, Providers};
 use crate::parse;
 use crate::span::Span;
-use datafusion::common::DataFusionError;
+use datafusion::common::{DataFusionError, ScalarValue};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::{LogicalPlan, col, lit};
 use datafusion::prelude::SessionContext;
@@ -418,11 +418,11 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
         violations.extend(verify_sources(&session, program, &outputs).await?);
     }
     for (o, lp) in outputs.iter().zip(&roots) {
-        let appended = matches!(increments.get(&o.name), Some(Increment::Append { .. }));
+        let inc = increments.get(&o.name);
         for r in [
             verify_contract(&session, program, o, lp).await,
             verify_table_constraints(&session, o, lp).await,
-            verify_unique_with_written(&session, program, o, lp, appended).await,
+            verify_unique_with_written(&session, program, o, lp, inc).await,
         ] {
             match r {
                 Ok(()) => {}
@@ -457,9 +457,48 @@ pub enum Increment {
         txns: Vec<(String, i64)>,
         why: String,
     },
+    /// The source deleted or updated rows after version `since`: the output rows whose
+    /// key (`key.1`, the source's key column `key.0` passed through) is among the changed
+    /// `keys` are replaced by the model's rows for those keys at the pinned version, in one
+    /// commit; the output must still be at `base`.
+    Replace {
+        since: i64,
+        base: i64,
+        key: (String, String),
+        keys: Vec<datafusion::common::ScalarValue>,
+        txns: Vec<(String, i64)>,
+        why: String,
+    },
     /// Nothing new since the last run.
     UpToDate { version: i64, why: String },
 }
+
+impl Increment {
+    fn why(&self) -> &str {
+        match self {
+            Increment::Rebuild { why, .. }
+            | Increment::Append { why, .. }
+            | Increment::Replace { why, .. }
+            | Increment::UpToDate { why, .. } => why,
+        }
+    }
+    fn txns(&self) -> &[(String, i64)] {
+        match self {
+            Increment::Rebuild { txns, .. } | Increment::Append { txns, .. } | Increment::Replace { txns, .. } => txns,
+            Increment::UpToDate { .. } => &[],
+        }
+    }
+    /// The output version the run was computed against, when its commit must land on it.
+    fn base(&self) -> Option<i64> {
+        match self {
+            Increment::Append { base, .. } | Increment::Replace { base, .. } => Some(*base),
+            _ => None,
+        }
+    }
+}
+
+/// At most this many changed keys are replaced; more rebuild the output.
+const MAX_REPLACED_KEYS: usize = 100_000;
 
 /// The Delta application id under which an incremental output records the version of
 /// each table it has read.
@@ -494,6 +533,58 @@ async fn plan_increments(
             let mut model = checked.models[o.model].clone();
             model.rel.replace_scan(si, program.sources.len() - 1);
             model.name = format!("{}__changes", model.name);
+            program.models.push(model);
+            program.outputs[oi].model = program.models.len() - 1;
+        }
+        if let Increment::Replace { key, keys, .. } = &inc {
+            // the model over the source's rows (at the pinned version) of the changed keys
+            let ty = checked.sources[si]
+                .columns
+                .iter()
+                .find(|f| f.name == key.0)
+                .map(|f| f.ty)
+                .ok_or_else(|| Failure::Internal(format!("no key column {}", key.0)))?;
+            let lits: Vec<TExpr> = keys
+                .iter()
+                .map(|v| {
+                    let value = match v {
+                        ScalarValue::Int64(Some(x)) => crate::ir::Value::Int(*x),
+                        ScalarValue::Int32(Some(x)) => crate::ir::Value::Int(*x as i64),
+                        ScalarValue::Date32(Some(d)) => crate::ir::Value::Date(*d),
+                        v => crate::ir::Value::Str(v.to_string()),
+                    };
+                    TExpr {
+                        kind: TExprKind::Lit(value),
+                        ty,
+                        nullable: false,
+                    }
+                })
+                .collect();
+            let column = key.0.clone();
+            let mut model = checked.models[o.model].clone();
+            model.rel = model.rel.map_scan(si, &|scan| {
+                let alias = match &scan {
+                    crate::ir::Rel::Scan { alias, .. } => alias.clone(),
+                    _ => String::new(),
+                };
+                let col = TExpr {
+                    kind: TExprKind::Col {
+                        qual: Some(alias),
+                        name: column.clone(),
+                    },
+                    ty,
+                    nullable: true,
+                };
+                crate::ir::Rel::Filter {
+                    input: Box::new(scan),
+                    predicate: TExpr {
+                        kind: TExprKind::InList(Box::new(col), lits.clone(), false),
+                        ty: crate::types::Type::Bool,
+                        nullable: true,
+                    },
+                }
+            });
+            model.name = format!("{}__changed_keys", model.name);
             program.models.push(model);
             program.outputs[oi].model = program.models.len() - 1;
         }
@@ -572,13 +663,49 @@ async fn decide_increment(c: &Compilation, program: &Program, o: &OutputIr, si: 
     let Some((_, source_table)) = c.tables.iter().find(|(n, _)| *n == plain) else {
         return Err(Failure::Internal(format!("table {plain} was not opened")));
     };
+    let mut row_changes = None;
     for v in since + 1..=src.version {
-        if let Some(why) = not_append_only(source_table, v).await {
+        match not_append_only(source_table, v).await {
+            None => {}
+            Some(Change::Rows(why)) => {
+                row_changes.get_or_insert((v, why));
+            }
+            Some(Change::Other(why)) => {
+                return Ok(rebuild(format!(
+                    "version {v} of `{}` {why}: rebuilt in full at version {}",
+                    src.name, src.version
+                )));
+            }
+        }
+    }
+    if let Some((v, why)) = row_changes {
+        let Some(key) = program.models[o.model].incremental_key.clone() else {
             return Ok(rebuild(format!(
-                "version {v} of `{}` {why}: rebuilt in full at version {}",
+                "version {v} of `{}` {why} and the model passes none of its keys through: rebuilt in full at version {}",
                 src.name, src.version
             )));
-        }
+        };
+        let keys = engine::changed_keys(source_table, since, &key.0, MAX_REPLACED_KEYS).await?;
+        let Some(keys) = keys else {
+            return Ok(rebuild(format!(
+                "more than {MAX_REPLACED_KEYS} keys of `{}` (or a null key) changed after version {since}: rebuilt in full at version {}",
+                src.name, src.version
+            )));
+        };
+        return Ok(Increment::Replace {
+            why: format!(
+                "replaced the rows of {} `{}` value(s) that `{}` inserted, updated or deleted after version {since} up to version {}",
+                keys.len(),
+                key.1,
+                src.name,
+                src.version
+            ),
+            since,
+            base,
+            key,
+            keys,
+            txns,
+        });
     }
     Ok(Increment::Append {
         since,
@@ -591,33 +718,41 @@ async fn decide_increment(c: &Compilation, program: &Program, o: &OutputIr, si: 
     })
 }
 
-/// Why commit `v` of a table does more than add rows (None when it only adds rows).
-async fn not_append_only(table: &DeltaTable, v: i64) -> Option<String> {
+/// What a commit does besides adding rows.
+enum Change {
+    /// It deletes or updates rows (its changes can be replaced by key).
+    Rows(String),
+    /// Anything else (metadata, an unreadable or vanished commit): rebuild.
+    Other(String),
+}
+
+/// What commit `v` of a table does besides adding rows (None when it only adds rows).
+async fn not_append_only(table: &DeltaTable, v: i64) -> Option<Change> {
     let bytes = match table.log_store().read_commit_entry(v as _).await {
         Ok(Some(b)) => b,
-        Ok(None) => return Some("is no longer in the log".into()),
-        Err(e) => return Some(format!("cannot be read ({e})")),
+        Ok(None) => return Some(Change::Other("is no longer in the log".into())),
+        Err(e) => return Some(Change::Other(format!("cannot be read ({e})"))),
     };
+    let mut rows = None;
     for line in String::from_utf8_lossy(&bytes).lines().filter(|l| !l.trim().is_empty()) {
         let Ok(action) = serde_json::from_str::<serde_json::Value>(line) else {
-            return Some("has an unreadable action".into());
+            return Some(Change::Other("has an unreadable action".into()));
         };
-        if action.get("cdc").is_some() {
-            return Some("updates or deletes rows".into());
+        if action.get("metaData").is_some() {
+            return Some(Change::Other("changes the table's metadata".into()));
         }
-        if action
+        let removes = action
             .get("remove")
             .and_then(|r| r.get("dataChange"))
             .and_then(|d| d.as_bool())
-            == Some(true)
-        {
-            return Some("removes rows".into());
-        }
-        if action.get("metaData").is_some() {
-            return Some("changes the table's metadata".into());
+            == Some(true);
+        if action.get("cdc").is_some() {
+            rows = Some(Change::Rows("updates or deletes rows".into()));
+        } else if removes {
+            rows.get_or_insert(Change::Rows("removes rows".into()));
         }
     }
-    None
+    rows
 }
 
 fn write_failed(o: &OutputIr, e: &str) -> Failure {
@@ -662,11 +797,7 @@ async fn commit_all(
             millis: start.elapsed().as_millis(),
             skipped,
             warnings: vec![],
-            incremental: inc.map(|i| match i {
-                Increment::Rebuild { why, .. } | Increment::Append { why, .. } | Increment::UpToDate { why, .. } => {
-                    why.clone()
-                }
-            }),
+            incremental: inc.map(|i| i.why().to_string()),
         });
     }
     Ok(reports)
@@ -889,17 +1020,25 @@ async fn verify_contract(session: &Session, program: &Program, o: &OutputIr, lp:
     }
 }
 
-/// An incremental append adds rows to rows already written: a `unique` contract column
-/// must be unique across both, not only among the new rows.
+/// An incremental run adds rows to rows already written (all of them, or those of the keys
+/// it does not replace): a `unique` contract column must be unique across both, not only
+/// among the new rows.
 async fn verify_unique_with_written(
     session: &Session,
     program: &Program,
     o: &OutputIr,
     lp: &LogicalPlan,
-    appended: bool,
+    inc: Option<&Increment>,
 ) -> Result<(), Failure> {
     let model = &program.models[o.model];
-    if !appended || !model.contract.iter().any(|c| c.unique) {
+    let kept = match inc {
+        Some(Increment::Append { .. }) => None,
+        Some(Increment::Replace { key, keys, .. }) => Some(
+            col(datafusion::common::Column::from_name(&key.1)).in_list(keys.iter().cloned().map(lit).collect(), true),
+        ),
+        _ => return Ok(()),
+    };
+    if !model.contract.iter().any(|c| c.unique) {
         return Ok(());
     }
     let table = delta::open(&o.url, &PinSpec::Latest)
@@ -910,7 +1049,11 @@ async fn verify_unique_with_written(
     for c in model.contract.iter().filter(|c| c.unique) {
         let name = datafusion::common::Column::from_name(&c.field.name);
         let new = DataFrame::new(session.ctx.state(), lp.clone()).select(vec![col(name.clone())])?;
-        let old = session.ctx.read_table(written.clone())?.select(vec![col(name)])?;
+        let mut old = session.ctx.read_table(written.clone())?;
+        if let Some(k) = &kept {
+            old = old.filter(k.clone())?;
+        }
+        let old = old.select(vec![col(name)])?;
         let (n, shown) = count_and_show(duplicates_of(new.union(old)?, std::slice::from_ref(&c.field.name))?).await?;
         if n > 0 {
             diags.push(
@@ -1032,19 +1175,25 @@ async fn write_output(
     {
         return Ok(None);
     }
-    let mode = match (inc, o.mode) {
-        (Some(Increment::Rebuild { .. }), _) => SaveMode::Overwrite,
-        (Some(Increment::Append { base, .. }), _) => {
-            let now = table.version().map(|v| v as i64).unwrap_or(-1);
-            if now != *base {
-                return Err(conflict(format!(
-                    "the output moved from version {base} to {now} while this run read its source's changes"
-                )));
-            }
-            SaveMode::Append
+    if let Some(base) = inc.and_then(Increment::base) {
+        let now = table.version().map(|v| v as i64).unwrap_or(-1);
+        if now != base {
+            return Err(conflict(format!(
+                "the output moved from version {base} to {now} while this run read its source's changes"
+            )));
         }
+    }
+    let mode = match (inc, o.mode) {
+        (Some(Increment::Rebuild { .. } | Increment::Replace { .. }), _) => SaveMode::Overwrite,
+        (Some(Increment::Append { .. }), _) => SaveMode::Append,
         (_, crate::ast::WriteMode::Append) => SaveMode::Append,
         (_, crate::ast::WriteMode::Overwrite) => SaveMode::Overwrite,
+    };
+    let replace = match inc {
+        Some(Increment::Replace { key, keys, .. }) => Some(
+            col(datafusion::common::Column::from_name(&key.1)).in_list(keys.iter().cloned().map(lit).collect(), false),
+        ),
+        _ => None,
     };
     // plan here, so the result reaches the writer exactly as planned (in order when sorted)
     let state = session.ctx.state();
@@ -1063,12 +1212,19 @@ async fn write_output(
     if !o.partition_by.is_empty() {
         wb = wb.with_partition_columns(o.partition_by.clone());
     }
-    if mode == SaveMode::Overwrite {
+    if let Some(predicate) = replace {
+        // one commit: the rows of the changed keys out, their new rows in
+        wb = wb.with_replace_where(predicate);
+    } else if mode == SaveMode::Overwrite {
         wb = wb.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
     }
     let mut txns = vec![deltalake::kernel::Transaction::new(app_id(&o.name, run_id), 1)];
-    if let Some(Increment::Rebuild { txns: t, .. } | Increment::Append { txns: t, .. }) = inc {
-        txns.extend(t.iter().map(|(app, v)| deltalake::kernel::Transaction::new(app, *v)));
+    if let Some(inc) = inc {
+        txns.extend(
+            inc.txns()
+                .iter()
+                .map(|(app, v)| deltalake::kernel::Transaction::new(app, *v)),
+        );
     }
     let props = deltalake::kernel::transaction::CommitProperties::default()
         .with_application_transactions(txns)
@@ -1078,7 +1234,7 @@ async fn write_output(
         // table existed would remove nothing (two writers' rows in one version), and two
         // incremental runs would append the same changes twice
         .with_max_retries(
-            if mode == SaveMode::Overwrite || matches!(inc, Some(Increment::Append { .. })) {
+            if mode == SaveMode::Overwrite || inc.and_then(Increment::base).is_some() {
                 0
             } else {
                 1000

@@ -133,6 +133,51 @@ fn inserted_since(table: &DeltaTable, since: i64) -> Result<Arc<dyn TableProvide
     }))
 }
 
+/// The distinct values of `column` in every row that the commits after version `since`, up
+/// to the table's version, inserted, updated or deleted (from the Change Data Feed). None
+/// when there are more than `limit` or one is null (a key list cannot name those rows).
+pub async fn changed_keys(
+    table: &DeltaTable,
+    since: i64,
+    column: &str,
+    limit: usize,
+) -> Result<Option<Vec<datafusion::common::ScalarValue>>> {
+    use datafusion::logical_expr::col;
+    let ext = |e: deltalake::DeltaTableError| DataFusionError::External(Box::new(e));
+    let version = table
+        .version()
+        .ok_or_else(|| DataFusionError::Plan("the table has no version".into()))? as i64;
+    let builder = table
+        .clone()
+        .scan_cdf()
+        .with_starting_version((since + 1) as _)
+        .with_ending_version(version as _);
+    let cdf = deltalake::delta_datafusion::DeltaCdfTableProvider::try_new(builder).map_err(ext)?;
+    let ctx = SessionContext::new();
+    let keys = ctx
+        .read_table(Arc::new(cdf))?
+        .select(vec![col(datafusion::common::Column::from_name(column))])?
+        .distinct()?
+        .limit(0, Some(limit + 1))?
+        .collect()
+        .await?;
+    let mut out = vec![];
+    for b in &keys {
+        for i in 0..b.num_rows() {
+            let v = datafusion::common::ScalarValue::try_from_array(b.column(0), i)?;
+            if v.is_null() {
+                return Ok(None);
+            }
+            out.push(v);
+        }
+    }
+    if out.len() > limit {
+        return Ok(None);
+    }
+    out.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    Ok(Some(out))
+}
+
 /// A table's Change Data Feed seen as the rows it inserted, in the table's own columns.
 #[derive(Debug)]
 struct InsertedRows {

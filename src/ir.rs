@@ -249,6 +249,10 @@ pub struct ModelIr {
     pub key_claims: Vec<KeyClaim>,
     /// `incremental`: the source whose changes each run reads (it is read once, row by row).
     pub incremental: Option<usize>,
+    /// For an incremental model: a key column of its source that the model passes through
+    /// unchanged, as (source column, output column). With it, changes that delete or update
+    /// rows replace the output rows of the changed keys instead of rebuilding.
+    pub incremental_key: Option<(String, String)>,
 }
 
 /// "These columns are unique in this source's snapshot", as a join declares it.
@@ -300,6 +304,100 @@ impl Rel {
         match self {
             Rel::Scan { source, .. } => usize::from(*source == si),
             _ => self.inputs().into_iter().map(|r| r.scans_of(si)).sum(),
+        }
+    }
+
+    /// Where column `name` (qualified `qual`) of this relation comes from, when it is a
+    /// source's column passed through unchanged (renamed at most): (source, column).
+    pub fn origin(&self, qual: Option<&str>, name: &str) -> Option<(usize, String)> {
+        match self {
+            Rel::Scan { source, alias } => (qual.is_none_or(|q| q == alias)).then(|| (*source, name.to_string())),
+            Rel::Project { input, exprs } => match &exprs.iter().find(|(n, _)| n == name)?.1.kind {
+                TExprKind::Col { qual, name } => input.origin(qual.as_deref(), name),
+                _ => None,
+            },
+            Rel::Alias { input, alias } => {
+                if qual.is_none_or(|q| q == alias) {
+                    input.origin(None, name)
+                } else {
+                    None
+                }
+            }
+            Rel::Derive { input, alias, exprs } => {
+                if qual == Some(alias.as_str()) || (qual.is_none() && exprs.iter().any(|(n, _)| n == name)) {
+                    match &exprs.iter().find(|(n, _)| n == name)?.1.kind {
+                        TExprKind::Col { qual, name } => input.origin(qual.as_deref(), name),
+                        _ => None,
+                    }
+                } else {
+                    input.origin(qual, name)
+                }
+            }
+            Rel::Filter { input, .. } | Rel::Sort { input, .. } | Rel::Limit { input, .. } => input.origin(qual, name),
+            // the left side's columns pass a join unchanged
+            Rel::Join { left, right, .. } => match right.qualifier() {
+                Some(q) if qual == Some(q) => None,
+                _ => left.origin(qual, name),
+            },
+            Rel::ModelRef { .. } | Rel::Aggregate { .. } | Rel::Distinct { .. } | Rel::Union { .. } => None,
+        }
+    }
+
+    /// Replaces every scan of source `si` by `f(scan)`.
+    pub fn map_scan(self, si: usize, f: &dyn Fn(Rel) -> Rel) -> Rel {
+        match self {
+            Rel::Scan { source, .. } if source == si => f(self),
+            Rel::Scan { .. } | Rel::ModelRef { .. } => self,
+            Rel::Join {
+                left,
+                right,
+                kind,
+                on,
+                filter,
+            } => Rel::Join {
+                left: Box::new(left.map_scan(si, f)),
+                right: Box::new(right.map_scan(si, f)),
+                kind,
+                on,
+                filter,
+            },
+            Rel::Union { left, right } => Rel::Union {
+                left: Box::new(left.map_scan(si, f)),
+                right: Box::new(right.map_scan(si, f)),
+            },
+            Rel::Filter { input, predicate } => Rel::Filter {
+                input: Box::new(input.map_scan(si, f)),
+                predicate,
+            },
+            Rel::Project { input, exprs } => Rel::Project {
+                input: Box::new(input.map_scan(si, f)),
+                exprs,
+            },
+            Rel::Derive { input, alias, exprs } => Rel::Derive {
+                input: Box::new(input.map_scan(si, f)),
+                alias,
+                exprs,
+            },
+            Rel::Aggregate { input, groups, aggs } => Rel::Aggregate {
+                input: Box::new(input.map_scan(si, f)),
+                groups,
+                aggs,
+            },
+            Rel::Sort { input, keys } => Rel::Sort {
+                input: Box::new(input.map_scan(si, f)),
+                keys,
+            },
+            Rel::Limit { input, n } => Rel::Limit {
+                input: Box::new(input.map_scan(si, f)),
+                n,
+            },
+            Rel::Distinct { input } => Rel::Distinct {
+                input: Box::new(input.map_scan(si, f)),
+            },
+            Rel::Alias { input, alias } => Rel::Alias {
+                input: Box::new(input.map_scan(si, f)),
+                alias,
+            },
         }
     }
 

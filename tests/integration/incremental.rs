@@ -145,20 +145,45 @@ async fn incremental_runs_append_new_changes_and_equal_a_rebuild() {
     );
     same().await;
 
-    // a delete in the source cannot be appended: the output is rebuilt
+    // a delete in the source: the model passes the source's key `id` through, so the
+    // output rows of the deleted ids are replaced (by nothing), in one commit
     let t = deltalake::open_table(url_of(&dir.join("events"))).await.unwrap();
     t.delete().with_predicate("id < 50").await.unwrap();
     let r = run_ok(&dir).await;
     let big = report(&r, "big");
     assert!(
-        big.incremental.as_deref().unwrap().contains("rebuilt in full"),
+        big.incremental
+            .as_deref()
+            .unwrap()
+            .starts_with("replaced the rows of 50 `id` value(s)"),
+        "{big:?}"
+    );
+    assert_eq!(big.rows, 0, "deleted ids have no rows");
+    same().await;
+
+    // an update moves rows in and out of `where amount > 30`, and an append comes after:
+    // the rows of the 40 updated and 5 new ids are replaced
+    let t = deltalake::open_table(url_of(&dir.join("events"))).await.unwrap();
+    t.update()
+        .with_predicate("id >= 100 and id < 140")
+        .with_update("amount", "(amount + 31) % 100")
+        .await
+        .unwrap();
+    append(&dir.join("events"), events(330..335), true).await;
+    let r = run_ok(&dir).await;
+    let big = report(&r, "big");
+    assert!(
+        big.incremental
+            .as_deref()
+            .unwrap()
+            .starts_with("replaced the rows of 45 `id` value(s)"),
         "{big:?}"
     );
     same().await;
 
     // a change to a table the model joins rebuilds too (written rows would be stale)
     append(&dir.join("kinds"), kinds(&[("zz", "Z")]), false).await;
-    append(&dir.join("events"), events(330..340), true).await;
+    append(&dir.join("events"), events(335..340), true).await;
     let r = run_ok(&dir).await;
     let big = report(&r, "big");
     assert!(big.incremental.as_deref().unwrap().contains("`kinds` moved"), "{big:?}");
@@ -251,5 +276,35 @@ async fn an_incremental_append_keeps_unique_contracts_across_runs() {
         table_rows(&url_of(&dir.join("out")).to_string()).await.1.len(),
         25,
         "nothing appended"
+    );
+}
+
+/// Without a key of the source in its output, an incremental model cannot tell which
+/// written rows a delete takes away: the output is rebuilt, and still equals the model.
+#[tokio::test]
+async fn a_delete_without_a_passed_through_key_rebuilds() {
+    let dir = workspace(
+        "incremental_no_key",
+        &[],
+        &[(
+            "main.sem",
+            "source e from delta(\"e\") { id: int64 key\n kind: string\n amount: int64 }\nmodel m from e incremental { where amount > 10 select { kind, amount } }\noutput m to delta(\"out\") mode append\n",
+        )],
+    );
+    append(&dir.join("e"), events(0..40), true).await;
+    run_ok(&dir).await;
+    let t = deltalake::open_table(url_of(&dir.join("e"))).await.unwrap();
+    t.delete().with_predicate("id < 10").await.unwrap();
+    let r = run_ok(&dir).await;
+    assert!(
+        r[0].incremental
+            .as_deref()
+            .unwrap()
+            .contains("passes none of its keys through: rebuilt in full"),
+        "{r:?}"
+    );
+    assert_eq!(
+        table_rows(&url_of(&dir.join("out")).to_string()).await.1.len(),
+        (10..40).filter(|i| (i * 37) % 100 > 10).count()
     );
 }
