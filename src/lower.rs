@@ -63,10 +63,19 @@ impl<'a> Lowerer<'a> {
                 exprs.push(e.alias(&want.name));
             }
         }
-        if changed {
-            LogicalPlanBuilder::from(plan).project(exprs)?.build()
+        let b = if changed {
+            LogicalPlanBuilder::from(plan).project(exprs)?
         } else {
-            Ok(plan)
+            LogicalPlanBuilder::from(plan)
+        };
+        // deterministic: the same snapshots give the same rows in the same order (parallel
+        // execution interleaves rows as its threads finish), so an output whose model does
+        // not end ordered is written in the order of all its columns
+        if ordered(&model.rel) {
+            b.build()
+        } else {
+            let ks = total_order(b.schema(), &[]);
+            b.sort(ks)?.build()
         }
     }
 
@@ -137,13 +146,28 @@ impl<'a> Lowerer<'a> {
             }
             Rel::Aggregate { input, groups, aggs } => self.aggregate(input, groups, aggs)?,
             Rel::Sort { input, keys } => {
-                let ks = keys
+                let mut ks = keys
                     .iter()
                     .map(|(e, desc)| Ok(self.expr(e)?.sort(!desc, *desc)))
                     .collect::<Result<Vec<_>>>()?;
-                self.rel(input)?.sort(ks)?
+                let b = self.rel(input)?;
+                // rows the keys leave tied come in the order of all their columns: the
+                // order (and which rows a `limit` keeps) is the same on every run
+                ks.extend(total_order(b.schema(), &ks));
+                b.sort(ks)?
             }
-            Rel::Limit { input, n } => self.rel(input)?.limit(0, Some(*n))?,
+            Rel::Limit { input, n } => {
+                let b = self.rel(input)?;
+                // `limit` without `sort`: the first rows in the order of all columns, not
+                // whichever rows the engine's threads deliver first
+                let b = if ordered(input) {
+                    b
+                } else {
+                    let ks = total_order(b.schema(), &[]);
+                    b.sort(ks)?
+                };
+                b.limit(0, Some(*n))?
+            }
             Rel::Distinct { input } => self.rel(input)?.distinct()?,
             Rel::Alias { input, alias } => self.rel(input)?.alias(alias.as_str())?,
             Rel::Union { left, right } => self.rel(left)?.union(self.rel(right)?.build()?)?,
@@ -349,6 +373,35 @@ pub fn to_substrait(
         ..Default::default()
     };
     Ok((plan, plans))
+}
+
+/// Whether `rel`'s rows come in a total order: a sort (with its tie-breakers) followed only by
+/// steps that keep the order.
+fn ordered(rel: &Rel) -> bool {
+    match rel {
+        Rel::Sort { .. } => true,
+        Rel::Project { input, .. }
+        | Rel::Filter { input, .. }
+        | Rel::Derive { input, .. }
+        | Rel::Alias { input, .. }
+        | Rel::Limit { input, .. } => ordered(input),
+        _ => false,
+    }
+}
+
+/// Every column of `schema` not already sorted on by `keys`, ascending: appended to a sort,
+/// it leaves no two distinguishable rows tied.
+fn total_order(
+    schema: &datafusion::common::DFSchemaRef,
+    keys: &[datafusion::logical_expr::SortExpr],
+) -> Vec<datafusion::logical_expr::SortExpr> {
+    schema
+        .columns()
+        .into_iter()
+        .map(Expr::Column)
+        .filter(|c| !keys.iter().any(|k| k.expr == *c))
+        .map(|c| c.sort(true, true))
+        .collect()
 }
 
 /// One output's root as a plan of its own (the Substrait consumer takes one root at a time).
