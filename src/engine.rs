@@ -99,10 +99,8 @@ pub async fn provider_with(
     builder.await.map_err(|e| DataFusionError::External(Box::new(e)))
 }
 
-/// The rows that the commits after version `since`, up to the table's version, inserted: the
-/// table's Change Data Feed, kept to inserts (and update post-images), in the table's columns.
-fn inserted_since(table: &DeltaTable, since: i64) -> Result<Arc<dyn TableProvider>> {
-    let ext = |e: deltalake::DeltaTableError| DataFusionError::External(Box::new(e));
+/// The Change Data Feed of the commits after version `since`, up to the table's version.
+fn changes_since(table: &DeltaTable, since: i64) -> Result<deltalake::delta_datafusion::DeltaCdfTableProvider> {
     let version = table
         .version()
         .ok_or_else(|| DataFusionError::Plan("the table has no version".into()))? as i64;
@@ -116,7 +114,15 @@ fn inserted_since(table: &DeltaTable, since: i64) -> Result<Arc<dyn TableProvide
         .scan_cdf()
         .with_starting_version((since + 1) as _)
         .with_ending_version(version as _);
-    let cdf = deltalake::delta_datafusion::DeltaCdfTableProvider::try_new(builder).map_err(ext)?;
+    deltalake::delta_datafusion::DeltaCdfTableProvider::try_new(builder)
+        .map_err(|e| DataFusionError::External(Box::new(e)))
+}
+
+/// The rows that the commits after version `since`, up to the table's version, inserted: the
+/// table's Change Data Feed, kept to inserts (and update post-images), in the table's columns.
+fn inserted_since(table: &DeltaTable, since: i64) -> Result<Arc<dyn TableProvider>> {
+    let ext = |e: deltalake::DeltaTableError| DataFusionError::External(Box::new(e));
+    let cdf = changes_since(table, since)?;
     let all = cdf.schema();
     let snapshot = table.snapshot().map_err(ext)?;
     let mut fields = vec![];
@@ -143,16 +149,7 @@ pub async fn changed_keys(
     limit: usize,
 ) -> Result<Option<Vec<datafusion::common::ScalarValue>>> {
     use datafusion::logical_expr::col;
-    let ext = |e: deltalake::DeltaTableError| DataFusionError::External(Box::new(e));
-    let version = table
-        .version()
-        .ok_or_else(|| DataFusionError::Plan("the table has no version".into()))? as i64;
-    let builder = table
-        .clone()
-        .scan_cdf()
-        .with_starting_version((since + 1) as _)
-        .with_ending_version(version as _);
-    let cdf = deltalake::delta_datafusion::DeltaCdfTableProvider::try_new(builder).map_err(ext)?;
+    let cdf = changes_since(table, since)?;
     let ctx = SessionContext::new();
     let keys = ctx
         .read_table(Arc::new(cdf))?
