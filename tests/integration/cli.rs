@@ -42,6 +42,35 @@ async fn append_own_rows(table: &std::path::Path, limit: Option<usize>) {
         .unwrap();
 }
 
+/// The Delta table at `dir` (at `version`, or the latest): its version and its rows in
+/// stored order.
+fn read_table(dir: &std::path::Path, version: Option<i64>) -> (i64, Vec<datafusion::arrow::record_batch::RecordBatch>) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let url = url::Url::from_directory_path(std::fs::canonicalize(dir).unwrap()).unwrap();
+        let pin = version.map_or(semc::delta::PinSpec::Latest, semc::delta::PinSpec::Version);
+        let t = semc::delta::open(&url, &pin).await.unwrap();
+        let ctx = semc::engine::session_with_partitions(1);
+        let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
+        let batches = ctx.read_table(p).unwrap().collect().await.unwrap();
+        (t.version().unwrap() as i64, batches)
+    })
+}
+
+/// The int64 values of the first column.
+fn first_int64s(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Vec<i64> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let a = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::Int64Array>()
+                .unwrap();
+            a.values().to_vec()
+        })
+        .collect()
+}
+
 fn semc(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_semc"))
         .args(args)
@@ -137,25 +166,7 @@ fn locked_runs_read_the_recorded_versions() {
     let (code, out, err) = semc(&["plan", w.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("@v4"));
-    let counts: Vec<i64> = rt.block_on(async {
-        let url = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out/n")).unwrap()).unwrap();
-        let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
-        let ctx = semc::engine::session_with_partitions(1);
-        let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
-        let batches = ctx.read_table(p).unwrap().collect().await.unwrap();
-        batches
-            .iter()
-            .flat_map(|b| {
-                let a = b
-                    .column(0)
-                    .as_any()
-                    .downcast_ref::<datafusion::arrow::array::Int64Array>()
-                    .unwrap()
-                    .clone();
-                (0..a.len()).map(move |i| a.value(i))
-            })
-            .collect()
-    });
+    let counts = first_int64s(&read_table(&dir.join("out/n"), None).1);
     let mut sorted = counts.clone();
     sorted.sort();
     assert_eq!(sorted.len(), 3);
@@ -196,23 +207,8 @@ fn concurrent_appends_all_land() {
         h.join().expect("a run failed");
     }
     let runs = 1 + 8 * per_process;
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (version, rows) = rt.block_on(async {
-        let url = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out/r")).unwrap()).unwrap();
-        let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
-        let ctx = semc::engine::session_with_partitions(1);
-        let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
-        let n: usize = ctx
-            .read_table(p)
-            .unwrap()
-            .collect()
-            .await
-            .unwrap()
-            .iter()
-            .map(|b| b.num_rows())
-            .sum();
-        (t.version().unwrap(), n)
-    });
+    let (version, batches) = read_table(&dir.join("out/r"), None);
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     assert_eq!(version as usize, runs - 1, "one commit per run, no gaps");
     assert_eq!(rows, runs * 5, "no rows lost or doubled");
     let commits = std::fs::read_dir(dir.join("out/r/_delta_log"))
@@ -309,18 +305,7 @@ fn a_bundle_runs_alone_at_its_pins() {
     let (code, out, err) = semc(&["exec", bundle.to_str().unwrap(), "--run-id", "b1"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 rows"), "{out}");
-    let n = rt.block_on(async {
-        let url = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out/n")).unwrap()).unwrap();
-        let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
-        let ctx = semc::engine::session_with_partitions(1);
-        let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
-        let b = ctx.read_table(p).unwrap().collect().await.unwrap();
-        b[0].column(0)
-            .as_any()
-            .downcast_ref::<datafusion::arrow::array::Int64Array>()
-            .unwrap()
-            .value(0)
-    });
+    let n = first_int64s(&read_table(&dir.join("out/n"), None).1)[0];
     assert_eq!(
         n, 5,
         "the bundle read version 0 (5 regions), not the 10 rows of version 1"
@@ -441,34 +426,14 @@ fn concurrent_overwrites_never_mix() {
             }
         }
     }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let versions = rt.block_on(async {
-        let url = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out/r")).unwrap()).unwrap();
-        let latest = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
-        let mut out = vec![];
-        for v in 0..=latest.version().unwrap() as i64 {
-            let t = semc::delta::open(&url, &semc::delta::PinSpec::Version(v))
-                .await
-                .unwrap();
-            let ctx = semc::engine::session_with_partitions(1);
-            let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
-            let b = ctx.read_table(p).unwrap().collect().await.unwrap();
-            let mut keys: Vec<i64> = b
-                .iter()
-                .flat_map(|b| {
-                    let a = b
-                        .column(0)
-                        .as_any()
-                        .downcast_ref::<datafusion::arrow::array::Int64Array>()
-                        .unwrap();
-                    a.values().to_vec()
-                })
-                .collect();
+    let (latest, _) = read_table(&dir.join("out/r"), None);
+    let versions: Vec<Vec<i64>> = (0..=latest)
+        .map(|v| {
+            let mut keys = first_int64s(&read_table(&dir.join("out/r"), Some(v)).1);
             keys.sort();
-            out.push(keys);
-        }
-        out
-    });
+            keys
+        })
+        .collect();
     assert_eq!(versions.len(), won, "one version per winning run");
     for keys in &versions {
         let n = keys.len() as i64;
@@ -518,13 +483,11 @@ fn concurrent_incremental_runs_append_changes_once() {
             }
         }
     }
-    let rows = rt.block_on(async {
-        let url = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out/m")).unwrap()).unwrap();
-        let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
-        let ctx = semc::engine::session_with_partitions(1);
-        let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
-        ctx.read_table(p).unwrap().count().await.unwrap()
-    });
+    let rows: usize = read_table(&dir.join("out/m"), None)
+        .1
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
     assert_eq!(appended, rounds, "each round's changes are appended by exactly one run");
     assert_eq!(rows, 25 * (rounds + 1), "no change appended twice");
     eprintln!("concurrent incremental runs: {appended} appended, {refused} refused with E0407, {rows} rows");
@@ -564,25 +527,14 @@ fn locked_runs_are_identical_while_the_input_moves() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let appends = writer.join().unwrap();
     assert!(appends > 0, "the input moved during the runs");
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let versions: Vec<String> = rt.block_on(async {
-        let url = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out/big")).unwrap()).unwrap();
-        let mut out = vec![];
-        for v in 0..3 {
-            let t = semc::delta::open(&url, &semc::delta::PinSpec::Version(v))
-                .await
-                .unwrap();
-            let ctx = semc::engine::session_with_partitions(1);
-            let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
-            let b = ctx.read_table(p).unwrap().collect().await.unwrap();
-            out.push(
-                datafusion::arrow::util::pretty::pretty_format_batches(&b)
-                    .unwrap()
-                    .to_string(),
-            );
-        }
-        out
-    });
+    let versions: Vec<String> = (0..3)
+        .map(|v| {
+            let b = read_table(&dir.join("out/big"), Some(v)).1;
+            datafusion::arrow::util::pretty::pretty_format_batches(&b)
+                .unwrap()
+                .to_string()
+        })
+        .collect();
     assert!(versions[0].lines().count() > 100);
     assert!(
         versions[1] == versions[0],
