@@ -385,9 +385,14 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
     let (program, increments) = plan_increments(c, checked, only).await?;
     let program = &program;
     let session = Session::for_program(c, Some(program), opts).await?;
+    // ONE plan, one root per output; the roots of outputs that are up to date are not run
+    let plan = session.plan(program, only)?;
+    let all_roots = session.consume(&plan).await?;
     let mut up_to_date = vec![];
-    let mut todo = vec![];
-    for o in program.outputs.iter().filter(|o| only.is_none_or(|n| n == o.name)) {
+    let mut outputs = vec![];
+    let mut roots = vec![];
+    let selected = program.outputs.iter().filter(|o| only.is_none_or(|n| n == o.name));
+    for (o, root) in selected.zip(all_roots) {
         match increments.get(&o.name) {
             Some(Increment::UpToDate { version, why }) => up_to_date.push(OutputReport {
                 output: o.name.clone(),
@@ -400,14 +405,11 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
                 warnings: vec![],
                 incremental: Some(why.clone()),
             }),
-            _ => todo.push(o),
+            _ => {
+                outputs.push(o);
+                roots.push(root);
+            }
         }
-    }
-    let outputs = todo;
-    let mut roots = vec![];
-    for o in &outputs {
-        let plan = session.plan(program, Some(&o.name))?;
-        roots.extend(session.consume(&plan).await?);
     }
     // every output's contract and join keys first: a violation anywhere commits nothing anywhere
     let (warnings, mut violations): (Vec<Diagnostic>, Vec<Diagnostic>) = verify_keys(&session, program, &outputs)
