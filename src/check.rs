@@ -893,7 +893,8 @@ impl<'a> Checker<'a> {
                     self.err(d);
                 }
                 Some(t) => match t.ty {
-                    Some(tt) if tt == c.ty || c.ty == Type::Null => {}
+                    // a declaration may widen the table's type without loss (the scan casts)
+                    Some(tt) if tt == c.ty || c.ty == Type::Null || tt.widens_to(c.ty) => {}
                     _ => {
                         let decl = s
                             .columns

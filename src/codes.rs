@@ -126,7 +126,7 @@ codes! {
     E0303 "column-not-in-table" "declared column is missing from the table"
         "Every column a source declares must exist in the Delta table at the pinned version. A source may declare a subset.";
     E0304 "column-type-differs" "declared type differs from the table"
-        "The declared type of a column must be the table's type at the pinned version.";
+        "The declared type of a column must be the table's type at the pinned version, or a type it widens to without loss (a Delta `short` declared `int32`, `float` declared `float64`, `integer` declared `int64`, `timestamp_ntz` declared `timestamp`): the scan casts.";
     E0305 "version-not-available" "pinned version is not available"
         "The log no longer holds (or never held) the pinned version or timestamp; semc never reads another version instead.";
     E0306 "bad-location" "invalid Delta location"

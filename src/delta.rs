@@ -216,11 +216,18 @@ pub fn table_info(url: &Url, table: &DeltaTable) -> Result<TableInfo, TableError
     })
 }
 
-/// The `.sem` type of a Delta primitive type name (`long`, `decimal(15,2)`, …).
+/// The `.sem` type of a Delta primitive type name (`long`, `decimal(15,2)`, …): the type
+/// itself, or the one it widens to without loss.
 pub fn delta_type_to_sem(t: &str) -> Option<Type> {
     Some(match t {
         "long" => Type::Int64,
         "integer" => Type::Int32,
+        // narrower Delta types read as the `.sem` type they widen to without loss (the
+        // scan casts): `byte`/`short` as int32, `float` as float64, and a timestamp
+        // without time zone as a UTC timestamp
+        "short" | "byte" => Type::Int32,
+        "float" => Type::Float64,
+        "timestamp_ntz" => Type::Timestamp,
         "double" => Type::Float64,
         "boolean" => Type::Bool,
         "string" => Type::String,

@@ -9,7 +9,7 @@ use crate::ast::BinOp;
 use crate::delta::pinned_name_with;
 use crate::ir::*;
 use crate::types::Type;
-use datafusion::arrow::datatypes::IntervalMonthDayNano;
+use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano};
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DataFusionError, ExprSchema, Result, ScalarValue, TableReference};
@@ -97,12 +97,41 @@ impl<'a> Lowerer<'a> {
                             .map_err(|_| internal(format!("column {} missing from {name}", c.name)))?,
                     );
                 }
-                LogicalPlanBuilder::scan(
+                let b = LogicalPlanBuilder::scan(
                     TableReference::bare(name),
                     provider_as_source(provider.clone()),
-                    Some(proj),
+                    Some(proj.clone()),
                 )?
-                .alias(alias.as_str())?
+                .alias(alias.as_str())?;
+                // a column declared wider than the table stores it (int16 as int32, a
+                // timestamp without time zone as UTC, …) is cast here, once
+                let widened = |i: usize, c: &crate::ir::Field| {
+                    let have = schema.field(i).data_type();
+                    let want = c.ty.to_arrow();
+                    (*have != want
+                        && !matches!(
+                            have,
+                            DataType::Dictionary(..) | DataType::Utf8View | DataType::LargeUtf8
+                        ))
+                    .then_some(want)
+                };
+                if proj.iter().zip(&s.columns).all(|(i, c)| widened(*i, c).is_none()) {
+                    b
+                } else {
+                    let exprs: Vec<Expr> =
+                        proj.iter()
+                            .zip(&s.columns)
+                            .map(|(i, c)| {
+                                let e = Expr::Column(Column::new(Some(alias.as_str()), &c.name));
+                                match widened(*i, c) {
+                                    Some(t) => Expr::Cast(Cast::new(Box::new(e), t))
+                                        .alias_qualified(Some(alias.as_str()), &c.name),
+                                    None => e,
+                                }
+                            })
+                            .collect();
+                    b.project(exprs)?
+                }
             }
             Rel::ModelRef { model, alias } => self.rel(&self.program.models[*model].rel)?.alias(alias.as_str())?,
             Rel::Join {

@@ -391,3 +391,72 @@ async fn join_cardinality_is_verified_on_a_million_rows() {
         .collect();
     assert_eq!(w, ["E0406 5 row(s) of `fact` have a `fk` that matches no `k` in `dim`"]);
 }
+
+/// Tables written by other tools hold types `.sem` does not name (byte, short, float, a
+/// timestamp without time zone): a source declares the type they widen to without loss
+/// and the scan casts; a narrowing declaration is still E0304.
+#[tokio::test]
+async fn narrow_delta_types_read_as_their_lossless_widening() {
+    use datafusion::arrow::array::{Float32Array, Int8Array, Int16Array, TimestampMicrosecondArray};
+    let program = "source t from delta(\"t\") {\n  a: int32\n  b: int64\n  f: float64\n  ts: timestamp\n  i: int64\n}\nmodel m from t {\n  where b > 5 and ts >= timestamp \"2024-01-01T00:00:05Z\"\n  derive { s = a + b, g = f * 2 }\n  select { a, b, s, g, ts, i }\n}\noutput m to delta(\"out\") mode overwrite\n";
+    let dir = workspace("feature_narrow_types", &[], &[("main.sem", program)]);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Int8, true),
+        Field::new("b", DataType::Int16, true),
+        Field::new("f", DataType::Float32, true),
+        Field::new(
+            "ts",
+            DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None),
+            true,
+        ),
+        Field::new("i", DataType::Int32, true),
+    ]));
+    let n = 10;
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int8Array::from_iter_values(0..n as i8)),
+            Arc::new(Int16Array::from_iter_values((0..n as i16).map(|x| x * 100))),
+            Arc::new(Float32Array::from_iter_values((0..n).map(|x| x as f32 + 0.5))),
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                (0..n as i64).map(|x| 1_704_067_200_000_000 + x * 1_000_000),
+            )),
+            Arc::new(datafusion::arrow::array::Int32Array::from_iter_values(0..n as i32)),
+        ],
+    )
+    .unwrap();
+    new_table(&dir.join("t"), batch, None).await;
+    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    assert!(!c.has_errors(), "{}", semc::diag::render(&c.ws.map, &c.diags, false));
+    let r = run_ok(&dir).await;
+    assert_eq!(r[0].rows, 5, "b > 5 keeps rows 1.., the timestamp filter rows 5..");
+    let rows = table_rows(&url_of(&dir.join("out")).to_string()).await;
+    assert_eq!(rows.0, ["a", "b", "s", "g", "ts", "i"]);
+    let first = &rows.1.iter().min_by_key(|r| r[0].parse::<i64>().unwrap()).unwrap();
+    assert_eq!(first[..4], ["5", "500", "505", "11.0"]);
+    assert!(first[4].starts_with("2024-01-01T00:00:05"), "{first:?}");
+    let out = deltalake::open_table(url_of(&dir.join("out"))).await.unwrap();
+    let types: Vec<String> = out
+        .snapshot()
+        .unwrap()
+        .schema()
+        .fields()
+        .map(|f| serde_json::to_value(f.data_type()).unwrap().to_string())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "\"integer\"",
+            "\"long\"",
+            "\"long\"",
+            "\"double\"",
+            "\"timestamp\"",
+            "\"long\""
+        ]
+    );
+    // narrowing is not allowed
+    std::fs::write(dir.join("main.sem"), program.replace("f: float64", "f: int64")).unwrap();
+    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    let codes: Vec<&str> = c.diags.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E0304"]);
+}
