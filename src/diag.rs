@@ -64,6 +64,12 @@ impl Diagnostic {
         self.help = Some(text.into());
         self
     }
+    /// The same diagnostic, its primary label moved to `span`.
+    pub fn at(mut self, span: Span) -> Diagnostic {
+        self.primary.span = span;
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

@@ -29,8 +29,27 @@ pub enum Failure {
 
 impl From<DataFusionError> for Failure {
     fn from(e: DataFusionError) -> Self {
-        Failure::Internal(e.to_string())
+        let text = e.to_string();
+        match data_error(&text) {
+            Some(d) => Failure::User(vec![d]),
+            None => Failure::Internal(text),
+        }
     }
+}
+
+/// An engine error caused by the values of the data (division by zero, overflow, a cast
+/// that does not fit), not by semc: a diagnostic (E0409) without a place in the source —
+/// callers that know the output give it its span.
+fn data_error(text: &str) -> Option<Diagnostic> {
+    let lower = text.to_ascii_lowercase();
+    let cause = ["divide by zero", "overflow", "cast error", "can't cast", "cannot cast"]
+        .into_iter()
+        .find(|c| lower.contains(c))?;
+    Some(
+        Diagnostic::error(Code::E0409, Span::default(), format!("evaluating the plan failed on the data: {text}"))
+            .label(format!("{cause} while computing this output"))
+            .help("nothing was committed; guard the expression (e.g. `case when d == 0 then null else n / d end`), filter the rows, or widen the type"),
+    )
 }
 
 /// A checked workspace and the Delta snapshots it was checked against.
@@ -428,7 +447,13 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
         ] {
             match r {
                 Ok(()) => {}
-                Err(Failure::User(d)) => violations.extend(d),
+                Err(Failure::User(d)) => violations.extend(d.into_iter().map(|d| {
+                    if d.primary.span == Span::default() {
+                        d.at(o.span)
+                    } else {
+                        d
+                    }
+                })),
                 Err(internal) => return Err(internal),
             }
         }
@@ -1154,7 +1179,10 @@ async fn write_output(
     inc: Option<&Increment>,
 ) -> Result<Option<(u64, u64, i64)>, Failure> {
     use deltalake::protocol::SaveMode;
-    let io = |e: String| write_failed(o, &e);
+    let io = |e: String| match data_error(&e) {
+        Some(d) => Failure::User(vec![d.at(o.span)]),
+        None => write_failed(o, &e),
+    };
     let conflict = |what: String| {
         Failure::User(vec![
             Diagnostic::error(Code::E0407, o.span, format!("output `{}`: {what}", o.name))

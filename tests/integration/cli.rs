@@ -545,3 +545,19 @@ fn locked_runs_are_identical_while_the_input_moves() {
         "the two locked runs wrote the same rows in the same order"
     );
 }
+
+/// A value that makes an expression fail (an integer division by zero) is the data's
+/// fault, not semc's: E0409 and exit 1 from `run` and `explain --analyze`, nothing committed.
+#[test]
+fn a_division_by_zero_in_the_data_is_a_diagnostic() {
+    let dir = fresh_dir("cli_div_zero", &[("tpch/region", "data/region")]);
+    let w = dir.join("w.sem");
+    std::fs::write(&w, "source region from delta(\"data/region\") { r_regionkey: int64 key }\nmodel m from region { derive { q = 10 / (r_regionkey - 2) } }\noutput m to delta(\"out/m\") mode overwrite\n").unwrap();
+    let (code, _, err) = semc(&["run", w.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0409") && err.contains("Divide by zero"), "{err}");
+    assert!(!dir.join("out/m/_delta_log").exists(), "nothing committed");
+    let (code, _, err) = semc(&["explain", w.to_str().unwrap(), "--output", "m", "--analyze"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0409"), "{err}");
+}
