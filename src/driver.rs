@@ -42,6 +42,17 @@ impl From<DataFusionError> for Failure {
 /// callers that know the output give it its span.
 fn data_error(text: &str) -> Option<Diagnostic> {
     let lower = text.to_ascii_lowercase();
+    if lower.contains("resources exhausted") {
+        return Some(
+            Diagnostic::error(
+                Code::E0410,
+                Span::default(),
+                format!("the run ran out of memory: {text}"),
+            )
+            .label("out of memory while computing this output")
+            .help("nothing was committed; raise `--memory-limit`, or narrow what the model reads"),
+        );
+    }
     let cause = ["divide by zero", "overflow", "cast error", "can't cast", "cannot cast"]
         .into_iter()
         .find(|c| lower.contains(c))?;
