@@ -561,3 +561,16 @@ fn a_division_by_zero_in_the_data_is_a_diagnostic() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("E0409"), "{err}");
 }
+
+/// A memory limit too small for the model even with spilling is the user's setting: E0410,
+/// exit 1, nothing committed.
+#[test]
+fn a_memory_limit_too_small_is_a_diagnostic() {
+    let dir = fresh_dir("cli_oom", &[("tpch/lineitem", "data/lineitem")]);
+    let w = dir.join("w.sem");
+    std::fs::write(&w, "source lineitem from delta(\"data/lineitem\") { l_orderkey: int64\n l_comment: string }\nmodel m from lineitem { group by l_comment aggregate { n = count() } }\noutput m to delta(\"out/m\") mode overwrite\n").unwrap();
+    let (code, _, err) = semc(&["run", w.to_str().unwrap(), "--memory-limit", "1K"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0410"), "{err}");
+    assert!(!dir.join("out/m/_delta_log").exists(), "nothing committed");
+}
