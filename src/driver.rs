@@ -10,6 +10,7 @@ use crate::load::{STDLIB_TEXT, Workspace};
 use crate::lower::{self, Providers};
 use crate::parse;
 use crate::span::Span;
+use crate::types::Type;
 use datafusion::common::{DataFusionError, ScalarValue};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::{LogicalPlan, col, lit};
@@ -585,19 +586,21 @@ async fn plan_increments(
             let lits: Vec<TExpr> = keys
                 .iter()
                 .map(|v| {
+                    // decide_increment gave values of the key's declared type: int, string, date
                     let value = match v {
                         ScalarValue::Int64(Some(x)) => crate::ir::Value::Int(*x),
                         ScalarValue::Int32(Some(x)) => crate::ir::Value::Int(*x as i64),
                         ScalarValue::Date32(Some(d)) => crate::ir::Value::Date(*d),
-                        v => crate::ir::Value::Str(v.to_string()),
+                        ScalarValue::Utf8(Some(s)) => crate::ir::Value::Str(s.clone()),
+                        v => return Err(Failure::Internal(format!("a replaced key of unexpected type: {v:?}"))),
                     };
-                    TExpr {
+                    Ok(TExpr {
                         kind: TExprKind::Lit(value),
                         ty,
                         nullable: false,
-                    }
+                    })
                 })
-                .collect();
+                .collect::<Result<_, Failure>>()?;
             let column = key.0.clone();
             let mut model = checked.models[o.model].clone();
             model.rel = model.rel.map_scan(si, &|scan| {
@@ -724,6 +727,21 @@ async fn decide_increment(c: &Compilation, program: &Program, o: &OutputIr, si: 
             )));
         };
         let keys = engine::changed_keys(source_table, since, &key.0, MAX_REPLACED_KEYS).await?;
+        // as values of the declared type (the table may store a narrower one)
+        let declared = src.columns.iter().find(|f| f.name == key.0).map(|f| f.ty);
+        let keys = match (keys, declared) {
+            (Some(keys), Some(ty @ (Type::Int32 | Type::Int64 | Type::String | Type::Date))) => keys
+                .into_iter()
+                .map(|k| k.cast_to(&ty.to_arrow()).ok())
+                .collect::<Option<Vec<_>>>(),
+            (Some(_), _) => {
+                return Ok(rebuild(format!(
+                    "version {v} of `{}` {why} and its key `{}` is not an integer, string or date column: rebuilt in full at version {}",
+                    src.name, key.0, src.version
+                )));
+            }
+            (None, _) => None,
+        };
         let Some(keys) = keys else {
             return Ok(rebuild(format!(
                 "more than {MAX_REPLACED_KEYS} keys of `{}` (or a null key) changed after version {since}: rebuilt in full at version {}",
