@@ -308,3 +308,61 @@ async fn a_delete_without_a_passed_through_key_rebuilds() {
         (10..40).filter(|i| (i * 37) % 100 > 10).count()
     );
 }
+
+/// Replacing by a string key: deleted and updated codes are replaced, and the output
+/// equals the model over the source.
+#[tokio::test]
+async fn a_string_key_replaces_changed_rows() {
+    let dir = workspace(
+        "incremental_string_key",
+        &[],
+        &[(
+            "main.sem",
+            "source e from delta(\"e\") { code: string key\n amount: int64 }\nmodel m from e incremental { where amount > 20 select { code, amount } }\noutput m to delta(\"out\") mode append\n",
+        )],
+    );
+    let batch = |ids: std::ops::Range<i64>| {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("code", DataType::Utf8, false),
+            Field::new("amount", DataType::Int64, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(ids.clone().map(|i| format!("k{i}")))),
+                Arc::new(Int64Array::from_iter_values(ids.map(|i| (i * 37) % 100))),
+            ],
+        )
+        .unwrap()
+    };
+    append(&dir.join("e"), batch(0..30), true).await;
+    run_ok(&dir).await;
+    let t = deltalake::open_table(url_of(&dir.join("e"))).await.unwrap();
+    let t = t.delete().with_predicate("code = 'k3' OR code = 'k4'").await.unwrap().0;
+    t.update()
+        .with_predicate("code = 'k7'")
+        .with_update("amount", "5")
+        .await
+        .unwrap();
+    let r = run_ok(&dir).await;
+    assert!(
+        r[0].incremental
+            .as_deref()
+            .unwrap()
+            .starts_with("replaced the rows of 3 `code` value(s)"),
+        "{r:?}"
+    );
+    let mut got: Vec<String> = table_rows(&url_of(&dir.join("out")).to_string())
+        .await
+        .1
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = (0..30)
+        .filter(|i| ![3, 4, 7].contains(i) && (i * 37) % 100 > 20)
+        .map(|i| format!("k{i}"))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+}
