@@ -122,7 +122,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
 
 struct MietteView<'a> {
     d: &'a Diagnostic,
-    src: miette::NamedSource<String>,
+    src: &'a miette::NamedSource<String>,
 }
 
 impl std::fmt::Debug for MietteView<'_> {
@@ -151,7 +151,7 @@ impl miette::Diagnostic for MietteView<'_> {
         self.d.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.src)
+        Some(self.src)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let file = self.d.primary.span.file;
@@ -182,6 +182,10 @@ impl miette::Diagnostic for MietteView<'_> {
 
 /// Renders diagnostics as text. `fancy` uses colour and unicode (for terminals);
 /// otherwise the output is stable (no colour, fixed width) for snapshots and logs.
+/// At most this many diagnostics are rendered as text (all of them go to JSON): a file with
+/// thousands of errors would otherwise take minutes to print and nobody reads past these.
+pub const MAX_RENDERED: usize = 200;
+
 pub fn render(map: &SourceMap, diags: &[Diagnostic], fancy: bool) -> String {
     let handler = if fancy {
         miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode())
@@ -191,7 +195,9 @@ pub fn render(map: &SourceMap, diags: &[Diagnostic], fancy: bool) -> String {
             .with_links(false)
     };
     let mut out = String::new();
-    for d in diags {
+    // one copy of each file's text for miette, whatever the number of diagnostics in it
+    let mut sources: std::collections::HashMap<crate::span::FileId, miette::NamedSource<String>> = Default::default();
+    for d in diags.iter().take(MAX_RENDERED) {
         if d.primary.span == Span::default() {
             // no place in any file (e.g. a command-line argument)
             out.push_str(&format!(
@@ -222,10 +228,27 @@ pub fn render(map: &SourceMap, diags: &[Diagnostic], fancy: bool) -> String {
         } else {
             d
         };
-        let view = MietteView {
-            d,
-            src: miette::NamedSource::new(&f.name, f.text.clone()),
-        };
+        // a snippet of a line of many KiB is unreadable, and slow to lay out: say where
+        let start = d.primary.span.start as usize;
+        if f.line_len(start) > 2_000 {
+            out.push_str(&format!(
+                "{}[{}]: {}\n  --> {} (a line of {} bytes)\n",
+                severity_word(d.severity),
+                d.code.as_str(),
+                clip(&d.message),
+                location(map, d.primary.span),
+                f.line_len(start)
+            ));
+            if let Some(h) = &d.help {
+                out.push_str(&format!("  help: {h}\n"));
+            }
+            out.push('\n');
+            continue;
+        }
+        let src = sources
+            .entry(d.primary.span.file)
+            .or_insert_with(|| miette::NamedSource::new(&f.name, f.text.clone()));
+        let view = MietteView { d, src };
         let mut s = String::new();
         if handler.render_report(&mut s, &view).is_err() {
             s = format!("{}[{}]: {}\n", severity_word(d.severity), d.code.as_str(), d.message);
@@ -244,6 +267,12 @@ pub fn render(map: &SourceMap, diags: &[Diagnostic], fancy: bool) -> String {
         }
         out.push_str(&s);
         out.push('\n');
+    }
+    if diags.len() > MAX_RENDERED {
+        out.push_str(&format!(
+            "… and {} more diagnostic(s) not shown (`semc check --format json` lists every one)\n\n",
+            diags.len() - MAX_RENDERED
+        ));
     }
     out
 }

@@ -139,3 +139,56 @@ proptest! {
         holds(&text)?;
     }
 }
+
+/// Line and column (in characters) by a scan of the text: what `SourceMap::line_col`, which
+/// searches an index, must agree with.
+fn naive_line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map(|p| p + 1).unwrap_or(0);
+    (line, before[start..].chars().count() + 1)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    #[test]
+    fn line_col_agrees_with_a_scan(text in "(\\PC|\n){0,12000}", picks in prop::collection::vec(any::<prop::sample::Index>(), 1..20)) {
+        let mut map = semc::span::SourceMap::default();
+        let f = map.add("x.sem".into(), "x.sem".into(), text.clone());
+        let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+        for p in picks {
+            let at = bounds[p.index(bounds.len())];
+            prop_assert_eq!(map.line_col(f, at), naive_line_col(&text, at));
+        }
+    }
+}
+
+/// Thousands of errors on one line of megabytes: the text rendering shows the first
+/// `MAX_RENDERED` (each as a location, not a snippet of the line) and counts the rest;
+/// JSON gives every one with its column.
+#[test]
+fn many_errors_on_a_huge_line_are_summarized() {
+    let names: Vec<String> = (0..20_000).map(|i| format!("x{i}")).collect();
+    let text = format!(
+        "source s from delta(\"t\") {{ a: int64 }}\nmodel m from s {{ select {{ {} }} }}\n",
+        names.join(", ")
+    );
+    let (ws, diags) = semc::driver::check_bytes("wide.sem", text.as_bytes()).unwrap_or_else(|_| panic!("internal"));
+    assert_eq!(diags.len(), 20_000);
+    let shown = semc::diag::render(&ws.map, &diags, false);
+    assert_eq!(shown.matches("error[E0102]").count(), semc::diag::MAX_RENDERED);
+    assert!(shown.contains(&format!(
+        "… and {} more diagnostic(s) not shown",
+        20_000 - semc::diag::MAX_RENDERED
+    )));
+    assert!(shown.contains("--> wide.sem:2:27 (a line of"), "{}", &shown[..600]);
+    let json = semc::diag::render_json(&ws.map, &diags);
+    assert_eq!(json.lines().count(), 20_000);
+    let last: serde_json::Value = serde_json::from_str(json.lines().last().unwrap()).unwrap();
+    let col = text.lines().nth(1).unwrap().find("x19999").unwrap() + 1;
+    assert_eq!(
+        (last["line"].as_u64(), last["column"].as_u64()),
+        (Some(2), Some(col as u64))
+    );
+}
