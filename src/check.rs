@@ -2791,23 +2791,11 @@ impl<'a> Checker<'a> {
         if matches!(j.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne) && !on.is_empty() {
             let columns = on
                 .iter()
-                .filter_map(|(_, r)| {
-                    if let TExprKind::Col { name, .. } = &r.kind {
-                        Some(name.clone())
-                    } else {
-                        None
-                    }
-                })
+                .filter_map(|(_, r)| r.column_name().map(String::from))
                 .collect();
             let fks = on
                 .iter()
-                .filter_map(|(l, _)| {
-                    if let TExprKind::Col { name, .. } = &l.kind {
-                        Some(name.clone())
-                    } else {
-                        None
-                    }
-                })
+                .filter_map(|(l, _)| l.column_name().map(String::from))
                 .collect();
             self.mb().key_claims.push(KeyClaim {
                 source: target,

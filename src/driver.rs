@@ -570,7 +570,11 @@ async fn plan_increments(
             src.options.changes_since = Some(*since);
             program.sources.push(src);
             let mut model = checked.models[o.model].clone();
-            model.rel.replace_scan(si, program.sources.len() - 1);
+            let changes = program.sources.len() - 1;
+            model.rel.map_scan(si, &|scan| match scan {
+                crate::ir::Rel::Scan { alias, .. } => crate::ir::Rel::Scan { source: changes, alias },
+                other => other,
+            });
             model.name = format!("{}__changes", model.name);
             program.models.push(model);
             program.outputs[oi].model = program.models.len() - 1;
@@ -603,7 +607,7 @@ async fn plan_increments(
                 .collect::<Result<_, Failure>>()?;
             let column = key.0.clone();
             let mut model = checked.models[o.model].clone();
-            model.rel = model.rel.map_scan(si, &|scan| {
+            model.rel.map_scan(si, &|scan| {
                 let alias = match &scan {
                     crate::ir::Rel::Scan { alias, .. } => alias.clone(),
                     _ => String::new(),

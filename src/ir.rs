@@ -111,6 +111,13 @@ impl TExpr {
             TExprKind::Col { .. } | TExprKind::Lit(_) | TExprKind::Error => {}
         }
     }
+    /// The name of the column this expression is, if it is a plain column.
+    pub fn column_name(&self) -> Option<&str> {
+        match &self.kind {
+            TExprKind::Col { name, .. } => Some(name),
+            _ => None,
+        }
+    }
     pub fn contains_agg(&self) -> bool {
         let mut found = false;
         self.walk(&mut |e| found |= matches!(e.kind, TExprKind::Agg(..)));
@@ -344,68 +351,20 @@ impl Rel {
     }
 
     /// Replaces every scan of source `si` by `f(scan)`.
-    pub fn map_scan(self, si: usize, f: &dyn Fn(Rel) -> Rel) -> Rel {
+    pub fn map_scan(&mut self, si: usize, f: &dyn Fn(Rel) -> Rel) {
         match self {
-            Rel::Scan { source, .. } if source == si => f(self),
-            Rel::Scan { .. } | Rel::ModelRef { .. } => self,
-            Rel::Join {
-                left,
-                right,
-                kind,
-                on,
-                filter,
-            } => Rel::Join {
-                left: Box::new(left.map_scan(si, f)),
-                right: Box::new(right.map_scan(si, f)),
-                kind,
-                on,
-                filter,
-            },
-            Rel::Union { left, right } => Rel::Union {
-                left: Box::new(left.map_scan(si, f)),
-                right: Box::new(right.map_scan(si, f)),
-            },
-            Rel::Filter { input, predicate } => Rel::Filter {
-                input: Box::new(input.map_scan(si, f)),
-                predicate,
-            },
-            Rel::Project { input, exprs } => Rel::Project {
-                input: Box::new(input.map_scan(si, f)),
-                exprs,
-            },
-            Rel::Derive { input, alias, exprs } => Rel::Derive {
-                input: Box::new(input.map_scan(si, f)),
-                alias,
-                exprs,
-            },
-            Rel::Aggregate { input, groups, aggs } => Rel::Aggregate {
-                input: Box::new(input.map_scan(si, f)),
-                groups,
-                aggs,
-            },
-            Rel::Sort { input, keys } => Rel::Sort {
-                input: Box::new(input.map_scan(si, f)),
-                keys,
-            },
-            Rel::Limit { input, n } => Rel::Limit {
-                input: Box::new(input.map_scan(si, f)),
-                n,
-            },
-            Rel::Distinct { input } => Rel::Distinct {
-                input: Box::new(input.map_scan(si, f)),
-            },
-            Rel::Alias { input, alias } => Rel::Alias {
-                input: Box::new(input.map_scan(si, f)),
-                alias,
-            },
-        }
-    }
-
-    /// Makes every scan of source `from` a scan of source `to`.
-    pub fn replace_scan(&mut self, from: usize, to: usize) {
-        match self {
-            Rel::Scan { source, .. } if *source == from => *source = to,
-            _ => self.inputs_mut().into_iter().for_each(|r| r.replace_scan(from, to)),
+            Rel::Scan { source, .. } if *source == si => {
+                let placeholder = Rel::Limit {
+                    input: Box::new(Rel::ModelRef {
+                        model: 0,
+                        alias: String::new(),
+                    }),
+                    n: 0,
+                };
+                let scan = std::mem::replace(self, placeholder);
+                *self = f(scan);
+            }
+            _ => self.inputs_mut().into_iter().for_each(|r| r.map_scan(si, f)),
         }
     }
 
