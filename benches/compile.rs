@@ -6,13 +6,13 @@
 //! the time per workspace; divide by the model count to see that cost grows linearly.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use semc::load::Workspace;
+use semc::syntax::load::Workspace;
 use std::path::{Path, PathBuf};
 
 fn data_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data/sf0.01");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(semc::tpch::generate(&dir.join("tpch"), 0.01))
+    rt.block_on(semc::demo::tpch::generate(&dir.join("tpch"), 0.01))
         .expect("generate");
     dir
 }
@@ -31,26 +31,26 @@ fn generated(n: usize) -> String {
 
 fn compile_all(c: &mut Criterion) {
     let dir = data_dir();
-    for (name, text) in semc::examples::TPCH {
+    for (name, text) in semc::demo::examples::TPCH {
         std::fs::write(dir.join(name), text).unwrap();
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     // read the snapshots once
     let base = rt
-        .block_on(semc::driver::compile(&dir))
+        .block_on(semc::run::compile(&dir))
         .unwrap_or_else(|_| panic!("compile"));
     let session = rt
-        .block_on(semc::driver::Session::new(&base))
+        .block_on(semc::run::Session::new(&base))
         .unwrap_or_else(|_| panic!("session"));
-    let funcs = semc::driver::stdlib().unwrap_or_else(|_| panic!("stdlib"));
-    let schema = semc::examples::TPCH[0].1;
+    let funcs = semc::run::stdlib().unwrap_or_else(|_| panic!("stdlib"));
+    let schema = semc::demo::examples::TPCH[0].1;
 
     let mut group = c.benchmark_group("compile");
     group.sample_size(10);
     let mut cases: Vec<(String, usize, Vec<(String, String)>)> = vec![(
         "tpch22".into(),
         22,
-        semc::examples::TPCH
+        semc::demo::examples::TPCH
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect(),

@@ -27,13 +27,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 async fn semc_once(ws: &Path, output: &str) -> (f64, usize) {
     let start = Instant::now();
-    let c = semc::driver::compile(ws).await.unwrap_or_else(|_| panic!("compile"));
+    let c = semc::run::compile(ws).await.unwrap_or_else(|_| panic!("compile"));
     let program = c
         .program()
         .unwrap_or_else(|_| panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false)));
-    let s = semc::driver::Session::new(&c)
-        .await
-        .unwrap_or_else(|_| panic!("session"));
+    let s = semc::run::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
     let plan = s.plan(program, Some(output)).unwrap_or_else(|_| panic!("plan"));
     let lp = s.consume(&plan).await.unwrap_or_else(|_| panic!("consume")).remove(0);
     let batches = s.ctx.execute_logical_plan(lp).await.unwrap().collect().await.unwrap();
@@ -60,13 +58,15 @@ async fn main() {
     let ws: PathBuf = root.join(format!("target/bench-data/sf{sf}"));
     std::fs::create_dir_all(&ws).unwrap();
     eprintln!("data: {}", ws.display());
-    semc::tpch::generate(&ws.join("tpch"), sf).await.expect("generate");
-    for (name, text) in semc::examples::TPCH {
+    semc::demo::tpch::generate(&ws.join("tpch"), sf)
+        .await
+        .expect("generate");
+    for (name, text) in semc::demo::examples::TPCH {
         std::fs::write(ws.join(name), text).unwrap();
     }
     // DataFusion SQL over the same providers, same session settings
     let ctx = semc::engine::session();
-    for t in semc::tpch::TABLES {
+    for t in semc::demo::tpch::TABLES {
         let dir = std::fs::canonicalize(ws.join("tpch").join(t)).unwrap();
         let url = url::Url::from_directory_path(dir).unwrap();
         let table = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
@@ -75,7 +75,7 @@ async fn main() {
     }
     // DataFusion SQL over the raw parquet files of the same tables
     let raw = semc::engine::session();
-    for t in semc::tpch::TABLES {
+    for t in semc::demo::tpch::TABLES {
         let dir = ws.join("tpch").join(t);
         raw.register_parquet(*t, dir.to_str().unwrap(), ParquetReadOptions::default())
             .await
@@ -87,7 +87,7 @@ async fn main() {
     );
     let (mut total_a, mut total_b, mut total_c, mut log_sum, mut n) = (0.0, 0.0, 0.0, 0.0, 0);
     let mut medians = serde_json::Map::new();
-    for (file, _) in semc::examples::TPCH.iter().filter(|(f, _)| f.starts_with('q')) {
+    for (file, _) in semc::demo::examples::TPCH.iter().filter(|(f, _)| f.starts_with('q')) {
         let q = file.trim_end_matches(".sem");
         let sql = std::fs::read_to_string(root.join(format!("tests/data/tpch-queries/{q}.sql"))).unwrap();
         // warm-up, and the three agree on the row count

@@ -5,9 +5,9 @@
 //! so the plan alone pins every snapshot; the root's column names and types are the
 //! model's checked schema.
 
-use crate::ast::BinOp;
 use crate::delta::pinned_name_with;
 use crate::ir::*;
+use crate::syntax::ast::BinOp;
 use crate::types::Type;
 use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano};
 use datafusion::catalog::TableProvider;

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use semc::diag::{self, Diagnostic};
-use semc::driver::{self, Failure};
+use semc::run::{self, Failure};
 use semc::span::SourceMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -109,7 +109,7 @@ enum Cmd {
     Codes { code: Option<String> },
 }
 
-fn print_reports(reports: &[driver::OutputReport], map: &SourceMap) {
+fn print_reports(reports: &[run::OutputReport], map: &SourceMap) {
     for r in reports {
         print_diags(map, &r.warnings, DiagFormat::Human);
     }
@@ -147,7 +147,7 @@ fn parse_bind(s: &str) -> Result<(String, String), String> {
 }
 
 fn parse_memory(s: &str) -> Result<usize, String> {
-    driver::parse_size(s).ok_or_else(|| format!("`{s}` is not a size: write e.g. 256M or 2G"))
+    run::parse_size(s).ok_or_else(|| format!("`{s}` is not a size: write e.g. 256M or 2G"))
 }
 
 fn main() -> ExitCode {
@@ -210,16 +210,16 @@ fn fail(map: &SourceMap, f: Failure) -> ExitCode {
     }
 }
 
-async fn compile_or_report(path: &Path, format: DiagFormat) -> Result<driver::Compilation, ExitCode> {
+async fn compile_or_report(path: &Path, format: DiagFormat) -> Result<run::Compilation, ExitCode> {
     compile_or_report_locked(path, format, None).await
 }
 
 async fn compile_or_report_locked(
     path: &Path,
     format: DiagFormat,
-    lock: Option<&driver::Lock>,
-) -> Result<driver::Compilation, ExitCode> {
-    let c = match driver::compile_locked(path, lock).await {
+    lock: Option<&run::Lock>,
+) -> Result<run::Compilation, ExitCode> {
+    let c = match run::compile_locked(path, lock).await {
         Ok(c) => c,
         Err(f) => return Err(fail(&SourceMap::default(), f)),
     };
@@ -264,7 +264,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Err(code) => return code,
             };
             if let Some(dir) = bundle {
-                return match driver::write_bundle(&c, &dir, output.as_deref()).await {
+                return match run::write_bundle(&c, &dir, output.as_deref()).await {
                     Ok(spec) => {
                         eprintln!("bundle: {} output(s) → {}", spec.outputs.len(), dir.display());
                         ExitCode::SUCCESS
@@ -274,7 +274,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             }
             let plan = async {
                 let program = c.program()?;
-                let s = driver::Session::new(&c).await?;
+                let s = run::Session::new(&c).await?;
                 s.plan(program, output.as_deref())
             }
             .await;
@@ -311,9 +311,9 @@ async fn dispatch(cli: Cli) -> ExitCode {
             locked,
             run_id,
         } => {
-            let lock_file = driver::lock_path(&path);
+            let lock_file = run::lock_path(&path);
             let lock = if locked {
-                match driver::Lock::read(&lock_file) {
+                match run::Lock::read(&lock_file) {
                     Ok(l) => Some(l),
                     Err(e) => {
                         eprintln!("error[E0309]: {e}\n  help: run once without --locked to write sem.lock");
@@ -327,10 +327,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let opts = driver::RunOptions { memory_limit, run_id };
-            match driver::run_with(&c, output.as_deref(), &opts).await {
+            let opts = run::RunOptions { memory_limit, run_id };
+            match run::run_with(&c, output.as_deref(), &opts).await {
                 Ok(reports) => {
-                    if let Err(e) = driver::Lock::of(&c).write(&lock_file) {
+                    if let Err(e) = run::Lock::of(&c).write(&lock_file) {
                         eprintln!("warning: {e}");
                     }
                     print_reports(&reports, &c.ws.map);
@@ -339,13 +339,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Err(f) => fail(&c.ws.map, f),
             }
         }
-        Cmd::Explain { path, output, analyze } => match driver::explain(&path, &output, analyze).await {
+        Cmd::Explain { path, output, analyze } => match run::explain(&path, &output, analyze).await {
             Ok(text) => {
                 println!("{text}");
                 ExitCode::SUCCESS
             }
             Err(f) => {
-                let c = driver::compile(&path).await.ok();
+                let c = run::compile(&path).await.ok();
                 let map = c.map(|c| c.ws.map).unwrap_or_default();
                 fail(&map, f)
             }
@@ -357,12 +357,12 @@ async fn dispatch(cli: Cli) -> ExitCode {
             root,
             binds,
         } => {
-            let opts = driver::RunOptions {
+            let opts = run::RunOptions {
                 memory_limit,
                 run_id,
                 ..Default::default()
             };
-            match driver::exec_bundle(&dir, &opts, &driver::Bindings { root, binds }).await {
+            match run::exec_bundle(&dir, &opts, &run::Bindings { root, binds }).await {
                 Ok(reports) => {
                     print_reports(&reports, &SourceMap::default());
                     ExitCode::SUCCESS
@@ -404,7 +404,7 @@ async fn demo(dir: &Path, sf: f64) -> ExitCode {
         "generating TPC-H SF {sf} as Delta tables in {} …",
         dir.join("tpch").display()
     );
-    match semc::tpch::generate(&dir.join("tpch"), sf).await {
+    match semc::demo::tpch::generate(&dir.join("tpch"), sf).await {
         Ok(tables) => {
             for (t, rows, skipped) in tables {
                 if skipped {
@@ -419,7 +419,7 @@ async fn demo(dir: &Path, sf: f64) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    for (name, text) in semc::examples::TPCH {
+    for (name, text) in semc::demo::examples::TPCH {
         if let Err(e) = std::fs::write(dir.join(name), text) {
             eprintln!("error: cannot write {name}: {e}");
             return ExitCode::from(1);
@@ -430,7 +430,7 @@ async fn demo(dir: &Path, sf: f64) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let reports = match driver::run_compiled(&c, None).await {
+    let reports = match run::run_compiled(&c, None).await {
         Ok(r) => r,
         Err(f) => return fail(&c.ws.map, f),
     };
@@ -439,7 +439,7 @@ async fn demo(dir: &Path, sf: f64) -> ExitCode {
             "\n== {} ({} rows, {} file(s), version {}, {} ms)",
             r.output, r.rows, r.files, r.version, r.millis
         );
-        match driver::read_table(&r.location, 20).await {
+        match run::read_table(&r.location, 20).await {
             Ok(t) => println!("{t}"),
             Err(e) => println!("(cannot read back: {e})"),
         }

@@ -3,7 +3,7 @@
 //! boundaries, both renderings finish) — `semc::diag::well_formed`, as the tests use it.
 
 pub fn front_end(bytes: &[u8]) {
-    let (ws, diags) = match semc::driver::check_bytes("fuzz.sem", bytes) {
+    let (ws, diags) = match semc::run::check_bytes("fuzz.sem", bytes) {
         Ok(r) => r,
         Err(_) => panic!("internal failure of the front end"),
     };

@@ -318,6 +318,64 @@ fn a_bundle_runs_alone_at_its_pins() {
     assert!(err.contains("E0404"));
 }
 
+/// `semc exec` verifies what `semc run` verifies: a bundle whose pinned data breaks a
+/// contract `check` commits nothing (E0402), and one whose data breaks a key a
+/// `many_to_one` join relies on commits nothing (E0405) — before, exec wrote both.
+#[test]
+fn a_bundle_verifies_checks_and_join_keys_before_committing() {
+    let dir = fresh_dir(
+        "cli_bundle_verify",
+        &[("tpch/region", "data/region"), ("tpch/nation", "data/nation")],
+    );
+    let bundle = dir.join("bundle");
+    // a contract check that two regions break
+    let w = dir.join("w.sem");
+    std::fs::write(&w, "source region from delta(\"data/region\") { r_regionkey: int64 key  r_name: string }\nmodel m from region { select { r_regionkey }\n  contract { r_regionkey: int64 check (r_regionkey < 3) } }\noutput m to delta(\"out/m\") mode overwrite\n").unwrap();
+    let (code, _, err) = semc(&["plan", w.to_str().unwrap(), "--bundle", bundle.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let spec = std::fs::read_to_string(bundle.join("spec.json")).unwrap();
+    assert!(spec.contains("\"checks\""), "{spec}");
+    let (code, _, err) = semc(&["exec", bundle.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("E0402") && err.contains("2 row(s) break `check` on `r_regionkey`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("w.sem:3:"),
+        "the bundle names where the contract is: {err}"
+    );
+    assert!(!dir.join("out/m/_delta_log").exists(), "nothing committed");
+    // the region table now holds every key twice: the join's key is not unique
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(append_own_rows(&dir.join("data/region"), None));
+    std::fs::write(&w, "source region from delta(\"data/region\") { r_regionkey: int64 key  r_name: string }\nsource nation from delta(\"data/nation\") { n_nationkey: int64 key  n_regionkey: int64 not null\n  join region many_to_one on n_regionkey = region.r_regionkey }\nmodel m from nation { select { n_nationkey, r = region.r_name } }\noutput m to delta(\"out/m\") mode overwrite\n").unwrap();
+    let (code, _, err) = semc(&["plan", w.to_str().unwrap(), "--bundle", bundle.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = semc(&["exec", bundle.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("E0405") && err.contains("5 value(s) of `r_regionkey`"),
+        "{err}"
+    );
+    assert!(!dir.join("out/m/_delta_log").exists(), "nothing committed");
+    // `semc run` refuses the same, with the same code
+    let (code, _, err) = semc(&["run", w.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0405"), "{err}");
+    // a spec with an unknown field is refused, the field named
+    let edited = std::fs::read_to_string(bundle.join("spec.json")).unwrap().replacen(
+        "\"format\"",
+        "\"colour\": 1, \"format\"",
+        1,
+    );
+    std::fs::write(bundle.join("spec.json"), edited).unwrap();
+    let (code, _, err) = semc(&["exec", bundle.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0404") && err.contains("colour"), "{err}");
+}
+
 /// A bundle moves to another machine: the workspace (tables and bundle) is copied elsewhere
 /// and the original deleted; `semc exec --root` reads and writes the tables under the new
 /// root, at the bundle's pins. `--bind` rebinds one table, and refuses another Delta table.

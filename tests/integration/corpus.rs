@@ -4,7 +4,7 @@
 
 use crate::fixtures;
 use semc::diag::{self, Diagnostic};
-use semc::load::Workspace;
+use semc::syntax::load::Workspace;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -49,7 +49,7 @@ async fn check_path(path: &Path) -> (Workspace, Vec<Diagnostic>) {
     let p = path.to_path_buf();
     let root = fixtures::root().to_path_buf();
     let ws = Workspace::load_with_root(&p, Some(&root));
-    let c = semc::driver::compile_workspace(ws)
+    let c = semc::run::compile_workspace(ws)
         .await
         .unwrap_or_else(|_| panic!("internal failure on {}", p.display()));
     (c.ws, c.diags)

@@ -4,7 +4,7 @@
 use crate::fixtures;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::prelude::SessionContext;
-use semc::driver;
+use semc::run;
 use std::path::{Path, PathBuf};
 
 /// A fresh workspace folder: `links` are symlinks to fixture tables, `files` are written.
@@ -24,7 +24,7 @@ pub(crate) fn workspace(name: &str, links: &[(&str, &str)], files: &[(&str, &str
 }
 
 fn copy_examples(dir: &Path) {
-    for (name, text) in semc::examples::TPCH {
+    for (name, text) in semc::demo::examples::TPCH {
         std::fs::write(dir.join(name), text).unwrap();
     }
 }
@@ -103,9 +103,9 @@ const TPCH: &[(&str, &str)] = &[
 ];
 
 /// Compiles the workspace at `path` (no errors expected) and lowers it to one plan.
-async fn plan_of(path: &Path) -> (driver::Compilation, driver::Session, substrait::proto::Plan) {
-    let c = driver::compile(path).await.unwrap_or_else(|_| panic!("internal"));
-    let s = driver::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
+async fn plan_of(path: &Path) -> (run::Compilation, run::Session, substrait::proto::Plan) {
+    let c = run::compile(path).await.unwrap_or_else(|_| panic!("internal"));
+    let s = run::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
     let plan = {
         let program = c
             .program()
@@ -115,17 +115,15 @@ async fn plan_of(path: &Path) -> (driver::Compilation, driver::Session, substrai
     (c, s, plan)
 }
 
-pub(crate) async fn run_ok(dir: &Path) -> Vec<driver::OutputReport> {
-    let c = driver::compile(dir)
-        .await
-        .unwrap_or_else(|_| panic!("internal failure"));
+pub(crate) async fn run_ok(dir: &Path) -> Vec<run::OutputReport> {
+    let c = run::compile(dir).await.unwrap_or_else(|_| panic!("internal failure"));
     if c.has_errors() {
         panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false));
     }
-    match driver::run_compiled(&c, None).await {
+    match run::run_compiled(&c, None).await {
         Ok(r) => r,
-        Err(driver::Failure::User(d)) => panic!("{}", semc::diag::render(&c.ws.map, &d, false)),
-        Err(driver::Failure::Internal(m)) => panic!("internal: {m}"),
+        Err(run::Failure::User(d)) => panic!("{}", semc::diag::render(&c.ws.map, &d, false)),
+        Err(run::Failure::Internal(m)) => panic!("internal: {m}"),
     }
 }
 
@@ -193,9 +191,9 @@ async fn tpch_examples_equal_datafusion_sql() {
 async fn tpch_plans_round_trip_through_substrait() {
     let dir = workspace("tpch_plans", &[("tpch", "tpch")], &[]);
     copy_examples(&dir);
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
     let program = c.program().unwrap_or_else(|_| panic!("errors"));
-    let s = driver::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
+    let s = run::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
     let plan = s.plan(program, None).unwrap_or_else(|_| panic!("plan"));
     // ONE plan, one root per output, every scan pinned
     assert_eq!(plan.relations.len(), 22);
@@ -372,13 +370,13 @@ output keys to delta("out/keys") mode overwrite
         ok.replace("where l_linenumber == 1", "where l_linenumber <= 2"),
     )
     .unwrap();
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
-    match driver::run_compiled(&c, None).await {
-        Err(driver::Failure::User(d)) => {
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
+    match run::run_compiled(&c, None).await {
+        Err(run::Failure::User(d)) => {
             assert_eq!(d[0].code.as_str(), "E0402");
             assert!(d[0].message.contains("unique"), "{}", d[0].message);
         }
-        Err(driver::Failure::Internal(m)) => panic!("internal: {m}"),
+        Err(run::Failure::Internal(m)) => panic!("internal: {m}"),
         Ok(_) => panic!("a duplicate key was committed"),
     }
     let url = url::Url::parse(&first[0].location).unwrap();
@@ -485,15 +483,15 @@ output twice to delta("out/twice") mode overwrite
 async fn tpch_runs_within_a_small_memory_pool() {
     let dir = workspace("tpch_small_memory", &[("tpch", "tpch")], &[]);
     copy_examples(&dir);
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
-    let opts = driver::RunOptions {
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
+    let opts = run::RunOptions {
         memory_limit: Some(16 << 20),
         ..Default::default()
     };
-    let reports = match driver::run_with(&c, None, &opts).await {
+    let reports = match run::run_with(&c, None, &opts).await {
         Ok(r) => r,
-        Err(driver::Failure::User(d)) => panic!("{}", semc::diag::render(&c.ws.map, &d, false)),
-        Err(driver::Failure::Internal(m)) => panic!("internal: {m}"),
+        Err(run::Failure::User(d)) => panic!("{}", semc::diag::render(&c.ws.map, &d, false)),
+        Err(run::Failure::Internal(m)) => panic!("internal: {m}"),
     };
     assert_eq!(reports.len(), 22);
     for r in &reports {
@@ -518,9 +516,9 @@ output fine to delta("out/fine") mode overwrite
 output broken to delta("out/broken") mode overwrite
 "#;
     let dir = workspace("all_or_nothing", &[("tpch", "tpch")], &[("w.sem", text)]);
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
-    match driver::run_compiled(&c, None).await {
-        Err(driver::Failure::User(d)) => assert_eq!(d[0].code.as_str(), "E0402"),
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
+    match run::run_compiled(&c, None).await {
+        Err(run::Failure::User(d)) => assert_eq!(d[0].code.as_str(), "E0402"),
         _ => panic!("expected a contract violation"),
     }
     assert!(
@@ -552,7 +550,7 @@ model march from by_year {
 output march to delta("out/march") mode overwrite
 "#;
     std::fs::write(dir.join("read.sem"), read).unwrap();
-    let text = driver::explain(&dir.join("read.sem"), "march", false)
+    let text = run::explain(&dir.join("read.sem"), "march", false)
         .await
         .unwrap_or_else(|_| panic!("explain"));
     assert!(text.contains("1 of 7 files read, 6 pruned"), "{text}");
@@ -568,15 +566,15 @@ model r from region { }
 output r to delta("out/r") mode append
 "#;
     let dir = workspace("run_id", &[("tpch", "tpch")], &[("w.sem", text)]);
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
     let run = |id: &'static str| {
         let c = &c;
         async move {
-            let opts = driver::RunOptions {
+            let opts = run::RunOptions {
                 run_id: Some(id.to_string()),
                 ..Default::default()
             };
-            match driver::run_with(c, None, &opts).await {
+            match run::run_with(c, None, &opts).await {
                 Ok(r) => r.into_iter().next().unwrap(),
                 Err(_) => panic!("run failed"),
             }
@@ -600,7 +598,7 @@ output r to delta("out/r") mode append
     let recorded = t
         .snapshot()
         .unwrap()
-        .transaction_version(t.log_store().as_ref(), driver::app_id("r", "nightly-8"))
+        .transaction_version(t.log_store().as_ref(), run::app_id("r", "nightly-8"))
         .await
         .unwrap();
     assert_eq!(recorded, Some(1));
@@ -630,15 +628,15 @@ model joined from lineitem {
 output joined to delta("out/joined") mode overwrite
 "#;
     std::fs::write(dir.join("read.sem"), read).unwrap();
-    let c = driver::compile(&dir.join("read.sem"))
+    let c = run::compile(&dir.join("read.sem"))
         .await
         .unwrap_or_else(|_| panic!("internal"));
-    match driver::run_compiled(&c, None).await {
-        Err(driver::Failure::User(d)) => {
+    match run::run_compiled(&c, None).await {
+        Err(run::Failure::User(d)) => {
             assert_eq!(d[0].code.as_str(), "E0405", "{}", d[0].message);
             assert!(d[0].help.as_deref().unwrap_or("").contains("Duplicated keys"));
         }
-        Err(driver::Failure::Internal(m)) => panic!("internal: {m}"),
+        Err(run::Failure::Internal(m)) => panic!("internal: {m}"),
         Ok(_) => panic!("a join on a duplicated key was committed"),
     }
     assert!(!dir.join("out/joined/_delta_log").exists());
@@ -867,11 +865,11 @@ output known to delta("out/known") mode overwrite
         format!("policy {{ strict = true }}\n{read}").replace("out/known", "out/known_strict"),
     )
     .unwrap();
-    let c = driver::compile(&dir.join("read.sem"))
+    let c = run::compile(&dir.join("read.sem"))
         .await
         .unwrap_or_else(|_| panic!("internal"));
-    match driver::run_compiled(&c, None).await {
-        Err(driver::Failure::User(d)) => assert_eq!(d[0].code.as_str(), "E0406"),
+    match run::run_compiled(&c, None).await {
+        Err(run::Failure::User(d)) => assert_eq!(d[0].code.as_str(), "E0406"),
         _ => panic!("strict lets orphan keys through"),
     }
     assert!(!dir.join("out/known_strict/_delta_log").exists());
@@ -950,7 +948,7 @@ async fn contract_verdicts_equal_an_oracle() {
             "source t from delta(\"t{t}\") {{ id: int64  v: int64  w: int64 }}\nmodel m from t {{\n  contract {{\n    id: int64 unique\n    v: int64 not null\n    w: int64 check (w >= 0)\n  }}\n}}\noutput m to delta(\"out/m{t}\") mode overwrite\n"
         );
         std::fs::write(dir.join(format!("w{t}.sem")), text).unwrap();
-        let c = driver::compile(&dir.join(format!("w{t}.sem")))
+        let c = run::compile(&dir.join(format!("w{t}.sem")))
             .await
             .unwrap_or_else(|_| panic!("internal"));
         let mut want: Vec<String> = vec![];
@@ -965,12 +963,12 @@ async fn contract_verdicts_equal_an_oracle() {
         if negs > 0 {
             want.push(format!("output `m`: {negs} row(s) break `check` on `w`"));
         }
-        match driver::run_compiled(&c, None).await {
+        match run::run_compiled(&c, None).await {
             Ok(_) => {
                 assert!(want.is_empty(), "table {t}: violations missed: {want:?}");
                 clean_tables += 1;
             }
-            Err(driver::Failure::User(d)) => {
+            Err(run::Failure::User(d)) => {
                 let mut got: Vec<String> = d.iter().map(|d| d.message.clone()).collect();
                 got.sort();
                 want.sort();
@@ -980,7 +978,7 @@ async fn contract_verdicts_equal_an_oracle() {
                     "table {t}: committed despite violations"
                 );
             }
-            Err(driver::Failure::Internal(m)) => panic!("internal: {m}"),
+            Err(run::Failure::Internal(m)) => panic!("internal: {m}"),
         }
     }
     assert_eq!(batches_total, 10_000);

@@ -7,7 +7,7 @@ use datafusion::arrow::array::{Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use deltalake::DeltaTable;
-use semc::driver;
+use semc::run;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -193,9 +193,9 @@ async fn an_output_check_constraint_is_enforced_and_commits_nothing() {
         .await
         .unwrap();
     let before = table.version();
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
-    match driver::run_compiled(&c, None).await {
-        Err(driver::Failure::User(d)) => {
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    match run::run_compiled(&c, None).await {
+        Err(run::Failure::User(d)) => {
             assert_eq!(d[0].code.as_str(), "E0402");
             assert!(
                 d[0].message
@@ -232,7 +232,7 @@ async fn unknown_features_are_refused_under_strict() {
             json!({"protocol": {"minReaderVersion": 3, "minWriterVersion": 7, "readerFeatures": ["variantType-preview"], "writerFeatures": ["variantType-preview"]}}),
         ],
     );
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
     let rendered = semc::diag::render(&c.ws.map, &c.diags, false);
     assert!(c.diags.iter().any(|d| d.code.as_str() == "E0308"), "{rendered}");
     assert!(rendered.contains("variantType-preview"), "{rendered}");
@@ -248,7 +248,7 @@ async fn explain_analyze_shows_row_groups_pruned() {
         .set_max_row_group_row_count(Some(1000))
         .build();
     new_table(&dir.join("t"), numbered("id", "name", 10_000), Some(props)).await;
-    let text = driver::explain(&dir.join("main.sem"), "m", true)
+    let text = run::explain(&dir.join("main.sem"), "m", true)
         .await
         .unwrap_or_else(|_| panic!("explain"));
     assert!(text.contains("1 of 1 files read"), "{text}");
@@ -257,7 +257,7 @@ async fn explain_analyze_shows_row_groups_pruned() {
     // nothing was written
     assert!(!dir.join("out").exists());
     // without --analyze nothing runs and no row-group line is shown
-    let plain = driver::explain(&dir.join("main.sem"), "m", false)
+    let plain = run::explain(&dir.join("main.sem"), "m", false)
         .await
         .unwrap_or_else(|_| panic!("explain"));
     assert!(!plain.contains("row groups:"), "{plain}");
@@ -279,7 +279,7 @@ async fn strict_runs_verify_source_constraints() {
     )
     .await;
     // trusted: runs, with a warning that the table does not guarantee `not null`
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
     let warned: Vec<&str> = c.diags.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(
         warned,
@@ -292,9 +292,9 @@ async fn strict_runs_verify_source_constraints() {
     assert_eq!(r[0].rows, 6);
     // strict: verified, nothing committed
     std::fs::write(dir.join("main.sem"), format!("policy {{ strict = true }}\n{decl}")).unwrap();
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
-    match driver::run_compiled(&c, None).await {
-        Err(driver::Failure::User(d)) => {
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    match run::run_compiled(&c, None).await {
+        Err(run::Failure::User(d)) => {
             let mut got: Vec<String> = d.iter().map(|d| format!("{} {}", d.code.as_str(), d.message)).collect();
             got.sort();
             // `id` not null holds (no diagnostic); the three others each find one
@@ -360,9 +360,9 @@ async fn join_cardinality_is_verified_on_a_million_rows() {
         SaveMode::Append,
     )
     .await;
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
-    match driver::run_compiled(&c, None).await {
-        Err(driver::Failure::User(d)) => {
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    match run::run_compiled(&c, None).await {
+        Err(run::Failure::User(d)) => {
             let e: Vec<&semc::diag::Diagnostic> = d.iter().filter(|d| d.is_error()).collect();
             assert_eq!(e.len(), 1, "{d:?}");
             assert_eq!(e[0].code.as_str(), "E0405");
@@ -426,7 +426,7 @@ async fn narrow_delta_types_read_as_their_lossless_widening() {
     )
     .unwrap();
     new_table(&dir.join("t"), batch, None).await;
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
     assert!(!c.has_errors(), "{}", semc::diag::render(&c.ws.map, &c.diags, false));
     let r = run_ok(&dir).await;
     assert_eq!(r[0].rows, 5, "b > 5 keeps rows 1.., the timestamp filter rows 5..");
@@ -456,7 +456,7 @@ async fn narrow_delta_types_read_as_their_lossless_widening() {
     );
     // narrowing is not allowed
     std::fs::write(dir.join("main.sem"), program.replace("f: float64", "f: int64")).unwrap();
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
     let codes: Vec<&str> = c.diags.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E0304"]);
 }

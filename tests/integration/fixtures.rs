@@ -25,9 +25,9 @@ pub fn root() -> &'static Path {
 async fn build(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
-    semc::tpch::generate(&dir.join("tpch"), 0.01).await.expect("tpch");
+    semc::demo::tpch::generate(&dir.join("tpch"), 0.01).await.expect("tpch");
     // a table whose first commit is not JSON
-    semc::tpch::generate(&dir.join("corrupt_src"), 0.01).await.ok();
+    semc::demo::tpch::generate(&dir.join("corrupt_src"), 0.01).await.ok();
     let corrupt = dir.join("corrupt");
     copy_dir(&dir.join("corrupt_src/region"), &corrupt);
     std::fs::write(

@@ -17,7 +17,7 @@ fn fuzz_corpus_replays_cleanly() {
     {
         let bytes = std::fs::read(path).unwrap();
         n += 1;
-        let result = std::panic::catch_unwind(|| semc::driver::check_bytes("fuzz.sem", &bytes));
+        let result = std::panic::catch_unwind(|| semc::run::check_bytes("fuzz.sem", &bytes));
         match result {
             Ok(Ok((ws, diags))) => {
                 if let Err(e) = semc::diag::well_formed(&ws.map, &diags) {

@@ -6,7 +6,7 @@ use datafusion::arrow::array::{Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use deltalake::DeltaTable;
-use semc::driver;
+use semc::run;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -92,7 +92,7 @@ output big to delta("out/big") mode append
 output big_full to delta("out/big_full") mode overwrite
 "#;
 
-fn report<'a>(reports: &'a [driver::OutputReport], name: &str) -> &'a driver::OutputReport {
+fn report<'a>(reports: &'a [run::OutputReport], name: &str) -> &'a run::OutputReport {
     reports.iter().find(|r| r.output == name).unwrap()
 }
 
@@ -202,21 +202,17 @@ async fn the_same_incremental_run_id_commits_once() {
         )],
     );
     append(&dir.join("e"), events(0..50), true).await;
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
-    let opts = driver::RunOptions {
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    let opts = run::RunOptions {
         run_id: Some("nightly-1".into()),
         ..Default::default()
     };
-    let first = driver::run_with(&c, None, &opts)
-        .await
-        .unwrap_or_else(|_| panic!("run"));
+    let first = run::run_with(&c, None, &opts).await.unwrap_or_else(|_| panic!("run"));
     assert!(!first[0].skipped);
     append(&dir.join("e"), events(50..80), true).await;
     // the same run id, recompiled against the new source version: recorded, nothing written
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
-    let again = driver::run_with(&c, None, &opts)
-        .await
-        .unwrap_or_else(|_| panic!("run"));
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    let again = run::run_with(&c, None, &opts).await.unwrap_or_else(|_| panic!("run"));
     assert!(again[0].skipped, "{again:?}");
     // a new run appends the 30 new rows' matches once
     let r = run_ok(&dir).await;
@@ -236,7 +232,7 @@ async fn a_source_without_change_data_feed_cannot_be_incremental() {
         )],
     );
     append(&dir.join("e"), events(0..10), false).await;
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
     let codes: Vec<&str> = c.diags.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E0222"], "{}", semc::diag::render(&c.ws.map, &c.diags, false));
 }
@@ -259,9 +255,9 @@ async fn an_incremental_append_keeps_unique_contracts_across_runs() {
     assert_eq!(run_ok(&dir).await[0].rows, 5);
     // rows 10..12 again: new among the changes, duplicates of rows written before
     append(&dir.join("e"), events(10..12), true).await;
-    let c = driver::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
-    match driver::run_compiled(&c, None).await {
-        Err(driver::Failure::User(d)) => {
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    match run::run_compiled(&c, None).await {
+        Err(run::Failure::User(d)) => {
             assert_eq!(d.len(), 1);
             assert_eq!(d[0].code.as_str(), "E0402");
             assert!(

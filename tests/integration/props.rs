@@ -115,7 +115,7 @@ fn mutated() -> impl Strategy<Value = String> {
 }
 
 fn holds(text: &str) -> Result<(), TestCaseError> {
-    let Ok((ws, diags)) = semc::driver::check_bytes("p.sem", text.as_bytes()) else {
+    let Ok((ws, diags)) = semc::run::check_bytes("p.sem", text.as_bytes()) else {
         return Err(TestCaseError::fail("internal failure"));
     };
     semc::diag::well_formed(&ws.map, &diags).map_err(TestCaseError::fail)
@@ -174,7 +174,7 @@ fn many_errors_on_a_huge_line_are_summarized() {
         "source s from delta(\"t\") {{ a: int64 }}\nmodel m from s {{ select {{ {} }} }}\n",
         names.join(", ")
     );
-    let (ws, diags) = semc::driver::check_bytes("wide.sem", text.as_bytes()).unwrap_or_else(|_| panic!("internal"));
+    let (ws, diags) = semc::run::check_bytes("wide.sem", text.as_bytes()).unwrap_or_else(|_| panic!("internal"));
     assert_eq!(diags.len(), 20_000);
     let shown = semc::diag::render(&ws.map, &diags, false);
     assert_eq!(shown.matches("error[E0102]").count(), semc::diag::MAX_RENDERED);

@@ -3,11 +3,11 @@
 //! Invariant: imports are followed once each; a cycle is reported at the import that
 //! closes it; the workspace root is the entry file's folder (or the folder given).
 
-use crate::ast::{File, Item};
 use crate::codes::Code;
 use crate::diag::Diagnostic;
-use crate::parse;
 use crate::span::{FileId, SourceMap, Span};
+use crate::syntax;
+use crate::syntax::ast::{File, Item};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,7 @@ pub struct Workspace {
 
 /// The name of the standard library file in the source map (file 0).
 pub const STDLIB_NAME: &str = "<stdlib>/functions.sem";
-pub const STDLIB_TEXT: &str = include_str!("../stdlib/functions.sem");
+pub const STDLIB_TEXT: &str = include_str!("../../stdlib/functions.sem");
 
 impl Workspace {
     fn new(root: PathBuf) -> Workspace {
@@ -193,7 +193,7 @@ impl Workspace {
         stack: &mut Vec<PathBuf>,
     ) {
         let id = FileId(self.map.files.len() as u32);
-        let (text, bad) = parse::decode(id, &bytes);
+        let (text, bad) = syntax::decode(id, &bytes);
         drop(bytes);
         let fid = self.map.add(canon.clone(), name, text);
         seen.insert(canon.clone(), fid);
@@ -201,7 +201,7 @@ impl Workspace {
             self.diags.push(d);
             return;
         }
-        let (file, diags) = parse::parse_file(fid, &self.map.get(fid).text);
+        let (file, diags) = syntax::parse_file(fid, &self.map.get(fid).text);
         if diags.is_empty() && file.items.is_empty() {
             self.diags.push(
                 Diagnostic::warning(Code::E0008, Span::new(fid, 0, 0), "this file declares nothing")

@@ -1,438 +1,19 @@
-//! Stage 1: text → syntax tree ([`ast::File`]) plus diagnostics.
-//!
-//! Invariant: parsing never panics and never overflows the stack. Bytes that are not
-//! UTF-8, NUL bytes, nesting deeper than [`MAX_DEPTH`] and files over [`MAX_FILE_BYTES`] are
-//! reported before the grammar runs; expression trees are capped at [`MAX_DEPTH`].
+//! The syntax tree builder: grammar pairs → [`ast`] nodes with spans.
 
-use crate::ast::*;
+use super::*;
+
 use crate::codes::Code;
 use crate::diag::Diagnostic;
 use crate::span::{FileId, Span};
-use pest::Parser;
 use pest::iterators::{Pair, Pairs};
-use pest::pratt_parser::{Assoc, Op, PrattParser};
-use std::sync::LazyLock;
 
-#[derive(pest_derive::Parser)]
-#[grammar = "../grammar/sem.pest"]
-pub struct SemParser;
-
-/// Deepest nesting of brackets, prefix operators or expression trees.
-pub const MAX_DEPTH: usize = 256;
-/// Largest `.sem` file accepted.
-pub const MAX_FILE_BYTES: usize = 16 << 20;
-
-static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
-    PrattParser::new()
-        .op(Op::infix(Rule::op_or, Assoc::Left))
-        .op(Op::infix(Rule::op_and, Assoc::Left))
-        .op(Op::prefix(Rule::op_not))
-        .op(Op::infix(Rule::op_eq, Assoc::Left)
-            | Op::infix(Rule::op_ne, Assoc::Left)
-            | Op::infix(Rule::op_lt, Assoc::Left)
-            | Op::infix(Rule::op_le, Assoc::Left)
-            | Op::infix(Rule::op_gt, Assoc::Left)
-            | Op::infix(Rule::op_ge, Assoc::Left)
-            | Op::infix(Rule::join_eq, Assoc::Left)
-            | Op::postfix(Rule::is_null)
-            | Op::postfix(Rule::in_list)
-            | Op::postfix(Rule::between)
-            | Op::postfix(Rule::like))
-        .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
-        .op(Op::infix(Rule::op_mul, Assoc::Left)
-            | Op::infix(Rule::op_div, Assoc::Left)
-            | Op::infix(Rule::op_mod, Assoc::Left))
-        .op(Op::prefix(Rule::op_neg))
-});
-
-/// Decodes raw bytes: invalid UTF-8, NUL bytes and oversize files are diagnostics.
-/// Returns the text to show (lossy) and whether it may be parsed.
-pub fn decode(file: FileId, bytes: &[u8]) -> (String, Option<Diagnostic>) {
-    if bytes.len() > MAX_FILE_BYTES {
-        let text = String::from_utf8_lossy(&bytes[..1024.min(bytes.len())]).into_owned();
-        let d = Diagnostic::error(
-            Code::E0007,
-            Span::new(file, 0, 0),
-            format!("file is {} bytes; the limit is {MAX_FILE_BYTES}", bytes.len()),
-        )
-        .label("this file")
-        .help("split the workspace into several files with `import`");
-        return (text, Some(d));
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => {
-            if let Some(p) = s.find('\0') {
-                let d = Diagnostic::error(Code::E0006, Span::new(file, p, p + 1), "file contains a NUL byte")
-                    .label("NUL byte here")
-                    .help("`.sem` files are text; remove the byte or check that this is the right file");
-                return (s.to_string(), Some(d));
-            }
-            (s.to_string(), None)
-        }
-        Err(e) => {
-            let at = e.valid_up_to();
-            let text = String::from_utf8_lossy(bytes).into_owned();
-            // the replacement character is 3 bytes long in the lossy text
-            let d = Diagnostic::error(
-                Code::E0002,
-                Span::new(file, at, at + 3),
-                format!("invalid UTF-8 at byte {at}"),
-            )
-            .label("not UTF-8")
-            .help("save the file as UTF-8");
-            (text, Some(d))
-        }
-    }
-}
-
-/// Rejects nesting deeper than [`MAX_DEPTH`] before the recursive-descent grammar sees it.
-fn check_depth(file: FileId, text: &str) -> Option<Diagnostic> {
-    let b = text.as_bytes();
-    let mut depth = 0usize;
-    let mut prefix_run = 0usize;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        match c {
-            b'#' => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'"' | b'`' => {
-                i += 1;
-                while i < b.len() && b[i] != c && b[i] != b'\n' {
-                    if b[i] == b'\\' && c == b'"' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                prefix_run = 0;
-            }
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Some(too_deep(file, i, i + 1));
-                }
-            }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            b'-' => {
-                prefix_run += 1;
-                if prefix_run > MAX_DEPTH {
-                    return Some(too_deep(file, i, i + 1));
-                }
-            }
-            b'n' if b[i..].starts_with(b"not")
-                && (i == 0 || !is_ident_byte(b[i - 1]))
-                && !b.get(i + 3).is_some_and(|x| is_ident_byte(*x)) =>
-            {
-                prefix_run += 1;
-                if prefix_run > MAX_DEPTH {
-                    return Some(too_deep(file, i, i + 3));
-                }
-                i += 3;
-                continue;
-            }
-            b' ' | b'\t' | b'\r' | b'\n' => {}
-            _ => prefix_run = 0,
-        }
-        i += 1;
-    }
-    None
-}
-
-fn is_ident_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
-}
-
-fn too_deep(file: FileId, start: usize, end: usize) -> Diagnostic {
-    Diagnostic::error(
-        Code::E0003,
-        Span::new(file, start, end),
-        format!("nesting deeper than {MAX_DEPTH} levels"),
-    )
-    .label("too deep here")
-    .help("split the expression into named parts with `derive`")
-}
-
-/// Parses one file. Always returns a tree (possibly partial) and every diagnostic found.
-pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
-    if let Some(d) = check_depth(file, text) {
-        return (File { items: vec![] }, vec![d]);
-    }
-    let pairs = match SemParser::parse(Rule::file, text) {
-        Ok(p) => p,
-        Err(e) => return (File { items: vec![] }, vec![syntax_error(file, text, e)]),
-    };
-    let mut b = Builder { file, diags: vec![] };
-    let mut items = vec![];
-    let file_pair = pairs.into_iter().next();
-    for p in file_pair.into_iter().flat_map(|p| p.into_inner()) {
-        match p.as_rule() {
-            Rule::policy => items.push(Item::Policy(b.policy(p))),
-            Rule::import => {
-                let span = b.span(&p);
-                let s = p.into_inner().nth(1).map(|s| unescape(s.as_str())).unwrap_or_default();
-                items.push(Item::Import(Import { path: s, span }));
-            }
-            Rule::source => items.push(Item::Source(b.source(p))),
-            Rule::model => items.push(Item::Model(b.model(p))),
-            Rule::output => items.push(Item::Output(b.output(p))),
-            _ => {}
-        }
-    }
-    (File { items }, b.diags)
-}
-
-fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>) -> Diagnostic {
-    let pos = match e.location {
-        pest::error::InputLocation::Pos(p) => p,
-        pest::error::InputLocation::Span((a, _)) => a,
-    };
-    let expected = match &e.variant {
-        pest::error::ErrorVariant::ParsingError { positives, .. } => {
-            let mut names: Vec<&str> = positives.iter().map(|r| rule_name(*r)).collect();
-            names.sort();
-            names.dedup();
-            names
-        }
-        pest::error::ErrorVariant::CustomError { .. } => vec![],
-    };
-    let rest = &text[pos.min(text.len())..];
-    let found_len = token_len(rest);
-    let found = if rest.is_empty() {
-        "end of file".to_string()
-    } else {
-        format!("`{}`", &rest[..found_len])
-    };
-    let message = if expected.is_empty() {
-        format!("unexpected {found}")
-    } else {
-        format!("expected {}, found {found}", join_or(&expected))
-    };
-    let mut d =
-        Diagnostic::error(Code::E0001, Span::new(file, pos, pos + found_len), message).label(if expected.is_empty() {
-            "unexpected here".to_string()
-        } else {
-            format!("expected {}", join_or(&expected))
-        });
-    if let Some(h) = syntax_help(rest, &expected) {
-        d = d.help(h);
-    } else {
-        d = d.help("see the README's language section for the form of each item and step");
-    }
-    d
-}
-
-fn syntax_help(rest: &str, expected: &[&str]) -> Option<String> {
-    if rest.starts_with('=') && !rest.starts_with("==") && expected.iter().any(|e| e.contains("operator")) {
-        return Some("comparison is written `==`".into());
-    }
-    if rest.starts_with('\'') {
-        return Some("strings are written in double quotes: \"text\"".into());
-    }
-    if rest.starts_with("--") || rest.starts_with("//") {
-        return Some("comments start with `#`".into());
-    }
-    if rest.starts_with("&&") || rest.starts_with("||") {
-        return Some("boolean operators are written `and` and `or`".into());
-    }
-    let word: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect::<String>()
-        .to_lowercase();
-    let sql_hint = match word.as_str() {
-        "order" => Some("results are ordered with `sort e [asc|desc], …`"),
-        "having" => Some("a `where` after `aggregate { }` filters the aggregated rows"),
-        "filter" => Some("rows are filtered with `where`"),
-        "groupby" => Some("write `group by k` followed by `aggregate { … }`"),
-        "from" => Some("a model names its input once: `model m from source { steps }`"),
-        "left" | "inner" | "right" | "outer" => Some(
-            "joins are written `join TARGET [as NAME] many_to_one|one_to_one|one_to_many|semi|anti on a = TARGET.b`",
-        ),
-        _ => None,
-    };
-    if let Some(h) = sql_hint {
-        return Some(h.into());
-    }
-    None
-}
-
-/// Length in bytes of the token that starts `rest` (at least one char, at most 40 bytes).
-fn token_len(rest: &str) -> usize {
-    let mut chars = rest.char_indices();
-    let Some((_, first)) = chars.next() else {
-        return 0;
-    };
-    let is_word = |c: char| c.is_alphanumeric() || c == '_';
-    let mut end = first.len_utf8();
-    if is_word(first) {
-        for (i, c) in rest.char_indices().skip(1) {
-            if !is_word(c) || i >= 40 {
-                break;
-            }
-            end = i + c.len_utf8();
-        }
-    }
-    end
-}
-
-fn join_or(names: &[&str]) -> String {
-    match names {
-        [] => String::new(),
-        [a] => a.to_string(),
-        _ => {
-            let (last, init) = names.split_last().unwrap_or((&"", &[]));
-            format!("{} or {}", init.join(", "), last)
-        }
-    }
-}
-
-/// Readable names of grammar rules for "expected …" messages.
-pub fn rule_name(r: Rule) -> &'static str {
-    use Rule::*;
-    match r {
-        EOI => "end of file",
-        item | file => "`policy`, `import`, `source`, `model` or `output`",
-        policy => "`policy`",
-        import => "`import`",
-        source => "`source`",
-        model => "`model`",
-        output => "`output`",
-        ident | plain_ident | quoted_ident => "a name",
-        keyword => "a name (not a keyword)",
-        int_lit => "an integer",
-        number_lit => "a number",
-        string_lit => "a string",
-        expr | bound | paren | primary | call | path | typed_lit | case_expr | cast_expr => "an expression",
-        list_lit => "a list `[…]`",
-        op_or | op_and | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_add | op_sub | op_mul | op_div | op_mod
-        | infix | arith => "an operator",
-        is_null | in_list | between | like | postfix | negated => "an operator",
-        op_not | op_neg | prefix | neg => "an expression",
-        type_expr | decimal_type => "a type",
-        constraint | c_key | c_unique | c_not_null | c_check => {
-            "a constraint (`key`, `unique`, `not null`, `check (…)`)"
-        }
-        column_decl => "a column declaration `name: type`",
-        join_decl | join_step => "`join`",
-        measure_decl => "`measure`",
-        dimension_decl => "`dimension`",
-        cardinality => "`many_to_one`, `one_to_one` or `one_to_many`",
-        join_cond | key_pair | join_filter | join_term => "a join condition `a = target.b`",
-        join_kind => "`many_to_one`, `one_to_one`, `one_to_many`, `semi` or `anti`",
-        cmp_op | join_eq => "a comparison",
-        key_decl => "`key (…)`",
-        k_semi => "`semi`",
-        k_scan | scan_block => "`scan { … }`",
-        k_anti => "`anti`",
-        delta_ref => "`delta(\"path\")`",
-        pin | pin_version | pin_timestamp => "`at version N` or `at timestamp \"…\"`",
-        where_step | select_step | derive_step | group_step | aggregate_step | sort_step | limit_step
-        | distinct_step | union_step => "a step",
-        named_list | named_expr => "`name = expression` or a column",
-        sort_key => "a sort key",
-        sort_dir => "`asc` or `desc`",
-        contract => "`contract`",
-        write_mode => "`append` or `overwrite`",
-        partition => "`partition by (…)`",
-        when_arm => "`when`",
-        else_arm => "`else`",
-        policy_entry => "a policy setting `key = value`",
-        policy_value => "a value",
-        k_policy => "`policy`",
-        k_import => "`import`",
-        k_source => "`source`",
-        k_model => "`model`",
-        k_output => "`output`",
-        k_from => "`from`",
-        k_delta => "`delta`",
-        k_at => "`at`",
-        k_version => "`version`",
-        k_timestamp => "`timestamp`",
-        k_date => "`date`",
-        k_interval => "`interval`",
-        k_key => "`key`",
-        k_unique => "`unique`",
-        k_not => "`not`",
-        k_null => "`null`",
-        k_check => "`check`",
-        k_join => "`join`",
-        k_as => "`as`",
-        k_on => "`on`",
-        k_and => "`and`",
-        k_or => "`or`",
-        k_measure => "`measure`",
-        k_dimension => "`dimension`",
-        k_where => "`where`",
-        k_select => "`select`",
-        k_derive => "`derive`",
-        k_group => "`group`",
-        k_by => "`by`",
-        k_aggregate => "`aggregate`",
-        k_sort => "`sort`",
-        k_limit => "`limit`",
-        k_distinct => "`distinct`",
-        k_union => "`union`",
-        k_incremental => "`incremental`",
-        k_contract => "`contract`",
-        k_to => "`to`",
-        k_mode => "`mode`",
-        k_partition => "`partition`",
-        k_in => "`in`",
-        k_between => "`between`",
-        k_like => "`like`",
-        k_is => "`is`",
-        k_case => "`case`",
-        k_when => "`when`",
-        k_then => "`then`",
-        k_else => "`else`",
-        k_end => "`end`",
-        k_true => "`true`",
-        k_false => "`false`",
-        k_cast => "`cast`",
-        k_asc => "`asc`",
-        k_desc => "`desc`",
-        k_fn | k_aggregate_fn | stdlib_file | signature | arg_ty | variadic | ret_ty => "a signature",
-        WHITESPACE | COMMENT => "whitespace",
-        ident_start | ident_cont => "a name",
-        source_member => "a column, `join`, `measure` or `dimension`",
-        step => {
-            "a step (`where`, `select`, `derive`, `join`, `group by`, `aggregate`, `sort`, `limit`, `distinct`, `union`)"
-        }
-        literal => "a literal",
-        star_arg => "`*`",
-    }
-}
-
-pub fn unescape(raw: &str) -> String {
-    let inner = raw.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(raw);
-    let mut out = String::with_capacity(inner.len());
-    let mut it = inner.chars();
-    while let Some(c) = it.next() {
-        if c == '\\' {
-            match it.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some(other) => out.push(other),
-                None => {}
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-struct Builder {
-    file: FileId,
-    diags: Vec<Diagnostic>,
+pub(crate) struct Builder {
+    pub(super) file: FileId,
+    pub(super) diags: Vec<Diagnostic>,
 }
 
 impl Builder {
-    fn span(&self, p: &Pair<Rule>) -> Span {
+    pub(super) fn span(&self, p: &Pair<Rule>) -> Span {
         let s = p.as_span();
         Span::new(self.file, s.start(), s.end())
     }
@@ -462,7 +43,7 @@ impl Builder {
         }
     }
 
-    fn policy(&mut self, p: Pair<Rule>) -> Policy {
+    pub(super) fn policy(&mut self, p: Pair<Rule>) -> Policy {
         let span = self.span(&p);
         let mut entries = vec![];
         for e in p.into_inner().filter(|e| e.as_rule() == Rule::policy_entry) {
@@ -500,7 +81,7 @@ impl Builder {
         }
     }
 
-    fn source(&mut self, p: Pair<Rule>) -> Source {
+    pub(super) fn source(&mut self, p: Pair<Rule>) -> Source {
         let span = self.span(&p);
         let mut it = p.into_inner();
         it.next(); // source
@@ -688,7 +269,7 @@ impl Builder {
         }
     }
 
-    fn model(&mut self, p: Pair<Rule>) -> Model {
+    pub(super) fn model(&mut self, p: Pair<Rule>) -> Model {
         let span = self.span(&p);
         let mut it = p.into_inner();
         it.next();
@@ -821,7 +402,7 @@ impl Builder {
         }
     }
 
-    fn output(&mut self, p: Pair<Rule>) -> Output {
+    pub(super) fn output(&mut self, p: Pair<Rule>) -> Output {
         let span = self.span(&p);
         let mut model = empty_ident(span);
         let mut location = (String::new(), span);
@@ -1104,64 +685,10 @@ impl Builder {
     }
 }
 
-fn empty_ident(span: Span) -> Ident {
+pub(crate) fn empty_ident(span: Span) -> Ident {
     Ident {
         text: String::new(),
         quoted: false,
         span,
     }
-}
-
-// ---------------------------------------------------------------- stdlib signatures
-
-/// A function signature from `stdlib/functions.sem`.
-#[derive(Debug, Clone)]
-pub struct Signature {
-    pub name: String,
-    pub aggregate: bool,
-    pub args: Vec<String>,
-    pub variadic: bool,
-    pub ret: (String, Option<usize>),
-    pub engine: String,
-    pub engine_const: Option<String>,
-}
-
-/// Parses the embedded standard library. It ships with the binary and is tested, so an
-/// error here is a build defect: it is returned as text for an internal error.
-pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
-    let pairs = SemParser::parse(Rule::stdlib_file, text).map_err(|e| e.to_string())?;
-    let mut out = vec![];
-    for sig in pairs
-        .flat_map(|p| p.into_inner())
-        .filter(|p| p.as_rule() == Rule::signature)
-    {
-        let mut s = Signature {
-            name: String::new(),
-            aggregate: false,
-            args: vec![],
-            variadic: false,
-            ret: (String::new(), None),
-            engine: String::new(),
-            engine_const: None,
-        };
-        for x in sig.into_inner() {
-            match x.as_rule() {
-                Rule::k_aggregate_fn => s.aggregate = true,
-                Rule::ident => s.name = x.as_str().to_string(),
-                Rule::arg_ty => s.args.push(x.as_str().to_string()),
-                Rule::variadic => s.variadic = true,
-                Rule::ret_ty => {
-                    let mut it = x.into_inner();
-                    let n = it.next().map(|n| n.as_str().to_string()).unwrap_or_default();
-                    let a = it.next().and_then(|a| a.as_str().parse().ok());
-                    s.ret = (n, a);
-                }
-                Rule::string_lit if s.engine.is_empty() => s.engine = unescape(x.as_str()),
-                Rule::string_lit => s.engine_const = Some(unescape(x.as_str())),
-                _ => {}
-            }
-        }
-        out.push(s);
-    }
-    Ok(out)
 }

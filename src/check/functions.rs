@@ -1,0 +1,165 @@
+//! Function calls: resolution against the standard library and signature matching.
+
+use super::*;
+use crate::codes::Code;
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::span::Span;
+use crate::syntax::ast::{self};
+use crate::types::Type;
+
+impl<'a> Checker<'a> {
+    pub(super) fn call(&mut self, name: &ast::Ident, args: &[ast::Expr], span: Span, cx: &Ctx) -> TExpr {
+        let n = name.text.to_lowercase();
+        let Some(cands) = self.func_idx.get(&n).cloned() else {
+            let help = did_you_mean(&n, self.func_idx.keys().map(String::as_str))
+                .unwrap_or_else(|| "functions are listed in stdlib/functions.sem".into());
+            self.err(
+                Diagnostic::error(Code::E0104, name.span, format!("unknown function `{n}`"))
+                    .label("not in the standard library")
+                    .help(help),
+            );
+            return ty_err();
+        };
+        let is_agg = self.funcs[cands[0]].aggregate;
+        if is_agg && cx.agg != AggMode::Allowed {
+            self.err(
+                Diagnostic::error(Code::E0207, span, format!("`{n}` is an aggregate and cannot be used here"))
+                    .label(if cx.agg == AggMode::Inside { "inside another aggregate" } else { "row-level position" })
+                    .help("aggregates belong in `aggregate { }` or a measure; filter aggregated rows with a `where` after the aggregate"),
+            );
+            return ty_err();
+        }
+        let arg_cx = Ctx {
+            agg: if is_agg { AggMode::Inside } else { cx.agg },
+            ..cx.clone()
+        };
+        let targs: Vec<TExpr> = args.iter().map(|a| self.expr(a, &arg_cx)).collect();
+        if targs.iter().any(TExpr::is_error) {
+            return ty_err();
+        }
+        for &fi in &cands {
+            if let Some((ret, args2)) = self.match_sig(fi, &targs) {
+                let sig = &self.funcs[fi];
+                let nullable = if sig.aggregate {
+                    sig.name != "count" && sig.name != "count_distinct"
+                } else {
+                    args2.iter().any(|a| a.nullable)
+                };
+                let kind = if sig.aggregate {
+                    TExprKind::Agg(fi, args2)
+                } else {
+                    TExprKind::Call(fi, args2)
+                };
+                let t = texpr(kind, ret, nullable);
+                if is_agg && let Some(mb) = self.cur.as_mut() {
+                    let home = if cx.source_only {
+                        cx.alias.clone().unwrap_or_else(|| mb.base_alias.clone())
+                    } else {
+                        mb.base_alias.clone()
+                    };
+                    mb.pending.push(PendingAgg {
+                        func: n.clone(),
+                        home,
+                        expr: t.clone(),
+                        span,
+                    });
+                }
+                return t;
+            }
+        }
+        let sigs: Vec<String> = cands
+            .iter()
+            .map(|&i| {
+                let s = &self.funcs[i];
+                format!(
+                    "{}({}{})",
+                    s.name,
+                    s.args.join(", "),
+                    if s.variadic { "..." } else { "" }
+                )
+            })
+            .collect();
+        let got: Vec<String> = targs.iter().map(|t| t.ty.to_string()).collect();
+        self.err(
+            Diagnostic::error(Code::E0203, span, format!("`{n}` does not take ({})", got.join(", ")))
+                .label("wrong arguments")
+                .help(format!("`{n}` takes {}", sigs.join(" or "))),
+        );
+        ty_err()
+    }
+
+    /// Matches arguments against a signature; gives the return type and the (cast) arguments.
+    pub(super) fn match_sig(&self, fi: usize, args: &[TExpr]) -> Option<(Type, Vec<TExpr>)> {
+        let sig = &self.funcs[fi];
+        let n = sig.args.len();
+        if args.len() < n || (args.len() > n && !sig.variadic) || (sig.variadic && args.len() < n) {
+            return None;
+        }
+        let mut out = vec![];
+        let mut common: Option<Type> = None;
+        for (i, a) in args.iter().enumerate() {
+            let class = sig.args.get(i).or(sig.args.last()).map(String::as_str).unwrap_or("any");
+            let t = a.ty;
+            let ok = match class {
+                "any" => true,
+                "numeric" => t.is_numeric() || t == Type::Null,
+                "integer" => t.is_integer() || t == Type::Null,
+                "string" => t == Type::String || t == Type::Null,
+                "date" => t == Type::Date || t == Type::Null,
+                "timestamp" => t == Type::Timestamp || t == Type::Null,
+                "temporal" => t.is_temporal() || t == Type::Null,
+                "bool" => t == Type::Bool || t == Type::Null,
+                "float64" => t.is_numeric() || t == Type::Null,
+                "same" => common.and_then(|c| Type::unify(c, t, false, a.is_literal())).is_some() || t == Type::Null,
+                _ => false,
+            };
+            if !ok {
+                return None;
+            }
+            common = match common {
+                None if t != Type::Null => Some(t),
+                Some(c) => Type::unify(c, t, false, a.is_literal()).or(Some(c)),
+                x => x,
+            };
+            let arg = if class == "float64" && t != Type::Float64 && t != Type::Null {
+                texpr(
+                    TExprKind::Cast(Box::new(a.clone()), Type::Float64),
+                    Type::Float64,
+                    a.nullable,
+                )
+            } else {
+                a.clone()
+            };
+            out.push(arg);
+        }
+        let argty = |k: Option<usize>| {
+            k.and_then(|k| out.get(k.saturating_sub(1)))
+                .map(|a| a.ty)
+                .unwrap_or(Type::Null)
+        };
+        let ret = match (sig.ret.0.as_str(), sig.ret.1) {
+            ("arg", k) => argty(k),
+            ("sum", k) => match argty(k) {
+                Type::Int32 | Type::Int64 => Type::Int64,
+                Type::Decimal(p, s) => Type::Decimal((p + 10).min(38), s),
+                t => t,
+            },
+            ("avg", k) => match argty(k) {
+                Type::Decimal(p, s) => Type::Decimal((p + 4).min(38), (s + 4).min(38)),
+                _ => Type::Float64,
+            },
+            ("common", _) => {
+                // unify all arguments; cast each to the result
+                let t = common.unwrap_or(Type::Null);
+                for a in out.iter_mut() {
+                    if a.ty != t && a.ty != Type::Null {
+                        *a = texpr(TExprKind::Cast(Box::new(a.clone()), t), t, a.nullable);
+                    }
+                }
+                t
+            }
+            (name, _) => Type::from_name(name)?,
+        };
+        Some((ret, out))
+    }
+}

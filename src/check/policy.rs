@@ -1,0 +1,123 @@
+//! Policy and declared types: the workspace `policy { }` block and type expressions.
+
+use super::*;
+use crate::codes::Code;
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::syntax::ast::{self, ExprKind};
+use crate::types::{TYPE_NAMES, Type};
+use std::collections::HashMap;
+
+impl<'a> Checker<'a> {
+    pub(super) fn policy(&mut self, p: &ast::Policy) {
+        let mut seen = HashMap::new();
+        for e in &p.entries {
+            let key = e.key.text.as_str();
+            if self.dup_check(&mut seen, key, e.key.span, "policy setting") {
+                continue;
+            }
+            let bad = |msg: &str| Diagnostic::error(Code::E0107, e.span, msg.to_string()).label("here");
+            match (key, &e.value) {
+                ("identifiers", ast::PolicyValue::Name(n)) if n.text == "lower" || n.text == "exact" => {
+                    self.policy.lower_identifiers = n.text == "lower";
+                }
+                ("identifiers", _) => self.err(
+                    bad("`identifiers` is `lower` or `exact`")
+                        .help("write `identifiers = lower` or `identifiers = exact`"),
+                ),
+                ("strict", ast::PolicyValue::Bool(b)) => self.policy.strict = *b,
+                ("strict", _) => self.err(bad("`strict` is `true` or `false`").help("write `strict = true`")),
+                ("allow", ast::PolicyValue::List(items)) => {
+                    const STEPS: &[&str] = &[
+                        "where",
+                        "select",
+                        "derive",
+                        "join",
+                        "aggregate",
+                        "sort",
+                        "limit",
+                        "distinct",
+                        "union",
+                    ];
+                    let mut allow = vec![];
+                    for it in items {
+                        match &it.kind {
+                            ExprKind::Path(parts) if parts.len() == 1 && STEPS.contains(&parts[0].text.as_str()) => {
+                                allow.push(parts[0].text.clone())
+                            }
+                            _ => {
+                                let text = self.ws.map.text(it.span).to_string();
+                                let mut d = Diagnostic::error(Code::E0107, it.span, format!("`{text}` is not a step"))
+                                    .label("unknown step");
+                                d = d.help(
+                                    did_you_mean(&text, STEPS.iter().copied())
+                                        .unwrap_or_else(|| format!("steps are {}", STEPS.join(", "))),
+                                );
+                                self.err(d);
+                            }
+                        }
+                    }
+                    self.policy.allow = Some(allow);
+                }
+                ("allow", _) => {
+                    self.err(bad("`allow` is a list of steps").help("write `allow = [where, select, aggregate]`"))
+                }
+                ("max_reader_version", ast::PolicyValue::Int(v)) => self.policy.max_reader_version = Some(*v),
+                ("max_writer_version", ast::PolicyValue::Int(v)) => self.policy.max_writer_version = Some(*v),
+                ("max_reader_version" | "max_writer_version", _) => {
+                    self.err(bad("the version is an integer").help("write e.g. `max_reader_version = 3`"))
+                }
+                _ => {
+                    const KEYS: &[&str] = &[
+                        "identifiers",
+                        "strict",
+                        "allow",
+                        "max_reader_version",
+                        "max_writer_version",
+                    ];
+                    let d = Diagnostic::error(Code::E0107, e.key.span, format!("unknown policy setting `{key}`"))
+                        .label("unknown setting");
+                    let h = did_you_mean(key, KEYS.iter().copied())
+                        .unwrap_or_else(|| format!("settings are {}", KEYS.join(", ")));
+                    self.err(d.help(h));
+                }
+            }
+        }
+    }
+
+    pub(super) fn type_of(&mut self, t: &ast::TypeExpr) -> Option<Type> {
+        match t {
+            ast::TypeExpr::Decimal(p, s, span) => {
+                if *p < 1 || *p > 38 || *s < 0 || s > p {
+                    self.err(
+                        Diagnostic::error(
+                            Code::E0105,
+                            *span,
+                            format!("decimal({p}, {s}) is not a valid decimal type"),
+                        )
+                        .label("invalid precision or scale")
+                        .help("precision is 1 to 38 and scale is 0 to the precision"),
+                    );
+                    return None;
+                }
+                Some(Type::Decimal(*p as u8, *s as i8))
+            }
+            ast::TypeExpr::Named(n) => {
+                let t = Type::from_name(&n.text.to_lowercase());
+                if t.is_none() {
+                    let mut d = Diagnostic::error(Code::E0105, n.span, format!("unknown type `{}`", n.text))
+                        .label("not a type");
+                    d = d.help(match n.text.as_str() {
+                        "decimal" => "decimal takes a precision and a scale: `decimal(15, 2)`".into(),
+                        "int" | "integer" | "bigint" | "long" => "integer types are `int32` and `int64`".into(),
+                        "double" | "float" | "real" => "the floating-point type is `float64`".into(),
+                        "text" | "varchar" | "str" => "the text type is `string`".into(),
+                        other => did_you_mean(other, TYPE_NAMES.iter().copied())
+                            .unwrap_or_else(|| format!("types are {}", TYPE_NAMES.join(", "))),
+                    });
+                    self.err(d);
+                }
+                t
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Model steps: where, select, derive, group by/aggregate, sort, limit, distinct.
+
+use super::*;
+use crate::codes::Code;
+use crate::diag::Diagnostic;
+use crate::span::Span;
+use crate::syntax::ast::{self, ExprKind, StepKind};
+use std::collections::HashMap;
+
+impl<'a> Checker<'a> {
+    pub(super) fn row_ctx(&self) -> Ctx {
+        let mb = self.cur.as_ref();
+        Ctx {
+            path: vec![],
+            source: mb.and_then(|m| if m.shaped { m.base_source } else { None }),
+            alias: mb.map(|m| m.base_alias.clone()),
+            source_only: false,
+            agg: AggMode::Row,
+        }
+    }
+
+    /// The output name of an unnamed item: a column, a path's last part, or a measure.
+    pub(super) fn item_name(&mut self, it: &ast::NamedExpr) -> Option<String> {
+        if let Some(n) = &it.name {
+            return Some(self.norm(n));
+        }
+        if let ExprKind::Path(p) = &it.expr.kind {
+            return p.last().map(|i| self.norm(i));
+        }
+        self.err(
+            Diagnostic::error(Code::E0111, it.expr.span, "this column needs a name")
+                .label("unnamed expression")
+                .help(format!("write `name = {}`", self.ws.map.text(it.expr.span))),
+        );
+        None
+    }
+
+    pub(super) fn named_items(
+        &mut self,
+        items: &[ast::NamedExpr],
+        agg: AggMode,
+        seen: &mut HashMap<String, Span>,
+    ) -> Vec<(String, TExpr)> {
+        let mut out = vec![];
+        for it in items {
+            let name = self.item_name(it);
+            let cx = Ctx { agg, ..self.row_ctx() };
+            let t = self.expr(&it.expr, &cx);
+            let Some(name) = name else { continue };
+            let span = it.name.as_ref().map(|n| n.span).unwrap_or(it.expr.span);
+            if self.dup_check(seen, &name, span, "output column") {
+                continue;
+            }
+            out.push((name, t));
+        }
+        out
+    }
+
+    pub(super) fn set_plain_cols(&mut self, items: &[(String, TExpr)]) {
+        let mb = self.mb();
+        mb.cols = items
+            .iter()
+            .map(|(n, t)| Col {
+                name: n.clone(),
+                ty: t.ty,
+                nullable: t.nullable,
+                qual: None,
+            })
+            .collect();
+        mb.shaped = false;
+        mb.adhoc.clear();
+        mb.scalars.clear();
+    }
+
+    pub(super) fn visible_projection(&mut self) -> Vec<(String, TExpr)> {
+        self.mb()
+            .cols
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    texpr(
+                        TExprKind::Col {
+                            qual: c.qual.clone(),
+                            name: c.name.clone(),
+                        },
+                        c.ty,
+                        c.nullable,
+                    ),
+                )
+            })
+            .collect()
+    }
+
+    pub(super) fn step(&mut self, step: &'a ast::Step) {
+        match &step.kind {
+            StepKind::Where(e) => {
+                let cx = self.row_ctx();
+                let t = self.expr(e, &cx);
+                self.want_bool(&t, e.span, "`where`");
+                self.mb().push_step(StepIr::Filter(t));
+            }
+            StepKind::Select(items) => {
+                let out = self.named_items(items, AggMode::Row, &mut HashMap::new());
+                self.set_plain_cols(&out);
+                let mb = self.mb();
+                let names: Vec<&String> = out.iter().map(|o| &o.0).collect();
+                mb.unique_keys.retain(|k| k.iter().all(|c| names.contains(&c)));
+                mb.push_step(StepIr::Project(out));
+                mb.requalify();
+            }
+            StepKind::Derive(items) => {
+                let mut seen: HashMap<String, Span> = HashMap::new();
+                let existing: Vec<String> = self.mb().cols.iter().map(|c| c.name.clone()).collect();
+                let mut out = vec![];
+                for it in items {
+                    let Some(name) = self.item_name(it) else {
+                        continue;
+                    };
+                    let cx = self.row_ctx();
+                    let t = self.expr(&it.expr, &cx);
+                    let span = it.name.as_ref().map(|n| n.span).unwrap_or(it.expr.span);
+                    if existing.contains(&name) {
+                        self.err(
+                            Diagnostic::error(Code::E0101, span, format!("column `{name}` already exists"))
+                                .label("derived again here")
+                                .help("choose a new name, or replace columns with `select`"),
+                        );
+                        continue;
+                    }
+                    if self.dup_check(&mut seen, &name, span, "derived column") {
+                        continue;
+                    }
+                    out.push((name, t));
+                }
+                let mb = self.mb();
+                let alias = mb.fresh_alias();
+                mb.cols.extend(out.iter().map(|(n, t)| Col {
+                    name: n.clone(),
+                    ty: t.ty,
+                    nullable: t.nullable,
+                    qual: Some(alias.clone()),
+                }));
+                mb.push_step(StepIr::Derive(alias, out));
+            }
+            StepKind::Join(j) => self.join_step(j),
+            StepKind::GroupBy(keys, aggs) => {
+                let mut seen = HashMap::new();
+                let groups = self.named_items(keys, AggMode::Row, &mut seen);
+                let out = self.named_items(aggs, AggMode::Allowed, &mut seen);
+                self.finish_aggregate(groups, out);
+            }
+            StepKind::Aggregate(aggs) => {
+                if aggs.is_empty() {
+                    self.err(
+                        Diagnostic::error(Code::E0219, step.span, "`aggregate { }` computes nothing")
+                            .label("empty aggregate")
+                            .help("add an item, e.g. `aggregate { n = count() }`, or group with `group by k aggregate { }`"),
+                    );
+                    return;
+                }
+                let out = self.named_items(aggs, AggMode::Allowed, &mut HashMap::new());
+                self.finish_aggregate(vec![], out);
+            }
+            StepKind::Sort(keys) => {
+                let mut out = vec![];
+                for k in keys {
+                    let cx = self.row_ctx();
+                    let t = self.expr(&k.expr, &cx);
+                    out.push((t, k.descending));
+                }
+                self.mb().push_step(StepIr::Sort(out));
+            }
+            StepKind::Limit(n) => {
+                if *n < 0 {
+                    self.err(
+                        Diagnostic::error(Code::E0215, step.span, "limit cannot be negative")
+                            .label("negative")
+                            .help("write a count of rows: `limit 10`"),
+                    );
+                }
+                self.mb().push_step(StepIr::Limit((*n).max(0) as usize));
+            }
+            StepKind::Distinct => {
+                let p = self.visible_projection();
+                self.set_plain_cols(&p);
+                let mb = self.mb();
+                mb.unique_keys.push(p.iter().map(|x| x.0.clone()).collect());
+                mb.push_step(StepIr::Project(p));
+                mb.push_step(StepIr::Distinct);
+                mb.requalify();
+            }
+            StepKind::Union(other) => self.union_step(other),
+        }
+    }
+
+    pub(super) fn finish_aggregate(&mut self, groups: Vec<(String, TExpr)>, aggs: Vec<(String, TExpr)>) {
+        self.check_grain();
+        let all: Vec<(String, TExpr)> = groups.iter().chain(aggs.iter()).cloned().collect();
+        self.set_plain_cols(&all);
+        let mb = self.mb();
+        mb.unique_keys = vec![groups.iter().map(|g| g.0.clone()).collect()];
+        mb.single_row = groups.is_empty();
+        mb.push_step(StepIr::Aggregate(groups, aggs));
+        mb.requalify();
+    }
+}

@@ -1,0 +1,68 @@
+//! The pinned schema: a table name `<url>@v<N>` resolves to that Delta snapshot.
+
+use super::*;
+use crate::delta::{self, PinSpec, parse_pinned_name};
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::SessionState;
+use datafusion::prelude::SessionContext;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The default schema of a semc session: a table name `<url>@v<N>` resolves to that Delta
+/// table's snapshot N, opened on first use.
+#[derive(Debug)]
+pub struct PinnedDeltaSchema {
+    pub(crate) state: Mutex<Option<SessionState>>,
+    pub(crate) cache: Mutex<HashMap<String, Arc<dyn TableProvider>>>,
+}
+
+impl PinnedDeltaSchema {
+    pub fn insert(&self, name: String, p: Arc<dyn TableProvider>) {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(name, p);
+    }
+}
+
+#[async_trait::async_trait]
+impl SchemaProvider for PinnedDeltaSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(p) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(name) {
+            return Ok(Some(p.clone()));
+        }
+        let Some((url, version, options)) = parse_pinned_name(name) else {
+            return Ok(None);
+        };
+        let table = delta::open(&url, &PinSpec::Version(version))
+            .await
+            .map_err(|e| DataFusionError::Plan(format!("table {name}: {}", e.message())))?;
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(state) = state else { return Ok(None) };
+        let p = provider_with(&table, &state, &options).await?;
+        self.insert(name.to_string(), p.clone());
+        Ok(Some(p))
+    }
+    fn register_table(&self, name: String, table: Arc<dyn TableProvider>) -> Result<Option<Arc<dyn TableProvider>>> {
+        Ok(self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(name, table))
+    }
+    fn deregister_table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        Ok(self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(name))
+    }
+    fn table_exist(&self, name: &str) -> bool {
+        parse_pinned_name(name).is_some() || self.cache.lock().unwrap_or_else(|e| e.into_inner()).contains_key(name)
+    }
+}
+
+/// The pinned schema of a session made by [`session`].
+pub fn pinned_schema(ctx: &SessionContext) -> Option<Arc<PinnedDeltaSchema>> {
+    let s = ctx.catalog("datafusion")?.schema("public")?;
+    let any: Arc<dyn std::any::Any + Send + Sync> = s;
+    any.downcast::<PinnedDeltaSchema>().ok()
+}

@@ -1,0 +1,341 @@
+//! The checked program: resolved, typed relational IR. The checker gives it; lowering takes it.
+//!
+//! Invariant: every name is resolved, every expression has a type, and every relation's
+//! schema is known. Lowering never needs to report a user error.
+
+use crate::syntax::Signature;
+use crate::syntax::ast::{BinOp, WriteMode};
+use crate::types::Type;
+use url::Url;
+
+mod prune;
+mod rel;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub name: String,
+    pub ty: Type,
+    pub nullable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Decimal(i128, u8, i8),
+    Float(f64),
+    Str(String),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since 1970-01-01T00:00:00Z.
+    Timestamp(i64),
+    Interval {
+        months: i32,
+        days: i32,
+        nanos: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TExpr {
+    pub kind: TExprKind,
+    pub ty: Type,
+    pub nullable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TExprKind {
+    /// A column of the input, by relation alias (if qualified) and name.
+    Col {
+        qual: Option<String>,
+        name: String,
+    },
+    Lit(Value),
+    Binary(BinOp, Box<TExpr>, Box<TExpr>),
+    Not(Box<TExpr>),
+    Neg(Box<TExpr>),
+    IsNull(Box<TExpr>, bool),
+    InList(Box<TExpr>, Vec<TExpr>, bool),
+    Between(Box<TExpr>, Box<TExpr>, Box<TExpr>, bool),
+    Like(Box<TExpr>, Box<TExpr>, bool),
+    Case(Vec<(TExpr, TExpr)>, Option<Box<TExpr>>),
+    Cast(Box<TExpr>, Type),
+    /// A scalar function: index into [`Program::functions`].
+    Call(usize, Vec<TExpr>),
+    /// An aggregate function: index into [`Program::functions`].
+    Agg(usize, Vec<TExpr>),
+    /// Stands for an expression that already has a diagnostic.
+    Error,
+}
+
+impl TExpr {
+    pub fn error() -> TExpr {
+        TExpr {
+            kind: TExprKind::Error,
+            ty: Type::Null,
+            nullable: true,
+        }
+    }
+    pub fn is_error(&self) -> bool {
+        matches!(self.kind, TExprKind::Error)
+    }
+    pub fn is_literal(&self) -> bool {
+        matches!(self.kind, TExprKind::Lit(_)) || matches!(&self.kind, TExprKind::Neg(e) if e.is_literal())
+    }
+    /// Visits this expression and its sub-expressions.
+    pub fn walk(&self, f: &mut dyn FnMut(&TExpr)) {
+        f(self);
+        match &self.kind {
+            TExprKind::Binary(_, a, b) | TExprKind::Like(a, b, _) => {
+                a.walk(f);
+                b.walk(f);
+            }
+            TExprKind::Not(a) | TExprKind::Neg(a) | TExprKind::IsNull(a, _) | TExprKind::Cast(a, _) => a.walk(f),
+            TExprKind::InList(a, l, _) => {
+                a.walk(f);
+                l.iter().for_each(|x| x.walk(f));
+            }
+            TExprKind::Between(a, b, c, _) => {
+                a.walk(f);
+                b.walk(f);
+                c.walk(f);
+            }
+            TExprKind::Case(arms, e) => {
+                for (c, v) in arms {
+                    c.walk(f);
+                    v.walk(f);
+                }
+                if let Some(e) = e {
+                    e.walk(f);
+                }
+            }
+            TExprKind::Call(_, a) | TExprKind::Agg(_, a) => a.iter().for_each(|x| x.walk(f)),
+            TExprKind::Col { .. } | TExprKind::Lit(_) | TExprKind::Error => {}
+        }
+    }
+    /// The name of the column this expression is, if it is a plain column.
+    pub fn column_name(&self) -> Option<&str> {
+        match &self.kind {
+            TExprKind::Col { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+    pub fn contains_agg(&self) -> bool {
+        let mut found = false;
+        self.walk(&mut |e| found |= matches!(e.kind, TExprKind::Agg(..)));
+        found
+    }
+}
+
+/// A relation. Columns of `Scan`, `ModelRef` and the right side of `Join` are qualified by
+/// their alias; `Project` and `Aggregate` give unqualified columns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rel {
+    Scan {
+        source: usize,
+        alias: String,
+    },
+    ModelRef {
+        model: usize,
+        alias: String,
+    },
+    /// A join on key pairs plus an optional filter over both sides.
+    Join {
+        left: Box<Rel>,
+        right: Box<Rel>,
+        kind: JoinKind,
+        on: Vec<(TExpr, TExpr)>,
+        filter: Option<TExpr>,
+    },
+    Filter {
+        input: Box<Rel>,
+        predicate: TExpr,
+    },
+    Project {
+        input: Box<Rel>,
+        exprs: Vec<(String, TExpr)>,
+    },
+    /// Keeps every input column (with its qualifier) and adds these.
+    Derive {
+        input: Box<Rel>,
+        /// The qualifier of the new columns.
+        alias: String,
+        exprs: Vec<(String, TExpr)>,
+    },
+    Aggregate {
+        input: Box<Rel>,
+        groups: Vec<(String, TExpr)>,
+        aggs: Vec<(String, TExpr)>,
+    },
+    Sort {
+        input: Box<Rel>,
+        keys: Vec<(TExpr, bool)>,
+    },
+    Limit {
+        input: Box<Rel>,
+        n: usize,
+    },
+    Distinct {
+        input: Box<Rel>,
+    },
+    /// Qualifies every column of the input with `alias`.
+    Alias {
+        input: Box<Rel>,
+        alias: String,
+    },
+    Union {
+        left: Box<Rel>,
+        right: Box<Rel>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Every left row is kept, matched or not (declared joins, ad-hoc joins, scalar models).
+    Left,
+    /// A left join whose right side is unique on the join keys (a declared `many_to_one` or
+    /// `one_to_one`, verified on the data before a run commits, or a single-row model): each
+    /// left row comes out exactly once, so the join can be dropped when nothing above uses
+    /// the right side's columns.
+    LeftUnique,
+    /// Left rows with a match (`semi`).
+    Semi,
+    /// Left rows without a match (`anti`).
+    Anti,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceIr {
+    pub name: String,
+    pub url: Url,
+    pub version: i64,
+    pub columns: Vec<Field>,
+    /// `scan { … }`: how the table is read.
+    pub options: crate::delta::ScanOptions,
+    /// What the source declares of its data that the table does not guarantee: verified on
+    /// the snapshot before a `strict` run commits.
+    pub constraints: Vec<SourceConstraint>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConstraint {
+    pub kind: SourceConstraintKind,
+    /// The declaration, for run-time diagnostics.
+    pub span: crate::span::Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum SourceConstraintKind {
+    /// Declared `not null` (or `key`) on a column the table allows nulls in.
+    NotNull(String),
+    /// `key`, `unique` or `key (a, b)`.
+    Unique(Vec<String>),
+    /// `check (…)`, over the source's columns qualified `t0`.
+    Check(TExpr),
+}
+
+#[derive(Debug, Clone)]
+pub struct ContractColumn {
+    pub field: Field,
+    /// The contract line, for run-time diagnostics.
+    pub span: crate::span::Span,
+    pub unique: bool,
+    pub checks: Vec<TExpr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelIr {
+    pub name: String,
+    pub rel: Rel,
+    pub schema: Vec<Field>,
+    pub contract: Vec<ContractColumn>,
+    /// Column sets that are unique in the model's rows (group keys, distinct, contract keys).
+    pub unique_keys: Vec<Vec<String>>,
+    /// At most one row (an aggregate without groups): usable as a scalar, `model.column`.
+    pub single_row: bool,
+    /// Keys this model relies on being unique in a source (its `many_to_one` and
+    /// `one_to_one` joins): verified on the data before a run commits.
+    pub key_claims: Vec<KeyClaim>,
+    /// `incremental`: the source whose changes each run reads (it is read once, row by row).
+    pub incremental: Option<usize>,
+    /// For an incremental model: a key column of its source that the model passes through
+    /// unchanged, as (source column, output column). With it, changes that delete or update
+    /// rows replace the output rows of the changed keys instead of rebuilding.
+    pub incremental_key: Option<(String, String)>,
+}
+
+/// "These columns are unique in this source's snapshot", as a join declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyClaim {
+    pub source: usize,
+    pub columns: Vec<String>,
+    /// The join that relies on it.
+    pub span: crate::span::Span,
+    /// For a declared join: the source it starts from and its foreign-key columns (in the
+    /// order of `columns`), so rows that match nothing (orphans) can be counted.
+    pub from: Option<(usize, Vec<String>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputIr {
+    pub name: String,
+    /// The `output` item, for run-time diagnostics.
+    pub span: crate::span::Span,
+    pub model: usize,
+    pub url: Url,
+    pub mode: WriteMode,
+    pub partition_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PolicyIr {
+    pub lower_identifiers: bool,
+    pub strict: bool,
+    pub allow: Option<Vec<String>>,
+    pub max_reader_version: Option<i64>,
+    pub max_writer_version: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Program {
+    pub policy: PolicyIr,
+    pub sources: Vec<SourceIr>,
+    pub models: Vec<ModelIr>,
+    pub outputs: Vec<OutputIr>,
+    pub functions: Vec<Signature>,
+}
+
+impl Program {
+    /// Model `m` and every model it reads, directly or through other models: the one walk
+    /// of the model graph.
+    pub fn models_read(&self, m: usize) -> std::collections::BTreeSet<usize> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack = vec![m];
+        while let Some(m) = stack.pop() {
+            if seen.insert(m) {
+                self.models[m].rel.model_refs(&mut stack);
+            }
+        }
+        seen
+    }
+
+    /// Every source model `m` reads, directly or through the models it reads.
+    pub fn sources_read(&self, m: usize) -> std::collections::BTreeSet<usize> {
+        self.models_read(m)
+            .into_iter()
+            .flat_map(|m| {
+                let rel = &self.models[m].rel;
+                (0..self.sources.len()).filter(move |&s| rel.scans_of(s) > 0)
+            })
+            .collect()
+    }
+
+    /// Every key the models behind model `m` rely on (their `many_to_one`/`one_to_one` joins).
+    pub fn key_claims(&self, m: usize) -> Vec<&KeyClaim> {
+        self.models_read(m)
+            .into_iter()
+            .flat_map(|m| &self.models[m].key_claims)
+            .collect()
+    }
+}

@@ -1,0 +1,188 @@
+//! Plan bundles: the ONE Substrait plan and its execution spec (`spec.json`), run without
+//! `.sem` files by the same runner as `semc run`.
+
+use super::execute::{Locations, execute};
+use super::spec::{ExecutionSpec, SPEC_FORMAT};
+use super::{Compilation, Failure, OutputReport, RunOptions, Session, commit};
+use crate::codes::Code;
+use crate::delta::{self, PinSpec};
+use crate::diag::Diagnostic;
+use crate::span::Span;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use substrait::proto::Plan;
+use url::Url;
+
+/// Writes `plan.substrait.pb` and `spec.json` into `dir`.
+pub async fn write_bundle(c: &Compilation, dir: &Path, only: Option<&str>) -> Result<ExecutionSpec, Failure> {
+    let program = c.program()?;
+    let session = Session::new(c).await?;
+    let (plan, roots) = session.plan_with_roots(program, only)?;
+    let mut spec = ExecutionSpec::of(c, program, &session, &roots, only)?;
+    let root = std::fs::canonicalize(&c.ws.root)
+        .ok()
+        .and_then(|r| Url::from_directory_path(r).ok());
+    spec.relative = spec
+        .sources
+        .iter()
+        .map(|s| s.uri.as_str())
+        .chain(spec.outputs.iter().map(|o| o.uri.as_str()))
+        .filter_map(|uri| {
+            let rel = uri.strip_prefix(root.as_ref()?.as_str())?;
+            (!rel.is_empty() && !rel.split('/').any(|p| p == "..")).then(|| (uri.to_string(), rel.to_string()))
+        })
+        .collect();
+    let bad = |e: std::io::Error| Failure::Internal(format!("cannot write the bundle in `{}`: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(bad)?;
+    std::fs::write(dir.join(&spec.plan), prost::Message::encode_to_vec(&plan)).map_err(bad)?;
+    let text = serde_json::to_string_pretty(&spec).map_err(|e| Failure::Internal(e.to_string()))?;
+    std::fs::write(dir.join("spec.json"), text + "\n").map_err(bad)?;
+    Ok(spec)
+}
+
+fn bundle_error(msg: String) -> Failure {
+    Failure::User(vec![
+        Diagnostic::error(Code::E0404, Span::default(), msg).help("write a bundle with `semc plan PATH --bundle DIR`"),
+    ])
+}
+
+/// Where `semc exec` finds a bundle's tables.
+#[derive(Debug, Clone, Default)]
+pub struct Bindings {
+    /// Tables the spec records relative to the workspace root resolve under this folder.
+    pub root: Option<PathBuf>,
+    /// `NAME=URI`: the source or output called NAME is the table at URI (a path or a URI).
+    pub binds: Vec<(String, String)>,
+}
+
+/// Where each table of the spec is read or written under `bindings`.
+fn locations(spec: &ExecutionSpec, bindings: &Bindings) -> Result<Locations, Failure> {
+    let mut moved = HashMap::new();
+    if let Some(root) = &bindings.root {
+        let root =
+            std::fs::canonicalize(root).map_err(|e| bundle_error(format!("--root `{}`: {e}", root.display())))?;
+        for (uri, rel) in &spec.relative {
+            let to = delta::resolve_location(&root, rel).map_err(|e| bundle_error(e.message().to_string()))?;
+            moved.insert(uri.clone(), to);
+        }
+    }
+    for (name, to) in &bindings.binds {
+        let uri = spec
+            .sources
+            .iter()
+            .find(|s| s.name == *name)
+            .map(|s| &s.uri)
+            .or_else(|| spec.outputs.iter().find(|o| o.name == *name).map(|o| &o.uri))
+            .ok_or_else(|| {
+                let names: Vec<&str> = spec
+                    .sources
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .chain(spec.outputs.iter().map(|o| o.name.as_str()))
+                    .collect();
+                bundle_error(format!(
+                    "--bind {name}=…: the bundle has no source or output `{name}` (it has {})",
+                    names.join(", ")
+                ))
+            })?;
+        let here = std::env::current_dir().unwrap_or_default();
+        let to = delta::resolve_location(&here, to).map_err(|e| bundle_error(e.message().to_string()))?;
+        moved.insert(uri.clone(), to);
+    }
+    Ok(Locations { moved })
+}
+
+/// Renames every table a plan reads (`<uri>@v<N>…`) whose URI `locations` moved.
+fn rebind_plan(plan: Plan, locations: &Locations) -> Result<Plan, Failure> {
+    fn walk(v: &mut serde_json::Value, moved: &HashMap<String, Url>) {
+        match v {
+            serde_json::Value::Object(o) => {
+                if let Some(names) = o
+                    .get_mut("namedTable")
+                    .and_then(|t| t.get_mut("names"))
+                    .and_then(|n| n.as_array_mut())
+                {
+                    for n in names {
+                        if let Some((url, version, options)) = n.as_str().and_then(delta::parse_pinned_name)
+                            && let Some(to) = moved.get(url.as_str())
+                        {
+                            *n = serde_json::Value::String(delta::pinned_name_with(to, version, &options));
+                        }
+                    }
+                }
+                o.values_mut().for_each(|x| walk(x, moved));
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, moved)),
+            _ => {}
+        }
+    }
+    if locations.moved.is_empty() {
+        return Ok(plan);
+    }
+    let mut json = serde_json::to_value(&plan).map_err(|e| Failure::Internal(e.to_string()))?;
+    walk(&mut json, &locations.moved);
+    serde_json::from_value(json).map_err(|e| Failure::Internal(e.to_string()))
+}
+
+/// Reads a bundle's spec: a spec of another format, with an unknown field or a wrong type
+/// is refused with the field named.
+pub fn read_spec(dir: &Path) -> Result<ExecutionSpec, Failure> {
+    let path = dir.join("spec.json");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| bundle_error(format!("cannot read `{}`: {e}", path.display())))?;
+    let format = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("format").and_then(|f| f.as_u64()));
+    if let Some(f) = format
+        && f != u64::from(SPEC_FORMAT)
+    {
+        return Err(bundle_error(format!(
+            "`spec.json` has format {f}; this semc runs format {SPEC_FORMAT}: plan the bundle again with this semc"
+        )));
+    }
+    serde_json::from_str(&text).map_err(|e| bundle_error(format!("`spec.json` is not a semc execution spec: {e}")))
+}
+
+/// Runs a bundle: no `.sem` source needed. Tables resolve from the plan's pinned names
+/// (moved by `bindings`); a rebound source must be the same Delta table (same table id).
+/// Verification and commits are `semc run`'s own.
+pub async fn exec_bundle(dir: &Path, opts: &RunOptions, bindings: &Bindings) -> Result<Vec<OutputReport>, Failure> {
+    let spec = read_spec(dir)?;
+    let bytes = std::fs::read(dir.join(&spec.plan))
+        .map_err(|e| bundle_error(format!("cannot read the plan `{}`: {e}", spec.plan)))?;
+    let plan: Plan = prost::Message::decode(bytes.as_slice())
+        .map_err(|e| bundle_error(format!("the plan is not Substrait: {e}")))?;
+    let locations = locations(&spec, bindings)?;
+    for s in &spec.sources {
+        let Some(to) = locations.moved.get(&s.uri) else {
+            continue;
+        };
+        let t = delta::open(to, &PinSpec::Version(s.version))
+            .await
+            .map_err(|e| bundle_error(format!("source `{}` bound to `{to}`: {}", s.name, e.message())))?;
+        let id = t
+            .snapshot()
+            .map(|sn| sn.metadata().id().to_string())
+            .unwrap_or_default();
+        if !s.table_id.is_empty() && id != s.table_id {
+            return Err(bundle_error(format!(
+                "source `{}` bound to `{to}`: that is another Delta table (id {id}; the bundle was planned against {})",
+                s.name, s.table_id
+            )));
+        }
+    }
+    let plan = rebind_plan(plan, &locations)?;
+    let session = Session::empty(opts);
+    let run_id = opts.run_id.clone().unwrap_or_else(commit::new_run_id);
+    let executed = execute(&session, &plan, &spec, &locations, HashMap::new(), &run_id)
+        .await
+        .map_err(|f| match f {
+            Failure::Internal(m) => bundle_error(format!("the bundle cannot be run: {m}")),
+            user => user,
+        })?;
+    let mut reports = executed.reports;
+    if let Some(first) = reports.first_mut() {
+        first.warnings = executed.warnings;
+    }
+    Ok(reports)
+}

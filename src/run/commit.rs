@@ -1,0 +1,205 @@
+//! Commits: one atomic Delta commit per output, recording the run (and, for an
+//! incremental output, the versions it read) in the same commit.
+
+use super::execute::Target;
+use super::failure::data_error;
+use super::{Failure, Increment, OutputReport, Session};
+use crate::codes::Code;
+use crate::delta::{self, PinSpec};
+use crate::diag::Diagnostic;
+use crate::engine;
+use crate::syntax::ast::WriteMode;
+use datafusion::common::Column;
+use datafusion::logical_expr::{LogicalPlan, col, lit};
+use deltalake::DeltaTable;
+use deltalake::protocol::SaveMode;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A write that failed for a reason of its own (E0401): nothing was committed to it.
+pub fn write_failed(t: &Target<'_>, e: &str) -> Failure {
+    Failure::User(vec![
+        t.diagnostic(
+            Diagnostic::error(Code::E0401, t.spec.at.span, format!("output `{}`: {e}", t.spec.name))
+                .label("writing this output failed")
+                .help("nothing was committed to this output; fix the cause and run again"),
+        ),
+    ])
+}
+
+/// Writes each output (one atomic Delta commit each) and reports what was done.
+pub async fn commit_all(session: &Session, targets: &[Target<'_>], run_id: &str) -> Result<Vec<OutputReport>, Failure> {
+    let mut reports = vec![];
+    for t in targets {
+        let start = Instant::now();
+        let written = match write_output(session, t, run_id).await {
+            // a hash join that ran out of memory: plan again with sort-merge joins, which spill
+            Err(f) if f.is_out_of_memory() => {
+                session.prefer_hash_join(false);
+                let r = write_output(session, t, run_id).await;
+                session.prefer_hash_join(true);
+                r?
+            }
+            r => r?,
+        };
+        let (rows, files, version, skipped) = match written {
+            Some((rows, files, version)) => (rows, files, version, false),
+            None => (0, 0, current_version(&t.url).await, true),
+        };
+        reports.push(OutputReport {
+            output: t.spec.name.clone(),
+            location: t.url.to_string(),
+            rows,
+            files,
+            version,
+            millis: start.elapsed().as_millis(),
+            skipped,
+            warnings: vec![],
+            incremental: t.increment.as_ref().map(|i| i.why().to_string()),
+        });
+    }
+    Ok(reports)
+}
+
+pub async fn current_version(url: &url::Url) -> i64 {
+    match delta::open(url, &PinSpec::Latest).await {
+        Ok(t) => t.version().map(|v| v as i64).unwrap_or(-1),
+        Err(_) => -1,
+    }
+}
+
+/// The Delta application id under which semc records that run `run_id` wrote `output`.
+pub fn app_id(output: &str, run_id: &str) -> String {
+    format!("semc:{output}:{run_id}")
+}
+
+/// A new run id: a UUID v7 (time-ordered, and unique without coordination).
+pub fn new_run_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Writes one output in one Delta commit that also records the run as a Delta transaction
+/// ([`app_id`]). If the table already records this run, nothing is written and the result
+/// is `None`.
+async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result<Option<(u64, u64, i64)>, Failure> {
+    let o = t.spec;
+    let inc = t.increment.as_ref();
+    let failed = |e: &(dyn std::error::Error + 'static)| match data_error(e) {
+        Some(d) => Failure::User(vec![t.diagnostic(d.at(o.at.span))]),
+        None => write_failed(t, &delta::without_backtrace(&e.to_string())),
+    };
+    let conflict = |what: String| {
+        Failure::User(vec![
+            t.diagnostic(
+                Diagnostic::error(Code::E0407, o.at.span, format!("output `{}`: {what}", o.name))
+                    .label("another writer committed to this output during the run")
+                    .help("nothing of this run was committed to this output; run again to compute on its new state"),
+            ),
+        ])
+    };
+    if t.url.scheme() == "file"
+        && let Ok(p) = t.url.to_file_path()
+    {
+        std::fs::create_dir_all(&p).map_err(|e| write_failed(t, &format!("cannot create `{}`: {e}", p.display())))?;
+    }
+    let table = DeltaTable::try_from_url(t.url.clone()).await.map_err(|e| failed(&e))?;
+    if let Ok(state) = table.snapshot()
+        && let Ok(Some(_)) = state
+            .transaction_version(table.log_store().as_ref(), app_id(&o.name, run_id))
+            .await
+    {
+        return Ok(None);
+    }
+    if let Some(base) = inc.and_then(Increment::base) {
+        let now = table.version().map(|v| v as i64).unwrap_or(-1);
+        if now != base {
+            return Err(conflict(format!(
+                "the output moved from version {base} to {now} while this run read its source's changes"
+            )));
+        }
+    }
+    let mode = match (inc, o.mode) {
+        (Some(Increment::Rebuild { .. } | Increment::Replace { .. }), _) => SaveMode::Overwrite,
+        (Some(Increment::Append { .. }), _) => SaveMode::Append,
+        (_, WriteMode::Append) => SaveMode::Append,
+        (_, WriteMode::Overwrite) => SaveMode::Overwrite,
+    };
+    let replace = match inc {
+        Some(Increment::Replace { key, keys, .. }) => {
+            Some(col(Column::from_name(&key.1)).in_list(keys.iter().cloned().map(lit).collect(), false))
+        }
+        _ => None,
+    };
+    // plan here, so the result reaches the writer exactly as planned (in order when sorted)
+    let state = session.ctx.state();
+    let physical = state.create_physical_plan(&t.root).await?;
+    let result = Arc::new(engine::PlannedTable::new(physical)?);
+    let planned: LogicalPlan = datafusion::logical_expr::LogicalPlanBuilder::scan(
+        "semc_result",
+        datafusion::datasource::provider_as_source(result.clone()),
+        None,
+    )?
+    .build()?;
+    let mut wb = table
+        .write(vec![])
+        .with_input_plan(planned)
+        .with_session_state(Arc::new(state))
+        .with_save_mode(mode);
+    if !o.partition_by.is_empty() {
+        wb = wb.with_partition_columns(o.partition_by.clone());
+    }
+    if let Some(predicate) = replace {
+        // one commit: the rows of the changed keys out, their new rows in
+        wb = wb.with_replace_where(predicate);
+    } else if mode == SaveMode::Overwrite {
+        wb = wb.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
+    }
+    let mut txns = vec![deltalake::kernel::Transaction::new(app_id(&o.name, run_id), 1)];
+    if let Some(inc) = inc {
+        txns.extend(
+            inc.txns()
+                .iter()
+                .map(|(app, v)| deltalake::kernel::Transaction::new(app, *v)),
+        );
+    }
+    let props = deltalake::kernel::transaction::CommitProperties::default()
+        .with_application_transactions(txns)
+        // concurrent blind appenders: each lost race re-reads the log and tries the next
+        // version. An overwrite or an incremental append must land right after the state it
+        // was computed from: retried on a newer version, an overwrite planned before the
+        // table existed would remove nothing (two writers' rows in one version), and two
+        // incremental runs would append the same changes twice
+        .with_max_retries(
+            if mode == SaveMode::Overwrite || inc.and_then(Increment::base).is_some() {
+                0
+            } else {
+                1000
+            },
+        )
+        .with_metadata([("semc.run_id".to_string(), serde_json::json!(run_id))]);
+    wb = wb.with_commit_properties(props);
+    let table = wb.await.map_err(|e| {
+        use deltalake::kernel::transaction::TransactionError as T;
+        // the writer turns most engine errors into text: the result stream kept the first
+        // one as it passed, with its type
+        if let Some(engine_error) = result.first_error() {
+            return failed(engine_error.as_ref());
+        }
+        match &e {
+            deltalake::DeltaTableError::Transaction {
+                source: T::CommitConflict(_) | T::MaxCommitAttempts(_),
+            } => conflict(e.to_string()),
+            _ => failed(&e),
+        }
+    })?;
+    let version = table.version().map(|v| v as i64).unwrap_or(-1);
+    let (mut rows, mut files) = (0, 0);
+    use futures::StreamExt;
+    if let Some(Ok(ci)) = table.history(Some(1)).next().await
+        && let Some(m) = ci.info.get("operationMetrics")
+    {
+        rows = m.get("num_added_rows").and_then(|v| v.as_u64()).unwrap_or(0);
+        files = m.get("num_added_files").and_then(|v| v.as_u64()).unwrap_or(0);
+    }
+    Ok(Some((rows, files, version)))
+}

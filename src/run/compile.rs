@@ -1,0 +1,150 @@
+//! Load, parse and check a workspace against its Delta snapshots.
+
+use super::*;
+use crate::check::{self, Tables};
+use crate::delta::{self, PinSpec, TableError};
+use crate::diag::Diagnostic;
+use crate::ir::Program;
+use crate::syntax;
+use crate::syntax::load::{STDLIB_TEXT, Workspace};
+use deltalake::DeltaTable;
+use std::path::Path;
+
+/// A checked workspace and the Delta snapshots it was checked against.
+pub struct Compilation {
+    pub ws: Workspace,
+    pub program: Option<Program>,
+    pub diags: Vec<Diagnostic>,
+    /// Opened tables by pinned name.
+    pub tables: Vec<(String, DeltaTable)>,
+    /// What the checker saw of each source's table, in source order.
+    pub infos: Tables,
+}
+
+impl Compilation {
+    pub fn has_errors(&self) -> bool {
+        self.diags.iter().any(Diagnostic::is_error)
+    }
+    /// The checked program, or the diagnostics that prevent one.
+    pub fn program(&self) -> Result<&Program, Failure> {
+        match &self.program {
+            Some(p) if !self.has_errors() => Ok(p),
+            _ => Err(Failure::User(self.diags.clone())),
+        }
+    }
+}
+
+/// Runs `f` on a thread with a large stack: the front end recurses over user input, whose
+/// depth is capped, but debug builds use big frames. A panic inside is passed on (the CLI
+/// reports it as an internal error).
+pub(crate) fn big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, Failure> {
+    std::thread::scope(|s| {
+        let h = std::thread::Builder::new().stack_size(256 << 20).spawn_scoped(s, f);
+        match h {
+            Ok(h) => Ok(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            Err(e) => Err(Failure::Internal(format!("cannot start the front-end thread: {e}"))),
+        }
+    })
+}
+
+/// The standard library's signatures.
+pub fn stdlib() -> Result<Vec<syntax::Signature>, Failure> {
+    syntax::parse_stdlib(STDLIB_TEXT)
+        .map_err(|e| Failure::Internal(format!("the embedded standard library does not parse: {e}")))
+}
+
+/// Parses and checks one file's bytes without reading any Delta table (what an editor, a
+/// fuzzer or a test of the front end needs): the workspace and every diagnostic.
+pub fn check_bytes(name: &str, bytes: &[u8]) -> Result<(Workspace, Vec<Diagnostic>), Failure> {
+    let funcs = stdlib()?;
+    big_stack(move || {
+        let ws = Workspace::from_bytes(name, bytes, Path::new("/nonexistent/semc-workspace"));
+        let mut diags = ws.diags.clone();
+        if !diags.iter().any(Diagnostic::is_error) {
+            diags.extend(check::check(&ws, &vec![], funcs).1);
+        }
+        (ws, diags)
+    })
+}
+
+/// Loads, parses and checks the workspace at `path` (a `.sem` file or a folder).
+pub async fn compile(path: &Path) -> Result<Compilation, Failure> {
+    compile_locked(path, None).await
+}
+
+/// Like [`compile`], reading every source at the version `lock` records for it.
+pub async fn compile_locked(path: &Path, lock: Option<&Lock>) -> Result<Compilation, Failure> {
+    let p = path.to_path_buf();
+    let ws = big_stack(move || Workspace::load(&p))?;
+    compile_workspace_locked(ws, lock).await
+}
+
+/// Checks an already loaded workspace, reading each source's Delta log at its pin.
+pub async fn compile_workspace(ws: Workspace) -> Result<Compilation, Failure> {
+    compile_workspace_locked(ws, None).await
+}
+
+pub async fn compile_workspace_locked(ws: Workspace, lock: Option<&Lock>) -> Result<Compilation, Failure> {
+    let funcs = stdlib()?;
+    let mut tables: Tables = vec![];
+    let mut opened = vec![];
+    // every source's snapshot, read concurrently (one Delta log read each)
+    let reads = check::sources_of(&ws).into_iter().map(|s| {
+        let mut pin = match &s.pin {
+            None => PinSpec::Latest,
+            Some(crate::syntax::ast::Pin::Version(v, _)) => PinSpec::Version(*v),
+            Some(crate::syntax::ast::Pin::Timestamp(t, _)) => PinSpec::Timestamp(t.clone()),
+        };
+        let location = delta::resolve_location(&ws.root, &s.location);
+        let mut missing_from_lock = false;
+        if let Some(lock) = lock {
+            let uri = location.as_ref().map(|u| u.to_string()).unwrap_or_default();
+            match lock.sources.iter().find(|l| l.uri == uri) {
+                Some(l) => pin = PinSpec::Version(l.version),
+                None => missing_from_lock = true,
+            }
+        }
+        async move {
+            let url = location?;
+            if missing_from_lock {
+                return Err(TableError::VersionNotAvailable(format!(
+                    "`{url}` is not in sem.lock; run without --locked to record it"
+                )));
+            }
+            let table = delta::open(&url, &pin).await?;
+            let info = delta::table_info(&url, &table)?;
+            Ok::<_, TableError>((info, table))
+        }
+    });
+    for read in futures::future::join_all(reads).await {
+        match read {
+            Ok((info, table)) => {
+                opened.push((delta::pinned_name(&info.url, info.version), table));
+                tables.push(Ok(info));
+            }
+            Err(e) => tables.push(Err(e)),
+        }
+    }
+    // a file that does not parse would make every name it declares look unknown:
+    // report the syntax errors alone
+    if ws.diags.iter().any(Diagnostic::is_error) {
+        let diags = ws.diags.clone();
+        return Ok(Compilation {
+            ws,
+            program: None,
+            diags,
+            tables: opened,
+            infos: tables,
+        });
+    }
+    let (program, mut diags) = big_stack(|| check::check(&ws, &tables, funcs))?;
+    let mut all = ws.diags.clone();
+    all.append(&mut diags);
+    Ok(Compilation {
+        ws,
+        program,
+        diags: all,
+        tables: opened,
+        infos: tables,
+    })
+}

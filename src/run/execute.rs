@@ -1,0 +1,102 @@
+//! The one runner: a Substrait plan and its execution spec → verified, committed outputs.
+//! `semc run` and `semc exec` both end here, so they verify and commit alike.
+
+use super::commit::commit_all;
+use super::spec::{ExecutionSpec, OutputSpec};
+use super::verify::verify;
+use super::{Failure, Increment, OutputReport, Session, incremental_app_id};
+use crate::diag::Diagnostic;
+use datafusion::logical_expr::LogicalPlan;
+use std::collections::HashMap;
+use substrait::proto::Plan;
+use url::Url;
+
+/// Where the spec's tables are: its URIs, unless a binding moved them.
+#[derive(Debug, Clone, Default)]
+pub struct Locations {
+    /// Spec URI → the URI the table is read or written at.
+    pub moved: HashMap<String, Url>,
+}
+
+impl Locations {
+    pub fn url(&self, uri: &str) -> Result<Url, Failure> {
+        match self.moved.get(uri) {
+            Some(u) => Ok(u.clone()),
+            None => Url::parse(uri).map_err(|e| Failure::Internal(format!("a table URI of the spec: `{uri}`: {e}"))),
+        }
+    }
+}
+
+/// One output a run writes: its spec, where it goes, the plan of its rows, and for the
+/// output of an incremental model what this run does.
+pub struct Target<'a> {
+    pub spec: &'a OutputSpec,
+    pub url: Url,
+    pub root: LogicalPlan,
+    pub increment: Option<Increment>,
+}
+
+impl Target<'_> {
+    /// A diagnostic placed at the output's declaration.
+    pub fn diagnostic(&self, d: Diagnostic) -> Diagnostic {
+        self.spec.at.diagnostic(d)
+    }
+}
+
+/// What the run found besides the outputs it wrote: warnings (e.g. orphan join keys).
+pub struct Executed {
+    pub reports: Vec<OutputReport>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Consumes the plan, verifies every output it writes (nothing is committed unless all
+/// hold), then commits each output. `increments` says, for outputs of incremental models,
+/// what this run does; an incremental output without one is rebuilt in full.
+pub async fn execute(
+    session: &Session,
+    plan: &Plan,
+    spec: &ExecutionSpec,
+    locations: &Locations,
+    mut increments: HashMap<String, Increment>,
+    run_id: &str,
+) -> Result<Executed, Failure> {
+    let roots = session.consume(plan).await?;
+    let mut targets = vec![];
+    let mut up_to_date = vec![];
+    for o in &spec.outputs {
+        let root = roots.get(o.root).cloned().ok_or_else(|| {
+            Failure::Internal(format!("output `{}` names root {} of {}", o.name, o.root, roots.len()))
+        })?;
+        let url = locations.url(&o.uri)?;
+        let mut increment = increments.remove(&o.name);
+        if o.incremental && increment.is_none() {
+            increment = Some(Increment::Rebuild {
+                txns: recorded_reads(spec, o, locations)?,
+                why: "built in full from the plan's pinned snapshots".into(),
+            });
+        }
+        if let Some(Increment::UpToDate { version, why }) = &increment {
+            up_to_date.push(OutputReport::unchanged(&o.name, &url, *version, why.clone()));
+            continue;
+        }
+        targets.push(Target {
+            spec: o,
+            url,
+            root,
+            increment,
+        });
+    }
+    let warnings = verify(session, spec, locations, &targets).await?;
+    let mut reports = commit_all(session, &targets, run_id).await?;
+    reports.extend(up_to_date);
+    Ok(Executed { reports, warnings })
+}
+
+/// The Delta transactions an incremental output records: the version of each table read.
+fn recorded_reads(spec: &ExecutionSpec, o: &OutputSpec, locations: &Locations) -> Result<Vec<(String, i64)>, Failure> {
+    o.reads
+        .iter()
+        .filter_map(|name| spec.source(name))
+        .map(|s| Ok((incremental_app_id(&o.name, &locations.url(&s.uri)?), s.version)))
+        .collect()
+}

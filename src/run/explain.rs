@@ -1,0 +1,158 @@
+//! `semc explain`: the optimized plans and what each Delta scan reads.
+
+use super::*;
+use crate::delta::{self, PinSpec};
+use crate::engine;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The optimized physical plan of one output, as DataFusion runs it, and per Delta scan the
+/// files read and pruned. With `analyze`, the plan is run (nothing is written) and each scan
+/// also reports its parquet row groups pruned by statistics and bloom filters, rows pruned by
+/// page indexes, and rows read.
+pub async fn explain(path: &Path, output: &str, analyze: bool) -> Result<String, Failure> {
+    let c = compile(path).await?;
+    let program = c.program()?;
+    let session = Session::new(&c).await?;
+    let plan = session.plan(program, Some(output))?;
+    let roots = session.consume(&plan).await?;
+    let lp = roots
+        .into_iter()
+        .next()
+        .ok_or_else(|| Failure::Internal("no root".into()))?;
+    let state = session.ctx.state();
+    let optimized = state.optimize(&lp)?;
+    let physical = state.create_physical_plan(&lp).await?;
+    let mut rows_out = None;
+    if analyze {
+        let batches = datafusion::physical_plan::collect(physical.clone(), session.ctx.task_ctx()).await?;
+        rows_out = Some(batches.iter().map(|b| b.num_rows()).sum::<usize>());
+    }
+    let shown = if analyze {
+        datafusion::physical_plan::display::DisplayableExecutionPlan::with_metrics(physical.as_ref())
+    } else {
+        datafusion::physical_plan::displayable(physical.as_ref())
+    };
+    let phys = shown.indent(true).to_string();
+    let mut scans_found = vec![];
+    scans(&physical, &mut scans_found);
+    let mut report = String::new();
+    for s in &program.sources {
+        let name = delta::pinned_name(&s.url, s.version);
+        let Some((_, table)) = c.tables.iter().find(|(n, _)| *n == name) else {
+            continue;
+        };
+        let total = table.snapshot().map(|sn| sn.log_data().num_files()).unwrap_or(0);
+        let prefix = s.url.path().trim_start_matches('/').to_string();
+        let mine: Vec<&Scan> = scans_found
+            .iter()
+            .filter(|sc| sc.files.iter().any(|f| f.starts_with(&prefix)))
+            .collect();
+        let kept: std::collections::BTreeSet<&String> = mine.iter().flat_map(|sc| &sc.files).collect();
+        if kept.is_empty() {
+            continue;
+        }
+        report.push_str(&format!(
+            "{} ({} @ version {}): {} of {total} files read, {} pruned\n",
+            s.name,
+            s.url,
+            s.version,
+            kept.len(),
+            total.saturating_sub(kept.len())
+        ));
+        if analyze {
+            let sum = |name: &str| {
+                mine.iter()
+                    .map(|sc| sc.metric(name))
+                    .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+            };
+            let (rg_stats_pruned, rg_stats_matched) = sum("row_groups_pruned_statistics");
+            let (rg_bloom_pruned, _) = sum("row_groups_pruned_bloom_filter");
+            let (page_rows_pruned, _) = sum("page_index_rows_pruned");
+            let (pushdown_pruned, _) = sum("pushdown_rows_pruned");
+            let (rows, _) = sum("output_rows");
+            report.push_str(&format!(
+                "  row groups: {rg_stats_pruned} of {} pruned by statistics, {rg_bloom_pruned} by bloom filters; rows: {page_rows_pruned} pruned by page indexes, {pushdown_pruned} by filter pushdown, {rows} read\n",
+                rg_stats_pruned + rg_stats_matched
+            ));
+        }
+    }
+    let mut text = format!(
+        "== logical plan (optimized) ==\n{}\n\n== physical plan{} ==\n{phys}\n== Delta scans ==\n{report}",
+        optimized.display_indent(),
+        if analyze { " (run, with metrics)" } else { "" }
+    );
+    if let Some(n) = rows_out {
+        text.push_str(&format!("== result ==\n{n} rows (not written)\n"));
+    }
+    Ok(text)
+}
+
+/// A parquet scan of a physical plan: the files it reads and its metrics (after a run).
+pub(crate) struct Scan {
+    files: Vec<String>,
+    metrics: Option<datafusion::physical_plan::metrics::MetricsSet>,
+}
+
+impl Scan {
+    /// (pruned, matched) of a pruning metric, or (value, 0) of a counter, summed over partitions.
+    fn metric(&self, name: &str) -> (usize, usize) {
+        use datafusion::physical_plan::metrics::MetricValue;
+        let Some(m) = &self.metrics else { return (0, 0) };
+        m.iter()
+            .filter(|x| x.value().name() == name)
+            .map(|x| match x.value() {
+                MetricValue::PruningMetrics { pruning_metrics, .. } => {
+                    (pruning_metrics.pruned(), pruning_metrics.matched())
+                }
+                v => (v.as_usize(), 0),
+            })
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
+}
+
+/// Every parquet scan of the physical plan.
+pub(crate) fn scans(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>, out: &mut Vec<Scan>) {
+    use datafusion::datasource::physical_plan::FileScanConfig;
+    use datafusion::datasource::source::DataSourceExec;
+    let any: &dyn std::any::Any = plan.as_ref();
+    if let Some(ds) = any.downcast_ref::<DataSourceExec>() {
+        let source: &dyn std::any::Any = ds.data_source().as_ref();
+        if let Some(cfg) = source.downcast_ref::<FileScanConfig>() {
+            let files = cfg
+                .file_groups
+                .iter()
+                .flat_map(|g| g.iter().map(|f| f.object_meta.location.to_string()))
+                .collect();
+            out.push(Scan {
+                files,
+                metrics: plan.metrics(),
+            });
+        }
+    }
+    for child in plan.children() {
+        scans(child, out);
+    }
+}
+
+/// The first `limit` rows of a Delta table (latest version), as a text table.
+pub async fn read_table(location: &str, limit: usize) -> Result<String, String> {
+    let url = url::Url::parse(location).map_err(|e| e.to_string())?;
+    let table = delta::open(&url, &PinSpec::Latest)
+        .await
+        .map_err(|e| e.message().to_string())?;
+    // one partition: rows come back in the order the table stores them
+    let ctx = engine::session_with_partitions(1);
+    let p = engine::provider(&table, &ctx.state())
+        .await
+        .map_err(|e| e.to_string())?;
+    let df = ctx
+        .read_table(p)
+        .map_err(|e| e.to_string())?
+        .limit(0, Some(limit))
+        .map_err(|e| e.to_string())?;
+    let batches = df.collect().await.map_err(|e| e.to_string())?;
+    datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .map(|t| t.to_string())
+        .map_err(|e| e.to_string())
+}

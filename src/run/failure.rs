@@ -1,0 +1,120 @@
+//! What went wrong, and whose fault it is: the user's program or data (diagnostics with
+//! codes), or semc's own (a bug). Engine errors are classified by their type — the
+//! `DataFusionError` and `ArrowError` variants anywhere in the error's chain — never by
+//! their text.
+
+use crate::codes::Code;
+use crate::diag::Diagnostic;
+use crate::span::Span;
+use datafusion::arrow::error::ArrowError;
+use datafusion::common::DataFusionError;
+use std::error::Error;
+
+/// What went wrong, by whose fault: the user's program or data (diagnostics), or semc (a bug).
+#[derive(Debug)]
+pub enum Failure {
+    User(Vec<Diagnostic>),
+    Internal(String),
+}
+
+impl Failure {
+    /// Whether this failure is the run running out of memory (E0410).
+    pub fn is_out_of_memory(&self) -> bool {
+        matches!(self, Failure::User(d) if d.iter().any(|d| d.code == Code::E0410))
+    }
+}
+
+impl From<DataFusionError> for Failure {
+    fn from(e: DataFusionError) -> Self {
+        match data_error(&e) {
+            Some(d) => Failure::User(vec![d]),
+            None => Failure::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Why the data (or the memory it was given) made a checked plan fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DataFault {
+    OutOfMemory,
+    DivideByZero,
+    Overflow,
+    Cast,
+}
+
+impl DataFault {
+    fn of_arrow(e: &ArrowError) -> Option<DataFault> {
+        match e {
+            ArrowError::DivideByZero => Some(DataFault::DivideByZero),
+            ArrowError::ArithmeticOverflow(_) => Some(DataFault::Overflow),
+            ArrowError::CastError(_) => Some(DataFault::Cast),
+            ArrowError::MemoryError(_) => Some(DataFault::OutOfMemory),
+            _ => None,
+        }
+    }
+
+    fn of_datafusion(e: &DataFusionError) -> Option<DataFault> {
+        match e {
+            DataFusionError::ResourcesExhausted(_) => Some(DataFault::OutOfMemory),
+            DataFusionError::ArrowError(a, _) => DataFault::of_arrow(a),
+            DataFusionError::Shared(inner) => DataFault::of_datafusion(inner),
+            DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => {
+                DataFault::of_datafusion(inner)
+            }
+            DataFusionError::Collection(all) => all.iter().find_map(DataFault::of_datafusion),
+            _ => None,
+        }
+    }
+
+    /// The first fault anywhere in `e`'s chain of causes.
+    fn find(e: &(dyn Error + 'static)) -> Option<DataFault> {
+        let mut cause = Some(e);
+        while let Some(c) = cause {
+            let fault = if let Some(df) = c.downcast_ref::<DataFusionError>() {
+                DataFault::of_datafusion(df)
+            } else if let Some(a) = c.downcast_ref::<ArrowError>() {
+                DataFault::of_arrow(a)
+            } else {
+                None
+            };
+            if fault.is_some() {
+                return fault;
+            }
+            cause = c.source();
+        }
+        None
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            DataFault::OutOfMemory => "out of memory",
+            DataFault::DivideByZero => "a division by zero",
+            DataFault::Overflow => "an arithmetic overflow",
+            DataFault::Cast => "a value that does not fit the cast",
+        }
+    }
+}
+
+/// An engine error caused by the values of the data (division by zero, overflow, a cast
+/// that does not fit: E0409) or by the memory the run was given (E0410), not by semc: a
+/// diagnostic without a place in the source — callers that know the output give it its span.
+pub fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
+    let fault = DataFault::find(e)?;
+    let text = crate::delta::without_backtrace(&e.to_string());
+    Some(match fault {
+        DataFault::OutOfMemory => Diagnostic::error(
+            Code::E0410,
+            Span::default(),
+            format!("the run ran out of memory: {text}"),
+        )
+        .label("out of memory while computing this output")
+        .help("nothing was committed; raise `--memory-limit`, or narrow what the model reads"),
+        _ => Diagnostic::error(
+            Code::E0409,
+            Span::default(),
+            format!("evaluating the plan failed on the data: {text}"),
+        )
+        .label(format!("{} while computing this output", fault.what()))
+        .help("nothing was committed; guard the expression (e.g. `case when d == 0 then null else n / d end`), filter the rows, or widen the type"),
+    })
+}

@@ -1,0 +1,122 @@
+//! Around the engine (stages 3a to 5): compile, plan, verify, commit, explain, bundles.
+//!
+//! `run` and `exec` share one runner ([`execute::execute`]): a Substrait plan and its
+//! [`spec::ExecutionSpec`] go in; verified, committed outputs come out.
+
+mod bundle;
+mod commit;
+mod compile;
+mod execute;
+mod explain;
+mod failure;
+mod incremental;
+mod lock;
+mod session;
+pub mod spec;
+mod verify;
+
+pub use bundle::{Bindings, exec_bundle, write_bundle};
+pub use commit::app_id;
+pub use compile::{
+    Compilation, check_bytes, compile, compile_locked, compile_workspace, compile_workspace_locked, stdlib,
+};
+pub use explain::{explain, read_table};
+pub use failure::{Failure, data_error};
+pub use incremental::{Increment, incremental_app_id};
+pub use lock::{Lock, LockedSource, lock_path};
+pub use session::Session;
+pub use spec::ExecutionSpec;
+
+use crate::diag::Diagnostic;
+use std::path::Path;
+
+/// What `semc run` did for one output.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OutputReport {
+    pub output: String,
+    pub location: String,
+    pub rows: u64,
+    pub files: u64,
+    pub version: i64,
+    pub millis: u128,
+    /// Nothing was written: the table already recorded this run id, or an incremental
+    /// output was up to date.
+    pub skipped: bool,
+    /// Warnings of the run (e.g. orphan join keys), reported with its first output.
+    #[serde(skip)]
+    pub warnings: Vec<Diagnostic>,
+    /// For the output of an `incremental` model: what this run did and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<String>,
+}
+
+impl OutputReport {
+    /// An incremental output left as it was.
+    fn unchanged(output: &str, location: &url::Url, version: i64, why: String) -> OutputReport {
+        OutputReport {
+            output: output.to_string(),
+            location: location.to_string(),
+            rows: 0,
+            files: 0,
+            version,
+            millis: 0,
+            skipped: true,
+            warnings: vec![],
+            incremental: Some(why),
+        }
+    }
+}
+
+/// Compiles, plans, and executes every output (or the one named), committing each to Delta.
+pub async fn run(path: &Path, only: Option<&str>) -> Result<Vec<OutputReport>, Failure> {
+    let c = compile(path).await?;
+    run_compiled(&c, only).await
+}
+
+pub async fn run_compiled(c: &Compilation, only: Option<&str>) -> Result<Vec<OutputReport>, Failure> {
+    run_with(c, only, &RunOptions::default()).await
+}
+
+/// How `semc run` and `semc exec` execute.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Bytes of memory the engine may hold; operators spill to disk beyond it.
+    pub memory_limit: Option<usize>,
+    /// The run's id, recorded in each output's commit; an output that already records this
+    /// id is not written again. Defaults to a new UUID v7.
+    pub run_id: Option<String>,
+}
+
+/// Parses a size: `256MiB`, `1.5G`, `512K` (K, M, G are decimal; Ki, Mi, Gi binary) or a
+/// plain byte count.
+pub fn parse_size(s: &str) -> Option<usize> {
+    let size: bytesize::ByteSize = s.trim().parse().ok()?;
+    usize::try_from(size.as_u64()).ok().filter(|n| *n > 0)
+}
+
+/// Runs a checked compilation: outputs of incremental models read only their source's new
+/// changes (or nothing), the whole run is lowered to ONE plan with its execution spec, and
+/// the one runner verifies and commits.
+pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) -> Result<Vec<OutputReport>, Failure> {
+    let checked = c.program()?;
+    session::check_output_name(checked, only)?;
+    let (program, increments) = incremental::plan_increments(c, checked, only).await?;
+    let session = Session::for_program(c, Some(&program), opts).await?;
+    let (plan, roots) = session.plan_with_roots(&program, only)?;
+    let spec = ExecutionSpec::of(c, &program, &session, &roots, only)?;
+    let run_id = opts.run_id.clone().unwrap_or_else(commit::new_run_id);
+    let executed = execute::execute(
+        &session,
+        &plan,
+        &spec,
+        &execute::Locations::default(),
+        increments,
+        &run_id,
+    )
+    .await?;
+    let mut reports = executed.reports;
+    if let Some(first) = reports.first_mut() {
+        first.warnings = executed.warnings;
+    }
+    Ok(reports)
+}

@@ -1,0 +1,134 @@
+//! One DataFusion session with a compilation's snapshots registered under their pinned names.
+
+use super::{Compilation, Failure, RunOptions};
+use crate::codes::Code;
+use crate::delta;
+use crate::diag::Diagnostic;
+use crate::engine;
+use crate::ir::{Program, SourceIr};
+use crate::lower::{self, Providers};
+use crate::span::Span;
+use datafusion::dataframe::DataFrame;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use substrait::proto::Plan;
+
+/// One DataFusion session with the compilation's snapshots registered under their pinned names.
+pub struct Session {
+    pub ctx: SessionContext,
+    pub(crate) providers: Providers,
+}
+
+impl Session {
+    pub async fn new(c: &Compilation) -> Result<Session, Failure> {
+        Session::with_options(c, &RunOptions::default()).await
+    }
+
+    pub async fn with_options(c: &Compilation, opts: &RunOptions) -> Result<Session, Failure> {
+        Session::for_program(c, c.program.as_ref(), opts).await
+    }
+
+    /// A session for `program` (the compilation's, or one a run rewrote from it).
+    pub(crate) async fn for_program(
+        c: &Compilation,
+        program: Option<&Program>,
+        opts: &RunOptions,
+    ) -> Result<Session, Failure> {
+        let Session { ctx, mut providers } = Session::empty(opts);
+        let state = ctx.state();
+        let schema =
+            engine::pinned_schema(&ctx).ok_or_else(|| Failure::Internal("session has no pinned schema".into()))?;
+        for (name, table) in &c.tables {
+            let p = engine::provider(table, &state).await?;
+            schema.insert(name.clone(), p.clone());
+            providers.insert(name.clone(), p);
+        }
+        // sources with scan options read their table through a provider of their own
+        for s in program
+            .iter()
+            .flat_map(|p| &p.sources)
+            .filter(|s| !s.options.is_default())
+        {
+            let plain = delta::pinned_name(&s.url, s.version);
+            let Some((_, table)) = c.tables.iter().find(|(n, _)| *n == plain) else {
+                continue;
+            };
+            let name = delta::pinned_name_with(&s.url, s.version, &s.options);
+            let p = engine::provider_with(table, &state, &s.options).await?;
+            schema.insert(name.clone(), p.clone());
+            providers.insert(name, p);
+        }
+        Ok(Session { ctx, providers })
+    }
+
+    /// A session with no table opened yet: tables resolve from pinned names on first use.
+    pub(crate) fn empty(opts: &RunOptions) -> Session {
+        let partitions = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Session {
+            ctx: engine::session_with(partitions, opts.memory_limit),
+            providers: Providers::new(),
+        }
+    }
+
+    /// The rows of a source's snapshot (read in full, without its scan options).
+    pub(crate) fn scan_of(&self, s: &SourceIr) -> Result<DataFrame, Failure> {
+        let name = delta::pinned_name(&s.url, s.version);
+        let provider = self
+            .providers
+            .get(&name)
+            .ok_or_else(|| Failure::Internal(format!("table {name} was not opened")))?;
+        Ok(self.ctx.read_table(provider.clone())?)
+    }
+
+    pub(crate) fn prefer_hash_join(&self, yes: bool) {
+        self.ctx
+            .state_ref()
+            .write()
+            .config_mut()
+            .options_mut()
+            .optimizer
+            .prefer_hash_join = yes;
+    }
+
+    /// Lowers the program (or one output) to one Substrait plan.
+    pub fn plan(&self, program: &Program, only: Option<&str>) -> Result<Plan, Failure> {
+        Ok(self.plan_with_roots(program, only)?.0)
+    }
+
+    /// The Substrait plan and, in its root order, each output's logical plan.
+    pub(crate) fn plan_with_roots(
+        &self,
+        program: &Program,
+        only: Option<&str>,
+    ) -> Result<(Plan, Vec<LogicalPlan>), Failure> {
+        check_output_name(program, only)?;
+        Ok(lower::to_substrait(program, &self.providers, &self.ctx.state(), only)?)
+    }
+
+    /// Consumes each root of a Substrait plan back into a DataFusion logical plan.
+    pub async fn consume(&self, plan: &Plan) -> Result<Vec<LogicalPlan>, Failure> {
+        let state = self.ctx.state();
+        let mut out = vec![];
+        for i in 0..plan.relations.len() {
+            let one = lower::single_root(plan, i).ok_or_else(|| Failure::Internal("missing root".into()))?;
+            out.push(datafusion_substrait::logical_plan::consumer::from_substrait_plan(&state, &one).await?);
+        }
+        Ok(out)
+    }
+}
+
+pub(crate) fn check_output_name(program: &Program, only: Option<&str>) -> Result<(), Failure> {
+    if let Some(n) = only
+        && !program.outputs.iter().any(|o| o.name == n)
+    {
+        let names: Vec<&str> = program.outputs.iter().map(|o| o.name.as_str()).collect();
+        let help = crate::diag::did_you_mean(n, names.iter().copied())
+            .unwrap_or_else(|| format!("outputs: {}", names.join(", ")));
+        return Err(Failure::User(vec![
+            Diagnostic::error(Code::E0403, Span::default(), format!("no output named `{n}`"))
+                .label("--output")
+                .help(help),
+        ]));
+    }
+    Ok(())
+}
