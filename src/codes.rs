@@ -118,6 +118,8 @@ codes! {
         "An `incremental` model appends, on each run, the rows its source's new changes produce, so each input row must map to output rows on its own: it reads `from` a source, which it reads once, with row-by-row steps (`where`, `derive`, `select`, joins). `group by`, `aggregate`, `distinct`, `sort`, `limit` and `union` need every row at once; compute them in a model downstream. Its output is declared `mode append`.";
     E0222 "no-change-data-feed" "source has no change data feed"
         "An `incremental` model reads its source's Change Data Feed: the table property `delta.enableChangeDataFeed = true` must be set (e.g. `ALTER TABLE … SET TBLPROPERTIES (delta.enableChangeDataFeed = true)`) at the version read.";
+    E0223 "output-over-source" "an output would overwrite a source"
+        "An output's Delta location is the table a source of the workspace reads: writing it would replace the input (and the next run would read its own output). Give the output a location of its own; inputs are never overwritten.";
     // ---- Delta: E03xx ----
     E0301 "table-not-found" "Delta table not found"
         "The source's location has no Delta table (`_delta_log` with at least one commit).";

@@ -45,6 +45,22 @@ impl<'a> Checker<'a> {
             );
             return;
         }
+        if let Some(src) = self.sources.iter().find(|s| s.ir.url == url) {
+            self.err(
+                Diagnostic::error(
+                    Code::E0223,
+                    o.location_span,
+                    format!(
+                        "output `{name}` would overwrite `{}`, a source of this workspace",
+                        src.name
+                    ),
+                )
+                .label("this is the source's table")
+                .with(src.ast.location_span, format!("`{}` reads it", src.name))
+                .help("write the output to a location of its own; semc never overwrites an input"),
+            );
+            return;
+        }
         if self.outputs.iter().any(|x| x.name == name) {
             self.err(
                 Diagnostic::error(Code::E0211, o.model.span, format!("model `{name}` is output twice"))

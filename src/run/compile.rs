@@ -97,18 +97,23 @@ pub async fn compile_workspace_locked(ws: Workspace, lock: Option<&Lock>) -> Res
         };
         let location = delta::resolve_location(&ws.root, &s.location);
         let mut missing_from_lock = false;
-        if let Some(lock) = lock {
+        // the lock is keyed by source: two sources may read one table at two versions; a
+        // source pinned to a version in the program keeps its pin
+        if let Some(lock) = lock
+            && !matches!(s.pin, Some(crate::syntax::ast::Pin::Version(..)))
+        {
             let uri = location.as_ref().map(|u| u.to_string()).unwrap_or_default();
-            match lock.sources.iter().find(|l| l.uri == uri) {
+            match lock.sources.iter().find(|l| l.uri == uri && s.name.matches(&l.name)) {
                 Some(l) => pin = PinSpec::Version(l.version),
                 None => missing_from_lock = true,
             }
         }
+        let name = s.name.text.clone();
         async move {
             let url = location?;
             if missing_from_lock {
                 return Err(TableError::VersionNotAvailable(format!(
-                    "`{url}` is not in sem.lock; run without --locked to record it"
+                    "source `{name}` (`{url}`) is not in sem.lock; run without --locked to record it"
                 )));
             }
             let table = delta::open(&url, &pin).await?;

@@ -57,6 +57,7 @@ pub async fn verify(
     for t in targets {
         for result in [
             contract(session, t).await,
+            foreign_table(t).await,
             table_constraints(session, t).await,
             unique_with_written(session, t).await,
         ] {
@@ -262,6 +263,44 @@ async fn contract(session: &Session, t: &Target<'_>) -> Result<Vec<Diagnostic>, 
         );
     }
     Ok(diags)
+}
+
+/// An output must not replace a Delta table that semc did not write: when its location
+/// holds a table whose last commit is not semc's and whose columns differ from the output's,
+/// it is someone else's table (E0401), and nothing is written.
+async fn foreign_table(t: &Target<'_>) -> Result<Vec<Diagnostic>, Failure> {
+    let table = match delta::open(&t.url, &PinSpec::Latest).await {
+        Ok(table) => table,
+        Err(_) => return Ok(vec![]),
+    };
+    use futures::StreamExt;
+    let by_semc = match table.history(Some(1)).next().await {
+        Some(Ok(commit)) => commit.info.contains_key("semc.run_id"),
+        _ => false,
+    };
+    let Ok(snapshot) = table.snapshot() else {
+        return Ok(vec![]);
+    };
+    let theirs: Vec<String> = snapshot.schema().fields().map(|f| f.name().clone()).collect();
+    let ours: Vec<String> = t.root.schema().fields().iter().map(|f| f.name().clone()).collect();
+    if by_semc || theirs == ours {
+        return Ok(vec![]);
+    }
+    Ok(vec![t.diagnostic(
+        Diagnostic::error(
+            Code::E0401,
+            t.spec.at.span,
+            format!(
+                "output `{}`: `{}` holds a Delta table that semc did not write, with other columns ({}) than the output's ({})",
+                t.spec.name,
+                t.url,
+                theirs.join(", "),
+                ours.join(", ")
+            ),
+        )
+        .label("writing here would replace that table")
+        .help("nothing was committed; write the output to a location of its own, or remove that table first"),
+    )])
 }
 
 /// The rows an output would write against the Delta CHECK constraints its table already

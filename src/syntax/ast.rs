@@ -10,6 +10,14 @@ pub struct Ident {
     pub span: Span,
 }
 
+impl Ident {
+    /// Whether this name, as written, is the checked name `checked` (a quoted name keeps its
+    /// case; an unquoted one may have been lower-cased by the policy).
+    pub fn matches(&self, checked: &str) -> bool {
+        self.text == checked || (!self.quoted && self.text.to_lowercase() == checked)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct File {
     pub items: Vec<Item>,

@@ -179,6 +179,40 @@ fn locked_runs_read_the_recorded_versions() {
     assert!(err.contains("E0309"), "{err}");
 }
 
+/// Two sources read one table at two versions: `--locked` reads each at its own — the
+/// lock is keyed by source, and a source pinned `at version` keeps its pin (before, both
+/// read the version locked for the table).
+#[test]
+fn locked_runs_keep_each_sources_version() {
+    let dir = fresh_dir("cli_lock_two_sources", &[("versioned/orders", "data/orders")]);
+    let w = dir.join("w.sem");
+    std::fs::write(
+        &w,
+        "source orders from delta(\"data/orders\") { o_orderkey: int64 key }\nsource orders_v0 from delta(\"data/orders\") at version 0 { o_orderkey: int64 key }\nmodel n from orders { aggregate { n = count() } }\nmodel n0 from orders_v0 { aggregate { n = count() } }\noutput n to delta(\"out/n\") mode overwrite\noutput n0 to delta(\"out/n0\") mode overwrite\n",
+    )
+    .unwrap();
+    let (code, _, err) = semc(&["run", w.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let latest = first_int64s(&read_table(&dir.join("out/n"), None).1)[0];
+    let first = first_int64s(&read_table(&dir.join("out/n0"), None).1)[0];
+    assert!(latest > first, "version 3 holds more rows than version 0");
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(append_own_rows(&dir.join("data/orders"), Some(7)));
+    let (code, _, err) = semc(&["run", w.to_str().unwrap(), "--locked"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        first_int64s(&read_table(&dir.join("out/n"), None).1)[0],
+        latest,
+        "orders read at its locked version 3"
+    );
+    assert_eq!(
+        first_int64s(&read_table(&dir.join("out/n0"), None).1)[0],
+        first,
+        "orders_v0 read at version 0"
+    );
+}
+
 /// Concurrent `semc run` processes appending to one output: every run lands exactly once,
 /// in consecutive versions, no rows lost. (8 × 4 runs; `SEMC_STRESS=1` for 8 × 25.)
 #[test]
@@ -374,6 +408,35 @@ fn a_bundle_verifies_checks_and_join_keys_before_committing() {
     let (code, _, err) = semc(&["exec", bundle.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("E0404") && err.contains("colour"), "{err}");
+}
+
+/// An output never replaces an input: a location a source reads is refused at check time
+/// (E0223), and a Delta table semc did not write, with other columns, is refused before
+/// any commit (E0401) and left as it was.
+#[test]
+fn an_output_never_overwrites_a_table_it_did_not_write() {
+    let dir = fresh_dir(
+        "cli_output_over_input",
+        &[("tpch/region", "data/region"), ("tpch/nation", "out/m")],
+    );
+    let w = dir.join("w.sem");
+    std::fs::write(&w, "source region from delta(\"data/region\") { r_regionkey: int64 key  r_name: string }\nmodel m from region { select { r_regionkey } }\noutput m to delta(\"data/region\") mode overwrite\n").unwrap();
+    let (code, _, err) = semc(&["check", w.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0223"), "{err}");
+    std::fs::write(&w, "source region from delta(\"data/region\") { r_regionkey: int64 key  r_name: string }\nmodel m from region { select { r_regionkey } }\noutput m to delta(\"out/m\") mode overwrite\n").unwrap();
+    let before = read_table(&dir.join("out/m"), None);
+    let (code, _, err) = semc(&["run", w.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0401") && err.contains("semc did not write"), "{err}");
+    let after = read_table(&dir.join("out/m"), None);
+    assert_eq!(before.0, after.0, "the nation table was not written");
+    // a table semc wrote is replaced as usual
+    std::fs::write(&w, "source region from delta(\"data/region\") { r_regionkey: int64 key  r_name: string }\nmodel m from region { select { r_regionkey } }\noutput m to delta(\"out/m2\") mode overwrite\n").unwrap();
+    for _ in 0..2 {
+        let (code, _, err) = semc(&["run", w.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+    }
 }
 
 /// A bundle moves to another machine: the workspace (tables and bundle) is copied elsewhere

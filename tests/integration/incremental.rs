@@ -362,3 +362,53 @@ async fn a_string_key_replaces_changed_rows() {
     want.sort();
     assert_eq!(got, want);
 }
+
+/// Every writer of an incremental output records what it read: `semc exec` of a bundle
+/// builds the output in full and records the versions read in the same commit, so the next
+/// `semc run` finds it up to date, then appends only what came after — before, exec
+/// recorded nothing and the next run appended the same rows a second time.
+#[tokio::test]
+async fn an_exec_of_an_incremental_bundle_records_what_it_read() {
+    let dir = workspace("incremental_exec", &[], &[("main.sem", PROGRAM)]);
+    append(&dir.join("events"), events(0..200), true).await;
+    append(&dir.join("kinds"), kinds(&[("a", "A"), ("b", "B"), ("c", "C")]), false).await;
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
+    let bundle = dir.join("bundle");
+    run::write_bundle(&c, &bundle, Some("big"))
+        .await
+        .unwrap_or_else(|_| panic!("bundle"));
+    let r = run::exec_bundle(&bundle, &run::RunOptions::default(), &run::Bindings::default())
+        .await
+        .unwrap_or_else(|_| panic!("exec"));
+    assert!(
+        report(&r, "big")
+            .incremental
+            .as_deref()
+            .unwrap()
+            .contains("built in full"),
+        "{r:?}"
+    );
+    let out = |n: &str| url_of(&dir.join("out").join(n)).to_string();
+    let written = table_rows(&out("big")).await.1.len();
+    let r = run_ok(&dir).await;
+    let big = report(&r, "big");
+    assert!(
+        big.skipped && big.incremental.as_deref().unwrap().starts_with("up to date"),
+        "{big:?}"
+    );
+    assert_eq!(table_rows(&out("big")).await.1.len(), written, "nothing appended twice");
+    append(&dir.join("events"), events(200..260), true).await;
+    let r = run_ok(&dir).await;
+    assert!(
+        report(&r, "big")
+            .incremental
+            .as_deref()
+            .unwrap()
+            .starts_with("appended"),
+        "{r:?}"
+    );
+    assert_eq!(
+        sorted(table_rows(&out("big")).await),
+        sorted(table_rows(&out("big_full")).await)
+    );
+}
