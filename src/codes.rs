@@ -65,8 +65,6 @@ codes! {
         "Only one `policy` block per workspace, with the keys identifiers (lower|exact), strict (bool), allow (list of steps), max_reader_version and max_writer_version (integers).";
     E0108 "step-not-allowed" "step not allowed by policy"
         "The workspace policy's `allow` list does not include this step.";
-    E0109 "ambiguous-name" "ambiguous name"
-        "Two things in scope have this name; qualify it with its join path.";
     E0110 "case-clash" "names differ only by case"
         "Two columns of one relation have names that differ only by letter case; with `identifiers = lower` they cannot be told apart.";
     E0111 "unnamed-column" "column needs a name"
@@ -104,8 +102,6 @@ codes! {
         "A join's `on` pairs compare one column of the left side with one column of the target.";
     E0215 "bad-limit" "invalid limit"
         "`limit` takes a non-negative integer.";
-    E0216 "bad-sort" "invalid sort"
-        "Sort keys are row-level expressions over the columns in scope.";
     E0217 "not-scalar" "model is not a single row"
         "`model.column` in an expression reads a scalar: the model must end in an `aggregate` without `group by` (at most one row). To use a model of many rows, join it.";
     E0218 "bad-scan-option" "invalid scan option"

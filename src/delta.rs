@@ -122,7 +122,7 @@ pub async fn open(url: &Url, pin: &PinSpec) -> Result<DeltaTable, TableError> {
             deltalake::open_table_with_version(url.clone(), *v as _).await
         }
         PinSpec::Timestamp(ts) => {
-            if chrono_like_rfc3339(ts).is_none() {
+            if chrono::DateTime::parse_from_rfc3339(ts).is_err() {
                 return Err(TableError::VersionNotAvailable(format!(
                     "`{ts}` is not an RFC 3339 timestamp"
                 )));
@@ -131,12 +131,6 @@ pub async fn open(url: &Url, pin: &PinSpec) -> Result<DeltaTable, TableError> {
         }
     };
     result.map_err(|e| classify(e, pin))
-}
-
-fn chrono_like_rfc3339(ts: &str) -> Option<()> {
-    // 2024-01-31T10:00:00Z or with an offset; the Delta crate does the real parsing.
-    let b = ts.as_bytes();
-    (b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && (b[10] == b'T' || b[10] == b' ')).then_some(())
 }
 
 /// An error's text without the backtrace some Delta errors append (when `RUST_BACKTRACE`
@@ -187,16 +181,10 @@ pub fn table_info(url: &Url, table: &DeltaTable) -> Result<TableInfo, TableError
     let schema = snap.schema();
     let mut columns = vec![];
     for f in schema.fields() {
-        let dt = serde_json::to_value(f.data_type()).unwrap_or(serde_json::Value::Null);
-        let delta_type = match &dt {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Object(o) => o.get("type").and_then(|t| t.as_str()).unwrap_or("complex").to_string(),
-            _ => "unknown".into(),
-        };
         columns.push(TableColumn {
             name: f.name().to_string(),
-            ty: delta_type_to_sem(&delta_type),
-            delta_type,
+            ty: sem_type(f.data_type()),
+            delta_type: delta_type_name(f.data_type()),
             nullable: f.is_nullable(),
         });
     }
@@ -216,28 +204,37 @@ pub fn table_info(url: &Url, table: &DeltaTable) -> Result<TableInfo, TableError
     })
 }
 
-/// The `.sem` type of a Delta primitive type name (`long`, `decimal(15,2)`, …): the type
-/// itself, or the one it widens to without loss.
-pub fn delta_type_to_sem(t: &str) -> Option<Type> {
-    Some(match t {
-        "long" => Type::Int64,
-        "integer" => Type::Int32,
+/// The name of a Delta type in messages: `long`, `decimal(15,2)`, or the kind of a nested
+/// type (`struct`, `array`, `map`).
+fn delta_type_name(t: &deltalake::kernel::DataType) -> String {
+    use deltalake::kernel::DataType as D;
+    match t {
+        D::Primitive(p) => p.to_string(),
+        D::Struct(_) => "struct".into(),
+        D::Array(_) => "array".into(),
+        D::Map(_) => "map".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The `.sem` type of a Delta type: the type itself, or the one it widens to without loss.
+pub fn sem_type(t: &deltalake::kernel::DataType) -> Option<Type> {
+    use deltalake::kernel::{DataType as D, PrimitiveType as P};
+    let D::Primitive(p) = t else { return None };
+    Some(match p {
+        P::Long => Type::Int64,
+        P::Integer => Type::Int32,
         // narrower Delta types read as the `.sem` type they widen to without loss (the
         // scan casts): `byte`/`short` as int32, `float` as float64, and a timestamp
         // without time zone as a UTC timestamp
-        "short" | "byte" => Type::Int32,
-        "float" => Type::Float64,
-        "timestamp_ntz" => Type::Timestamp,
-        "double" => Type::Float64,
-        "boolean" => Type::Bool,
-        "string" => Type::String,
-        "date" => Type::Date,
-        "timestamp" => Type::Timestamp,
-        _ => {
-            let inner = t.strip_prefix("decimal(")?.strip_suffix(')')?;
-            let (p, s) = inner.split_once(',')?;
-            Type::Decimal(p.trim().parse().ok()?, s.trim().parse().ok()?)
-        }
+        P::Short | P::Byte => Type::Int32,
+        P::Float | P::Double => Type::Float64,
+        P::TimestampNtz | P::Timestamp => Type::Timestamp,
+        P::Boolean => Type::Bool,
+        P::String => Type::String,
+        P::Date => Type::Date,
+        P::Decimal(d) => Type::Decimal(d.precision(), i8::try_from(d.scale()).ok()?),
+        _ => return None,
     })
 }
 

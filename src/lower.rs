@@ -261,7 +261,7 @@ impl<'a> Lowerer<'a> {
                 qual.as_ref().map(|q| TableReference::bare(q.as_str())),
                 name,
             )),
-            TExprKind::Lit(v) => Expr::Literal(scalar(v, e.ty), None),
+            TExprKind::Lit(v) => Expr::Literal(scalar(v, e.ty)?, None),
             TExprKind::Binary(op, l, r) => {
                 let o = match op {
                     BinOp::Or => Operator::Or,
@@ -341,7 +341,7 @@ impl<'a> Lowerer<'a> {
                     a.push(lit(1i64));
                 }
                 let call = udaf.call(a);
-                if sig.name == "count_distinct" {
+                if sig.props.distinct {
                     call.distinct().build()?
                 } else {
                     call
@@ -352,8 +352,10 @@ impl<'a> Lowerer<'a> {
     }
 }
 
-fn scalar(v: &Value, ty: Type) -> ScalarValue {
-    match v {
+/// A literal as a value of its checked type. The checker typed it, so a value that does
+/// not convert is semc's bug, never a silent null.
+fn scalar(v: &Value, ty: Type) -> Result<ScalarValue> {
+    let value = match v {
         Value::Null => ScalarValue::Null,
         Value::Bool(b) => ScalarValue::Boolean(Some(*b)),
         Value::Int(i) => ScalarValue::Int64(Some(*i)),
@@ -365,9 +367,10 @@ fn scalar(v: &Value, ty: Type) -> ScalarValue {
         Value::Interval { months, days, nanos } => {
             ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(*months, *days, *nanos)))
         }
-    }
-    .cast_to(&ty.to_arrow())
-    .unwrap_or(ScalarValue::Null)
+    };
+    value
+        .cast_to(&ty.to_arrow())
+        .map_err(|e| internal(format!("the literal {v:?} does not convert to {ty}: {e}")))
 }
 
 /// Lowers the outputs (all, or the one named) to one Substrait plan, one root per output,

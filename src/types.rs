@@ -122,7 +122,15 @@ impl Type {
 
     /// The type both sides widen to, for comparisons, `in`, `case` and `union`.
     /// Literals (`lit_*`) may also narrow: `float_col == 0.5` compares as float64.
-    pub fn unify(a: Type, b: Type, lit_a: bool, lit_b: bool) -> Option<Type> {
+    /// The type two values of types `a` and `b` both fit in without loss, if any.
+    pub fn unify(a: Type, b: Type) -> Option<Type> {
+        Type::unify_operands(Operand::value(a), Operand::value(b))
+    }
+
+    /// As [`Type::unify`], where a literal number may also meet a float (its value is known).
+    pub fn unify_operands(a: Operand, b: Operand) -> Option<Type> {
+        let (lit_a, lit_b) = (a.literal, b.literal);
+        let (a, b) = (a.ty, b.ty);
         if a.widens_to(b) {
             return Some(b);
         }
@@ -158,5 +166,19 @@ impl Type {
             Type::Interval => "interval",
             Type::Null => "null",
         }
+    }
+}
+
+/// A typed operand, and whether it is a literal: a literal number may meet a float, since
+/// its value is known and fits; a column's may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operand {
+    pub ty: Type,
+    pub literal: bool,
+}
+
+impl Operand {
+    pub fn value(ty: Type) -> Operand {
+        Operand { ty, literal: false }
     }
 }

@@ -8,11 +8,11 @@ use std::collections::HashMap;
 
 impl<'a> Checker<'a> {
     pub(super) fn contract(&mut self, model: &str, m: &ast::Model, c: &ast::Contract) -> Vec<ContractColumn> {
-        let cols = self.mb().cols.clone();
+        let cols = self.model_build().cols.clone();
         let mut out = vec![];
         let mut seen = HashMap::new();
         for d in &c.columns {
-            let n = self.norm(&d.name);
+            let n = self.canonical_name(&d.name);
             if self.dup_check(&mut seen, &n, d.name.span, "contract column") {
                 continue;
             }
@@ -59,10 +59,10 @@ impl<'a> Checker<'a> {
                     Constraint::NotNull(_) => nullable = false,
                     Constraint::Check(e, _) => {
                         // checks see the model's output columns, unqualified (they run on the output)
-                        let saved = self.mb().shaped;
-                        let saved_cols = self.mb().cols.clone();
-                        self.mb().shaped = false;
-                        for c in &mut self.mb().cols {
+                        let saved = self.model_build().shaped;
+                        let saved_cols = self.model_build().cols.clone();
+                        self.model_build().shaped = false;
+                        for c in &mut self.model_build().cols {
                             c.qual = None;
                         }
                         let cx = Ctx {
@@ -73,8 +73,8 @@ impl<'a> Checker<'a> {
                             agg: AggMode::Row,
                         };
                         let t = self.expr(e, &cx);
-                        self.mb().shaped = saved;
-                        self.mb().cols = saved_cols;
+                        self.model_build().shaped = saved;
+                        self.model_build().cols = saved_cols;
                         self.want_bool(&t, e.span, "a check");
                         checks.push(t);
                     }

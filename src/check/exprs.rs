@@ -5,7 +5,7 @@ use crate::codes::Code;
 use crate::diag::Diagnostic;
 use crate::span::Span;
 use crate::syntax::ast::{self, BinOp, ExprKind};
-use crate::types::Type;
+use crate::types::{Operand, Type};
 
 impl<'a> Checker<'a> {
     pub(super) fn want_bool(&mut self, t: &TExpr, span: Span, what: &str) {
@@ -58,10 +58,7 @@ impl<'a> Checker<'a> {
                 let mut nullable = t.nullable;
                 for it in items {
                     let x = self.expr(it, cx);
-                    if !t.is_error()
-                        && !x.is_error()
-                        && Type::unify(t.ty, x.ty, t.is_literal(), x.is_literal()).is_none()
-                    {
+                    if !t.is_error() && !x.is_error() && Type::unify_operands(t.operand(), x.operand()).is_none() {
                         self.err(
                             Diagnostic::error(Code::E0201, it.span, format!("{} in a list of {}", x.ty, t.ty))
                                 .label(format!("{}", x.ty))
@@ -79,10 +76,7 @@ impl<'a> Checker<'a> {
                 let l = self.expr(lo, cx);
                 let h = self.expr(hi, cx);
                 for (x, sp) in [(&l, lo.span), (&h, hi.span)] {
-                    if !t.is_error()
-                        && !x.is_error()
-                        && Type::unify(t.ty, x.ty, t.is_literal(), x.is_literal()).is_none()
-                    {
+                    if !t.is_error() && !x.is_error() && Type::unify_operands(t.operand(), x.operand()).is_none() {
                         self.err(
                             Diagnostic::error(Code::E0201, sp, format!("cannot compare {} with {}", t.ty, x.ty))
                                 .label(format!("{}", x.ty))
@@ -142,7 +136,7 @@ impl<'a> Checker<'a> {
                             ty = Some((v.ty, v.is_literal()));
                             first_span = *sp;
                         }
-                        Some((t, lit)) => match Type::unify(t, v.ty, lit, v.is_literal()) {
+                        Some((t, lit)) => match Type::unify_operands(Operand { ty: t, literal: lit }, v.operand()) {
                             Some(u) => ty = Some((u, lit && v.is_literal())),
                             None => {
                                 bad = true;
@@ -239,7 +233,7 @@ impl<'a> Checker<'a> {
                 texpr(TExprKind::Binary(op, Box::new(l), Box::new(r)), Type::Bool, nullable)
             }
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
-                if Type::unify(l.ty, r.ty, l.is_literal(), r.is_literal()).is_none()
+                if Type::unify_operands(l.operand(), r.operand()).is_none()
                     || l.ty == Type::Interval
                     || r.ty == Type::Interval
                 {

@@ -5,7 +5,8 @@ use crate::codes::Code;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::span::Span;
 use crate::syntax::ast::{self};
-use crate::types::Type;
+use crate::syntax::stdlib::{ArgClass, ReturnRule};
+use crate::types::{Operand, Type};
 
 impl<'a> Checker<'a> {
     pub(super) fn call(&mut self, name: &ast::Ident, args: &[ast::Expr], span: Span, cx: &Ctx) -> TExpr {
@@ -40,18 +41,21 @@ impl<'a> Checker<'a> {
         for &fi in &cands {
             if let Some((ret, args2)) = self.match_sig(fi, &targs) {
                 let sig = &self.funcs[fi];
-                let nullable = if sig.aggregate {
-                    sig.name != "count" && sig.name != "count_distinct"
+                let nullable = if sig.props.never_null {
+                    false
+                } else if sig.aggregate {
+                    true
                 } else {
                     args2.iter().any(|a| a.nullable)
                 };
+                let props = sig.props;
                 let kind = if sig.aggregate {
                     TExprKind::Agg(fi, args2)
                 } else {
                     TExprKind::Call(fi, args2)
                 };
                 let t = texpr(kind, ret, nullable);
-                if is_agg && let Some(mb) = self.cur.as_mut() {
+                if is_agg && let Some(mb) = self.building.as_mut() {
                     let home = if cx.source_only {
                         cx.alias.clone().unwrap_or_else(|| mb.base_alias.clone())
                     } else {
@@ -59,6 +63,7 @@ impl<'a> Checker<'a> {
                     };
                     mb.pending.push(PendingAgg {
                         func: n.clone(),
+                        props,
                         home,
                         expr: t.clone(),
                         span,
@@ -67,18 +72,7 @@ impl<'a> Checker<'a> {
                 return t;
             }
         }
-        let sigs: Vec<String> = cands
-            .iter()
-            .map(|&i| {
-                let s = &self.funcs[i];
-                format!(
-                    "{}({}{})",
-                    s.name,
-                    s.args.join(", "),
-                    if s.variadic { "..." } else { "" }
-                )
-            })
-            .collect();
+        let sigs: Vec<String> = cands.iter().map(|&i| self.funcs[i].display()).collect();
         let got: Vec<String> = targs.iter().map(|t| t.ty.to_string()).collect();
         self.err(
             Diagnostic::error(Code::E0203, span, format!("`{n}` does not take ({})", got.join(", ")))
@@ -98,30 +92,31 @@ impl<'a> Checker<'a> {
         let mut out = vec![];
         let mut common: Option<Type> = None;
         for (i, a) in args.iter().enumerate() {
-            let class = sig.args.get(i).or(sig.args.last()).map(String::as_str).unwrap_or("any");
+            let class = sig.args.get(i).or(sig.args.last()).copied().unwrap_or(ArgClass::Any);
             let t = a.ty;
-            let ok = match class {
-                "any" => true,
-                "numeric" => t.is_numeric() || t == Type::Null,
-                "integer" => t.is_integer() || t == Type::Null,
-                "string" => t == Type::String || t == Type::Null,
-                "date" => t == Type::Date || t == Type::Null,
-                "timestamp" => t == Type::Timestamp || t == Type::Null,
-                "temporal" => t.is_temporal() || t == Type::Null,
-                "bool" => t == Type::Bool || t == Type::Null,
-                "float64" => t.is_numeric() || t == Type::Null,
-                "same" => common.and_then(|c| Type::unify(c, t, false, a.is_literal())).is_some() || t == Type::Null,
-                _ => false,
-            };
+            let ok = t == Type::Null
+                || match class {
+                    ArgClass::Any => true,
+                    ArgClass::Numeric | ArgClass::Float64 => t.is_numeric(),
+                    ArgClass::Integer => t.is_integer(),
+                    ArgClass::String => t == Type::String,
+                    ArgClass::Date => t == Type::Date,
+                    ArgClass::Timestamp => t == Type::Timestamp,
+                    ArgClass::Temporal => t.is_temporal(),
+                    ArgClass::Bool => t == Type::Bool,
+                    ArgClass::Same => common
+                        .and_then(|c| Type::unify_operands(Operand::value(c), a.operand()))
+                        .is_some(),
+                };
             if !ok {
                 return None;
             }
             common = match common {
                 None if t != Type::Null => Some(t),
-                Some(c) => Type::unify(c, t, false, a.is_literal()).or(Some(c)),
+                Some(c) => Type::unify_operands(Operand::value(c), a.operand()).or(Some(c)),
                 x => x,
             };
-            let arg = if class == "float64" && t != Type::Float64 && t != Type::Null {
+            let arg = if class == ArgClass::Float64 && t != Type::Float64 && t != Type::Null {
                 texpr(
                     TExprKind::Cast(Box::new(a.clone()), Type::Float64),
                     Type::Float64,
@@ -132,23 +127,19 @@ impl<'a> Checker<'a> {
             };
             out.push(arg);
         }
-        let argty = |k: Option<usize>| {
-            k.and_then(|k| out.get(k.saturating_sub(1)))
-                .map(|a| a.ty)
-                .unwrap_or(Type::Null)
-        };
-        let ret = match (sig.ret.0.as_str(), sig.ret.1) {
-            ("arg", k) => argty(k),
-            ("sum", k) => match argty(k) {
+        let argty = |k: usize| out.get(k.saturating_sub(1)).map(|a| a.ty).unwrap_or(Type::Null);
+        let ret = match sig.ret {
+            ReturnRule::Arg(k) => argty(k),
+            ReturnRule::Sum(k) => match argty(k) {
                 Type::Int32 | Type::Int64 => Type::Int64,
                 Type::Decimal(p, s) => Type::Decimal((p + 10).min(38), s),
                 t => t,
             },
-            ("avg", k) => match argty(k) {
+            ReturnRule::Avg(k) => match argty(k) {
                 Type::Decimal(p, s) => Type::Decimal((p + 4).min(38), (s + 4).min(38)),
                 _ => Type::Float64,
             },
-            ("common", _) => {
+            ReturnRule::Common => {
                 // unify all arguments; cast each to the result
                 let t = common.unwrap_or(Type::Null);
                 for a in out.iter_mut() {
@@ -158,7 +149,7 @@ impl<'a> Checker<'a> {
                 }
                 t
             }
-            (name, _) => Type::from_name(name)?,
+            ReturnRule::Fixed(t) => t,
         };
         Some((ret, out))
     }

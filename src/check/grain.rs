@@ -9,7 +9,7 @@ use std::collections::HashSet;
 impl<'a> Checker<'a> {
     /// Fan-out: every pending aggregate must see each row of its own relation once.
     pub(super) fn check_grain(&mut self) {
-        let mb = self.mb();
+        let mb = self.model_build();
         let pending = std::mem::take(&mut mb.pending);
         let base = mb.base_alias.clone();
         let mut fans: Vec<(String, Span)> = mb
@@ -37,7 +37,7 @@ impl<'a> Checker<'a> {
                 .map(|a| (a.alias.clone(), a.span, a.name.clone())),
         );
         for p in pending {
-            if matches!(p.func.as_str(), "min" | "max" | "count_distinct") {
+            if p.props.repeat_safe {
                 continue;
             }
             let mut quals: HashSet<String> = HashSet::new();
@@ -68,7 +68,7 @@ impl<'a> Checker<'a> {
             let all_repeated = quals.iter().all(|q| repeated.iter().any(|r| &r.0 == q));
             let from_measure = p.home != base;
             // (`count(target.x)` counts base rows that have a match: fine)
-            let plain_column = p.func != "count"
+            let plain_column = !p.props.counts_rows
                 && match &p.expr.kind {
                     TExprKind::Agg(_, args) => args.len() == 1 && matches!(args[0].kind, TExprKind::Col { .. }),
                     _ => false,

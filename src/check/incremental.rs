@@ -18,7 +18,7 @@ impl<'a> Checker<'a> {
                     m.from.span,
                     format!(
                         "an incremental model reads the changes of a source; `{}` is a model",
-                        self.norm(&m.from)
+                        self.canonical_name(&m.from)
                     ),
                 )
                 .label("not a source")

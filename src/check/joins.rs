@@ -9,7 +9,7 @@ use crate::types::Type;
 
 impl<'a> Checker<'a> {
     pub(super) fn declared_join(&mut self, i: usize, j: &ast::JoinDecl) {
-        let target_name = self.norm(&j.target);
+        let target_name = self.canonical_name(&j.target);
         let Some(&t) = self.source_idx.get(&target_name) else {
             let mut d = Diagnostic::error(Code::E0103, j.target.span, format!("unknown source `{target_name}`"))
                 .label("no such source");
@@ -23,7 +23,7 @@ impl<'a> Checker<'a> {
             self.err(d);
             return;
         };
-        let jn = self.norm(j.name());
+        let jn = self.canonical_name(j.name());
         for (a, b) in &j.on {
             let (l, r) = self.key_sides(a, b, &jn, &target_name);
             let (Some(l), Some(r)) = (l, r) else { continue };
@@ -32,16 +32,16 @@ impl<'a> Checker<'a> {
             match (lc, rc) {
                 (None, _) => {
                     let cands: Vec<String> = self.sources[i].cols.iter().map(|c| c.name.clone()).collect();
-                    let name = self.norm(l);
+                    let name = self.canonical_name(l);
                     self.unknown_col(l.span, &name, &cands, &self.sources[i].name.clone());
                 }
                 (_, None) => {
                     let cands: Vec<String> = self.sources[t].cols.iter().map(|c| c.name.clone()).collect();
-                    let name = self.norm(r);
+                    let name = self.canonical_name(r);
                     self.unknown_col(r.span, &name, &cands, &target_name);
                 }
                 (Some((lt, _)), Some((rt, _))) => {
-                    if Type::unify(lt, rt, false, false).is_none() || lt.family() != rt.family() {
+                    if Type::unify(lt, rt).is_none() || lt.family() != rt.family() {
                         self.err(
                             Diagnostic::error(
                                 Code::E0204,
@@ -60,7 +60,11 @@ impl<'a> Checker<'a> {
         if matches!(j.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne) {
             let target_cols: Vec<String> =
                 j.on.iter()
-                    .filter_map(|(a, b)| self.key_sides_quiet(a, b, &jn, &target_name).1.map(|r| self.norm(r)))
+                    .filter_map(|(a, b)| {
+                        self.key_sides_quiet(a, b, &jn, &target_name)
+                            .1
+                            .map(|r| self.canonical_name(r))
+                    })
                     .collect();
             let target_unique = self.sources[t]
                 .keys
@@ -127,8 +131,9 @@ impl<'a> Checker<'a> {
         let (Some(pa), Some(pb)) = (parts(a), parts(b)) else {
             return (None, None);
         };
-        let is_target =
-            |p: &[ast::Ident]| p.len() == 2 && (self.norm(&p[0]) == join_name || self.norm(&p[0]) == target);
+        let is_target = |p: &[ast::Ident]| {
+            p.len() == 2 && (self.canonical_name(&p[0]) == join_name || self.canonical_name(&p[0]) == target)
+        };
         if pa.len() == 1 && is_target(pb) {
             (Some(&pa[0]), Some(&pb[1]))
         } else if pb.len() == 1 && is_target(pa) {
@@ -139,7 +144,7 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn source_col(&self, i: usize, id: &ast::Ident) -> Option<(Type, bool)> {
-        let n = self.norm(id);
+        let n = self.canonical_name(id);
         self.sources[i]
             .cols
             .iter()

@@ -54,38 +54,17 @@ pub fn check(ws: &Workspace, tables: &Tables, functions: Vec<Signature>) -> (Opt
     let mut c = Checker::new(ws, functions);
     c.run(tables);
     let ok = !c.diags.iter().any(Diagnostic::is_error);
-    let program = ok.then(|| Program {
+    // without an error every model was built; a model that was not gives no program
+    // (the driver reports that as semc's bug)
+    let models: Option<Vec<ModelIr>> = c.models.iter().map(|m| m.done.clone()).collect();
+    let program = models.filter(|_| ok).map(|models| Program {
         policy: c.policy.clone(),
         sources: c.sources.iter().map(|s| s.ir.clone()).collect(),
-        models: c
-            .models
-            .iter()
-            .map(|m| m.done.clone().unwrap_or_else(empty_model))
-            .collect(),
+        models,
         outputs: c.outputs.clone(),
         functions: c.funcs.clone(),
     });
     (program, c.diags)
-}
-
-fn empty_model() -> ModelIr {
-    ModelIr {
-        name: String::new(),
-        rel: Rel::Limit {
-            input: Box::new(Rel::Scan {
-                source: 0,
-                alias: String::new(),
-            }),
-            n: 0,
-        },
-        schema: vec![],
-        contract: vec![],
-        unique_keys: vec![],
-        single_row: false,
-        key_claims: vec![],
-        incremental: None,
-        incremental_key: None,
-    }
 }
 
 struct SrcCol {
@@ -108,7 +87,7 @@ struct SrcInfo<'a> {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum MState {
+enum BuildState {
     Todo,
     InProgress,
     Done,
@@ -117,7 +96,7 @@ enum MState {
 struct ModelSlot<'a> {
     ast: &'a ast::Model,
     name: String,
-    state: MState,
+    state: BuildState,
     done: Option<ModelIr>,
 }
 
@@ -160,6 +139,7 @@ struct Adhoc {
 /// An aggregate call whose grain is checked when its step is complete.
 struct PendingAgg {
     func: String,
+    props: crate::syntax::stdlib::FunctionProps,
     /// The alias whose rows an argument-less aggregate (`count()`) counts.
     home: String,
     expr: TExpr,
@@ -292,7 +272,7 @@ struct Checker<'a> {
     model_idx: HashMap<String, usize>,
     outputs: Vec<OutputIr>,
     /// The model being built (None while checking sources).
-    cur: Option<ModelBuild>,
+    building: Option<ModelBuild>,
 }
 
 fn ty_err() -> TExpr {
@@ -325,7 +305,7 @@ impl<'a> Checker<'a> {
             models: vec![],
             model_idx: HashMap::new(),
             outputs: vec![],
-            cur: None,
+            building: None,
         }
     }
 
@@ -333,7 +313,7 @@ impl<'a> Checker<'a> {
         self.diags.push(d);
     }
 
-    fn norm(&self, i: &ast::Ident) -> String {
+    fn canonical_name(&self, i: &ast::Ident) -> String {
         if i.quoted || !self.policy.lower_identifiers {
             i.text.clone()
         } else {
@@ -363,7 +343,7 @@ impl<'a> Checker<'a> {
         let mut seen: HashMap<String, Span> = HashMap::new();
         let srcs = sources_of(self.ws);
         for (i, s) in srcs.iter().enumerate() {
-            let name = self.norm(&s.name);
+            let name = self.canonical_name(&s.name);
             if self.dup_check(&mut seen, &name, s.name.span, "source or model") {
                 continue;
             }
@@ -372,7 +352,7 @@ impl<'a> Checker<'a> {
         }
         for it in &items {
             if let ast::Item::Model(m) = it {
-                let name = self.norm(&m.name);
+                let name = self.canonical_name(&m.name);
                 if self.dup_check(&mut seen, &name, m.name.span, "source or model") {
                     continue;
                 }
@@ -380,7 +360,7 @@ impl<'a> Checker<'a> {
                 self.models.push(ModelSlot {
                     ast: m,
                     name,
-                    state: MState::Todo,
+                    state: BuildState::Todo,
                     done: None,
                 });
             }

@@ -8,12 +8,12 @@ use crate::types::Type;
 
 impl<'a> Checker<'a> {
     pub(super) fn join_step(&mut self, j: &'a ast::JoinDecl) {
-        let name = self.norm(j.name());
-        let alias = self.mb().fresh_alias();
+        let name = self.canonical_name(j.name());
+        let alias = self.model_build().fresh_alias();
         let Some((rel, cols, _src, keys)) = self.relation(&j.target, &alias) else {
             return;
         };
-        if self.mb().adhoc.iter().any(|a| a.name == name) || self.mb().cols.iter().any(|c| c.name == name && false) {
+        if self.model_build().adhoc.iter().any(|a| a.name == name) {
             self.err(
                 Diagnostic::error(
                     Code::E0101,
@@ -29,7 +29,7 @@ impl<'a> Checker<'a> {
         let mut right_cols = vec![];
         // key pairs: `x = name.col` pairs, and comparisons `expr = name.col` among the conditions
         let names_right =
-            |e: &ast::Expr| matches!(&e.kind, ExprKind::Path(p) if p.len() == 2 && self.norm(&p[0]) == name);
+            |e: &ast::Expr| matches!(&e.kind, ExprKind::Path(p) if p.len() == 2 && self.canonical_name(&p[0]) == name);
         let mut pairs: Vec<(&ast::Expr, &ast::Expr)> = j.on.iter().map(|(a, b)| (a, b)).collect();
         let mut filters: Vec<&ast::Expr> = vec![];
         for f in &j.filters {
@@ -41,8 +41,7 @@ impl<'a> Checker<'a> {
         let n_pairs = pairs.len();
         for (a, b) in pairs {
             // one side names the joined relation: `name.col`
-            let is_right =
-                |e: &ast::Expr| matches!(&e.kind, ExprKind::Path(p) if p.len() == 2 && self.norm(&p[0]) == name);
+            let is_right = |e: &ast::Expr| matches!(&e.kind, ExprKind::Path(p) if p.len() == 2 && self.canonical_name(&p[0]) == name);
             let (l, r) = if is_right(b) {
                 (a, b)
             } else if is_right(a) {
@@ -64,7 +63,7 @@ impl<'a> Checker<'a> {
             let ExprKind::Path(rp) = &r.kind else {
                 continue;
             };
-            let rn = self.norm(&rp[1]);
+            let rn = self.canonical_name(&rp[1]);
             let Some(rc) = cols.iter().find(|c| c.name == rn) else {
                 let cands: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
                 self.unknown_col(rp[1].span, &rn, &cands, &name);
@@ -78,8 +77,7 @@ impl<'a> Checker<'a> {
                 rc.ty,
                 rc.nullable,
             );
-            if !lt.is_error() && (Type::unify(lt.ty, rt.ty, false, false).is_none() || lt.ty.family() != rt.ty.family())
-            {
+            if !lt.is_error() && (Type::unify(lt.ty, rt.ty).is_none() || lt.ty.family() != rt.ty.family()) {
                 self.err(
                     Diagnostic::error(
                         Code::E0204,
@@ -95,7 +93,7 @@ impl<'a> Checker<'a> {
         }
         // other comparisons see both sides
         let semi_like = matches!(j.cardinality, Cardinality::Semi | Cardinality::Anti);
-        self.mb().adhoc.push(Adhoc {
+        self.model_build().adhoc.push(Adhoc {
             name: name.clone(),
             alias: alias.clone(),
             cols: cols.clone(),
@@ -117,7 +115,7 @@ impl<'a> Checker<'a> {
                 ),
             });
         }
-        self.mb().adhoc.pop();
+        self.model_build().adhoc.pop();
         if on.is_empty() && filter.is_none() {
             return;
         }
@@ -127,7 +125,7 @@ impl<'a> Checker<'a> {
             } else {
                 JoinKind::Anti
             };
-            self.mb().push_step(StepIr::Join(rel, kind, on, filter));
+            self.model_build().push_step(StepIr::Join(rel, kind, on, filter));
             return;
         }
         let mut kind = JoinKind::Left;
@@ -151,14 +149,14 @@ impl<'a> Checker<'a> {
         if let Some(si) = _src
             && matches!(j.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne)
         {
-            self.mb().key_claims.push(KeyClaim {
+            self.model_build().key_claims.push(KeyClaim {
                 source: si,
                 columns: right_cols.clone(),
                 span: j.span,
                 from: None,
             });
         }
-        let mb = self.mb();
+        let mb = self.model_build();
         mb.adhoc.push(Adhoc {
             name,
             alias,
@@ -175,17 +173,17 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn union_step(&mut self, other: &ast::Ident) {
-        let alias = self.mb().fresh_alias();
+        let alias = self.model_build().fresh_alias();
         let Some((rel, cols, _, _)) = self.relation(other, &alias) else {
             return;
         };
-        let mine = self.mb().cols.clone();
+        let mine = self.model_build().cols.clone();
         let mut left = vec![];
         let mut right = vec![];
         let mut problems = vec![];
         for c in &mine {
             match cols.iter().find(|o| o.name == c.name) {
-                Some(o) => match Type::unify(c.ty, o.ty, false, false) {
+                Some(o) => match Type::unify(c.ty, o.ty) {
                     Some(t) => {
                         let cast = |col: &Col| {
                             let e = texpr(
@@ -240,7 +238,7 @@ impl<'a> Checker<'a> {
             m.1.nullable |= r.nullable;
         }
         self.set_plain_cols(&merged);
-        let mb = self.mb();
+        let mb = self.model_build();
         mb.unique_keys.clear();
         mb.single_row = false;
         mb.push_step(StepIr::Project(left));

@@ -10,27 +10,27 @@ use crate::types::Type;
 impl<'a> Checker<'a> {
     pub(super) fn model(&mut self, i: usize) {
         match self.models[i].state {
-            MState::Done | MState::InProgress => return,
-            MState::Todo => {}
+            BuildState::Done | BuildState::InProgress => return,
+            BuildState::Todo => {}
         }
-        self.models[i].state = MState::InProgress;
+        self.models[i].state = BuildState::InProgress;
         let m = self.models[i].ast;
-        let saved = self.cur.take();
+        let saved = self.building.take();
         let built = self.build_model(m);
-        self.cur = saved;
+        self.building = saved;
         self.models[i].done = built;
-        self.models[i].state = MState::Done;
+        self.models[i].state = BuildState::Done;
     }
 
-    pub(super) fn mb(&mut self) -> &mut ModelBuild {
+    pub(super) fn model_build(&mut self) -> &mut ModelBuild {
         // only called while a model (or a source's members) is being checked; a fresh
         // build keeps any other caller safe
-        self.cur.get_or_insert_with(ModelBuild::empty)
+        self.building.get_or_insert_with(ModelBuild::empty)
     }
 
     /// Makes sure model `mi` is checked; reports a cycle if it is being checked right now.
     pub(super) fn model_dep(&mut self, mi: usize, span: Span) -> Option<ModelIr> {
-        if self.models[mi].state == MState::InProgress {
+        if self.models[mi].state == BuildState::InProgress {
             let name = self.models[mi].name.clone();
             self.err(
                 Diagnostic::error(Code::E0112, span, format!("model `{name}` depends on itself"))
@@ -50,7 +50,7 @@ impl<'a> Checker<'a> {
         id: &ast::Ident,
         alias: &str,
     ) -> Option<(Rel, Vec<Col>, Option<usize>, Vec<Vec<String>>)> {
-        let n = self.norm(id);
+        let n = self.canonical_name(id);
         if let Some(&si) = self.source_idx.get(&n) {
             let s = &self.sources[si];
             let cols = s
@@ -113,14 +113,14 @@ impl<'a> Checker<'a> {
 
     pub(super) fn build_model(&mut self, m: &'a ast::Model) -> Option<ModelIr> {
         let errors_before = self.diags.len();
-        let name = self.norm(&m.name);
+        let name = self.canonical_name(&m.name);
         let (base, cols, base_source, keys) = self.relation(&m.from, "t0")?;
         let single_row = self
             .model_idx
-            .get(&self.norm(&m.from))
+            .get(&self.canonical_name(&m.from))
             .and_then(|&i| self.models[i].done.as_ref())
             .is_some_and(|m| m.single_row);
-        self.cur = Some(ModelBuild {
+        self.building = Some(ModelBuild {
             cols,
             base_source,
             shaped: base_source.is_some(),
@@ -155,7 +155,7 @@ impl<'a> Checker<'a> {
         }
         // (an error node also has no type: only report when this model had no other error)
         let had_errors = self.diags[errors_before..].iter().any(Diagnostic::is_error);
-        for c in self.mb().cols.clone() {
+        for c in self.model_build().cols.clone() {
             if c.ty == Type::Null && !had_errors {
                 self.err(
                     Diagnostic::error(
@@ -168,7 +168,7 @@ impl<'a> Checker<'a> {
                 );
             }
         }
-        let mb = self.cur.take()?;
+        let mb = self.building.take()?;
         let schema: Vec<Field> = mb
             .cols
             .iter()

@@ -11,10 +11,10 @@ impl<'a> Checker<'a> {
         if parts.len() == 1 {
             return self.name(&parts[0], span, cx);
         }
-        let first = self.norm(&parts[0]);
+        let first = self.canonical_name(&parts[0]);
         if cx.path.is_empty() && !cx.source_only {
             if let Some(ad) = self
-                .cur
+                .building
                 .as_ref()
                 .and_then(|m| m.adhoc.iter().find(|a| a.name == first))
                 .cloned()
@@ -31,7 +31,7 @@ impl<'a> Checker<'a> {
                     );
                     return ty_err();
                 }
-                let n = self.norm(&parts[1]);
+                let n = self.canonical_name(&parts[1]);
                 return match ad.cols.iter().find(|c| c.name == n) {
                     Some(c) => {
                         if cx.agg == AggMode::Allowed {
@@ -54,18 +54,21 @@ impl<'a> Checker<'a> {
                 };
             }
         }
-        let shaped = self.cur.as_ref().is_some_and(|m| m.shaped);
+        let shaped = self.building.as_ref().is_some_and(|m| m.shaped);
         if parts.len() == 2 && !cx.source_only {
-            let is_join = cx
-                .source
-                .filter(|_| shaped)
-                .is_some_and(|s| self.sources[s].ast.joins.iter().any(|j| self.norm(j.name()) == first));
+            let is_join = cx.source.filter(|_| shaped).is_some_and(|s| {
+                self.sources[s]
+                    .ast
+                    .joins
+                    .iter()
+                    .any(|j| self.canonical_name(j.name()) == first)
+            });
             if !is_join && let Some(&mi) = self.model_idx.get(&first) {
                 return self.scalar_ref(mi, &parts[1], span, cx);
             }
         }
         let Some(src) = cx.source.filter(|_| shaped || cx.source_only) else {
-            let help = if self.cur.as_ref().is_some_and(|m| m.base_source.is_some()) {
+            let help = if self.building.as_ref().is_some_and(|m| m.base_source.is_some()) {
                 "paths through declared joins are available before `select`, `aggregate`, `distinct` and `union`; use them earlier".to_string()
             } else {
                 "this model reads from a model, which has no declared joins; add a `join` step".to_string()
@@ -82,18 +85,18 @@ impl<'a> Checker<'a> {
         let mut alias = cx.alias.clone().unwrap_or_default();
         let mut nullable_hop = false;
         for part in &parts[..parts.len() - 1] {
-            let pn = self.norm(part);
+            let pn = self.canonical_name(part);
             let join = self.sources[cur_src]
                 .ast
                 .joins
                 .iter()
-                .find(|j| self.norm(j.name()) == pn);
+                .find(|j| self.canonical_name(j.name()) == pn);
             let Some(j) = join else {
                 let names: Vec<String> = self.sources[cur_src]
                     .ast
                     .joins
                     .iter()
-                    .map(|j| self.norm(j.name()))
+                    .map(|j| self.canonical_name(j.name()))
                     .collect();
                 let sname = self.sources[cur_src].name.clone();
                 let is_col = self.sources[cur_src].cols.iter().any(|c| c.name == pn);
@@ -115,7 +118,7 @@ impl<'a> Checker<'a> {
                 );
                 return ty_err();
             };
-            let Some(&target) = self.source_idx.get(&self.norm(&j.target)) else {
+            let Some(&target) = self.source_idx.get(&self.canonical_name(&j.target)) else {
                 return ty_err();
             };
             path.push(pn);
@@ -151,24 +154,28 @@ impl<'a> Checker<'a> {
         j: &ast::JoinDecl,
         target: usize,
     ) -> String {
-        if let Some(p) = self.cur.as_ref().and_then(|m| m.paths.iter().find(|p| p.path == path)) {
+        if let Some(p) = self
+            .building
+            .as_ref()
+            .and_then(|m| m.paths.iter().find(|p| p.path == path))
+        {
             return p.alias.clone();
         }
-        let alias = self.mb().fresh_alias();
+        let alias = self.model_build().fresh_alias();
         let (pf, pr) = self
-            .cur
+            .building
             .as_ref()
             .and_then(|m| m.paths.iter().find(|p| p.path == path[..path.len() - 1]))
             .map(|p| (p.fans_out, p.repeated))
             .unwrap_or((false, false));
-        let jn = self.norm(j.name());
+        let jn = self.canonical_name(j.name());
         let tn = self.sources[target].name.clone();
         let mut on = vec![];
         for (a, b) in &j.on {
             let (l, r) = self.key_sides_quiet(a, b, &jn, &tn);
             let (Some(l), Some(r)) = (l, r) else { continue };
-            let ln = self.norm(l);
-            let rn = self.norm(r);
+            let ln = self.canonical_name(l);
+            let rn = self.canonical_name(r);
             let lc = self.sources[from]
                 .cols
                 .iter()
@@ -209,7 +216,7 @@ impl<'a> Checker<'a> {
                 .iter()
                 .filter_map(|(l, _)| l.column_name().map(String::from))
                 .collect();
-            self.mb().key_claims.push(KeyClaim {
+            self.model_build().key_claims.push(KeyClaim {
                 source: target,
                 columns,
                 span: j.span,
@@ -227,7 +234,7 @@ impl<'a> Checker<'a> {
             join_span: j.span,
             unique,
         };
-        let mb = self.mb();
+        let mb = self.model_build();
         if pj.fans_out {
             mb.unique_keys.clear();
         }
@@ -248,7 +255,7 @@ impl<'a> Checker<'a> {
             );
             return ty_err();
         }
-        let n = self.norm(col);
+        let n = self.canonical_name(col);
         let Some(f) = m.schema.iter().find(|f| f.name == n) else {
             let cands: Vec<String> = m.schema.iter().map(|f| f.name.clone()).collect();
             self.unknown_col(col.span, &n, &cands, &m.name);
@@ -257,7 +264,7 @@ impl<'a> Checker<'a> {
         if cx.agg == AggMode::Allowed {
             return self.bare_column(&format!("{}.{n}", m.name), span);
         }
-        let mb = self.mb();
+        let mb = self.model_build();
         let alias = match mb.scalars.iter().find(|(x, _)| *x == mi) {
             Some((_, a)) => a.clone(),
             None => {
@@ -293,7 +300,7 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn name(&mut self, id: &ast::Ident, span: Span, cx: &Ctx) -> TExpr {
-        let n = self.norm(id);
+        let n = self.canonical_name(id);
         // columns
         let col = if cx.source_only {
             cx.source
@@ -305,7 +312,7 @@ impl<'a> Checker<'a> {
                     qual: cx.alias.clone(),
                 })
         } else {
-            self.cur
+            self.building
                 .as_ref()
                 .and_then(|m| m.cols.iter().find(|c| c.name == n).cloned())
         };
@@ -323,7 +330,7 @@ impl<'a> Checker<'a> {
             );
         }
         // dimensions and measures of the source in scope
-        let shaped = self.cur.as_ref().is_some_and(|m| m.shaped);
+        let shaped = self.building.as_ref().is_some_and(|m| m.shaped);
         if let Some(src) = cx.source.filter(|_| shaped || cx.source_only) {
             let s = self.sources[src].ast;
             let key = format!("{}.{}", self.sources[src].name, n);
@@ -331,8 +338,8 @@ impl<'a> Checker<'a> {
                 source_only: true,
                 ..cx.clone()
             };
-            if let Some(d) = s.dimensions.iter().find(|d| self.norm(&d.name) == n) {
-                if self.cur.as_ref().is_some_and(|m| m.expanding.contains(&key)) {
+            if let Some(d) = s.dimensions.iter().find(|d| self.canonical_name(&d.name) == n) {
+                if self.building.as_ref().is_some_and(|m| m.expanding.contains(&key)) {
                     self.err(
                         Diagnostic::error(Code::E0213, span, format!("dimension `{n}` refers to itself"))
                             .label("cycle")
@@ -341,12 +348,12 @@ impl<'a> Checker<'a> {
                     );
                     return ty_err();
                 }
-                self.mb().expanding.push(key);
+                self.model_build().expanding.push(key);
                 let t = self.expr(&d.expr, &inner);
-                self.mb().expanding.pop();
+                self.model_build().expanding.pop();
                 return t;
             }
-            if let Some(m) = s.measures.iter().find(|m| self.norm(&m.name) == n) {
+            if let Some(m) = s.measures.iter().find(|m| self.canonical_name(&m.name) == n) {
                 if cx.agg != AggMode::Allowed {
                     self.err(
                         Diagnostic::error(
@@ -364,7 +371,7 @@ impl<'a> Checker<'a> {
                     );
                     return ty_err();
                 }
-                if self.cur.as_ref().is_some_and(|m| m.expanding.contains(&key)) {
+                if self.building.as_ref().is_some_and(|m| m.expanding.contains(&key)) {
                     self.err(
                         Diagnostic::error(Code::E0213, span, format!("measure `{n}` refers to itself"))
                             .label("cycle")
@@ -373,11 +380,11 @@ impl<'a> Checker<'a> {
                     );
                     return ty_err();
                 }
-                self.mb().expanding.push(key);
-                let before = self.cur.as_ref().map(|m| m.pending.len()).unwrap_or(0);
+                self.model_build().expanding.push(key);
+                let before = self.building.as_ref().map(|m| m.pending.len()).unwrap_or(0);
                 let t = self.expr(&m.expr, &inner);
                 // report fan-out at the use, not inside the declaration
-                if let Some(mb) = self.cur.as_mut() {
+                if let Some(mb) = self.building.as_mut() {
                     for p in &mut mb.pending[before..] {
                         p.span = span;
                     }
@@ -392,21 +399,30 @@ impl<'a> Checker<'a> {
             if let Some(s) = cx.source {
                 cands.extend(self.sources[s].cols.iter().map(|c| c.name.clone()));
             }
-        } else if let Some(m) = &self.cur {
+        } else if let Some(m) = &self.building {
             cands.extend(m.cols.iter().map(|c| c.name.clone()));
         }
         if let Some(src) = cx.source.filter(|_| shaped || cx.source_only) {
             let s = self.sources[src].ast;
-            cands.extend(s.dimensions.iter().chain(&s.measures).map(|d| self.norm(&d.name)));
+            cands.extend(
+                s.dimensions
+                    .iter()
+                    .chain(&s.measures)
+                    .map(|d| self.canonical_name(&d.name)),
+            );
         }
         let where_ = match (cx.source_only, cx.source) {
             (true, Some(s)) => format!(" in `{}`", self.sources[s].name),
             _ => String::new(),
         };
         let mut d = Diagnostic::error(Code::E0102, id.span, format!("unknown name `{n}`{where_}")).label("not found");
-        let is_join = cx
-            .source
-            .is_some_and(|s| self.sources[s].ast.joins.iter().any(|j| self.norm(j.name()) == n));
+        let is_join = cx.source.is_some_and(|s| {
+            self.sources[s]
+                .ast
+                .joins
+                .iter()
+                .any(|j| self.canonical_name(j.name()) == n)
+        });
         d = d.help(if is_join {
             format!("`{n}` is a join: name one of its columns, e.g. `{n}.column`")
         } else {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 impl<'a> Checker<'a> {
     pub(super) fn output(&mut self, o: &ast::Output, locations: &mut HashMap<String, Span>) {
-        let name = self.norm(&o.model);
+        let name = self.canonical_name(&o.model);
         let Some(&mi) = self.model_idx.get(&name) else {
             let is_source = self.source_idx.contains_key(&name);
             let help = if is_source {
@@ -81,7 +81,7 @@ impl<'a> Checker<'a> {
         }
         let mut parts = vec![];
         for p in &o.partition_by {
-            let pn = self.norm(p);
+            let pn = self.canonical_name(p);
             if let Some(schema) = &schema
                 && !schema.iter().any(|f| f.name == pn)
             {

@@ -12,12 +12,12 @@ use url::Url;
 
 impl<'a> Checker<'a> {
     pub(super) fn source(&mut self, s: &'a ast::Source, table: Option<&Result<TableInfo, TableError>>) {
-        let name = self.norm(&s.name);
+        let name = self.canonical_name(&s.name);
         let mut cols: Vec<SrcCol> = vec![];
         let mut members: HashMap<String, Span> = HashMap::new();
         let mut lower_names: HashMap<String, Span> = HashMap::new();
         for c in &s.columns {
-            let cname = self.norm(&c.name);
+            let cname = self.canonical_name(&c.name);
             if self.dup_check(
                 &mut members,
                 &cname,
@@ -137,7 +137,7 @@ impl<'a> Checker<'a> {
         for k in &s.keys {
             let mut set = vec![];
             for id in k {
-                let n = self.norm(id);
+                let n = self.canonical_name(id);
                 if !cols.iter().any(|c| c.name == n) {
                     let cands: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
                     self.unknown_col(id.span, &n, &cands, &name);
@@ -172,7 +172,7 @@ impl<'a> Checker<'a> {
         let s = self.sources[i].ast;
         let mut names: HashMap<String, Span> = self.sources[i].cols.iter().map(|c| (c.name.clone(), c.span)).collect();
         for j in &s.joins {
-            let jn = self.norm(j.name());
+            let jn = self.canonical_name(j.name());
             self.dup_check(
                 &mut names,
                 &jn,
@@ -182,7 +182,7 @@ impl<'a> Checker<'a> {
             self.declared_join(i, j);
         }
         for m in s.measures.iter().chain(&s.dimensions) {
-            let n = self.norm(&m.name);
+            let n = self.canonical_name(&m.name);
             self.dup_check(
                 &mut names,
                 &n,
@@ -191,8 +191,8 @@ impl<'a> Checker<'a> {
             );
         }
         // checks and members are validated in a scope made of the source alone
-        let saved = self.cur.take();
-        self.cur = Some(ModelBuild {
+        let saved = self.building.take();
+        self.building = Some(ModelBuild {
             cols: self.sources[i]
                 .cols
                 .iter()
@@ -263,7 +263,7 @@ impl<'a> Checker<'a> {
         for d in &s.dimensions {
             self.expr(&d.expr, &row);
         }
-        self.cur = saved;
+        self.building = saved;
     }
 
     /// Does the expression call an aggregate or name a measure (syntactically)?
@@ -284,7 +284,7 @@ impl<'a> Checker<'a> {
                     found |= p.len() > 1
                         || s.measures
                             .iter()
-                            .any(|m| p.len() == 1 && self.norm(&m.name) == self.norm(&p[0]))
+                            .any(|m| p.len() == 1 && self.canonical_name(&m.name) == self.canonical_name(&p[0]))
                 }
                 ExprKind::Binary(_, a, b) | ExprKind::Like(a, b, _) => stack.extend([a.as_ref(), b.as_ref()]),
                 ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::IsNull(a, _) | ExprKind::Cast(a, _) => stack.push(a),

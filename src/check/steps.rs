@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 impl<'a> Checker<'a> {
     pub(super) fn row_ctx(&self) -> Ctx {
-        let mb = self.cur.as_ref();
+        let mb = self.building.as_ref();
         Ctx {
             path: vec![],
             source: mb.and_then(|m| if m.shaped { m.base_source } else { None }),
@@ -22,10 +22,10 @@ impl<'a> Checker<'a> {
     /// The output name of an unnamed item: a column, a path's last part, or a measure.
     pub(super) fn item_name(&mut self, it: &ast::NamedExpr) -> Option<String> {
         if let Some(n) = &it.name {
-            return Some(self.norm(n));
+            return Some(self.canonical_name(n));
         }
         if let ExprKind::Path(p) = &it.expr.kind {
-            return p.last().map(|i| self.norm(i));
+            return p.last().map(|i| self.canonical_name(i));
         }
         self.err(
             Diagnostic::error(Code::E0111, it.expr.span, "this column needs a name")
@@ -57,7 +57,7 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn set_plain_cols(&mut self, items: &[(String, TExpr)]) {
-        let mb = self.mb();
+        let mb = self.model_build();
         mb.cols = items
             .iter()
             .map(|(n, t)| Col {
@@ -73,7 +73,7 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn visible_projection(&mut self) -> Vec<(String, TExpr)> {
-        self.mb()
+        self.model_build()
             .cols
             .iter()
             .map(|c| {
@@ -98,12 +98,12 @@ impl<'a> Checker<'a> {
                 let cx = self.row_ctx();
                 let t = self.expr(e, &cx);
                 self.want_bool(&t, e.span, "`where`");
-                self.mb().push_step(StepIr::Filter(t));
+                self.model_build().push_step(StepIr::Filter(t));
             }
             StepKind::Select(items) => {
                 let out = self.named_items(items, AggMode::Row, &mut HashMap::new());
                 self.set_plain_cols(&out);
-                let mb = self.mb();
+                let mb = self.model_build();
                 let names: Vec<&String> = out.iter().map(|o| &o.0).collect();
                 mb.unique_keys.retain(|k| k.iter().all(|c| names.contains(&c)));
                 mb.push_step(StepIr::Project(out));
@@ -111,7 +111,7 @@ impl<'a> Checker<'a> {
             }
             StepKind::Derive(items) => {
                 let mut seen: HashMap<String, Span> = HashMap::new();
-                let existing: Vec<String> = self.mb().cols.iter().map(|c| c.name.clone()).collect();
+                let existing: Vec<String> = self.model_build().cols.iter().map(|c| c.name.clone()).collect();
                 let mut out = vec![];
                 for it in items {
                     let Some(name) = self.item_name(it) else {
@@ -133,7 +133,7 @@ impl<'a> Checker<'a> {
                     }
                     out.push((name, t));
                 }
-                let mb = self.mb();
+                let mb = self.model_build();
                 let alias = mb.fresh_alias();
                 mb.cols.extend(out.iter().map(|(n, t)| Col {
                     name: n.clone(),
@@ -169,7 +169,7 @@ impl<'a> Checker<'a> {
                     let t = self.expr(&k.expr, &cx);
                     out.push((t, k.descending));
                 }
-                self.mb().push_step(StepIr::Sort(out));
+                self.model_build().push_step(StepIr::Sort(out));
             }
             StepKind::Limit(n) => {
                 if *n < 0 {
@@ -179,12 +179,12 @@ impl<'a> Checker<'a> {
                             .help("write a count of rows: `limit 10`"),
                     );
                 }
-                self.mb().push_step(StepIr::Limit((*n).max(0) as usize));
+                self.model_build().push_step(StepIr::Limit((*n).max(0) as usize));
             }
             StepKind::Distinct => {
                 let p = self.visible_projection();
                 self.set_plain_cols(&p);
-                let mb = self.mb();
+                let mb = self.model_build();
                 mb.unique_keys.push(p.iter().map(|x| x.0.clone()).collect());
                 mb.push_step(StepIr::Project(p));
                 mb.push_step(StepIr::Distinct);
@@ -198,7 +198,7 @@ impl<'a> Checker<'a> {
         self.check_grain();
         let all: Vec<(String, TExpr)> = groups.iter().chain(aggs.iter()).cloned().collect();
         self.set_plain_cols(&all);
-        let mb = self.mb();
+        let mb = self.model_build();
         mb.unique_keys = vec![groups.iter().map(|g| g.0.clone()).collect()];
         mb.single_row = groups.is_empty();
         mb.push_step(StepIr::Aggregate(groups, aggs));

@@ -30,7 +30,7 @@ impl<'a> Checker<'a> {
             .and_then(|v| v.as_array())
             .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
             .unwrap_or_default();
-        let name = self.norm(&s.name);
+        let name = self.canonical_name(&s.name);
         if let Some(max) = self.policy.max_reader_version
             && reader > max
         {

@@ -77,6 +77,14 @@ impl TExpr {
             nullable: true,
         }
     }
+    /// Its type, and whether it is a literal (for unification).
+    pub fn operand(&self) -> crate::types::Operand {
+        crate::types::Operand {
+            ty: self.ty,
+            literal: self.is_literal(),
+        }
+    }
+
     pub fn is_error(&self) -> bool {
         matches!(self.kind, TExprKind::Error)
     }

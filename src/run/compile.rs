@@ -28,8 +28,11 @@ impl Compilation {
     /// The checked program, or the diagnostics that prevent one.
     pub fn program(&self) -> Result<&Program, Failure> {
         match &self.program {
-            Some(p) if !self.has_errors() => Ok(p),
-            _ => Err(Failure::User(self.diags.clone())),
+            _ if self.has_errors() => Err(Failure::User(self.diags.clone())),
+            Some(p) => Ok(p),
+            None => Err(Failure::Internal(
+                "the checker found no error but gave no program (a model was not built)".into(),
+            )),
         }
     }
 }

@@ -216,7 +216,7 @@ pub fn rule_name(r: Rule) -> &'static str {
         k_cast => "`cast`",
         k_asc => "`asc`",
         k_desc => "`desc`",
-        k_fn | k_aggregate_fn | stdlib_file | signature | arg_ty | variadic | ret_ty => "a signature",
+        k_fn | k_aggregate_fn | stdlib_file | signature | arg_ty | variadic | ret_ty | sig_props => "a signature",
         WHITESPACE | COMMENT => "whitespace",
         ident_start | ident_cont => "a name",
         source_member => "a column, `join`, `measure` or `dimension`",

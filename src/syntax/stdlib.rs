@@ -1,21 +1,129 @@
-//! The standard library's signatures, parsed from `stdlib/functions.sem`.
+//! The standard library's signatures, parsed from `stdlib/functions.sem`: argument
+//! classes, return rules and properties are data there, enums here.
 
 use super::*;
-
+use crate::types::Type;
 use pest::Parser;
 
-// ---------------------------------------------------------------- stdlib signatures
+/// What an argument accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgClass {
+    Any,
+    Numeric,
+    Integer,
+    String,
+    Date,
+    Timestamp,
+    /// A date or a timestamp.
+    Temporal,
+    Bool,
+    /// Any number, cast to `float64`.
+    Float64,
+    /// A type that unifies with the first argument's.
+    Same,
+}
+
+impl ArgClass {
+    fn parse(s: &str) -> Option<ArgClass> {
+        Some(match s {
+            "any" => ArgClass::Any,
+            "numeric" => ArgClass::Numeric,
+            "integer" => ArgClass::Integer,
+            "string" => ArgClass::String,
+            "date" => ArgClass::Date,
+            "timestamp" => ArgClass::Timestamp,
+            "temporal" => ArgClass::Temporal,
+            "bool" => ArgClass::Bool,
+            "float64" => ArgClass::Float64,
+            "same" => ArgClass::Same,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArgClass::Any => "any",
+            ArgClass::Numeric => "numeric",
+            ArgClass::Integer => "integer",
+            ArgClass::String => "string",
+            ArgClass::Date => "date",
+            ArgClass::Timestamp => "timestamp",
+            ArgClass::Temporal => "temporal",
+            ArgClass::Bool => "bool",
+            ArgClass::Float64 => "float64",
+            ArgClass::Same => "same",
+        }
+    }
+}
+
+/// How a call's type follows from its arguments (argument numbers count from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnRule {
+    Fixed(Type),
+    /// The type of argument N.
+    Arg(usize),
+    /// The engine's widening of argument N for a sum.
+    Sum(usize),
+    /// The engine's widening of argument N for an average.
+    Avg(usize),
+    /// Every argument unified (each cast to the result).
+    Common,
+}
+
+impl ReturnRule {
+    fn parse(name: &str, arg: Option<usize>) -> Option<ReturnRule> {
+        Some(match (name, arg) {
+            ("arg", Some(n)) if n > 0 => ReturnRule::Arg(n),
+            ("sum", Some(n)) if n > 0 => ReturnRule::Sum(n),
+            ("avg", Some(n)) if n > 0 => ReturnRule::Avg(n),
+            ("common", None) => ReturnRule::Common,
+            (t, None) => ReturnRule::Fixed(Type::from_name(t)?),
+            _ => return None,
+        })
+    }
+}
+
+/// What the checker and the lowering may rely on of a function, declared in its `[…]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FunctionProps {
+    /// The engine aggregate is called with DISTINCT.
+    pub distinct: bool,
+    /// Rows a join repeats do not change the result (min, max, distinct counts).
+    pub repeat_safe: bool,
+    /// Counts the rows that have a value: repeated values of a joined target count each
+    /// base row once.
+    pub counts_rows: bool,
+    /// The result is never null.
+    pub never_null: bool,
+}
 
 /// A function signature from `stdlib/functions.sem`.
 #[derive(Debug, Clone)]
 pub struct Signature {
     pub name: String,
     pub aggregate: bool,
-    pub args: Vec<String>,
+    pub args: Vec<ArgClass>,
+    /// The last argument class repeats.
     pub variadic: bool,
-    pub ret: (String, Option<usize>),
+    pub ret: ReturnRule,
+    /// The DataFusion function the plan names.
     pub engine: String,
+    /// A leading constant argument of the engine function (`date_part("year", …)`).
     pub engine_const: Option<String>,
+    pub props: FunctionProps,
+}
+
+impl Signature {
+    /// `name(class, …)` as the standard library writes it.
+    pub fn display(&self) -> String {
+        let args: Vec<&str> = self.args.iter().map(|a| a.as_str()).collect();
+        format!(
+            "{}({}{})",
+            self.name,
+            args.join(", "),
+            if self.variadic { "..." } else { "" }
+        )
+    }
 }
 
 /// Parses the embedded standard library. It ships with the binary and is tested, so an
@@ -27,29 +135,45 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
         .flat_map(|p| p.into_inner())
         .filter(|p| p.as_rule() == Rule::signature)
     {
+        let at = sig.as_str().lines().next().unwrap_or("").to_string();
+        let bad = |what: &str| format!("stdlib: {what} in `{at}`");
         let mut s = Signature {
             name: String::new(),
             aggregate: false,
             args: vec![],
             variadic: false,
-            ret: (String::new(), None),
+            ret: ReturnRule::Common,
             engine: String::new(),
             engine_const: None,
+            props: FunctionProps::default(),
         };
         for x in sig.into_inner() {
             match x.as_rule() {
                 Rule::k_aggregate_fn => s.aggregate = true,
                 Rule::ident => s.name = x.as_str().to_string(),
-                Rule::arg_ty => s.args.push(x.as_str().to_string()),
+                Rule::arg_ty => s
+                    .args
+                    .push(ArgClass::parse(x.as_str()).ok_or_else(|| bad("unknown argument class"))?),
                 Rule::variadic => s.variadic = true,
                 Rule::ret_ty => {
                     let mut it = x.into_inner();
                     let n = it.next().map(|n| n.as_str().to_string()).unwrap_or_default();
                     let a = it.next().and_then(|a| a.as_str().parse().ok());
-                    s.ret = (n, a);
+                    s.ret = ReturnRule::parse(&n, a).ok_or_else(|| bad("unknown return rule"))?;
                 }
                 Rule::string_lit if s.engine.is_empty() => s.engine = unescape(x.as_str()),
                 Rule::string_lit => s.engine_const = Some(unescape(x.as_str())),
+                Rule::sig_props => {
+                    for p in x.into_inner() {
+                        match p.as_str() {
+                            "distinct" => s.props.distinct = true,
+                            "repeat_safe" => s.props.repeat_safe = true,
+                            "counts_rows" => s.props.counts_rows = true,
+                            "never_null" => s.props.never_null = true,
+                            _ => return Err(bad("unknown property")),
+                        }
+                    }
+                }
                 _ => {}
             }
         }

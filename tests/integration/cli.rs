@@ -1,75 +1,7 @@
 //! The `semc` binary: exit codes and output formats.
 
-use crate::fixtures;
+use crate::fixtures::{self, append_own_rows, first_int64s, fresh_dir, read_table};
 use std::process::Command;
-
-/// A fresh folder for one test, with copies of fixture tables (`(fixture path, copy path)`).
-fn fresh_dir(name: &str, copies: &[(&str, &str)]) -> std::path::PathBuf {
-    let dir = fixtures::root().join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for (from, to) in copies {
-        std::fs::create_dir_all(dir.join(to).parent().unwrap()).unwrap();
-        let ok = Command::new("cp")
-            .args([
-                "-r",
-                fixtures::root().join(from).to_str().unwrap(),
-                dir.join(to).to_str().unwrap(),
-            ])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    }
-    dir
-}
-
-/// Appends (the first `limit` of) a Delta table's own rows to it: a new version.
-async fn append_own_rows(table: &std::path::Path, limit: Option<usize>) {
-    let url = url::Url::from_directory_path(std::fs::canonicalize(table).unwrap()).unwrap();
-    let t = deltalake::open_table(url).await.unwrap();
-    let ctx = datafusion::prelude::SessionContext::new();
-    let rows = ctx
-        .read_table(t.table_provider().await.unwrap())
-        .unwrap()
-        .limit(0, limit)
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    t.write(rows)
-        .with_save_mode(deltalake::protocol::SaveMode::Append)
-        .await
-        .unwrap();
-}
-
-/// The Delta table at `dir` (at `version`, or the latest): its version and its rows in
-/// stored order.
-fn read_table(dir: &std::path::Path, version: Option<i64>) -> (i64, Vec<datafusion::arrow::record_batch::RecordBatch>) {
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let url = url::Url::from_directory_path(std::fs::canonicalize(dir).unwrap()).unwrap();
-        let pin = version.map_or(semc::delta::PinSpec::Latest, semc::delta::PinSpec::Version);
-        let t = semc::delta::open(&url, &pin).await.unwrap();
-        let ctx = semc::engine::session_with_partitions(1);
-        let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
-        let batches = ctx.read_table(p).unwrap().collect().await.unwrap();
-        (t.version().unwrap() as i64, batches)
-    })
-}
-
-/// The int64 values of the first column.
-fn first_int64s(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Vec<i64> {
-    batches
-        .iter()
-        .flat_map(|b| {
-            let a = b
-                .column(0)
-                .as_any()
-                .downcast_ref::<datafusion::arrow::array::Int64Array>()
-                .unwrap();
-            a.values().to_vec()
-        })
-        .collect()
-}
 
 fn semc(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_semc"))

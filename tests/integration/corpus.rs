@@ -125,6 +125,7 @@ async fn hostile_inputs() {
         ("long_garbage_1mb", long_garbage.into_bytes(), "E0001"),
         ("long_string_1mb", long_string.into_bytes(), "E0301"),
         ("nul_bytes", b"source s from delta(\"x\") {\0}".to_vec(), "E0006"),
+        ("too_large_16mib", vec![b'#'; (16 << 20) + 1], "E0007"),
         ("invalid_utf8", bad_utf8, "E0002"),
         ("empty", vec![], "E0008"),
         ("only_whitespace", b"  \n\t\n".to_vec(), "E0008"),
@@ -154,4 +155,64 @@ async fn hostile_inputs() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Codes a marked case in `tests/cases/check/` cannot show, with where they are tested:
+/// decode errors are generated in code ([`hostile_inputs`]); the others happen only at run
+/// time, on data or files, and are asserted by the CLI and end-to-end tests.
+const NOT_IN_CORPUS: &[(&str, &str)] = &[
+    ("E0002", "invalid UTF-8: hostile_inputs"),
+    ("E0003", "nesting too deep: hostile_inputs"),
+    ("E0006", "NUL bytes: hostile_inputs"),
+    ("E0007", "a file over 16 MiB: hostile_inputs"),
+    ("E0307", "a nullable table column declared not null: features.rs"),
+    ("E0309", "a missing sem.lock under --locked: cli.rs"),
+    ("E0401", "a write that fails: cli.rs"),
+    ("E0402", "a contract the data breaks: cli.rs, e2e.rs, features.rs"),
+    ("E0403", "--output naming no output: cli.rs"),
+    ("E0404", "a bundle that cannot be read: cli.rs"),
+    ("E0405", "a join key the data repeats: cli.rs, e2e.rs"),
+    ("E0406", "orphan keys: e2e.rs, features.rs"),
+    ("E0407", "a concurrent writer: cli.rs"),
+    ("E0408", "a source constraint the data breaks: features.rs"),
+    ("E0409", "a division by zero in the data: cli.rs"),
+    ("E0410", "a memory limit too small: cli.rs"),
+];
+
+/// Every code in the registry is shown by a marked corpus case, or is on the short list
+/// above and asserted by a test there; nothing on the list is also in the corpus.
+#[test]
+fn every_code_has_a_case() {
+    let mut corpus = String::new();
+    let mut stack = vec![cases_dir()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                corpus.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    let tests: String = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs") && !p.ends_with("corpus.rs"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let mut missing = vec![];
+    for code in semc::codes::Code::ALL {
+        let c = code.as_str();
+        let marked = corpus.contains(&format!("error: {c}")) || corpus.contains(&format!("warning: {c}"));
+        match NOT_IN_CORPUS.iter().find(|(k, _)| *k == c) {
+            Some(_) if marked => missing.push(format!("{c} is in the corpus: take it off NOT_IN_CORPUS")),
+            Some((_, why)) if why.contains("hostile_inputs") => {}
+            Some(_) if !tests.contains(c) => missing.push(format!("{c}: no test asserts it")),
+            Some(_) => {}
+            None if !marked => missing.push(format!("{c}: no corpus case marks it")),
+            None => {}
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
 }

@@ -1,61 +1,15 @@
 //! End to end: `.sem` workspaces over Delta tables, run through `semc`'s entry points, with
 //! result rows compared against DataFusion SQL on the same tables and snapshots of plans.
 
-use crate::fixtures;
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use crate::fixtures::{self, Rows, run_ok, table_rows, to_rows, workspace};
 use datafusion::prelude::SessionContext;
 use semc::run;
-use std::path::{Path, PathBuf};
-
-/// A fresh workspace folder: `links` are symlinks to fixture tables, `files` are written.
-pub(crate) fn workspace(name: &str, links: &[(&str, &str)], files: &[(&str, &str)]) -> PathBuf {
-    let dir = fixtures::root().join("ws").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for (at, target) in links {
-        let p = dir.join(at);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::os::unix::fs::symlink(fixtures::root().join(target), p).unwrap();
-    }
-    for (f, text) in files {
-        std::fs::write(dir.join(f), text).unwrap();
-    }
-    dir
-}
+use std::path::Path;
 
 fn copy_examples(dir: &Path) {
     for (name, text) in semc::demo::examples::TPCH {
         std::fs::write(dir.join(name), text).unwrap();
     }
-}
-
-pub(crate) type Rows = (Vec<String>, Vec<Vec<String>>);
-
-fn to_rows(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Rows {
-    let mut names = vec![];
-    let mut rows = vec![];
-    for b in batches {
-        names = b.schema().fields().iter().map(|f| f.name().clone()).collect();
-        let opts = FormatOptions::default().with_null("NULL");
-        let fmts: Vec<ArrayFormatter> = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap())
-            .collect();
-        for i in 0..b.num_rows() {
-            rows.push(fmts.iter().map(|f| f.value(i).to_string()).collect());
-        }
-    }
-    (names, rows)
-}
-
-/// The rows of a Delta table (latest version) in stored order.
-pub(crate) async fn table_rows(location: &str) -> Rows {
-    let url = url::Url::parse(location).unwrap();
-    let table = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
-    let ctx = semc::engine::session_with_partitions(1);
-    let p = semc::engine::provider(&table, &ctx.state()).await.unwrap();
-    to_rows(&ctx.read_table(p).unwrap().collect().await.unwrap())
 }
 
 /// Runs SQL over the fixture tables registered by name.
@@ -113,18 +67,6 @@ async fn plan_of(path: &Path) -> (run::Compilation, run::Session, substrait::pro
         s.plan(program, None).unwrap_or_else(|_| panic!("plan"))
     };
     (c, s, plan)
-}
-
-pub(crate) async fn run_ok(dir: &Path) -> Vec<run::OutputReport> {
-    let c = run::compile(dir).await.unwrap_or_else(|_| panic!("internal failure"));
-    if c.has_errors() {
-        panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false));
-    }
-    match run::run_compiled(&c, None).await {
-        Ok(r) => r,
-        Err(run::Failure::User(d)) => panic!("{}", semc::diag::render(&c.ws.map, &d, false)),
-        Err(run::Failure::Internal(m)) => panic!("internal: {m}"),
-    }
 }
 
 /// The official text of a TPC-H query (`q01` … `q22`).

@@ -2,7 +2,7 @@
 //! produce them: semc reads each faithfully or refuses it with a diagnostic — never a silent
 //! wrong answer.
 
-use crate::e2e::{run_ok, table_rows, workspace};
+use crate::fixtures::{run_ok, table_rows, workspace};
 use datafusion::arrow::array::{Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;

@@ -1,6 +1,9 @@
 //! Delta tables the tests read, generated once per test process.
 
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use semc::run;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
 
 static FIXTURES: OnceLock<PathBuf> = OnceLock::new();
@@ -128,4 +131,134 @@ pub fn redact(text: &str) -> String {
             .replace(&p, "[fixtures]");
     }
     out
+}
+
+// ---------------------------------------------------------------- helpers shared by the tests
+
+/// A fresh workspace folder: `links` are symlinks to fixture tables, `files` are written.
+pub fn workspace(name: &str, links: &[(&str, &str)], files: &[(&str, &str)]) -> PathBuf {
+    let dir = root().join("ws").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (at, target) in links {
+        let p = dir.join(at);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(root().join(target), p).unwrap();
+    }
+    for (f, text) in files {
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    dir
+}
+
+pub type Rows = (Vec<String>, Vec<Vec<String>>);
+
+pub fn to_rows(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Rows {
+    let mut names = vec![];
+    let mut rows = vec![];
+    for b in batches {
+        names = b.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let opts = FormatOptions::default().with_null("NULL");
+        let fmts: Vec<ArrayFormatter> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap())
+            .collect();
+        for i in 0..b.num_rows() {
+            rows.push(fmts.iter().map(|f| f.value(i).to_string()).collect());
+        }
+    }
+    (names, rows)
+}
+
+/// The rows of a Delta table (latest version) in stored order.
+pub async fn table_rows(location: &str) -> Rows {
+    let url = url::Url::parse(location).unwrap();
+    let table = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
+    let ctx = semc::engine::session_with_partitions(1);
+    let p = semc::engine::provider(&table, &ctx.state()).await.unwrap();
+    to_rows(&ctx.read_table(p).unwrap().collect().await.unwrap())
+}
+
+pub async fn run_ok(dir: &Path) -> Vec<run::OutputReport> {
+    let c = run::compile(dir).await.unwrap_or_else(|_| panic!("internal failure"));
+    if c.has_errors() {
+        panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false));
+    }
+    match run::run_compiled(&c, None).await {
+        Ok(r) => r,
+        Err(run::Failure::User(d)) => panic!("{}", semc::diag::render(&c.ws.map, &d, false)),
+        Err(run::Failure::Internal(m)) => panic!("internal: {m}"),
+    }
+}
+
+/// A fresh folder for one test, with copies of fixture tables (`(fixture path, copy path)`).
+pub fn fresh_dir(name: &str, copies: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = root().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (from, to) in copies {
+        std::fs::create_dir_all(dir.join(to).parent().unwrap()).unwrap();
+        let ok = Command::new("cp")
+            .args([
+                "-r",
+                root().join(from).to_str().unwrap(),
+                dir.join(to).to_str().unwrap(),
+            ])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    dir
+}
+
+/// Appends (the first `limit` of) a Delta table's own rows to it: a new version.
+pub async fn append_own_rows(table: &std::path::Path, limit: Option<usize>) {
+    let url = url::Url::from_directory_path(std::fs::canonicalize(table).unwrap()).unwrap();
+    let t = deltalake::open_table(url).await.unwrap();
+    let ctx = datafusion::prelude::SessionContext::new();
+    let rows = ctx
+        .read_table(t.table_provider().await.unwrap())
+        .unwrap()
+        .limit(0, limit)
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    t.write(rows)
+        .with_save_mode(deltalake::protocol::SaveMode::Append)
+        .await
+        .unwrap();
+}
+
+/// The Delta table at `dir` (at `version`, or the latest): its version and its rows in
+/// stored order.
+pub fn read_table(
+    dir: &std::path::Path,
+    version: Option<i64>,
+) -> (i64, Vec<datafusion::arrow::record_batch::RecordBatch>) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let url = url::Url::from_directory_path(std::fs::canonicalize(dir).unwrap()).unwrap();
+        let pin = version.map_or(semc::delta::PinSpec::Latest, semc::delta::PinSpec::Version);
+        let t = semc::delta::open(&url, &pin).await.unwrap();
+        let ctx = semc::engine::session_with_partitions(1);
+        let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
+        let batches = ctx.read_table(p).unwrap().collect().await.unwrap();
+        (t.version().unwrap() as i64, batches)
+    })
+}
+
+/// The int64 values of the first column.
+pub fn first_int64s(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Vec<i64> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let a = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::Int64Array>()
+                .unwrap();
+            a.values().to_vec()
+        })
+        .collect()
 }

@@ -1,7 +1,7 @@
 //! Incremental models over a source's Change Data Feed: each run appends the rows of the
 //! source's new changes, and the output always equals a full rebuild.
 
-use crate::e2e::{Rows, run_ok, table_rows, workspace};
+use crate::fixtures::{Rows, run_ok, table_rows, workspace};
 use datafusion::arrow::array::{Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
