@@ -46,17 +46,12 @@ impl<'a> Checker<'a> {
                     )),
                 );
             }
-            let mut nullable = col.nullable;
-            let mut unique = false;
+            let (not_null, unique) = d.not_null_and_unique();
+            let nullable = col.nullable && !not_null;
             let mut checks = vec![];
             for k in &d.constraints {
                 match k {
-                    Constraint::Key(_) => {
-                        nullable = false;
-                        unique = true;
-                    }
-                    Constraint::Unique(_) => unique = true,
-                    Constraint::NotNull(_) => nullable = false,
+                    Constraint::Key(_) | Constraint::Unique(_) | Constraint::NotNull(_) => {}
                     Constraint::Check(e, _) => {
                         // checks see the model's output columns, unqualified (they run on the output)
                         let saved = self.model_build().shaped;

@@ -39,19 +39,8 @@ impl<'a> Checker<'a> {
                 );
             }
             let ty = self.type_of(&c.ty);
-            let mut nullable = true;
-            let mut unique = false;
-            for k in &c.constraints {
-                match k {
-                    Constraint::Key(_) => {
-                        nullable = false;
-                        unique = true;
-                    }
-                    Constraint::Unique(_) => unique = true,
-                    Constraint::NotNull(_) => nullable = false,
-                    Constraint::Check(..) => {}
-                }
-            }
+            let (not_null, unique) = c.not_null_and_unique();
+            let nullable = !not_null;
             cols.push(SrcCol {
                 name: cname,
                 ty: ty.unwrap_or(Type::Null),

@@ -91,6 +91,22 @@ pub struct ColumnDecl {
     pub span: Span,
 }
 
+impl ColumnDecl {
+    /// Whether the constraints forbid nulls (`key`, `not null`), and whether they declare
+    /// the column unique (`key`, `unique`).
+    pub fn not_null_and_unique(&self) -> (bool, bool) {
+        let not_null = self
+            .constraints
+            .iter()
+            .any(|k| matches!(k, Constraint::Key(_) | Constraint::NotNull(_)));
+        let unique = self
+            .constraints
+            .iter()
+            .any(|k| matches!(k, Constraint::Key(_) | Constraint::Unique(_)));
+        (not_null, unique)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum TypeExpr {
     Named(Ident),
