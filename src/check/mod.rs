@@ -13,7 +13,7 @@ use crate::syntax::Signature;
 use crate::syntax::ast::{self};
 use crate::syntax::load::Workspace;
 use crate::types::Type;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 mod contracts;
 mod exprs;
@@ -84,6 +84,9 @@ struct SrcInfo<'a> {
     ir: SourceIr,
     /// Whether the table has its Change Data Feed on (None: the table could not be read).
     change_data_feed: Option<bool>,
+    /// Measures and dimensions whose declaration has an error (reported there once): a use
+    /// of one is an error node, with no diagnostic of its own.
+    broken_members: HashSet<String>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -197,6 +200,9 @@ struct ModelBuild {
     next_alias: usize,
     /// measure/dimension names being expanded (cycle guard)
     expanding: Vec<String>,
+    /// The model reads something whose error was reported elsewhere (a broken measure):
+    /// it is in error without a diagnostic of its own.
+    poisoned: bool,
     pending: Vec<PendingAgg>,
     /// Column sets known to be unique in the current relation.
     unique_keys: Vec<Vec<String>>,
@@ -221,6 +227,7 @@ impl ModelBuild {
             steps: vec![],
             next_alias: 0,
             expanding: vec![],
+            poisoned: false,
             pending: vec![],
             unique_keys: vec![],
             scalars: vec![],

@@ -154,7 +154,8 @@ impl<'a> Checker<'a> {
             contract = self.contract(&name, m, c);
         }
         // (an error node also has no type: only report when this model had no other error)
-        let had_errors = self.diags[errors_before..].iter().any(Diagnostic::is_error);
+        let had_errors = self.diags[errors_before..].iter().any(Diagnostic::is_error)
+            || self.building.as_ref().is_some_and(|b| b.poisoned);
         for c in self.model_build().cols.clone() {
             if c.ty == Type::Null && !had_errors {
                 self.err(
@@ -169,6 +170,11 @@ impl<'a> Checker<'a> {
             }
         }
         let mb = self.building.take()?;
+        if had_errors {
+            // a model with an error gives nothing to read: models built on it stay silent
+            // instead of reporting what follows from its error
+            return None;
+        }
         let schema: Vec<Field> = mb
             .cols
             .iter()

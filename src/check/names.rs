@@ -333,6 +333,11 @@ impl<'a> Checker<'a> {
         let shaped = self.building.as_ref().is_some_and(|m| m.shaped);
         if let Some(src) = cx.source.filter(|_| shaped || cx.source_only) {
             let s = self.sources[src].ast;
+            if self.sources[src].broken_members.contains(&n) {
+                // its declaration's error was reported there: this model is in error, silently
+                self.model_build().poisoned = true;
+                return ty_err();
+            }
             let key = format!("{}.{}", self.sources[src].name, n);
             let inner = Ctx {
                 source_only: true,

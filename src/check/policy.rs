@@ -25,6 +25,10 @@ impl<'a> Checker<'a> {
                         .help("write `identifiers = lower` or `identifiers = exact`"),
                 ),
                 ("strict", ast::PolicyValue::Bool(b)) => self.policy.strict = *b,
+                ("trust_declared", ast::PolicyValue::Bool(b)) => self.policy.trust_declared = *b,
+                ("trust_declared", _) => {
+                    self.err(bad("`trust_declared` is `true` or `false`").help("write `trust_declared = true`"))
+                }
                 ("strict", _) => self.err(bad("`strict` is `true` or `false`").help("write `strict = true`")),
                 ("allow", ast::PolicyValue::List(items)) => {
                     const STEPS: &[&str] = &[
@@ -70,6 +74,7 @@ impl<'a> Checker<'a> {
                     const KEYS: &[&str] = &[
                         "identifiers",
                         "strict",
+                        "trust_declared",
                         "allow",
                         "max_reader_version",
                         "max_writer_version",

@@ -7,7 +7,7 @@ use crate::diag::Diagnostic;
 use crate::span::Span;
 use crate::syntax::ast::{self, Constraint, ExprKind};
 use crate::types::Type;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use url::Url;
 
 impl<'a> Checker<'a> {
@@ -151,6 +151,7 @@ impl<'a> Checker<'a> {
             keys,
             ir,
             change_data_feed: table.and_then(|t| t.as_ref().ok()).map(|t| t.change_data_feed),
+            broken_members: HashSet::new(),
         });
         // joins, measures, dimensions, checks are checked once every source is known
         let _ = members;
@@ -218,18 +219,29 @@ impl<'a> Checker<'a> {
             }
         }
         for m in &s.measures {
-            if !self.mentions_aggregate(&m.expr, s) {
-                self.err(
-                    Diagnostic::error(
-                        Code::E0213,
-                        m.expr.span,
-                        format!("measure `{}` does not aggregate", m.name.text),
-                    )
-                    .label("a row-level expression")
-                    .help("a measure aggregates rows, e.g. `sum(x)`; a per-row expression is a `dimension`"),
-                );
-                continue;
-            }
+            let errors_before = self.diags.len();
+            self.measure(s, m, &row);
+            self.note_broken(i, &m.name, errors_before);
+        }
+        for d in &s.dimensions {
+            let errors_before = self.diags.len();
+            self.expr(&d.expr, &row);
+            self.note_broken(i, &d.name, errors_before);
+        }
+        self.building = saved;
+    }
+
+    /// Records a measure or dimension of source `i` as broken when its check reported an error.
+    fn note_broken(&mut self, i: usize, name: &ast::Ident, errors_before: usize) {
+        if self.diags[errors_before..].iter().any(Diagnostic::is_error) {
+            let name = self.canonical_name(name);
+            self.sources[i].broken_members.insert(name);
+        }
+    }
+
+    /// A measure's declaration: an aggregate over the source's rows.
+    fn measure(&mut self, s: &ast::Source, m: &ast::NamedDecl, row: &Ctx) {
+        let aggregates = self.mentions_aggregate(&m.expr, s) && {
             let t = self.expr(
                 &m.expr,
                 &Ctx {
@@ -237,22 +249,19 @@ impl<'a> Checker<'a> {
                     ..row.clone()
                 },
             );
-            if !t.is_error() && !t.contains_agg() {
-                self.err(
-                    Diagnostic::error(
-                        Code::E0213,
-                        m.expr.span,
-                        format!("measure `{}` does not aggregate", m.name.text),
-                    )
-                    .label("a row-level expression")
-                    .help("a measure aggregates rows, e.g. `sum(x)`; a per-row expression is a `dimension`"),
-                );
-            }
+            t.is_error() || t.contains_agg()
+        };
+        if !aggregates {
+            self.err(
+                Diagnostic::error(
+                    Code::E0213,
+                    m.expr.span,
+                    format!("measure `{}` does not aggregate", m.name.text),
+                )
+                .label("a row-level expression")
+                .help("a measure aggregates rows, e.g. `sum(x)`; a per-row expression is a `dimension`"),
+            );
         }
-        for d in &s.dimensions {
-            self.expr(&d.expr, &row);
-        }
-        self.building = saved;
     }
 
     /// Does the expression call an aggregate or name a measure (syntactically)?

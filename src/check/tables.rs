@@ -189,20 +189,6 @@ impl<'a> Checker<'a> {
                 && !c.nullable
             {
                 unguaranteed.push((c.name.clone(), c.span));
-                let help = if self.policy.strict {
-                    "`strict = true`: semc verifies it on the snapshot before each run commits"
-                } else {
-                    "semc trusts the declaration; `strict = true` in the policy verifies it on the data at each run"
-                };
-                self.err(
-                    Diagnostic::warning(
-                        Code::E0307,
-                        c.span,
-                        format!("column `{}` is declared not null; the table allows nulls in it", c.name),
-                    )
-                    .label("not guaranteed by the table")
-                    .help(help),
-                );
             }
             match info.columns.iter().find(|t| t.name == c.name) {
                 None => {
@@ -267,6 +253,40 @@ impl<'a> Checker<'a> {
                 },
             }
         }
+        self.unguaranteed_not_null(s, &unguaranteed);
         unguaranteed
+    }
+
+    /// One warning per source for the columns it declares not null (or `key`) that its table
+    /// allows nulls in — tables written by pandas, Spark or delta-rs mark every column
+    /// nullable. Under `strict` the run verifies them (E0408) and nothing is said here;
+    /// `trust_declared = true` in the policy silences it.
+    fn unguaranteed_not_null(&mut self, s: &ast::Source, columns: &[(String, Span)]) {
+        let Some(((first, span), rest)) = columns.split_first() else {
+            return;
+        };
+        if self.policy.strict || self.policy.trust_declared {
+            return;
+        }
+        let names: Vec<String> = columns.iter().map(|(n, _)| format!("`{n}`")).collect();
+        let message = if rest.is_empty() {
+            format!(
+                "source `{}` declares `{first}` not null; its table allows nulls in it",
+                self.canonical_name(&s.name)
+            )
+        } else {
+            format!(
+                "source `{}` declares {} not null; its table allows nulls in them",
+                self.canonical_name(&s.name),
+                names.join(", ")
+            )
+        };
+        let mut d = Diagnostic::warning(Code::E0307, *span, message).label("not guaranteed by the table");
+        for (_, other) in rest {
+            d = d.with(*other, "nor this one");
+        }
+        self.err(d.help(
+            "semc trusts the declaration; `strict = true` in the policy verifies it on the data at each run, `trust_declared = true` silences this warning",
+        ));
     }
 }

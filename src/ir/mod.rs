@@ -300,6 +300,8 @@ pub struct OutputIr {
 pub struct PolicyIr {
     pub lower_identifiers: bool,
     pub strict: bool,
+    /// Source constraints the table does not guarantee are trusted without a warning.
+    pub trust_declared: bool,
     pub allow: Option<Vec<String>>,
     pub max_reader_version: Option<i64>,
     pub max_writer_version: Option<i64>,
