@@ -13,9 +13,12 @@ pub(crate) struct Builder {
 }
 
 impl Builder {
+    /// The span of a pair's own text: without the whitespace and comments the grammar
+    /// skipped after its last token (a one-line item's label stays on its line).
     pub(super) fn span(&self, p: &Pair<Rule>) -> Span {
         let s = p.as_span();
-        Span::new(self.file, s.start(), s.end())
+        let end = s.start() + without_trailing_skip(s.as_str()).len();
+        Span::new(self.file, s.start(), end)
     }
 
     fn ident(&self, p: Pair<Rule>) -> Ident {
@@ -691,4 +694,36 @@ pub(crate) fn empty_ident(span: Span) -> Ident {
         quoted: false,
         span,
     }
+}
+
+/// `text` without trailing whitespace and `#` comments. Only text that ends in whitespace
+/// can end in a skipped comment (a comment runs to the end of its line), so the usual case
+/// costs nothing.
+fn without_trailing_skip(text: &str) -> &str {
+    let mut t = text;
+    while t.ends_with([' ', '\t', '\r', '\n']) {
+        t = t.trim_end();
+        let line_start = t.rfind('\n').map_or(0, |i| i + 1);
+        match comment_start(&t[line_start..]) {
+            Some(c) => t = &t[..line_start + c],
+            None => break,
+        }
+    }
+    t
+}
+
+/// Where a `#` comment starts in one line, outside string literals.
+fn comment_start(line: &str) -> Option<usize> {
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '#' if !in_string => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
