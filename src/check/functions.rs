@@ -63,6 +63,7 @@ impl<'a> Checker<'a> {
                     };
                     mb.pending.push(PendingAgg {
                         func: n.clone(),
+                        measure: None,
                         props,
                         home,
                         expr: t.clone(),

@@ -12,17 +12,18 @@ impl<'a> Checker<'a> {
         let mb = self.model_build();
         let pending = std::mem::take(&mut mb.pending);
         let base = mb.base_alias.clone();
-        let mut fans: Vec<(String, Span)> = mb
+        // (alias, join declaration, the join's name as written)
+        let mut fans: Vec<(String, Span, String)> = mb
             .paths
             .iter()
             .filter(|p| p.fans_out)
-            .map(|p| (p.alias.clone(), p.join_span))
+            .map(|p| (p.alias.clone(), p.join_span, p.path.join(".")))
             .collect();
         fans.extend(
             mb.adhoc
                 .iter()
                 .filter(|a| a.fans_out)
-                .map(|a| (a.alias.clone(), a.span)),
+                .map(|a| (a.alias.clone(), a.span, a.name.clone())),
         );
         let mut repeated: Vec<(String, Span, String)> = mb
             .paths
@@ -49,16 +50,24 @@ impl<'a> Checker<'a> {
             if quals.is_empty() {
                 quals.insert(p.home.clone());
             }
-            let on_fan = fans.iter().any(|(a, _)| quals.contains(a));
+            let on_fan = fans.iter().any(|(a, _, _)| quals.contains(a));
             if on_fan {
                 continue;
             }
-            if let Some((_, span)) = fans.first() {
+            if let Some((_, span, join)) = fans.first() {
+                let what = match &p.measure {
+                    Some(m) => format!("measure `{m}` (`{}`)", p.func),
+                    None => format!("`{}`", p.func),
+                };
                 self.err(
-                    Diagnostic::error(Code::E0206, p.span, format!("`{}` would count rows more than once", p.func))
-                        .label("aggregated here")
-                        .with(*span, "this one_to_many join repeats each row")
-                        .help("aggregate at this relation's own grain in a model of its own and join the result, or use count_distinct/min/max"),
+                    Diagnostic::error(
+                        Code::E0206,
+                        p.span,
+                        format!("{what} would count rows more than once: the join `{join}` repeats each row"),
+                    )
+                    .label("aggregated here")
+                    .with(*span, format!("`{join}` is one_to_many: it repeats each row"))
+                    .help("aggregate at this relation's own grain in a model of its own and join the result, or use count_distinct/min/max"),
                 );
                 continue;
             }
@@ -80,7 +89,14 @@ impl<'a> Checker<'a> {
                     .cloned()
                     .unwrap_or_default();
                 self.err(
-                    Diagnostic::error(Code::E0206, p.span, format!("`{}` over `{name}` would count each `{name}` row once per joined row", p.func))
+                    Diagnostic::error(
+                        Code::E0206,
+                        p.span,
+                        match &p.measure {
+                            Some(m) => format!("measure `{m}` (`{}`) over `{name}` would count each `{name}` row once per joined row", p.func),
+                            None => format!("`{}` over `{name}` would count each `{name}` row once per joined row", p.func),
+                        },
+                    )
                         .label("aggregated across a many_to_one join")
                         .with(span, "many rows here share one target row")
                         .help(format!("compute it in a model from `{name}` (its own grain) and join that model, or use count_distinct/min/max")),

@@ -142,6 +142,8 @@ struct Adhoc {
 /// An aggregate call whose grain is checked when its step is complete.
 struct PendingAgg {
     func: String,
+    /// The measure it comes from, when a measure was used.
+    measure: Option<String>,
     props: crate::syntax::stdlib::FunctionProps,
     /// The alias whose rows an argument-less aggregate (`count()`) counts.
     home: String,

@@ -392,6 +392,7 @@ impl<'a> Checker<'a> {
                 if let Some(mb) = self.building.as_mut() {
                     for p in &mut mb.pending[before..] {
                         p.span = span;
+                        p.measure = Some(n.clone());
                     }
                     mb.expanding.pop();
                 }
