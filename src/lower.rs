@@ -277,6 +277,7 @@ impl<'a> Lowerer<'a> {
                     BinOp::Mul => Operator::Multiply,
                     BinOp::Div => Operator::Divide,
                     BinOp::Mod => Operator::Modulo,
+                    BinOp::Concat => Operator::StringConcat,
                 };
                 binary_expr(self.expr(l)?, o, self.expr(r)?)
             }

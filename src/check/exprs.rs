@@ -245,6 +245,18 @@ impl<'a> Checker<'a> {
                 }
                 texpr(TExprKind::Binary(op, Box::new(l), Box::new(r)), Type::Bool, nullable)
             }
+            BinOp::Concat => {
+                let string = |t: Type| t == Type::String || t == Type::Null;
+                if !string(l.ty) || !string(r.ty) {
+                    let help = if l.ty == Type::Bool || r.ty == Type::Bool {
+                        "`||` joins strings; the boolean or is written `or`"
+                    } else {
+                        "`||` joins strings (convert a value with `cast(x as string)`); the boolean or is written `or`"
+                    };
+                    return mismatch(self, format!("cannot join {} and {} with `||`", l.ty, r.ty), help);
+                }
+                texpr(TExprKind::Binary(op, Box::new(l), Box::new(r)), Type::String, nullable)
+            }
             _ => {
                 let numeric = l.ty.is_numeric() && r.ty.is_numeric();
                 let temporal = (l.ty.is_temporal() && r.ty == Type::Interval)
@@ -256,7 +268,7 @@ impl<'a> Checker<'a> {
                 }
                 if !(numeric || temporal && matches!(op, BinOp::Add | BinOp::Sub)) {
                     let help = if l.ty == Type::String && r.ty == Type::String {
-                        "join strings with `concat(a, b)`"
+                        "join strings with `a || b` or `concat(a, b)`"
                     } else {
                         "arithmetic takes numbers (and date ± interval)"
                     };

@@ -27,11 +27,20 @@ impl<'a> Checker<'a> {
         if let ExprKind::Path(p) = &it.expr.kind {
             return p.last().map(|i| self.canonical_name(i));
         }
-        self.err(
+        let text = self.ws.map.text(it.expr.span).to_string();
+        let d = if matches!(it.expr.kind, ExprKind::Lit(ast::Lit::Int(_))) {
+            // SQL's `group by 1` / `order by 2`
+            Diagnostic::error(Code::E0111, it.expr.span, format!("`{text}` is a number, not a column position"))
+                .label("a constant without a name")
+                .help(format!(
+                    "semc has no positional references: name the column (`group by o_custkey`), or name the value (`name = {text}`)"
+                ))
+        } else {
             Diagnostic::error(Code::E0111, it.expr.span, "this column needs a name")
                 .label("unnamed expression")
-                .help(format!("write `name = {}`", self.ws.map.text(it.expr.span))),
-        );
+                .help(format!("write `name = {text}`"))
+        };
+        self.err(d);
         None
     }
 

@@ -280,6 +280,8 @@ pub enum BinOp {
     Mul,
     Div,
     Mod,
+    /// `||`: string concatenation.
+    Concat,
 }
 
 impl BinOp {
@@ -298,6 +300,7 @@ impl BinOp {
             BinOp::Mul => "*",
             BinOp::Div => "/",
             BinOp::Mod => "%",
+            BinOp::Concat => "||",
         }
     }
 }

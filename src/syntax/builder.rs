@@ -518,6 +518,7 @@ impl Builder {
                     Rule::op_sub => BinOp::Sub,
                     Rule::op_mul => BinOp::Mul,
                     Rule::op_div => BinOp::Div,
+                    Rule::op_concat => BinOp::Concat,
                     _ => BinOp::Mod,
                 };
                 b.cap(

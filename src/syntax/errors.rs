@@ -38,7 +38,7 @@ pub(crate) fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>
         } else {
             format!("expected {}", join_or(&expected))
         });
-    if let Some(h) = syntax_help(rest, &expected) {
+    if let Some(h) = syntax_help(&text[..pos.min(text.len())], rest, &expected) {
         d = d.help(h);
     } else {
         d = d.help("see the README's language section for the form of each item and step");
@@ -46,7 +46,60 @@ pub(crate) fn syntax_error(file: FileId, text: &str, e: pest::error::Error<Rule>
     d
 }
 
-pub(crate) fn syntax_help(rest: &str, expected: &[&str]) -> Option<String> {
+/// The words of the language that users write in capitals out of SQL habit.
+const KEYWORDS: &[&str] = &[
+    "source",
+    "model",
+    "output",
+    "import",
+    "policy",
+    "from",
+    "join",
+    "where",
+    "select",
+    "derive",
+    "group",
+    "by",
+    "aggregate",
+    "sort",
+    "limit",
+    "distinct",
+    "union",
+    "contract",
+    "measure",
+    "dimension",
+    "and",
+    "or",
+    "not",
+    "in",
+    "between",
+    "like",
+    "is",
+    "null",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+    "true",
+    "false",
+    "cast",
+    "as",
+    "key",
+    "unique",
+    "check",
+    "asc",
+    "desc",
+    "mode",
+    "append",
+    "overwrite",
+    "to",
+    "delta",
+];
+
+/// Help for a grammar error, from what follows the error (`rest`) and what precedes it
+/// (`before`): mostly what a SQL habit is written as in semc.
+pub(crate) fn syntax_help(before: &str, rest: &str, expected: &[&str]) -> Option<String> {
     if rest.starts_with('=') && !rest.starts_with("==") && expected.iter().any(|e| e.contains("operator")) {
         return Some("comparison is written `==`".into());
     }
@@ -56,15 +109,45 @@ pub(crate) fn syntax_help(rest: &str, expected: &[&str]) -> Option<String> {
     if rest.starts_with("--") || rest.starts_with("//") {
         return Some("comments start with `#`".into());
     }
-    if rest.starts_with("&&") || rest.starts_with("||") {
+    if rest.starts_with("&&") {
         return Some("boolean operators are written `and` and `or`".into());
     }
-    let word: String = rest
+    let word: String = rest.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    let lower = word.to_lowercase();
+    let previous: String = before
+        .trim_end()
         .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect::<Vec<char>>()
+        .into_iter()
+        .rev()
         .collect::<String>()
         .to_lowercase();
-    let sql_hint = match word.as_str() {
+    if previous == "distinct"
+        && before
+            .trim_end()
+            .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+            .trim_end()
+            .ends_with('(')
+    {
+        return Some("a distinct count is `count_distinct(x)`".into());
+    }
+    if lower == "over" || (previous == "partition" && lower == "by") || before.trim_end().ends_with(") over (") {
+        return Some("semc has no `over (…)` windows yet: compute per-group values in a model grouped by the partition keys and join it back".into());
+    }
+    if lower == "select" {
+        return Some(if expected.iter().any(|e| e.contains("model")) {
+            "semc is not SQL: a query is a model with steps, `model m from orders { where … select { a, b } }`, and an `output` writes it"
+        } else {
+            "`select` takes its columns in braces: `select { a, b, total = x + y }`"
+        }
+        .into());
+    }
+    if !word.is_empty() && word != lower && KEYWORDS.contains(&lower.as_str()) {
+        return Some(format!("keywords are lower case: write `{lower}`"));
+    }
+    let sql_hint = match lower.as_str() {
         "order" => Some("results are ordered with `sort e [asc|desc], …`"),
         "having" => Some("a `where` after `aggregate { }` filters the aggregated rows"),
         "filter" => Some("rows are filtered with `where`"),
@@ -75,10 +158,7 @@ pub(crate) fn syntax_help(rest: &str, expected: &[&str]) -> Option<String> {
         ),
         _ => None,
     };
-    if let Some(h) = sql_hint {
-        return Some(h.into());
-    }
-    None
+    sql_hint.map(String::from)
 }
 
 /// Length in bytes of the token that starts `rest` (at least one char, at most 40 bytes).
@@ -130,7 +210,7 @@ pub fn rule_name(r: Rule) -> &'static str {
         expr | bound | paren | primary | call | path | typed_lit | case_expr | cast_expr => "an expression",
         list_lit => "a list `[…]`",
         op_or | op_and | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_add | op_sub | op_mul | op_div | op_mod
-        | infix | arith => "an operator",
+        | op_concat | infix | arith => "an operator",
         is_null | in_list | between | like | postfix | negated => "an operator",
         op_not | op_neg | prefix | neg => "an expression",
         type_expr | decimal_type => "a type",
