@@ -130,7 +130,11 @@ pub async fn open(url: &Url, pin: &PinSpec) -> Result<DeltaTable, TableError> {
             deltalake::open_table_with_ds(url.clone(), ts).await
         }
     };
-    result.map_err(|e| classify(e, pin))
+    match (result, pin) {
+        (Ok(t), _) => Ok(t),
+        (Err(e), PinSpec::Version(v)) => Err(unreadable_version(url, *v, e).await),
+        (Err(e), _) => Err(classify(e, pin)),
+    }
 }
 
 /// An error's text without the backtrace some Delta errors append (when `RUST_BACKTRACE`
@@ -150,27 +154,45 @@ pub fn without_backtrace(text: &str) -> String {
     out.join("\n").trim_end().to_string()
 }
 
+/// What went wrong opening a table, by the error's type.
 fn classify(e: deltalake::DeltaTableError, pin: &PinSpec) -> TableError {
+    use delta_kernel::Error as K;
     use deltalake::DeltaTableError as E;
     let text = without_backtrace(&e.to_string());
-    if text.contains("Unsupported") || text.contains("not supported") {
-        return TableError::Unsupported(text);
-    }
     match (&e, pin) {
+        (
+            E::KernelError(K::Unsupported(_) | K::InvalidProtocol(_) | K::InvalidColumnMappingMode(_))
+            | E::MissingFeature { .. },
+            _,
+        ) => TableError::Unsupported(text),
+        (E::InvalidTableLocation(_) | E::KernelError(K::InvalidTableLocation(_) | K::InvalidUrl(_)), _) => {
+            TableError::BadLocation(text)
+        }
         (E::NotATable(_), PinSpec::Latest) => TableError::NotFound(text),
-        (E::InvalidVersion(_), _) => TableError::VersionNotAvailable(text),
-        (_, PinSpec::Version(v))
-            if text.contains("version")
-                || text.contains("Version")
-                || text.contains("NotFound")
-                || matches!(e, E::NotATable(_)) =>
-        {
-            TableError::VersionNotAvailable(format!("version {v} is not in the log: {text}"))
-        }
-        (_, PinSpec::Timestamp(ts)) if !matches!(e, E::InvalidJsonLog { .. }) => {
-            TableError::VersionNotAvailable(format!("no version at `{ts}`: {text}"))
-        }
+        (E::InvalidVersion(_) | E::KernelError(K::MissingVersion), _) => TableError::VersionNotAvailable(text),
+        (E::InvalidJsonLog { .. } | E::KernelError(K::MalformedJson(_)), _) => TableError::Unreadable(text),
+        (_, PinSpec::Version(v)) => TableError::VersionNotAvailable(format!("version {v} cannot be read: {text}")),
+        (_, PinSpec::Timestamp(ts)) => TableError::VersionNotAvailable(format!("no version at `{ts}`: {text}")),
         _ => TableError::Unreadable(text),
+    }
+}
+
+/// Why a pinned version cannot be read, said from the table's own log when it can be:
+/// past its latest version, or before the oldest the log still holds.
+async fn unreadable_version(url: &Url, v: i64, e: deltalake::DeltaTableError) -> TableError {
+    let pin = PinSpec::Version(v);
+    let latest = match deltalake::open_table(url.clone()).await {
+        Ok(t) => t.version().map(|l| l as i64),
+        Err(_) => None,
+    };
+    match (latest, classify(e, &pin)) {
+        (Some(latest), _) if v > latest => TableError::VersionNotAvailable(format!(
+            "version {v} is not in the log: the table's latest version is {latest}"
+        )),
+        (Some(latest), TableError::VersionNotAvailable(_)) => TableError::VersionNotAvailable(format!(
+            "version {v} is no longer in the log (its commits were cleaned up); the table's latest version is {latest}"
+        )),
+        (_, other) => other,
     }
 }
 

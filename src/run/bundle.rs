@@ -157,19 +157,24 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions, bindings: &Bindings) -> 
         let Some(to) = locations.moved.get(&s.uri) else {
             continue;
         };
-        let t = delta::open(to, &PinSpec::Version(s.version))
+        // the same table first (its id), then the pinned version of it
+        let bound = |e: String| bundle_error(format!("source `{}` bound to `{to}`: {e}", s.name));
+        let latest = delta::open(to, &PinSpec::Latest)
             .await
-            .map_err(|e| bundle_error(format!("source `{}` bound to `{to}`: {}", s.name, e.message())))?;
-        let id = t
+            .map_err(|e| bound(e.message().to_string()))?;
+        let id = latest
             .snapshot()
             .map(|sn| sn.metadata().id().to_string())
             .unwrap_or_default();
         if !s.table_id.is_empty() && id != s.table_id {
-            return Err(bundle_error(format!(
-                "source `{}` bound to `{to}`: that is another Delta table (id {id}; the bundle was planned against {})",
-                s.name, s.table_id
+            return Err(bound(format!(
+                "that is another Delta table (id {id}; the bundle was planned against {})",
+                s.table_id
             )));
         }
+        delta::open(to, &PinSpec::Version(s.version))
+            .await
+            .map_err(|e| bound(e.message().to_string()))?;
     }
     let plan = rebind_plan(plan, &locations)?;
     let session = Session::empty(opts);

@@ -37,26 +37,53 @@ pub async fn explain(path: &Path, output: &str, analyze: bool) -> Result<String,
     let mut scans_found = vec![];
     scans(&physical, &mut scans_found);
     let mut report = String::new();
+    // one line per snapshot read: sources reading the same table at the same version share
+    // it, and a scan counts for a snapshot only with files of that snapshot
+    let mut snapshots: Vec<(&url::Url, i64, Vec<&str>)> = vec![];
     for s in &program.sources {
-        let name = delta::pinned_name(&s.url, s.version);
-        let Some((_, table)) = c.tables.iter().find(|(n, _)| *n == name) else {
+        match snapshots.iter_mut().find(|(u, v, _)| **u == s.url && *v == s.version) {
+            Some((_, _, names)) => names.push(&s.name),
+            None => snapshots.push((&s.url, s.version, vec![&s.name])),
+        }
+    }
+    let file_name = |f: &str| f.rsplit('/').next().unwrap_or(f).to_string();
+    for (url, version, names) in snapshots {
+        let pinned = delta::pinned_name(url, version);
+        let Some((_, table)) = c.tables.iter().find(|(n, _)| *n == pinned) else {
             continue;
         };
-        let total = table.snapshot().map(|sn| sn.log_data().num_files()).unwrap_or(0);
-        let prefix = s.url.path().trim_start_matches('/').to_string();
+        let Ok(snapshot) = table.snapshot() else { continue };
+        let in_snapshot: std::collections::BTreeSet<String> = snapshot
+            .log_data()
+            .iter()
+            .map(|f| file_name(f.path().as_ref()))
+            .collect();
+        let total = in_snapshot.len();
+        // the store names files by the table's real path (a linked folder is resolved)
+        let real = url
+            .to_file_path()
+            .ok()
+            .and_then(|p| std::fs::canonicalize(p).ok())
+            .and_then(|p| url::Url::from_directory_path(p).ok())
+            .unwrap_or_else(|| url.clone());
+        let prefix = real.path().trim_start_matches('/').to_string();
         let mine: Vec<&Scan> = scans_found
             .iter()
             .filter(|sc| sc.files.iter().any(|f| f.starts_with(&prefix)))
             .collect();
-        let kept: std::collections::BTreeSet<&String> = mine.iter().flat_map(|sc| &sc.files).collect();
+        let kept: std::collections::BTreeSet<String> = mine
+            .iter()
+            .flat_map(|sc| &sc.files)
+            .filter(|f| f.starts_with(&prefix))
+            .map(|f| file_name(f))
+            .filter(|f| in_snapshot.contains(f))
+            .collect();
         if kept.is_empty() {
             continue;
         }
         report.push_str(&format!(
-            "{} ({} @ version {}): {} of {total} files read, {} pruned\n",
-            s.name,
-            s.url,
-            s.version,
+            "{} ({url} @ version {version}): {} of {total} files read, {} pruned\n",
+            names.join(", "),
             kept.len(),
             total.saturating_sub(kept.len())
         ));

@@ -145,6 +145,25 @@ fn locked_runs_keep_each_sources_version() {
     );
 }
 
+/// `explain` reports each snapshot read once, with the files of that snapshot: two
+/// sources reading one table at two versions each get their own count (before, each was
+/// given every scan of the table: "5 of 4 files read").
+#[test]
+fn explain_counts_files_per_snapshot() {
+    let dir = fresh_dir("cli_explain_snapshots", &[("versioned/orders", "data/orders")]);
+    let w = dir.join("w.sem");
+    std::fs::write(
+        &w,
+        "source orders from delta(\"data/orders\") { o_orderkey: int64 key }\nsource orders_v0 from delta(\"data/orders\") at version 0 { o_orderkey: int64 key }\nmodel v0 from orders_v0 { select { o_orderkey } }\nmodel u from orders { select { o_orderkey } union v0 }\noutput u to delta(\"out/u\") mode overwrite\n",
+    )
+    .unwrap();
+    let (code, out, err) = semc(&["explain", w.to_str().unwrap(), "--output", "u"]);
+    assert_eq!(code, 0, "{err}");
+    let scans = &out[out.find("== Delta scans ==").unwrap()..];
+    assert!(scans.contains("@ version 3): 4 of 4 files read, 0 pruned"), "{scans}");
+    assert!(scans.contains("@ version 0): 1 of 1 files read, 0 pruned"), "{scans}");
+}
+
 /// Concurrent `semc run` processes appending to one output: every run lands exactly once,
 /// in consecutive versions, no rows lost. (8 × 4 runs; `SEMC_STRESS=1` for 8 × 25.)
 #[test]
@@ -330,6 +349,16 @@ fn a_bundle_verifies_checks_and_join_keys_before_committing() {
     let (code, _, err) = semc(&["run", w.to_str().unwrap()]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("E0405"), "{err}");
+    // a source bound to another table is named as such, even where that table lacks the
+    // pinned version (region is pinned at version 1; nation has only version 0)
+    let (code, _, err) = semc(&[
+        "exec",
+        bundle.to_str().unwrap(),
+        "--bind",
+        &format!("region={}", dir.join("data/nation").display()),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0404") && err.contains("another Delta table"), "{err}");
     // a spec with an unknown field is refused, the field named
     let edited = std::fs::read_to_string(bundle.join("spec.json")).unwrap().replacen(
         "\"format\"",
