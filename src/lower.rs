@@ -8,6 +8,7 @@
 use crate::delta::pinned_name_with;
 use crate::ir::*;
 use crate::syntax::ast::BinOp;
+use crate::syntax::stdlib::ReturnRule;
 use crate::types::Type;
 use datafusion::arrow::datatypes::{DataType, IntervalMonthDayNano};
 use datafusion::catalog::TableProvider;
@@ -327,7 +328,18 @@ impl<'a> Lowerer<'a> {
                 for x in args {
                     a.push(self.expr(x)?);
                 }
-                udf.call(a)
+                let call = udf.call(a);
+                if sig.props.hex {
+                    let encode = self
+                        .state
+                        .scalar_functions()
+                        .get("encode")
+                        .cloned()
+                        .ok_or_else(|| internal("engine has no function encode"))?;
+                    encode.call(vec![call, lit("hex")])
+                } else {
+                    call
+                }
             }
             TExprKind::Agg(fi, args) => {
                 let sig = &self.program.functions[*fi];
@@ -341,11 +353,29 @@ impl<'a> Lowerer<'a> {
                 if a.is_empty() {
                     a.push(lit(1i64));
                 }
+                // the engine's decimal average truncates at its result scale; computed with one
+                // more digit and cast to the checked type, it rounds half away from zero, as
+                // SQL engines (DuckDB, Spark) do
+                let rounded_average = match (sig.ret, e.ty) {
+                    (ReturnRule::Avg(k), Type::Decimal(p, s)) => match args.get(k - 1).map(|x| x.ty) {
+                        Some(Type::Decimal(ap, as_)) if ap < 38 && (s as i16) < 38 => {
+                            let x = a[k - 1].clone();
+                            a[k - 1] = Expr::Cast(Cast::new(Box::new(x), DataType::Decimal128(ap + 1, as_ + 1)));
+                            Some(DataType::Decimal128(p, s))
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
                 let call = udaf.call(a);
-                if sig.props.distinct {
+                let call = if sig.props.distinct {
                     call.distinct().build()?
                 } else {
                     call
+                };
+                match rounded_average {
+                    Some(t) => Expr::Cast(Cast::new(Box::new(call), t)),
+                    None => call,
                 }
             }
             TExprKind::Error => return Err(internal("an error node reached lowering")),

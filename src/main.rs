@@ -107,6 +107,8 @@ enum Cmd {
     },
     /// Explain a diagnostic code (or list them all).
     Codes { code: Option<String> },
+    /// List the standard library's functions with their signatures (or those named NAME).
+    Functions { name: Option<String> },
 }
 
 fn print_reports(reports: &[run::OutputReport], map: &SourceMap) {
@@ -371,6 +373,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             }
         }
         Cmd::Demo { dir, sf } => demo(&dir, sf).await,
+        Cmd::Functions { name } => functions(name.as_deref()),
         Cmd::Codes { code } => {
             match code {
                 Some(c) => match semc::codes::Code::parse(&c) {
@@ -389,6 +392,29 @@ async fn dispatch(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// `semc functions [NAME]`: each signature with its one line of documentation.
+fn functions(name: Option<&str>) -> ExitCode {
+    let sigs = match run::stdlib() {
+        Ok(s) => s,
+        Err(f) => return fail(&SourceMap::default(), f),
+    };
+    let wanted: Vec<&semc::syntax::Signature> = sigs
+        .iter()
+        .filter(|s| name.is_none_or(|n| s.name.eq_ignore_ascii_case(n)))
+        .collect();
+    if let (Some(n), true) = (name, wanted.is_empty()) {
+        let help = diag::did_you_mean(n, sigs.iter().map(|s| s.name.as_str()))
+            .unwrap_or_else(|| "`semc functions` lists them all".into());
+        eprintln!("error: no function `{n}`\n  help: {help}");
+        return ExitCode::from(1);
+    }
+    for s in wanted {
+        let kind = if s.aggregate { "aggregate " } else { "" };
+        println!("{kind}{} -> {}\n    {}", s.display(), s.ret, s.doc);
+    }
+    ExitCode::SUCCESS
 }
 
 async fn demo(dir: &Path, sf: f64) -> ExitCode {

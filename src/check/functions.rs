@@ -12,8 +12,10 @@ impl<'a> Checker<'a> {
     pub(super) fn call(&mut self, name: &ast::Ident, args: &[ast::Expr], span: Span, cx: &Ctx) -> TExpr {
         let n = name.text.to_lowercase();
         let Some(cands) = self.func_idx.get(&n).cloned() else {
-            let help = did_you_mean(&n, self.func_idx.keys().map(String::as_str))
-                .unwrap_or_else(|| "functions are listed in stdlib/functions.sem".into());
+            let help = match did_you_mean(&n, self.func_idx.keys().map(String::as_str)) {
+                Some(close) => format!("{close} (`semc functions` lists every function)"),
+                None => "`semc functions` lists every function with its signature".into(),
+            };
             self.err(
                 Diagnostic::error(Code::E0104, name.span, format!("unknown function `{n}`"))
                     .label("not in the standard library")

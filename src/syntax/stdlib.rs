@@ -70,6 +70,18 @@ pub enum ReturnRule {
     Common,
 }
 
+impl std::fmt::Display for ReturnRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReturnRule::Fixed(t) => write!(f, "{t}"),
+            ReturnRule::Arg(n) => write!(f, "the type of argument {n}"),
+            ReturnRule::Sum(n) => write!(f, "the sum type of argument {n}"),
+            ReturnRule::Avg(n) => write!(f, "the average type of argument {n}"),
+            ReturnRule::Common => write!(f, "the common type of the arguments"),
+        }
+    }
+}
+
 impl ReturnRule {
     fn parse(name: &str, arg: Option<usize>) -> Option<ReturnRule> {
         Some(match (name, arg) {
@@ -95,6 +107,8 @@ pub struct FunctionProps {
     pub counts_rows: bool,
     /// The result is never null.
     pub never_null: bool,
+    /// The engine gives bytes; the result is their lowercase hex text.
+    pub hex: bool,
 }
 
 /// A function signature from `stdlib/functions.sem`.
@@ -111,6 +125,8 @@ pub struct Signature {
     /// A leading constant argument of the engine function (`date_part("year", …)`).
     pub engine_const: Option<String>,
     pub props: FunctionProps,
+    /// One line of documentation (the `##` line above the signature).
+    pub doc: String,
 }
 
 impl Signature {
@@ -136,6 +152,13 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
         .filter(|p| p.as_rule() == Rule::signature)
     {
         let at = sig.as_str().lines().next().unwrap_or("").to_string();
+        let line = sig.as_span().start_pos().line_col().0;
+        let doc = text
+            .lines()
+            .nth(line.saturating_sub(2))
+            .and_then(|l| l.strip_prefix("##"))
+            .map(|d| d.trim().to_string())
+            .unwrap_or_default();
         let bad = |what: &str| format!("stdlib: {what} in `{at}`");
         let mut s = Signature {
             name: String::new(),
@@ -146,6 +169,7 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
             engine: String::new(),
             engine_const: None,
             props: FunctionProps::default(),
+            doc,
         };
         for x in sig.into_inner() {
             match x.as_rule() {
@@ -170,6 +194,7 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
                             "repeat_safe" => s.props.repeat_safe = true,
                             "counts_rows" => s.props.counts_rows = true,
                             "never_null" => s.props.never_null = true,
+                            "hex" => s.props.hex = true,
                             _ => return Err(bad("unknown property")),
                         }
                     }

@@ -77,11 +77,19 @@ fn tpch_sql(query: &str) -> String {
 
 /// Equal cells: the same text, or numbers equal to 1e-9 relative (the reference computes
 /// some TPC-H values in float64).
+/// Equal, or equal numbers: floats within a relative 1e-9, and decimals of one scale within
+/// one unit of their last digit — semc rounds a decimal average half away from zero, where
+/// DataFusion SQL truncates it.
 fn same_cell(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
+    let scale = |s: &str| s.split_once('.').map(|(_, f)| f.len());
     match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) if scale(a).is_some() && scale(a) == scale(b) => {
+            let ulp = 10f64.powi(-(scale(a).unwrap_or(0) as i32));
+            (x - y).abs() <= ulp * 1.000001 || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
+        }
         (Ok(x), Ok(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
         _ => false,
     }
@@ -978,4 +986,36 @@ output named to delta("out/named") mode overwrite
     assert_eq!(rows("ids"), 1500);
     assert_eq!(rows("fanned"), 1500);
     assert_eq!(rows("named"), 1500);
+}
+
+/// A decimal average rounds half away from zero at its scale, as DuckDB and Spark do:
+/// (0 + 1 + 4) / 3 = 1.666666… is 1.666667 at scale 6, not the engine's truncated 1.666666.
+#[tokio::test]
+async fn decimal_averages_round_half_away_from_zero() {
+    let text = "import \"schema.sem\"\nmodel m from nation {\n  where n_nationkey in [0, 1, 4]\n  aggregate { a = avg(cast(n_nationkey as decimal(10, 2))), b = avg(cast(0 - n_nationkey as decimal(10, 2))) }\n}\noutput m to delta(\"out/m\") mode overwrite\n";
+    let schema = semc::demo::examples::TPCH
+        .iter()
+        .find(|(n, _)| *n == "schema.sem")
+        .map(|(_, t)| *t)
+        .unwrap();
+    let dir = workspace(
+        "avg_rounding",
+        &[("tpch", "tpch")],
+        &[("schema.sem", schema), ("w.sem", text)],
+    );
+    let c = run::compile(&dir.join("w.sem"))
+        .await
+        .unwrap_or_else(|_| panic!("compile"));
+    assert!(!c.has_errors(), "{}", semc::diag::render(&c.ws.map, &c.diags, false));
+    let reports = match run::run_compiled(&c, None).await {
+        Ok(r) => r,
+        Err(run::Failure::User(d)) => panic!("{}", semc::diag::render(&c.ws.map, &d, false)),
+        Err(run::Failure::Internal(m)) => panic!("internal: {m}"),
+    };
+    let rows = table_rows(&reports[0].location).await;
+    assert_eq!(
+        rows.1,
+        vec![vec!["1.666667".to_string(), "-1.666667".to_string()]],
+        "{rows:?}"
+    );
 }
