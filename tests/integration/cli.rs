@@ -164,6 +164,33 @@ fn explain_counts_files_per_snapshot() {
     assert!(scans.contains("@ version 0): 1 of 1 files read, 0 pruned"), "{scans}");
 }
 
+/// `semc functions` lists every function of the standard library with its signature and
+/// one line of documentation; a name lists its signatures; an unknown name suggests one.
+#[test]
+fn functions_are_listed_with_their_documentation() {
+    let (code, out, err) = semc(&["functions"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() >= 2 * 45, "{out}");
+    for pair in lines.chunks(2) {
+        assert!(pair[0].contains('(') && pair[0].contains(" -> "), "{pair:?}");
+        assert!(
+            pair[1].starts_with("    ") && pair[1].trim().len() > 5,
+            "undocumented: {pair:?}"
+        );
+    }
+    assert!(
+        out.contains("day_of_week(temporal) -> int32\n    the day of the week: 0 is Sunday"),
+        "{out}"
+    );
+    let (code, out, _) = semc(&["functions", "round"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().filter(|l| l.starts_with("round(")).count(), 2, "{out}");
+    let (code, _, err) = semc(&["functions", "sha265"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("did you mean `sha256`"), "{err}");
+}
+
 /// Concurrent `semc run` processes appending to one output: every run lands exactly once,
 /// in consecutive versions, no rows lost. (8 × 4 runs; `SEMC_STRESS=1` for 8 × 25.)
 #[test]

@@ -1019,3 +1019,57 @@ async fn decimal_averages_round_half_away_from_zero() {
         "{rows:?}"
     );
 }
+
+/// The functions users reach for first (times, strings, regular expressions, hashes as hex,
+/// `||`, greatest/least, round to digits) equal DataFusion SQL on the same rows.
+#[tokio::test]
+async fn functions_equal_sql() {
+    let text = r#"source orders from delta("tpch/orders") {
+  o_orderkey: int64 key
+  o_custkey: int64 not null
+  o_orderstatus: string not null
+  o_orderpriority: string not null
+  o_orderdate: date not null
+  o_totalprice: decimal(15, 2) not null
+  o_comment: string not null
+}
+model f from orders {
+  where o_orderkey < 200
+  derive { ts = cast(o_orderdate as timestamp) + interval "5 hours" + interval "7 minutes" }
+  select {
+    o_orderkey
+    h = hour(ts), mi = minute(ts), se = second(ts), tr = date_trunc("month", ts)
+    cw = concat_ws("-", o_orderstatus, o_orderpriority), rp = replace(o_orderpriority, "-", "_")
+    sp = split_part(o_orderpriority, "-", 2), rl = regexp_like(o_comment, "^[a-f]")
+    rr = regexp_replace(o_comment, "[aeiou]", "*", "g"), r1 = regexp_replace(o_comment, "[aeiou]", "*")
+    m5 = md5(o_comment), s2 = sha256(o_comment), dg = digest(o_comment, "blake3"), hx = to_hex(o_orderkey)
+    rd = round(cast(o_totalprice as float64), 1), gr = greatest(o_custkey, o_orderkey), le = least(o_custkey, o_orderkey)
+    cc = o_orderstatus || o_orderpriority, nu = nullif(o_orderstatus, "F")
+  }
+  sort o_orderkey
+}
+output f to delta("out/f") mode overwrite
+"#;
+    let dir = workspace("functions", &[("tpch", "tpch")], &[("w.sem", text)]);
+    let reports = run_ok(&dir).await;
+    let got = table_rows(&reports[0].location).await;
+    let sql = "with t as (select *, cast(o_orderdate as timestamp) + interval '5 hours' + interval '7 minutes' as ts from orders where o_orderkey < 200) \
+        select o_orderkey, date_part('hour', ts) as h, date_part('minute', ts) as mi, date_part('second', ts) as se, date_trunc('month', ts) as tr, \
+        concat_ws('-', o_orderstatus, o_orderpriority) as cw, replace(o_orderpriority, '-', '_') as rp, split_part(o_orderpriority, '-', 2) as sp, \
+        regexp_like(o_comment, '^[a-f]') as rl, regexp_replace(o_comment, '[aeiou]', '*', 'g') as rr, regexp_replace(o_comment, '[aeiou]', '*') as r1, \
+        md5(o_comment) as m5, encode(sha256(o_comment), 'hex') as s2, encode(digest(o_comment, 'blake3'), 'hex') as dg, to_hex(o_orderkey) as hx, \
+        round(cast(o_totalprice as double), 1) as rd, greatest(o_custkey, o_orderkey) as gr, least(o_custkey, o_orderkey) as le, \
+        o_orderstatus || o_orderpriority as cc, nullif(o_orderstatus, 'F') as nu from t order by o_orderkey";
+    let want = sql_rows(sql, &[("orders", "tpch/orders")]).await;
+    assert_eq!(got.1.len(), 55);
+    assert_eq!(got.0, want.0);
+    for (g, w) in got.1.iter().zip(&want.1) {
+        // (semc's timestamps are UTC: its `tr` ends in Z, the SQL's local timestamp does not)
+        assert!(
+            g.iter().zip(w).all(|(a, b)| same_cell(a.trim_end_matches('Z'), b)),
+            "semc {g:?}\nsql  {w:?}"
+        );
+    }
+    // the hashes are hex text, as other engines print them
+    assert!(got.1[0][12].len() == 64 && got.1[0][12].chars().all(|c| c.is_ascii_hexdigit()));
+}
