@@ -577,7 +577,22 @@ impl Builder {
             },
             Rule::int_lit => lit(Lit::Int(p.as_str().to_string())),
             Rule::number_lit => lit(Lit::Number(p.as_str().to_string())),
-            Rule::string_lit => lit(Lit::Str(unescape(p.as_str()))),
+            Rule::string_lit => match unescape_checked(p.as_str()) {
+                Ok(v) => lit(Lit::Str(v)),
+                Err((at, what)) => {
+                    let start = p.as_span().start() + at;
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::E0212,
+                            Span::new(self.file, start, start + 2),
+                            "a malformed escape in a string",
+                        )
+                        .label("this escape")
+                        .help(what),
+                    );
+                    lit(Lit::Str(unescape(p.as_str())))
+                }
+            },
             Rule::k_true => lit(Lit::Bool(true)),
             Rule::k_false => lit(Lit::Bool(false)),
             Rule::k_null => lit(Lit::Null),

@@ -90,20 +90,58 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
 }
 
 pub fn unescape(raw: &str) -> String {
+    unescape_checked(raw).unwrap_or_else(|_| raw.trim_matches('"').to_string())
+}
+
+/// A string literal's value: `\n`, `\t`, `\r`, `\0`, `\\`, `\"`, `\xHH` (a byte below 0x80) and
+/// `\u{H…}` (a Unicode scalar value) are escapes; any other backslash stays as written, so
+/// regular expressions such as `"\d+"` read as they do elsewhere. An escape that is not well
+/// formed is an error: its byte offset in `raw` and what is wrong.
+pub fn unescape_checked(raw: &str) -> Result<String, (usize, String)> {
     let inner = raw.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(raw);
+    let offset = if raw.starts_with('"') { 1 } else { 0 };
     let mut out = String::with_capacity(inner.len());
-    let mut it = inner.chars();
-    while let Some(c) = it.next() {
-        if c == '\\' {
-            match it.next() {
-                Some('n') => out.push('\n'),
-                Some('t') => out.push('\t'),
-                Some(other) => out.push(other),
-                None => {}
-            }
-        } else {
+    let mut it = inner.char_indices().peekable();
+    while let Some((at, c)) = it.next() {
+        if c != '\\' {
             out.push(c);
+            continue;
+        }
+        let bad = |what: &str| Err((offset + at, what.to_string()));
+        match it.next().map(|(_, e)| e) {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('0') => out.push('\0'),
+            Some('\\') => out.push('\\'),
+            Some('"') => out.push('"'),
+            Some('x') => {
+                let hex: String = (0..2)
+                    .filter_map(|_| it.next_if(|(_, h)| h.is_ascii_hexdigit()).map(|(_, h)| h))
+                    .collect();
+                match u8::from_str_radix(&hex, 16) {
+                    Ok(b) if hex.len() == 2 && b < 0x80 => out.push(char::from(b)),
+                    _ => return bad("`\\x` takes two hex digits below 80, e.g. `\\x1f`"),
+                }
+            }
+            Some('u') => {
+                if it.next_if(|(_, b)| *b == '{').is_none() {
+                    return bad("`\\u` takes a code point in braces, e.g. `\\u{e9}`");
+                }
+                let hex: String =
+                    std::iter::from_fn(|| it.next_if(|(_, h)| h.is_ascii_hexdigit()).map(|(_, h)| h)).collect();
+                let closed = it.next_if(|(_, b)| *b == '}').is_some();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(ch) if closed && hex.len() <= 6 => out.push(ch),
+                    _ => return bad("`\\u{…}` takes 1 to 6 hex digits of a Unicode scalar value, e.g. `\\u{e9}`"),
+                }
+            }
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
         }
     }
-    out
+    Ok(out)
 }

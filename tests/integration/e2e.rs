@@ -1073,3 +1073,22 @@ output f to delta("out/f") mode overwrite
     // the hashes are hex text, as other engines print them
     assert!(got.1[0][12].len() == 64 && got.1[0][12].chars().all(|c| c.is_ascii_hexdigit()));
 }
+
+/// String literals take escapes — `\\t`, `\\n`, `\\x1f`, `\\u{e9}`, `\\\\`, `\\"` — and keep any
+/// other backslash as written (a regular expression's `\\d` stays `\\d`).
+#[tokio::test]
+async fn string_escapes_reach_the_data() {
+    let text = r##"
+source region from delta("tpch/region") { r_regionkey: int64 key }
+model m from region {
+  where r_regionkey == 0
+  select { s = "tab\tnl\nus\x1f\u{e9}\u{1F600}\\\"\d", n = regexp_replace("a1b22", "\d+", "#", "g") }
+}
+output m to delta("out/m") mode overwrite
+"##;
+    let dir = workspace("escapes", &[("tpch", "tpch")], &[("w.sem", text)]);
+    let reports = run_ok(&dir).await;
+    let rows = table_rows(&reports[0].location).await;
+    assert_eq!(rows.1[0][0], "tab\tnl\nus\u{1f}\u{e9}\u{1F600}\\\"\\d");
+    assert_eq!(rows.1[0][1], "a#b#");
+}
