@@ -104,7 +104,7 @@ pub(crate) fn check_depth(file: FileId, text: &str) -> Option<Diagnostic> {
 }
 
 pub(crate) fn is_ident_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
+    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
 }
 
 pub(crate) fn too_deep(file: FileId, start: usize, end: usize) -> Diagnostic {
