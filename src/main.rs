@@ -359,11 +359,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             root,
             binds,
         } => {
-            let opts = run::RunOptions {
-                memory_limit,
-                run_id,
-                ..Default::default()
-            };
+            let opts = run::RunOptions { memory_limit, run_id };
             match run::exec_bundle(&dir, &opts, &run::Bindings { root, binds }).await {
                 Ok(reports) => {
                     print_reports(&reports, &SourceMap::default());

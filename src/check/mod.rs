@@ -103,6 +103,16 @@ struct ModelSlot<'a> {
     done: Option<ModelIr>,
 }
 
+/// A relation named in `from`, `join` or `union`, as a step sees it.
+struct Relation {
+    rel: Rel,
+    cols: Vec<Col>,
+    /// The source, when the relation is one.
+    source: Option<usize>,
+    /// Column sets unique in its rows.
+    keys: Vec<Vec<String>>,
+}
+
 /// A column visible in a step's scope.
 #[derive(Clone, Debug)]
 struct Col {

@@ -10,7 +10,13 @@ impl<'a> Checker<'a> {
     pub(super) fn join_step(&mut self, j: &'a ast::JoinDecl) {
         let name = self.canonical_name(j.name());
         let alias = self.model_build().fresh_alias();
-        let Some((rel, cols, _src, keys)) = self.relation(&j.target, &alias) else {
+        let Some(Relation {
+            rel,
+            cols,
+            source,
+            keys,
+        }) = self.relation(&j.target, &alias)
+        else {
             return;
         };
         if self.model_build().adhoc.iter().any(|a| a.name == name) {
@@ -146,7 +152,7 @@ impl<'a> Checker<'a> {
                 kind = JoinKind::LeftUnique;
             }
         }
-        if let Some(si) = _src
+        if let Some(si) = source
             && matches!(j.cardinality, Cardinality::ManyToOne | Cardinality::OneToOne)
         {
             self.model_build().key_claims.push(KeyClaim {
@@ -174,7 +180,7 @@ impl<'a> Checker<'a> {
 
     pub(super) fn union_step(&mut self, other: &ast::Ident) {
         let alias = self.model_build().fresh_alias();
-        let Some((rel, cols, _, _)) = self.relation(other, &alias) else {
+        let Some(Relation { rel, cols, .. }) = self.relation(other, &alias) else {
             return;
         };
         let mine = self.model_build().cols.clone();

@@ -44,12 +44,8 @@ impl<'a> Checker<'a> {
         self.models[mi].done.clone()
     }
 
-    /// A relation named in `from`, `join` or `union`: (rel, columns, source index if a source, unique keys).
-    pub(super) fn relation(
-        &mut self,
-        id: &ast::Ident,
-        alias: &str,
-    ) -> Option<(Rel, Vec<Col>, Option<usize>, Vec<Vec<String>>)> {
+    /// A relation named in `from`, `join` or `union`.
+    pub(super) fn relation(&mut self, id: &ast::Ident, alias: &str) -> Option<Relation> {
         let n = self.canonical_name(id);
         if let Some(&si) = self.source_idx.get(&n) {
             let s = &self.sources[si];
@@ -64,15 +60,15 @@ impl<'a> Checker<'a> {
                 })
                 .collect();
             let keys = s.keys.clone();
-            return Some((
-                Rel::Scan {
+            return Some(Relation {
+                rel: Rel::Scan {
                     source: si,
                     alias: alias.into(),
                 },
                 cols,
-                Some(si),
+                source: Some(si),
                 keys,
-            ));
+            });
         }
         if let Some(&mi) = self.model_idx.get(&n) {
             let m = self.model_dep(mi, id.span)?;
@@ -86,15 +82,15 @@ impl<'a> Checker<'a> {
                     qual: Some(alias.into()),
                 })
                 .collect();
-            return Some((
-                Rel::ModelRef {
+            return Some(Relation {
+                rel: Rel::ModelRef {
                     model: mi,
                     alias: alias.into(),
                 },
                 cols,
-                None,
-                m.unique_keys.clone(),
-            ));
+                source: None,
+                keys: m.unique_keys.clone(),
+            });
         }
         let names: Vec<&str> = self
             .source_idx
@@ -114,7 +110,12 @@ impl<'a> Checker<'a> {
     pub(super) fn build_model(&mut self, m: &'a ast::Model) -> Option<ModelIr> {
         let errors_before = self.diags.len();
         let name = self.canonical_name(&m.name);
-        let (base, cols, base_source, keys) = self.relation(&m.from, "t0")?;
+        let Relation {
+            rel: base,
+            cols,
+            source: base_source,
+            keys,
+        } = self.relation(&m.from, "t0")?;
         let single_row = self
             .model_idx
             .get(&self.canonical_name(&m.from))

@@ -12,47 +12,47 @@ impl<'a> Checker<'a> {
             return self.name(&parts[0], span, cx);
         }
         let first = self.canonical_name(&parts[0]);
-        if cx.path.is_empty() && !cx.source_only {
-            if let Some(ad) = self
+        if cx.path.is_empty()
+            && !cx.source_only
+            && let Some(ad) = self
                 .building
                 .as_ref()
                 .and_then(|m| m.adhoc.iter().find(|a| a.name == first))
                 .cloned()
-            {
-                if parts.len() != 2 {
-                    self.err(
-                        Diagnostic::error(
-                            Code::E0106,
-                            span,
-                            format!("`{first}` is joined in this model: name its columns as `{first}.column`"),
-                        )
-                        .label("path too long")
-                        .help("paths through declared joins start at the model's source"),
-                    );
-                    return ty_err();
-                }
-                let n = self.canonical_name(&parts[1]);
-                return match ad.cols.iter().find(|c| c.name == n) {
-                    Some(c) => {
-                        if cx.agg == AggMode::Allowed {
-                            return self.bare_column(&n, span);
-                        }
-                        texpr(
-                            TExprKind::Col {
-                                qual: Some(ad.alias.clone()),
-                                name: n,
-                            },
-                            c.ty,
-                            true,
-                        )
-                    }
-                    None => {
-                        let cands: Vec<String> = ad.cols.iter().map(|c| c.name.clone()).collect();
-                        self.unknown_col(parts[1].span, &n, &cands, &first);
-                        ty_err()
-                    }
-                };
+        {
+            if parts.len() != 2 {
+                self.err(
+                    Diagnostic::error(
+                        Code::E0106,
+                        span,
+                        format!("`{first}` is joined in this model: name its columns as `{first}.column`"),
+                    )
+                    .label("path too long")
+                    .help("paths through declared joins start at the model's source"),
+                );
+                return ty_err();
             }
+            let n = self.canonical_name(&parts[1]);
+            return match ad.cols.iter().find(|c| c.name == n) {
+                Some(c) => {
+                    if cx.agg == AggMode::Allowed {
+                        return self.bare_column(&n, span);
+                    }
+                    texpr(
+                        TExprKind::Col {
+                            qual: Some(ad.alias.clone()),
+                            name: n,
+                        },
+                        c.ty,
+                        true,
+                    )
+                }
+                None => {
+                    let cands: Vec<String> = ad.cols.iter().map(|c| c.name.clone()).collect();
+                    self.unknown_col(parts[1].span, &n, &cands, &first);
+                    ty_err()
+                }
+            };
         }
         let shaped = self.building.as_ref().is_some_and(|m| m.shaped);
         if parts.len() == 2 && !cx.source_only {

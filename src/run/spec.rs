@@ -89,7 +89,7 @@ pub struct SourceSpec {
 pub enum ConstraintSpec {
     NotNull { column: String, at: Place },
     Unique { columns: Vec<String>, at: Place },
-    Check { check: CheckSpec },
+    Check { check: Box<CheckSpec> },
 }
 
 /// A boolean expression over a relation's columns, with the text it was written as.
@@ -208,7 +208,7 @@ impl ExecutionSpec {
                     K::Check(e) => {
                         let scan = session.scan_of(s)?.alias("t0")?;
                         ConstraintSpec::Check {
-                            check: check_spec(
+                            check: Box::new(check_spec(
                                 &lowerer,
                                 &state,
                                 &s.name,
@@ -216,7 +216,7 @@ impl ExecutionSpec {
                                 e,
                                 &std::sync::Arc::new(scan.schema().clone()),
                                 at,
-                            )?,
+                            )?),
                         }
                     }
                 });
