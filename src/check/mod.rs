@@ -89,6 +89,21 @@ struct SrcInfo<'a> {
     broken_members: HashSet<String>,
 }
 
+impl SrcInfo<'_> {
+    /// The source's declared columns, as a scan aliased `alias` shows them.
+    fn cols_as(&self, alias: &str) -> Vec<Col> {
+        self.cols
+            .iter()
+            .map(|c| Col {
+                name: c.name.clone(),
+                ty: c.ty,
+                nullable: c.nullable,
+                qual: Some(alias.into()),
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum BuildState {
     Todo,

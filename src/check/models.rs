@@ -49,16 +49,7 @@ impl<'a> Checker<'a> {
         let n = self.canonical_name(id);
         if let Some(&si) = self.source_idx.get(&n) {
             let s = &self.sources[si];
-            let cols = s
-                .cols
-                .iter()
-                .map(|c| Col {
-                    name: c.name.clone(),
-                    ty: c.ty,
-                    nullable: c.nullable,
-                    qual: Some(alias.into()),
-                })
-                .collect();
+            let cols = s.cols_as(alias);
             let keys = s.keys.clone();
             return Some(Relation {
                 rel: Rel::Scan {

@@ -183,16 +183,7 @@ impl<'a> Checker<'a> {
         // checks and members are validated in a scope made of the source alone
         let saved = self.building.take();
         self.building = Some(ModelBuild {
-            cols: self.sources[i]
-                .cols
-                .iter()
-                .map(|c| Col {
-                    name: c.name.clone(),
-                    ty: c.ty,
-                    nullable: c.nullable,
-                    qual: Some("t0".into()),
-                })
-                .collect(),
+            cols: self.sources[i].cols_as("t0"),
             base_source: Some(i),
             shaped: true,
             ..ModelBuild::empty()
