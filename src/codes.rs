@@ -116,6 +116,8 @@ codes! {
         "An `incremental` model reads its source's Change Data Feed: the table property `delta.enableChangeDataFeed = true` must be set (e.g. `ALTER TABLE … SET TBLPROPERTIES (delta.enableChangeDataFeed = true)`) at the version read.";
     E0223 "output-over-source" "an output would overwrite a source"
         "An output's Delta location is the table a source of the workspace reads: writing it would replace the input (and the next run would read its own output). Give the output a location of its own; inputs are never overwritten.";
+    E0224 "bad-window" "invalid window function"
+        "A window function computes a value per row from the rows of its partition: `f(…) over (partition by k, … order by e [asc|desc], … [rows between A and B])`, where A and B are `unbounded preceding`, `N preceding`, `current row`, `N following` or `unbounded following`, A not after B. Window functions (`row_number`, `rank`, `lag`, …) are written with `over`; aggregates may stand over a window too. They are computed in `derive` and `select`; filter on them in a later `where`.";
     // ---- Delta: E03xx ----
     E0301 "table-not-found" "Delta table not found"
         "The source's location has no Delta table (`_delta_log` with at least one commit).";

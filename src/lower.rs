@@ -32,6 +32,9 @@ pub struct Lowerer<'a> {
     program: &'a Program,
     providers: &'a Providers,
     state: &'a SessionState,
+    /// The input of the projection being lowered: a window that must read its partition in
+    /// a total order takes these columns as tie-breakers.
+    window_input: std::cell::RefCell<Option<datafusion::common::DFSchemaRef>>,
 }
 
 fn internal(msg: impl Into<String>) -> DataFusionError {
@@ -44,6 +47,7 @@ impl<'a> Lowerer<'a> {
             program,
             providers,
             state,
+            window_input: std::cell::RefCell::new(None),
         }
     }
 
@@ -160,19 +164,22 @@ impl<'a> Lowerer<'a> {
             }
             Rel::Filter { input, predicate } => self.rel(input)?.filter(self.expr(predicate)?)?,
             Rel::Project { input, exprs } => {
+                let b = self.rel(input)?;
+                *self.window_input.borrow_mut() = Some(b.schema().clone());
                 let es: Vec<Expr> = exprs
                     .iter()
                     .map(|(n, e)| Ok(self.expr(e)?.alias(n)))
                     .collect::<Result<_>>()?;
-                self.rel(input)?.project(es)?
+                project_with_windows(b, es)?
             }
             Rel::Derive { input, alias, exprs } => {
                 let b = self.rel(input)?;
+                *self.window_input.borrow_mut() = Some(b.schema().clone());
                 let mut es: Vec<Expr> = b.schema().columns().into_iter().map(Expr::Column).collect();
                 for (n, e) in exprs {
                     es.push(self.expr(e)?.alias_qualified(Some(alias.as_str()), n));
                 }
-                b.project(es)?
+                project_with_windows(b, es)?
             }
             Rel::Aggregate { input, groups, aggs } => self.aggregate(input, groups, aggs)?,
             Rel::Sort { input, keys } => {
@@ -353,20 +360,7 @@ impl<'a> Lowerer<'a> {
                 if a.is_empty() {
                     a.push(lit(1i64));
                 }
-                // the engine's decimal average truncates at its result scale; computed with one
-                // more digit and cast to the checked type, it rounds half away from zero, as
-                // SQL engines (DuckDB, Spark) do
-                let rounded_average = match (sig.ret, e.ty) {
-                    (ReturnRule::Avg(k), Type::Decimal(p, s)) => match args.get(k - 1).map(|x| x.ty) {
-                        Some(Type::Decimal(ap, as_)) if ap < 38 && (s as i16) < 38 => {
-                            let x = a[k - 1].clone();
-                            a[k - 1] = Expr::Cast(Cast::new(Box::new(x), DataType::Decimal128(ap + 1, as_ + 1)));
-                            Some(DataType::Decimal128(p, s))
-                        }
-                        _ => None,
-                    },
-                    _ => None,
-                };
+                let rounded_average = round_average(sig, args, &mut a, e.ty);
                 let call = udaf.call(a);
                 let call = if sig.props.distinct {
                     call.distinct().build()?
@@ -378,6 +372,7 @@ impl<'a> Lowerer<'a> {
                     None => call,
                 }
             }
+            TExprKind::Window(w) => self.window(w, e.ty)?,
             TExprKind::Error => return Err(internal("an error node reached lowering")),
         })
     }
@@ -402,6 +397,112 @@ fn scalar(v: &Value, ty: Type) -> Result<ScalarValue> {
     value
         .cast_to(&ty.to_arrow())
         .map_err(|e| internal(format!("the literal {v:?} does not convert to {ty}: {e}")))
+}
+
+impl Lowerer<'_> {
+    /// A window function (or an aggregate over a window), cast to its checked type (the
+    /// engine's ranks are unsigned).
+    fn window(&self, w: &WindowIr, ty: Type) -> Result<Expr> {
+        use crate::syntax::ast::FrameBound as B;
+        use datafusion::logical_expr::expr::WindowFunction;
+        use datafusion::logical_expr::{ExprFunctionExt, WindowFrame, WindowFrameBound, WindowFrameUnits};
+        let sig = &self.program.functions[w.func];
+        let fun: datafusion::logical_expr::WindowFunctionDefinition = if sig.window {
+            self.state
+                .window_functions()
+                .get(&sig.engine)
+                .cloned()
+                .ok_or_else(|| internal(format!("engine has no window function {}", sig.engine)))?
+                .into()
+        } else {
+            self.state
+                .aggregate_functions()
+                .get(&sig.engine)
+                .cloned()
+                .ok_or_else(|| internal(format!("engine has no aggregate {}", sig.engine)))?
+                .into()
+        };
+        let mut args = w.args.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?;
+        if args.is_empty() && sig.aggregate {
+            args.push(lit(1i64));
+        }
+        let rounded = round_average(sig, &w.args, &mut args, ty);
+        let partition = w.partition.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?;
+        let mut order = w
+            .order
+            .iter()
+            .map(|(x, desc)| Ok(self.expr(x)?.sort(!desc, *desc)))
+            .collect::<Result<Vec<_>>>()?;
+        if w.tie_break
+            && let Some(schema) = self.window_input.borrow().as_ref()
+        {
+            order.extend(total_order(schema, &order));
+        }
+        let bound = |b: B| match b {
+            B::UnboundedPreceding => WindowFrameBound::Preceding(ScalarValue::UInt64(None)),
+            B::Preceding(n) => WindowFrameBound::Preceding(ScalarValue::UInt64(Some(n))),
+            B::CurrentRow => WindowFrameBound::CurrentRow,
+            B::Following(n) => WindowFrameBound::Following(ScalarValue::UInt64(Some(n))),
+            B::UnboundedFollowing => WindowFrameBound::Following(ScalarValue::UInt64(None)),
+        };
+        let frame = match w.frame {
+            Some((start, end)) => WindowFrame::new_bounds(WindowFrameUnits::Rows, bound(start), bound(end)),
+            None => WindowFrame::new(if order.is_empty() { None } else { Some(false) }),
+        };
+        let call = Expr::WindowFunction(Box::new(WindowFunction::new(fun, args)))
+            .partition_by(partition)
+            .order_by(order)
+            .window_frame(frame)
+            .build()?;
+        Ok(Expr::Cast(Cast::new(
+            Box::new(call),
+            rounded.unwrap_or_else(|| ty.to_arrow()),
+        )))
+    }
+}
+
+/// The engine's decimal average truncates at its result scale; computed over the argument
+/// with one more digit and cast to the checked type, it rounds half away from zero, as SQL
+/// engines (DuckDB, Spark) do. Widens the argument in `lowered` and gives the type to cast
+/// the average to (None when this is not a decimal average).
+fn round_average(sig: &crate::syntax::Signature, args: &[TExpr], lowered: &mut [Expr], ty: Type) -> Option<DataType> {
+    let (ReturnRule::Avg(k), Type::Decimal(p, s)) = (sig.ret, ty) else {
+        return None;
+    };
+    match args.get(k - 1).map(|x| x.ty) {
+        Some(Type::Decimal(ap, scale)) if ap < 38 && (s as i16) < 38 => {
+            let x = lowered[k - 1].clone();
+            lowered[k - 1] = Expr::Cast(Cast::new(Box::new(x), DataType::Decimal128(ap + 1, scale + 1)));
+            Some(DataType::Decimal128(p, s))
+        }
+        _ => None,
+    }
+}
+
+/// A projection whose expressions may hold window functions: those are computed first, by
+/// window nodes over the input, and the projection reads their results.
+fn project_with_windows(b: LogicalPlanBuilder, es: Vec<Expr>) -> Result<LogicalPlanBuilder> {
+    let windows = datafusion::logical_expr::utils::find_window_exprs(&es);
+    if windows.is_empty() {
+        return b.project(es);
+    }
+    let plan = LogicalPlanBuilder::window_plan(b.build()?, windows.clone())?;
+    let es = es
+        .into_iter()
+        .map(|e| {
+            e.transform_up(|x| {
+                if windows.contains(&x) {
+                    Ok(Transformed::yes(Expr::Column(Column::from_name(
+                        x.schema_name().to_string(),
+                    ))))
+                } else {
+                    Ok(Transformed::no(x))
+                }
+            })
+            .map(|t| t.data)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    LogicalPlanBuilder::from(plan).project(es)
 }
 
 /// Lowers the outputs (all, or the one named) to one Substrait plan, one root per output,

@@ -24,6 +24,7 @@ impl<'a> Checker<'a> {
             ExprKind::Lit(l) => self.literal(l, e.span),
             ExprKind::Path(parts) => self.path(parts, e.span, cx),
             ExprKind::Call(name, args) => self.call(name, args, e.span, cx),
+            ExprKind::Window(w) => self.window(w, e.span, cx),
             ExprKind::Binary(op, a, b) => {
                 let l = self.expr(a, cx);
                 let r = self.expr(b, cx);

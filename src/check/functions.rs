@@ -23,6 +23,19 @@ impl<'a> Checker<'a> {
             );
             return ty_err();
         };
+        if cands.iter().all(|&i| self.funcs[i].window) {
+            self.err(
+                Diagnostic::error(
+                    Code::E0224,
+                    span,
+                    format!("`{n}` is a window function: it needs `over (…)`"),
+                )
+                .label("no window")
+                .help(format!("write e.g. `{n}() over (partition by k order by e desc)`")),
+            );
+            return ty_err();
+        }
+        let cands: Vec<usize> = cands.into_iter().filter(|&i| !self.funcs[i].window).collect();
         let is_agg = self.funcs[cands[0]].aggregate;
         if is_agg && cx.agg != AggMode::Allowed {
             self.err(

@@ -10,7 +10,14 @@ impl<'a> Checker<'a> {
     /// Checks that an `incremental` model is a row-by-row function of its source's rows (so
     /// the rows of new changes can be appended) and that the source records its changes.
     /// Gives the source it reads changes of.
-    pub(super) fn incremental(&mut self, m: &ast::Model, span: Span, base: Option<usize>, rel: &Rel) -> Option<usize> {
+    pub(super) fn incremental(
+        &mut self,
+        m: &ast::Model,
+        span: Span,
+        base: Option<usize>,
+        rel: &Rel,
+        window: Option<Span>,
+    ) -> Option<usize> {
         let Some(si) = base else {
             self.err(
                 Diagnostic::error(
@@ -44,6 +51,15 @@ impl<'a> Checker<'a> {
                         )),
                 );
             }
+        }
+        if let Some(w) = window {
+            ok = false;
+            self.err(
+                Diagnostic::error(Code::E0221, w, "a window function is not incremental")
+                    .label("reads the other rows of its partition")
+                    .with(span, "declared incremental here")
+                    .help("an incremental model appends the rows of new changes; compute the window in a model that reads this one, or drop `incremental`"),
+            );
         }
         let opts = &self.sources[si].ir.options;
         if opts.file_column.is_some() || !opts.files.is_empty() {

@@ -31,6 +31,7 @@ mod policy;
 mod sources;
 mod steps;
 mod tables;
+mod windows;
 
 use join_order::join_order;
 pub use literals::parse_date;
@@ -198,6 +199,8 @@ enum AggMode {
     Allowed,
     /// Inside an aggregate function's arguments.
     Inside,
+    /// Row level in `derive` and `select`: window functions may stand here.
+    Window,
 }
 
 enum StepIr {
@@ -230,6 +233,8 @@ struct ModelBuild {
     /// The model reads something whose error was reported elsewhere (a broken measure):
     /// it is in error without a diagnostic of its own.
     poisoned: bool,
+    /// The first window function of the model (an incremental model may have none).
+    first_window: Option<Span>,
     pending: Vec<PendingAgg>,
     /// Column sets known to be unique in the current relation.
     unique_keys: Vec<Vec<String>>,
@@ -255,6 +260,7 @@ impl ModelBuild {
             next_alias: 0,
             expanding: vec![],
             poisoned: false,
+            first_window: None,
             pending: vec![],
             unique_keys: vec![],
             scalars: vec![],

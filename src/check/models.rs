@@ -263,7 +263,9 @@ impl<'a> Checker<'a> {
             .collect();
         let mut unique_keys = mb.unique_keys;
         unique_keys.extend(contract.iter().filter(|c| c.unique).map(|c| vec![c.field.name.clone()]));
-        let incremental = m.incremental.and_then(|sp| self.incremental(m, sp, base_source, &rel));
+        let incremental = m
+            .incremental
+            .and_then(|sp| self.incremental(m, sp, base_source, &rel, mb.first_window));
         // a single-column key of the source that reaches the output unchanged
         let incremental_key = incremental.and_then(|si| {
             schema.iter().find_map(|f: &Field| {

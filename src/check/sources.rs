@@ -269,6 +269,8 @@ impl<'a> Checker<'a> {
                         .is_some_and(|c| c.iter().any(|&i| self.funcs[i].aggregate));
                     stack.extend(args);
                 }
+                // a window is a value per row, never a measure's aggregate
+                ExprKind::Window(_) => {}
                 ExprKind::Path(p) => {
                     found |= p.len() > 1
                         || s.measures

@@ -110,7 +110,7 @@ impl<'a> Checker<'a> {
                 self.model_build().push_step(StepIr::Filter(t));
             }
             StepKind::Select(items) => {
-                let out = self.named_items(items, AggMode::Row, &mut HashMap::new());
+                let out = self.named_items(items, AggMode::Window, &mut HashMap::new());
                 self.set_plain_cols(&out);
                 let mb = self.model_build();
                 let names: Vec<&String> = out.iter().map(|o| &o.0).collect();
@@ -126,7 +126,10 @@ impl<'a> Checker<'a> {
                     let Some(name) = self.item_name(it) else {
                         continue;
                     };
-                    let cx = self.row_ctx();
+                    let cx = Ctx {
+                        agg: AggMode::Window,
+                        ..self.row_ctx()
+                    };
                     let t = self.expr(&it.expr, &cx);
                     let span = it.name.as_ref().map(|n| n.span).unwrap_or(it.expr.span);
                     if existing.contains(&name) {

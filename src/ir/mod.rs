@@ -65,8 +65,25 @@ pub enum TExprKind {
     Call(usize, Vec<TExpr>),
     /// An aggregate function: index into [`Program::functions`].
     Agg(usize, Vec<TExpr>),
+    /// A window function (or an aggregate over a window), per row.
+    Window(Box<WindowIr>),
     /// Stands for an expression that already has a diagnostic.
     Error,
+}
+
+/// `f(args) over (partition by … order by … [rows between … and …])`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowIr {
+    /// Index into [`Program::functions`]: a window function or an aggregate.
+    pub func: usize,
+    pub args: Vec<TExpr>,
+    pub partition: Vec<TExpr>,
+    /// Keys, descending or not.
+    pub order: Vec<(TExpr, bool)>,
+    pub frame: Option<(crate::syntax::ast::FrameBound, crate::syntax::ast::FrameBound)>,
+    /// The rows of a partition must come in a total order for the result to be
+    /// deterministic: lowering appends every other column to `order` as a tie-breaker.
+    pub tie_break: bool,
 }
 
 impl TExpr {
@@ -119,6 +136,10 @@ impl TExpr {
                 }
             }
             TExprKind::Call(_, a) | TExprKind::Agg(_, a) => a.iter().for_each(|x| x.walk(f)),
+            TExprKind::Window(w) => {
+                w.args.iter().chain(&w.partition).for_each(|x| x.walk(f));
+                w.order.iter().for_each(|(x, _)| x.walk(f));
+            }
             TExprKind::Col { .. } | TExprKind::Lit(_) | TExprKind::Error => {}
         }
     }
@@ -129,6 +150,12 @@ impl TExpr {
             _ => None,
         }
     }
+    pub fn contains_window(&self) -> bool {
+        let mut found = false;
+        self.walk(&mut |e| found |= matches!(e.kind, TExprKind::Window(_)));
+        found
+    }
+
     pub fn contains_agg(&self) -> bool {
         let mut found = false;
         self.walk(&mut |e| found |= matches!(e.kind, TExprKind::Agg(..)));

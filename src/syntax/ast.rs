@@ -204,6 +204,27 @@ pub struct NamedExpr {
 }
 
 #[derive(Debug, Clone)]
+pub struct WindowCall {
+    pub name: Ident,
+    pub args: Vec<Expr>,
+    pub partition: Vec<Expr>,
+    pub order: Vec<SortKey>,
+    pub frame: Option<(FrameBound, FrameBound)>,
+    /// The `over (…)` clause.
+    pub over_span: Span,
+}
+
+/// One end of a `rows between … and …` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(u64),
+    CurrentRow,
+    Following(u64),
+    UnboundedFollowing,
+}
+
+#[derive(Debug, Clone)]
 pub struct SortKey {
     pub expr: Expr,
     pub descending: bool,
@@ -334,6 +355,8 @@ pub enum ExprKind {
     /// `a`, `orders.customer.c_name`
     Path(Vec<Ident>),
     Call(Ident, Vec<Expr>),
+    /// `f(args) over (partition by … order by … rows between … and …)`.
+    Window(Box<WindowCall>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
     Neg(Box<Expr>),

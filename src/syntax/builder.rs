@@ -361,15 +361,7 @@ impl Builder {
             Rule::sort_step => StepKind::Sort(
                 p.into_inner()
                     .filter(|x| x.as_rule() == Rule::sort_key)
-                    .map(|k| {
-                        let mut it = k.into_inner();
-                        let expr = it.next().map(|e| self.expr(e)).unwrap_or(Expr {
-                            kind: ExprKind::Error,
-                            span,
-                        });
-                        let descending = it.next().is_some_and(|d| d.as_str() == "desc");
-                        SortKey { expr, descending }
-                    })
+                    .map(|k| self.sort_key(k, span))
                     .collect(),
             ),
             Rule::limit_step => {
@@ -443,6 +435,88 @@ impl Builder {
     }
 
     // ------------------------------------------------------------ expressions
+
+    /// `over (partition by … order by … rows between … and …)` after a call.
+    fn window(&mut self, name: Ident, args: Vec<Expr>, over: Pair<Rule>) -> WindowCall {
+        let over_span = self.span(&over);
+        let mut w = WindowCall {
+            name,
+            args,
+            partition: vec![],
+            order: vec![],
+            frame: None,
+            over_span,
+        };
+        for part in over.into_inner() {
+            match part.as_rule() {
+                Rule::window_parts => {
+                    w.partition = part
+                        .into_inner()
+                        .filter(|x| x.as_rule() == Rule::expr)
+                        .map(|x| self.expr(x))
+                        .collect()
+                }
+                Rule::window_order => {
+                    w.order = part
+                        .into_inner()
+                        .filter(|x| x.as_rule() == Rule::sort_key)
+                        .map(|k| self.sort_key(k, over_span))
+                        .collect()
+                }
+                Rule::frame => {
+                    let bounds: Vec<FrameBound> = part
+                        .into_inner()
+                        .filter(|x| x.as_rule() == Rule::frame_bound)
+                        .map(|b| self.frame_bound(b))
+                        .collect();
+                    if let [start, end] = bounds[..] {
+                        w.frame = Some((start, end));
+                    }
+                }
+                _ => {}
+            }
+        }
+        w
+    }
+
+    fn frame_bound(&mut self, b: Pair<Rule>) -> FrameBound {
+        let span = self.span(&b);
+        let text = b.as_str();
+        let preceding = text.ends_with("preceding");
+        let first = b.into_inner().next();
+        match first.as_ref().map(|f| f.as_rule()) {
+            Some(Rule::k_unbounded) if preceding => FrameBound::UnboundedPreceding,
+            Some(Rule::k_unbounded) => FrameBound::UnboundedFollowing,
+            Some(Rule::k_current) => FrameBound::CurrentRow,
+            _ => {
+                let n = first.and_then(|f| f.as_str().parse::<u64>().ok());
+                let Some(n) = n else {
+                    self.diags.push(
+                        Diagnostic::error(Code::E0212, span, "a frame offset too large")
+                            .label("not a row count")
+                            .help("write a number of rows, e.g. `rows between 6 preceding and current row`"),
+                    );
+                    return FrameBound::CurrentRow;
+                };
+                if preceding {
+                    FrameBound::Preceding(n)
+                } else {
+                    FrameBound::Following(n)
+                }
+            }
+        }
+    }
+
+    /// `e [asc|desc]`, in a sort step or a window's order.
+    fn sort_key(&mut self, k: Pair<Rule>, span: Span) -> SortKey {
+        let mut it = k.into_inner();
+        let expr = it.next().map(|e| self.expr(e)).unwrap_or(Expr {
+            kind: ExprKind::Error,
+            span,
+        });
+        let descending = it.next().is_some_and(|d| d.as_str() == "desc");
+        SortKey { expr, descending }
+    }
 
     fn expr(&mut self, p: Pair<Rule>) -> Expr {
         let (e, _) = self.pratt(p.into_inner());
@@ -613,16 +687,22 @@ impl Builder {
                 let mut it = p.into_inner();
                 let name = it.next().map(|n| self.ident(n)).unwrap_or_else(|| empty_ident(span));
                 // `count(*)` is `count()`
-                let args: Vec<(Expr, usize)> = it
-                    .filter(|a| a.as_rule() != Rule::star_arg)
-                    .map(|a| self.pratt(a.into_inner()))
-                    .collect();
+                let mut args: Vec<(Expr, usize)> = vec![];
+                let mut over = None;
+                for a in it {
+                    match a.as_rule() {
+                        Rule::star_arg => {}
+                        Rule::over => over = Some(a),
+                        _ => args.push(self.pratt(a.into_inner())),
+                    }
+                }
                 let d = args.iter().map(|a| a.1).max().unwrap_or(0) + 1;
-                let e = Expr {
-                    kind: ExprKind::Call(name, args.into_iter().map(|a| a.0).collect()),
-                    span,
+                let args: Vec<Expr> = args.into_iter().map(|a| a.0).collect();
+                let kind = match over {
+                    None => ExprKind::Call(name, args),
+                    Some(over) => ExprKind::Window(Box::new(self.window(name, args, over))),
                 };
-                self.cap(e, d)
+                self.cap(Expr { kind, span }, d)
             }
             Rule::list_lit => {
                 let items: Vec<(Expr, usize)> = p.into_inner().map(|a| self.pratt(a.into_inner())).collect();

@@ -133,9 +133,6 @@ pub(crate) fn syntax_help(before: &str, rest: &str, expected: &[&str]) -> Option
     {
         return Some("a distinct count is `count_distinct(x)`".into());
     }
-    if lower == "over" || (previous == "partition" && lower == "by") || before.trim_end().ends_with(") over (") {
-        return Some("semc has no `over (…)` windows yet: compute per-group values in a model grouped by the partition keys and join it back".into());
-    }
     if lower == "select" {
         return Some(if expected.iter().any(|e| e.contains("model")) {
             "semc is not SQL: a query is a model with steps, `model m from orders { where … select { a, b } }`, and an `output` writes it"
@@ -282,6 +279,21 @@ pub fn rule_name(r: Rule) -> &'static str {
         k_to => "`to`",
         k_mode => "`mode`",
         k_partition => "`partition`",
+        k_over => "`over`",
+        k_order => "`order`",
+        k_rows => "`rows`",
+        k_row => "`row`",
+        k_unbounded => "`unbounded`",
+        k_current => "`current`",
+        k_preceding => "`preceding`",
+        k_following => "`following`",
+        over => "`over (…)`",
+        window_parts => "`partition by`",
+        window_order => "`order by`",
+        frame => "`rows between … and …`",
+        frame_bound | frame_dir => {
+            "`unbounded preceding`, `N preceding`, `current row`, `N following` or `unbounded following`"
+        }
         k_in => "`in`",
         k_between => "`between`",
         k_like => "`like`",
@@ -296,7 +308,9 @@ pub fn rule_name(r: Rule) -> &'static str {
         k_cast => "`cast`",
         k_asc => "`asc`",
         k_desc => "`desc`",
-        k_fn | k_aggregate_fn | stdlib_file | signature | arg_ty | variadic | ret_ty | sig_props => "a signature",
+        k_fn | k_aggregate_fn | k_window_fn | stdlib_file | signature | arg_ty | variadic | ret_ty | sig_props => {
+            "a signature"
+        }
         WHITESPACE | COMMENT => "whitespace",
         ident_start | ident_cont => "a name",
         source_member => "a column, `join`, `measure` or `dimension`",

@@ -109,6 +109,8 @@ pub struct FunctionProps {
     pub never_null: bool,
     /// The engine gives bytes; the result is their lowercase hex text.
     pub hex: bool,
+    /// Over a window, rows that tie in its order get the same value (rank): no tie-breakers.
+    pub ties: bool,
 }
 
 /// A function signature from `stdlib/functions.sem`.
@@ -116,6 +118,8 @@ pub struct FunctionProps {
 pub struct Signature {
     pub name: String,
     pub aggregate: bool,
+    /// Only over a window (`row_number() over (…)`); aggregates may stand over one too.
+    pub window: bool,
     pub args: Vec<ArgClass>,
     /// The last argument class repeats.
     pub variadic: bool,
@@ -163,6 +167,7 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
         let mut s = Signature {
             name: String::new(),
             aggregate: false,
+            window: false,
             args: vec![],
             variadic: false,
             ret: ReturnRule::Common,
@@ -174,6 +179,7 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
         for x in sig.into_inner() {
             match x.as_rule() {
                 Rule::k_aggregate_fn => s.aggregate = true,
+                Rule::k_window_fn => s.window = true,
                 Rule::ident => s.name = x.as_str().to_string(),
                 Rule::arg_ty => s
                     .args
@@ -195,6 +201,7 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
                             "counts_rows" => s.props.counts_rows = true,
                             "never_null" => s.props.never_null = true,
                             "hex" => s.props.hex = true,
+                            "ties" => s.props.ties = true,
                             _ => return Err(bad("unknown property")),
                         }
                     }

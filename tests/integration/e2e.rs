@@ -1092,3 +1092,58 @@ output m to delta("out/m") mode overwrite
     assert_eq!(rows.1[0][0], "tab\tnl\nus\u{1f}\u{e9}\u{1F600}\\\"\\d");
     assert_eq!(rows.1[0][1], "a#b#");
 }
+
+/// Window functions — ranks, ntile, lag/lead with defaults, first_value, running and moving
+/// aggregates, whole-partition aggregates — and a `where` on their result equal DataFusion
+/// SQL on the same rows (the SQL spells out the tie-breaker semc adds to `row_number`).
+#[tokio::test]
+async fn window_functions_equal_sql() {
+    let text = r#"source orders from delta("tpch/orders") {
+  o_orderkey: int64 key
+  o_custkey: int64 not null
+  o_orderdate: date not null
+  o_totalprice: decimal(15, 2) not null
+}
+model w from orders {
+  where o_custkey < 20
+  derive {
+    rn = row_number() over (partition by o_custkey order by o_orderdate desc)
+    rk = rank() over (partition by o_custkey order by o_orderdate)
+    dr = dense_rank() over (order by o_custkey)
+    nt = ntile(3) over (partition by o_custkey order by o_orderkey)
+    prev = lag(o_totalprice) over (partition by o_custkey order by o_orderdate, o_orderkey)
+    nxt = lead(o_totalprice, 2, 0) over (partition by o_custkey order by o_orderdate, o_orderkey)
+    fv = first_value(o_orderkey) over (partition by o_custkey order by o_orderdate, o_orderkey)
+    running = sum(o_totalprice) over (partition by o_custkey order by o_orderdate, o_orderkey)
+    moving = avg(o_totalprice) over (partition by o_custkey order by o_orderdate, o_orderkey rows between 2 preceding and current row)
+    cnt = count() over (partition by o_custkey)
+    mx = max(o_totalprice) over (partition by o_custkey)
+  }
+  where rn <= 3
+  sort o_custkey, rn
+}
+output w to delta("out/w") mode overwrite
+"#;
+    let dir = workspace("windows", &[("tpch", "tpch")], &[("w.sem", text)]);
+    let reports = run_ok(&dir).await;
+    let got = table_rows(&reports[0].location).await;
+    let sql = "with t as (select o_orderkey, o_custkey, o_orderdate, o_totalprice, \
+        row_number() over (partition by o_custkey order by o_orderdate desc, o_orderkey) as rn, \
+        rank() over (partition by o_custkey order by o_orderdate) as rk, \
+        dense_rank() over (order by o_custkey) as dr, \
+        ntile(3) over (partition by o_custkey order by o_orderkey) as nt, \
+        lag(o_totalprice) over (partition by o_custkey order by o_orderdate, o_orderkey) as prev, \
+        lead(o_totalprice, 2, 0) over (partition by o_custkey order by o_orderdate, o_orderkey) as nxt, \
+        first_value(o_orderkey) over (partition by o_custkey order by o_orderdate, o_orderkey) as fv, \
+        sum(o_totalprice) over (partition by o_custkey order by o_orderdate, o_orderkey) as running, \
+        avg(o_totalprice) over (partition by o_custkey order by o_orderdate, o_orderkey rows between 2 preceding and current row) as moving, \
+        count(*) over (partition by o_custkey) as cnt, \
+        max(o_totalprice) over (partition by o_custkey) as mx \
+        from orders where o_custkey < 20) select * from t where rn <= 3 order by o_custkey, rn";
+    let want = sql_rows(sql, &[("orders", "tpch/orders")]).await;
+    assert_eq!(got.1.len(), 39);
+    assert_eq!(got.0, want.0);
+    for (g, w) in got.1.iter().zip(&want.1) {
+        assert!(g.iter().zip(w).all(|(a, b)| same_cell(a, b)), "semc {g:?}\nsql  {w:?}");
+    }
+}
