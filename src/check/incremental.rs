@@ -40,7 +40,10 @@ impl<'a> Checker<'a> {
                 ast::StepKind::GroupBy(..) => "group by",
                 _ => step.kind.keyword(),
             };
-            if matches!(kw, "group by" | "aggregate" | "distinct" | "sort" | "limit" | "union") {
+            if matches!(
+                kw,
+                "group by" | "aggregate" | "distinct" | "sort" | "limit" | "union" | "keep"
+            ) {
                 ok = false;
                 self.err(
                     Diagnostic::error(Code::E0221, step.keyword_span, format!("`{kw}` is not incremental"))

@@ -41,6 +41,7 @@ impl<'a> Checker<'a> {
                         "limit",
                         "distinct",
                         "union",
+                        "keep",
                     ];
                     let mut allow = vec![];
                     for it in items {

@@ -203,7 +203,87 @@ impl<'a> Checker<'a> {
                 mb.requalify();
             }
             StepKind::Union(other) => self.union_step(other),
+            StepKind::Keep { n, per, by } => self.keep_step(*n, per, by, step.span),
         }
+    }
+
+    /// `keep N per k, … by e, …`: per group, the first N rows in the order (ties broken by
+    /// every other column), as a row number over the group, a filter, and the columns as
+    /// they were. With `keep 1`, the group's columns are a unique key of the result.
+    fn keep_step(&mut self, n: i64, per: &[ast::Expr], by: &[ast::SortKey], span: Span) {
+        if n < 1 {
+            self.err(
+                Diagnostic::error(Code::E0215, span, format!("`keep {n}` keeps nothing"))
+                    .label("at least 1")
+                    .help("keep the first row of each group with `keep 1 per k by e`"),
+            );
+            return;
+        }
+        let cx = self.row_ctx();
+        let partition: Vec<TExpr> = per.iter().map(|e| self.expr(e, &cx)).collect();
+        let order: Vec<(TExpr, bool)> = by.iter().map(|k| (self.expr(&k.expr, &cx), k.descending)).collect();
+        if partition
+            .iter()
+            .chain(order.iter().map(|(e, _)| e))
+            .any(TExpr::is_error)
+        {
+            return;
+        }
+        let Some(row_number) = self
+            .func_idx
+            .get("row_number")
+            .and_then(|c| c.iter().copied().find(|&i| self.funcs[i].window))
+        else {
+            return self.err(Diagnostic::error(
+                Code::E0104,
+                span,
+                "the standard library has no `row_number`",
+            ));
+        };
+        let keys: Vec<String> = partition
+            .iter()
+            .filter_map(|p| p.column_name().map(String::from))
+            .collect();
+        let columns = self.visible_projection();
+        let alias = self.model_build().fresh_alias();
+        let position = texpr(
+            TExprKind::Window(Box::new(WindowIr {
+                func: row_number,
+                args: vec![],
+                partition,
+                order,
+                frame: None,
+                tie_break: true,
+            })),
+            Type::Int64,
+            false,
+        );
+        let kept = texpr(
+            TExprKind::Binary(
+                ast::BinOp::Le,
+                Box::new(texpr(
+                    TExprKind::Col {
+                        qual: Some(alias.clone()),
+                        name: "__position".into(),
+                    },
+                    Type::Int64,
+                    false,
+                )),
+                Box::new(texpr(TExprKind::Lit(Value::Int(n)), Type::Int64, false)),
+            ),
+            Type::Bool,
+            false,
+        );
+        self.set_plain_cols(&columns);
+        let unique = n == 1 && keys.len() == per.len() && keys.iter().all(|k| columns.iter().any(|(c, _)| c == k));
+        let mb = self.model_build();
+        mb.push_step(StepIr::Derive(alias, vec![("__position".into(), position)]));
+        mb.push_step(StepIr::Filter(kept));
+        mb.push_step(StepIr::Project(columns));
+        if unique {
+            mb.unique_keys.push(keys);
+        }
+        mb.requalify();
     }
 
     pub(super) fn finish_aggregate(&mut self, groups: Vec<(String, TExpr)>, aggs: Vec<(String, TExpr)>) {

@@ -242,6 +242,12 @@ pub enum StepKind {
     Limit(i64),
     Distinct,
     Union(Ident),
+    /// `keep N per k, … by e [asc|desc], …`: per group of `per`, the first N rows in the order.
+    Keep {
+        n: i64,
+        per: Vec<Expr>,
+        by: Vec<SortKey>,
+    },
 }
 
 impl StepKind {
@@ -257,6 +263,7 @@ impl StepKind {
             StepKind::Limit(_) => "limit",
             StepKind::Distinct => "distinct",
             StepKind::Union(_) => "union",
+            StepKind::Keep { .. } => "keep",
         }
     }
 }

@@ -364,6 +364,31 @@ impl Builder {
                     .map(|k| self.sort_key(k, span))
                     .collect(),
             ),
+            Rule::keep_step => {
+                let mut n = 0;
+                let mut per = vec![];
+                let mut by = vec![];
+                for x in p.into_inner() {
+                    match x.as_rule() {
+                        Rule::int_lit => match x.as_str().parse::<i64>() {
+                            Ok(v) => n = v,
+                            Err(_) => self.diags.push(
+                                Diagnostic::error(
+                                    Code::E0215,
+                                    self.span(&x),
+                                    format!("keep `{}` is too large", x.as_str()),
+                                )
+                                .label("here")
+                                .help("keep takes an integer below 2^63"),
+                            ),
+                        },
+                        Rule::expr => per.push(self.expr(x)),
+                        Rule::sort_key => by.push(self.sort_key(x, span)),
+                        _ => {}
+                    }
+                }
+                StepKind::Keep { n, per, by }
+            }
             Rule::limit_step => {
                 let n = p
                     .into_inner()

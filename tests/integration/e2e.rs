@@ -1147,3 +1147,56 @@ output w to delta("out/w") mode overwrite
         assert!(g.iter().zip(w).all(|(a, b)| same_cell(a, b)), "semc {g:?}\nsql  {w:?}");
     }
 }
+
+/// `keep N per k by e` keeps, per group, the first N rows in the order, ties broken by every
+/// other column — SQL's `QUALIFY row_number() over (…) <= N`; with `keep 1` the group key
+/// is unique, so a `many_to_one` join to the model is proven by the checker.
+#[tokio::test]
+async fn keep_the_best_rows_per_key_equals_sql() {
+    let text = r#"
+source orders from delta("tpch/orders") {
+  o_orderkey: int64 key
+  o_custkey: int64 not null
+  o_orderdate: date not null
+  o_totalprice: decimal(15, 2) not null
+}
+source customer from delta("tpch/customer") {
+  c_custkey: int64 key
+  c_name: string not null
+}
+model latest from orders {
+  keep 1 per o_custkey by o_orderdate desc
+  select { o_custkey, o_orderkey, o_orderdate }
+}
+model top2 from orders {
+  where o_custkey < 50
+  keep 2 per o_custkey by o_totalprice desc
+  sort o_custkey, o_totalprice desc
+}
+model named from customer {
+  join latest many_to_one on c_custkey = latest.o_custkey
+  where c_custkey < 30
+  select { c_name, last_order = latest.o_orderkey }
+  sort c_name
+}
+output top2 to delta("out/top2") mode overwrite
+output named to delta("out/named") mode overwrite
+"#;
+    let dir = workspace("keep", &[("tpch", "tpch")], &[("w.sem", text)]);
+    let reports = run_ok(&dir).await;
+    let top2 = table_rows(&reports.iter().find(|r| r.output == "top2").unwrap().location).await;
+    let named = table_rows(&reports.iter().find(|r| r.output == "named").unwrap().location).await;
+    let want = sql_rows(
+        "select o_orderkey, o_custkey, o_orderdate, o_totalprice from (select *, row_number() over (partition by o_custkey order by o_totalprice desc, o_orderkey, o_orderdate) as rn from orders where o_custkey < 50) where rn <= 2 order by o_custkey, o_totalprice desc",
+        &[("orders", "tpch/orders")],
+    )
+    .await;
+    assert!(!top2.1.is_empty());
+    assert!(same_rows(&top2.1, &want.1), "{:?}\n{:?}", top2.1, want.1);
+    let want = sql_rows(
+        "select c_name, o_orderkey as last_order from customer left join (select * from (select *, row_number() over (partition by o_custkey order by o_orderdate desc, o_orderkey) as rn from orders) where rn = 1) on c_custkey = o_custkey where c_custkey < 30 order by c_name",
+        &[("orders", "tpch/orders"), ("customer", "tpch/customer")],
+    )
+    .await;
+    assert!(same_rows(&named.1, &want.1), "{:?}\n{:?}", named.1, want.1);
+}
