@@ -120,6 +120,7 @@ impl<'a> Checker<'a> {
                     ArgClass::Timestamp => t == Type::Timestamp,
                     ArgClass::Temporal => t.is_temporal(),
                     ArgClass::Bool => t == Type::Bool,
+                    ArgClass::Decimal => matches!(t, Type::Decimal(..)),
                     ArgClass::Same => common
                         .and_then(|c| Type::unify_operands(Operand::value(c), a.operand()))
                         .is_some(),
@@ -166,6 +167,29 @@ impl<'a> Checker<'a> {
                 t
             }
             ReturnRule::Fixed(t) => t,
+            ReturnRule::Round(n, m) => {
+                let places = out.get(m - 1).and_then(|d| match &d.kind {
+                    TExprKind::Lit(Value::Int(v)) => Some(*v),
+                    TExprKind::Neg(x) => match &x.kind {
+                        TExprKind::Lit(Value::Int(v)) => Some(-*v),
+                        _ => None,
+                    },
+                    _ => None,
+                });
+                match (argty(n), places) {
+                    (Type::Decimal(p, s), Some(d)) if s >= 0 => {
+                        let scale = i64::from(s).min(d.max(0)) as i8;
+                        let precision = if s == 0 && d < 0 && d.unsigned_abs() <= u64::from(p) {
+                            (p + 1).min(38)
+                        } else {
+                            p
+                        };
+                        Type::Decimal(precision, scale)
+                    }
+                    (Type::Decimal(p, s), _) => Type::Decimal((p + 1).min(38), s),
+                    (t, _) => t,
+                }
+            }
         };
         Some((ret, out))
     }

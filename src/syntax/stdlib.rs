@@ -17,6 +17,8 @@ pub enum ArgClass {
     /// A date or a timestamp.
     Temporal,
     Bool,
+    /// A decimal.
+    Decimal,
     /// Any number, cast to `float64`.
     Float64,
     /// A type that unifies with the first argument's.
@@ -34,6 +36,7 @@ impl ArgClass {
             "timestamp" => ArgClass::Timestamp,
             "temporal" => ArgClass::Temporal,
             "bool" => ArgClass::Bool,
+            "decimal" => ArgClass::Decimal,
             "float64" => ArgClass::Float64,
             "same" => ArgClass::Same,
             _ => return None,
@@ -50,6 +53,7 @@ impl ArgClass {
             ArgClass::Timestamp => "timestamp",
             ArgClass::Temporal => "temporal",
             ArgClass::Bool => "bool",
+            ArgClass::Decimal => "decimal",
             ArgClass::Float64 => "float64",
             ArgClass::Same => "same",
         }
@@ -68,6 +72,9 @@ pub enum ReturnRule {
     Avg(usize),
     /// Every argument unified (each cast to the result).
     Common,
+    /// A decimal (argument N) rounded to the places argument M gives: its scale drops to
+    /// them when they are a literal, as the engine computes it.
+    Round(usize, usize),
 }
 
 impl std::fmt::Display for ReturnRule {
@@ -78,6 +85,7 @@ impl std::fmt::Display for ReturnRule {
             ReturnRule::Sum(n) => write!(f, "the sum type of argument {n}"),
             ReturnRule::Avg(n) => write!(f, "the average type of argument {n}"),
             ReturnRule::Common => write!(f, "the common type of the arguments"),
+            ReturnRule::Round(n, m) => write!(f, "argument {n} rounded to argument {m}'s places"),
         }
     }
 }
@@ -89,6 +97,7 @@ impl ReturnRule {
             ("sum", Some(n)) if n > 0 => ReturnRule::Sum(n),
             ("avg", Some(n)) if n > 0 => ReturnRule::Avg(n),
             ("common", None) => ReturnRule::Common,
+            ("round", Some(n)) if n > 0 => ReturnRule::Round(n, n + 1),
             (t, None) => ReturnRule::Fixed(Type::from_name(t)?),
             _ => return None,
         })

@@ -185,7 +185,7 @@ fn functions_are_listed_with_their_documentation() {
     );
     let (code, out, _) = semc(&["functions", "round"]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().filter(|l| l.starts_with("round(")).count(), 2, "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("round(")).count(), 3, "{out}");
     let (code, _, err) = semc(&["functions", "sha265"]);
     assert_eq!(code, 1);
     assert!(err.contains("did you mean `sha256`"), "{err}");

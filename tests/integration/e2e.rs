@@ -1044,6 +1044,7 @@ model f from orders {
     rr = regexp_replace(o_comment, "[aeiou]", "*", "g"), r1 = regexp_replace(o_comment, "[aeiou]", "*")
     m5 = md5(o_comment), s2 = sha256(o_comment), dg = digest(o_comment, "blake3"), hx = to_hex(o_orderkey)
     rd = round(cast(o_totalprice as float64), 1), gr = greatest(o_custkey, o_orderkey), le = least(o_custkey, o_orderkey)
+    round1 = round(o_totalprice, 1), round_hundreds = round(o_totalprice, -2)
     cc = o_orderstatus || o_orderpriority, nu = nullif(o_orderstatus, "F")
   }
   sort o_orderkey
@@ -1059,6 +1060,7 @@ output f to delta("out/f") mode overwrite
         regexp_like(o_comment, '^[a-f]') as rl, regexp_replace(o_comment, '[aeiou]', '*', 'g') as rr, regexp_replace(o_comment, '[aeiou]', '*') as r1, \
         md5(o_comment) as m5, encode(sha256(o_comment), 'hex') as s2, encode(digest(o_comment, 'blake3'), 'hex') as dg, to_hex(o_orderkey) as hx, \
         round(cast(o_totalprice as double), 1) as rd, greatest(o_custkey, o_orderkey) as gr, least(o_custkey, o_orderkey) as le, \
+        round(o_totalprice, 1) as round1, round(o_totalprice, -2) as round_hundreds, \
         o_orderstatus || o_orderpriority as cc, nullif(o_orderstatus, 'F') as nu from t order by o_orderkey";
     let want = sql_rows(sql, &[("orders", "tpch/orders")]).await;
     assert_eq!(got.1.len(), 55);
