@@ -1127,6 +1127,17 @@ model w from orders {
 output w to delta("out/w") mode overwrite
 "#;
     let dir = workspace("windows", &[("tpch", "tpch")], &[("w.sem", text)]);
+    // the windows survive the round trip through Substrait: the consumed plan is a snapshot
+    let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
+    let program = c.program().unwrap_or_else(|_| panic!("errors"));
+    let s = run::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
+    let plan = s.plan(program, None).unwrap_or_else(|_| panic!("plan"));
+    let root = s.consume(&plan).await.unwrap_or_else(|_| panic!("consume")).remove(0);
+    let text_plan = fixtures::redact(&root.display_indent().to_string());
+    assert!(text_plan.contains("WindowAggr"), "{text_plan}");
+    insta::with_settings!({ snapshot_path => "snapshots/plans", prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!("plan_windows", text_plan);
+    });
     let reports = run_ok(&dir).await;
     let got = table_rows(&reports[0].location).await;
     let sql = "with t as (select o_orderkey, o_custkey, o_orderdate, o_totalprice, \
