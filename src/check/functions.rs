@@ -56,6 +56,15 @@ impl<'a> Checker<'a> {
         for &fi in &cands {
             if let Some((ret, args2)) = self.match_sig(fi, &targs) {
                 let sig = &self.funcs[fi];
+                if sig.props.units && !is_time_unit(args2.first()) {
+                    let units = crate::engine::functions::TIME_UNITS.join("\", \"");
+                    self.err(
+                        Diagnostic::error(Code::E0203, args[0].span, format!("`{n}` takes a time unit first"))
+                            .label("not a unit")
+                            .help(format!("write one of \"{units}\" as a literal")),
+                    );
+                    return ty_err();
+                }
                 let nullable = if sig.props.never_null {
                     false
                 } else if sig.aggregate {
@@ -193,4 +202,9 @@ impl<'a> Checker<'a> {
         };
         Some((ret, out))
     }
+}
+
+/// Whether an argument is a literal time unit (`"month"`).
+fn is_time_unit(arg: Option<&TExpr>) -> bool {
+    matches!(arg.map(|a| &a.kind), Some(TExprKind::Lit(Value::Str(u))) if crate::engine::functions::TIME_UNITS.contains(&u.to_ascii_lowercase().as_str()))
 }

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 mod changes;
+pub mod functions;
 mod pinned;
 mod planned;
 
@@ -56,6 +57,7 @@ pub fn session_with(partitions: usize, memory_limit: Option<usize>) -> SessionCo
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
         .build();
     let ctx = SessionContext::new_with_state(state);
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(functions::DateDiff::default()));
     let schema = Arc::new(PinnedDeltaSchema {
         state: Mutex::new(None),
         cache: Mutex::new(HashMap::new()),

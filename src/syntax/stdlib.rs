@@ -120,6 +120,8 @@ pub struct FunctionProps {
     pub hex: bool,
     /// Over a window, rows that tie in its order get the same value (rank): no tie-breakers.
     pub ties: bool,
+    /// The first argument is a time unit, written as a literal.
+    pub units: bool,
 }
 
 /// A function signature from `stdlib/functions.sem`.
@@ -211,6 +213,7 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
                             "never_null" => s.props.never_null = true,
                             "hex" => s.props.hex = true,
                             "ties" => s.props.ties = true,
+                            "units" => s.props.units = true,
                             _ => return Err(bad("unknown property")),
                         }
                     }

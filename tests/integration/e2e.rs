@@ -1213,3 +1213,32 @@ output named to delta("out/named") mode overwrite
     .await;
     assert!(same_rows(&named.1, &want.1), "{:?}\n{:?}", named.1, want.1);
 }
+
+/// `date_diff(unit, a, b)` counts the unit boundaries between two dates or timestamps, as
+/// DuckDB does (weeks start on Monday; negative when b is before a).
+#[tokio::test]
+async fn date_diff_counts_unit_boundaries() {
+    let text = r#"
+source region from delta("tpch/region") { r_regionkey: int64 key }
+model d from region {
+  where r_regionkey == 0
+  select {
+    months = date_diff("month", date "2024-01-31", date "2024-02-01")
+    years = date_diff("year", date "2023-12-31", date "2024-01-01")
+    days = date_diff("day", date "2024-03-01", date "2024-02-28")
+    weeks = date_diff("week", date "2024-01-07", date "2024-01-08")
+    same_week = date_diff("week", date "2024-01-08", date "2024-01-14")
+    quarters = date_diff("quarter", date "2024-03-31", timestamp "2024-04-01T00:00:00Z")
+    hours = date_diff("hour", timestamp "2024-01-01T10:59:59Z", timestamp "2024-01-01T11:00:00Z")
+  }
+}
+output d to delta("out/d") mode overwrite
+"#;
+    let dir = workspace("date_diff", &[("tpch", "tpch")], &[("w.sem", text)]);
+    let reports = run_ok(&dir).await;
+    let rows = table_rows(&reports[0].location).await;
+    assert_eq!(
+        rows.1,
+        vec![["1", "1", "-2", "1", "0", "1", "1"].map(String::from).to_vec()]
+    );
+}
