@@ -1126,8 +1126,11 @@ model w from orders {
 }
 output w to delta("out/w") mode overwrite
 "#;
-    let dir = workspace("windows", &[("tpch", "tpch")], &[("w.sem", text)]);
     // the windows survive the round trip through Substrait: the consumed plan is a snapshot
+    // (of windows with one order each: the consumer lists windows that share an order in
+    // hash order)
+    let shape = "source orders from delta(\"tpch/orders\") { o_orderkey: int64 key  o_custkey: int64 not null  o_orderdate: date not null }\nmodel w from orders {\n  derive {\n    rn = row_number() over (partition by o_custkey order by o_orderdate desc)\n    n = count() over (partition by o_custkey)\n    moving = max(o_orderkey) over (order by o_orderdate rows between 2 preceding and current row)\n  }\n  where rn == 1\n}\noutput w to delta(\"out/w\") mode overwrite\n";
+    let dir = workspace("windows_plan", &[("tpch", "tpch")], &[("w.sem", shape)]);
     let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
     let program = c.program().unwrap_or_else(|_| panic!("errors"));
     let s = run::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
@@ -1138,6 +1141,7 @@ output w to delta("out/w") mode overwrite
     insta::with_settings!({ snapshot_path => "snapshots/plans", prepend_module_to_snapshot => false, omit_expression => true }, {
         insta::assert_snapshot!("plan_windows", text_plan);
     });
+    let dir = workspace("windows", &[("tpch", "tpch")], &[("w.sem", text)]);
     let reports = run_ok(&dir).await;
     let got = table_rows(&reports[0].location).await;
     let sql = "with t as (select o_orderkey, o_custkey, o_orderdate, o_totalprice, \
