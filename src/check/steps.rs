@@ -111,6 +111,8 @@ impl<'a> Checker<'a> {
             }
             StepKind::Select(items) => {
                 let out = self.named_items(items, AggMode::Window, &mut HashMap::new());
+                // aggregates over windows: the same grain as the relation's, before it is reshaped
+                self.check_grain();
                 self.set_plain_cols(&out);
                 let mb = self.model_build();
                 let names: Vec<&String> = out.iter().map(|o| &o.0).collect();
@@ -154,6 +156,8 @@ impl<'a> Checker<'a> {
                     qual: Some(alias.clone()),
                 }));
                 mb.push_step(StepIr::Derive(alias, out));
+                // aggregates over windows see each row of their own relation once, too
+                self.check_grain();
             }
             StepKind::Join(j) => self.join_step(j),
             StepKind::GroupBy(keys, aggs) => {

@@ -102,8 +102,23 @@ impl<'a> Checker<'a> {
             // rows that tie in the order get the same value from a ranking function and from an
             // aggregate over the default frame (its peers); any other window reads rows by
             // position, so ties are broken by every other column
-            let tie_break = !sig.props.ties && !(sig.aggregate && w.frame.is_none());
-            let nullable = !sig.props.never_null;
+            let (aggregate, props) = (sig.aggregate, sig.props);
+            let tie_break = !props.ties && !(aggregate && w.frame.is_none());
+            let nullable = !props.never_null;
+            if aggregate {
+                // a windowed aggregate over rows a join repeats counts them more than once,
+                // as a grouped one would: checked with them at the end of the step
+                let home = self.model_build().base_alias.clone();
+                let pending = PendingAgg {
+                    func: n.clone(),
+                    measure: None,
+                    props,
+                    home,
+                    expr: texpr(TExprKind::Agg(fi, args.clone()), ty, nullable),
+                    span,
+                };
+                self.model_build().pending.push(pending);
+            }
             return texpr(
                 TExprKind::Window(Box::new(WindowIr {
                     func: fi,
