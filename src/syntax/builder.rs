@@ -5,7 +5,7 @@ use super::*;
 use crate::codes::Code;
 use crate::diag::Diagnostic;
 use crate::span::{FileId, Span};
-use pest::iterators::{Pair, Pairs};
+use pest::iterators::Pair;
 
 pub(crate) struct Builder {
     pub(super) file: FileId,
@@ -21,7 +21,7 @@ impl Builder {
         Span::new(self.file, s.start(), end)
     }
 
-    fn ident(&self, p: Pair<Rule>) -> Ident {
+    pub(super) fn ident(&self, p: Pair<Rule>) -> Ident {
         let span = self.span(&p);
         let inner = p.into_inner().next();
         match inner {
@@ -76,7 +76,7 @@ impl Builder {
         Policy { entries, span }
     }
 
-    fn delta_ref(&self, p: Pair<Rule>) -> (String, Span) {
+    pub(super) fn delta_ref(&self, p: Pair<Rule>) -> (String, Span) {
         let lit = p.into_inner().find(|x| x.as_rule() == Rule::string_lit);
         match lit {
             Some(l) => (unescape(l.as_str()), self.span(&l)),
@@ -199,7 +199,7 @@ impl Builder {
         }
     }
 
-    fn type_expr(&mut self, p: Pair<Rule>) -> TypeExpr {
+    pub(super) fn type_expr(&mut self, p: Pair<Rule>) -> TypeExpr {
         let span = self.span(&p);
         match p.into_inner().next() {
             Some(x) if x.as_rule() == Rule::decimal_type => {
@@ -264,7 +264,7 @@ impl Builder {
         }
     }
 
-    fn path(&self, p: Pair<Rule>) -> Expr {
+    pub(super) fn path(&self, p: Pair<Rule>) -> Expr {
         let span = self.span(&p);
         Expr {
             kind: ExprKind::Path(p.into_inner().map(|i| self.ident(i)).collect()),
@@ -456,355 +456,6 @@ impl Builder {
             mode,
             partition_by,
             span,
-        }
-    }
-
-    // ------------------------------------------------------------ expressions
-
-    /// `over (partition by … order by … rows between … and …)` after a call.
-    fn window(&mut self, name: Ident, args: Vec<Expr>, over: Pair<Rule>) -> WindowCall {
-        let over_span = self.span(&over);
-        let mut w = WindowCall {
-            name,
-            args,
-            partition: vec![],
-            order: vec![],
-            frame: None,
-            over_span,
-        };
-        for part in over.into_inner() {
-            match part.as_rule() {
-                Rule::window_parts => {
-                    w.partition = part
-                        .into_inner()
-                        .filter(|x| x.as_rule() == Rule::expr)
-                        .map(|x| self.expr(x))
-                        .collect()
-                }
-                Rule::window_order => {
-                    w.order = part
-                        .into_inner()
-                        .filter(|x| x.as_rule() == Rule::sort_key)
-                        .map(|k| self.sort_key(k, over_span))
-                        .collect()
-                }
-                Rule::frame => {
-                    let bounds: Vec<FrameBound> = part
-                        .into_inner()
-                        .filter(|x| x.as_rule() == Rule::frame_bound)
-                        .map(|b| self.frame_bound(b))
-                        .collect();
-                    if let [start, end] = bounds[..] {
-                        w.frame = Some((start, end));
-                    }
-                }
-                _ => {}
-            }
-        }
-        w
-    }
-
-    fn frame_bound(&mut self, b: Pair<Rule>) -> FrameBound {
-        let span = self.span(&b);
-        let text = b.as_str();
-        let preceding = text.ends_with("preceding");
-        let first = b.into_inner().next();
-        match first.as_ref().map(|f| f.as_rule()) {
-            Some(Rule::k_unbounded) if preceding => FrameBound::UnboundedPreceding,
-            Some(Rule::k_unbounded) => FrameBound::UnboundedFollowing,
-            Some(Rule::k_current) => FrameBound::CurrentRow,
-            _ => {
-                let n = first.and_then(|f| f.as_str().parse::<u64>().ok());
-                let Some(n) = n else {
-                    self.diags.push(
-                        Diagnostic::error(Code::E0212, span, "a frame offset too large")
-                            .label("not a row count")
-                            .help("write a number of rows, e.g. `rows between 6 preceding and current row`"),
-                    );
-                    return FrameBound::CurrentRow;
-                };
-                if preceding {
-                    FrameBound::Preceding(n)
-                } else {
-                    FrameBound::Following(n)
-                }
-            }
-        }
-    }
-
-    /// `e [asc|desc]`, in a sort step or a window's order.
-    fn sort_key(&mut self, k: Pair<Rule>, span: Span) -> SortKey {
-        let mut it = k.into_inner();
-        let expr = it.next().map(|e| self.expr(e)).unwrap_or(Expr {
-            kind: ExprKind::Error,
-            span,
-        });
-        let descending = it.next().is_some_and(|d| d.as_str() == "desc");
-        SortKey { expr, descending }
-    }
-
-    fn expr(&mut self, p: Pair<Rule>) -> Expr {
-        let (e, _) = self.pratt(p.into_inner());
-        e
-    }
-
-    /// Returns the expression and its depth; trees deeper than MAX_DEPTH become error nodes.
-    fn pratt(&mut self, pairs: Pairs<Rule>) -> (Expr, usize) {
-        let this = std::cell::RefCell::new(self);
-        PRATT
-            .map_primary(|p| this.borrow_mut().primary(p))
-            .map_prefix(|op, (e, d)| {
-                let mut b = this.borrow_mut();
-                let span = b.span(&op).to(e.span);
-                let kind = if op.as_rule() == Rule::op_not {
-                    ExprKind::Not(Box::new(e))
-                } else {
-                    ExprKind::Neg(Box::new(e))
-                };
-                b.cap(Expr { kind, span }, d + 1)
-            })
-            .map_postfix(|(e, d), op| {
-                let mut b = this.borrow_mut();
-                let span = e.span.to(b.span(&op));
-                let rule = op.as_rule();
-                let mut negated = false;
-                let mut operands = vec![];
-                for x in op.into_inner() {
-                    match x.as_rule() {
-                        Rule::negated => negated = true,
-                        Rule::bound => operands.push(b.pratt(x.into_inner())),
-                        Rule::list_lit => operands.push(b.primary(x)),
-                        _ => {}
-                    }
-                }
-                let depth = operands.iter().map(|o| o.1).max().unwrap_or(0).max(d) + 1;
-                let mut ops = operands.into_iter().map(|o| o.0);
-                let err = Expr {
-                    kind: ExprKind::Error,
-                    span,
-                };
-                let kind = match rule {
-                    Rule::is_null => ExprKind::IsNull(Box::new(e), negated),
-                    Rule::in_list => match ops.next() {
-                        Some(Expr {
-                            kind: ExprKind::List(items),
-                            ..
-                        }) => ExprKind::InList(Box::new(e), items, negated),
-                        _ => ExprKind::Error,
-                    },
-                    Rule::between => {
-                        let lo = ops.next().unwrap_or(err.clone());
-                        let hi = ops.next().unwrap_or(err);
-                        ExprKind::Between(Box::new(e), Box::new(lo), Box::new(hi), negated)
-                    }
-                    _ => ExprKind::Like(Box::new(e), Box::new(ops.next().unwrap_or(err)), negated),
-                };
-                b.cap(Expr { kind, span }, depth)
-            })
-            .map_infix(|(l, dl), op, (r, dr)| {
-                let mut b = this.borrow_mut();
-                let span = l.span.to(r.span);
-                let bop = match op.as_rule() {
-                    Rule::op_or => BinOp::Or,
-                    Rule::op_and => BinOp::And,
-                    Rule::op_eq | Rule::join_eq => BinOp::Eq,
-                    Rule::op_ne => BinOp::Ne,
-                    Rule::op_lt => BinOp::Lt,
-                    Rule::op_le => BinOp::Le,
-                    Rule::op_gt => BinOp::Gt,
-                    Rule::op_ge => BinOp::Ge,
-                    Rule::op_add => BinOp::Add,
-                    Rule::op_sub => BinOp::Sub,
-                    Rule::op_mul => BinOp::Mul,
-                    Rule::op_div => BinOp::Div,
-                    Rule::op_concat => BinOp::Concat,
-                    _ => BinOp::Mod,
-                };
-                b.cap(
-                    Expr {
-                        kind: ExprKind::Binary(bop, Box::new(l), Box::new(r)),
-                        span,
-                    },
-                    dl.max(dr) + 1,
-                )
-            })
-            .parse(pairs)
-    }
-
-    fn cap(&mut self, e: Expr, depth: usize) -> (Expr, usize) {
-        if depth > MAX_DEPTH {
-            if !self.diags.iter().any(|d| d.code == Code::E0003) {
-                self.diags
-                    .push(too_deep(self.file, e.span.start as usize, e.span.end as usize));
-            }
-            return (
-                Expr {
-                    kind: ExprKind::Error,
-                    span: e.span,
-                },
-                1,
-            );
-        }
-        (e, depth)
-    }
-
-    fn primary(&mut self, p: Pair<Rule>) -> (Expr, usize) {
-        let span = self.span(&p);
-        let lit = |l| {
-            (
-                Expr {
-                    kind: ExprKind::Lit(l),
-                    span,
-                },
-                1,
-            )
-        };
-        match p.as_rule() {
-            Rule::paren => match p.into_inner().next() {
-                Some(e) => {
-                    let (mut inner, d) = self.pratt(e.into_inner());
-                    inner.span = span;
-                    (inner, d)
-                }
-                None => (
-                    Expr {
-                        kind: ExprKind::Error,
-                        span,
-                    },
-                    1,
-                ),
-            },
-            Rule::int_lit => lit(Lit::Int(p.as_str().to_string())),
-            Rule::number_lit => lit(Lit::Number(p.as_str().to_string())),
-            Rule::string_lit => match unescape_checked(p.as_str()) {
-                Ok(v) => lit(Lit::Str(v)),
-                Err((at, what)) => {
-                    let start = p.as_span().start() + at;
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::E0212,
-                            Span::new(self.file, start, start + 2),
-                            "a malformed escape in a string",
-                        )
-                        .label("this escape")
-                        .help(what),
-                    );
-                    lit(Lit::Str(unescape(p.as_str())))
-                }
-            },
-            Rule::k_true => lit(Lit::Bool(true)),
-            Rule::k_false => lit(Lit::Bool(false)),
-            Rule::k_null => lit(Lit::Null),
-            Rule::typed_lit => {
-                let mut it = p.into_inner();
-                let k = it.next().map(|k| k.as_rule());
-                let s = it.next().map(|s| unescape(s.as_str())).unwrap_or_default();
-                let kind = match k {
-                    Some(Rule::k_date) => TypedLitKind::Date,
-                    Some(Rule::k_timestamp) => TypedLitKind::Timestamp,
-                    _ => TypedLitKind::Interval,
-                };
-                lit(Lit::Typed(kind, s))
-            }
-            Rule::path => (self.path(p), 1),
-            Rule::bound | Rule::expr => self.pratt(p.into_inner()),
-            Rule::call => {
-                let mut it = p.into_inner();
-                let name = it.next().map(|n| self.ident(n)).unwrap_or_else(|| empty_ident(span));
-                // `count(*)` is `count()`
-                let mut args: Vec<(Expr, usize)> = vec![];
-                let mut over = None;
-                for a in it {
-                    match a.as_rule() {
-                        Rule::star_arg => {}
-                        Rule::over => over = Some(a),
-                        _ => args.push(self.pratt(a.into_inner())),
-                    }
-                }
-                let d = args.iter().map(|a| a.1).max().unwrap_or(0) + 1;
-                let args: Vec<Expr> = args.into_iter().map(|a| a.0).collect();
-                let kind = match over {
-                    None => ExprKind::Call(name, args),
-                    Some(over) => ExprKind::Window(Box::new(self.window(name, args, over))),
-                };
-                self.cap(Expr { kind, span }, d)
-            }
-            Rule::list_lit => {
-                let items: Vec<(Expr, usize)> = p.into_inner().map(|a| self.pratt(a.into_inner())).collect();
-                let d = items.iter().map(|a| a.1).max().unwrap_or(0) + 1;
-                let e = Expr {
-                    kind: ExprKind::List(items.into_iter().map(|a| a.0).collect()),
-                    span,
-                };
-                self.cap(e, d)
-            }
-            Rule::case_expr => {
-                let mut arms = vec![];
-                let mut otherwise = None;
-                let mut d = 1;
-                for x in p.into_inner() {
-                    match x.as_rule() {
-                        Rule::when_arm => {
-                            let mut it = x.into_inner().filter(|y| y.as_rule() == Rule::expr);
-                            let c = it.next().map(|e| self.pratt(e.into_inner()));
-                            let v = it.next().map(|e| self.pratt(e.into_inner()));
-                            if let (Some(c), Some(v)) = (c, v) {
-                                d = d.max(c.1).max(v.1);
-                                arms.push((c.0, v.0));
-                            }
-                        }
-                        Rule::else_arm => {
-                            if let Some(e) = x.into_inner().find(|y| y.as_rule() == Rule::expr) {
-                                let (e, ed) = self.pratt(e.into_inner());
-                                d = d.max(ed);
-                                otherwise = Some(Box::new(e));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                self.cap(
-                    Expr {
-                        kind: ExprKind::Case(arms, otherwise),
-                        span,
-                    },
-                    d + 1,
-                )
-            }
-            Rule::cast_expr => {
-                let mut e = None;
-                let mut ty = None;
-                for x in p.into_inner() {
-                    match x.as_rule() {
-                        Rule::expr => e = Some(self.pratt(x.into_inner())),
-                        Rule::type_expr => ty = Some(self.type_expr(x)),
-                        _ => {}
-                    }
-                }
-                match (e, ty) {
-                    (Some((e, d)), Some(t)) => self.cap(
-                        Expr {
-                            kind: ExprKind::Cast(Box::new(e), t),
-                            span,
-                        },
-                        d + 1,
-                    ),
-                    _ => (
-                        Expr {
-                            kind: ExprKind::Error,
-                            span,
-                        },
-                        1,
-                    ),
-                }
-            }
-            _ => (
-                Expr {
-                    kind: ExprKind::Error,
-                    span,
-                },
-                1,
-            ),
         }
     }
 }

@@ -12,6 +12,7 @@ use pest::pratt_parser::{Assoc, Op, PrattParser};
 use std::sync::LazyLock;
 
 pub mod ast;
+mod build_exprs;
 mod builder;
 mod decode;
 mod errors;
