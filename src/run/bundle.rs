@@ -179,12 +179,11 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions, bindings: &Bindings) -> 
     let plan = rebind_plan(plan, &locations)?;
     let session = Session::empty(opts);
     let run_id = opts.run_id.clone().unwrap_or_else(commit::new_run_id);
-    let executed = execute(&session, &plan, &spec, &locations, HashMap::new(), &run_id)
-        .await
-        .map_err(|f| match f {
-            Failure::Internal(m) => bundle_error(format!("the bundle cannot be run: {m}")),
-            user => user,
-        })?;
+    let roots = session.consume(&plan).await.map_err(|f| match f {
+        Failure::Internal(m) => bundle_error(format!("the plan cannot be read: {m}")),
+        user => user,
+    })?;
+    let executed = execute(&session, roots, &spec, &locations, HashMap::new(), &run_id).await?;
     let mut reports = executed.reports;
     if let Some(first) = reports.first_mut() {
         first.warnings = executed.warnings;

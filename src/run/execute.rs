@@ -8,7 +8,6 @@ use super::{Failure, Increment, OutputReport, Session, incremental_app_id};
 use crate::diag::Diagnostic;
 use datafusion::logical_expr::LogicalPlan;
 use std::collections::HashMap;
-use substrait::proto::Plan;
 use url::Url;
 
 /// Where the spec's tables are: its URIs, unless a binding moved them.
@@ -49,18 +48,17 @@ pub struct Executed {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Consumes the plan, verifies every output it writes (nothing is committed unless all
-/// hold), then commits each output. `increments` says, for outputs of incremental models,
+/// Verifies every output the plan's roots write (nothing is committed unless all hold),
+/// then commits each output. `increments` says, for outputs of incremental models,
 /// what this run does; an incremental output without one is rebuilt in full.
 pub async fn execute(
     session: &Session,
-    plan: &Plan,
+    roots: Vec<LogicalPlan>,
     spec: &ExecutionSpec,
     locations: &Locations,
     mut increments: HashMap<String, Increment>,
     run_id: &str,
 ) -> Result<Executed, Failure> {
-    let roots = session.consume(plan).await?;
     let mut targets = vec![];
     let mut up_to_date = vec![];
     for o in &spec.outputs {

@@ -102,12 +102,14 @@ pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) ->
     session::check_output_name(checked, only)?;
     let (program, increments) = incremental::plan_increments(c, checked, only).await?;
     let session = Session::for_program(c, Some(&program), opts).await?;
-    let (plan, roots) = session.plan_with_roots(&program, only)?;
-    let spec = ExecutionSpec::of(c, &program, &session, &roots, only)?;
+    let (plan, lowered) = session.plan_with_roots(&program, only)?;
+    let spec = ExecutionSpec::of(c, &program, &session, &lowered, only)?;
     let run_id = opts.run_id.clone().unwrap_or_else(commit::new_run_id);
+    // what runs is the plan as consumed back from Substrait, as for a bundle
+    let roots = session.consume(&plan).await?;
     let executed = execute::execute(
         &session,
-        &plan,
+        roots,
         &spec,
         &execute::Locations::default(),
         increments,
