@@ -47,7 +47,7 @@ impl<'a> Checker<'a> {
                 Diagnostic::error(Code::E0224, w.name.span, format!("`{n}` is not a window function or an aggregate"))
                     .label("computed row by row")
                     .with(w.over_span, "so it takes no window")
-                    .help(format!("drop `over (…)`; window functions are `row_number`, `rank`, `dense_rank`, `ntile`, `lag`, `lead`, `first_value`, `last_value`, and aggregates")),
+                    .help("drop `over (…)`; window functions are `row_number`, `rank`, `dense_rank`, `ntile`, `lag`, `lead`, `first_value`, `last_value`, and aggregates"),
             );
             return ty_err();
         }
@@ -103,7 +103,8 @@ impl<'a> Checker<'a> {
             // aggregate over the default frame (its peers); any other window reads rows by
             // position, so ties are broken by every other column
             let (aggregate, props) = (sig.aggregate, sig.props);
-            let tie_break = !props.ties && !(aggregate && w.frame.is_none());
+            let keeps_ties = props.ties || (aggregate && w.frame.is_none());
+            let tie_break = !keeps_ties;
             let nullable = !props.never_null;
             if aggregate {
                 // a windowed aggregate over rows a join repeats counts them more than once,
