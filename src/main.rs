@@ -39,6 +39,9 @@ enum Cmd {
         path: PathBuf,
         #[arg(long, value_enum, default_value = "human")]
         format: DiagFormat,
+        /// Check the declarations alone: open no Delta table (nothing is compared with one).
+        #[arg(long)]
+        offline: bool,
     },
     /// Lower the workspace to ONE Substrait plan (one root per output).
     Plan {
@@ -216,6 +219,17 @@ async fn compile_or_report(path: &Path, format: DiagFormat) -> Result<run::Compi
     compile_or_report_locked(path, format, None).await
 }
 
+/// `semc check`: against the tables, or `--offline` from the declarations alone.
+async fn compile_checked(path: &Path, format: DiagFormat, offline: bool) -> Result<run::Compilation, ExitCode> {
+    if !offline {
+        return compile_or_report(path, format).await;
+    }
+    let c = run::compile_offline(path)
+        .await
+        .map_err(|f| fail(&SourceMap::default(), f))?;
+    report(c, format)
+}
+
 async fn compile_or_report_locked(
     path: &Path,
     format: DiagFormat,
@@ -225,6 +239,11 @@ async fn compile_or_report_locked(
         Ok(c) => c,
         Err(f) => return Err(fail(&SourceMap::default(), f)),
     };
+    report(c, format)
+}
+
+/// Prints a compilation's diagnostics; its errors end the command (exit 1).
+fn report(c: run::Compilation, format: DiagFormat) -> Result<run::Compilation, ExitCode> {
     print_diags(&c.ws.map, &c.diags, format);
     if c.has_errors() {
         if format == DiagFormat::Human {
@@ -238,7 +257,7 @@ async fn compile_or_report_locked(
 
 async fn dispatch(cli: Cli) -> ExitCode {
     match cli.cmd {
-        Cmd::Check { path, format } => match compile_or_report(&path, format).await {
+        Cmd::Check { path, format, offline } => match compile_checked(&path, format, offline).await {
             Ok(c) => {
                 if format == DiagFormat::Human
                     && let Some(p) = &c.program

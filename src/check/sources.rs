@@ -96,7 +96,28 @@ impl<'a> Checker<'a> {
                 );
                 (Url::parse("file:///").expect("static URL"), 0)
             }
-            None => (Url::parse("file:///").expect("static URL"), 0),
+            // no table read (offline, or an editor's check): the declarations alone
+            None => match crate::delta::resolve_location(&self.ws.root, &s.location) {
+                Ok(url) => {
+                    let version = match &s.pin {
+                        Some(ast::Pin::Version(v, _)) => *v,
+                        _ => 0,
+                    };
+                    (url, version)
+                }
+                Err(e) => {
+                    self.err(
+                        Diagnostic::error(
+                            Code::E0306,
+                            s.location_span,
+                            format!("source `{name}`: {}", e.message()),
+                        )
+                        .label("this table")
+                        .help("write a path relative to the workspace root, or a URI such as file:///data/t"),
+                    );
+                    (Url::parse("file:///").expect("static URL"), 0)
+                }
+            },
         };
         if let Some(fc) = file_col {
             cols.push(fc);

@@ -75,6 +75,34 @@ pub async fn compile(path: &Path) -> Result<Compilation, Failure> {
     compile_locked(path, None).await
 }
 
+/// Checks the workspace at `path` from its declarations alone: no Delta table is opened, so
+/// nothing is compared with a table (an offline check, or an editor's).
+pub async fn compile_offline(path: &Path) -> Result<Compilation, Failure> {
+    let p = path.to_path_buf();
+    let ws = big_stack(move || Workspace::load(&p))?;
+    let funcs = stdlib()?;
+    if ws.diags.iter().any(Diagnostic::is_error) {
+        let diags = ws.diags.clone();
+        return Ok(Compilation {
+            ws,
+            program: None,
+            diags,
+            tables: vec![],
+            infos: vec![],
+        });
+    }
+    let (program, mut diags) = big_stack(|| check::check(&ws, &vec![], funcs))?;
+    let mut all = ws.diags.clone();
+    all.append(&mut diags);
+    Ok(Compilation {
+        ws,
+        program,
+        diags: all,
+        tables: vec![],
+        infos: vec![],
+    })
+}
+
 /// Like [`compile`], reading every source at the version `lock` records for it.
 pub async fn compile_locked(path: &Path, lock: Option<&Lock>) -> Result<Compilation, Failure> {
     let p = path.to_path_buf();

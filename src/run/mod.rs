@@ -18,7 +18,8 @@ mod verify;
 pub use bundle::{Bindings, exec_bundle, write_bundle};
 pub use commit::app_id;
 pub use compile::{
-    Compilation, check_bytes, compile, compile_locked, compile_workspace, compile_workspace_locked, stdlib,
+    Compilation, check_bytes, compile, compile_locked, compile_offline, compile_workspace, compile_workspace_locked,
+    stdlib,
 };
 pub use explain::{explain, read_table};
 pub use failure::{Failure, data_error};

@@ -191,6 +191,27 @@ fn functions_are_listed_with_their_documentation() {
     assert!(err.contains("did you mean `sha256`"), "{err}");
 }
 
+/// A workspace whose tables cannot be opened still reports every error the declarations
+/// show (E0205 beside each table's E0301); `check --offline` opens no table and reports only
+/// what the declarations show, and passes a workspace whose only problem is its tables.
+#[test]
+fn checks_need_no_data() {
+    let dir = fresh_dir("cli_offline", &[]);
+    let w = dir.join("w.sem");
+    std::fs::write(&w, "source a from delta(\"nope/a\") { id: int64 key\n  b_id: int64\n  join b many_to_one on b_id = b.id }\nsource b from delta(\"nope/b\") { id: int64 }\nmodel m from a { select { id, x = b.id } }\noutput m to delta(\"out/m\") mode overwrite\n").unwrap();
+    let (code, _, err) = semc(&["check", w.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.matches("E0301").count(), 2, "each missing table once: {err}");
+    assert!(err.contains("E0205"), "{err}");
+    let (code, _, err) = semc(&["check", w.to_str().unwrap(), "--offline"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0205") && !err.contains("E0301"), "{err}");
+    std::fs::write(&w, "source a from delta(\"nope/a\") { id: int64 key\n  b_id: int64\n  join b many_to_one on b_id = b.id }\nsource b from delta(\"nope/b\") { id: int64 key }\nmodel m from a { select { id, x = b.id } }\noutput m to delta(\"out/m\") mode overwrite\n").unwrap();
+    let (code, _, err) = semc(&["check", w.to_str().unwrap(), "--offline"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("ok: 2 source(s), 1 model(s), 1 output(s)"), "{err}");
+}
+
 /// Concurrent `semc run` processes appending to one output: every run lands exactly once,
 /// in consecutive versions, no rows lost. (8 × 4 runs; `SEMC_STRESS=1` for 8 × 25.)
 #[test]
