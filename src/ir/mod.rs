@@ -150,12 +150,6 @@ impl TExpr {
             _ => None,
         }
     }
-    pub fn contains_window(&self) -> bool {
-        let mut found = false;
-        self.walk(&mut |e| found |= matches!(e.kind, TExprKind::Window(_)));
-        found
-    }
-
     pub fn contains_agg(&self) -> bool {
         let mut found = false;
         self.walk(&mut |e| found |= matches!(e.kind, TExprKind::Agg(..)));

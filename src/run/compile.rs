@@ -80,27 +80,7 @@ pub async fn compile(path: &Path) -> Result<Compilation, Failure> {
 pub async fn compile_offline(path: &Path) -> Result<Compilation, Failure> {
     let p = path.to_path_buf();
     let ws = big_stack(move || Workspace::load(&p))?;
-    let funcs = stdlib()?;
-    if ws.diags.iter().any(Diagnostic::is_error) {
-        let diags = ws.diags.clone();
-        return Ok(Compilation {
-            ws,
-            program: None,
-            diags,
-            tables: vec![],
-            infos: vec![],
-        });
-    }
-    let (program, mut diags) = big_stack(|| check::check(&ws, &vec![], funcs))?;
-    let mut all = ws.diags.clone();
-    all.append(&mut diags);
-    Ok(Compilation {
-        ws,
-        program,
-        diags: all,
-        tables: vec![],
-        infos: vec![],
-    })
+    check_workspace(ws, vec![], vec![])
 }
 
 /// Like [`compile`], reading every source at the version `lock` records for it.
@@ -116,7 +96,6 @@ pub async fn compile_workspace(ws: Workspace) -> Result<Compilation, Failure> {
 }
 
 pub async fn compile_workspace_locked(ws: Workspace, lock: Option<&Lock>) -> Result<Compilation, Failure> {
-    let funcs = stdlib()?;
     let mut tables: Tables = vec![];
     let mut opened = vec![];
     // every source's snapshot, read concurrently (one Delta log read each)
@@ -161,19 +140,20 @@ pub async fn compile_workspace_locked(ws: Workspace, lock: Option<&Lock>) -> Res
             Err(e) => tables.push(Err(e)),
         }
     }
+    check_workspace(ws, tables, opened)
+}
+
+/// Checks a loaded workspace against what was read of its tables (`tables`, in source
+/// order; empty: the declarations alone).
+fn check_workspace(ws: Workspace, tables: Tables, opened: Vec<(String, DeltaTable)>) -> Result<Compilation, Failure> {
+    let funcs = stdlib()?;
     // a file that does not parse would make every name it declares look unknown:
     // report the syntax errors alone
-    if ws.diags.iter().any(Diagnostic::is_error) {
-        let diags = ws.diags.clone();
-        return Ok(Compilation {
-            ws,
-            program: None,
-            diags,
-            tables: opened,
-            infos: tables,
-        });
-    }
-    let (program, mut diags) = big_stack(|| check::check(&ws, &tables, funcs))?;
+    let (program, mut diags) = if ws.diags.iter().any(Diagnostic::is_error) {
+        (None, vec![])
+    } else {
+        big_stack(|| check::check(&ws, &tables, funcs))?
+    };
     let mut all = ws.diags.clone();
     all.append(&mut diags);
     Ok(Compilation {

@@ -5,7 +5,9 @@ use super::commit::commit_all;
 use super::spec::{ExecutionSpec, OutputSpec};
 use super::verify::verify;
 use super::{Failure, Increment, OutputReport, Session, incremental_app_id};
+use crate::codes::Code;
 use crate::diag::Diagnostic;
+use crate::span::Span;
 use datafusion::logical_expr::LogicalPlan;
 use std::collections::HashMap;
 use url::Url;
@@ -21,7 +23,13 @@ impl Locations {
     pub fn url(&self, uri: &str) -> Result<Url, Failure> {
         match self.moved.get(uri) {
             Some(u) => Ok(u.clone()),
-            None => Url::parse(uri).map_err(|e| Failure::Internal(format!("a table URI of the spec: `{uri}`: {e}"))),
+            // a spec is a file users may edit: a location that does not parse is theirs
+            None => Url::parse(uri).map_err(|e| {
+                Failure::User(vec![
+                    Diagnostic::error(Code::E0404, Span::default(), format!("the spec names `{uri}`, which is not a URI: {e}"))
+                        .help("locations in spec.json are absolute URIs; write the bundle again with `semc plan PATH --bundle DIR`"),
+                ])
+            }),
         }
     }
 }

@@ -98,7 +98,7 @@ impl DataFault {
 /// An engine error caused by the values of the data (division by zero, overflow, a cast
 /// that does not fit: E0409) or by the memory the run was given (E0410), not by semc: a
 /// diagnostic without a place in the source — callers that know the output give it its span.
-pub fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
+pub(super) fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
     let fault = DataFault::find(e)?;
     let text = crate::delta::without_backtrace(&e.to_string());
     Some(match fault {

@@ -22,7 +22,7 @@ pub use compile::{
     stdlib,
 };
 pub use explain::{explain, read_table};
-pub use failure::{Failure, data_error};
+pub use failure::Failure;
 pub use incremental::{Increment, incremental_app_id};
 pub use lock::{Lock, LockedSource, lock_path};
 pub use session::Session;

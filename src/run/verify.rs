@@ -13,6 +13,7 @@ use crate::engine;
 use datafusion::common::{Column, DataFusionError, TableReference};
 use datafusion::dataframe::DataFrame;
 use datafusion::logical_expr::{JoinType, col, lit, not};
+use deltalake::DeltaTable;
 use std::collections::BTreeSet;
 
 /// Verifies everything the spec asks of the targets. Returns the warnings; every
@@ -55,11 +56,18 @@ pub async fn verify(
         }
     }
     for t in targets {
+        // the output's table as it stands, read once for the checks that compare with it
+        let written = match delta::open(&t.url, &PinSpec::Latest).await {
+            Ok(table) => Some(table),
+            Err(TableError::NotFound(_)) => None,
+            Err(e) => return Err(super::commit::write_failed(t, e.message())),
+        };
+        let written = written.as_ref();
         for result in [
             contract(session, t).await,
-            foreign_table(t).await,
-            table_constraints(session, t).await,
-            unique_with_written(session, t).await,
+            foreign_table(t, written).await,
+            table_constraints(session, t, written).await,
+            unique_with_written(session, t, written).await,
         ] {
             match result {
                 Ok(diags) => found.extend(diags),
@@ -268,11 +276,8 @@ async fn contract(session: &Session, t: &Target<'_>) -> Result<Vec<Diagnostic>, 
 /// An output must not replace a Delta table that semc did not write: when its location
 /// holds a table whose last commit is not semc's and whose columns differ from the output's,
 /// it is someone else's table (E0401), and nothing is written.
-async fn foreign_table(t: &Target<'_>) -> Result<Vec<Diagnostic>, Failure> {
-    let table = match delta::open(&t.url, &PinSpec::Latest).await {
-        Ok(table) => table,
-        Err(_) => return Ok(vec![]),
-    };
+async fn foreign_table(t: &Target<'_>, written: Option<&DeltaTable>) -> Result<Vec<Diagnostic>, Failure> {
+    let Some(table) = written else { return Ok(vec![]) };
     use futures::StreamExt;
     let by_semc = match table.history(Some(1)).next().await {
         Some(Ok(commit)) => commit.info.contains_key("semc.run_id"),
@@ -306,13 +311,13 @@ async fn foreign_table(t: &Target<'_>) -> Result<Vec<Diagnostic>, Failure> {
 /// The rows an output would write against the Delta CHECK constraints its table already
 /// declares (`delta.constraints.<name>`), so a violation stops the whole run before any
 /// commit (the writer would refuse only that output, after others had committed).
-async fn table_constraints(session: &Session, t: &Target<'_>) -> Result<Vec<Diagnostic>, Failure> {
+async fn table_constraints(
+    session: &Session,
+    t: &Target<'_>,
+    written: Option<&DeltaTable>,
+) -> Result<Vec<Diagnostic>, Failure> {
     let o = t.spec;
-    let table = match delta::open(&t.url, &PinSpec::Latest).await {
-        Ok(table) => table,
-        Err(TableError::NotFound(_)) => return Ok(vec![]),
-        Err(e) => return Err(super::commit::write_failed(t, e.message())),
-    };
+    let Some(table) = written else { return Ok(vec![]) };
     let Ok(snap) = table.snapshot() else { return Ok(vec![]) };
     let mut constraints: Vec<(String, String)> = snap
         .metadata()
@@ -364,7 +369,11 @@ async fn table_constraints(session: &Session, t: &Target<'_>) -> Result<Vec<Diag
 /// An incremental run adds rows to rows already written (all of them, or those of the keys
 /// it does not replace): a `unique` contract column must be unique across both, not only
 /// among the new rows.
-async fn unique_with_written(session: &Session, t: &Target<'_>) -> Result<Vec<Diagnostic>, Failure> {
+async fn unique_with_written(
+    session: &Session,
+    t: &Target<'_>,
+    written: Option<&DeltaTable>,
+) -> Result<Vec<Diagnostic>, Failure> {
     let o = t.spec;
     let kept = match &t.increment {
         Some(Increment::Append { .. }) => None,
@@ -376,10 +385,11 @@ async fn unique_with_written(session: &Session, t: &Target<'_>) -> Result<Vec<Di
     if o.unique.is_empty() {
         return Ok(vec![]);
     }
-    let table = delta::open(&t.url, &PinSpec::Latest)
-        .await
-        .map_err(|e| super::commit::write_failed(t, e.message()))?;
-    let written = engine::provider(&table, &session.ctx.state()).await?;
+    // an incremental append or replace is computed against the output's written rows
+    let Some(table) = written else {
+        return Err(super::commit::write_failed(t, "the output this run adds to is gone"));
+    };
+    let written = engine::provider(table, &session.ctx.state()).await?;
     let mut diags = vec![];
     for column in &o.unique {
         let name = Column::from_name(column);
