@@ -6,6 +6,7 @@ pub mod delta;
 pub mod demo;
 pub mod diag;
 pub mod engine;
+pub mod fmt;
 pub mod ir;
 pub mod lower;
 pub mod run;

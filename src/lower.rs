@@ -529,15 +529,26 @@ pub fn to_substrait(
         });
         plans.push(plan);
     }
-    let extensions = producer.get_extensions();
+    // the producer keeps its functions in a hash map: in anchor order, the plan is the same
+    // bytes on every run
+    let mut extensions: Vec<substrait::proto::extensions::SimpleExtensionDeclaration> =
+        producer.get_extensions().into();
+    extensions.sort_by_key(|e| match &e.mapping_type {
+        Some(MappingType::ExtensionFunction(f)) => (0, f.function_anchor),
+        Some(MappingType::ExtensionType(t)) => (1, t.type_anchor),
+        Some(MappingType::ExtensionTypeVariation(v)) => (2, v.type_variation_anchor),
+        None => (3, 0),
+    });
     let plan = Plan {
         version: Some(substrait::version::version_with_producer("semc")),
-        extensions: extensions.into(),
+        extensions,
         relations,
         ..Default::default()
     };
     Ok((plan, plans))
 }
+
+use substrait::proto::extensions::simple_extension_declaration::MappingType;
 
 /// Whether `rel`'s rows come in a total order: a sort (with its tie-breakers) followed only by
 /// steps that keep the order.

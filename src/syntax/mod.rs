@@ -14,8 +14,9 @@ use std::sync::LazyLock;
 pub mod ast;
 mod build_exprs;
 mod builder;
-mod decode;
+pub(crate) mod decode;
 mod errors;
+pub mod lex;
 pub mod load;
 pub mod stdlib;
 

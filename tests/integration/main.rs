@@ -5,6 +5,7 @@ mod corpus;
 mod e2e;
 mod features;
 mod fixtures;
+mod fmt;
 mod fuzz;
 mod incremental;
 mod props;

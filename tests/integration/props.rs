@@ -97,12 +97,12 @@ const TOKENS: &[&str] = &[
     "\t",
 ];
 
-fn program() -> impl Strategy<Value = String> {
+pub(crate) fn program() -> impl Strategy<Value = String> {
     prop::collection::vec(prop::sample::select(TOKENS), 0..120).prop_map(|v| v.concat())
 }
 
 /// A plausible program with one mutation somewhere.
-fn mutated() -> impl Strategy<Value = String> {
+pub(crate) fn mutated() -> impl Strategy<Value = String> {
     let base = "source s from delta(\"t\") {\n  a: int64 key\n  b: string\n  join s as s2 many_to_one on a = s2.a\n  measure n = count()\n}\nmodel m from s {\n  where b like \"x%\" and a between 1 and 3\n  group by b\n  aggregate { n, t = sum(a) }\n  sort t desc\n}\noutput m to delta(\"out/m\") mode overwrite\n";
     (0..base.len(), prop::sample::select(TOKENS), 0..4usize).prop_map(move |(at, tok, cut)| {
         let mut at = at;
