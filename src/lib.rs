@@ -9,6 +9,7 @@ pub mod engine;
 pub mod fmt;
 pub mod ir;
 pub mod lower;
+pub mod lsp;
 pub mod run;
 pub mod span;
 pub mod syntax;

@@ -116,6 +116,8 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
+    /// Serve the Language Server Protocol on stdin/stdout (for editors).
+    Lsp,
     /// Explain a diagnostic code (or list them all).
     Codes { code: Option<String> },
     /// List the standard library's functions with their signatures (or those named NAME).
@@ -397,6 +399,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
         Cmd::Demo { dir, sf } => demo(&dir, sf).await,
         Cmd::Fmt { paths, check } => fmt(&paths, check),
+        Cmd::Lsp => match tokio::task::block_in_place(semc::lsp::serve) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: semc lsp: {e}");
+                ExitCode::from(1)
+            }
+        },
         Cmd::Functions { name } => functions(name.as_deref()),
         Cmd::Codes { code } => {
             match code {

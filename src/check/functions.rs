@@ -11,6 +11,9 @@ use crate::types::{Operand, Type};
 impl<'a> Checker<'a> {
     pub(super) fn call(&mut self, name: &ast::Ident, args: &[ast::Expr], span: Span, cx: &Ctx) -> TExpr {
         let n = name.text.to_lowercase();
+        if self.func_idx.contains_key(&n) {
+            self.note(name.span, None, index::RefKind::Function, |c| c.function_hover(&n));
+        }
         let Some(cands) = self.func_idx.get(&n).cloned() else {
             let help = match did_you_mean(&n, self.func_idx.keys().map(String::as_str)) {
                 Some(close) => format!("{close} (`semc functions` lists every function)"),

@@ -19,6 +19,7 @@ mod contracts;
 mod exprs;
 mod functions;
 mod grain;
+pub mod index;
 mod incremental;
 mod join_order;
 mod joins;
@@ -54,18 +55,7 @@ pub fn sources_of(ws: &Workspace) -> Vec<&ast::Source> {
 pub fn check(ws: &Workspace, tables: &Tables, functions: Vec<Signature>) -> (Option<Program>, Vec<Diagnostic>) {
     let mut c = Checker::new(ws, functions);
     c.run(tables);
-    let ok = !c.diags.iter().any(Diagnostic::is_error);
-    // without an error every model was built; a model that was not gives no program
-    // (the driver reports that as semc's bug)
-    let models: Option<Vec<ModelIr>> = c.models.iter().map(|m| m.done.clone()).collect();
-    let program = models.filter(|_| ok).map(|models| Program {
-        policy: c.policy.clone(),
-        sources: c.sources.iter().map(|s| s.ir.clone()).collect(),
-        models,
-        outputs: c.outputs.clone(),
-        functions: c.funcs.clone(),
-    });
-    (program, c.diags)
+    c.finish()
 }
 
 struct SrcCol {
@@ -238,6 +228,8 @@ struct ModelBuild {
     pending: Vec<PendingAgg>,
     /// Column sets known to be unique in the current relation.
     unique_keys: Vec<Vec<String>>,
+    /// Where each column the model's steps named so far is defined (for editors).
+    col_defs: HashMap<String, Span>,
     /// Single-row models joined in (model, alias) while the row shape lasts.
     scalars: Vec<(usize, String)>,
     /// Scalar joins to add before the next step.
@@ -263,6 +255,7 @@ impl ModelBuild {
             first_window: None,
             pending: vec![],
             unique_keys: vec![],
+            col_defs: HashMap::new(),
             scalars: vec![],
             pending_scalars: vec![],
             single_row: false,
@@ -313,6 +306,8 @@ struct Checker<'a> {
     outputs: Vec<OutputIr>,
     /// The model being built (None while checking sources).
     building: Option<ModelBuild>,
+    /// What an editor asked to know of every name (None: not asked).
+    index: Option<index::Index>,
 }
 
 fn ty_err() -> TExpr {
@@ -346,7 +341,24 @@ impl<'a> Checker<'a> {
             model_idx: HashMap::new(),
             outputs: vec![],
             building: None,
+            index: None,
         }
+    }
+
+    /// The program (when there is no error) and every diagnostic.
+    fn finish(self) -> (Option<Program>, Vec<Diagnostic>) {
+        let ok = !self.diags.iter().any(Diagnostic::is_error);
+        // without an error every model was built; a model that was not gives no program
+        // (the driver reports that as semc's bug)
+        let models: Option<Vec<ModelIr>> = self.models.iter().map(|m| m.done.clone()).collect();
+        let program = models.filter(|_| ok).map(|models| Program {
+            policy: self.policy.clone(),
+            sources: self.sources.iter().map(|s| s.ir.clone()).collect(),
+            models,
+            outputs: self.outputs.clone(),
+            functions: self.funcs.clone(),
+        });
+        (program, self.diags)
     }
 
     fn err(&mut self, d: Diagnostic) {

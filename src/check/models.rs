@@ -47,6 +47,7 @@ impl<'a> Checker<'a> {
     /// A relation named in `from`, `join` or `union`.
     pub(super) fn relation(&mut self, id: &ast::Ident, alias: &str) -> Option<Relation> {
         let n = self.canonical_name(id);
+        self.note_relation(id);
         if let Some(&si) = self.source_idx.get(&n) {
             let s = &self.sources[si];
             let cols = s.cols_as(alias);

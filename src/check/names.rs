@@ -118,6 +118,8 @@ impl<'a> Checker<'a> {
                 );
                 return ty_err();
             };
+            let def = j.name().span;
+            self.note(part.span, Some(def), index::RefKind::Join, |c| c.join_hover(cur_src, j));
             let Some(&target) = self.source_idx.get(&self.canonical_name(&j.target)) else {
                 return ty_err();
             };
@@ -317,6 +319,8 @@ impl<'a> Checker<'a> {
                 .and_then(|m| m.cols.iter().find(|c| c.name == n).cloned())
         };
         if let Some(c) = col {
+            let from_source = if cx.source_only { cx.source } else { None };
+            self.note_column_use(id.span, &n, c.ty, c.nullable, from_source);
             if cx.agg == AggMode::Allowed {
                 return self.bare_column(&n, span);
             }
@@ -344,6 +348,9 @@ impl<'a> Checker<'a> {
                 ..cx.clone()
             };
             if let Some(d) = s.dimensions.iter().find(|d| self.canonical_name(&d.name) == n) {
+                self.note(id.span, Some(d.name.span), index::RefKind::Dimension, |c| {
+                    c.member_hover(src, d, "dimension")
+                });
                 if self.building.as_ref().is_some_and(|m| m.expanding.contains(&key)) {
                     self.err(
                         Diagnostic::error(Code::E0213, span, format!("dimension `{n}` refers to itself"))
@@ -359,6 +366,9 @@ impl<'a> Checker<'a> {
                 return t;
             }
             if let Some(m) = s.measures.iter().find(|m| self.canonical_name(&m.name) == n) {
+                self.note(id.span, Some(m.name.span), index::RefKind::Measure, |c| {
+                    c.member_hover(src, m, "measure")
+                });
                 if cx.agg != AggMode::Allowed {
                     self.err(
                         Diagnostic::error(

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 impl<'a> Checker<'a> {
     pub(super) fn output(&mut self, o: &ast::Output, locations: &mut HashMap<String, Span>) {
         let name = self.canonical_name(&o.model);
+        self.note_relation(&o.model);
         let Some(&mi) = self.model_idx.get(&name) else {
             let is_source = self.source_idx.contains_key(&name);
             let help = if is_source {

@@ -60,6 +60,7 @@ impl<'a> Checker<'a> {
             if self.dup_check(seen, &name, span, "output column") {
                 continue;
             }
+            self.note_column_def(&name, span, &t);
             out.push((name, t));
         }
         out
@@ -145,6 +146,7 @@ impl<'a> Checker<'a> {
                     if self.dup_check(&mut seen, &name, span, "derived column") {
                         continue;
                     }
+                    self.note_column_def(&name, span, &t);
                     out.push((name, t));
                 }
                 let mb = self.model_build();

@@ -80,6 +80,8 @@ pub struct Source {
     pub keys: Vec<Vec<Ident>>,
     /// `scan { file_column = "_file", pushdown = false, files = ["…"] }`.
     pub scan: Vec<PolicyEntry>,
+    /// The `##` lines right above the declaration.
+    pub doc: Option<String>,
     pub span: Span,
 }
 
@@ -88,6 +90,7 @@ pub struct ColumnDecl {
     pub name: Ident,
     pub ty: TypeExpr,
     pub constraints: Vec<Constraint>,
+    pub doc: Option<String>,
     pub span: Span,
 }
 
@@ -162,6 +165,7 @@ pub struct JoinDecl {
     pub on: Vec<(Expr, Expr)>,
     /// Other comparisons in `on` (`and l2.l_suppkey != l_suppkey`).
     pub filters: Vec<Expr>,
+    pub doc: Option<String>,
     pub span: Span,
 }
 
@@ -176,6 +180,7 @@ impl JoinDecl {
 pub struct NamedDecl {
     pub name: Ident,
     pub expr: Expr,
+    pub doc: Option<String>,
     pub span: Span,
 }
 
@@ -187,6 +192,7 @@ pub struct Model {
     pub contract: Option<Contract>,
     /// `incremental`: each run appends the rows of the source's new changes (its span).
     pub incremental: Option<Span>,
+    pub doc: Option<String>,
     pub span: Span,
 }
 

@@ -86,6 +86,7 @@ impl Builder {
 
     pub(super) fn source(&mut self, p: Pair<Rule>) -> Source {
         let span = self.span(&p);
+        let doc = doc_of(&p);
         let mut it = p.into_inner();
         it.next(); // source
         let name = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
@@ -102,6 +103,7 @@ impl Builder {
             dimensions: vec![],
             keys: vec![],
             scan: vec![],
+            doc,
             span,
         };
         for m in it {
@@ -151,6 +153,7 @@ impl Builder {
 
     fn named_decl(&mut self, p: Pair<Rule>) -> NamedDecl {
         let span = self.span(&p);
+        let doc = doc_of(&p);
         let mut it = p.into_inner();
         it.next();
         let name = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
@@ -158,11 +161,12 @@ impl Builder {
             kind: ExprKind::Error,
             span,
         });
-        NamedDecl { name, expr, span }
+        NamedDecl { name, expr, doc, span }
     }
 
     fn column_decl(&mut self, p: Pair<Rule>) -> ColumnDecl {
         let span = self.span(&p);
+        let doc = doc_of(&p);
         let mut it = p.into_inner();
         let name = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
         let ty = it
@@ -195,6 +199,7 @@ impl Builder {
             name,
             ty,
             constraints,
+            doc,
             span,
         }
     }
@@ -217,6 +222,7 @@ impl Builder {
 
     fn join(&mut self, p: Pair<Rule>) -> JoinDecl {
         let span = self.span(&p);
+        let doc = doc_of(&p);
         let mut target = None;
         let mut alias = None;
         let mut cardinality = Cardinality::ManyToOne;
@@ -260,6 +266,7 @@ impl Builder {
             cardinality_span,
             on,
             filters,
+            doc,
             span,
         }
     }
@@ -274,6 +281,7 @@ impl Builder {
 
     pub(super) fn model(&mut self, p: Pair<Rule>) -> Model {
         let span = self.span(&p);
+        let doc = doc_of(&p);
         let mut it = p.into_inner();
         it.next();
         let name = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
@@ -303,6 +311,7 @@ impl Builder {
             steps,
             contract,
             incremental,
+            doc,
             span,
         }
     }
@@ -498,4 +507,9 @@ fn comment_start(line: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// The `##` doc comment right above a declaration.
+fn doc_of(p: &Pair<Rule>) -> Option<String> {
+    crate::syntax::lex::doc_above(p.get_input(), p.as_span().start())
 }

@@ -21,6 +21,8 @@ pub struct Workspace {
     pub diags: Vec<Diagnostic>,
     /// File names are shown relative to this folder (the entry's folder).
     display_base: Option<PathBuf>,
+    /// Texts that stand for files on disk (an editor's unsaved buffers), by canonical path.
+    overlay: HashMap<PathBuf, String>,
 }
 
 /// The name of the standard library file in the source map (file 0).
@@ -37,6 +39,7 @@ impl Workspace {
             root,
             diags: vec![],
             display_base: None,
+            overlay: HashMap::new(),
         }
     }
 
@@ -69,6 +72,12 @@ impl Workspace {
     /// Like [`Workspace::load`], with relative Delta paths resolved against `root` instead of
     /// the entry's folder.
     pub fn load_with_root(path: &Path, root: Option<&Path>) -> Workspace {
+        Workspace::load_with_overlay(path, root, HashMap::new())
+    }
+
+    /// Like [`Workspace::load_with_root`], reading the files `overlay` holds (by canonical
+    /// path) from it instead of from disk: what an editor has open and not saved.
+    pub fn load_with_overlay(path: &Path, root: Option<&Path>, overlay: HashMap<PathBuf, String>) -> Workspace {
         let is_dir = path.is_dir();
         let default_root = if is_dir {
             path.to_path_buf()
@@ -82,6 +91,7 @@ impl Workspace {
             root
         };
         let mut ws = Workspace::new(root);
+        ws.overlay = overlay;
         let base = if is_dir {
             path
         } else {
@@ -161,7 +171,11 @@ impl Workspace {
         if seen.contains_key(&canon) {
             return;
         }
-        match std::fs::read(path) {
+        let read = match self.overlay.get(&canon) {
+            Some(text) => Ok(text.as_bytes().to_vec()),
+            None => std::fs::read(path),
+        };
+        match read {
             Ok(bytes) => {
                 let name = self.display_name(&canon);
                 self.add_file(canon, name, bytes, seen, stack);
