@@ -46,7 +46,12 @@ impl Index {
 
     /// The declaration and every use of what `def` declares, each once, in text order.
     pub fn references(&self, def: Span) -> Vec<Span> {
-        let mut out: Vec<Span> = self.refs.iter().filter(|r| r.def == Some(def)).map(|r| r.span).collect();
+        let mut out: Vec<Span> = self
+            .refs
+            .iter()
+            .filter(|r| r.def == Some(def))
+            .map(|r| r.span)
+            .collect();
         out.sort_by_key(|s| (s.file, s.start));
         out.dedup();
         out
@@ -75,7 +80,14 @@ fn doc_suffix(doc: &Option<String>) -> String {
 fn field_table(fields: &[Field]) -> String {
     let rows: Vec<String> = fields
         .iter()
-        .map(|f| format!("| `{}` | {} | {} |", f.name, f.ty, if f.nullable { "null" } else { "not null" }))
+        .map(|f| {
+            format!(
+                "| `{}` | {} | {} |",
+                f.name,
+                f.ty,
+                if f.nullable { "null" } else { "not null" }
+            )
+        })
         .collect();
     format!("| column | type | |\n|---|---|---|\n{}", rows.join("\n"))
 }
@@ -93,7 +105,12 @@ impl Checker<'_> {
     }
 
     fn text_of(&self, span: Span) -> &str {
-        self.ws.map.get(span.file).text.get(span.start as usize..span.end as usize).unwrap_or("")
+        self.ws
+            .map
+            .get(span.file)
+            .text
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("")
     }
 
     /// Where source `i`'s rows come from: its table and the snapshot read.
@@ -121,7 +138,11 @@ impl Checker<'_> {
             "**source** `{}` — {}\n\nkeys: {}\n\n{}{}",
             s.name,
             self.table_line(i),
-            if keys.is_empty() { "none".into() } else { keys.join(", ") },
+            if keys.is_empty() {
+                "none".into()
+            } else {
+                keys.join(", ")
+            },
             field_table(&fields),
             doc_suffix(&s.ast.doc)
         )
@@ -132,7 +153,12 @@ impl Checker<'_> {
         let Some(c) = s.cols.iter().find(|c| c.name == name) else {
             return format!("`{name}`");
         };
-        let doc = s.ast.columns.iter().find(|d| d.name.span == c.span).and_then(|d| d.doc.clone());
+        let doc = s
+            .ast
+            .columns
+            .iter()
+            .find(|d| d.name.span == c.span)
+            .and_then(|d| d.doc.clone());
         format!(
             "`{}`: {} {}{}\n\ncolumn of source `{}` — {}{}",
             c.name,
@@ -156,11 +182,10 @@ impl Checker<'_> {
     }
 
     pub(super) fn join_hover(&self, i: usize, j: &ast::JoinDecl) -> String {
-        let on: Vec<String> = j
-            .on
-            .iter()
-            .map(|(a, b)| format!("{} = {}", self.text_of(a.span), self.text_of(b.span)))
-            .collect();
+        let on: Vec<String> =
+            j.on.iter()
+                .map(|(a, b)| format!("{} = {}", self.text_of(a.span), self.text_of(b.span)))
+                .collect();
         let key = match j.cardinality {
             ast::Cardinality::ManyToOne | ast::Cardinality::OneToOne => {
                 "\n\nthe key it meets is declared unique in the target, and verified on the data before each run commits"
@@ -240,16 +265,33 @@ impl Checker<'_> {
 
     /// A column named in a model's step: where the model defined it, else the source column
     /// it reads.
-    pub(super) fn note_column_use(&mut self, span: Span, name: &str, ty: crate::types::Type, nullable: bool, source: Option<usize>) {
+    pub(super) fn note_column_use(
+        &mut self,
+        span: Span,
+        name: &str,
+        ty: crate::types::Type,
+        nullable: bool,
+        source: Option<usize>,
+    ) {
         if self.index.is_none() {
             return;
         }
         let defined = self.building.as_ref().and_then(|m| m.col_defs.get(name).copied());
         let base = source.or_else(|| self.building.as_ref().and_then(|m| m.base_source));
-        let src_col = base.and_then(|s| self.sources[s].cols.iter().find(|c| c.name == name).map(|c| (s, c.span)));
+        let src_col = base.and_then(|s| {
+            self.sources[s]
+                .cols
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| (s, c.span))
+        });
         match (defined, src_col) {
             (Some(def), _) => {
-                let hover = format!("`{name}`: {ty} {}\n\n= `{}`", if nullable { "null" } else { "not null" }, self.text_of(def));
+                let hover = format!(
+                    "`{name}`: {ty} {}\n\n= `{}`",
+                    if nullable { "null" } else { "not null" },
+                    self.text_of(def)
+                );
                 self.note(span, Some(def), RefKind::Column, |_| hover)
             }
             (None, Some((s, def))) => self.note(span, Some(def), RefKind::Column, |c| c.column_hover(s, name)),
@@ -267,10 +309,14 @@ impl Checker<'_> {
             self.note(s.name.span, Some(s.name.span), RefKind::Source, |c| c.source_hover(si));
             for col in &s.columns {
                 let n = self.canonical_name(&col.name);
-                self.note(col.name.span, Some(col.name.span), RefKind::Column, |c| c.column_hover(si, &n));
+                self.note(col.name.span, Some(col.name.span), RefKind::Column, |c| {
+                    c.column_hover(si, &n)
+                });
             }
             for m in &s.measures {
-                self.note(m.name.span, Some(m.name.span), RefKind::Measure, |c| c.member_hover(si, m, "measure"));
+                self.note(m.name.span, Some(m.name.span), RefKind::Measure, |c| {
+                    c.member_hover(si, m, "measure")
+                });
             }
             for d in &s.dimensions {
                 self.note(d.name.span, Some(d.name.span), RefKind::Dimension, |c| {

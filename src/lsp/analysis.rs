@@ -139,7 +139,11 @@ impl Analysis {
                                 .measures
                                 .iter()
                                 .map(|m| (m.name.text.clone(), text(m.expr.span), "measure"))
-                                .chain(s.dimensions.iter().map(|d| (d.name.text.clone(), text(d.expr.span), "dimension")))
+                                .chain(
+                                    s.dimensions
+                                        .iter()
+                                        .map(|d| (d.name.text.clone(), text(d.expr.span), "dimension")),
+                                )
                                 .collect(),
                         };
                         scope.sources.insert(s.name.text.to_lowercase(), entry);

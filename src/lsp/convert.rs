@@ -49,10 +49,10 @@ impl Lines {
             line: p.line,
             col: p.character,
         };
-        let lc = self.index.to_utf8(WideEncoding::Utf16, wide).unwrap_or(LineCol {
-            line: p.line,
-            col: 0,
-        });
+        let lc = self
+            .index
+            .to_utf8(WideEncoding::Utf16, wide)
+            .unwrap_or(LineCol { line: p.line, col: 0 });
         let clamped = self.index.line(lc.line).map(|r| {
             let end: usize = r.end().into();
             let start: usize = r.start().into();
@@ -81,7 +81,11 @@ pub fn diagnostic(map: &SourceMap, lines: &dyn Fn(Span) -> Range, d: &Diagnostic
             let uri = uri_of(&map.get(l.span.file).path)?;
             Some(lsp_types::DiagnosticRelatedInformation {
                 location: lsp_types::Location::new(uri, lines(l.span)),
-                message: if l.message.is_empty() { "here".into() } else { l.message.clone() },
+                message: if l.message.is_empty() {
+                    "here".into()
+                } else {
+                    l.message.clone()
+                },
             })
         })
         .collect();

@@ -62,7 +62,14 @@ pub fn symbols(a: &Analysis, file: crate::span::FileId) -> Vec<DocumentSymbol> {
             children: (!children.is_empty()).then_some(children),
         }
     };
-    let text = |s: Span| a.ws.map.get(s.file).text.get(s.start as usize..s.end as usize).unwrap_or("").to_string();
+    let text = |s: Span| {
+        a.ws.map
+            .get(s.file)
+            .text
+            .get(s.start as usize..s.end as usize)
+            .unwrap_or("")
+            .to_string()
+    };
     f.items
         .iter()
         .map(|item| match item {
@@ -70,18 +77,48 @@ pub fn symbols(a: &Analysis, file: crate::span::FileId) -> Vec<DocumentSymbol> {
                 let mut children: Vec<DocumentSymbol> = s
                     .columns
                     .iter()
-                    .map(|c| symbol(c.name.text.clone(), Some(text(c.ty.span())), SymbolKind::FIELD, c.span, c.name.span, vec![]))
+                    .map(|c| {
+                        symbol(
+                            c.name.text.clone(),
+                            Some(text(c.ty.span())),
+                            SymbolKind::FIELD,
+                            c.span,
+                            c.name.span,
+                            vec![],
+                        )
+                    })
                     .collect();
                 children.extend(s.joins.iter().map(|j| {
                     let detail = format!("{} {}", j.cardinality.as_str(), j.target.text);
-                    symbol(j.name().text.clone(), Some(detail), SymbolKind::INTERFACE, j.span, j.name().span, vec![])
+                    symbol(
+                        j.name().text.clone(),
+                        Some(detail),
+                        SymbolKind::INTERFACE,
+                        j.span,
+                        j.name().span,
+                        vec![],
+                    )
                 }));
                 for (list, what) in [(&s.measures, "measure"), (&s.dimensions, "dimension")] {
                     children.extend(list.iter().map(|m| {
-                        symbol(m.name.text.clone(), Some(what.into()), SymbolKind::PROPERTY, m.span, m.name.span, vec![])
+                        symbol(
+                            m.name.text.clone(),
+                            Some(what.into()),
+                            SymbolKind::PROPERTY,
+                            m.span,
+                            m.name.span,
+                            vec![],
+                        )
                     }));
                 }
-                symbol(s.name.text.clone(), Some(format!("source {}", s.location)), SymbolKind::CLASS, s.span, s.name.span, children)
+                symbol(
+                    s.name.text.clone(),
+                    Some(format!("source {}", s.location)),
+                    SymbolKind::CLASS,
+                    s.span,
+                    s.name.span,
+                    children,
+                )
             }
             Item::Model(m) => symbol(
                 m.name.text.clone(),
@@ -100,7 +137,14 @@ pub fn symbols(a: &Analysis, file: crate::span::FileId) -> Vec<DocumentSymbol> {
                 vec![],
             ),
             Item::Policy(p) => symbol("policy".into(), None, SymbolKind::NAMESPACE, p.span, p.span, vec![]),
-            Item::Import(i) => symbol(format!("import {}", i.path), None, SymbolKind::FILE, i.span, i.span, vec![]),
+            Item::Import(i) => symbol(
+                format!("import {}", i.path),
+                None,
+                SymbolKind::FILE,
+                i.span,
+                i.span,
+                vec![],
+            ),
         })
         .collect()
 }
@@ -204,13 +248,46 @@ fn path_before(before: &str) -> Option<Vec<String>> {
 }
 
 const TOP_LEVEL: [&str; 5] = ["source", "model", "output", "import", "policy"];
-const SOURCE_BODY: [&str; 9] = ["join", "measure", "dimension", "key", "scan", "unique", "not null", "check", "many_to_one"];
+const SOURCE_BODY: [&str; 9] = [
+    "join",
+    "measure",
+    "dimension",
+    "key",
+    "scan",
+    "unique",
+    "not null",
+    "check",
+    "many_to_one",
+];
 const TYPES: [&str; 12] = [
-    "int8", "int16", "int32", "int64", "float32", "float64", "decimal", "string", "bool", "date", "timestamp", "binary",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "float32",
+    "float64",
+    "decimal",
+    "string",
+    "bool",
+    "date",
+    "timestamp",
+    "binary",
 ];
 const STEPS: [&str; 14] = [
-    "where", "select", "derive", "join", "group by", "aggregate", "sort", "limit", "distinct", "union", "keep", "contract",
-    "desc", "over",
+    "where",
+    "select",
+    "derive",
+    "join",
+    "group by",
+    "aggregate",
+    "sort",
+    "limit",
+    "distinct",
+    "union",
+    "keep",
+    "contract",
+    "desc",
+    "over",
 ];
 
 fn keyword(k: &str) -> CompletionItem {
@@ -341,10 +418,19 @@ mod tests {
 
     #[test]
     fn knows_where_the_cursor_is() {
-        assert_eq!(place("source a from delta(\"x\") {\n  x: int64\n"), Place::Source("a".into()));
-        assert_eq!(place("source a from delta(\"x\") { }\nmodel m from lineitem {\n where "), Place::Model("lineitem".into()));
+        assert_eq!(
+            place("source a from delta(\"x\") {\n  x: int64\n"),
+            Place::Source("a".into())
+        );
+        assert_eq!(
+            place("source a from delta(\"x\") { }\nmodel m from lineitem {\n where "),
+            Place::Model("lineitem".into())
+        );
         assert_eq!(place("model m from t { }\n"), Place::TopLevel);
-        assert_eq!(path_before("  where orders.customer.c_"), Some(vec!["orders".into(), "customer".into()]));
+        assert_eq!(
+            path_before("  where orders.customer.c_"),
+            Some(vec!["orders".into(), "customer".into()])
+        );
         assert_eq!(path_before("  where orders"), None);
     }
 }

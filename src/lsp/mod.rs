@@ -281,7 +281,9 @@ impl Server {
             self.refresh(&root);
         }
         let a = self.analyses.get(&root).ok_or("no analysis")?;
-        let file = a.file_of(&path).ok_or("the file is not part of its folder's workspace")?;
+        let file = a
+            .file_of(&path)
+            .ok_or("the file is not part of its folder's workspace")?;
         Ok((a, file, root))
     }
 
@@ -302,14 +304,21 @@ impl Server {
                 let pos = &p.text_document_position_params;
                 let (a, file, _) = self.analysis_for(&pos.text_document.uri)?;
                 let offset = Lines::new(&a.ws.map.get(file).text).offset(pos.position);
-                Ok(json(&features::definition(a, file, offset).map(GotoDefinitionResponse::Scalar)))
+                Ok(json(
+                    &features::definition(a, file, offset).map(GotoDefinitionResponse::Scalar),
+                ))
             }
             References::METHOD => {
                 let p: ReferenceParams = params(req)?;
                 let pos = &p.text_document_position;
                 let (a, file, _) = self.analysis_for(&pos.text_document.uri)?;
                 let offset = Lines::new(&a.ws.map.get(file).text).offset(pos.position);
-                Ok(json(&features::references(a, file, offset, p.context.include_declaration)))
+                Ok(json(&features::references(
+                    a,
+                    file,
+                    offset,
+                    p.context.include_declaration,
+                )))
             }
             DocumentSymbolRequest::METHOD => {
                 let p: DocumentSymbolParams = params(req)?;

@@ -8,4 +8,5 @@ mod fixtures;
 mod fmt;
 mod fuzz;
 mod incremental;
+mod lsp;
 mod props;
