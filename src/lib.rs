@@ -7,6 +7,7 @@ pub mod demo;
 pub mod diag;
 pub mod engine;
 pub mod fmt;
+pub mod graph;
 pub mod ir;
 pub mod lower;
 pub mod lsp;

@@ -53,7 +53,12 @@ impl<'a> Lowerer<'a> {
 
     /// The logical plan of one output: the model's rows with the model's checked schema.
     pub fn output_plan(&self, output: &OutputIr) -> Result<LogicalPlan> {
-        let model = &self.program.models[output.model];
+        self.model_plan(output.model)
+    }
+
+    /// The logical plan of model `m`'s rows, with its checked schema, in a total order.
+    pub fn model_plan(&self, m: usize) -> Result<LogicalPlan> {
+        let model = &self.program.models[m];
         let plan = self.rel(&model.rel)?.build()?;
         // make the engine's types exactly the checked ones
         let mut exprs = vec![];

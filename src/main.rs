@@ -26,6 +26,20 @@ enum DiagFormat {
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum RowsFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
 enum PlanFormat {
     Json,
     Proto,
@@ -115,6 +129,30 @@ enum Cmd {
         /// Change nothing: list the files that are not formatted and fail if there are any.
         #[arg(long)]
         check: bool,
+    },
+    /// Compute and print the rows of any model (nothing is written).
+    Show {
+        path: PathBuf,
+        #[arg(long)]
+        model: String,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long, value_enum, default_value = "table")]
+        format: RowsFormat,
+        /// Print the model's columns (type, nullability, doc, source columns) instead of rows;
+        /// reads no table.
+        #[arg(long)]
+        schema: bool,
+    },
+    /// Draw sources → models → outputs; with --columns, each model column's source columns.
+    Graph {
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        #[arg(long)]
+        columns: bool,
+        #[arg(long, value_enum, default_value = "dot")]
+        format: GraphFormat,
     },
     /// Serve the Language Server Protocol on stdin/stdout (for editors).
     Lsp,
@@ -399,6 +437,30 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
         Cmd::Demo { dir, sf } => demo(&dir, sf).await,
         Cmd::Fmt { paths, check } => fmt(&paths, check),
+        Cmd::Show {
+            path,
+            model,
+            limit,
+            format,
+            schema,
+        } => show(&path, &model, limit, format, schema).await,
+        Cmd::Graph { path, columns, format } => {
+            let c = match compile_checked(&path, DiagFormat::Human, true).await {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let program = match c.program() {
+                Ok(p) => p,
+                Err(f) => return fail(&c.ws.map, f),
+            };
+            let format = match format {
+                GraphFormat::Dot => semc::graph::GraphFormat::Dot,
+                GraphFormat::Mermaid => semc::graph::GraphFormat::Mermaid,
+                GraphFormat::Json => semc::graph::GraphFormat::Json,
+            };
+            print!("{}", semc::graph::Graph::of(program, &c.ws, columns).render(format));
+            ExitCode::SUCCESS
+        }
         Cmd::Lsp => match tokio::task::block_in_place(semc::lsp::serve) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -423,6 +485,72 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 }
             }
             ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `semc show`: a model's rows, or with `--schema` its columns.
+async fn show(path: &Path, model: &str, limit: usize, format: RowsFormat, schema: bool) -> ExitCode {
+    let c = match compile_checked(path, DiagFormat::Human, schema).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if schema {
+        let shown = c.program().and_then(|p| {
+            let m = run::model_named(p, model)?;
+            let graph = semc::graph::Graph::of(p, &c.ws, true);
+            Ok(graph.models.into_iter().nth(m))
+        });
+        return match shown {
+            Ok(Some(node)) => {
+                match format {
+                    RowsFormat::Json => println!("{}", serde_json::to_string_pretty(&node).unwrap_or_default()),
+                    _ => {
+                        if let Some(doc) = &node.doc {
+                            println!("{doc}\n");
+                        }
+                        for col in &node.columns {
+                            let null = if col.nullable { "null" } else { "not null" };
+                            let from = col.from.as_ref().map(|f| f.join(", ")).unwrap_or_default();
+                            println!("{:<24} {:<16} {:<9} ← {from}", col.name, col.ty, null);
+                            if let Some(d) = &col.doc {
+                                println!("{:<24} ## {d}", "");
+                            }
+                        }
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Ok(None) => ExitCode::SUCCESS,
+            Err(f) => fail(&c.ws.map, f),
+        };
+    }
+    let batches = match run::show(&c, model, limit).await {
+        Ok(b) => b,
+        Err(f) => return fail(&c.ws.map, f),
+    };
+    let written = match format {
+        RowsFormat::Table => datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .map(|t| println!("{t}"))
+            .map_err(|e| e.to_string()),
+        RowsFormat::Csv => {
+            let mut w = datafusion::arrow::csv::Writer::new(std::io::stdout());
+            batches.iter().try_for_each(|b| w.write(b)).map_err(|e| e.to_string())
+        }
+        RowsFormat::Json => {
+            let mut w = datafusion::arrow::json::LineDelimitedWriter::new(std::io::stdout());
+            batches
+                .iter()
+                .try_for_each(|b| w.write(b))
+                .and_then(|_| w.finish())
+                .map_err(|e| e.to_string())
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot print the rows: {e}");
+            ExitCode::from(1)
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::syntax::ast::{BinOp, WriteMode};
 use crate::types::Type;
 use url::Url;
 
+mod lineage;
 mod prune;
 mod rel;
 

@@ -12,6 +12,7 @@ mod failure;
 mod incremental;
 mod lock;
 mod session;
+mod show;
 pub mod spec;
 mod verify;
 
@@ -26,6 +27,7 @@ pub use failure::Failure;
 pub use incremental::{Increment, incremental_app_id};
 pub use lock::{Lock, LockedSource, lock_path};
 pub use session::Session;
+pub use show::{model_named, show};
 pub use spec::ExecutionSpec;
 
 use crate::diag::Diagnostic;

@@ -8,5 +8,6 @@ mod fixtures;
 mod fmt;
 mod fuzz;
 mod incremental;
+mod inspect;
 mod lsp;
 mod props;

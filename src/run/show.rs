@@ -1,0 +1,33 @@
+//! `semc show`: the rows of any model, computed and printed; nothing is written.
+
+use super::*;
+use crate::codes::Code;
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::lower::Lowerer;
+use crate::span::Span;
+use datafusion::arrow::record_batch::RecordBatch;
+
+/// The index of the model named `name`, or the user's error.
+pub fn model_named(program: &crate::ir::Program, name: &str) -> Result<usize, Failure> {
+    program.models.iter().position(|m| m.name == name).ok_or_else(|| {
+        let help = did_you_mean(name, program.models.iter().map(|m| m.name.as_str()))
+            .unwrap_or_else(|| "`semc graph` lists the models".into());
+        Failure::User(vec![
+            Diagnostic::error(Code::E0103, Span::default(), format!("no model named `{name}`"))
+                .label("--model")
+                .help(help),
+        ])
+    })
+}
+
+/// The first `limit` rows of model `name`, in the model's order (or the order of all its
+/// columns when it declares none).
+pub async fn show(c: &Compilation, name: &str, limit: usize) -> Result<Vec<RecordBatch>, Failure> {
+    let program = c.program()?;
+    let m = model_named(program, name)?;
+    let session = Session::new(c).await?;
+    let state = session.ctx.state();
+    let plan = Lowerer::new(program, &session.providers, &state).model_plan(m)?;
+    let rows = session.ctx.execute_logical_plan(plan).await?.limit(0, Some(limit))?;
+    Ok(rows.collect().await?)
+}
