@@ -231,25 +231,7 @@ impl Server {
     }
 
     fn publish(&mut self, root: &Path, a: &Analysis) {
-        let mut by_file: HashMap<PathBuf, Vec<Diagnostic>> = HashMap::new();
-        let mut lines: HashMap<crate::span::FileId, Lines> = HashMap::new();
-        for (i, f) in a.ws.map.files.iter().enumerate().skip(1) {
-            lines.insert(crate::span::FileId(i as u32), Lines::new(&f.text));
-            by_file.entry(f.path.clone()).or_default();
-        }
-        let range = |s: crate::span::Span| {
-            lines
-                .get(&s.file)
-                .map(|l| l.range(s.start as usize, s.end as usize))
-                .unwrap_or_default()
-        };
-        for d in &a.diags {
-            let path = a.ws.map.get(d.primary.span.file).path.clone();
-            by_file
-                .entry(path)
-                .or_default()
-                .push(convert::diagnostic(&a.ws.map, &range, d));
-        }
+        let mut by_file = published_diagnostics(a);
         let previous = self.published.remove(root).unwrap_or_default();
         for gone in previous.difference(&by_file.keys().cloned().collect()) {
             by_file.insert(gone.clone(), vec![]);
@@ -355,6 +337,31 @@ impl Server {
             _ => Err(format!("semc lsp does not handle `{}`", req.method)),
         }
     }
+}
+
+/// Each file of an analysis (stdlib aside) with its diagnostics in the protocol's terms
+/// (an empty list for a file without any).
+pub fn published_diagnostics(a: &Analysis) -> HashMap<PathBuf, Vec<Diagnostic>> {
+    let mut by_file: HashMap<PathBuf, Vec<Diagnostic>> = HashMap::new();
+    let mut lines: HashMap<crate::span::FileId, Lines> = HashMap::new();
+    for (i, f) in a.ws.map.files.iter().enumerate().skip(1) {
+        lines.insert(crate::span::FileId(i as u32), Lines::new(&f.text));
+        by_file.entry(f.path.clone()).or_default();
+    }
+    let range = |s: crate::span::Span| {
+        lines
+            .get(&s.file)
+            .map(|l| l.range(s.start as usize, s.end as usize))
+            .unwrap_or_default()
+    };
+    for d in &a.diags {
+        let path = a.ws.map.get(d.primary.span.file).path.clone();
+        by_file
+            .entry(path)
+            .or_default()
+            .push(convert::diagnostic(&a.ws.map, &range, d));
+    }
+    by_file
 }
 
 /// The workspace folder of a file: its folder.
