@@ -51,7 +51,11 @@ fn main() {
         let a = semc::lsp::analyze(&root, overlay, &HashMap::new());
         let published = semc::lsp::published_diagnostics(&a);
         keystroke.push(t.elapsed().as_secs_f64() * 1e3);
-        assert!(published.values().all(Vec::is_empty), "{:?}", a.diags.first().map(|d| &d.message));
+        assert!(
+            published.values().all(Vec::is_empty),
+            "{:?}",
+            a.diags.first().map(|d| &d.message)
+        );
 
         let t = Instant::now();
         let ws = Workspace::load(&root);
@@ -60,5 +64,8 @@ fn main() {
         assert!(program.is_some());
     }
     let (k, c) = (median(keystroke), median(check));
-    println!("lsp lines={lines} keystroke_ms={k:.1} check_ms={c:.1} ratio={:.2}", k / c);
+    println!(
+        "lsp lines={lines} keystroke_ms={k:.1} check_ms={c:.1} ratio={:.2}",
+        k / c
+    );
 }

@@ -68,9 +68,53 @@ pub fn check_indexed(
     c.index = Some(Index::default());
     c.run(tables);
     c.index_models();
-    let index = c.index.take().unwrap_or_default();
+    let mut index = c.index.take().unwrap_or_default();
     let (program, diags) = c.finish();
+    if let Some(p) = &program {
+        add_lineage(&mut index, p, ws);
+    }
     (program, diags, index)
+}
+
+/// A model's hover lists, per column, the source columns it is computed from.
+fn add_lineage(index: &mut Index, program: &Program, ws: &Workspace) {
+    let by_name: HashMap<Span, usize> = ws
+        .files
+        .iter()
+        .flat_map(|(_, f)| &f.items)
+        .filter_map(|i| match i {
+            ast::Item::Model(m) => Some(m.name.span),
+            _ => None,
+        })
+        .zip(0..)
+        .collect();
+    for r in &mut index.refs {
+        let Some(&mi) = r.def.filter(|_| r.kind == RefKind::Model).and_then(|d| by_name.get(&d)) else {
+            continue;
+        };
+        let Some(m) = program.models.get(mi) else { continue };
+        let lines: Vec<String> = m
+            .schema
+            .iter()
+            .map(|f| {
+                let from: Vec<String> = program
+                    .lineage(mi, &f.name)
+                    .into_iter()
+                    .map(|(s, c)| format!("{}.{c}", program.sources[s].name))
+                    .collect();
+                format!(
+                    "- `{}` ← {}",
+                    f.name,
+                    if from.is_empty() {
+                        "no column".into()
+                    } else {
+                        from.join(", ")
+                    }
+                )
+            })
+            .collect();
+        r.hover.push_str(&format!("\n\ncomputed from:\n{}", lines.join("\n")));
+    }
 }
 
 fn doc_suffix(doc: &Option<String>) -> String {
