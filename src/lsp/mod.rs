@@ -132,7 +132,9 @@ impl Server {
                         return Ok(());
                     }
                     let id = req.id.clone();
-                    let response = self.request(req);
+                    let method = req.method.clone();
+                    let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.request(req)))
+                        .unwrap_or_else(|_| Err(format!("internal error answering `{method}` (a bug in semc)")));
                     self.send(Message::Response(match response {
                         Ok(value) => Response::new_ok(id, value),
                         Err(e) => Response::new_err(id, lsp_server::ErrorCode::InvalidParams as i32, e),
@@ -146,6 +148,18 @@ impl Server {
 
     fn send(&self, msg: Message) {
         let _ = self.conn.sender.send(msg);
+    }
+
+    /// A message in the editor's log for the server.
+    fn log(&self, message: &str) {
+        let params = LogMessageParams {
+            typ: MessageType::ERROR,
+            message: message.to_string(),
+        };
+        self.send(Message::Notification(Notification::new(
+            lsp_types::notification::LogMessage::METHOD.to_string(),
+            params,
+        )));
     }
 
     fn notification(&mut self, n: Notification) {
@@ -204,7 +218,22 @@ impl Server {
             .filter(|(p, _)| p.starts_with(root))
             .map(|(p, t)| (p.clone(), t.clone()))
             .collect();
-        let a = analyze(root, overlay, &self.tables);
+        // the front end recurses over the text (its depth is capped): on a large stack, as
+        // on the command line; a panic (semc's bug) leaves the previous analysis in place
+        let tables = &self.tables;
+        let analyzed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            crate::run::big_stack(|| analyze(root, overlay, tables))
+        }));
+        let a = match analyzed {
+            Ok(Ok(a)) => a,
+            Ok(Err(_)) | Err(_) => {
+                self.log(&format!(
+                    "internal error: checking {} failed (a bug in semc)",
+                    root.display()
+                ));
+                return;
+            }
+        };
         for (key, url, pin) in &a.unread {
             if self.reading.insert(key.clone()) {
                 let (tx, key, url, pin) = (self.read_tx.clone(), key.clone(), url.clone(), pin.clone());

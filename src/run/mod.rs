@@ -18,6 +18,7 @@ mod verify;
 
 pub use bundle::{Bindings, exec_bundle, write_bundle};
 pub use commit::app_id;
+pub(crate) use compile::big_stack;
 pub use compile::{
     Compilation, check_bytes, compile, compile_locked, compile_offline, compile_workspace, compile_workspace_locked,
     stdlib,

@@ -375,3 +375,68 @@ fn a_missing_table_is_reported_once_and_the_rest_is_still_checked() {
     assert!(codes.len() >= 3, "{codes:?}");
     c.stop();
 }
+
+#[test]
+fn hostile_buffers_and_requests_never_end_the_server() {
+    let dir = fixtures::workspace("lsp_hostile", &[], &[("a.sem", "model m from t {}\n")]);
+    let a_uri = uri(&dir.join("a.sem"));
+    let mut c = Client::start();
+    let deep = format!(
+        "model m from t {{\n  where {}1{}\n}}\n",
+        "(".repeat(20_000),
+        ")".repeat(20_000)
+    );
+    let texts = [
+        deep,
+        "source \u{0} from".to_string(),
+        "model m from t {\n  where a.\n".to_string(),
+        "😀😀😀 `unclosed".to_string(),
+        String::new(),
+    ];
+    for (version, text) in texts.iter().enumerate() {
+        c.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": a_uri, "languageId": "sem", "version": version, "text": text}}),
+        );
+        // every request on it is answered: positions past the end, on any line
+        for (line, character) in [(0, 0), (1, 9), (99, 99)] {
+            c.at("textDocument/hover", &a_uri, line, character);
+            c.at("textDocument/completion", &a_uri, line, character);
+            c.at("textDocument/definition", &a_uri, line, character);
+        }
+        c.request("textDocument/documentSymbol", json!({"textDocument": {"uri": a_uri}}));
+        c.request(
+            "textDocument/formatting",
+            json!({"textDocument": {"uri": a_uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
+        );
+        let diags = c.diagnostics(&a_uri);
+        if !text.is_empty() {
+            assert!(!diags.is_empty(), "{text:.40}: no diagnostic");
+        }
+    }
+    // the deep nesting is a diagnostic with a code, not a crash
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": a_uri, "version": 9}, "contentChanges": [{"text": texts[0]}]}),
+    );
+    let diags = c.diagnostics(&a_uri);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d["code"].as_str().is_some_and(|c| c.starts_with('E'))),
+        "{diags:?}"
+    );
+    // a method the server does not know is an error answer, and the server goes on
+    c.next_id += 1;
+    let id = c.next_id;
+    c.send(json!({"jsonrpc": "2.0", "id": id, "method": "semc/unknown", "params": {}}));
+    loop {
+        let m = c.next();
+        if m["id"] == id {
+            assert!(m["error"]["message"].as_str().unwrap().contains("semc/unknown"), "{m}");
+            break;
+        }
+    }
+    c.request("textDocument/documentSymbol", json!({"textDocument": {"uri": a_uri}}));
+    c.stop();
+}
