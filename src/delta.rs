@@ -97,6 +97,34 @@ fn normalize(p: &Path) -> std::path::PathBuf {
     out
 }
 
+/// The object-store options for a table at `url`: for S3, conditional writes (`If-None-Match`
+/// on each commit file) unless a locking provider or another mode is configured, so two
+/// writers never overwrite each other's commit. Credentials and endpoints come from each
+/// cloud's usual environment variables and files (`AWS_*`, `AZURE_STORAGE_*`,
+/// `GOOGLE_APPLICATION_CREDENTIALS`, instance metadata), read by the object store itself.
+pub fn storage_options(url: &Url) -> std::collections::HashMap<String, String> {
+    let mut options = std::collections::HashMap::new();
+    if matches!(url.scheme(), "s3" | "s3a") {
+        let configured = ["AWS_CONDITIONAL_PUT", "AWS_S3_LOCKING_PROVIDER", "AWS_S3_ALLOW_UNSAFE_RENAME"]
+            .iter()
+            .any(|k| std::env::var_os(k).is_some());
+        if !configured {
+            options.insert("aws_conditional_put".to_string(), "etag".to_string());
+        }
+    }
+    options
+}
+
+/// A table handle at `url` with its object-store options (not loaded).
+pub fn builder(url: &Url) -> Result<deltalake::DeltaTableBuilder, deltalake::DeltaTableError> {
+    Ok(deltalake::DeltaTableBuilder::from_url(url.clone())?.with_storage_options(storage_options(url)))
+}
+
+/// A table at `url` to write: loaded when it exists, empty when there is no table yet.
+pub async fn for_writing(url: &Url) -> Result<DeltaTable, deltalake::DeltaTableError> {
+    DeltaTable::try_from_url_with_storage_options(url.clone(), storage_options(url)).await
+}
+
 /// Opens a table at a pinned snapshot.
 pub async fn open(url: &Url, pin: &PinSpec) -> Result<DeltaTable, TableError> {
     if url.scheme() == "file" {
@@ -113,13 +141,17 @@ pub async fn open(url: &Url, pin: &PinSpec) -> Result<DeltaTable, TableError> {
             )));
         }
     }
+    let builder = match builder(url) {
+        Ok(b) => b,
+        Err(e) => return Err(classify(e, pin)),
+    };
     let result = match pin {
-        PinSpec::Latest => deltalake::open_table(url.clone()).await,
+        PinSpec::Latest => builder.load().await,
         PinSpec::Version(v) => {
             if *v < 0 {
                 return Err(TableError::VersionNotAvailable(format!("version {v} is negative")));
             }
-            deltalake::open_table_with_version(url.clone(), *v as _).await
+            builder.with_version(*v as _).load().await
         }
         PinSpec::Timestamp(ts) => {
             if chrono::DateTime::parse_from_rfc3339(ts).is_err() {
@@ -127,7 +159,10 @@ pub async fn open(url: &Url, pin: &PinSpec) -> Result<DeltaTable, TableError> {
                     "`{ts}` is not an RFC 3339 timestamp"
                 )));
             }
-            deltalake::open_table_with_ds(url.clone(), ts).await
+            match builder.with_datestring(ts) {
+                Ok(b) => b.load().await,
+                Err(e) => Err(e),
+            }
         }
     };
     match (result, pin) {
@@ -181,7 +216,11 @@ fn classify(e: deltalake::DeltaTableError, pin: &PinSpec) -> TableError {
 /// past its latest version, or before the oldest the log still holds.
 async fn unreadable_version(url: &Url, v: i64, e: deltalake::DeltaTableError) -> TableError {
     let pin = PinSpec::Version(v);
-    let latest = match deltalake::open_table(url.clone()).await {
+    let latest = match builder(url) {
+        Ok(b) => b.load().await,
+        Err(e) => Err(e),
+    };
+    let latest = match latest {
         Ok(t) => t.version().map(|l| l as i64),
         Err(_) => None,
     };

@@ -2,7 +2,6 @@
 
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
-use deltalake::DeltaTable;
 use deltalake::protocol::SaveMode;
 use std::path::Path;
 use tpchgen::generators::*;
@@ -53,7 +52,7 @@ pub async fn generate(dir: &Path, sf: f64) -> Result<Vec<(String, usize, bool)>,
             rows += b.num_rows();
             chunk.push(b);
             if chunk_rows >= 1_000_000 || it.peek().is_none() {
-                let table = DeltaTable::try_from_url(url.clone()).await.map_err(|e| e.to_string())?;
+                let table = crate::delta::for_writing(&url).await.map_err(|e| e.to_string())?;
                 let mode = if first { SaveMode::Overwrite } else { SaveMode::Append };
                 table
                     .write(std::mem::take(&mut chunk))

@@ -11,7 +11,6 @@ use crate::engine;
 use crate::syntax::ast::WriteMode;
 use datafusion::common::Column;
 use datafusion::logical_expr::{LogicalPlan, col, lit};
-use deltalake::DeltaTable;
 use deltalake::protocol::SaveMode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -102,7 +101,7 @@ async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result
     {
         std::fs::create_dir_all(&p).map_err(|e| write_failed(t, &format!("cannot create `{}`: {e}", p.display())))?;
     }
-    let table = DeltaTable::try_from_url(t.url.clone()).await.map_err(|e| failed(&e))?;
+    let table = crate::delta::for_writing(&t.url).await.map_err(|e| failed(&e))?;
     if let Ok(state) = table.snapshot()
         && let Ok(Some(_)) = state
             .transaction_version(table.log_store().as_ref(), app_id(&o.name, run_id))
