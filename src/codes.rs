@@ -137,6 +137,8 @@ codes! {
         "The table's protocol requires reader features semc cannot honour, or exceeds the policy's max versions.";
     E0309 "bad-lock" "sem.lock cannot be used"
         "`semc run --locked` reads the versions recorded in sem.lock beside the entry file; the file is missing, not a lock file, or lacks a source (run once without --locked to write it).";
+    E0310 "storage-unreachable" "the table's object store refused or could not be reached"
+        "Reading the table's storage failed before its Delta log could be read: the endpoint is unreachable, the bucket or container does not exist, or the credentials are missing or refused. semc reads credentials as each cloud's tools do (`AWS_*` variables and profile files, `AZURE_STORAGE_*`, `GOOGLE_APPLICATION_CREDENTIALS`, instance metadata); the message names the store's answer. No secret is ever printed.";
     // ---- run time: E04xx ----
     E0401 "write-failed" "writing an output failed"
         "The Delta write of an output failed; nothing was committed to it.";

@@ -37,6 +37,8 @@ pub enum TableError {
     Unreadable(String),
     VersionNotAvailable(String),
     BadLocation(String),
+    /// The object store refused or could not be reached (endpoint, bucket, credentials).
+    Unreachable(String),
     /// The table needs a protocol feature the Delta reader does not support.
     Unsupported(String),
 }
@@ -48,6 +50,7 @@ impl TableError {
             | TableError::Unreadable(m)
             | TableError::VersionNotAvailable(m)
             | TableError::BadLocation(m)
+            | TableError::Unreachable(m)
             | TableError::Unsupported(m) => m,
         }
     }
@@ -82,6 +85,15 @@ pub fn resolve_location(root: &Path, location: &str) -> Result<Url, TableError> 
         .map_err(|_| TableError::BadLocation(format!("`{}` is not a valid path", abs.display())))
 }
 
+/// The URL as a folder (ending with `/`), so joining a name goes inside it.
+pub fn as_folder(url: &Url) -> Url {
+    let mut u = url.clone();
+    if !u.path().ends_with('/') {
+        u.set_path(&format!("{}/", u.path()));
+    }
+    u
+}
+
 /// Removes `.` and `..` components without touching the file system.
 fn normalize(p: &Path) -> std::path::PathBuf {
     let mut out = std::path::PathBuf::new();
@@ -105,9 +117,13 @@ fn normalize(p: &Path) -> std::path::PathBuf {
 pub fn storage_options(url: &Url) -> std::collections::HashMap<String, String> {
     let mut options = std::collections::HashMap::new();
     if matches!(url.scheme(), "s3" | "s3a") {
-        let configured = ["AWS_CONDITIONAL_PUT", "AWS_S3_LOCKING_PROVIDER", "AWS_S3_ALLOW_UNSAFE_RENAME"]
-            .iter()
-            .any(|k| std::env::var_os(k).is_some());
+        let configured = [
+            "AWS_CONDITIONAL_PUT",
+            "AWS_S3_LOCKING_PROVIDER",
+            "AWS_S3_ALLOW_UNSAFE_RENAME",
+        ]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some());
         if !configured {
             options.insert("aws_conditional_put".to_string(), "etag".to_string());
         }
@@ -206,6 +222,11 @@ fn classify(e: deltalake::DeltaTableError, pin: &PinSpec) -> TableError {
         (E::NotATable(_), PinSpec::Latest) => TableError::NotFound(text),
         (E::InvalidVersion(_) | E::KernelError(K::MissingVersion), _) => TableError::VersionNotAvailable(text),
         (E::InvalidJsonLog { .. } | E::KernelError(K::MalformedJson(_)), _) => TableError::Unreadable(text),
+        (E::ObjectStore { source } | E::KernelError(K::ObjectStore(source)), _)
+            if !matches!(source, deltalake::ObjectStoreError::NotFound { .. }) =>
+        {
+            TableError::Unreachable(text)
+        }
         (_, PinSpec::Version(v)) => TableError::VersionNotAvailable(format!("version {v} cannot be read: {text}")),
         (_, PinSpec::Timestamp(ts)) => TableError::VersionNotAvailable(format!("no version at `{ts}`: {text}")),
         _ => TableError::Unreadable(text),

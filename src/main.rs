@@ -80,9 +80,9 @@ enum Cmd {
         #[arg(long, value_parser = parse_memory)]
         memory_limit: Option<usize>,
         /// Resolve the tables the bundle recorded relative to its workspace root under this
-        /// folder (the same layout on another machine).
+        /// folder or URI, e.g. s3://bucket/lake (the same layout elsewhere).
         #[arg(long)]
-        root: Option<PathBuf>,
+        root: Option<String>,
         /// NAME=LOCATION: read source NAME from (or write output NAME to) another location;
         /// a source must be the same Delta table (same id) there. Repeatable.
         #[arg(long = "bind", value_parser = parse_bind)]
@@ -121,6 +121,10 @@ enum Cmd {
         /// TPC-H scale factor.
         #[arg(long, default_value_t = 0.01)]
         sf: f64,
+        /// Write the tables (under `tpch/`) and the outputs (under `out/`) to this folder or
+        /// URI (e.g. s3://bucket/lake) instead of DIR; the .sem files in DIR point there.
+        #[arg(long)]
+        to: Option<String>,
     },
     /// Lay out .sem files canonically (in place), keeping comments; `-` formats stdin to stdout.
     Fmt {
@@ -435,7 +439,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Err(f) => fail(&SourceMap::default(), f),
             }
         }
-        Cmd::Demo { dir, sf } => demo(&dir, sf).await,
+        Cmd::Demo { dir, sf, to } => demo(&dir, sf, to.as_deref()).await,
         Cmd::Fmt { paths, check } => fmt(&paths, check),
         Cmd::Show {
             path,
@@ -661,7 +665,7 @@ fn functions(name: Option<&str>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn demo(dir: &Path, sf: f64) -> ExitCode {
+async fn demo(dir: &Path, sf: f64, to: Option<&str>) -> ExitCode {
     if !(sf > 0.0 && sf <= 100.0) {
         eprintln!("error: --sf must be in (0, 100]");
         return ExitCode::from(1);
@@ -670,11 +674,30 @@ async fn demo(dir: &Path, sf: f64) -> ExitCode {
         eprintln!("error: cannot create {}: {e}", dir.display());
         return ExitCode::from(1);
     }
-    eprintln!(
-        "generating TPC-H SF {sf} as Delta tables in {} …",
-        dir.join("tpch").display()
-    );
-    match semc::demo::tpch::generate(&dir.join("tpch"), sf).await {
+    // where the tables and outputs go: DIR, or the location given (a folder URL)
+    let lake = match to {
+        None => None,
+        Some(to) => match semc::delta::resolve_location(&std::env::current_dir().unwrap_or_default(), to) {
+            Ok(u) => Some(semc::delta::as_folder(&u)),
+            Err(e) => {
+                eprintln!("error[E0306]: --to: {}", e.message());
+                return ExitCode::from(1);
+            }
+        },
+    };
+    let tables = match &lake {
+        Some(l) => l.join("tpch/").map_err(|e| e.to_string()),
+        None => semc::delta::resolve_location(dir, "tpch").map_err(|e| e.message().to_string()),
+    };
+    let tables = match tables {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    eprintln!("generating TPC-H SF {sf} as Delta tables in {tables} …");
+    match semc::demo::tpch::generate_to(&tables, sf).await {
         Ok(tables) => {
             for (t, rows, skipped) in tables {
                 if skipped {
@@ -690,6 +713,12 @@ async fn demo(dir: &Path, sf: f64) -> ExitCode {
         }
     }
     for (name, text) in semc::demo::examples::TPCH {
+        let text = match &lake {
+            Some(l) => text
+                .replace("delta(\"tpch/", &format!("delta(\"{l}tpch/"))
+                .replace("delta(\"out/", &format!("delta(\"{l}out/")),
+            None => text.to_string(),
+        };
         if let Err(e) = std::fs::write(dir.join(name), text) {
             eprintln!("error: cannot write {name}: {e}");
             return ExitCode::from(1);

@@ -80,6 +80,10 @@ impl<'a> Checker<'a> {
                         Code::E0306,
                         "write a path relative to the workspace root, or a URI such as file:///data/t",
                     ),
+                    TableError::Unreachable(_) => (
+                        Code::E0310,
+                        "check the endpoint, that the bucket or container exists, and the credentials (each cloud's usual environment variables, profile files or instance metadata)",
+                    ),
                     TableError::Unsupported(_) => (
                         Code::E0308,
                         "the table's protocol requires a feature the Delta reader does not support; rewrite the table without it",

@@ -31,16 +31,25 @@ fn batches(table: &str, sf: f64) -> Batches {
 /// already exist). Large tables are committed in chunks of about a million rows.
 /// Returns (table, rows written, skipped?).
 pub async fn generate(dir: &Path, sf: f64) -> Result<Vec<(String, usize, bool)>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let canonical = std::fs::canonicalize(dir).map_err(|e| e.to_string())?;
+    let base = url::Url::from_directory_path(canonical).map_err(|_| "bad path".to_string())?;
+    generate_to(&base, sf).await
+}
+
+/// Like [`generate`], under a folder URL (`file:///…/`, `s3://bucket/lake/tpch/`, …).
+pub async fn generate_to(base: &url::Url, sf: f64) -> Result<Vec<(String, usize, bool)>, String> {
     let mut out = vec![];
+    let base = crate::delta::as_folder(base);
     for t in TABLES {
-        let path = dir.join(t);
-        if path.join("_delta_log").is_dir() {
+        let url = base.join(&format!("{t}/")).map_err(|e| e.to_string())?;
+        if crate::delta::open(&url, &crate::delta::PinSpec::Latest).await.is_ok() {
             out.push((t.to_string(), 0, true));
             continue;
         }
-        std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let url = url::Url::from_directory_path(std::fs::canonicalize(&path).map_err(|e| e.to_string())?)
-            .map_err(|_| "bad path".to_string())?;
+        if let Ok(path) = url.to_file_path() {
+            std::fs::create_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
         let mut rows = 0;
         let mut chunk: Vec<RecordBatch> = vec![];
         let mut chunk_rows = 0;

@@ -9,7 +9,7 @@ use crate::delta::{self, PinSpec};
 use crate::diag::Diagnostic;
 use crate::span::Span;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use substrait::proto::Plan;
 use url::Url;
 
@@ -49,8 +49,9 @@ fn bundle_error(msg: String) -> Failure {
 /// Where `semc exec` finds a bundle's tables.
 #[derive(Debug, Clone, Default)]
 pub struct Bindings {
-    /// Tables the spec records relative to the workspace root resolve under this folder.
-    pub root: Option<PathBuf>,
+    /// Tables the spec records relative to the workspace root resolve under this folder (a
+    /// path, or a URI such as `s3://bucket/lake`).
+    pub root: Option<String>,
     /// `NAME=URI`: the source or output called NAME is the table at URI (a path or a URI).
     pub binds: Vec<(String, String)>,
 }
@@ -59,10 +60,18 @@ pub struct Bindings {
 fn locations(spec: &ExecutionSpec, bindings: &Bindings) -> Result<Locations, Failure> {
     let mut moved = HashMap::new();
     if let Some(root) = &bindings.root {
-        let root =
-            std::fs::canonicalize(root).map_err(|e| bundle_error(format!("--root `{}`: {e}", root.display())))?;
+        let root = if root.contains("://") {
+            url::Url::parse(root).map_err(|e| bundle_error(format!("--root `{root}` is not a valid URI: {e}")))?
+        } else {
+            let path = std::fs::canonicalize(root).map_err(|e| bundle_error(format!("--root `{root}`: {e}")))?;
+            url::Url::from_directory_path(&path)
+                .map_err(|_| bundle_error(format!("--root `{root}` is not a valid path")))?
+        };
+        let root = delta::as_folder(&root);
         for (uri, rel) in &spec.relative {
-            let to = delta::resolve_location(&root, rel).map_err(|e| bundle_error(e.message().to_string()))?;
+            let to = root
+                .join(rel)
+                .map_err(|e| bundle_error(format!("`{rel}` under --root `{root}`: {e}")))?;
             moved.insert(uri.clone(), to);
         }
     }

@@ -167,6 +167,7 @@ const NOT_IN_CORPUS: &[(&str, &str)] = &[
     ("E0007", "a file over 16 MiB: hostile_inputs"),
     ("E0307", "a nullable table column declared not null: features.rs"),
     ("E0309", "a missing sem.lock under --locked: cli.rs"),
+    ("E0310", "an unreachable object store: s3.rs"),
     ("E0401", "a write that fails: cli.rs"),
     ("E0402", "a contract the data breaks: cli.rs, e2e.rs, features.rs"),
     ("E0403", "--output naming no output: cli.rs"),

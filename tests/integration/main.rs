@@ -11,3 +11,5 @@ mod incremental;
 mod inspect;
 mod lsp;
 mod props;
+#[cfg(feature = "cloud")]
+mod s3;
