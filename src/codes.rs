@@ -48,6 +48,8 @@ codes! {
         "A `.sem` file may be at most 16 MiB.";
     E0008 "empty-file" "file declares nothing"
         "A `.sem` file with no items (only whitespace and comments) is allowed but probably a mistake.";
+    E0009 "bad-project-file" "semc.toml cannot be used"
+        "The project file `semc.toml` (in the workspace's folder or above) does not parse, has a key semc does not know, names no such profile, or sets a value that is not valid (a size, a root). `semc init` writes a commented one.";
     // ---- names: E01xx ----
     E0101 "duplicate-name" "name is declared twice"
         "Sources and models share one namespace per workspace; columns, joins, measures and dimensions share one per source; output columns must be unique in a model.";

@@ -115,7 +115,8 @@ fn normalize(p: &Path) -> std::path::PathBuf {
 /// cloud's usual environment variables and files (`AWS_*`, `AZURE_STORAGE_*`,
 /// `GOOGLE_APPLICATION_CREDENTIALS`, instance metadata), read by the object store itself.
 pub fn storage_options(url: &Url) -> std::collections::HashMap<String, String> {
-    let mut options = std::collections::HashMap::new();
+    // the active profile's options (semc.toml), then the defaults
+    let mut options = crate::project::storage_options();
     if matches!(url.scheme(), "s3" | "s3a") {
         let configured = [
             "AWS_CONDITIONAL_PUT",
@@ -123,7 +124,7 @@ pub fn storage_options(url: &Url) -> std::collections::HashMap<String, String> {
             "AWS_S3_ALLOW_UNSAFE_RENAME",
         ]
         .iter()
-        .any(|k| std::env::var_os(k).is_some());
+        .any(|k| std::env::var_os(k).is_some() || options.keys().any(|o| o.eq_ignore_ascii_case(k)));
         if !configured {
             options.insert("aws_conditional_put".to_string(), "etag".to_string());
         }

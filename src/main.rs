@@ -17,6 +17,9 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// The profile of semc.toml to use (default: `default`, when the file has one).
+    #[arg(long, global = true, env = "SEMC_PROFILE")]
+    profile: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -157,6 +160,11 @@ enum Cmd {
         columns: bool,
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphFormat,
+    },
+    /// Write a starter workspace (semc.toml, sources, models and two small tables) in DIR.
+    Init {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
     },
     /// Serve the Language Server Protocol on stdin/stdout (for editors).
     Lsp,
@@ -307,8 +315,34 @@ fn report(c: run::Compilation, format: DiagFormat) -> Result<run::Compilation, E
     Ok(c)
 }
 
+/// The folder or file whose semc.toml (if any) a command runs under.
+fn workspace_of(cmd: &Cmd) -> Option<&Path> {
+    match cmd {
+        Cmd::Check { path, .. }
+        | Cmd::Plan { path, .. }
+        | Cmd::Run { path, .. }
+        | Cmd::Explain { path, .. }
+        | Cmd::Show { path, .. }
+        | Cmd::Graph { path, .. } => Some(path),
+        Cmd::Exec { dir, .. } | Cmd::Demo { dir, .. } => Some(dir),
+        Cmd::Init { .. } | Cmd::Fmt { .. } | Cmd::Lsp | Cmd::Codes { .. } | Cmd::Functions { .. } => None,
+    }
+}
+
 async fn dispatch(cli: Cli) -> ExitCode {
+    if let Some(path) = workspace_of(&cli.cmd) {
+        match semc::project::load(path, cli.profile.as_deref()) {
+            Ok(profile) => semc::project::activate(profile),
+            Err(e) => {
+                eprintln!(
+                    "error[E0009]: {e}\n  help: `semc codes E0009` explains; `semc init` writes a commented semc.toml"
+                );
+                return ExitCode::from(1);
+            }
+        }
+    }
     match cli.cmd {
+        Cmd::Init { dir } => init(&dir).await,
         Cmd::Check { path, format, offline } => match compile_checked(&path, format, offline).await {
             Ok(c) => {
                 if format == DiagFormat::Human
@@ -491,6 +525,51 @@ async fn dispatch(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// `semc init`: the starter workspace, refusing to overwrite any file.
+async fn init(dir: &Path) -> ExitCode {
+    let existing: Vec<String> = semc::project::STARTER
+        .iter()
+        .map(|(name, _)| dir.join(name))
+        .chain([dir.join("data")])
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !existing.is_empty() {
+        eprintln!(
+            "error: {} already exist(s); semc init writes only into a folder without them",
+            existing.join(", ")
+        );
+        return ExitCode::from(1);
+    }
+    if let Err(e) = std::fs::create_dir_all(dir.join("data")) {
+        eprintln!("error: cannot create {}: {e}", dir.display());
+        return ExitCode::from(1);
+    }
+    for (name, text) in semc::project::STARTER {
+        if let Err(e) = std::fs::write(dir.join(name), text) {
+            eprintln!("error: cannot write {name}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let data = match semc::delta::resolve_location(dir, "data") {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {}", e.message());
+            return ExitCode::from(1);
+        }
+    };
+    if let Err(e) = semc::demo::tpch::generate_tables(&data, 0.01, &["region", "nation"]).await {
+        eprintln!("error: writing the starter tables failed: {e}");
+        return ExitCode::from(2);
+    }
+    let files: Vec<&str> = semc::project::STARTER.iter().map(|(n, _)| *n).collect();
+    let (files, d) = (files.join(", "), dir.display());
+    eprintln!(
+        "wrote {files} and data/{{region,nation}} in {d}\nnext: semc check {d}, semc show {d} --model nations_per_region, semc run {d}"
+    );
+    ExitCode::SUCCESS
 }
 
 /// `semc show`: a model's rows, or with `--schema` its columns.

@@ -26,7 +26,7 @@ impl<'a> Checker<'a> {
             );
             return;
         };
-        let url = match crate::delta::resolve_location(&self.ws.root, &o.location) {
+        let url = match crate::project::resolve(&self.ws.root, &o.location) {
             Ok(u) => u,
             Err(e) => {
                 self.err(

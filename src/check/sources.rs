@@ -101,7 +101,7 @@ impl<'a> Checker<'a> {
                 (Url::parse("file:///").expect("static URL"), 0)
             }
             // no table read (offline, or an editor's check): the declarations alone
-            None => match crate::delta::resolve_location(&self.ws.root, &s.location) {
+            None => match crate::project::resolve(&self.ws.root, &s.location) {
                 Ok(url) => {
                     let version = match &s.pin {
                         Some(ast::Pin::Version(v, _)) => *v,

@@ -39,9 +39,14 @@ pub async fn generate(dir: &Path, sf: f64) -> Result<Vec<(String, usize, bool)>,
 
 /// Like [`generate`], under a folder URL (`file:///…/`, `s3://bucket/lake/tpch/`, …).
 pub async fn generate_to(base: &url::Url, sf: f64) -> Result<Vec<(String, usize, bool)>, String> {
+    generate_tables(base, sf, TABLES).await
+}
+
+/// Like [`generate_to`], only the tables named.
+pub async fn generate_tables(base: &url::Url, sf: f64, tables: &[&str]) -> Result<Vec<(String, usize, bool)>, String> {
     let mut out = vec![];
     let base = crate::delta::as_folder(base);
-    for t in TABLES {
+    for t in tables {
         let url = base.join(&format!("{t}/")).map_err(|e| e.to_string())?;
         if crate::delta::open(&url, &crate::delta::PinSpec::Latest).await.is_ok() {
             out.push((t.to_string(), 0, true));

@@ -61,7 +61,7 @@ pub fn analyze(root: &Path, overlay: HashMap<PathBuf, String>, cache: &TableCach
     let mut tables: Tables = vec![];
     for s in sources_of(&ws) {
         let pin = pin_of(s);
-        match crate::delta::resolve_location(&ws.root, &s.location) {
+        match crate::project::resolve(&ws.root, &s.location) {
             Ok(url) => match cache.get(&table_key(&url, &pin)) {
                 Some(t) => tables.push(t.clone()),
                 None => unread.push((table_key(&url, &pin), url, pin)),

@@ -23,13 +23,18 @@ pub fn uri_of(path: &Path) -> Option<Uri> {
 pub struct Lines {
     index: LineIndex,
     len: usize,
+    /// Where each line's text ends (its `\n`, or the end of the text).
+    line_ends: Vec<usize>,
 }
 
 impl Lines {
     pub fn new(text: &str) -> Lines {
+        let mut line_ends: Vec<usize> = text.match_indices('\n').map(|(i, _)| i).collect();
+        line_ends.push(text.len());
         Lines {
             index: LineIndex::new(text),
             len: text.len(),
+            line_ends,
         }
     }
 
@@ -54,8 +59,8 @@ impl Lines {
             .to_utf8(WideEncoding::Utf16, wide)
             .unwrap_or(LineCol { line: p.line, col: 0 });
         let clamped = self.index.line(lc.line).map(|r| {
-            let end: usize = r.end().into();
             let start: usize = r.start().into();
+            let end = self.line_ends.get(lc.line as usize).copied().unwrap_or(self.len);
             (start + lc.col as usize).min(end)
         });
         clamped.unwrap_or(self.len)

@@ -19,9 +19,12 @@ pub async fn write_bundle(c: &Compilation, dir: &Path, only: Option<&str>) -> Re
     let session = Session::new(c).await?;
     let (plan, roots) = session.plan_with_roots(program, only)?;
     let mut spec = ExecutionSpec::of(c, program, &session, &roots, only)?;
-    let root = std::fs::canonicalize(&c.ws.root)
-        .ok()
-        .and_then(|r| Url::from_directory_path(r).ok());
+    // tables are relative to the profile's root when one is active, else to the workspace
+    let root = crate::project::active().and_then(|a| a.root).or_else(|| {
+        std::fs::canonicalize(&c.ws.root)
+            .ok()
+            .and_then(|r| Url::from_directory_path(r).ok())
+    });
     spec.relative = spec
         .sources
         .iter()

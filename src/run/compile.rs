@@ -105,7 +105,7 @@ pub async fn compile_workspace_locked(ws: Workspace, lock: Option<&Lock>) -> Res
             Some(crate::syntax::ast::Pin::Version(v, _)) => PinSpec::Version(*v),
             Some(crate::syntax::ast::Pin::Timestamp(t, _)) => PinSpec::Timestamp(t.clone()),
         };
-        let location = delta::resolve_location(&ws.root, &s.location);
+        let location = crate::project::resolve(&ws.root, &s.location);
         let mut missing_from_lock = false;
         // the lock is keyed by source: two sources may read one table at two versions; a
         // source pinned to a version in the program keeps its pin
@@ -149,11 +149,17 @@ fn check_workspace(ws: Workspace, tables: Tables, opened: Vec<(String, DeltaTabl
     let funcs = stdlib()?;
     // a file that does not parse would make every name it declares look unknown:
     // report the syntax errors alone
-    let (program, mut diags) = if ws.diags.iter().any(Diagnostic::is_error) {
+    let (mut program, mut diags) = if ws.diags.iter().any(Diagnostic::is_error) {
         (None, vec![])
     } else {
         big_stack(|| check::check(&ws, &tables, funcs))?
     };
+    // a profile may tighten the policy, never loosen it
+    if let Some(p) = program.as_mut()
+        && crate::project::active().is_some_and(|a| a.profile.strict == Some(true))
+    {
+        p.policy.strict = true;
+    }
     let mut all = ws.diags.clone();
     all.append(&mut diags);
     Ok(Compilation {

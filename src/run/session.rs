@@ -63,9 +63,21 @@ impl Session {
 
     /// A session with no table opened yet: tables resolve from pinned names on first use.
     pub(crate) fn empty(opts: &RunOptions) -> Session {
-        let partitions = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        // the active profile's defaults (semc.toml), else the machine's cores and no limit
+        let profile = crate::project::active().map(|a| a.profile);
+        let partitions = profile
+            .as_ref()
+            .and_then(|p| p.partitions)
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+        let memory_limit = opts.memory_limit.or_else(|| {
+            profile
+                .as_ref()
+                .and_then(|p| p.memory_limit.as_deref())
+                .and_then(super::parse_size)
+        });
         Session {
-            ctx: engine::session_with(partitions, opts.memory_limit),
+            ctx: engine::session_with(partitions, memory_limit),
             providers: Providers::new(),
         }
     }

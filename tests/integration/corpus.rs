@@ -165,6 +165,7 @@ const NOT_IN_CORPUS: &[(&str, &str)] = &[
     ("E0003", "nesting too deep: hostile_inputs"),
     ("E0006", "NUL bytes: hostile_inputs"),
     ("E0007", "a file over 16 MiB: hostile_inputs"),
+    ("E0009", "a semc.toml that cannot be used: cli.rs"),
     ("E0307", "a nullable table column declared not null: features.rs"),
     ("E0309", "a missing sem.lock under --locked: cli.rs"),
     ("E0310", "an unreachable object store: s3.rs"),

@@ -10,6 +10,7 @@ mod fuzz;
 mod incremental;
 mod inspect;
 mod lsp;
+mod project;
 mod props;
 #[cfg(feature = "cloud")]
 mod s3;

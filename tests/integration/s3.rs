@@ -311,3 +311,59 @@ fn azure_and_gcs_locations_name_their_credential_problems() {
     let (code, _, err) = semc(&["check", dir.to_str().unwrap(), "--offline"]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// Credentials and the endpoint in a profile's storage options instead of the environment:
+/// they reach the store, and the secret is nowhere in what semc writes or prints.
+#[test]
+fn profile_storage_options_reach_the_store_and_stay_secret() {
+    upload(&fixtures::root().join("tpch/region"), "profile/region");
+    let secret = "s3cr3t-from-the-profile";
+    let toml = format!(
+        "[profile.default]\nroot = \"s3://lake/profile\"\n\n[profile.default.storage]\nAWS_ENDPOINT_URL = \"{}\"\nAWS_ALLOW_HTTP = \"true\"\nAWS_ACCESS_KEY_ID = \"testing\"\nAWS_SECRET_ACCESS_KEY = \"{secret}\"\nAWS_REGION = \"us-east-1\"\n",
+        moto().endpoint
+    );
+    let text = "source r from delta(\"region\") {\n  r_regionkey: int64 key\n  r_name: string not null\n}\nmodel m from r {\n  where r_regionkey > 99\n}\noutput m to delta(\"out\") mode overwrite\n";
+    let dir = fixtures::workspace("s3_profile", &[], &[("a.sem", text), ("semc.toml", &toml)]);
+    let d = dir.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_semc"))
+            .args(args)
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("RUST_LOG", "debug")
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(secret), "the secret was printed by {args:?}");
+        (out.status.code().unwrap_or(-1), all)
+    };
+    let (code, out) = run(&["run", d]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("s3://lake/profile/out"), "{out}");
+    let bundle = fixtures::root().join("s3_profile_bundle");
+    let _ = std::fs::remove_dir_all(&bundle);
+    assert_eq!(run(&["plan", d, "--bundle", bundle.to_str().unwrap()]).0, 0);
+    assert_eq!(run(&["plan", d]).0, 0);
+    for f in [bundle.join("spec.json"), dir.join("sem.lock")] {
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(!text.contains(secret), "the secret is in {}", f.display());
+    }
+    let plan = std::fs::read(bundle.join("plan.substrait.pb")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&plan).contains(secret),
+        "the secret is in the plan"
+    );
+    // a refused read (a table that is not there) names the table, not the secret
+    std::fs::write(
+        dir.join("a.sem"),
+        text.replace("delta(\"region\")", "delta(\"nothing-here\")"),
+    )
+    .unwrap();
+    let (code, out) = run(&["check", d]);
+    assert_eq!(code, 1, "{out}");
+}
