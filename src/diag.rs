@@ -292,6 +292,8 @@ struct JsonLabel {
     file: String,
     line: usize,
     column: usize,
+    end_line: usize,
+    end_column: usize,
     offset: u32,
     length: u32,
     message: String,
@@ -299,9 +301,13 @@ struct JsonLabel {
 
 #[derive(Serialize)]
 struct JsonDiagnostic {
+    /// Always `diagnostic`: every JSON line semc prints names its kind.
+    kind: &'static str,
     file: String,
     line: usize,
     column: usize,
+    end_line: usize,
+    end_column: usize,
     offset: u32,
     length: u32,
     code: &'static str,
@@ -315,10 +321,13 @@ struct JsonDiagnostic {
 pub fn render_json(map: &SourceMap, diags: &[Diagnostic]) -> String {
     let label = |l: &Label| {
         let (line, column) = map.line_col(l.span.file, l.span.start as usize);
+        let (end_line, end_column) = map.line_col(l.span.file, l.span.end as usize);
         JsonLabel {
             file: map.get(l.span.file).name.clone(),
             line,
             column,
+            end_line,
+            end_column,
             offset: l.span.start,
             length: l.span.end - l.span.start,
             message: l.message.clone(),
@@ -331,9 +340,12 @@ pub fn render_json(map: &SourceMap, diags: &[Diagnostic]) -> String {
         labels.push(label(&d.primary));
         labels.extend(d.secondary.iter().map(label));
         let j = JsonDiagnostic {
+            kind: "diagnostic",
             file: p.file,
             line: p.line,
             column: p.column,
+            end_line: p.end_line,
+            end_column: p.end_column,
             offset: p.offset,
             length: p.length,
             code: d.code.as_str(),

@@ -20,6 +20,45 @@ struct Cli {
     /// The profile of semc.toml to use (default: `default`, when the file has one).
     #[arg(long, global = true, env = "SEMC_PROFILE")]
     profile: Option<String>,
+    /// Colors in diagnostics: `auto` (on a terminal, unless NO_COLOR is set), `always`, `never`.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    color: ColorChoice,
+    /// Log each stage with its time on stderr (-v: stages, -vv: more); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether diagnostics on stderr are colored (set once from `--color` and NO_COLOR).
+static COLOR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+fn colored() -> bool {
+    *COLOR.get().unwrap_or(&false)
+}
+
+/// `-v` and RUST_LOG: spans of each stage, closed with their time, on stderr.
+fn init_logging(verbose: u8, color: bool) {
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(f) if !f.is_empty() => EnvFilter::new(f),
+        _ if verbose == 0 => return,
+        _ if verbose == 1 => EnvFilter::new("semc=info"),
+        _ => EnvFilter::new("semc=debug,deltalake=info,datafusion=info"),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(FmtSpan::CLOSE)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .with_target(false)
+        .try_init();
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -90,6 +129,9 @@ enum Cmd {
         /// a source must be the same Delta table (same id) there. Repeatable.
         #[arg(long = "bind", value_parser = parse_bind)]
         binds: Vec<(String, String)>,
+        /// `json`: one JSON object per line (each output's report, each diagnostic).
+        #[arg(long, value_enum, default_value = "human")]
+        format: DiagFormat,
     },
     /// Execute the plan and commit every output (or one) to Delta.
     Run {
@@ -106,6 +148,9 @@ enum Cmd {
         /// records it is not written again (default: a new id).
         #[arg(long)]
         run_id: Option<String>,
+        /// `json`: one JSON object per line (each output's report, each diagnostic).
+        #[arg(long, value_enum, default_value = "human")]
+        format: DiagFormat,
     },
     /// Show the optimized DataFusion plan of one output.
     Explain {
@@ -116,6 +161,9 @@ enum Cmd {
         /// pages pruned per scan.
         #[arg(long)]
         analyze: bool,
+        /// `json`: the plan text in one JSON object (diagnostics as JSON lines).
+        #[arg(long, value_enum, default_value = "human")]
+        format: DiagFormat,
     },
     /// Generate TPC-H as Delta tables, then check and run the TPC-H example models.
     Demo {
@@ -174,9 +222,30 @@ enum Cmd {
     Functions { name: Option<String> },
 }
 
-fn print_reports(reports: &[run::OutputReport], map: &SourceMap) {
+/// A JSON line of semc's output: `{"kind": …, …}` (diagnostics are `kind: diagnostic`).
+#[derive(serde::Serialize)]
+struct JsonLine<'a, T: serde::Serialize> {
+    kind: &'static str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+fn print_json_line<T: serde::Serialize>(kind: &'static str, body: &T) {
+    println!(
+        "{}",
+        serde_json::to_string(&JsonLine { kind, body }).unwrap_or_default()
+    );
+}
+
+fn print_reports(reports: &[run::OutputReport], map: &SourceMap, format: DiagFormat) {
     for r in reports {
-        print_diags(map, &r.warnings, DiagFormat::Human);
+        print_diags(map, &r.warnings, format);
+    }
+    if format == DiagFormat::Json {
+        for r in reports {
+            print_json_line("output", r);
+        }
+        return;
     }
     for r in reports {
         if r.skipped && r.incremental.is_some() {
@@ -231,6 +300,15 @@ fn main() -> ExitCode {
             };
         }
     };
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let _ = COLOR.set(color);
+    init_logging(cli.verbose, color);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -251,7 +329,7 @@ fn print_diags(map: &SourceMap, diags: &[Diagnostic], format: DiagFormat) {
     }
     let out = match format {
         DiagFormat::Json => diag::render_json(map, diags),
-        DiagFormat::Human => diag::render(map, diags, std::io::stderr().is_terminal()),
+        DiagFormat::Human => diag::render(map, diags, colored()),
     };
     if format == DiagFormat::Json {
         print!("{out}");
@@ -261,11 +339,17 @@ fn print_diags(map: &SourceMap, diags: &[Diagnostic], format: DiagFormat) {
 }
 
 fn fail(map: &SourceMap, f: Failure) -> ExitCode {
+    fail_as(map, f, DiagFormat::Human)
+}
+
+fn fail_as(map: &SourceMap, f: Failure, format: DiagFormat) -> ExitCode {
     match f {
         Failure::User(d) => {
-            print_diags(map, &d, DiagFormat::Human);
-            let n = d.iter().filter(|d| d.is_error()).count();
-            eprintln!("error: {n} problem(s) found");
+            print_diags(map, &d, format);
+            if format == DiagFormat::Human {
+                let n = d.iter().filter(|d| d.is_error()).count();
+                eprintln!("error: {n} problem(s) found");
+            }
             ExitCode::from(1)
         }
         Failure::Internal(msg) => {
@@ -417,6 +501,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             memory_limit,
             locked,
             run_id,
+            format,
         } => {
             let lock_file = run::lock_path(&path);
             let lock = if locked {
@@ -430,7 +515,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             } else {
                 None
             };
-            let c = match compile_or_report_locked(&path, DiagFormat::Human, lock.as_ref()).await {
+            let c = match compile_or_report_locked(&path, format, lock.as_ref()).await {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -440,13 +525,22 @@ async fn dispatch(cli: Cli) -> ExitCode {
                     if let Err(e) = run::Lock::of(&c).write(&lock_file) {
                         eprintln!("warning: {e}");
                     }
-                    print_reports(&reports, &c.ws.map);
+                    print_reports(&reports, &c.ws.map, format);
                     ExitCode::SUCCESS
                 }
-                Err(f) => fail(&c.ws.map, f),
+                Err(f) => fail_as(&c.ws.map, f, format),
             }
         }
-        Cmd::Explain { path, output, analyze } => match run::explain(&path, &output, analyze).await {
+        Cmd::Explain {
+            path,
+            output,
+            analyze,
+            format,
+        } => match run::explain(&path, &output, analyze).await {
+            Ok(text) if format == DiagFormat::Json => {
+                print_json_line("explain", &serde_json::json!({ "output": output, "text": text }));
+                ExitCode::SUCCESS
+            }
             Ok(text) => {
                 println!("{text}");
                 ExitCode::SUCCESS
@@ -454,7 +548,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             Err(f) => {
                 let c = run::compile(&path).await.ok();
                 let map = c.map(|c| c.ws.map).unwrap_or_default();
-                fail(&map, f)
+                fail_as(&map, f, format)
             }
         },
         Cmd::Exec {
@@ -463,14 +557,15 @@ async fn dispatch(cli: Cli) -> ExitCode {
             memory_limit,
             root,
             binds,
+            format,
         } => {
             let opts = run::RunOptions { memory_limit, run_id };
             match run::exec_bundle(&dir, &opts, &run::Bindings { root, binds }).await {
                 Ok(reports) => {
-                    print_reports(&reports, &SourceMap::default());
+                    print_reports(&reports, &SourceMap::default(), format);
                     ExitCode::SUCCESS
                 }
-                Err(f) => fail(&SourceMap::default(), f),
+                Err(f) => fail_as(&SourceMap::default(), f, format),
             }
         }
         Cmd::Demo { dir, sf, to } => demo(&dir, sf, to.as_deref()).await,
@@ -587,7 +682,7 @@ async fn show(path: &Path, model: &str, limit: usize, format: RowsFormat, schema
         return match shown {
             Ok(Some(node)) => {
                 match format {
-                    RowsFormat::Json => println!("{}", serde_json::to_string_pretty(&node).unwrap_or_default()),
+                    RowsFormat::Json => print_json_line("model", &node),
                     _ => {
                         if let Some(doc) = &node.doc {
                             println!("{doc}\n");
@@ -621,12 +716,16 @@ async fn show(path: &Path, model: &str, limit: usize, format: RowsFormat, schema
             batches.iter().try_for_each(|b| w.write(b)).map_err(|e| e.to_string())
         }
         RowsFormat::Json => {
-            let mut w = datafusion::arrow::json::LineDelimitedWriter::new(std::io::stdout());
-            batches
-                .iter()
-                .try_for_each(|b| w.write(b))
-                .and_then(|_| w.finish())
-                .map_err(|e| e.to_string())
+            // each row as `{"kind": "row", "values": {…}}`, the schema of every JSON line
+            let mut buf = vec![];
+            let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut buf);
+            let written = batches.iter().try_for_each(|b| w.write(b)).and_then(|_| w.finish());
+            drop(w);
+            written.map_err(|e| e.to_string()).map(|()| {
+                for line in String::from_utf8_lossy(&buf).lines() {
+                    println!("{{\"kind\":\"row\",\"values\":{line}}}");
+                }
+            })
         }
     };
     match written {

@@ -80,6 +80,7 @@ pub fn new_run_id() -> String {
 /// Writes one output in one Delta commit that also records the run as a Delta transaction
 /// ([`app_id`]). If the table already records this run, nothing is written and the result
 /// is `None`.
+#[tracing::instrument(name = "output", skip_all, fields(output = %t.spec.name, location = %t.url))]
 async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result<Option<(u64, u64, i64)>, Failure> {
     let o = t.spec;
     let inc = t.increment.as_ref();

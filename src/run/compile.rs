@@ -86,7 +86,7 @@ pub async fn compile_offline(path: &Path) -> Result<Compilation, Failure> {
 /// Like [`compile`], reading every source at the version `lock` records for it.
 pub async fn compile_locked(path: &Path, lock: Option<&Lock>) -> Result<Compilation, Failure> {
     let p = path.to_path_buf();
-    let ws = big_stack(move || Workspace::load(&p))?;
+    let ws = tracing::info_span!("load", path = %path.display()).in_scope(|| big_stack(move || Workspace::load(&p)))?;
     compile_workspace_locked(ws, lock).await
 }
 
@@ -131,7 +131,9 @@ pub async fn compile_workspace_locked(ws: Workspace, lock: Option<&Lock>) -> Res
             Ok::<_, TableError>((info, table))
         }
     });
-    for read in futures::future::join_all(reads).await {
+    let span = tracing::info_span!("snapshots");
+    let read = tracing::Instrument::instrument(futures::future::join_all(reads), span).await;
+    for read in read {
         match read {
             Ok((info, table)) => {
                 opened.push((delta::pinned_name(&info.url, info.version), table));
@@ -152,7 +154,7 @@ fn check_workspace(ws: Workspace, tables: Tables, opened: Vec<(String, DeltaTabl
     let (mut program, mut diags) = if ws.diags.iter().any(Diagnostic::is_error) {
         (None, vec![])
     } else {
-        big_stack(|| check::check(&ws, &tables, funcs))?
+        tracing::info_span!("check").in_scope(|| big_stack(|| check::check(&ws, &tables, funcs)))?
     };
     // a profile may tighten the policy, never loosen it
     if let Some(p) = program.as_mut()

@@ -92,8 +92,13 @@ pub async fn execute(
             increment,
         });
     }
-    let warnings = verify(session, spec, locations, &targets).await?;
-    let mut reports = commit_all(session, &targets, run_id).await?;
+    use tracing::Instrument;
+    let warnings = verify(session, spec, locations, &targets)
+        .instrument(tracing::info_span!("verify", outputs = targets.len()))
+        .await?;
+    let mut reports = commit_all(session, &targets, run_id)
+        .instrument(tracing::info_span!("write_and_commit", run_id))
+        .await?;
     reports.extend(up_to_date);
     Ok(Executed { reports, warnings })
 }

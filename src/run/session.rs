@@ -114,6 +114,7 @@ impl Session {
         only: Option<&str>,
     ) -> Result<(Plan, Vec<LogicalPlan>), Failure> {
         check_output_name(program, only)?;
+        let _lower = tracing::info_span!("lower").entered();
         Ok(lower::to_substrait(program, &self.providers, &self.ctx.state(), only)?)
     }
 

@@ -38,7 +38,8 @@ fn show_prints_any_models_rows_and_writes_nothing() {
     assert_eq!(code, 0, "{err}");
     let rows: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 2);
-    assert!(rows[0]["revenue"].as_f64().unwrap() >= rows[1]["revenue"].as_f64().unwrap());
+    assert!(rows.iter().all(|r| r["kind"] == "row"), "{out}");
+    assert!(rows[0]["values"]["revenue"].as_f64().unwrap() >= rows[1]["values"]["revenue"].as_f64().unwrap());
     let (code, out, _) = semc(&["show", d, "--model", "q06"]);
     assert_eq!(code, 0);
     assert!(out.contains("| revenue"), "{out}");

@@ -9,6 +9,7 @@ mod fmt;
 mod fuzz;
 mod incremental;
 mod inspect;
+mod json;
 mod lsp;
 mod project;
 mod props;
