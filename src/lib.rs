@@ -11,6 +11,7 @@ pub mod graph;
 pub mod ir;
 pub mod lower;
 pub mod lsp;
+pub mod progress;
 pub mod project;
 pub mod run;
 pub mod span;

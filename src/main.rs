@@ -42,23 +42,36 @@ fn colored() -> bool {
     *COLOR.get().unwrap_or(&false)
 }
 
-/// `-v` and RUST_LOG: spans of each stage, closed with their time, on stderr.
-fn init_logging(verbose: u8, color: bool) {
-    use tracing_subscriber::EnvFilter;
+/// `-v` and RUST_LOG: spans of each stage, closed with their time, on stderr. Without
+/// them, a run on a terminal shows its progress (`progress`) instead.
+fn init_logging(verbose: u8, color: bool, progress: bool) {
     use tracing_subscriber::fmt::format::FmtSpan;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let filter = match std::env::var("RUST_LOG") {
-        Ok(f) if !f.is_empty() => EnvFilter::new(f),
-        _ if verbose == 0 => return,
-        _ if verbose == 1 => EnvFilter::new("semc=info"),
-        _ => EnvFilter::new("semc=debug,deltalake=info,datafusion=info"),
+        Ok(f) if !f.is_empty() => Some(EnvFilter::new(f)),
+        _ if verbose == 0 => None,
+        _ if verbose == 1 => Some(EnvFilter::new("semc=info")),
+        _ => Some(EnvFilter::new("semc=debug,deltalake=info,datafusion=info")),
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_span_events(FmtSpan::CLOSE)
-        .with_writer(std::io::stderr)
-        .with_ansi(color)
-        .with_target(false)
-        .try_init();
+    let registry = tracing_subscriber::registry();
+    let _ = match filter {
+        Some(filter) => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_span_events(FmtSpan::CLOSE)
+                    .with_writer(std::io::stderr)
+                    .with_ansi(color)
+                    .with_target(false)
+                    .with_filter(filter),
+            )
+            .try_init(),
+        None if progress => registry
+            .with(semc::progress::Progress::new().with_filter(EnvFilter::new("semc=info")))
+            .try_init(),
+        None => Ok(()),
+    };
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -308,7 +321,18 @@ fn main() -> ExitCode {
         }
     };
     let _ = COLOR.set(color);
-    init_logging(cli.verbose, color);
+    // progress only for commands that run something, and only for a person at a terminal
+    let runs = matches!(
+        cli.cmd,
+        Cmd::Run {
+            format: DiagFormat::Human,
+            ..
+        } | Cmd::Exec {
+            format: DiagFormat::Human,
+            ..
+        }
+    );
+    init_logging(cli.verbose, color, runs && std::io::stderr().is_terminal());
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -114,3 +114,38 @@ fn verbose_logs_each_stage_and_color_follows_the_flag_and_no_color() {
     assert!(!run(&["check", d, "--color", "auto"], &[("NO_COLOR", "1")]).contains('\u{1b}'));
     assert!(!run(&["check", d, "--color", "never"], &[]).contains('\u{1b}'));
 }
+
+/// On a terminal (a pseudo-terminal made by `script`), a run shows its stages as it goes;
+/// piped, it prints only its reports.
+#[test]
+fn a_run_on_a_terminal_reports_as_it_goes() {
+    let dir = workspace(
+        "progress",
+        &[("tpch", "tpch")],
+        &[(
+            "a.sem",
+            "source region from delta(\"tpch/region\") {\n  r_regionkey: int64 key\n}\nmodel ids from region {\n}\noutput ids to delta(\"out/ids\") mode overwrite\n",
+        )],
+    );
+    let cmd = format!("{} run {}", env!("CARGO_BIN_EXE_semc"), dir.display());
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .output()
+        .expect("script (util-linux)");
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tty}");
+    for stage in ["checking", "planning", "verifying keys", "writing ids", "ids committed"] {
+        assert!(tty.contains(stage), "{stage}: {tty}");
+    }
+    let piped = Command::new(env!("CARGO_BIN_EXE_semc"))
+        .args(["run", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&piped.stdout),
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert!(!all.contains("verifying keys"), "{all}");
+    assert!(all.contains("ids: 5 rows"), "{all}");
+}
