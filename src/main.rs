@@ -1,7 +1,10 @@
 //! The `semc` command line.
 
+mod cmd;
+
 use clap::{Parser, Subcommand, ValueEnum};
-use semc::diag::{self, Diagnostic};
+use cmd::logging::{COLOR, init_logging};
+use cmd::output::*;
 use semc::run::{self, Failure};
 use semc::span::SourceMap;
 use std::io::{IsTerminal, Write};
@@ -33,45 +36,6 @@ enum ColorChoice {
     Auto,
     Always,
     Never,
-}
-
-/// Whether diagnostics on stderr are colored (set once from `--color` and NO_COLOR).
-static COLOR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-
-fn colored() -> bool {
-    *COLOR.get().unwrap_or(&false)
-}
-
-/// `-v` and RUST_LOG: spans of each stage, closed with their time, on stderr. Without
-/// them, a run on a terminal shows its progress (`progress`) instead.
-fn init_logging(verbose: u8, color: bool, progress: bool) {
-    use tracing_subscriber::fmt::format::FmtSpan;
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::{EnvFilter, Layer};
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(f) if !f.is_empty() => Some(EnvFilter::new(f)),
-        _ if verbose == 0 => None,
-        _ if verbose == 1 => Some(EnvFilter::new("semc=info")),
-        _ => Some(EnvFilter::new("semc=debug,deltalake=info,datafusion=info")),
-    };
-    let registry = tracing_subscriber::registry();
-    let _ = match filter {
-        Some(filter) => registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .with_span_events(FmtSpan::CLOSE)
-                    .with_writer(std::io::stderr)
-                    .with_ansi(color)
-                    .with_target(false)
-                    .with_filter(filter),
-            )
-            .try_init(),
-        None if progress => registry
-            .with(semc::progress::Progress::new().with_filter(EnvFilter::new("semc=info")))
-            .try_init(),
-        None => Ok(()),
-    };
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq)]
@@ -235,57 +199,6 @@ enum Cmd {
     Functions { name: Option<String> },
 }
 
-/// A JSON line of semc's output: `{"kind": …, …}` (diagnostics are `kind: diagnostic`).
-#[derive(serde::Serialize)]
-struct JsonLine<'a, T: serde::Serialize> {
-    kind: &'static str,
-    #[serde(flatten)]
-    body: &'a T,
-}
-
-fn print_json_line<T: serde::Serialize>(kind: &'static str, body: &T) {
-    println!(
-        "{}",
-        serde_json::to_string(&JsonLine { kind, body }).unwrap_or_default()
-    );
-}
-
-fn print_reports(reports: &[run::OutputReport], map: &SourceMap, format: DiagFormat) {
-    for r in reports {
-        print_diags(map, &r.warnings, format);
-    }
-    if format == DiagFormat::Json {
-        for r in reports {
-            print_json_line("output", r);
-        }
-        return;
-    }
-    for r in reports {
-        if r.skipped && r.incremental.is_some() {
-            println!(
-                "{}: {} ({} version {}); nothing written",
-                r.output,
-                r.incremental.as_deref().unwrap_or_default(),
-                r.location,
-                r.version
-            );
-        } else if r.skipped {
-            println!(
-                "{}: run already committed at {} version {}; nothing written",
-                r.output, r.location, r.version
-            );
-        } else {
-            if let Some(why) = &r.incremental {
-                println!("{}: {why}", r.output);
-            }
-            println!(
-                "{}: {} rows, {} file(s) → {} version {} ({} ms)",
-                r.output, r.rows, r.files, r.location, r.version, r.millis
-            );
-        }
-    }
-}
-
 fn parse_bind(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .filter(|(n, l)| !n.is_empty() && !l.is_empty())
@@ -347,82 +260,6 @@ fn main() -> ExitCode {
     }
 }
 
-fn print_diags(map: &SourceMap, diags: &[Diagnostic], format: DiagFormat) {
-    if diags.is_empty() {
-        return;
-    }
-    let out = match format {
-        DiagFormat::Json => diag::render_json(map, diags),
-        DiagFormat::Human => diag::render(map, diags, colored()),
-    };
-    if format == DiagFormat::Json {
-        print!("{out}");
-    } else {
-        eprint!("{out}");
-    }
-}
-
-fn fail(map: &SourceMap, f: Failure) -> ExitCode {
-    fail_as(map, f, DiagFormat::Human)
-}
-
-fn fail_as(map: &SourceMap, f: Failure, format: DiagFormat) -> ExitCode {
-    match f {
-        Failure::User(d) => {
-            print_diags(map, &d, format);
-            if format == DiagFormat::Human {
-                let n = d.iter().filter(|d| d.is_error()).count();
-                eprintln!("error: {n} problem(s) found");
-            }
-            ExitCode::from(1)
-        }
-        Failure::Internal(msg) => {
-            eprintln!("internal error (a bug in semc, please report it): {msg}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-async fn compile_or_report(path: &Path, format: DiagFormat) -> Result<run::Compilation, ExitCode> {
-    compile_or_report_locked(path, format, None).await
-}
-
-/// `semc check`: against the tables, or `--offline` from the declarations alone.
-async fn compile_checked(path: &Path, format: DiagFormat, offline: bool) -> Result<run::Compilation, ExitCode> {
-    if !offline {
-        return compile_or_report(path, format).await;
-    }
-    let c = run::compile_offline(path)
-        .await
-        .map_err(|f| fail(&SourceMap::default(), f))?;
-    report(c, format)
-}
-
-async fn compile_or_report_locked(
-    path: &Path,
-    format: DiagFormat,
-    lock: Option<&run::Lock>,
-) -> Result<run::Compilation, ExitCode> {
-    let c = match run::compile_locked(path, lock).await {
-        Ok(c) => c,
-        Err(f) => return Err(fail(&SourceMap::default(), f)),
-    };
-    report(c, format)
-}
-
-/// Prints a compilation's diagnostics; its errors end the command (exit 1).
-fn report(c: run::Compilation, format: DiagFormat) -> Result<run::Compilation, ExitCode> {
-    print_diags(&c.ws.map, &c.diags, format);
-    if c.has_errors() {
-        if format == DiagFormat::Human {
-            let n = c.diags.iter().filter(|d| d.is_error()).count();
-            eprintln!("error: {n} problem(s) found");
-        }
-        return Err(ExitCode::from(1));
-    }
-    Ok(c)
-}
-
 /// The folder or file whose semc.toml (if any) a command runs under.
 fn workspace_of(cmd: &Cmd) -> Option<&Path> {
     match cmd {
@@ -450,7 +287,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
     }
     match cli.cmd {
-        Cmd::Init { dir } => init(&dir).await,
+        Cmd::Init { dir } => cmd::init::init(&dir).await,
         Cmd::Check { path, format, offline } => match compile_checked(&path, format, offline).await {
             Ok(c) => {
                 if format == DiagFormat::Human
@@ -592,15 +429,15 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Err(f) => fail_as(&SourceMap::default(), f, format),
             }
         }
-        Cmd::Demo { dir, sf, to } => demo(&dir, sf, to.as_deref()).await,
-        Cmd::Fmt { paths, check } => fmt(&paths, check),
+        Cmd::Demo { dir, sf, to } => cmd::demo::demo(&dir, sf, to.as_deref()).await,
+        Cmd::Fmt { paths, check } => cmd::fmt::fmt(&paths, check),
         Cmd::Show {
             path,
             model,
             limit,
             format,
             schema,
-        } => show(&path, &model, limit, format, schema).await,
+        } => cmd::show::show(&path, &model, limit, format, schema).await,
         Cmd::Graph { path, columns, format } => {
             let c = match compile_checked(&path, DiagFormat::Human, true).await {
                 Ok(c) => c,
@@ -625,7 +462,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Cmd::Functions { name } => functions(name.as_deref()),
+        Cmd::Functions { name } => cmd::functions::functions(name.as_deref()),
         Cmd::Codes { code } => {
             match code {
                 Some(c) => match semc::codes::Code::parse(&c) {
@@ -644,306 +481,4 @@ async fn dispatch(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
-}
-
-/// `semc init`: the starter workspace, refusing to overwrite any file.
-async fn init(dir: &Path) -> ExitCode {
-    let existing: Vec<String> = semc::project::STARTER
-        .iter()
-        .map(|(name, _)| dir.join(name))
-        .chain([dir.join("data")])
-        .filter(|p| p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
-    if !existing.is_empty() {
-        eprintln!(
-            "error: {} already exist(s); semc init writes only into a folder without them",
-            existing.join(", ")
-        );
-        return ExitCode::from(1);
-    }
-    if let Err(e) = std::fs::create_dir_all(dir.join("data")) {
-        eprintln!("error: cannot create {}: {e}", dir.display());
-        return ExitCode::from(1);
-    }
-    for (name, text) in semc::project::STARTER {
-        if let Err(e) = std::fs::write(dir.join(name), text) {
-            eprintln!("error: cannot write {name}: {e}");
-            return ExitCode::from(1);
-        }
-    }
-    let data = match semc::delta::resolve_location(dir, "data") {
-        Ok(u) => u,
-        Err(e) => {
-            eprintln!("error: {}", e.message());
-            return ExitCode::from(1);
-        }
-    };
-    if let Err(e) = semc::demo::tpch::generate_tables(&data, 0.01, &["region", "nation"]).await {
-        eprintln!("error: writing the starter tables failed: {e}");
-        return ExitCode::from(2);
-    }
-    let files: Vec<&str> = semc::project::STARTER.iter().map(|(n, _)| *n).collect();
-    let (files, d) = (files.join(", "), dir.display());
-    eprintln!(
-        "wrote {files} and data/{{region,nation}} in {d}\nnext: semc check {d}, semc show {d} --model nations_per_region, semc run {d}"
-    );
-    ExitCode::SUCCESS
-}
-
-/// `semc show`: a model's rows, or with `--schema` its columns.
-async fn show(path: &Path, model: &str, limit: usize, format: RowsFormat, schema: bool) -> ExitCode {
-    let c = match compile_checked(path, DiagFormat::Human, schema).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    if schema {
-        let shown = c.program().and_then(|p| {
-            let m = run::model_named(p, model)?;
-            let graph = semc::graph::Graph::of(p, &c.ws, true);
-            Ok(graph.models.into_iter().nth(m))
-        });
-        return match shown {
-            Ok(Some(node)) => {
-                match format {
-                    RowsFormat::Json => print_json_line("model", &node),
-                    _ => {
-                        if let Some(doc) = &node.doc {
-                            println!("{doc}\n");
-                        }
-                        for col in &node.columns {
-                            let null = if col.nullable { "null" } else { "not null" };
-                            let from = col.from.as_ref().map(|f| f.join(", ")).unwrap_or_default();
-                            println!("{:<24} {:<16} {:<9} ← {from}", col.name, col.ty, null);
-                            if let Some(d) = &col.doc {
-                                println!("{:<24} ## {d}", "");
-                            }
-                        }
-                    }
-                }
-                ExitCode::SUCCESS
-            }
-            Ok(None) => ExitCode::SUCCESS,
-            Err(f) => fail(&c.ws.map, f),
-        };
-    }
-    let batches = match run::show(&c, model, limit).await {
-        Ok(b) => b,
-        Err(f) => return fail(&c.ws.map, f),
-    };
-    let written = match format {
-        RowsFormat::Table => datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .map(|t| println!("{t}"))
-            .map_err(|e| e.to_string()),
-        RowsFormat::Csv => {
-            let mut w = datafusion::arrow::csv::Writer::new(std::io::stdout());
-            batches.iter().try_for_each(|b| w.write(b)).map_err(|e| e.to_string())
-        }
-        RowsFormat::Json => {
-            // each row as `{"kind": "row", "values": {…}}`, the schema of every JSON line
-            let mut buf = vec![];
-            let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut buf);
-            let written = batches.iter().try_for_each(|b| w.write(b)).and_then(|_| w.finish());
-            drop(w);
-            written.map_err(|e| e.to_string()).map(|()| {
-                for line in String::from_utf8_lossy(&buf).lines() {
-                    println!("{{\"kind\":\"row\",\"values\":{line}}}");
-                }
-            })
-        }
-    };
-    match written {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: cannot print the rows: {e}");
-            ExitCode::from(1)
-        }
-    }
-}
-
-/// `semc fmt`: each file formatted in place (or, with `--check`, listed when it is not).
-fn fmt(paths: &[PathBuf], check: bool) -> ExitCode {
-    use semc::fmt::{format, sem_files};
-    if paths.len() == 1 && paths[0] == Path::new("-") {
-        let mut text = String::new();
-        if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
-            eprintln!("error: cannot read standard input: {e}");
-            return ExitCode::from(1);
-        }
-        return match format(&text) {
-            Ok(out) => {
-                print!("{out}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => fmt_failed("<stdin>", text.as_bytes(), e),
-        };
-    }
-    let mut code = ExitCode::SUCCESS;
-    let mut unformatted = 0;
-    for path in paths {
-        let files = match sem_files(path) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
-                code = ExitCode::from(1);
-                continue;
-            }
-        };
-        for file in files {
-            let bytes = match std::fs::read(&file) {
-                Ok(b) => b,
-                Err(e) => {
-                    eprintln!("error: cannot read {}: {e}", file.display());
-                    code = ExitCode::from(1);
-                    continue;
-                }
-            };
-            let text = String::from_utf8_lossy(&bytes);
-            let out = match format(&text) {
-                Ok(out) => out,
-                Err(e) => {
-                    let failed = fmt_failed(&file.display().to_string(), &bytes, e);
-                    if failed != ExitCode::SUCCESS {
-                        code = failed;
-                    }
-                    continue;
-                }
-            };
-            if out.as_bytes() == bytes.as_slice() {
-                continue;
-            }
-            unformatted += 1;
-            if check {
-                println!("{}", file.display());
-            } else if let Err(e) = std::fs::write(&file, out) {
-                eprintln!("error: cannot write {}: {e}", file.display());
-                code = ExitCode::from(1);
-            }
-        }
-    }
-    if check && unformatted > 0 {
-        eprintln!("{unformatted} file(s) not formatted; `semc fmt` formats them");
-        return ExitCode::from(1);
-    }
-    code
-}
-
-/// A file `semc fmt` cannot lay out: its syntax errors (exit 1), or semc's bug (exit 2).
-fn fmt_failed(name: &str, bytes: &[u8], e: semc::fmt::FmtError) -> ExitCode {
-    match e {
-        semc::fmt::FmtError::Syntax => {
-            let ws = semc::syntax::Workspace::from_bytes(name, bytes, Path::new("."));
-            print_diags(&ws.map, &ws.diags, DiagFormat::Human);
-            eprintln!("error: {name} was not formatted: it does not parse");
-            ExitCode::from(1)
-        }
-        semc::fmt::FmtError::Internal(why) => {
-            eprintln!("internal error (a bug in semc, please report it): formatting {name}: {why}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// `semc functions [NAME]`: each signature with its one line of documentation.
-fn functions(name: Option<&str>) -> ExitCode {
-    let sigs = match run::stdlib() {
-        Ok(s) => s,
-        Err(f) => return fail(&SourceMap::default(), f),
-    };
-    let wanted: Vec<&semc::syntax::Signature> = sigs
-        .iter()
-        .filter(|s| name.is_none_or(|n| s.name.eq_ignore_ascii_case(n)))
-        .collect();
-    if let (Some(n), true) = (name, wanted.is_empty()) {
-        let help = diag::did_you_mean(n, sigs.iter().map(|s| s.name.as_str()))
-            .unwrap_or_else(|| "`semc functions` lists them all".into());
-        eprintln!("error: no function `{n}`\n  help: {help}");
-        return ExitCode::from(1);
-    }
-    for s in wanted {
-        let kind = if s.aggregate { "aggregate " } else { "" };
-        println!("{kind}{} -> {}\n    {}", s.display(), s.ret, s.doc);
-    }
-    ExitCode::SUCCESS
-}
-
-async fn demo(dir: &Path, sf: f64, to: Option<&str>) -> ExitCode {
-    if !(sf > 0.0 && sf <= 100.0) {
-        eprintln!("error: --sf must be in (0, 100]");
-        return ExitCode::from(1);
-    }
-    if let Err(e) = std::fs::create_dir_all(dir) {
-        eprintln!("error: cannot create {}: {e}", dir.display());
-        return ExitCode::from(1);
-    }
-    // where the tables and outputs go: DIR, or the location given (a folder URL)
-    let lake = match to {
-        None => None,
-        Some(to) => match semc::delta::resolve_location(&std::env::current_dir().unwrap_or_default(), to) {
-            Ok(u) => Some(semc::delta::as_folder(&u)),
-            Err(e) => {
-                eprintln!("error[E0306]: --to: {}", e.message());
-                return ExitCode::from(1);
-            }
-        },
-    };
-    let tables = match &lake {
-        Some(l) => l.join("tpch/").map_err(|e| e.to_string()),
-        None => semc::delta::resolve_location(dir, "tpch").map_err(|e| e.message().to_string()),
-    };
-    let tables = match tables {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    eprintln!("generating TPC-H SF {sf} as Delta tables in {tables} …");
-    match semc::demo::tpch::generate_to(&tables, sf).await {
-        Ok(tables) => {
-            for (t, rows, skipped) in tables {
-                if skipped {
-                    eprintln!("  {t:<9} exists, kept");
-                } else {
-                    eprintln!("  {t:<9} {rows} rows");
-                }
-            }
-        }
-        Err(e) => {
-            eprintln!("error: generating TPC-H failed: {e}");
-            return ExitCode::from(2);
-        }
-    }
-    for (name, text) in semc::demo::examples::TPCH {
-        let text = match &lake {
-            Some(l) => text
-                .replace("delta(\"tpch/", &format!("delta(\"{l}tpch/"))
-                .replace("delta(\"out/", &format!("delta(\"{l}out/")),
-            None => text.to_string(),
-        };
-        if let Err(e) = std::fs::write(dir.join(name), text) {
-            eprintln!("error: cannot write {name}: {e}");
-            return ExitCode::from(1);
-        }
-    }
-    eprintln!("checking and running {} …", dir.display());
-    let c = match compile_or_report(dir, DiagFormat::Human).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let reports = match run::run_compiled(&c, None).await {
-        Ok(r) => r,
-        Err(f) => return fail(&c.ws.map, f),
-    };
-    for r in &reports {
-        println!(
-            "\n== {} ({} rows, {} file(s), version {}, {} ms)",
-            r.output, r.rows, r.files, r.version, r.millis
-        );
-        match run::read_table(&r.location, 20).await {
-            Ok(t) => println!("{t}"),
-            Err(e) => println!("(cannot read back: {e})"),
-        }
-    }
-    ExitCode::SUCCESS
 }

@@ -1,0 +1,88 @@
+//! `semc demo`.
+
+use crate::DiagFormat;
+use crate::cmd::output::*;
+use semc::run;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub(crate) async fn demo(dir: &Path, sf: f64, to: Option<&str>) -> ExitCode {
+    if !(sf > 0.0 && sf <= 100.0) {
+        eprintln!("error: --sf must be in (0, 100]");
+        return ExitCode::from(1);
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("error: cannot create {}: {e}", dir.display());
+        return ExitCode::from(1);
+    }
+    // where the tables and outputs go: DIR, or the location given (a folder URL)
+    let lake = match to {
+        None => None,
+        Some(to) => match semc::delta::resolve_location(&std::env::current_dir().unwrap_or_default(), to) {
+            Ok(u) => Some(semc::delta::as_folder(&u)),
+            Err(e) => {
+                eprintln!("error[E0306]: --to: {}", e.message());
+                return ExitCode::from(1);
+            }
+        },
+    };
+    let tables = match &lake {
+        Some(l) => l.join("tpch/").map_err(|e| e.to_string()),
+        None => semc::delta::resolve_location(dir, "tpch").map_err(|e| e.message().to_string()),
+    };
+    let tables = match tables {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    eprintln!("generating TPC-H SF {sf} as Delta tables in {tables} …");
+    match semc::demo::tpch::generate_to(&tables, sf).await {
+        Ok(tables) => {
+            for (t, rows, skipped) in tables {
+                if skipped {
+                    eprintln!("  {t:<9} exists, kept");
+                } else {
+                    eprintln!("  {t:<9} {rows} rows");
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("error: generating TPC-H failed: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    for (name, text) in semc::demo::examples::TPCH {
+        let text = match &lake {
+            Some(l) => text
+                .replace("delta(\"tpch/", &format!("delta(\"{l}tpch/"))
+                .replace("delta(\"out/", &format!("delta(\"{l}out/")),
+            None => text.to_string(),
+        };
+        if let Err(e) = std::fs::write(dir.join(name), text) {
+            eprintln!("error: cannot write {name}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    eprintln!("checking and running {} …", dir.display());
+    let c = match compile_or_report(dir, DiagFormat::Human).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let reports = match run::run_compiled(&c, None).await {
+        Ok(r) => r,
+        Err(f) => return fail(&c.ws.map, f),
+    };
+    for r in &reports {
+        println!(
+            "\n== {} ({} rows, {} file(s), version {}, {} ms)",
+            r.output, r.rows, r.files, r.version, r.millis
+        );
+        match run::read_table(&r.location, 20).await {
+            Ok(t) => println!("{t}"),
+            Err(e) => println!("(cannot read back: {e})"),
+        }
+    }
+    ExitCode::SUCCESS
+}

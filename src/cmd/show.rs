@@ -1,0 +1,77 @@
+//! `semc show`.
+
+use crate::cmd::output::*;
+use crate::{DiagFormat, RowsFormat};
+use semc::run;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// `semc show`: a model's rows, or with `--schema` its columns.
+pub(crate) async fn show(path: &Path, model: &str, limit: usize, format: RowsFormat, schema: bool) -> ExitCode {
+    let c = match compile_checked(path, DiagFormat::Human, schema).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if schema {
+        let shown = c.program().and_then(|p| {
+            let m = run::model_named(p, model)?;
+            let graph = semc::graph::Graph::of(p, &c.ws, true);
+            Ok(graph.models.into_iter().nth(m))
+        });
+        return match shown {
+            Ok(Some(node)) => {
+                match format {
+                    RowsFormat::Json => print_json_line("model", &node),
+                    _ => {
+                        if let Some(doc) = &node.doc {
+                            println!("{doc}\n");
+                        }
+                        for col in &node.columns {
+                            let null = if col.nullable { "null" } else { "not null" };
+                            let from = col.from.as_ref().map(|f| f.join(", ")).unwrap_or_default();
+                            println!("{:<24} {:<16} {:<9} ← {from}", col.name, col.ty, null);
+                            if let Some(d) = &col.doc {
+                                println!("{:<24} ## {d}", "");
+                            }
+                        }
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            Ok(None) => ExitCode::SUCCESS,
+            Err(f) => fail(&c.ws.map, f),
+        };
+    }
+    let batches = match run::show(&c, model, limit).await {
+        Ok(b) => b,
+        Err(f) => return fail(&c.ws.map, f),
+    };
+    let written = match format {
+        RowsFormat::Table => datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .map(|t| println!("{t}"))
+            .map_err(|e| e.to_string()),
+        RowsFormat::Csv => {
+            let mut w = datafusion::arrow::csv::Writer::new(std::io::stdout());
+            batches.iter().try_for_each(|b| w.write(b)).map_err(|e| e.to_string())
+        }
+        RowsFormat::Json => {
+            // each row as `{"kind": "row", "values": {…}}`, the schema of every JSON line
+            let mut buf = vec![];
+            let mut w = datafusion::arrow::json::LineDelimitedWriter::new(&mut buf);
+            let written = batches.iter().try_for_each(|b| w.write(b)).and_then(|_| w.finish());
+            drop(w);
+            written.map_err(|e| e.to_string()).map(|()| {
+                for line in String::from_utf8_lossy(&buf).lines() {
+                    println!("{{\"kind\":\"row\",\"values\":{line}}}");
+                }
+            })
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot print the rows: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
