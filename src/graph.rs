@@ -119,11 +119,7 @@ impl Graph {
                     .schema
                     .iter()
                     .map(|f| {
-                        let from: Vec<String> = program
-                            .lineage(mi, &f.name)
-                            .into_iter()
-                            .map(|(s, c)| format!("{}.{c}", program.sources[s].name))
-                            .collect();
+                        let from = program.lineage_names(mi, &f.name);
                         // a column passed through from one source column keeps its doc
                         let passed = (from.len() == 1).then(|| doc(&from[0])).flatten();
                         Column {

@@ -97,11 +97,7 @@ fn add_lineage(index: &mut Index, program: &Program, ws: &Workspace) {
             .schema
             .iter()
             .map(|f| {
-                let from: Vec<String> = program
-                    .lineage(mi, &f.name)
-                    .into_iter()
-                    .map(|(s, c)| format!("{}.{c}", program.sources[s].name))
-                    .collect();
+                let from = program.lineage_names(mi, &f.name);
                 format!(
                     "- `{}` ← {}",
                     f.name,
@@ -149,12 +145,7 @@ impl Checker<'_> {
     }
 
     fn text_of(&self, span: Span) -> &str {
-        self.ws
-            .map
-            .get(span.file)
-            .text
-            .get(span.start as usize..span.end as usize)
-            .unwrap_or("")
+        self.ws.map.text(span)
     }
 
     /// Where source `i`'s rows come from: its table and the snapshot read.

@@ -16,6 +16,14 @@ impl Program {
         out
     }
 
+    /// [`Program::lineage`] as `source.column` names, in order.
+    pub fn lineage_names(&self, m: usize, name: &str) -> Vec<String> {
+        self.lineage(m, name)
+            .into_iter()
+            .map(|(s, c)| format!("{}.{c}", self.sources[s].name))
+            .collect()
+    }
+
     fn expr_lineage(&self, input: &Rel, e: &TExpr, out: &mut BTreeSet<SourceColumn>, depth: usize) {
         e.walk(&mut |x| {
             if let TExprKind::Col { qual, name } = &x.kind {

@@ -104,15 +104,7 @@ impl Analysis {
     }
 
     pub fn scope(&self) -> Scope {
-        let text = |span: crate::span::Span| -> String {
-            self.ws
-                .map
-                .get(span.file)
-                .text
-                .get(span.start as usize..span.end as usize)
-                .unwrap_or("")
-                .to_string()
-        };
+        let text = |span: crate::span::Span| self.ws.map.text(span).to_string();
         let mut scope = Scope::default();
         for (_, f) in &self.ws.files {
             for item in &f.items {

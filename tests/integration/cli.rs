@@ -1,19 +1,7 @@
 //! The `semc` binary: exit codes and output formats.
 
-use crate::fixtures::{self, append_own_rows, first_int64s, fresh_dir, read_table};
+use crate::fixtures::{self, append_own_rows, first_int64s, fresh_dir, read_table, semc};
 use std::process::Command;
-
-fn semc(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_semc"))
-        .args(args)
-        .output()
-        .expect("run semc");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn check_reports_json_and_exit_code_1() {

@@ -135,6 +135,28 @@ pub fn redact(text: &str) -> String {
 
 // ---------------------------------------------------------------- helpers shared by the tests
 
+/// The `semc` binary with `args`, outside any profile (`SEMC_PROFILE` and `RUST_LOG`
+/// removed) and with `env` added: (exit code, stdout, stderr).
+pub fn semc_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_semc"))
+        .args(args)
+        .env_remove("SEMC_PROFILE")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run semc");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// [`semc_with`] without extra environment.
+pub fn semc(args: &[&str]) -> (i32, String, String) {
+    semc_with(args, &[])
+}
+
 /// A fresh workspace folder: `links` are symlinks to fixture tables, `files` are written.
 pub fn workspace(name: &str, links: &[(&str, &str)], files: &[(&str, &str)]) -> PathBuf {
     let dir = root().join("ws").join(name);

@@ -1,19 +1,6 @@
 //! `semc show` and `semc graph`: a model's rows and schema, and lineage, from the CLI.
 
-use crate::fixtures::workspace;
-use std::process::Command;
-
-fn semc(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_semc"))
-        .args(args)
-        .output()
-        .expect("run semc");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::fixtures::{semc, workspace};
 
 fn tpch(name: &str) -> std::path::PathBuf {
     let dir = workspace(name, &[("tpch", "tpch")], &[]);

@@ -5,19 +5,12 @@ use crate::fixtures::{redact, workspace};
 use std::process::Command;
 
 fn semc(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_semc"))
-        .args(args)
-        .output()
-        .expect("run semc");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let (code, stdout, stderr) = crate::fixtures::semc(args);
     assert!(
         stderr.trim().is_empty() || !stderr.contains('{'),
         "JSON belongs on stdout, not stderr: {stderr}"
     );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    (code, stdout)
 }
 
 /// Each line parsed (so the output is JSON lines), with what changes run to run zeroed.

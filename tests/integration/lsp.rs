@@ -125,6 +125,16 @@ impl Client {
         )
     }
 
+    /// The hover text at the first `needle` in `text` (`shift` characters into it).
+    fn hover(&mut self, uri: &str, text: &str, needle: &str, shift: u32) -> String {
+        let (line, col) = pos(text, needle);
+        let h = self.at("textDocument/hover", uri, line, col + shift);
+        h["contents"]["value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no hover at {needle}: {h}"))
+            .to_string()
+    }
+
     fn stop(mut self) {
         self.request("shutdown", Value::Null);
         self.notify("exit", Value::Null);
@@ -216,37 +226,23 @@ fn an_editor_gets_diagnostics_hover_definitions_and_completion() {
     assert!(diags.is_empty(), "{diags:?}");
 
     // hover: a column of a joined source, with its type, nullability, table and doc
-    let (line, col) = pos(&fixed, "o_totalprice >");
-    let h = c.at("textDocument/hover", &model_uri, line, col + 2);
-    let text = h["contents"]["value"].as_str().unwrap();
+    let text = c.hover(&model_uri, &fixed, "o_totalprice >", 2);
     assert!(
         text.contains("`o_totalprice`: decimal(15, 2) null") && text.contains("source `orders`"),
         "{text}"
     );
     assert!(text.contains("version 0"), "the table was read: {text}");
-    let (line, col) = pos(&fixed, "revenue }");
-    let text = c.at("textDocument/hover", &model_uri, line, col)["contents"]["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let text = c.hover(&model_uri, &fixed, "revenue }", 0);
     assert!(
         text.contains("**measure** `revenue` = `sum(o_totalprice)`") && text.contains("Money taken."),
         "{text}"
     );
-    let (line, col) = pos(&fixed, "customer.c_name\n");
-    let text = c.at("textDocument/hover", &model_uri, line, col + 1)["contents"]["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let text = c.hover(&model_uri, &fixed, "customer.c_name\n", 1);
     assert!(
         text.contains("**join** `customer` → `customer` many_to_one") && text.contains("declared unique"),
         "{text}"
     );
-    let (line, col) = pos(&fixed, "big");
-    let text = c.at("textDocument/hover", &model_uri, line, col)["contents"]["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let text = c.hover(&model_uri, &fixed, "big", 0);
     assert!(
         text.contains("| `name` | string | null |"),
         "the model's schema: {text}"

@@ -1,21 +1,6 @@
 //! `semc init` and `semc.toml` profiles, from the command line.
 
-use crate::fixtures;
-use std::process::Command;
-
-fn semc(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_semc"))
-        .args(args)
-        .env_remove("SEMC_PROFILE")
-        .envs(env.iter().copied())
-        .output()
-        .expect("run semc");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::fixtures::{self, semc_with as semc};
 
 fn fresh(name: &str) -> std::path::PathBuf {
     let dir = fixtures::root().join(name);

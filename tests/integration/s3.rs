@@ -42,29 +42,34 @@ fn moto() -> &'static Moto {
     })
 }
 
-/// `semc` with the server's endpoint and test credentials in its environment.
+/// The server's endpoint and the test credentials, as a user's environment holds them.
+fn moto_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto().endpoint.clone()),
+        ("AWS_ALLOW_HTTP", "true".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+    ]
+}
+
+/// `semc` against the server, with `env` over [`moto_env`].
 fn semc_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let m = moto();
-    let out = Command::new(env!("CARGO_BIN_EXE_semc"))
-        .args(args)
-        .env("AWS_ENDPOINT_URL", &m.endpoint)
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .envs(env.iter().copied())
-        .output()
-        .expect("run semc");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut all: Vec<(&str, String)> = moto_env();
+    all.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
+    let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fixtures::semc_with(args, &all)
 }
 
 fn semc(args: &[&str]) -> (i32, String, String) {
     semc_with(args, &[])
+}
+
+/// A `semc` process against the server, to start and watch.
+fn semc_process(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_semc"));
+    c.args(args).envs(moto_env());
+    c
 }
 
 fn upload(local: &Path, prefix: &str) {
@@ -176,16 +181,9 @@ fn concurrent_appenders_on_s3_each_commit_once() {
     // the first run creates the table; then 4 writers append at once
     let (code, _, err) = semc(&["run", dir.to_str().unwrap(), "--run-id", "first"]);
     assert_eq!(code, 0, "{err}");
-    let m = moto();
     let children: Vec<Child> = (0..4)
         .map(|i| {
-            Command::new(env!("CARGO_BIN_EXE_semc"))
-                .args(["run", dir.to_str().unwrap(), "--run-id", &format!("appender-{i}")])
-                .env("AWS_ENDPOINT_URL", &m.endpoint)
-                .env("AWS_ALLOW_HTTP", "true")
-                .env("AWS_ACCESS_KEY_ID", "testing")
-                .env("AWS_SECRET_ACCESS_KEY", "testing")
-                .env("AWS_REGION", "us-east-1")
+            semc_process(&["run", dir.to_str().unwrap(), "--run-id", &format!("appender-{i}")])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -213,15 +211,8 @@ fn a_run_killed_mid_write_leaves_the_output_at_a_committed_version() {
     let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let rows = rows_of("s3://lake/kill/out", "l_orderkey", "int64");
-    let m = moto();
     for delay_ms in [150, 400, 800, 1500] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_semc"))
-            .args(["run", dir.to_str().unwrap()])
-            .env("AWS_ENDPOINT_URL", &m.endpoint)
-            .env("AWS_ALLOW_HTTP", "true")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
+        let mut child = semc_process(&["run", dir.to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

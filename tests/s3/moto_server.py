@@ -6,20 +6,14 @@ serves until its standard input closes (the test that started it ended).
 
 import sys
 
-import boto3
+from client import s3 as client
 from moto.server import ThreadedMotoServer
 
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
 server.start()
 host, port = server.get_host_and_port()
 endpoint = f"http://{host}:{port}"
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    aws_access_key_id="testing",
-    aws_secret_access_key="testing",
-    region_name="us-east-1",
-)
+s3 = client(endpoint)
 for bucket in sys.argv[1:]:
     s3.create_bucket(Bucket=bucket)
 print(f"endpoint {endpoint}", flush=True)

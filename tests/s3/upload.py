@@ -3,16 +3,10 @@
 import os
 import sys
 
-import boto3
+from client import s3 as client
 
 endpoint, local, bucket, prefix = sys.argv[1:5]
-s3 = boto3.client(
-    "s3",
-    endpoint_url=endpoint,
-    aws_access_key_id="testing",
-    aws_secret_access_key="testing",
-    region_name="us-east-1",
-)
+s3 = client(endpoint)
 for folder, _, files in os.walk(local, followlinks=True):
     for name in files:
         path = os.path.join(folder, name)
