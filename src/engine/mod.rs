@@ -37,6 +37,14 @@ pub fn session_with_partitions(partitions: usize) -> SessionContext {
 /// A session with `partitions` parallel partitions and, if given, a memory pool of
 /// `memory_limit` bytes: operators that can spill (sort, aggregate, sort-merge join) spill
 /// to disk instead of failing.
+///
+/// The pool is greedy (first come, first served), wrapped to name its largest consumers
+/// when it runs out. DataFusion's fair pool divides the spillable memory by the number of
+/// spillable consumers; with the many a TPC-H plan registers (each partition of each
+/// aggregate, sort and repartition) every one is left a sliver, and TPC-H Q18 at SF 1 under
+/// 256M waited forever, every thread parked, instead of spilling or failing (apache/datafusion
+/// #23447). Under the greedy pool the same run completes; a run that truly cannot fit fails
+/// with E0410.
 pub fn session_with(partitions: usize, memory_limit: Option<usize>) -> SessionContext {
     let threads = partitions.max(1);
     let config = SessionConfig::new()
@@ -46,7 +54,9 @@ pub fn session_with(partitions: usize, memory_limit: Option<usize>) -> SessionCo
         .set_bool("datafusion.execution.parquet.enable_page_index", true);
     let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
     if let Some(limit) = memory_limit {
-        runtime = runtime.with_memory_pool(Arc::new(datafusion::execution::memory_pool::FairSpillPool::new(limit)));
+        use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+        let top = std::num::NonZeroUsize::new(3).unwrap_or(std::num::NonZeroUsize::MIN);
+        runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(GreedyMemoryPool::new(limit), top)));
     }
     let runtime = runtime.build_arc().unwrap_or_default();
     // delta-rs's planner turns its write nodes into execution plans

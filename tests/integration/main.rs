@@ -11,6 +11,7 @@ mod incremental;
 mod inspect;
 mod json;
 mod lsp;
+mod memory;
 mod project;
 mod props;
 #[cfg(feature = "cloud")]
