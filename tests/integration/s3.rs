@@ -20,26 +20,36 @@ fn helper(name: &str) -> PathBuf {
 /// The one server of this test process, with the bucket `lake`.
 fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| {
-        let mut server = Command::new("python3")
-            .arg(helper("moto_server.py"))
-            .arg("lake")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 must run tests/s3/moto_server.py (pip install 'moto[server]==5.2.5')");
-        let out = std::io::BufReader::new(server.stdout.take().unwrap());
-        let endpoint = out
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|l| l.strip_prefix("endpoint ").map(str::to_string))
-            .expect("the S3 server did not start: is moto[server] installed?");
-        Moto {
-            endpoint,
-            _server: server,
-        }
-    })
+    MOTO.get_or_init(|| start_moto(&["lake"], &[]))
+}
+
+/// A second server that checks every request's signature: it knows no access key, so it
+/// refuses the tests' credentials as a real store refuses wrong ones.
+fn moto_checking_credentials() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| start_moto(&[], &[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]))
+}
+
+fn start_moto(buckets: &[&str], env: &[(&str, &str)]) -> Moto {
+    let mut server = Command::new("python3")
+        .arg(helper("moto_server.py"))
+        .args(buckets)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3 must run tests/s3/moto_server.py (pip install 'moto[server]==5.2.5')");
+    let out = std::io::BufReader::new(server.stdout.take().unwrap());
+    let endpoint = out
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("endpoint ").map(str::to_string))
+        .expect("the S3 server did not start: is moto[server] installed?");
+    Moto {
+        endpoint,
+        _server: server,
+    }
 }
 
 /// The server's endpoint and the test credentials, as a user's environment holds them.
@@ -230,7 +240,7 @@ fn a_run_killed_mid_write_leaves_the_output_at_a_committed_version() {
 }
 
 #[test]
-fn a_missing_bucket_and_an_unreachable_store_are_clear_errors_and_write_nothing() {
+fn a_missing_bucket_an_unreachable_store_and_refused_credentials_are_clear_errors_and_write_nothing() {
     let text = "source t from delta(\"s3://no-such-bucket/t\") {\n  a: int64\n}\nmodel m from t {\n}\noutput m to delta(\"s3://lake/never/out\") mode overwrite\n";
     let dir = fixtures::workspace("s3_missing", &[], &[("a.sem", text)]);
     let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
@@ -252,6 +262,18 @@ fn a_missing_bucket_and_an_unreachable_store_are_clear_errors_and_write_nothing(
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("E0310") && err.contains("check the endpoint"), "{err}");
     assert!(!err.contains("wrong-secret-value"), "a secret in a diagnostic: {err}");
+    // credentials the store refuses
+    let (code, _, err) = semc_with(
+        &["run", dir.to_str().unwrap()],
+        &[
+            ("AWS_ENDPOINT_URL", &moto_checking_credentials().endpoint),
+            ("AWS_SECRET_ACCESS_KEY", "wrong-secret-value"),
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0310") && err.contains("403"), "{err}");
+    assert!(!err.contains("wrong-secret-value"), "a secret in a diagnostic: {err}");
+
     // nothing was written; with the right endpoint the same workspace runs
     let (code, out, _) = semc(&["run", dir.to_str().unwrap()]);
     assert_eq!(code, 0);
