@@ -130,7 +130,7 @@ async fn deletion_vectors_hide_deleted_rows() {
     );
     let r = run_ok(&dir).await;
     assert_eq!(r[0].rows, 97);
-    let rows = table_rows(&url_of(&dir.join("out")).to_string()).await;
+    let rows = table_rows(url_of(&dir.join("out")).as_ref()).await;
     let ids: Vec<&str> = rows.1.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(ids.len(), 97);
     for gone in ["3", "10", "99"] {
@@ -170,7 +170,7 @@ async fn column_mapping_reads_logical_names() {
     );
     let r = run_ok(&dir).await;
     assert_eq!(r[0].rows, 15);
-    let rows = table_rows(&url_of(&dir.join("out")).to_string()).await;
+    let rows = table_rows(url_of(&dir.join("out")).as_ref()).await;
     assert_eq!(rows.0, ["k", "label"]);
     let mut got: Vec<(i64, String)> = rows.1.iter().map(|r| (r[0].parse().unwrap(), r[1].clone())).collect();
     got.sort();
@@ -430,7 +430,7 @@ async fn narrow_delta_types_read_as_their_lossless_widening() {
             Arc::new(TimestampMicrosecondArray::from_iter_values(
                 (0..n as i64).map(|x| 1_704_067_200_000_000 + x * 1_000_000),
             )),
-            Arc::new(datafusion::arrow::array::Int32Array::from_iter_values(0..n as i32)),
+            Arc::new(datafusion::arrow::array::Int32Array::from_iter_values(0..n)),
         ],
     )
     .unwrap();
@@ -439,7 +439,7 @@ async fn narrow_delta_types_read_as_their_lossless_widening() {
     assert!(!c.has_errors(), "{}", semc::diag::render(&c.ws.map, &c.diags, false));
     let r = run_ok(&dir).await;
     assert_eq!(r[0].rows, 5, "b > 5 keeps rows 1.., the timestamp filter rows 5..");
-    let rows = table_rows(&url_of(&dir.join("out")).to_string()).await;
+    let rows = table_rows(url_of(&dir.join("out")).as_ref()).await;
     assert_eq!(rows.0, ["a", "b", "s", "g", "ts", "i"]);
     let first = &rows.1.iter().min_by_key(|r| r[0].parse::<i64>().unwrap()).unwrap();
     assert_eq!(first[..4], ["5", "500", "505", "11.0"]);

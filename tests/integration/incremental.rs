@@ -217,7 +217,7 @@ async fn the_same_incremental_run_id_commits_once() {
     // a new run appends the 30 new rows' matches once
     let r = run_ok(&dir).await;
     assert_eq!(r[0].rows, (50..80).filter(|i| (i * 37) % 100 > 10).count() as u64);
-    let all = table_rows(&url_of(&dir.join("out")).to_string()).await;
+    let all = table_rows(url_of(&dir.join("out")).as_ref()).await;
     assert_eq!(all.1.len(), (0..80).filter(|i| (i * 37) % 100 > 10).count());
 }
 
@@ -269,7 +269,7 @@ async fn an_incremental_append_keeps_unique_contracts_across_runs() {
         other => panic!("expected E0402, got {:?}", other.map(|r| r.len())),
     }
     assert_eq!(
-        table_rows(&url_of(&dir.join("out")).to_string()).await.1.len(),
+        table_rows(url_of(&dir.join("out")).as_ref()).await.1.len(),
         25,
         "nothing appended"
     );
@@ -300,7 +300,7 @@ async fn a_delete_without_a_passed_through_key_rebuilds() {
         "{r:?}"
     );
     assert_eq!(
-        table_rows(&url_of(&dir.join("out")).to_string()).await.1.len(),
+        table_rows(url_of(&dir.join("out")).as_ref()).await.1.len(),
         (10..40).filter(|i| (i * 37) % 100 > 10).count()
     );
 }
@@ -348,7 +348,7 @@ async fn a_string_key_replaces_changed_rows() {
             .starts_with("replaced the rows of 3 `code` value(s)"),
         "{r:?}"
     );
-    let mut got: Vec<String> = table_rows(&url_of(&dir.join("out")).to_string())
+    let mut got: Vec<String> = table_rows(url_of(&dir.join("out")).as_ref())
         .await
         .1
         .into_iter()
