@@ -7,7 +7,8 @@
 //! Diagnostics are published a short while after the last keystroke (debounced); a request
 //! first brings the analysis up to date. Delta tables are read in the background, once
 //! each; until a table is read, or when it cannot be, the workspace is checked from its
-//! declarations.
+//! declarations. A folder's `semc.toml` profile (`SEMC_PROFILE`, else `default`) places its
+//! relative tables, as on the command line.
 
 mod analysis;
 mod convert;
@@ -218,6 +219,15 @@ impl Server {
             .filter(|(p, _)| p.starts_with(root))
             .map(|(p, t)| (p.clone(), t.clone()))
             .collect();
+        // the folder's semc.toml profile (SEMC_PROFILE, else `default`) places its tables,
+        // as on the command line
+        match crate::project::load(root, std::env::var("SEMC_PROFILE").ok().as_deref()) {
+            Ok(profile) => crate::project::activate(profile),
+            Err(e) => {
+                crate::project::activate(None);
+                self.log(&format!("semc.toml: {e}"));
+            }
+        }
         // the front end recurses over the text (its depth is capped): on a large stack, as
         // on the command line; a panic (semc's bug) leaves the previous analysis in place
         let tables = &self.tables;

@@ -436,3 +436,32 @@ fn hostile_buffers_and_requests_never_end_the_server() {
     c.request("textDocument/documentSymbol", json!({"textDocument": {"uri": a_uri}}));
     c.stop();
 }
+
+#[test]
+fn a_folders_profile_places_its_tables() {
+    // the tables are not beside the .sem file: the profile's root says where they are
+    let text = "source region from delta(\"tpch/region\") {\n  r_regionkey: int64 key\n}\n";
+    let toml = format!("[profile.default]\nroot = \"{}\"\n", fixtures::root().display());
+    let dir = fixtures::workspace("lsp_profile", &[], &[("a.sem", text), ("semc.toml", &toml)]);
+    let a_uri = uri(&dir.join("a.sem"));
+    let mut c = Client::start();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": a_uri, "languageId": "sem", "version": 1, "text": text}}),
+    );
+    // once the table is read, the hover names its version; no E0301 on the way
+    let mut hover = String::new();
+    for _ in 0..50 {
+        assert!(c.diagnostics(&a_uri).is_empty(), "the profile's root was not used");
+        hover = c.hover(&a_uri, text, "r_regionkey", 0);
+        if hover.contains("at version 0") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        hover.contains("at version 0") && hover.contains("tpch/region"),
+        "{hover}"
+    );
+    c.stop();
+}
