@@ -19,6 +19,8 @@ pub struct Analysis {
     pub index: Index,
     /// The tables not yet in the cache (checked from declarations until they are).
     pub unread: Vec<(String, url::Url, PinSpec)>,
+    /// Each file's line index for the protocol's positions, built on first use.
+    lines: Vec<std::sync::OnceLock<super::convert::Lines>>,
 }
 
 /// A declared source, for completion.
@@ -81,15 +83,22 @@ pub fn analyze(root: &Path, overlay: HashMap<PathBuf, String>, cache: &TableCach
         all.append(&mut diags);
         (all, index)
     };
+    let lines = (0..ws.map.files.len()).map(|_| std::sync::OnceLock::new()).collect();
     Analysis {
         ws,
         diags,
         index,
         unread,
+        lines,
     }
 }
 
 impl Analysis {
+    /// The positions of file `f` (its line index is built once per analysis).
+    pub fn lines(&self, f: crate::span::FileId) -> &super::convert::Lines {
+        self.lines[f.0 as usize].get_or_init(|| super::convert::Lines::new(&self.ws.map.get(f).text))
+    }
+
     pub fn parsed(&self) -> bool {
         !self.ws.diags.iter().any(Diagnostic::is_error)
     }

@@ -10,7 +10,7 @@ use lsp_types::*;
 
 /// The protocol range of a span of the analysis.
 pub fn range_of(a: &Analysis, span: Span) -> Range {
-    Lines::new(&a.ws.map.get(span.file).text).range(span.start as usize, span.end as usize)
+    a.lines(span.file).range(span.start as usize, span.end as usize)
 }
 
 fn location_of(a: &Analysis, span: Span) -> Option<Location> {

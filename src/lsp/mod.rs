@@ -317,14 +317,14 @@ impl Server {
                 let p: HoverParams = params(req)?;
                 let pos = &p.text_document_position_params;
                 let (a, file, _) = self.analysis_for(&pos.text_document.uri)?;
-                let offset = Lines::new(&a.ws.map.get(file).text).offset(pos.position);
+                let offset = a.lines(file).offset(pos.position);
                 Ok(json(&features::hover(a, file, offset)))
             }
             GotoDefinition::METHOD => {
                 let p: GotoDefinitionParams = params(req)?;
                 let pos = &p.text_document_position_params;
                 let (a, file, _) = self.analysis_for(&pos.text_document.uri)?;
-                let offset = Lines::new(&a.ws.map.get(file).text).offset(pos.position);
+                let offset = a.lines(file).offset(pos.position);
                 Ok(json(
                     &features::definition(a, file, offset).map(GotoDefinitionResponse::Scalar),
                 ))
@@ -333,7 +333,7 @@ impl Server {
                 let p: ReferenceParams = params(req)?;
                 let pos = &p.text_document_position;
                 let (a, file, _) = self.analysis_for(&pos.text_document.uri)?;
-                let offset = Lines::new(&a.ws.map.get(file).text).offset(pos.position);
+                let offset = a.lines(file).offset(pos.position);
                 Ok(json(&features::references(
                     a,
                     file,
@@ -381,18 +381,14 @@ impl Server {
 /// Each file of an analysis (stdlib aside) with its diagnostics in the protocol's terms
 /// (an empty list for a file without any).
 pub fn published_diagnostics(a: &Analysis) -> HashMap<PathBuf, Vec<Diagnostic>> {
-    let mut by_file: HashMap<PathBuf, Vec<Diagnostic>> = HashMap::new();
-    let mut lines: HashMap<crate::span::FileId, Lines> = HashMap::new();
-    for (i, f) in a.ws.map.files.iter().enumerate().skip(1) {
-        lines.insert(crate::span::FileId(i as u32), Lines::new(&f.text));
-        by_file.entry(f.path.clone()).or_default();
-    }
-    let range = |s: crate::span::Span| {
-        lines
-            .get(&s.file)
-            .map(|l| l.range(s.start as usize, s.end as usize))
-            .unwrap_or_default()
-    };
+    let mut by_file: HashMap<PathBuf, Vec<Diagnostic>> =
+        a.ws.map
+            .files
+            .iter()
+            .skip(1)
+            .map(|f| (f.path.clone(), vec![]))
+            .collect();
+    let range = |s: crate::span::Span| a.lines(s.file).range(s.start as usize, s.end as usize);
     for d in &a.diags {
         let path = a.ws.map.get(d.primary.span.file).path.clone();
         by_file

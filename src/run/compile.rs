@@ -51,8 +51,12 @@ pub(crate) fn big_stack<T: Send>(f: impl FnOnce() -> T + Send) -> Result<T, Fail
 }
 
 /// The standard library's signatures.
+/// Parsed once per process (an editor checks on every keystroke).
 pub fn stdlib() -> Result<Vec<syntax::Signature>, Failure> {
-    syntax::parse_stdlib(STDLIB_TEXT)
+    static PARSED: std::sync::OnceLock<Result<Vec<syntax::Signature>, String>> = std::sync::OnceLock::new();
+    PARSED
+        .get_or_init(|| syntax::parse_stdlib(STDLIB_TEXT))
+        .clone()
         .map_err(|e| Failure::Internal(format!("the embedded standard library does not parse: {e}")))
 }
 
