@@ -78,7 +78,7 @@ fn compile_all(c: &mut Criterion) {
                 let ws = Workspace::load(&ws_dir);
                 let (program, diags) = semc::check::check(&ws, &base.infos, funcs.clone());
                 let program = program.unwrap_or_else(|| panic!("{}", semc::diag::render(&ws.map, &diags, false)));
-                let plan = session.plan(&program, None).unwrap_or_else(|_| panic!("plan"));
+                let plan = session.plan(&program, &[]).unwrap_or_else(|_| panic!("plan"));
                 prost::Message::encode_to_vec(&plan).len()
             })
         });

@@ -287,42 +287,45 @@ fn location(map: &SourceMap, span: Span) -> String {
     format!("{}:{l}:{c}", map.get(span.file).name)
 }
 
-#[derive(Serialize)]
-struct JsonLabel {
-    file: String,
-    line: usize,
-    column: usize,
-    end_line: usize,
-    end_column: usize,
-    offset: u32,
-    length: u32,
-    message: String,
+/// Where a label points, in lines and columns (1-based; columns count chars).
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelRecord {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    pub offset: u32,
+    pub length: u32,
+    pub message: String,
 }
 
-#[derive(Serialize)]
-struct JsonDiagnostic {
+/// A diagnostic as data with its place resolved: what `--format json` prints per line and
+/// what the Python package raises.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
     /// Always `diagnostic`: every JSON line semc prints names its kind.
-    kind: &'static str,
-    file: String,
-    line: usize,
-    column: usize,
-    end_line: usize,
-    end_column: usize,
-    offset: u32,
-    length: u32,
-    code: &'static str,
-    severity: Severity,
-    message: String,
-    labels: Vec<JsonLabel>,
-    help: Option<String>,
+    pub kind: &'static str,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    pub offset: u32,
+    pub length: u32,
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub labels: Vec<LabelRecord>,
+    pub help: Option<String>,
 }
 
-/// One JSON object per line, one line per diagnostic.
-pub fn render_json(map: &SourceMap, diags: &[Diagnostic]) -> String {
+/// Each diagnostic with its place resolved against `map`.
+pub fn records(map: &SourceMap, diags: &[Diagnostic]) -> Vec<Record> {
     let label = |l: &Label| {
         let (line, column) = map.line_col(l.span.file, l.span.start as usize);
         let (end_line, end_column) = map.line_col(l.span.file, l.span.end as usize);
-        JsonLabel {
+        LabelRecord {
             file: map.get(l.span.file).name.clone(),
             line,
             column,
@@ -333,28 +336,36 @@ pub fn render_json(map: &SourceMap, diags: &[Diagnostic]) -> String {
             message: l.message.clone(),
         }
     };
+    diags
+        .iter()
+        .map(|d| {
+            let p = label(&d.primary);
+            let mut labels = vec![p.clone()];
+            labels.extend(d.secondary.iter().map(label));
+            Record {
+                kind: "diagnostic",
+                file: p.file,
+                line: p.line,
+                column: p.column,
+                end_line: p.end_line,
+                end_column: p.end_column,
+                offset: p.offset,
+                length: p.length,
+                code: d.code.as_str(),
+                severity: d.severity,
+                message: d.message.clone(),
+                labels,
+                help: d.help.clone(),
+            }
+        })
+        .collect()
+}
+
+/// One JSON object per line, one line per diagnostic.
+pub fn render_json(map: &SourceMap, diags: &[Diagnostic]) -> String {
     let mut out = String::new();
-    for d in diags {
-        let p = label(&d.primary);
-        let mut labels = vec![];
-        labels.push(label(&d.primary));
-        labels.extend(d.secondary.iter().map(label));
-        let j = JsonDiagnostic {
-            kind: "diagnostic",
-            file: p.file,
-            line: p.line,
-            column: p.column,
-            end_line: p.end_line,
-            end_column: p.end_column,
-            offset: p.offset,
-            length: p.length,
-            code: d.code.as_str(),
-            severity: d.severity,
-            message: d.message.clone(),
-            labels,
-            help: d.help.clone(),
-        };
-        out.push_str(&serde_json::to_string(&j).unwrap_or_default());
+    for r in records(map, diags) {
+        out.push_str(&serde_json::to_string(&r).unwrap_or_default());
         out.push('\n');
     }
     out

@@ -510,19 +510,19 @@ fn project_with_windows(b: LogicalPlanBuilder, es: Vec<Expr>) -> Result<LogicalP
     LogicalPlanBuilder::from(plan).project(es)
 }
 
-/// Lowers the outputs (all, or the one named) to one Substrait plan, one root per output,
+/// Lowers the outputs (all, or those named) to one Substrait plan, one root per output,
 /// sharing one function-extension table. Returns the plan and the outputs' logical plans.
 pub fn to_substrait(
     program: &Program,
     providers: &Providers,
     state: &SessionState,
-    only: Option<&str>,
+    only: &[String],
 ) -> Result<(Plan, Vec<LogicalPlan>)> {
     let lw = Lowerer::new(program, providers, state);
     let mut producer = DefaultSubstraitProducer::new(state);
     let mut relations = vec![];
     let mut plans = vec![];
-    for o in program.outputs.iter().filter(|o| only.is_none_or(|n| n == o.name)) {
+    for o in program.selected(only) {
         let plan = lw.output_plan(o)?;
         let rel = producer.handle_plan(&plan)?;
         let names = plan.schema().fields().iter().map(|f| f.name().clone()).collect();

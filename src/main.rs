@@ -79,9 +79,9 @@ enum Cmd {
     /// Lower the workspace to ONE Substrait plan (one root per output).
     Plan {
         path: PathBuf,
-        /// Only this output.
+        /// Only this output (repeatable).
         #[arg(long)]
-        output: Option<String>,
+        output: Vec<String>,
         #[arg(long, value_enum, default_value = "json")]
         format: PlanFormat,
         /// Write the plan to this file instead of standard output.
@@ -110,11 +110,12 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "human")]
         format: DiagFormat,
     },
-    /// Execute the plan and commit every output (or one) to Delta.
+    /// Execute the plan and commit every output (or those named) to Delta.
     Run {
         path: PathBuf,
+        /// Only this output (repeatable).
         #[arg(long)]
-        output: Option<String>,
+        output: Vec<String>,
         /// Memory the engine may use (e.g. 256M, 2G); beyond it, operators spill to disk.
         #[arg(long, value_parser = parse_memory)]
         memory_limit: Option<usize>,
@@ -197,6 +198,8 @@ enum Cmd {
     Codes { code: Option<String> },
     /// List the standard library's functions with their signatures (or those named NAME).
     Functions { name: Option<String> },
+    /// Print the JSON Schema of a bundle's `spec.json` (the execution spec).
+    SpecSchema,
 }
 
 fn parse_bind(s: &str) -> Result<(String, String), String> {
@@ -211,6 +214,13 @@ fn parse_memory(s: &str) -> Result<usize, String> {
 }
 
 fn main() -> ExitCode {
+    // a closed pipe (`semc spec-schema | head`) ends the process as it ends any Unix tool,
+    // instead of failing the next print
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of SIGPIPE before any thread starts
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     std::panic::set_hook(Box::new(|info| {
         eprintln!("internal error: semc panicked (this is a bug in semc, not in your program): {info}");
     }));
@@ -270,7 +280,7 @@ fn workspace_of(cmd: &Cmd) -> Option<&Path> {
         | Cmd::Show { path, .. }
         | Cmd::Graph { path, .. } => Some(path),
         Cmd::Exec { dir, .. } | Cmd::Demo { dir, .. } => Some(dir),
-        Cmd::Init { .. } | Cmd::Fmt { .. } | Cmd::Lsp | Cmd::Codes { .. } | Cmd::Functions { .. } => None,
+        Cmd::Init { .. } | Cmd::Fmt { .. } | Cmd::Lsp | Cmd::Codes { .. } | Cmd::Functions { .. } | Cmd::SpecSchema => None,
     }
 }
 
@@ -316,7 +326,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Err(code) => return code,
             };
             if let Some(dir) = bundle {
-                return match run::write_bundle(&c, &dir, output.as_deref()).await {
+                return match run::write_bundle(&c, &dir, &output).await {
                     Ok(spec) => {
                         eprintln!("bundle: {} output(s) → {}", spec.outputs.len(), dir.display());
                         ExitCode::SUCCESS
@@ -327,7 +337,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             let plan = async {
                 let program = c.program()?;
                 let s = run::Session::new(&c).await?;
-                s.plan(program, output.as_deref())
+                s.plan(program, &output)
             }
             .await;
             let plan = match plan {
@@ -381,7 +391,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Err(code) => return code,
             };
             let opts = run::RunOptions { memory_limit, run_id };
-            match run::run_with(&c, output.as_deref(), &opts).await {
+            match run::run_with(&c, &output, &opts).await {
                 Ok(reports) => {
                     if let Err(e) = run::Lock::of(&c).write(&lock_file) {
                         eprintln!("warning: {e}");
@@ -463,6 +473,16 @@ async fn dispatch(cli: Cli) -> ExitCode {
             }
         },
         Cmd::Functions { name } => cmd::functions::functions(name.as_deref()),
+        Cmd::SpecSchema => match serde_json::to_string_pretty(&run::ExecutionSpec::json_schema()) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("internal error: the spec's schema does not serialize: {e}");
+                ExitCode::from(2)
+            }
+        },
         Cmd::Codes { code } => {
             match code {
                 Some(c) => match semc::codes::Code::parse(&c) {

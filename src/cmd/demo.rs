@@ -70,7 +70,7 @@ pub(crate) async fn demo(dir: &Path, sf: f64, to: Option<&str>) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let reports = match run::run_compiled(&c, None).await {
+    let reports = match run::run_compiled(&c, &[]).await {
         Ok(r) => r,
         Err(f) => return fail(&c.ws.map, f),
     };

@@ -43,7 +43,7 @@ pub(crate) async fn show(path: &Path, model: &str, limit: usize, format: RowsFor
         };
     }
     let batches = match run::show(&c, model, limit).await {
-        Ok(b) => b,
+        Ok(rows) => rows.batches,
         Err(f) => return fail(&c.ws.map, f),
     };
     let written = match format {

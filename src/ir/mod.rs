@@ -339,6 +339,13 @@ pub struct Program {
 }
 
 impl Program {
+    /// The outputs a run writes: those named in `only`, or all of them when it is empty.
+    pub fn selected<'a>(&'a self, only: &'a [String]) -> impl Iterator<Item = &'a OutputIr> + 'a {
+        self.outputs
+            .iter()
+            .filter(move |o| only.is_empty() || only.contains(&o.name))
+    }
+
     /// Model `m` and every model it reads, directly or through other models: the one walk
     /// of the model graph.
     pub fn models_read(&self, m: usize) -> std::collections::BTreeSet<usize> {

@@ -2,7 +2,7 @@
 //! `.sem` files by the same runner as `semc run`.
 
 use super::execute::{Locations, execute};
-use super::spec::{ExecutionSpec, SPEC_FORMAT};
+use super::spec::ExecutionSpec;
 use super::{Compilation, Failure, OutputReport, RunOptions, Session, commit};
 use crate::codes::Code;
 use crate::delta::{self, PinSpec};
@@ -14,7 +14,18 @@ use substrait::proto::Plan;
 use url::Url;
 
 /// Writes `plan.substrait.pb` and `spec.json` into `dir`.
-pub async fn write_bundle(c: &Compilation, dir: &Path, only: Option<&str>) -> Result<ExecutionSpec, Failure> {
+pub async fn write_bundle(c: &Compilation, dir: &Path, only: &[String]) -> Result<ExecutionSpec, Failure> {
+    let (plan, spec) = plan_and_spec(c, only).await?;
+    let bad = |e: std::io::Error| Failure::Internal(format!("cannot write the bundle in `{}`: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(bad)?;
+    std::fs::write(dir.join(&spec.plan), prost::Message::encode_to_vec(&plan)).map_err(bad)?;
+    std::fs::write(dir.join("spec.json"), spec.to_json()? + "\n").map_err(bad)?;
+    Ok(spec)
+}
+
+/// The ONE Substrait plan of the outputs (all, or those named) and its execution spec: what
+/// a bundle holds, and what `semc exec` (or Python's `semc.execute`) runs.
+pub async fn plan_and_spec(c: &Compilation, only: &[String]) -> Result<(Plan, ExecutionSpec), Failure> {
     let program = c.program()?;
     let session = Session::new(c).await?;
     let (plan, roots) = session.plan_with_roots(program, only)?;
@@ -35,12 +46,7 @@ pub async fn write_bundle(c: &Compilation, dir: &Path, only: Option<&str>) -> Re
             (!rel.is_empty() && !rel.split('/').any(|p| p == "..")).then(|| (uri.to_string(), rel.to_string()))
         })
         .collect();
-    let bad = |e: std::io::Error| Failure::Internal(format!("cannot write the bundle in `{}`: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(bad)?;
-    std::fs::write(dir.join(&spec.plan), prost::Message::encode_to_vec(&plan)).map_err(bad)?;
-    let text = serde_json::to_string_pretty(&spec).map_err(|e| Failure::Internal(e.to_string()))?;
-    std::fs::write(dir.join("spec.json"), text + "\n").map_err(bad)?;
-    Ok(spec)
+    Ok((plan, spec))
 }
 
 fn bundle_error(msg: String) -> Failure {
@@ -104,36 +110,48 @@ fn locations(spec: &ExecutionSpec, bindings: &Bindings) -> Result<Locations, Fai
     Ok(Locations { moved })
 }
 
-/// Renames every table a plan reads (`<uri>@v<N>…`) whose URI `locations` moved.
-fn rebind_plan(plan: Plan, locations: &Locations) -> Result<Plan, Failure> {
-    fn walk(v: &mut serde_json::Value, moved: &HashMap<String, Url>) {
-        match v {
-            serde_json::Value::Object(o) => {
-                if let Some(names) = o
-                    .get_mut("namedTable")
-                    .and_then(|t| t.get_mut("names"))
-                    .and_then(|n| n.as_array_mut())
-                {
-                    for n in names {
-                        if let Some((url, version, options)) = n.as_str().and_then(delta::parse_pinned_name)
-                            && let Some(to) = moved.get(url.as_str())
-                        {
-                            *n = serde_json::Value::String(delta::pinned_name_with(to, version, &options));
-                        }
-                    }
-                }
-                o.values_mut().for_each(|x| walk(x, moved));
+/// Each table a plan reads, as its pinned names say: snapshot reads (`<uri>@v<N>`) and
+/// change reads alike.
+fn visit_reads(v: &mut serde_json::Value, f: &mut impl FnMut(&mut serde_json::Value)) {
+    match v {
+        serde_json::Value::Object(o) => {
+            if let Some(names) = o
+                .get_mut("namedTable")
+                .and_then(|t| t.get_mut("names"))
+                .and_then(|n| n.as_array_mut())
+            {
+                names.iter_mut().for_each(&mut *f);
             }
-            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| walk(x, moved)),
-            _ => {}
+            o.values_mut().for_each(|x| visit_reads(x, f));
         }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| visit_reads(x, f)),
+        _ => {}
     }
-    if locations.moved.is_empty() {
-        return Ok(plan);
-    }
+}
+
+/// The plan with every table read where `locations` put it and every snapshot read at the
+/// version its spec source pins (a spec built or edited in code may pin another version);
+/// also, by URI, the versions the plan was planned at.
+fn bind_plan(plan: Plan, spec: &ExecutionSpec, locations: &Locations) -> Result<(Plan, HashMap<String, i64>), Failure> {
+    let pins: HashMap<&str, i64> = spec.sources.iter().map(|s| (s.uri.as_str(), s.version)).collect();
+    let mut planned = HashMap::new();
     let mut json = serde_json::to_value(&plan).map_err(|e| Failure::Internal(e.to_string()))?;
-    walk(&mut json, &locations.moved);
-    serde_json::from_value(json).map_err(|e| Failure::Internal(e.to_string()))
+    visit_reads(&mut json, &mut |n| {
+        let Some((url, version, options)) = n.as_str().and_then(delta::parse_pinned_name) else {
+            return;
+        };
+        let pinned = match pins.get(url.as_str()) {
+            Some(v) if options.is_default() => {
+                planned.insert(url.to_string(), version);
+                *v
+            }
+            _ => version,
+        };
+        let to = locations.moved.get(url.as_str()).unwrap_or(&url);
+        *n = serde_json::Value::String(delta::pinned_name_with(to, pinned, &options));
+    });
+    let plan = serde_json::from_value(json).map_err(|e| Failure::Internal(e.to_string()))?;
+    Ok((plan, planned))
 }
 
 /// Reads a bundle's spec: a spec of another format, with an unknown field or a wrong type
@@ -142,17 +160,7 @@ pub fn read_spec(dir: &Path) -> Result<ExecutionSpec, Failure> {
     let path = dir.join("spec.json");
     let text =
         std::fs::read_to_string(&path).map_err(|e| bundle_error(format!("cannot read `{}`: {e}", path.display())))?;
-    let format = serde_json::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|v| v.get("format").and_then(|f| f.as_u64()));
-    if let Some(f) = format
-        && f != u64::from(SPEC_FORMAT)
-    {
-        return Err(bundle_error(format!(
-            "`spec.json` has format {f}; this semc runs format {SPEC_FORMAT}: plan the bundle again with this semc"
-        )));
-    }
-    serde_json::from_str(&text).map_err(|e| bundle_error(format!("`spec.json` is not a semc execution spec: {e}")))
+    ExecutionSpec::from_json(&text)
 }
 
 /// Runs a bundle: no `.sem` source needed. Tables resolve from the plan's pinned names
@@ -162,16 +170,38 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions, bindings: &Bindings) -> 
     let spec = read_spec(dir)?;
     let bytes = std::fs::read(dir.join(&spec.plan))
         .map_err(|e| bundle_error(format!("cannot read the plan `{}`: {e}", spec.plan)))?;
-    let plan: Plan = prost::Message::decode(bytes.as_slice())
-        .map_err(|e| bundle_error(format!("the plan is not Substrait: {e}")))?;
-    let locations = locations(&spec, bindings)?;
+    exec_spec(&spec, &bytes, opts, bindings).await
+}
+
+/// Runs a Substrait plan (its protobuf bytes) under its execution spec: what `semc exec`
+/// does with a bundle, for a spec and plan held in memory (e.g. built in Python).
+pub async fn exec_spec(
+    spec: &ExecutionSpec,
+    plan: &[u8],
+    opts: &RunOptions,
+    bindings: &Bindings,
+) -> Result<Vec<OutputReport>, Failure> {
+    let plan: Plan =
+        prost::Message::decode(plan).map_err(|e| bundle_error(format!("the plan is not Substrait: {e}")))?;
+    if plan.relations.len() < spec.outputs.iter().map(|o| o.root + 1).max().unwrap_or(0) {
+        return Err(bundle_error(format!(
+            "the spec names {} output(s) but the plan has {} root(s): they were not planned together",
+            spec.outputs.len(),
+            plan.relations.len()
+        )));
+    }
+    let locations = locations(spec, bindings)?;
+    let (plan, planned) = bind_plan(plan, spec, &locations)?;
     for s in &spec.sources {
-        let Some(to) = locations.moved.get(&s.uri) else {
+        let moved = locations.moved.contains_key(&s.uri);
+        let repinned = planned.get(&s.uri).is_some_and(|v| *v != s.version);
+        if !moved && !repinned {
             continue;
-        };
+        }
         // the same table first (its id), then the pinned version of it
-        let bound = |e: String| bundle_error(format!("source `{}` bound to `{to}`: {e}", s.name));
-        let latest = delta::open(to, &PinSpec::Latest)
+        let to = locations.url(&s.uri)?;
+        let bound = |e: String| bundle_error(format!("source `{}` at `{to}` (version {}): {e}", s.name, s.version));
+        let latest = delta::open(&to, &PinSpec::Latest)
             .await
             .map_err(|e| bound(e.message().to_string()))?;
         let id = latest
@@ -180,22 +210,21 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions, bindings: &Bindings) -> 
             .unwrap_or_default();
         if !s.table_id.is_empty() && id != s.table_id {
             return Err(bound(format!(
-                "that is another Delta table (id {id}; the bundle was planned against {})",
+                "that is another Delta table (id {id}; the spec was planned against {})",
                 s.table_id
             )));
         }
-        delta::open(to, &PinSpec::Version(s.version))
+        delta::open(&to, &PinSpec::Version(s.version))
             .await
             .map_err(|e| bound(e.message().to_string()))?;
     }
-    let plan = rebind_plan(plan, &locations)?;
     let session = Session::empty(opts);
     let run_id = opts.run_id.clone().unwrap_or_else(commit::new_run_id);
     let roots = session.consume(&plan).await.map_err(|f| match f {
         Failure::Internal(m) => bundle_error(format!("the plan cannot be read: {m}")),
         user => user,
     })?;
-    let executed = execute(&session, roots, &spec, &locations, HashMap::new(), &run_id).await?;
+    let executed = execute(&session, roots, spec, &locations, HashMap::new(), &run_id).await?;
     let mut reports = executed.reports;
     if let Some(first) = reports.first_mut() {
         first.warnings = executed.warnings;

@@ -82,16 +82,23 @@ pub async fn compile(path: &Path) -> Result<Compilation, Failure> {
 /// Checks the workspace at `path` from its declarations alone: no Delta table is opened, so
 /// nothing is compared with a table (an offline check, or an editor's).
 pub async fn compile_offline(path: &Path) -> Result<Compilation, Failure> {
+    compile_workspace_offline(load(path)?).await
+}
+
+/// Loads and parses the workspace at `path` (a `.sem` file or a folder).
+pub fn load(path: &Path) -> Result<Workspace, Failure> {
     let p = path.to_path_buf();
-    let ws = big_stack(move || Workspace::load(&p))?;
+    tracing::info_span!("load", path = %path.display()).in_scope(|| big_stack(move || Workspace::load(&p)))
+}
+
+/// Checks an already loaded workspace from its declarations alone (no Delta table opened).
+pub async fn compile_workspace_offline(ws: Workspace) -> Result<Compilation, Failure> {
     check_workspace(ws, vec![], vec![])
 }
 
 /// Like [`compile`], reading every source at the version `lock` records for it.
 pub async fn compile_locked(path: &Path, lock: Option<&Lock>) -> Result<Compilation, Failure> {
-    let p = path.to_path_buf();
-    let ws = tracing::info_span!("load", path = %path.display()).in_scope(|| big_stack(move || Workspace::load(&p)))?;
-    compile_workspace_locked(ws, lock).await
+    compile_workspace_locked(load(path)?, lock).await
 }
 
 /// Checks an already loaded workspace, reading each source's Delta log at its pin.

@@ -11,10 +11,14 @@ use std::sync::Arc;
 /// also reports its parquet row groups pruned by statistics and bloom filters, rows pruned by
 /// page indexes, and rows read.
 pub async fn explain(path: &Path, output: &str, analyze: bool) -> Result<String, Failure> {
-    let c = compile(path).await?;
+    explain_compiled(&compile(path).await?, output, analyze).await
+}
+
+/// [`explain`] of a compilation at hand.
+pub async fn explain_compiled(c: &Compilation, output: &str, analyze: bool) -> Result<String, Failure> {
     let program = c.program()?;
-    let session = Session::new(&c).await?;
-    let plan = session.plan(program, Some(output))?;
+    let session = Session::new(c).await?;
+    let plan = session.plan(program, std::slice::from_ref(&output.to_string()))?;
     let roots = session.consume(&plan).await?;
     let lp = roots
         .into_iter()

@@ -79,13 +79,13 @@ pub fn incremental_app_id(output: &str, table: &url::Url) -> String {
 pub(crate) async fn plan_increments(
     c: &Compilation,
     checked: &Program,
-    only: Option<&str>,
+    only: &[String],
 ) -> Result<(Program, std::collections::HashMap<String, Increment>), Failure> {
     let mut program = checked.clone();
     let mut out = std::collections::HashMap::new();
     for oi in 0..checked.outputs.len() {
         let o = &checked.outputs[oi];
-        if only.is_some_and(|n| n != o.name) {
+        if !only.is_empty() && !only.contains(&o.name) {
             continue;
         }
         let Some(si) = checked.models[o.model].incremental else {

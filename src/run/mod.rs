@@ -11,24 +11,26 @@ mod explain;
 mod failure;
 mod incremental;
 mod lock;
+mod parity;
 mod session;
 mod show;
 pub mod spec;
 mod verify;
 
-pub use bundle::{Bindings, exec_bundle, write_bundle};
+pub use bundle::{Bindings, exec_bundle, exec_spec, plan_and_spec, write_bundle};
 pub use commit::app_id;
 pub(crate) use compile::big_stack;
 pub use compile::{
     Compilation, check_bytes, compile, compile_locked, compile_offline, compile_workspace, compile_workspace_locked,
-    stdlib,
+    compile_workspace_offline, load, stdlib,
 };
-pub use explain::{explain, read_table};
+pub use explain::{explain, explain_compiled, read_table};
 pub use failure::Failure;
 pub use incremental::{Increment, incremental_app_id};
 pub use lock::{Lock, LockedSource, lock_path};
 pub use session::Session;
-pub use show::{model_named, show};
+pub use parity::{Parity, Reference, parity};
+pub use show::{Rows, model_named, show};
 pub use spec::ExecutionSpec;
 
 use crate::diag::Diagnostic;
@@ -71,13 +73,13 @@ impl OutputReport {
     }
 }
 
-/// Compiles, plans, and executes every output (or the one named), committing each to Delta.
-pub async fn run(path: &Path, only: Option<&str>) -> Result<Vec<OutputReport>, Failure> {
+/// Compiles, plans, and executes every output (or those named), committing each to Delta.
+pub async fn run(path: &Path, only: &[String]) -> Result<Vec<OutputReport>, Failure> {
     let c = compile(path).await?;
     run_compiled(&c, only).await
 }
 
-pub async fn run_compiled(c: &Compilation, only: Option<&str>) -> Result<Vec<OutputReport>, Failure> {
+pub async fn run_compiled(c: &Compilation, only: &[String]) -> Result<Vec<OutputReport>, Failure> {
     run_with(c, only, &RunOptions::default()).await
 }
 
@@ -101,7 +103,7 @@ pub fn parse_size(s: &str) -> Option<usize> {
 /// Runs a checked compilation: outputs of incremental models read only their source's new
 /// changes (or nothing), the whole run is lowered to ONE plan with its execution spec, and
 /// the one runner verifies and commits.
-pub async fn run_with(c: &Compilation, only: Option<&str>, opts: &RunOptions) -> Result<Vec<OutputReport>, Failure> {
+pub async fn run_with(c: &Compilation, only: &[String], opts: &RunOptions) -> Result<Vec<OutputReport>, Failure> {
     let checked = c.program()?;
     session::check_output_name(checked, only)?;
     let (program, increments) = incremental::plan_increments(c, checked, only).await?;

@@ -102,8 +102,8 @@ impl Session {
             .prefer_hash_join = yes;
     }
 
-    /// Lowers the program (or one output) to one Substrait plan.
-    pub fn plan(&self, program: &Program, only: Option<&str>) -> Result<Plan, Failure> {
+    /// Lowers the program (all its outputs, or those named) to one Substrait plan.
+    pub fn plan(&self, program: &Program, only: &[String]) -> Result<Plan, Failure> {
         Ok(self.plan_with_roots(program, only)?.0)
     }
 
@@ -111,7 +111,7 @@ impl Session {
     pub(crate) fn plan_with_roots(
         &self,
         program: &Program,
-        only: Option<&str>,
+        only: &[String],
     ) -> Result<(Plan, Vec<LogicalPlan>), Failure> {
         check_output_name(program, only)?;
         let _lower = tracing::info_span!("lower").entered();
@@ -130,10 +130,8 @@ impl Session {
     }
 }
 
-pub(crate) fn check_output_name(program: &Program, only: Option<&str>) -> Result<(), Failure> {
-    if let Some(n) = only
-        && !program.outputs.iter().any(|o| o.name == n)
-    {
+pub(crate) fn check_output_name(program: &Program, only: &[String]) -> Result<(), Failure> {
+    for n in only.iter().filter(|n| !program.outputs.iter().any(|o| o.name == **n)) {
         let names: Vec<&str> = program.outputs.iter().map(|o| o.name.as_str()).collect();
         let help = crate::diag::did_you_mean(n, names.iter().copied())
             .unwrap_or_else(|| format!("outputs: {}", names.join(", ")));

@@ -5,7 +5,10 @@ use crate::codes::Code;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::lower::Lowerer;
 use crate::span::Span;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::dataframe::DataFrame;
+use std::sync::Arc;
 
 /// The index of the model named `name`, or the user's error.
 pub fn model_named(program: &crate::ir::Program, name: &str) -> Result<usize, Failure> {
@@ -20,14 +23,29 @@ pub fn model_named(program: &crate::ir::Program, name: &str) -> Result<usize, Fa
     })
 }
 
+/// Rows computed and held in memory, with their schema (which an empty result still has).
+pub struct Rows {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Rows {
+    pub async fn of(df: DataFrame) -> Result<Rows, Failure> {
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        Ok(Rows {
+            schema,
+            batches: df.collect().await?,
+        })
+    }
+}
+
 /// The first `limit` rows of model `name`, in the model's order (or the order of all its
 /// columns when it declares none).
-pub async fn show(c: &Compilation, name: &str, limit: usize) -> Result<Vec<RecordBatch>, Failure> {
+pub async fn show(c: &Compilation, name: &str, limit: usize) -> Result<Rows, Failure> {
     let program = c.program()?;
     let m = model_named(program, name)?;
     let session = Session::new(c).await?;
     let state = session.ctx.state();
     let plan = Lowerer::new(program, &session.providers, &state).model_plan(m)?;
-    let rows = session.ctx.execute_logical_plan(plan).await?.limit(0, Some(limit))?;
-    Ok(rows.collect().await?)
+    Rows::of(session.ctx.execute_logical_plan(plan).await?.limit(0, Some(limit))?).await
 }

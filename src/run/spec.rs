@@ -7,6 +7,8 @@
 //! run verifies. Check expressions travel as Substrait extended expressions.
 
 use super::{Compilation, Failure, Lock, Session};
+use crate::codes::Code;
+use crate::diag::Diagnostic;
 use crate::ir::{Program, TExpr};
 use crate::lower::Lowerer;
 use crate::span::{SourceMap, Span};
@@ -15,6 +17,7 @@ use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::DFSchemaRef;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::prelude::SessionContext;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use substrait::proto::ExtendedExpression;
@@ -22,7 +25,7 @@ use substrait::proto::ExtendedExpression;
 /// The version of the spec's layout; a bundle of another version is refused.
 pub const SPEC_FORMAT: u32 = 2;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutionSpec {
     pub format: u32,
@@ -40,7 +43,7 @@ pub struct ExecutionSpec {
     pub relative: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     pub name: String,
@@ -72,7 +75,7 @@ pub struct OutputSpec {
     pub contract_at: BTreeMap<String, Place>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     pub name: String,
@@ -84,7 +87,7 @@ pub struct SourceSpec {
     pub constraints: Vec<ConstraintSpec>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case", tag = "kind")]
 pub enum ConstraintSpec {
     NotNull { column: String, at: Place },
@@ -93,18 +96,20 @@ pub enum ConstraintSpec {
 }
 
 /// A boolean expression over a relation's columns, with the text it was written as.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSpec {
     /// The contract column (or source) it belongs to.
     pub subject: String,
     pub text: String,
+    /// A Substrait `ExtendedExpression` (its protobuf JSON mapping).
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub expr: ExtendedExpression,
     pub at: Place,
 }
 
 /// "These columns are unique in this source's snapshot", as a join relies on it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeySpec {
     pub source: String,
@@ -116,14 +121,14 @@ pub struct KeySpec {
     pub at: Place,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForeignKeySpec {
     pub source: String,
     pub columns: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySpec {
     pub strict: bool,
@@ -132,7 +137,7 @@ pub struct PolicySpec {
 }
 
 /// A place in the `.sem` files: shown in diagnostics of a bundle, which has no sources.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Place {
     pub file: String,
@@ -176,14 +181,53 @@ impl Place {
 }
 
 impl ExecutionSpec {
+    /// Reads a spec from its JSON: a spec of another format, with an unknown field or a
+    /// value of the wrong type is refused (E0404) with the field's path named.
+    pub fn from_json(text: &str) -> Result<ExecutionSpec, Failure> {
+        let refused = |msg: String| {
+            Failure::User(vec![
+                Diagnostic::error(Code::E0404, Span::default(), msg)
+                    .help("the spec's fields and types are in its JSON Schema (`semc spec-schema`)"),
+            ])
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| refused(format!("the spec is not JSON: {e}")))?;
+        if let Some(f) = value.get("format").and_then(|f| f.as_u64())
+            && f != u64::from(SPEC_FORMAT)
+        {
+            return Err(refused(format!(
+                "the spec has format {f}; this semc runs format {SPEC_FORMAT}: plan it again with this semc"
+            )));
+        }
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let at = e.path().to_string();
+            let what = e.into_inner();
+            refused(if at == "." {
+                format!("the spec is not a semc execution spec: {what}")
+            } else {
+                format!("the spec is not a semc execution spec: at `{at}`: {what}")
+            })
+        })
+    }
+
+    /// The spec as JSON, as `spec.json` holds it.
+    pub fn to_json(&self) -> Result<String, Failure> {
+        serde_json::to_string_pretty(self).map_err(|e| Failure::Internal(format!("the spec does not serialize: {e}")))
+    }
+
+    /// The JSON Schema of the spec, generated from these types.
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(ExecutionSpec)).unwrap_or_default()
+    }
+
     /// The spec of a run of `program` (the compilation's, or one a run rewrote from it) over
-    /// its outputs (all, or the one named). `roots` are the outputs' logical plans, in order.
+    /// its outputs (all, or those named). `roots` are the outputs' logical plans, in order.
     pub fn of(
         c: &Compilation,
         program: &Program,
         session: &Session,
         roots: &[LogicalPlan],
-        only: Option<&str>,
+        only: &[String],
     ) -> Result<ExecutionSpec, Failure> {
         let map = &c.ws.map;
         let state = session.ctx.state();
@@ -229,7 +273,7 @@ impl ExecutionSpec {
                 constraints,
             });
         }
-        let selected = program.outputs.iter().filter(|o| only.is_none_or(|n| n == o.name));
+        let selected = program.selected(only);
         let mut outputs = vec![];
         for (root, (o, plan)) in selected.zip(roots).enumerate() {
             let model = &program.models[o.model];

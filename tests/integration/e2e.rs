@@ -64,7 +64,7 @@ async fn plan_of(path: &Path) -> (run::Compilation, run::Session, substrait::pro
         let program = c
             .program()
             .unwrap_or_else(|_| panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false)));
-        s.plan(program, None).unwrap_or_else(|_| panic!("plan"))
+        s.plan(program, &[]).unwrap_or_else(|_| panic!("plan"))
     };
     (c, s, plan)
 }
@@ -144,7 +144,7 @@ async fn tpch_plans_round_trip_through_substrait() {
     let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
     let program = c.program().unwrap_or_else(|_| panic!("errors"));
     let s = run::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
-    let plan = s.plan(program, None).unwrap_or_else(|_| panic!("plan"));
+    let plan = s.plan(program, &[]).unwrap_or_else(|_| panic!("plan"));
     // ONE plan, one root per output, every scan pinned
     assert_eq!(plan.relations.len(), 22);
     let json = serde_json::to_string(&plan).unwrap();
@@ -321,7 +321,7 @@ output keys to delta("out/keys") mode overwrite
     )
     .unwrap();
     let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
-    match run::run_compiled(&c, None).await {
+    match run::run_compiled(&c, &[]).await {
         Err(run::Failure::User(d)) => {
             assert_eq!(d[0].code.as_str(), "E0402");
             assert!(d[0].message.contains("unique"), "{}", d[0].message);
@@ -438,7 +438,7 @@ async fn tpch_runs_within_a_small_memory_pool() {
         memory_limit: Some(16 << 20),
         ..Default::default()
     };
-    let reports = match run::run_with(&c, None, &opts).await {
+    let reports = match run::run_with(&c, &[], &opts).await {
         Ok(r) => r,
         Err(run::Failure::User(d)) => panic!("{}", semc::diag::render(&c.ws.map, &d, false)),
         Err(run::Failure::Internal(m)) => panic!("internal: {m}"),
@@ -467,7 +467,7 @@ output broken to delta("out/broken") mode overwrite
 "#;
     let dir = workspace("all_or_nothing", &[("tpch", "tpch")], &[("w.sem", text)]);
     let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
-    match run::run_compiled(&c, None).await {
+    match run::run_compiled(&c, &[]).await {
         Err(run::Failure::User(d)) => assert_eq!(d[0].code.as_str(), "E0402"),
         _ => panic!("expected a contract violation"),
     }
@@ -524,7 +524,7 @@ output r to delta("out/r") mode append
                 run_id: Some(id.to_string()),
                 ..Default::default()
             };
-            match run::run_with(c, None, &opts).await {
+            match run::run_with(c, &[], &opts).await {
                 Ok(r) => r.into_iter().next().unwrap(),
                 Err(_) => panic!("run failed"),
             }
@@ -581,7 +581,7 @@ output joined to delta("out/joined") mode overwrite
     let c = run::compile(&dir.join("read.sem"))
         .await
         .unwrap_or_else(|_| panic!("internal"));
-    match run::run_compiled(&c, None).await {
+    match run::run_compiled(&c, &[]).await {
         Err(run::Failure::User(d)) => {
             assert_eq!(d[0].code.as_str(), "E0405", "{}", d[0].message);
             assert!(d[0].help.as_deref().unwrap_or("").contains("Duplicated keys"));
@@ -818,7 +818,7 @@ output known to delta("out/known") mode overwrite
     let c = run::compile(&dir.join("read.sem"))
         .await
         .unwrap_or_else(|_| panic!("internal"));
-    match run::run_compiled(&c, None).await {
+    match run::run_compiled(&c, &[]).await {
         Err(run::Failure::User(d)) => assert_eq!(d[0].code.as_str(), "E0406"),
         _ => panic!("strict lets orphan keys through"),
     }
@@ -913,7 +913,7 @@ async fn contract_verdicts_equal_an_oracle() {
         if negs > 0 {
             want.push(format!("output `m`: {negs} row(s) break `check` on `w`"));
         }
-        match run::run_compiled(&c, None).await {
+        match run::run_compiled(&c, &[]).await {
             Ok(_) => {
                 assert!(want.is_empty(), "table {t}: violations missed: {want:?}");
                 clean_tables += 1;
@@ -1007,7 +1007,7 @@ async fn decimal_averages_round_half_away_from_zero() {
         .await
         .unwrap_or_else(|_| panic!("compile"));
     assert!(!c.has_errors(), "{}", semc::diag::render(&c.ws.map, &c.diags, false));
-    let reports = match run::run_compiled(&c, None).await {
+    let reports = match run::run_compiled(&c, &[]).await {
         Ok(r) => r,
         Err(run::Failure::User(d)) => panic!("{}", semc::diag::render(&c.ws.map, &d, false)),
         Err(run::Failure::Internal(m)) => panic!("internal: {m}"),
@@ -1134,7 +1134,7 @@ output w to delta("out/w") mode overwrite
     let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("internal"));
     let program = c.program().unwrap_or_else(|_| panic!("errors"));
     let s = run::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
-    let plan = s.plan(program, None).unwrap_or_else(|_| panic!("plan"));
+    let plan = s.plan(program, &[]).unwrap_or_else(|_| panic!("plan"));
     let root = s.consume(&plan).await.unwrap_or_else(|_| panic!("consume")).remove(0);
     let text_plan = fixtures::redact(&root.display_indent().to_string());
     assert!(text_plan.contains("WindowAggr"), "{text_plan}");

@@ -194,7 +194,7 @@ async fn an_output_check_constraint_is_enforced_and_commits_nothing() {
         .unwrap();
     let before = table.version();
     let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
-    match run::run_compiled(&c, None).await {
+    match run::run_compiled(&c, &[]).await {
         Err(run::Failure::User(d)) => {
             assert_eq!(d[0].code.as_str(), "E0402");
             assert!(
@@ -302,7 +302,7 @@ async fn strict_runs_verify_source_constraints() {
     // strict: verified, nothing committed
     std::fs::write(dir.join("main.sem"), format!("policy {{ strict = true }}\n{decl}")).unwrap();
     let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
-    match run::run_compiled(&c, None).await {
+    match run::run_compiled(&c, &[]).await {
         Err(run::Failure::User(d)) => {
             let mut got: Vec<String> = d.iter().map(|d| format!("{} {}", d.code.as_str(), d.message)).collect();
             got.sort();
@@ -370,7 +370,7 @@ async fn join_cardinality_is_verified_on_a_million_rows() {
     )
     .await;
     let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
-    match run::run_compiled(&c, None).await {
+    match run::run_compiled(&c, &[]).await {
         Err(run::Failure::User(d)) => {
             let e: Vec<&semc::diag::Diagnostic> = d.iter().filter(|d| d.is_error()).collect();
             assert_eq!(e.len(), 1, "{d:?}");

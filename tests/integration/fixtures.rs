@@ -207,7 +207,7 @@ pub async fn run_ok(dir: &Path) -> Vec<run::OutputReport> {
     if c.has_errors() {
         panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false));
     }
-    match run::run_compiled(&c, None).await {
+    match run::run_compiled(&c, &[]).await {
         Ok(r) => r,
         Err(run::Failure::User(d)) => panic!("{}", semc::diag::render(&c.ws.map, &d, false)),
         Err(run::Failure::Internal(m)) => panic!("internal: {m}"),

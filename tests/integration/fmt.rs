@@ -75,7 +75,7 @@ async fn formatted_tpch_lowers_to_the_same_plan() {
             .program()
             .unwrap_or_else(|_| panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false)));
         let s = semc::run::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
-        serde_json::to_string(&s.plan(p, None).unwrap_or_else(|_| panic!("plan"))).unwrap()
+        serde_json::to_string(&s.plan(p, &[]).unwrap_or_else(|_| panic!("plan"))).unwrap()
     };
     let (messy, formatted) = (plan(messy).await, plan(formatted).await);
     assert_eq!(messy.replace("fmt_plan_messy", "fmt_plan_formatted"), formatted);

@@ -207,12 +207,12 @@ async fn the_same_incremental_run_id_commits_once() {
         run_id: Some("nightly-1".into()),
         ..Default::default()
     };
-    let first = run::run_with(&c, None, &opts).await.unwrap_or_else(|_| panic!("run"));
+    let first = run::run_with(&c, &[], &opts).await.unwrap_or_else(|_| panic!("run"));
     assert!(!first[0].skipped);
     append(&dir.join("e"), events(50..80), true).await;
     // the same run id, recompiled against the new source version: recorded, nothing written
     let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
-    let again = run::run_with(&c, None, &opts).await.unwrap_or_else(|_| panic!("run"));
+    let again = run::run_with(&c, &[], &opts).await.unwrap_or_else(|_| panic!("run"));
     assert!(again[0].skipped, "{again:?}");
     // a new run appends the 30 new rows' matches once
     let r = run_ok(&dir).await;
@@ -256,7 +256,7 @@ async fn an_incremental_append_keeps_unique_contracts_across_runs() {
     // rows 10..12 again: new among the changes, duplicates of rows written before
     append(&dir.join("e"), events(10..12), true).await;
     let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
-    match run::run_compiled(&c, None).await {
+    match run::run_compiled(&c, &[]).await {
         Err(run::Failure::User(d)) => {
             assert_eq!(d.len(), 1);
             assert_eq!(d[0].code.as_str(), "E0402");
@@ -374,7 +374,7 @@ async fn an_exec_of_an_incremental_bundle_records_what_it_read() {
     append(&dir.join("kinds"), kinds(&[("a", "A"), ("b", "B"), ("c", "C")]), false).await;
     let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
     let bundle = dir.join("bundle");
-    run::write_bundle(&c, &bundle, Some("big"))
+    run::write_bundle(&c, &bundle, &["big".into()])
         .await
         .unwrap_or_else(|_| panic!("bundle"));
     let r = run::exec_bundle(&bundle, &run::RunOptions::default(), &run::Bindings::default())
