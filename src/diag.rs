@@ -287,7 +287,8 @@ fn location(map: &SourceMap, span: Span) -> String {
     format!("{}:{l}:{c}", map.get(span.file).name)
 }
 
-/// Where a label points, in lines and columns (1-based; columns count chars).
+/// Where a label points, in lines and columns (1-based; columns count chars; line 0 and
+/// no file when it points nowhere).
 #[derive(Debug, Clone, Serialize)]
 pub struct LabelRecord {
     pub file: String,
@@ -323,6 +324,19 @@ pub struct Record {
 /// Each diagnostic with its place resolved against `map`.
 pub fn records(map: &SourceMap, diags: &[Diagnostic]) -> Vec<Record> {
     let label = |l: &Label| {
+        // a diagnostic of a run without `.sem` files (a bundle, a spec) is placed nowhere
+        if map.files.get(l.span.file.0 as usize).is_none() {
+            return LabelRecord {
+                file: String::new(),
+                line: 0,
+                column: 0,
+                end_line: 0,
+                end_column: 0,
+                offset: 0,
+                length: 0,
+                message: l.message.clone(),
+            };
+        }
         let (line, column) = map.line_col(l.span.file, l.span.start as usize);
         let (end_line, end_column) = map.line_col(l.span.file, l.span.end as usize);
         LabelRecord {

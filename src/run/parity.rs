@@ -8,8 +8,11 @@ use crate::delta::{self, PinSpec};
 use crate::engine;
 use crate::span::Span;
 use datafusion::dataframe::DataFrame;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::datasource::MemTable;
-use datafusion::logical_expr::{cast, ident};
+use datafusion::functions_aggregate::expr_fn::sum;
+use datafusion::logical_expr::{cast, ident, lit};
 use std::sync::Arc;
 
 /// What an output is compared with.
@@ -26,10 +29,12 @@ pub struct Parity {
     pub output: String,
     pub rows: u64,
     pub reference_rows: u64,
-    /// Rows the output has more often than the reference: their number, and the first few.
+    /// Rows the output has more often than the reference: how many, and the first few (each
+    /// distinct row once).
     pub extra_count: u64,
     pub extra: Rows,
-    /// Rows the reference has more often than the output: their number, and the first few.
+    /// Rows the reference has more often than the output: how many, and the first few (each
+    /// distinct row once).
     pub missing_count: u64,
     pub missing: Rows,
     /// Why the rows could not be compared (their columns differ), if so.
@@ -108,24 +113,64 @@ pub async fn parity(c: &Compilation, output: &str, reference: Reference, limit: 
             columns_differ: Some(why.join("; ")),
         });
     }
-    // the reference's columns in the output's order and types
-    let aligned: Vec<_> = ours
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| cast(ident(f.name()), f.data_type().clone()).alias(f.name()))
-        .collect();
-    let theirs = theirs.select(aligned)?;
-    let extra = ours.clone().except(theirs.clone())?.cache().await?;
-    let missing = theirs.except(ours)?.cache().await?;
+    // the reference's columns in the output's order and types; each row tagged with its
+    // side, then counted per distinct row (GROUP BY equates nulls, as a multiset must;
+    // DataFusion's EXCEPT ALL does not count repeats)
+    let fields: Vec<_> = ours.schema().fields().iter().cloned().collect();
+    let tagged = |df: DataFrame, mine: i64, convert: bool| {
+        let mut cols: Vec<_> = fields
+            .iter()
+            .map(|f| {
+                let c = ident(f.name());
+                if convert { cast(c, f.data_type().clone()).alias(f.name()) } else { c }
+            })
+            .collect();
+        cols.push(lit(mine).alias(OURS));
+        cols.push(lit(1 - mine).alias(THEIRS));
+        df.select(cols)
+    };
+    let both = tagged(ours, 1, false)?.union(tagged(theirs, 0, true)?)?;
+    let counted = both
+        .aggregate(
+            fields.iter().map(|f| ident(f.name())).collect(),
+            vec![sum(ident(OURS)).alias(OURS), sum(ident(THEIRS)).alias(THEIRS)],
+        )?
+        .filter(ident(OURS).not_eq(ident(THEIRS)))?
+        .cache()
+        .await?;
+    let side = |more: &str, less: &str| -> Result<(DataFrame, DataFrame), Failure> {
+        let rows = counted.clone().filter(ident(more).gt(ident(less)))?;
+        let count = rows.clone().aggregate(vec![], vec![sum(ident(more) - ident(less)).alias("n")])?;
+        let shown = rows.select(fields.iter().map(|f| ident(f.name())).collect::<Vec<_>>())?;
+        Ok((count, shown))
+    };
+    let (extra_count, extra) = side(OURS, THEIRS)?;
+    let (missing_count, missing) = side(THEIRS, OURS)?;
     Ok(Parity {
         output: output.to_string(),
         rows,
         reference_rows,
-        extra_count: extra.clone().count().await? as u64,
+        extra_count: single_count(extra_count).await?,
         extra: Rows::of(extra.limit(0, Some(limit))?).await?,
-        missing_count: missing.clone().count().await? as u64,
+        missing_count: single_count(missing_count).await?,
         missing: Rows::of(missing.limit(0, Some(limit))?).await?,
         columns_differ: None,
     })
+}
+
+/// The columns that tag each row with its side while rows are counted.
+const OURS: &str = "__semc_parity_ours";
+const THEIRS: &str = "__semc_parity_theirs";
+
+/// The one value of a one-row sum (none summed: 0).
+async fn single_count(df: DataFrame) -> Result<u64, Failure> {
+    let batches = df.collect().await?;
+    let value = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .map(|b| b.column(0).as_primitive::<Int64Type>())
+        .filter(|a| a.is_valid(0))
+        .map(|a| a.value(0))
+        .unwrap_or(0);
+    Ok(value.max(0) as u64)
 }

@@ -339,6 +339,31 @@ fn a_bundle_runs_alone_at_its_pins() {
     assert!(err.contains("E0404"));
 }
 
+/// A spec.json with a value of the wrong type is refused with the field's path, in both
+/// formats (as JSON it was a panic: the diagnostic has no `.sem` file to point into).
+#[test]
+fn a_spec_of_the_wrong_shape_names_the_field() {
+    let dir = fresh_dir("cli_bad_spec", &[("tpch/region", "data/region")]);
+    let w = dir.join("w.sem");
+    std::fs::write(&w, "source region from delta(\"data/region\") { r_regionkey: int64 key }\nmodel n from region { aggregate { n = count() } }\noutput n to delta(\"out/n\") mode overwrite\n").unwrap();
+    let bundle = dir.join("bundle");
+    let (code, _, err) = semc(&["plan", w.to_str().unwrap(), "--bundle", bundle.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let spec = std::fs::read_to_string(bundle.join("spec.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    v["sources"][0]["version"] = serde_json::json!("0");
+    std::fs::write(bundle.join("spec.json"), v.to_string()).unwrap();
+    let (code, _, err) = semc(&["exec", bundle.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0404") && err.contains("sources[0].version"), "{err}");
+    let (code, out, err) = semc(&["exec", bundle.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 1, "{err}");
+    let d: serde_json::Value = serde_json::from_str(out.lines().next().unwrap_or_default()).unwrap();
+    assert_eq!(d["code"], "E0404");
+    assert!(d["message"].as_str().unwrap().contains("sources[0].version"), "{d}");
+    assert!(!dir.join("out/n").exists());
+}
+
 /// `semc exec` verifies what `semc run` verifies: a bundle whose pinned data breaks a
 /// contract `check` commits nothing (E0402), and one whose data breaks a key a
 /// `many_to_one` join relies on commits nothing (E0405) — before, exec wrote both.
