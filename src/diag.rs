@@ -288,9 +288,9 @@ fn location(map: &SourceMap, span: Span) -> String {
 }
 
 /// Where a label points, in lines and columns (1-based; columns count chars; line 0 and
-/// no file when it points nowhere).
-#[derive(Debug, Clone, Serialize)]
-pub struct LabelRecord {
+/// no file when it points nowhere) and in bytes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Position {
     pub file: String,
     pub line: usize,
     pub column: usize,
@@ -298,6 +298,12 @@ pub struct LabelRecord {
     pub end_column: usize,
     pub offset: u32,
     pub length: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LabelRecord {
+    #[serde(flatten)]
+    pub at: Position,
     pub message: String,
 }
 
@@ -307,13 +313,9 @@ pub struct LabelRecord {
 pub struct Record {
     /// Always `diagnostic`: every JSON line semc prints names its kind.
     pub kind: &'static str,
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    pub end_line: usize,
-    pub end_column: usize,
-    pub offset: u32,
-    pub length: u32,
+    /// Where the primary label points.
+    #[serde(flatten)]
+    pub at: Position,
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,
@@ -323,54 +325,37 @@ pub struct Record {
 
 /// Each diagnostic with its place resolved against `map`.
 pub fn records(map: &SourceMap, diags: &[Diagnostic]) -> Vec<Record> {
-    let label = |l: &Label| {
+    let position = |span: Span| {
         // a diagnostic of a run without `.sem` files (a bundle, a spec) is placed nowhere
-        if map.files.get(l.span.file.0 as usize).is_none() {
-            return LabelRecord {
-                file: String::new(),
-                line: 0,
-                column: 0,
-                end_line: 0,
-                end_column: 0,
-                offset: 0,
-                length: 0,
-                message: l.message.clone(),
-            };
+        if map.files.get(span.file.0 as usize).is_none() {
+            return Position::default();
         }
-        let (line, column) = map.line_col(l.span.file, l.span.start as usize);
-        let (end_line, end_column) = map.line_col(l.span.file, l.span.end as usize);
-        LabelRecord {
-            file: map.get(l.span.file).name.clone(),
+        let (line, column) = map.line_col(span.file, span.start as usize);
+        let (end_line, end_column) = map.line_col(span.file, span.end as usize);
+        Position {
+            file: map.get(span.file).name.clone(),
             line,
             column,
             end_line,
             end_column,
-            offset: l.span.start,
-            length: l.span.end - l.span.start,
-            message: l.message.clone(),
+            offset: span.start,
+            length: span.end - span.start,
         }
+    };
+    let label = |l: &Label| LabelRecord {
+        at: position(l.span),
+        message: l.message.clone(),
     };
     diags
         .iter()
-        .map(|d| {
-            let p = label(&d.primary);
-            let mut labels = vec![p.clone()];
-            labels.extend(d.secondary.iter().map(label));
-            Record {
-                kind: "diagnostic",
-                file: p.file,
-                line: p.line,
-                column: p.column,
-                end_line: p.end_line,
-                end_column: p.end_column,
-                offset: p.offset,
-                length: p.length,
-                code: d.code.as_str(),
-                severity: d.severity,
-                message: d.message.clone(),
-                labels,
-                help: d.help.clone(),
-            }
+        .map(|d| Record {
+            kind: "diagnostic",
+            at: position(d.primary.span),
+            code: d.code.as_str(),
+            severity: d.severity,
+            message: d.message.clone(),
+            labels: std::iter::once(&d.primary).chain(&d.secondary).map(label).collect(),
+            help: d.help.clone(),
         })
         .collect()
 }

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 from . import _semc
-from ._errors import Diagnostic, InternalError, Label, SemcError, _diagnostics
+from ._errors import Diagnostic, InternalError, Label, SemcError, _diagnostics, _pick
 from .spec import ExecutionSpec
 
 if TYPE_CHECKING:
@@ -88,22 +88,10 @@ class OutputReport:
 
 
 def _reports(reports_json: str) -> list[OutputReport]:
-    out = []
-    for r in json.loads(reports_json):
-        out.append(
-            OutputReport(
-                output=r["output"],
-                location=r["location"],
-                rows=r["rows"],
-                files=r["files"],
-                version=r["version"],
-                millis=r["millis"],
-                skipped=r["skipped"],
-                incremental=r.get("incremental"),
-                warnings=tuple(_diagnostics(json.dumps(r.get("warnings", [])))),
-            )
-        )
-    return out
+    return [
+        _pick(OutputReport, {**r, "warnings": tuple(Diagnostic._of(w) for w in r.get("warnings", []))})
+        for r in json.loads(reports_json)
+    ]
 
 
 def _memory(limit: int | str | None) -> int | None:
@@ -295,15 +283,9 @@ def shadow(
         if isinstance(ref, os.PathLike):
             ref = os.fspath(ref)
         counts, extra, missing = c._native.parity(name, ref, limit)
-        k = json.loads(counts)
-        result[name] = Parity(
-            output=k["output"],
-            rows=k["rows"],
-            reference_rows=k["reference_rows"],
-            extra_count=k["extra_count"],
-            missing_count=k["missing_count"],
-            extra=pa.RecordBatchReader.from_stream(extra).read_all(),
-            missing=pa.RecordBatchReader.from_stream(missing).read_all(),
-            columns_differ=k["columns_differ"],
-        )
+        rows = {
+            "extra": pa.RecordBatchReader.from_stream(extra).read_all(),
+            "missing": pa.RecordBatchReader.from_stream(missing).read_all(),
+        }
+        result[name] = _pick(Parity, {**json.loads(counts), **rows})
     return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 
@@ -48,29 +48,13 @@ class Diagnostic:
 
     @staticmethod
     def _of(record: dict[str, Any]) -> Diagnostic:
-        labels = tuple(
-            Label(
-                file=lb["file"],
-                line=lb["line"],
-                column=lb["column"],
-                end_line=lb["end_line"],
-                end_column=lb["end_column"],
-                message=lb["message"],
-            )
-            for lb in record.get("labels", [])
-        )
-        return Diagnostic(
-            code=record["code"],
-            severity=record["severity"],
-            message=record["message"],
-            file=record["file"],
-            line=record["line"],
-            column=record["column"],
-            end_line=record["end_line"],
-            end_column=record["end_column"],
-            help=record.get("help"),
-            labels=labels,
-        )
+        labels = tuple(_pick(Label, lb) for lb in record.get("labels", []))
+        return _pick(Diagnostic, {**record, "labels": labels})
+
+
+def _pick(cls: Any, record: dict[str, Any]) -> Any:
+    """An instance of dataclass `cls` from the record's fields of the same names."""
+    return cls(**{f.name: record[f.name] for f in fields(cls) if f.name in record})
 
 
 def _diagnostics(records_json: str) -> list[Diagnostic]:

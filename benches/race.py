@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""End to end, each engine a fresh process: the 22 TPC-H results materialized as Delta tables.
+
+    pip install -r benches/peers/requirements.txt
+    cargo build --release
+    python3 benches/race.py --sf 1 --rounds 3
+
+Per round, interleaved: `semc run` on the TPC-H workspace (22 outputs, verified and committed),
+then DuckDB and then Polars, each in its own process with 2 threads, running the official query
+text over the same Delta tables and writing each of the 22 results with deltalake's
+`write_deltalake`. Wall time and peak RSS (the child's `ru_maxrss`) per process; prints the
+medians and ends with
+
+    race semc_s=… duckdb_s=… polars_s=… semc_rss_mib=… duckdb_rss_mib=… polars_rss_mib=…
+
+The data is `semc demo DIR --sf N` (made once under target/bench-data/race-sf<N>/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLES = ["region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem"]
+QUERIES = ROOT / "tests" / "data" / "tpch-queries"
+
+
+def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Runs `cmd` to its end: (wall seconds, peak RSS in MiB)."""
+    start = time.perf_counter()
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    err = child.stderr.read().decode() if child.stderr else ""
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({child.returncode}):\n{err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+# -- the peers, each run as `race.py --peer NAME --data D --out O` in a process of its own --
+
+
+def duckdb_results(data: Path):
+    import duckdb
+
+    con = duckdb.connect(config={"threads": 2})
+    import sysconfig
+
+    site = Path(sysconfig.get_paths()["purelib"])
+    ext = next((site / "duckdb_ext").rglob("delta.duckdb_extension"), None)
+    con.execute(f"LOAD '{ext}'" if ext else "LOAD delta")
+    for t in TABLES:
+        con.execute(f"CREATE VIEW {t} AS SELECT * FROM delta_scan('{data / t}')")
+    for i in range(1, 23):
+        sql = (QUERIES / f"q{i:02d}.sql").read_text()
+        yield f"q{i:02d}", con.execute(sql).fetch_arrow_table()
+
+
+def polars_results(data: Path):
+    import polars as pl
+
+    ctx = pl.SQLContext({t: pl.scan_delta(str(data / t)) for t in TABLES})
+    for i in range(1, 23):
+        sql = (QUERIES / f"q{i:02d}.sql").read_text()
+        yield f"q{i:02d}", ctx.execute(sql, eager=True).to_arrow()
+
+
+def peer(name: str, data: Path, out: Path) -> None:
+    from deltalake import write_deltalake
+
+    results = {"duckdb": duckdb_results, "polars": polars_results}[name](data)
+    for q, table in results:
+        write_deltalake(str(out / q), table, mode="overwrite")
+
+
+# -- the race ------------------------------------------------------------------------------
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sf", default="1")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--semc", default=str(ROOT / "target" / "release" / "semc"))
+    ap.add_argument("--peer", help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.peer:
+        peer(args.peer, Path(args.data), Path(args.out))
+        return
+
+    ws = ROOT / "target" / "bench-data" / f"race-sf{args.sf}"
+    if not (ws / "tpch" / "lineitem").exists():
+        shutil.rmtree(ws, ignore_errors=True)
+        subprocess.run([args.semc, "demo", str(ws), "--sf", args.sf], check=True, capture_output=True)
+    data = ws / "tpch"
+    env = dict(os.environ, POLARS_MAX_THREADS="2")
+    engines = {
+        "semc": [args.semc, "run", str(ws)],
+        "duckdb": [sys.executable, __file__, "--peer", "duckdb", "--data", str(data), "--out", str(ws / "out-duckdb")],
+        "polars": [sys.executable, __file__, "--peer", "polars", "--data", str(data), "--out", str(ws / "out-polars")],
+    }
+    # semc is given 2 threads too: it runs on a 2-core machine, as the peers are told to
+    times: dict[str, list[float]] = {k: [] for k in engines}
+    rss: dict[str, list[float]] = {k: [] for k in engines}
+    for r in range(args.rounds):
+        for name, cmd in engines.items():
+            wall, peak = measured(cmd, env)
+            times[name].append(wall)
+            rss[name].append(peak)
+        print(
+            f"round {r + 1}: " + "  ".join(f"{k}={times[k][-1]:.2f}s/{rss[k][-1]:.0f}MiB" for k in engines),
+            flush=True,
+        )
+    med = {k: statistics.median(v) for k, v in times.items()}
+    mem = {k: statistics.median(v) for k, v in rss.items()}
+    for k in engines:
+        print(f"{k:7} median {med[k]:.3f} s  peak RSS {mem[k]:.0f} MiB  ({med[k] / med['semc']:.2f}x semc)")
+    print(
+        f"race sf={args.sf} semc_s={med['semc']:.3f} duckdb_s={med['duckdb']:.3f} polars_s={med['polars']:.3f} "
+        f"semc_rss_mib={mem['semc']:.0f} duckdb_rss_mib={mem['duckdb']:.0f} polars_rss_mib={mem['polars']:.0f} "
+        f"semc_over_duckdb={med['semc'] / med['duckdb']:.3f} semc_over_polars={med['semc'] / med['polars']:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
