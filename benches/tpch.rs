@@ -32,7 +32,9 @@ async fn semc_once(ws: &Path, output: &str) -> (f64, usize) {
         .program()
         .unwrap_or_else(|_| panic!("{}", semc::diag::render(&c.ws.map, &c.diags, false)));
     let s = semc::run::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
-    let plan = s.plan(program, &[output.to_string()]).unwrap_or_else(|_| panic!("plan"));
+    let plan = s
+        .plan(program, &[output.to_string()])
+        .unwrap_or_else(|_| panic!("plan"));
     let lp = s.consume(&plan).await.unwrap_or_else(|_| panic!("consume")).remove(0);
     let batches = s.ctx.execute_logical_plan(lp).await.unwrap().collect().await.unwrap();
     (

@@ -280,7 +280,9 @@ fn workspace_of(cmd: &Cmd) -> Option<&Path> {
         | Cmd::Show { path, .. }
         | Cmd::Graph { path, .. } => Some(path),
         Cmd::Exec { dir, .. } | Cmd::Demo { dir, .. } => Some(dir),
-        Cmd::Init { .. } | Cmd::Fmt { .. } | Cmd::Lsp | Cmd::Codes { .. } | Cmd::Functions { .. } | Cmd::SpecSchema => None,
+        Cmd::Init { .. } | Cmd::Fmt { .. } | Cmd::Lsp | Cmd::Codes { .. } | Cmd::Functions { .. } | Cmd::SpecSchema => {
+            None
+        }
     }
 }
 

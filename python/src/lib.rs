@@ -229,7 +229,9 @@ fn compile(
 
 async fn compiled(input: Input, pins: Pins) -> Result<Compilation, Fault> {
     let none = Arc::new(SourceMap::default());
-    let c = compile_input(input.clone(), pins).await.map_err(|f| Fault::of(f, &none))?;
+    let c = compile_input(input.clone(), pins)
+        .await
+        .map_err(|f| Fault::of(f, &none))?;
     let map = Arc::new(c.ws.map.clone());
     c.program().map_err(|f| Fault::of(f, &map))?;
     Ok(Compilation {
@@ -239,7 +241,12 @@ async fn compiled(input: Input, pins: Pins) -> Result<Compilation, Fault> {
     })
 }
 
-fn input_of(path: Option<PathBuf>, text: Option<String>, name: Option<String>, root: Option<PathBuf>) -> PyResult<Input> {
+fn input_of(
+    path: Option<PathBuf>,
+    text: Option<String>,
+    name: Option<String>,
+    root: Option<PathBuf>,
+) -> PyResult<Input> {
     match (path, text) {
         (Some(p), None) => Ok(Input::Path(p)),
         (None, Some(text)) => Ok(Input::Text {
@@ -339,7 +346,11 @@ impl Compilation {
             "missing_count": p.missing_count,
             "columns_differ": p.columns_differ,
         });
-        Ok((counts.to_string(), ArrowStream::new(p.extra), ArrowStream::new(p.missing)))
+        Ok((
+            counts.to_string(),
+            ArrowStream::new(p.extra),
+            ArrowStream::new(p.missing),
+        ))
     }
 
     /// Runs the outputs (all, or those named): verified, then committed; reports as JSON.
@@ -451,9 +462,9 @@ fn spec_schema() -> PyResult<String> {
 /// Rows from Python: anything with `__arrow_c_stream__` (the Arrow PyCapsule interface),
 /// moved out of its capsule without a copy.
 fn import_stream(obj: &Bound<'_, PyAny>) -> PyResult<Rows> {
-    let capsule = obj
-        .call_method0("__arrow_c_stream__")
-        .map_err(|_| PyValueError::new_err("the reference is neither a location nor Arrow data (no __arrow_c_stream__)"))?;
+    let capsule = obj.call_method0("__arrow_c_stream__").map_err(|_| {
+        PyValueError::new_err("the reference is neither a location nor Arrow data (no __arrow_c_stream__)")
+    })?;
     let capsule = capsule.cast::<PyCapsule>()?;
     let pointer = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
     // SAFETY: the capsule is an `ArrowArrayStream` by its name (the PyCapsule interface);

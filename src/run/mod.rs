@@ -28,8 +28,8 @@ pub use explain::{explain, explain_compiled, read_table};
 pub use failure::Failure;
 pub use incremental::{Increment, incremental_app_id};
 pub use lock::{Lock, LockedSource, lock_path};
-pub use session::Session;
 pub use parity::{Parity, Reference, parity};
+pub use session::Session;
 pub use show::{Rows, model_named, show};
 pub use spec::ExecutionSpec;
 

@@ -7,9 +7,9 @@ use crate::codes::Code;
 use crate::delta::{self, PinSpec};
 use crate::engine;
 use crate::span::Span;
-use datafusion::dataframe::DataFrame;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::Int64Type;
+use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::logical_expr::{cast, ident, lit};
@@ -122,7 +122,11 @@ pub async fn parity(c: &Compilation, output: &str, reference: Reference, limit: 
             .iter()
             .map(|f| {
                 let c = ident(f.name());
-                if convert { cast(c, f.data_type().clone()).alias(f.name()) } else { c }
+                if convert {
+                    cast(c, f.data_type().clone()).alias(f.name())
+                } else {
+                    c
+                }
             })
             .collect();
         cols.push(lit(mine).alias(OURS));
@@ -140,7 +144,9 @@ pub async fn parity(c: &Compilation, output: &str, reference: Reference, limit: 
         .await?;
     let side = |more: &str, less: &str| -> Result<(DataFrame, DataFrame), Failure> {
         let rows = counted.clone().filter(ident(more).gt(ident(less)))?;
-        let count = rows.clone().aggregate(vec![], vec![sum(ident(more) - ident(less)).alias("n")])?;
+        let count = rows
+            .clone()
+            .aggregate(vec![], vec![sum(ident(more) - ident(less)).alias("n")])?;
         let shown = rows.select(fields.iter().map(|f| ident(f.name())).collect::<Vec<_>>())?;
         Ok((count, shown))
     };

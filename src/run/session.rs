@@ -130,16 +130,23 @@ impl Session {
     }
 }
 
+/// Every name in `only` is an output of the program (E0403 for each that is not).
 pub(crate) fn check_output_name(program: &Program, only: &[String]) -> Result<(), Failure> {
-    for n in only.iter().filter(|n| !program.outputs.iter().any(|o| o.name == **n)) {
-        let names: Vec<&str> = program.outputs.iter().map(|o| o.name.as_str()).collect();
-        let help = crate::diag::did_you_mean(n, names.iter().copied())
-            .unwrap_or_else(|| format!("outputs: {}", names.join(", ")));
-        return Err(Failure::User(vec![
+    let names: Vec<&str> = program.outputs.iter().map(|o| o.name.as_str()).collect();
+    let unknown: Vec<Diagnostic> = only
+        .iter()
+        .filter(|n| !names.contains(&n.as_str()))
+        .map(|n| {
+            let help = crate::diag::did_you_mean(n, names.iter().copied())
+                .unwrap_or_else(|| format!("outputs: {}", names.join(", ")));
             Diagnostic::error(Code::E0403, Span::default(), format!("no output named `{n}`"))
                 .label("--output")
-                .help(help),
-        ]));
+                .help(help)
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::User(unknown))
     }
-    Ok(())
 }
