@@ -326,8 +326,9 @@ pub struct Record {
 /// Each diagnostic with its place resolved against `map`.
 pub fn records(map: &SourceMap, diags: &[Diagnostic]) -> Vec<Record> {
     let position = |span: Span| {
-        // a diagnostic of a run without `.sem` files (a bundle, a spec) is placed nowhere
-        if map.files.get(span.file.0 as usize).is_none() {
+        // a diagnostic about the run as a whole (an unknown `--output`), or of a run without
+        // `.sem` files (a bundle, a spec), is placed nowhere
+        if span == Span::default() || map.files.get(span.file.0 as usize).is_none() {
             return Position::default();
         }
         let (line, column) = map.line_col(span.file, span.start as usize);

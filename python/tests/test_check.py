@@ -49,6 +49,33 @@ def test_a_user_error_of_a_call_names_its_code(demo: Path) -> None:
     assert d.code == "E0103" and "q01" in (d.help or "")
     with pytest.raises(semc.SemcError) as e:
         c.run(["nope"])
-    assert e.value.codes == ["E0403"]
+    (d,) = e.value.diagnostics
+    # about the call as a whole: placed in no file (not in the standard library's)
+    assert (d.code, d.file, d.line) == ("E0403", "", 0)
     with pytest.raises(ValueError):
         c.run(memory_limit="lots")
+
+
+def test_hostile_inputs_are_errors_never_crashes(demo: Path) -> None:
+    assert semc.check(semc.Workspace("model \x00 m"))[0].code == "E0006"
+    deep = semc.check(semc.Workspace("model m from x { where " + "(" * 20000 + " }"), offline=True)
+    assert deep and all(d.code.startswith("E0") for d in deep)
+    assert semc.check("")[0].code == "E0004"
+    c = semc.compile(demo)
+    with pytest.raises(semc.SemcError) as e:
+        semc.execute(c.spec(["q06"]), b"\x00\xffnot a plan")
+    assert e.value.codes == ["E0404"]
+    with pytest.raises(semc.SemcError) as e:
+        semc.execute(c.spec(["q01", "q06"]), c.plan(["q06"]))
+    assert e.value.codes == ["E0404"] and "not planned together" in str(e.value)
+    with pytest.raises(semc.SemcError) as e:
+        semc.execute("{", c.plan(["q06"]))
+    assert e.value.codes == ["E0404"]
+    with pytest.raises(ValueError, match="__arrow_c_stream__"):
+        semc.shadow(c, {"q06": 5})
+    with pytest.raises(semc.SemcError) as e:
+        semc.shadow(c, {"q06": str(demo / "no-such-table")})
+    assert e.value.codes == ["E0301"]
+    with pytest.raises(semc.SemcError):
+        semc.compile(demo, profile="nope")
+    assert c.show("q01", 0).num_rows == 0
