@@ -12,6 +12,7 @@ mod failure;
 mod incremental;
 mod lock;
 mod parity;
+mod proofs;
 mod session;
 mod show;
 pub mod spec;

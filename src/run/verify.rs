@@ -4,6 +4,7 @@
 //! A violation anywhere commits nothing anywhere.
 
 use super::execute::{Locations, Target};
+use super::proofs::Proofs;
 use super::spec::{ConstraintSpec, ExecutionSpec, KeySpec, SourceSpec};
 use super::{Failure, Increment, Session};
 use crate::codes::Code;
@@ -24,6 +25,25 @@ pub async fn verify(
     locations: &Locations,
     targets: &[Target<'_>],
 ) -> Result<Vec<Diagnostic>, Failure> {
+    let proofs = Proofs::load();
+    let found = verify_all(session, spec, locations, targets, &proofs).await;
+    proofs.save();
+    let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = found?.into_iter().partition(Diagnostic::is_error);
+    if errors.is_empty() {
+        Ok(warnings)
+    } else {
+        Err(Failure::User(errors))
+    }
+}
+
+/// Every diagnostic of the verification (errors and warnings alike).
+async fn verify_all(
+    session: &Session,
+    spec: &ExecutionSpec,
+    locations: &Locations,
+    targets: &[Target<'_>],
+    proofs: &Proofs,
+) -> Result<Vec<Diagnostic>, Failure> {
     let mut found = vec![];
     let mut keys_done = BTreeSet::new();
     let mut orphans_done = BTreeSet::new();
@@ -32,7 +52,7 @@ pub async fn verify(
             let mut columns = key.columns.clone();
             columns.sort();
             if keys_done.insert((key.source.clone(), columns)) {
-                found.extend(key_unique(session, spec, locations, key).await?);
+                found.extend(key_unique(session, spec, locations, key, proofs).await?);
             }
             if let Some(from) = &key.from
                 && orphans_done.insert((
@@ -42,7 +62,7 @@ pub async fn verify(
                     key.columns.clone(),
                 ))
             {
-                found.extend(orphans(session, spec, locations, key).await?);
+                found.extend(orphans(session, spec, locations, key, proofs).await?);
             }
         }
     }
@@ -52,7 +72,7 @@ pub async fn verify(
             .flat_map(|t| t.spec.reads.iter().map(String::as_str))
             .collect();
         for s in spec.sources.iter().filter(|s| read.contains(s.name.as_str())) {
-            found.extend(source_constraints(session, locations, s).await?);
+            found.extend(source_constraints(session, locations, s, proofs).await?);
         }
     }
     for t in targets {
@@ -76,12 +96,7 @@ pub async fn verify(
             }
         }
     }
-    let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = found.into_iter().partition(Diagnostic::is_error);
-    if errors.is_empty() {
-        Ok(warnings)
-    } else {
-        Err(Failure::User(errors))
-    }
+    Ok(found)
 }
 
 /// The rows of a source's pinned snapshot.
@@ -101,15 +116,25 @@ async fn key_unique(
     spec: &ExecutionSpec,
     locations: &Locations,
     key: &KeySpec,
+    proofs: &Proofs,
 ) -> Result<Option<Diagnostic>, Failure> {
     let src = source(spec, &key.source)?;
     let mut columns = key.columns.clone();
     columns.sort();
-    let (n, table) = count_and_show(duplicates_of(source_rows(session, locations, src).await?, &columns)?).await?;
-    if n == 0 {
-        return Ok(None);
-    }
-    Ok(Some(key.at.diagnostic(
+    let snapshot = proofs.snapshot(locations, src).await?;
+    let fact = format!("unique [{}]", columns.join(", "));
+    proofs
+        .check(&[&snapshot], fact, async {
+            let (n, table) =
+                count_and_show(duplicates_of(source_rows(session, locations, src).await?, &columns)?).await?;
+            Ok((n > 0).then(|| duplicated_key(key, src, &columns, n, &table)))
+        })
+        .await
+}
+
+/// E0405: a key a join relies on repeats in the snapshot read.
+fn duplicated_key(key: &KeySpec, src: &SourceSpec, columns: &[String], n: usize, table: &str) -> Diagnostic {
+    key.at.diagnostic(
         Diagnostic::error(
             Code::E0405,
             key.at.span,
@@ -122,8 +147,10 @@ async fn key_unique(
             ),
         )
         .label("this join relies on a unique key")
-        .help(format!("nothing was committed; deduplicate the table, or declare the join `one_to_many`. Duplicated keys:\n{table}")),
-    )))
+        .help(format!(
+            "nothing was committed; deduplicate the table, or declare the join `one_to_many`. Duplicated keys:\n{table}"
+        )),
+    )
 }
 
 /// Rows whose foreign key (all columns set) matches no row of the join's target (E0406):
@@ -133,23 +160,26 @@ async fn orphans(
     spec: &ExecutionSpec,
     locations: &Locations,
     key: &KeySpec,
+    proofs: &Proofs,
 ) -> Result<Option<Diagnostic>, Failure> {
     let Some(from) = &key.from else { return Ok(None) };
     if from.columns.len() != key.columns.len() || from.columns.is_empty() {
         return Ok(None);
     }
     let (src, target) = (source(spec, &from.source)?, source(spec, &key.source)?);
-    let mut left = source_rows(session, locations, src).await?.alias("semc_from")?;
-    for fk in &from.columns {
-        left = left.filter(col(Column::new(Some("semc_from"), fk)).is_not_null())?;
-    }
-    let right = source_rows(session, locations, target).await?.alias("semc_target")?;
-    let l: Vec<&str> = from.columns.iter().map(String::as_str).collect();
-    let r: Vec<&str> = key.columns.iter().map(String::as_str).collect();
-    let n = left.join(right, JoinType::LeftAnti, &l, &r, None)?.count().await?;
-    if n == 0 {
+    let snapshots = [
+        proofs.snapshot(locations, src).await?,
+        proofs.snapshot(locations, target).await?,
+    ];
+    let fact = format!(
+        "no orphans [{}] -> [{}]",
+        from.columns.join(", "),
+        key.columns.join(", ")
+    );
+    let probe = orphan_count(session, locations, src, target, &from.columns, &key.columns);
+    let Some(n) = proofs.check(&[&snapshots[0], &snapshots[1]], fact, probe).await? else {
         return Ok(None);
-    }
+    };
     let msg = format!(
         "{n} row(s) of `{}` have a `{}` that matches no `{}` in `{}`",
         src.name,
@@ -169,33 +199,60 @@ async fn orphans(
     Ok(Some(key.at.diagnostic(d)))
 }
 
+/// How many rows of `src` (foreign key all set) match no row of `target`; none: `None`.
+async fn orphan_count(
+    session: &Session,
+    locations: &Locations,
+    src: &SourceSpec,
+    target: &SourceSpec,
+    from: &[String],
+    to: &[String],
+) -> Result<Option<usize>, Failure> {
+    let mut left = source_rows(session, locations, src).await?.alias("semc_from")?;
+    for fk in from {
+        left = left.filter(col(Column::new(Some("semc_from"), fk)).is_not_null())?;
+    }
+    let right = source_rows(session, locations, target).await?.alias("semc_target")?;
+    let l: Vec<&str> = from.iter().map(String::as_str).collect();
+    let r: Vec<&str> = to.iter().map(String::as_str).collect();
+    let n = left.join(right, JoinType::LeftAnti, &l, &r, None)?.count().await?;
+    Ok((n > 0).then_some(n))
+}
+
 /// Under `strict`: every constraint a source declares (and its table does not guarantee),
 /// verified on the snapshot read (E0408).
 async fn source_constraints(
     session: &Session,
     locations: &Locations,
     src: &SourceSpec,
+    proofs: &Proofs,
 ) -> Result<Vec<Diagnostic>, Failure> {
     let mut diags = vec![];
+    let snapshot = proofs.snapshot(locations, src).await?;
     for c in &src.constraints {
-        let rows = source_rows(session, locations, src).await?;
-        let (what, probe, at) = match c {
-            ConstraintSpec::NotNull { column, at } => (format!("`{column}` not null"), nulls_of(rows, column)?, at),
-            ConstraintSpec::Unique { columns, at } => (
-                format!("`{}` unique", columns.join(", ")),
-                duplicates_of(rows, columns)?,
-                at,
-            ),
-            ConstraintSpec::Check { check } => (
-                "check".to_string(),
-                rows.filter(not(check.expr(&session.ctx).await?))?,
-                &check.at,
-            ),
+        let (what, at) = match c {
+            ConstraintSpec::NotNull { column, at } => (format!("`{column}` not null"), at),
+            ConstraintSpec::Unique { columns, at } => (format!("`{}` unique", columns.join(", ")), at),
+            ConstraintSpec::Check { check } => (format!("check ({})", check.text), &check.at),
         };
-        let (n, shown) = count_and_show(probe).await?;
-        if n == 0 {
+        let probe = async {
+            let rows = source_rows(session, locations, src).await?;
+            let probe = match c {
+                ConstraintSpec::NotNull { column, .. } => nulls_of(rows, column)?,
+                ConstraintSpec::Unique { columns, .. } => duplicates_of(rows, columns)?,
+                ConstraintSpec::Check { check } => rows.filter(not(check.expr(&session.ctx).await?))?,
+            };
+            let (n, shown) = count_and_show(probe).await?;
+            Ok((n > 0).then_some((n, shown)))
+        };
+        let Some((n, shown)) = proofs.check(&[&snapshot], format!("holds {what}"), probe).await? else {
             continue;
-        }
+        };
+        let what = if matches!(c, ConstraintSpec::Check { .. }) {
+            "check".to_string()
+        } else {
+            what
+        };
         let counted = if matches!(c, ConstraintSpec::Unique { .. }) {
             "value(s) occur more than once"
         } else {

@@ -1,6 +1,6 @@
 //! The `semc` binary: exit codes and output formats.
 
-use crate::fixtures::{self, append_own_rows, first_int64s, fresh_dir, read_table, semc};
+use crate::fixtures::{self, append_own_rows, first_int64s, fresh_dir, read_table, semc, semc_with};
 use std::process::Command;
 
 #[test]
@@ -716,4 +716,53 @@ fn a_memory_limit_too_small_is_a_diagnostic() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("E0410"), "{err}");
     assert!(!dir.join("out/m/_delta_log").exists(), "nothing committed");
+}
+
+/// A fact verified on a snapshot (a key unique, no orphans, a source constraint) is not
+/// probed again on the same snapshot; a new version of the table is proven anew, so a key
+/// that became duplicated is caught as ever.
+#[test]
+fn proofs_are_reused_on_the_same_snapshots_only() {
+    let dir = fresh_dir(
+        "cli_proofs",
+        &[("tpch/region", "data/region"), ("tpch/nation", "data/nation")],
+    );
+    let w = dir.join("w.sem");
+    std::fs::write(&w, "policy { strict = true }\nsource region from delta(\"data/region\") { r_regionkey: int64 key  r_name: string not null }\nsource nation from delta(\"data/nation\") { n_nationkey: int64 key  n_regionkey: int64 not null\n  join region many_to_one on n_regionkey = region.r_regionkey }\nmodel m from nation { select { n_nationkey, r = region.r_name } }\noutput m to delta(\"out/m\") mode overwrite\n").unwrap();
+    let cache = dir.join("cache");
+    let env = [("SEMC_CACHE_DIR", cache.to_str().unwrap())];
+    let w = w.to_str().unwrap();
+    let proofs = |err: &str| -> (usize, usize) {
+        let line = err
+            .lines()
+            .find(|l| l.contains(": proofs reused="))
+            .unwrap_or_else(|| panic!("{err}"));
+        let field = |name: &str| {
+            line.split(&format!("{name}="))
+                .nth(1)
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{line}"))
+        };
+        (field("reused"), field("proven"))
+    };
+    let (code, _, err) = semc_with(&["-v", "run", w], &env);
+    assert_eq!(code, 0, "{err}");
+    let (reused, proven) = proofs(&err);
+    // the region key, no orphan nation, and the not-null constraints under strict
+    assert!(reused == 0 && proven >= 3, "{err}");
+    let (code, _, err) = semc_with(&["-v", "run", w], &env);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(proofs(&err), (proven, 0), "{err}");
+    // the region table now holds every key twice (a new version): proven anew, and broken
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(append_own_rows(&dir.join("data/region"), None));
+    let (code, _, err) = semc_with(&["-v", "run", w], &env);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0405"), "{err}");
+    // with the cache off, nothing is reused
+    let (code, _, err) = semc_with(&["-v", "run", w], &[("SEMC_CACHE_DIR", "off")]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(proofs(&err).0, 0, "{err}");
 }
