@@ -38,11 +38,13 @@ pub async fn commit_all(session: &Session, targets: &[Target<'_>], run_id: &str)
         datafusion::execution::memory_pool::MemoryLimit::Finite(_)
     );
     let in_flight = if limited { 1 } else { OUTPUTS_IN_FLIGHT };
-    futures::stream::iter(targets)
+    // the writes made first, then streamed: a stream holding the closure would not be
+    // `Send` for every lifetime, and the Python package runs a run on a spawned task
+    let writes: Vec<_> = targets
+        .iter()
         .map(|t| commit_one(session, t, run_id, limited))
-        .buffered(in_flight)
-        .try_collect()
-        .await
+        .collect();
+    futures::stream::iter(writes).buffered(in_flight).try_collect().await
 }
 
 /// How many outputs a run without a memory limit computes and writes at once. Measured on
