@@ -171,15 +171,27 @@ pub async fn open(url: &Url, pin: &PinSpec) -> Result<DeltaTable, TableError> {
             builder.with_version(*v as _).load().await
         }
         PinSpec::Timestamp(ts) => {
-            if chrono::DateTime::parse_from_rfc3339(ts).is_err() {
+            let Ok(at) = chrono::DateTime::parse_from_rfc3339(ts) else {
                 return Err(TableError::VersionNotAvailable(format!(
                     "`{ts}` is not an RFC 3339 timestamp"
                 )));
-            }
-            match builder.with_datestring(ts) {
+            };
+            let loaded = match builder.with_datestring(ts) {
                 Ok(b) => b.load().await,
                 Err(e) => Err(e),
+            };
+            // delta-rs gives the first version for a time before the table existed: that
+            // is another snapshot than the one asked for, never read
+            if let Ok(t) = &loaded
+                && let (Some(v), Ok(snapshot)) = (t.version(), t.snapshot())
+                && let Some(committed) = snapshot.version_timestamp(v)
+                && committed > at.timestamp_millis()
+            {
+                return Err(TableError::VersionNotAvailable(format!(
+                    "the table has no version at or before {ts}: its first version was committed after it"
+                )));
             }
+            loaded
         }
     };
     match (result, pin) {

@@ -2,7 +2,7 @@
 
 It is the bundle's ``spec.json`` (``semc plan --bundle``), field for field: get one from
 ``Compilation.spec()``, or read one with ``ExecutionSpec.from_json``, change it in code (the
-outputs to write and where, their write modes, the version each source is read at) and run
+outputs to write and where, their write modes, the version or time each source is read at) and run
 it with ``semc.execute(spec, plan)``. The JSON is plain data (msgspec, pydantic or
 ``json`` read it alike); semc reads it strictly and names any unknown field or wrong type.
 Its JSON Schema, generated from semc's own types, is ``semc.spec_schema()``.
@@ -90,6 +90,8 @@ class SourceSpec:
     uri: str
     table_id: str
     version: int
+    timestamp: str | None = field(default=None, metadata={"omit": "none"})
+    """Read the table as it was at this time (RFC 3339), not at `version`."""
     constraints: list[Constraint] = field(default_factory=list, metadata={"omit": "empty"})
 
 

@@ -117,3 +117,21 @@ def test_a_source_pinned_to_a_version_it_lacks_is_refused(demo: Path) -> None:
     (d,) = e.value.diagnostics
     assert d.code == "E0404" and "lineitem" in d.message and "version 7" in d.message
     assert delta_versions(demo / "out" / "q06") == []
+
+
+def test_a_source_pinned_by_time_reads_the_version_of_that_time(demo: Path) -> None:
+    c = semc.compile(demo)
+    plan = c.plan(["q06"])
+    spec = c.spec(["q06"])
+    spec.source("lineitem").timestamp = "2999-01-01T00:00:00Z"
+    assert spec.to_dict()["sources"][spec.sources.index(spec.source("lineitem"))]["timestamp"]
+    (r,) = semc.execute(spec, plan)
+    assert (r.output, r.rows) == ("q06", 1)
+    spec.source("lineitem").timestamp = "2000-01-01T00:00:00Z"  # before the table existed
+    with pytest.raises(semc.SemcError) as e:
+        semc.execute(spec, plan)
+    (d,) = e.value.diagnostics
+    assert d.code == "E0404" and "lineitem" in d.message and "2000-01-01" in d.message
+    spec.source("lineitem").timestamp = "yesterday"
+    with pytest.raises(semc.SemcError, match="RFC 3339"):
+        semc.execute(spec, plan)

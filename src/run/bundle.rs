@@ -173,6 +173,21 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions, bindings: &Bindings) -> 
     exec_spec(&spec, &bytes, opts, bindings).await
 }
 
+/// The spec with each source pinned by `timestamp` read at the version committed last at
+/// or before that time.
+async fn pin_timestamps(spec: &ExecutionSpec, locations: &Locations) -> Result<ExecutionSpec, Failure> {
+    let mut spec = spec.clone();
+    for s in &mut spec.sources {
+        let Some(ts) = s.timestamp.take() else { continue };
+        let url = locations.url(&s.uri)?;
+        let table = delta::open(&url, &PinSpec::Timestamp(ts.clone()))
+            .await
+            .map_err(|e| bundle_error(format!("source `{}` at `{url}` as of {ts}: {}", s.name, e.message())))?;
+        s.version = table.version().map(|v| v as i64).unwrap_or(-1);
+    }
+    Ok(spec)
+}
+
 /// Runs a Substrait plan (its protobuf bytes) under its execution spec: what `semc exec`
 /// does with a bundle, for a spec and plan held in memory (e.g. built in Python).
 pub async fn exec_spec(
@@ -191,6 +206,7 @@ pub async fn exec_spec(
         )));
     }
     let locations = locations(spec, bindings)?;
+    let spec = &pin_timestamps(spec, &locations).await?;
     let (plan, planned) = bind_plan(plan, spec, &locations)?;
     for s in &spec.sources {
         let moved = locations.moved.contains_key(&s.uri);

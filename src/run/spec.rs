@@ -82,6 +82,10 @@ pub struct SourceSpec {
     pub uri: String,
     pub table_id: String,
     pub version: i64,
+    /// Read the table as it was at this time (RFC 3339) instead of at `version`: the run
+    /// reads the last version committed at or before it (a spec built or edited in code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
     /// What the source declares that its table does not guarantee (verified under `strict`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub constraints: Vec<ConstraintSpec>,
@@ -270,6 +274,7 @@ impl ExecutionSpec {
                 uri: locked.uri,
                 table_id: locked.table_id,
                 version: locked.version,
+                timestamp: None,
                 constraints,
             });
         }
