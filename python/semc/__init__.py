@@ -9,7 +9,7 @@ message, file, line, column, help).
 >>> semc.check("examples/tpch")
 []
 >>> c = semc.compile("examples/tpch")
->>> c.show("revenue_by_nation", limit=5)   # a pyarrow.Table
+>>> c.show("q03", limit=5)                  # a pyarrow.Table
 >>> c.run()                                # verified, then committed: one report per output
 """
 

@@ -366,10 +366,11 @@ impl Compilation {
     ) -> PyResult<String> {
         let (c, map, input) = (self.inner.clone(), self.map.clone(), self.input.clone());
         block(py, async move {
-            let c = if locked {
-                compiled(input, Pins::Locked).await?.inner
+            let (c, map) = if locked {
+                let at_lock = compiled(input, Pins::Locked).await?;
+                (at_lock.inner, at_lock.map)
             } else {
-                c
+                (c, map)
             };
             let only = outputs.unwrap_or_default();
             let reports = run::run_with(&c, &only, &options(memory_limit, run_id))
@@ -435,16 +436,6 @@ fn execute(
             .map_err(|f| Fault::of(f, &none))?;
         reports_json(&reports, &none)
     })
-}
-
-/// Reads an execution spec from JSON and writes it back as semc does: refuses unknown
-/// fields and wrong types, naming the field.
-#[pyfunction]
-fn validate_spec(py: Python<'_>, spec: &str) -> PyResult<String> {
-    let none = Arc::new(SourceMap::default());
-    ExecutionSpec::from_json(spec)
-        .and_then(|s| s.to_json())
-        .map_err(|f| Fault::of(f, &none).raise(py))
 }
 
 /// Bytes in a size such as `256M` or `2GiB` (as `--memory-limit` reads it).
@@ -517,7 +508,6 @@ fn _semc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(execute, m)?)?;
-    m.add_function(wrap_pyfunction!(validate_spec, m)?)?;
     m.add_function(wrap_pyfunction!(spec_schema, m)?)?;
     m.add_function(wrap_pyfunction!(parse_size, m)?)?;
     m.add_class::<Compilation>()?;
