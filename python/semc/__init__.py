@@ -6,9 +6,9 @@ in your program, data or spec raise :class:`SemcError` carrying the diagnostics 
 message, file, line, column, help).
 
 >>> import semc
->>> semc.check("examples/tpch")
+>>> semc.check("demo-data")                 # the workspace `semc demo` writes
 []
->>> c = semc.compile("examples/tpch")
+>>> c = semc.compile("demo-data")
 >>> c.show("q03", limit=5)                  # a pyarrow.Table
 >>> c.run()                                # verified, then committed: one report per output
 """
