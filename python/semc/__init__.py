@@ -61,15 +61,6 @@ class Workspace:
     name: str = "main.sem"
     root: PathLike = "."
 
-    def _args(self) -> dict[str, Any]:
-        return {"text": self.text, "name": self.name, "root": os.fspath(self.root)}
-
-
-def _input(where: PathLike | Workspace) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    if isinstance(where, Workspace):
-        return (), where._args()
-    return (os.fspath(where),), {}
-
 
 @dataclass(frozen=True)
 class OutputReport:
@@ -112,8 +103,7 @@ def check(
     workspace cannot be read at all. ``offline`` checks the declarations without opening
     any Delta table.
     """
-    args, kwargs = _input(where)
-    return _diagnostics(_semc.check(*args, profile=profile, offline=offline, **kwargs))
+    return _diagnostics(_semc.check(where, profile=profile, offline=offline))
 
 
 def compile(  # noqa: A001 - the verb of the tool
@@ -125,8 +115,7 @@ def compile(  # noqa: A001 - the verb of the tool
     """Compiles a workspace against its Delta snapshots (each source at its pin, or with
     ``locked`` at the version ``sem.lock`` records). Raises :class:`SemcError` if it has errors.
     ``profile`` selects a ``[profile.NAME]`` of the workspace's ``semc.toml``."""
-    args, kwargs = _input(where)
-    return Compilation(_semc.compile(*args, profile=profile, locked=locked, **kwargs))
+    return Compilation(_semc.compile(where, profile=profile, locked=locked))
 
 
 class Compilation:

@@ -1,5 +1,6 @@
 """The native module (Rust). Use the typed API of `semc` instead."""
 
+import os
 from typing import Any
 
 __version__: str
@@ -23,23 +24,9 @@ class Compilation:
     def diagnostics(self) -> str: ...
     def names(self) -> str: ...
 
-def check(
-    path: str | None = None,
-    *,
-    text: str | None = None,
-    name: str | None = None,
-    root: str | None = None,
-    profile: str | None = None,
-    offline: bool = False,
-) -> str: ...
+def check(workspace: str | os.PathLike[str] | Any, *, profile: str | None = None, offline: bool = False) -> str: ...
 def compile(
-    path: str | None = None,
-    *,
-    text: str | None = None,
-    name: str | None = None,
-    root: str | None = None,
-    profile: str | None = None,
-    locked: bool = False,
+    workspace: str | os.PathLike[str] | Any, *, profile: str | None = None, locked: bool = False
 ) -> Compilation: ...
 def execute(
     spec: str,

@@ -145,8 +145,9 @@ struct Compilation {
     input: Input,
 }
 
-/// What to compile: a path, or `.sem` text held in memory.
-#[derive(Clone)]
+/// What to compile: a path, or `.sem` text held in memory (a `semc.Workspace`, read by
+/// its attributes).
+#[derive(Clone, FromPyObject)]
 enum Input {
     Path(PathBuf),
     Text { name: String, text: String, root: PathBuf },
@@ -186,44 +187,25 @@ async fn compile_input(input: Input, pins: Pins) -> Result<Compiled, Failure> {
 
 /// Checks a workspace: its diagnostics as a JSON list (empty when it is sound).
 #[pyfunction]
-#[pyo3(signature = (path=None, *, text=None, name=None, root=None, profile=None, offline=false))]
-fn check(
-    py: Python<'_>,
-    path: Option<PathBuf>,
-    text: Option<String>,
-    name: Option<String>,
-    root: Option<PathBuf>,
-    profile: Option<String>,
-    offline: bool,
-) -> PyResult<String> {
-    let input = input_of(path, text, name, root)?;
+#[pyo3(signature = (workspace, *, profile=None, offline=false))]
+fn check(py: Python<'_>, workspace: Input, profile: Option<String>, offline: bool) -> PyResult<String> {
     block(py, async move {
         let none = Arc::new(SourceMap::default());
-        activate_profile(input_path(&input), profile.as_deref())?;
+        activate_profile(workspace.folder(), profile.as_deref())?;
         let pins = if offline { Pins::Offline } else { Pins::Declared };
-        let c = compile_input(input, pins).await.map_err(|f| Fault::of(f, &none))?;
+        let c = compile_input(workspace, pins).await.map_err(|f| Fault::of(f, &none))?;
         json(&semc::diag::records(&c.ws.map, &c.diags))
     })
 }
 
 /// Compiles a workspace; raises with its diagnostics if it has errors.
 #[pyfunction]
-#[pyo3(signature = (path=None, *, text=None, name=None, root=None, profile=None, locked=false))]
-#[allow(clippy::too_many_arguments)]
-fn compile(
-    py: Python<'_>,
-    path: Option<PathBuf>,
-    text: Option<String>,
-    name: Option<String>,
-    root: Option<PathBuf>,
-    profile: Option<String>,
-    locked: bool,
-) -> PyResult<Compilation> {
-    let input = input_of(path, text, name, root)?;
+#[pyo3(signature = (workspace, *, profile=None, locked=false))]
+fn compile(py: Python<'_>, workspace: Input, profile: Option<String>, locked: bool) -> PyResult<Compilation> {
     let pins = if locked { Pins::Locked } else { Pins::Declared };
     block(py, async move {
-        activate_profile(input_path(&input), profile.as_deref())?;
-        compiled(input, pins).await
+        activate_profile(workspace.folder(), profile.as_deref())?;
+        compiled(workspace, pins).await
     })
 }
 
@@ -241,27 +223,13 @@ async fn compiled(input: Input, pins: Pins) -> Result<Compilation, Fault> {
     })
 }
 
-fn input_of(
-    path: Option<PathBuf>,
-    text: Option<String>,
-    name: Option<String>,
-    root: Option<PathBuf>,
-) -> PyResult<Input> {
-    match (path, text) {
-        (Some(p), None) => Ok(Input::Path(p)),
-        (None, Some(text)) => Ok(Input::Text {
-            name: name.unwrap_or_else(|| "main.sem".into()),
-            text,
-            root: root.unwrap_or_else(|| PathBuf::from(".")),
-        }),
-        _ => Err(PyValueError::new_err("give a path or text=, not both")),
-    }
-}
-
-fn input_path(input: &Input) -> &std::path::Path {
-    match input {
-        Input::Path(p) => p,
-        Input::Text { root, .. } => root,
+impl Input {
+    /// Where its `semc.toml` is looked for.
+    fn folder(&self) -> &std::path::Path {
+        match self {
+            Input::Path(p) => p,
+            Input::Text { root, .. } => root,
+        }
     }
 }
 
