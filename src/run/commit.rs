@@ -47,9 +47,9 @@ pub async fn commit_all(session: &Session, targets: &[Target<'_>], run_id: &str)
     futures::stream::iter(writes).buffered(in_flight).try_collect().await
 }
 
-/// How many outputs a run without a memory limit computes and writes at once. Measured on
-/// the 22 TPC-H outputs at SF 1 on 2 cores (medians of 5): 1 → 4.76 s, 2 → 4.48 s,
-/// 3 → 4.19 s, 4 → 4.39 s, 6 → 4.43 s; peak RSS grows with it (≈ 510 → 580 MiB at 3).
+/// How many outputs a run without a memory limit computes and writes at once: on the 22
+/// TPC-H outputs at SF 1 on 2 cores, 3 was the fastest of 1–6 (more only raised peak RSS).
+/// `benches/race.py` measures a run end to end against its peers.
 const OUTPUTS_IN_FLIGHT: usize = 3;
 
 async fn commit_one(session: &Session, t: &Target<'_>, run_id: &str, limited: bool) -> Result<OutputReport, Failure> {
