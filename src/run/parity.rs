@@ -80,7 +80,8 @@ pub async fn parity(c: &Compilation, output: &str, reference: Reference, limit: 
                 .await
                 .map_err(|e| refused(e.message().to_string()))?;
             let provider = engine::provider(&table, &session.ctx.state()).await?;
-            session.ctx.read_table(provider)?
+            // read once: it is counted, then compared
+            session.ctx.read_table(provider)?.cache().await?
         }
     };
     let rows = ours.clone().count().await? as u64;
