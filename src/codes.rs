@@ -160,6 +160,12 @@ codes! {
         "The program checked, but a value in the data made an expression fail while the plan ran: an integer division or `%` by zero, an arithmetic overflow, or a cast whose value does not fit the target type. Nothing was committed. Guard the expression (`case when d == 0 then null else n / d end`), filter the rows, or widen the type.";
     E0410 "out-of-memory" "the run needs more memory than it may use"
         "An operator could not complete within `--memory-limit`, even spilling to disk (a hash join that runs out is first retried as a sort-merge join). Nothing was committed. Raise the limit, or narrow the data the model reads.";
+    E0411 "cluster-unreachable" "the cluster's scheduler cannot be reached"
+        "`--cluster df://HOST:PORT` names a Ballista scheduler (`semc cluster scheduler`, or `semc cluster start` for a scheduler and executors in one process). It did not answer at that address: start it, or check the host and port (50050 unless given). Nothing was computed or committed.";
+    E0412 "not-on-cluster" "a table cannot be read on a cluster"
+        "On a cluster each pinned snapshot is read as its parquet files, with partition values from the Delta log. A snapshot whose rows are not exactly its files' rows is refused rather than read wrong: deletion vectors (purge them, e.g. `REORG TABLE … APPLY (PURGE)`), column mapping; an incremental model's Change Data Feed and `scan { file_column }` are read only locally. Run without `--cluster`; nothing was committed.";
+    E0413 "cluster-query-failed" "the cluster failed a query"
+        "The scheduler or an executor failed a query of the run (an executor lost beyond the scheduler's retries, a task error, the scheduler gone). The message is the cluster's. Nothing was committed: outputs keep their last committed version; run again.";
     E0404 "bad-plan-file" "plan file cannot be read"
         "The Substrait plan file is not a valid plan written by `semc plan`.";
 }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../ARCHITECTURE.md")]
 
 pub mod check;
+pub mod cluster;
 pub mod codes;
 pub mod delta;
 pub mod demo;

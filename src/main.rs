@@ -106,6 +106,10 @@ enum Cmd {
         /// a source must be the same Delta table (same id) there. Repeatable.
         #[arg(long = "bind", value_parser = parse_bind)]
         binds: Vec<(String, String)>,
+        /// Compute on a Ballista cluster: `df://HOST:PORT`, or `local` (a scheduler and two
+        /// executors in this process); semc still verifies and commits.
+        #[arg(long, value_parser = parse_cluster)]
+        cluster: Option<semc::cluster::Target>,
         /// `json`: one JSON object per line (each output's report, each diagnostic).
         #[arg(long, value_enum, default_value = "human")]
         format: DiagFormat,
@@ -126,6 +130,10 @@ enum Cmd {
         /// records it is not written again (default: a new id).
         #[arg(long)]
         run_id: Option<String>,
+        /// Compute on a Ballista cluster: `df://HOST:PORT`, or `local` (a scheduler and two
+        /// executors in this process); semc still verifies and commits.
+        #[arg(long, value_parser = parse_cluster)]
+        cluster: Option<semc::cluster::Target>,
         /// `json`: one JSON object per line (each output's report, each diagnostic).
         #[arg(long, value_enum, default_value = "human")]
         format: DiagFormat,
@@ -200,6 +208,15 @@ enum Cmd {
     Functions { name: Option<String> },
     /// Print the JSON Schema of a bundle's `spec.json` (the execution spec).
     SpecSchema,
+    /// Run a Ballista cluster for `semc run --cluster` (scheduler, executors, or both).
+    Cluster {
+        #[command(subcommand)]
+        cmd: cmd::cluster::ClusterCmd,
+    },
+}
+
+fn parse_cluster(s: &str) -> Result<semc::cluster::Target, String> {
+    semc::cluster::Target::parse(s)
 }
 
 fn parse_bind(s: &str) -> Result<(String, String), String> {
@@ -280,9 +297,13 @@ fn workspace_of(cmd: &Cmd) -> Option<&Path> {
         | Cmd::Show { path, .. }
         | Cmd::Graph { path, .. } => Some(path),
         Cmd::Exec { dir, .. } | Cmd::Demo { dir, .. } => Some(dir),
-        Cmd::Init { .. } | Cmd::Fmt { .. } | Cmd::Lsp | Cmd::Codes { .. } | Cmd::Functions { .. } | Cmd::SpecSchema => {
-            None
-        }
+        Cmd::Init { .. }
+        | Cmd::Fmt { .. }
+        | Cmd::Lsp
+        | Cmd::Codes { .. }
+        | Cmd::Functions { .. }
+        | Cmd::SpecSchema
+        | Cmd::Cluster { .. } => None,
     }
 }
 
@@ -374,6 +395,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             memory_limit,
             locked,
             run_id,
+            cluster,
             format,
         } => {
             let lock_file = run::lock_path(&path);
@@ -392,7 +414,11 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            let opts = run::RunOptions { memory_limit, run_id };
+            let opts = run::RunOptions {
+                memory_limit,
+                run_id,
+                cluster,
+            };
             match run::run_with(&c, &output, &opts).await {
                 Ok(reports) => {
                     if let Err(e) = run::Lock::of(&c).write(&lock_file) {
@@ -430,9 +456,14 @@ async fn dispatch(cli: Cli) -> ExitCode {
             memory_limit,
             root,
             binds,
+            cluster,
             format,
         } => {
-            let opts = run::RunOptions { memory_limit, run_id };
+            let opts = run::RunOptions {
+                memory_limit,
+                run_id,
+                cluster,
+            };
             match run::exec_bundle(&dir, &opts, &run::Bindings { root, binds }).await {
                 Ok(reports) => {
                     print_reports(&reports, &SourceMap::default(), format);
@@ -441,6 +472,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 Err(f) => fail_as(&SourceMap::default(), f, format),
             }
         }
+        Cmd::Cluster { cmd } => cmd::cluster::cluster(cmd).await,
         Cmd::Demo { dir, sf, to } => cmd::demo::demo(&dir, sf, to.as_deref()).await,
         Cmd::Fmt { paths, check } => cmd::fmt::fmt(&paths, check),
         Cmd::Show {

@@ -234,7 +234,11 @@ impl Input {
 }
 
 fn options(memory_limit: Option<usize>, run_id: Option<String>) -> RunOptions {
-    RunOptions { memory_limit, run_id }
+    RunOptions {
+        memory_limit,
+        run_id,
+        ..RunOptions::default()
+    }
 }
 
 #[pymethods]

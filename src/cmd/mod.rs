@@ -1,5 +1,6 @@
 //! The commands' bodies; `main.rs` parses the command line and dispatches here.
 
+pub(crate) mod cluster;
 pub(crate) mod demo;
 pub(crate) mod fmt;
 pub(crate) mod functions;

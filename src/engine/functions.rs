@@ -7,6 +7,11 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 use std::sync::Arc;
 
+/// Every function semc adds: registered in each session, and on each node of a cluster.
+pub fn all() -> Vec<Arc<datafusion::logical_expr::ScalarUDF>> {
+    vec![Arc::new(datafusion::logical_expr::ScalarUDF::from(DateDiff::default()))]
+}
+
 /// The time units `date_diff` and `date_trunc` take.
 pub const TIME_UNITS: &[&str] = &["year", "quarter", "month", "week", "day", "hour", "minute", "second"];
 

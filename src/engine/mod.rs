@@ -46,12 +46,58 @@ pub fn session_with_partitions(partitions: usize) -> SessionContext {
 /// #23447). Under the greedy pool the same run completes; a run that truly cannot fit fails
 /// with E0410.
 pub fn session_with(partitions: usize, memory_limit: Option<usize>) -> SessionContext {
-    let threads = partitions.max(1);
-    let config = SessionConfig::new()
-        .with_target_partitions(threads)
+    // delta-rs's planner turns its write nodes into execution plans
+    let state = state_builder(config(partitions), memory_limit)
+        .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
+        .build();
+    with_pinned_schema(state)
+}
+
+/// A session whose queries run on the Ballista cluster whose scheduler is at `scheduler`
+/// (`http://host:port`): planned here with Ballista's restrictions (no round-robin
+/// repartition, sort-merge joins, no in-process scalar subqueries), its tables read as
+/// their snapshot's files ([`crate::cluster::scan::PinnedFiles`]), executed there.
+#[cfg(feature = "cluster")]
+pub fn cluster_session(partitions: usize, memory_limit: Option<usize>, scheduler: &str) -> SessionContext {
+    use ballista_core::extension::SessionConfigExt;
+    let config = config(partitions)
+        .upgrade_for_ballista()
+        .with_extension(Arc::new(crate::cluster::OnCluster {
+            scheduler: scheduler.to_string(),
+        }));
+    let plain = state_builder(config, memory_limit).build();
+    let rules = ballista_core::optimizer::with_ballista_optimizer_rules(plain.optimizers());
+    let state = datafusion::execution::SessionStateBuilder::new_from_existing(plain)
+        .with_optimizer_rules(rules)
+        .with_query_planner(Arc::new(crate::cluster::ClusterPlanner {
+            scheduler: scheduler.to_string(),
+        }))
+        .build();
+    with_pinned_schema(state)
+}
+
+/// The state Delta writes plan with: `state`'s, planned and executed here (a cluster
+/// session's result reaches the writer already computed).
+pub fn writer_state(state: &SessionState) -> SessionState {
+    datafusion::execution::SessionStateBuilder::new_from_existing(state.clone())
+        .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
+        .build()
+}
+
+/// Whether `state` runs its queries on a cluster.
+pub fn on_cluster(state: &SessionState) -> bool {
+    state.config().get_extension::<crate::cluster::OnCluster>().is_some()
+}
+
+fn config(partitions: usize) -> SessionConfig {
+    SessionConfig::new()
+        .with_target_partitions(partitions.max(1))
         .with_information_schema(false)
         .set_bool("datafusion.execution.parquet.pushdown_filters", false)
-        .set_bool("datafusion.execution.parquet.enable_page_index", true);
+        .set_bool("datafusion.execution.parquet.enable_page_index", true)
+}
+
+fn state_builder(config: SessionConfig, memory_limit: Option<usize>) -> datafusion::execution::SessionStateBuilder {
     let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
     if let Some(limit) = memory_limit {
         use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
@@ -59,15 +105,18 @@ pub fn session_with(partitions: usize, memory_limit: Option<usize>) -> SessionCo
         runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(GreedyMemoryPool::new(limit), top)));
     }
     let runtime = runtime.build_arc().unwrap_or_default();
-    // delta-rs's planner turns its write nodes into execution plans
-    let state = datafusion::execution::SessionStateBuilder::new()
+    datafusion::execution::SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
         .with_runtime_env(runtime)
-        .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
-        .build();
+}
+
+/// A context over `state` whose default schema resolves pinned names.
+fn with_pinned_schema(state: SessionState) -> SessionContext {
     let ctx = SessionContext::new_with_state(state);
-    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(functions::DateDiff::default()));
+    for f in functions::all() {
+        ctx.register_udf(f.as_ref().clone());
+    }
     let schema = Arc::new(PinnedDeltaSchema {
         state: Mutex::new(None),
         cache: Mutex::new(HashMap::new()),
@@ -95,6 +144,9 @@ pub async fn provider_with(
     table
         .update_datafusion_session(state)
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    if on_cluster(state) {
+        return pinned_files(table, state, options).await;
+    }
     if let Some(since) = options.changes_since {
         return inserted_since(table, since);
     }
@@ -110,4 +162,37 @@ pub async fn provider_with(
         builder = builder.with_file_paths(options.files.clone());
     }
     builder.await.map_err(|e| DataFusionError::External(Box::new(e)))
+}
+
+/// A table as a cluster reads it: its snapshot's files, with the schema its Delta provider
+/// gives it here (so a plan is the same locally and on a cluster).
+async fn pinned_files(
+    table: &DeltaTable,
+    state: &SessionState,
+    options: &delta::ScanOptions,
+) -> Result<Arc<dyn TableProvider>> {
+    use crate::cluster::scan::{PinnedFiles, Unsupported};
+    let refuse = |what: &str| {
+        DataFusionError::External(Box::new(Unsupported(format!(
+            "{} (version {}): {what}",
+            table.table_url(),
+            table.version().map(|v| v as i64).unwrap_or(-1)
+        ))))
+    };
+    if options.changes_since.is_some() {
+        return Err(refuse(
+            "an incremental model reads the table's Change Data Feed, which semc reads only locally",
+        ));
+    }
+    if options.file_column.is_some() {
+        return Err(refuse("`scan { file_column }` is read only locally"));
+    }
+    let delta = table
+        .table_provider()
+        .with_session(Arc::new(state.clone()))
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let files = PinnedFiles::try_new(table, delta.schema(), &options.files, options.pushdown)
+        .map_err(|u| DataFusionError::External(Box::new(u)))?;
+    Ok(Arc::new(files))
 }

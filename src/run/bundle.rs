@@ -234,7 +234,7 @@ pub async fn exec_spec(
             .await
             .map_err(|e| bound(e.message().to_string()))?;
     }
-    let session = Session::empty(opts);
+    let session = Session::empty(opts).await?;
     let run_id = opts.run_id.clone().unwrap_or_else(commit::new_run_id);
     let roots = session.consume(&plan).await.map_err(|f| match f {
         Failure::Internal(m) => bundle_error(format!("the plan cannot be read: {m}")),

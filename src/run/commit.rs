@@ -165,7 +165,7 @@ async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result
     let mut wb = table
         .write(vec![])
         .with_input_plan(planned)
-        .with_session_state(Arc::new(state))
+        .with_session_state(Arc::new(engine::writer_state(&state)))
         .with_save_mode(mode);
     if !o.partition_by.is_empty() {
         wb = wb.with_partition_columns(o.partition_by.clone());

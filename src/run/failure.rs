@@ -99,6 +99,9 @@ impl DataFault {
 /// that does not fit: E0409) or by the memory the run was given (E0410), not by semc: a
 /// diagnostic without a place in the source — callers that know the output give it its span.
 pub(super) fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
+    if let Some(d) = cluster_error(e) {
+        return Some(d);
+    }
     let fault = DataFault::find(e)?;
     let text = crate::delta::without_backtrace(&e.to_string());
     Some(match fault {
@@ -117,4 +120,37 @@ pub(super) fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
         .label(format!("{} while computing this output", fault.what()))
         .help("nothing was committed; guard the expression (e.g. `case when d == 0 then null else n / d end`), filter the rows, or widen the type"),
     })
+}
+
+/// A query the cluster failed (E0413), or a table it cannot read (E0412).
+fn cluster_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if let Some(f) = c.downcast_ref::<crate::cluster::ClusterFault>() {
+            return Some(
+                Diagnostic::error(Code::E0413, Span::default(), f.to_string())
+                    .label("the cluster failed while computing this output")
+                    .help("nothing was committed; outputs keep their last committed version. Check the executors (`semc cluster …` logs) and run again"),
+            );
+        }
+        if let Some(u) = c.downcast_ref::<crate::cluster::scan::Unsupported>() {
+            return Some(
+                Diagnostic::error(
+                    Code::E0412,
+                    Span::default(),
+                    format!("this table cannot be read on a cluster: {u}"),
+                )
+                .label("read on the cluster")
+                .help("run without `--cluster`; nothing was committed"),
+            );
+        }
+        // DataFusion keeps an external error's cause in its own chain
+        cause = match c.downcast_ref::<DataFusionError>() {
+            Some(DataFusionError::External(inner)) => Some(inner.as_ref()),
+            Some(DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner)) => Some(inner.as_ref()),
+            Some(DataFusionError::Shared(inner)) => Some(inner.as_ref()),
+            _ => c.source(),
+        };
+    }
+    None
 }

@@ -92,6 +92,8 @@ pub struct RunOptions {
     /// The run's id, recorded in each output's commit; an output that already records this
     /// id is not written again. Defaults to a new UUID v7.
     pub run_id: Option<String>,
+    /// Compute on this Ballista cluster (commits stay here).
+    pub cluster: Option<crate::cluster::Target>,
 }
 
 /// Parses a size: `256MiB`, `1.5G`, `512K` (K, M, G are decimal; Ki, Mi, Gi binary) or a

@@ -34,7 +34,7 @@ impl Session {
         program: Option<&Program>,
         opts: &RunOptions,
     ) -> Result<Session, Failure> {
-        let Session { ctx, mut providers } = Session::empty(opts);
+        let Session { ctx, mut providers } = Session::empty(opts).await?;
         let state = ctx.state();
         let schema =
             engine::pinned_schema(&ctx).ok_or_else(|| Failure::Internal("session has no pinned schema".into()))?;
@@ -62,7 +62,8 @@ impl Session {
     }
 
     /// A session with no table opened yet: tables resolve from pinned names on first use.
-    pub(crate) fn empty(opts: &RunOptions) -> Session {
+    /// With a cluster, its queries run there (E0411 when its scheduler does not answer).
+    pub(crate) async fn empty(opts: &RunOptions) -> Result<Session, Failure> {
         // the active profile's defaults (semc.toml), else the machine's cores and no limit
         let profile = crate::project::active().map(|a| a.profile);
         let partitions = profile
@@ -76,10 +77,24 @@ impl Session {
                 .and_then(|p| p.memory_limit.as_deref())
                 .and_then(super::parse_size)
         });
-        Session {
+        if let Some(target) = &opts.cluster {
+            #[cfg(feature = "cluster")]
+            {
+                let url = crate::cluster::scheduler_url(target)
+                    .await
+                    .map_err(|d| Failure::User(vec![d]))?;
+                return Ok(Session {
+                    ctx: engine::cluster_session(partitions, memory_limit, &url),
+                    providers: Providers::new(),
+                });
+            }
+            #[cfg(not(feature = "cluster"))]
+            return Err(Failure::User(vec![crate::cluster::not_built(target)]));
+        }
+        Ok(Session {
             ctx: engine::session_with(partitions, memory_limit),
             providers: Providers::new(),
-        }
+        })
     }
 
     /// The rows of a source's snapshot (read in full, without its scan options).

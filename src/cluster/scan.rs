@@ -1,0 +1,281 @@
+//! Pinned reads a cluster can execute: a Delta snapshot lowered to its data files.
+//!
+//! delta-rs's scan (`DeltaScanExec`) has no physical codec, so a plan holding it cannot be
+//! shipped to a Ballista executor. On a cluster, semc reads each pinned snapshot as what it
+//! is: a fixed list of parquet files, each with its partition values from the Delta log and
+//! its row count, scanned by DataFusion's own parquet source, which datafusion-proto
+//! serializes. The files are the snapshot's (never a listing of the directory); a snapshot
+//! whose rows are not exactly its files' rows — deletion vectors, column mapping — is refused
+//! ([`Unsupported`]), never read wrong.
+
+use datafusion::arrow::datatypes::{Field, FieldRef, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::stats::Precision;
+use datafusion::common::{Result, ScalarValue, Statistics};
+use datafusion::datasource::TableType;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::object_store::ObjectStoreUrl;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use deltalake::DeltaTable;
+use std::sync::Arc;
+use url::Url;
+
+/// Why a snapshot cannot be read on a cluster.
+#[derive(Debug, Clone)]
+pub struct Unsupported(pub String);
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+/// One data file of the snapshot.
+#[derive(Debug, Clone)]
+struct DataFile {
+    path: datafusion::object_store::path::Path,
+    size: u64,
+    rows: Option<usize>,
+    partition_values: Vec<ScalarValue>,
+}
+
+/// A pinned Delta snapshot read as its parquet files: what a cluster executes.
+#[derive(Debug)]
+pub struct PinnedFiles {
+    /// The table's columns, as the Delta provider of the same snapshot has them (so a plan
+    /// reads the same types locally and on a cluster).
+    schema: SchemaRef,
+    /// The non-partition columns, as the parquet files hold them.
+    file_schema: SchemaRef,
+    /// The partition columns, in the order of each file's `partition_values`.
+    partition_columns: Vec<FieldRef>,
+    store: ObjectStoreUrl,
+    files: Vec<DataFile>,
+    /// Parquet filter pushdown for this source (`scan { pushdown = … }`), else the session's.
+    pushdown: Option<bool>,
+}
+
+impl PinnedFiles {
+    /// The snapshot `table` is opened at, with `schema` (its Delta provider's), limited to
+    /// `only` files when a source names them (paths as the log has them).
+    pub fn try_new(
+        table: &DeltaTable,
+        schema: SchemaRef,
+        only: &[String],
+        pushdown: Option<bool>,
+    ) -> std::result::Result<PinnedFiles, Unsupported> {
+        let at = |what: &str| Unsupported(format!("{} (version {}): {what}", table.table_url(), version_of(table)));
+        let snapshot = table.snapshot().map_err(|e| at(&e.to_string()))?;
+        let config = snapshot.metadata().configuration();
+        if let Some(mode) = config.get("delta.columnMapping.mode").filter(|m| m.as_str() != "none") {
+            return Err(at(&format!(
+                "the table uses column mapping (`{mode}`): its parquet files name columns otherwise than the table"
+            )));
+        }
+        let partition_names = snapshot.metadata().partition_columns().to_vec();
+        let partition_columns = partition_names
+            .iter()
+            .map(|n| {
+                schema
+                    .field_with_name(n)
+                    .map(|f| Arc::new(f.clone()))
+                    .map_err(|_| at(&format!("partition column `{n}` is not in the table's schema")))
+            })
+            .collect::<std::result::Result<Vec<FieldRef>, _>>()?;
+        let file_fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .filter(|f| !partition_names.contains(f.name()))
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let root = table.table_url().clone();
+        let store = store_of(&root).map_err(|e| at(&e))?;
+        let mut files = vec![];
+        for f in snapshot.log_data().iter() {
+            let logged = f.path().to_string();
+            if !only.is_empty() && !only.iter().any(|o| *o == logged) {
+                continue;
+            }
+            if f.deletion_vector_descriptor().is_some() {
+                return Err(at(&format!(
+                    "data file `{logged}` has a deletion vector: some of its rows are deleted"
+                )));
+            }
+            let url = file_url(&root, &logged).map_err(|e| at(&e))?;
+            let raw = f.partition_values_map();
+            let partition_values = partition_columns
+                .iter()
+                .map(|c| match raw.get(c.name()).cloned().flatten() {
+                    Some(v) => ScalarValue::try_from_string(v.clone(), c.data_type())
+                        .map_err(|e| at(&format!("partition value `{v}` of `{}` in `{logged}`: {e}", c.name()))),
+                    None => ScalarValue::try_from(c.data_type()).map_err(|e| at(&e.to_string())),
+                })
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            files.push(DataFile {
+                path: datafusion::object_store::path::Path::from_url_path(url.path())
+                    .map_err(|e| at(&e.to_string()))?,
+                size: u64::try_from(f.size()).unwrap_or(0),
+                rows: f.num_records(),
+                partition_values,
+            });
+        }
+        Ok(PinnedFiles {
+            schema,
+            file_schema: Arc::new(Schema::new(file_fields)),
+            partition_columns,
+            store,
+            files,
+            pushdown,
+        })
+    }
+
+    /// The files in `groups` groups of about equal bytes (largest first), each group a
+    /// partition of the scan.
+    fn file_groups(&self, groups: usize) -> Vec<FileGroup> {
+        let mut files: Vec<&DataFile> = self.files.iter().collect();
+        files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+        let mut out: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, vec![]); groups.max(1).min(files.len().max(1))];
+        for f in files {
+            let Some(smallest) = out.iter_mut().min_by_key(|(bytes, _)| *bytes) else {
+                break;
+            };
+            smallest.0 += f.size;
+            let mut pf = PartitionedFile::new(f.path.to_string(), f.size);
+            pf.partition_values = f.partition_values.clone();
+            if let Some(rows) = f.rows {
+                let mut stats = Statistics::new_unknown(&self.schema);
+                stats.num_rows = Precision::Exact(rows);
+                stats.total_byte_size = Precision::Inexact(f.size as usize);
+                pf.statistics = Some(Arc::new(stats));
+            }
+            smallest.1.push(pf);
+        }
+        out.into_iter()
+            .filter(|(_, f)| !f.is_empty())
+            .map(|(_, f)| FileGroup::new(f))
+            .collect()
+    }
+
+    /// The table's row count, from the log (exact when every file records its own).
+    fn statistics_of(&self) -> Statistics {
+        let mut stats = Statistics::new_unknown(&self.schema);
+        let rows: Option<usize> = self.files.iter().map(|f| f.rows).sum();
+        if let Some(rows) = rows {
+            stats.num_rows = Precision::Exact(rows);
+        }
+        stats.total_byte_size = Precision::Inexact(self.files.iter().map(|f| f.size as usize).sum());
+        stats
+    }
+
+    /// Index in the scan's table schema (file columns, then partition columns) of column
+    /// `i` of the table.
+    fn scan_index(&self, i: usize) -> Option<usize> {
+        let name = self.schema.field(i).name();
+        self.file_schema.index_of(name).ok().or_else(|| {
+            self.partition_columns
+                .iter()
+                .position(|c| c.name() == name)
+                .map(|p| self.file_schema.fields().len() + p)
+        })
+    }
+}
+
+fn version_of(table: &DeltaTable) -> i64 {
+    table.version().map(|v| v as i64).unwrap_or(-1)
+}
+
+/// The object store a table's files are read from: its URL's scheme and authority.
+fn store_of(root: &Url) -> std::result::Result<ObjectStoreUrl, String> {
+    let authority = &root[url::Position::BeforeHost..url::Position::AfterPort];
+    ObjectStoreUrl::parse(format!("{}://{authority}", root.scheme())).map_err(|e| e.to_string())
+}
+
+/// A data file's URL: the log names it relative to the table's root, or absolutely.
+fn file_url(root: &Url, logged: &str) -> std::result::Result<Url, String> {
+    if let Ok(absolute) = Url::parse(logged) {
+        return Ok(absolute);
+    }
+    let mut base = root.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    // the log's (decoded) path, encoded again segment by segment
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|_| format!("`{root}` cannot hold a file path"))?
+        .pop_if_empty()
+        .extend(logged.split('/'));
+    Ok(url)
+}
+
+#[async_trait::async_trait]
+impl TableProvider for PinnedFiles {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        // kept above the scan, and pushed into it by the physical planner for pruning
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        Some(self.statistics_of())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let columns: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        if self.files.is_empty() {
+            return Ok(Arc::new(EmptyExec::new(Arc::new(self.schema.project(&columns)?))));
+        }
+        let indices = columns
+            .iter()
+            .map(|i| {
+                self.scan_index(*i).ok_or_else(|| {
+                    datafusion::common::DataFusionError::Internal(format!("column {i} of a pinned scan"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut options = datafusion::config::TableParquetOptions {
+            global: state.config_options().execution.parquet.clone(),
+            ..Default::default()
+        };
+        if let Some(p) = self.pushdown {
+            options.global.pushdown_filters = p;
+        }
+        let format = ParquetFormat::default().with_options(options);
+        let source = format.file_source(
+            TableSchema::builder(self.file_schema.clone())
+                .with_table_partition_cols(self.partition_columns.clone())
+                .build(),
+        );
+        let config = FileScanConfigBuilder::new(self.store.clone(), source)
+            .with_file_groups(self.file_groups(state.config().target_partitions()))
+            .with_statistics(self.statistics_of())
+            .with_projection_indices(Some(indices))?
+            .with_limit(limit)
+            .build();
+        format.create_physical_plan(state, config).await
+    }
+}

@@ -1,0 +1,163 @@
+//! A Ballista scheduler and executors that run semc's plans: Ballista's own servers, given
+//! semc's engine functions (so plans that call them decode on every node) and the session
+//! settings semc plans with.
+
+use crate::engine::functions;
+use ballista_core::config::TaskSchedulingPolicy;
+use ballista_core::extension::SessionConfigExt;
+use ballista_core::registry::BallistaFunctionRegistry;
+use ballista_core::serde::BallistaCodec;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_scheduler::cluster::BallistaCluster;
+use ballista_scheduler::config::SchedulerConfig;
+use ballista_scheduler::scheduler_process::start_server;
+use datafusion::common::Result;
+use datafusion::execution::SessionState;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::SessionConfig;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often an executor reports to the scheduler, and how long the scheduler waits for a
+/// report before it takes the executor for lost and runs its tasks elsewhere.
+#[derive(Debug, Clone, Copy)]
+pub struct Liveness {
+    pub heartbeat: Duration,
+    pub executor_timeout: Duration,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Liveness {
+            heartbeat: Duration::from_secs(5),
+            executor_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// The session every node builds for a query: DataFusion's defaults with semc's functions.
+fn session_state(config: SessionConfig) -> Result<SessionState> {
+    use datafusion::execution::FunctionRegistry;
+    let mut state = SessionStateBuilder::new()
+        .with_default_features()
+        .with_config(config)
+        .build();
+    for f in functions::all() {
+        state.register_udf(f)?;
+    }
+    Ok(state)
+}
+
+fn config() -> SessionConfig {
+    SessionConfig::new_with_ballista()
+}
+
+/// Runs a scheduler on `bind` until the process ends.
+pub async fn scheduler(bind: SocketAddr, liveness: Liveness) -> std::result::Result<(), String> {
+    let config = SchedulerConfig {
+        bind_host: bind.ip().to_string(),
+        external_host: bind.ip().to_string(),
+        bind_port: bind.port(),
+        scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        executor_timeout_seconds: liveness.executor_timeout.as_secs().max(1),
+        expire_dead_executor_interval_seconds: (liveness.executor_timeout.as_secs() / 4).max(1),
+        no_executors_grace_period_seconds: liveness.executor_timeout.as_secs().max(1),
+        override_session_builder: Some(Arc::new(session_state)),
+        override_config_producer: Some(Arc::new(config)),
+        ..SchedulerConfig::default()
+    };
+    let cluster = BallistaCluster::new_from_config(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    start_server(cluster, bind, Arc::new(config))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Where an executor listens and works.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    pub scheduler: SocketAddr,
+    pub bind_host: String,
+    /// Arrow Flight (shuffle and results) port.
+    pub port: u16,
+    /// gRPC port.
+    pub grpc_port: u16,
+    /// Tasks run at once.
+    pub slots: usize,
+    /// Shuffle files; a temporary directory when `None`.
+    pub work_dir: Option<String>,
+    pub liveness: Liveness,
+}
+
+/// Runs an executor until the process ends.
+pub async fn executor(o: ExecutorOptions) -> std::result::Result<(), String> {
+    let state = session_state(config()).map_err(|e| e.to_string())?;
+    let config = ExecutorProcessConfig {
+        bind_host: o.bind_host.clone(),
+        external_host: Some(o.bind_host.clone()),
+        port: o.port,
+        grpc_port: o.grpc_port,
+        scheduler_host: o.scheduler.ip().to_string(),
+        scheduler_port: o.scheduler.port(),
+        scheduler_connect_timeout_seconds: 30,
+        vcores: o.slots.max(1),
+        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        work_dir: o.work_dir.clone(),
+        executor_heartbeat_interval_seconds: o.liveness.heartbeat.as_secs().max(1),
+        override_function_registry: Some(Arc::new(BallistaFunctionRegistry::from(&state))),
+        override_config_producer: Some(Arc::new(config)),
+        ..ExecutorProcessConfig::default()
+    };
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A scheduler and `executors` executors inside this process, on ports the system picks:
+/// Ballista's standalone mode. Returns the scheduler's address.
+pub async fn in_process(executors: usize, slots: usize) -> std::result::Result<String, String> {
+    let address = ballista_scheduler::standalone::new_standalone_scheduler_with_builder(
+        Arc::new(session_state),
+        Arc::new(config),
+        BallistaCodec::default(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let url = format!("http://127.0.0.1:{}", address.port());
+    let state = session_state(config()).map_err(|e| e.to_string())?;
+    for _ in 0..executors.max(1) {
+        let scheduler = connect(&url).await?;
+        let runtime = state.runtime_env().clone();
+        ballista_executor::new_standalone_executor_from_builder(
+            scheduler,
+            slots.max(1),
+            Arc::new(config),
+            Arc::new(move |_| Ok(runtime.clone())),
+            BallistaCodec::default(),
+            BallistaFunctionRegistry::from(&state),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(url)
+}
+
+/// A gRPC connection to the scheduler at `url` (`http://host:port`), or why there is none.
+pub async fn connect(url: &str) -> std::result::Result<SchedulerGrpcClient<tonic::transport::Channel>, String> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_string())
+        .map_err(|e| e.to_string())?
+        .connect_timeout(Duration::from_secs(5));
+    let channel = endpoint.connect().await.map_err(|e| {
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            text = format!("{text}: {c}");
+            cause = c.source();
+        }
+        text
+    })?;
+    Ok(SchedulerGrpcClient::new(channel))
+}
