@@ -231,14 +231,16 @@ fn parse_memory(s: &str) -> Result<usize, String> {
 }
 
 fn main() -> ExitCode {
-    // a closed pipe (`semc spec-schema | head`) ends the process as it ends any Unix tool,
-    // instead of failing the next print
-    #[cfg(unix)]
-    // SAFETY: restores the default disposition of SIGPIPE before any thread starts
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     std::panic::set_hook(Box::new(|info| {
+        // a closed pipe (`semc spec-schema | head`) ends the process quietly, as it ends any
+        // Unix tool. SIGPIPE itself stays ignored (Rust's default): a socket whose peer went
+        // away (a cluster's executor, an object store) must fail a write, not kill the run
+        if let Some(text) = info.payload().downcast_ref::<String>()
+            && text.starts_with("failed printing to stdout")
+            && text.contains("Broken pipe")
+        {
+            std::process::exit(141);
+        }
         eprintln!("internal error: semc panicked (this is a bug in semc, not in your program): {info}");
     }));
     // a wrong command line is the user's error (exit 1); 2 is kept for semc's own bugs

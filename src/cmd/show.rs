@@ -51,8 +51,18 @@ pub(crate) async fn show(path: &Path, model: &str, limit: usize, format: RowsFor
             .map(|t| println!("{t}"))
             .map_err(|e| e.to_string()),
         RowsFormat::Csv => {
-            let mut w = datafusion::arrow::csv::Writer::new(std::io::stdout());
-            batches.iter().try_for_each(|b| w.write(b)).map_err(|e| e.to_string())
+            let mut buf = vec![];
+            let mut w = datafusion::arrow::csv::Writer::new(&mut buf);
+            let written = batches.iter().try_for_each(|b| w.write(b));
+            drop(w);
+            written.map_err(|e| e.to_string()).and_then(|()| {
+                use std::io::Write;
+                match std::io::stdout().write_all(&buf) {
+                    // the reader went away (`| head`): done, as any Unix tool
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                    r => r.map_err(|e| e.to_string()),
+                }
+            })
         }
         RowsFormat::Json => {
             // each row as `{"kind": "row", "values": {…}}`, the schema of every JSON line

@@ -136,6 +136,8 @@ async fn deletion_vectors_hide_deleted_rows() {
     for gone in ["3", "10", "99"] {
         assert!(!ids.contains(&gone), "deleted row {gone} was read");
     }
+    #[cfg(feature = "cluster")]
+    crate::cluster::refused_on_a_cluster(&dir, "deletion vector");
 }
 
 #[tokio::test]
@@ -176,6 +178,8 @@ async fn column_mapping_reads_logical_names() {
     got.sort();
     let want: Vec<(i64, String)> = (5..20).map(|i| (i, format!("n{i}"))).collect();
     assert_eq!(got, want);
+    #[cfg(feature = "cluster")]
+    crate::cluster::refused_on_a_cluster(&dir, "column mapping");
 }
 
 #[tokio::test]

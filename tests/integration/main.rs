@@ -1,6 +1,8 @@
 //! The one integration-test binary: every test goes through semc's public entry points.
 
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod corpus;
 mod e2e;
 mod features;

@@ -1,0 +1,326 @@
+//! A Ballista cluster in the tests, through the `semc` command as a user runs it: a
+//! scheduler and executors as separate `semc cluster` processes on 127.0.0.1, one
+//! `semc cluster start` process, and Ballista's standalone mode in process
+//! (`--cluster local`). Built with the `cluster` feature.
+
+use crate::fixtures::{self, semc};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Processes of one test's cluster, killed when it ends.
+struct Cluster {
+    address: String,
+    scheduler: Child,
+    executors: Vec<Child>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for c in self.executors.iter_mut().chain(std::iter::once(&mut self.scheduler)) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn listening(port: u16) -> bool {
+    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok()
+}
+
+fn wait_for(port: u16, what: &str) {
+    let start = Instant::now();
+    while !listening(port) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what} did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_semc"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start semc")
+}
+
+/// A scheduler and `executors` executors, each its own process; an executor silent for 5 s
+/// is taken for lost.
+fn start(executors: usize) -> Cluster {
+    let port = free_port();
+    let scheduler = spawn(&[
+        "cluster",
+        "scheduler",
+        "--port",
+        &port.to_string(),
+        "--executor-timeout",
+        "5s",
+    ]);
+    wait_for(port, "the scheduler");
+    let address = format!("df://127.0.0.1:{port}");
+    let executors = (0..executors)
+        .map(|_| {
+            let (flight, grpc) = (free_port(), free_port());
+            let child = spawn(&[
+                "cluster",
+                "executor",
+                "--scheduler",
+                &address,
+                "--port",
+                &flight.to_string(),
+                "--grpc-port",
+                &grpc.to_string(),
+                "--slots",
+                "1",
+                "--heartbeat",
+                "1s",
+            ]);
+            wait_for(flight, "an executor");
+            child
+        })
+        .collect();
+    Cluster {
+        address,
+        scheduler,
+        executors,
+    }
+}
+
+/// TPC-H at SF 0.1 written by `semc demo`, whose outputs (under `out/`) are the local run's.
+fn tpch() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = fixtures::root().join("cluster-tpch");
+        let (code, _, err) = semc(&["demo", dir.to_str().unwrap(), "--sf", "0.1"]);
+        assert_eq!(code, 0, "{err}");
+        dir
+    })
+}
+
+/// A workspace of the TPC-H models over the demo's tables, with outputs of its own.
+fn workspace(name: &str) -> PathBuf {
+    let dir = fixtures::root().join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(tpch()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "sem") {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::os::unix::fs::symlink(tpch().join("tpch"), dir.join("tpch")).unwrap();
+    dir
+}
+
+fn outputs() -> Vec<String> {
+    (1..=22).map(|i| format!("q{i:02}")).collect()
+}
+
+/// An output's rows, in an order of their own (a cluster computes the same multiset).
+async fn rows(table: &Path) -> Vec<Vec<String>> {
+    let url = url::Url::from_directory_path(std::fs::canonicalize(table).unwrap()).unwrap();
+    let (_, mut rows) = fixtures::table_rows(url.as_str()).await;
+    rows.sort();
+    rows
+}
+
+/// Every output `dir` holds equals the local run's; returns how many it holds.
+async fn equal_to_local(dir: &Path) -> usize {
+    let mut held = 0;
+    for q in outputs() {
+        let mine = dir.join("out").join(&q);
+        if !mine.join("_delta_log").exists() {
+            continue;
+        }
+        held += 1;
+        assert_eq!(
+            rows(&mine).await,
+            rows(&tpch().join("out").join(&q)).await,
+            "{q} on the cluster differs from the local run"
+        );
+    }
+    held
+}
+
+/// `semc run DIR --cluster ADDRESS` in the background, and a bound on how long it may take.
+fn run_on(dir: &Path, address: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_semc"))
+        .args(["run", dir.to_str().unwrap(), "--cluster", address])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start semc run")
+}
+
+fn finish(mut run: Child, within: Duration) -> (i32, String, String) {
+    let start = Instant::now();
+    while run.try_wait().unwrap().is_none() {
+        if start.elapsed() > within {
+            let _ = run.kill();
+            panic!("the run did not end within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = run.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn tpch_on_a_cluster_of_processes_equals_local() {
+    let cluster = start(2);
+    let dir = workspace("cluster-processes");
+    let (code, out, err) = finish(run_on(&dir, &cluster.address), Duration::from_secs(600));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(equal_to_local(&dir).await, 22);
+}
+
+#[tokio::test]
+async fn tpch_on_an_in_process_cluster_equals_local() {
+    let dir = workspace("cluster-in-process");
+    let (code, out, err) = finish(run_on(&dir, "local"), Duration::from_secs(600));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(equal_to_local(&dir).await, 22);
+}
+
+#[tokio::test]
+async fn cluster_start_serves_a_scheduler_and_executors() {
+    let port = free_port();
+    let server = Cluster {
+        address: format!("df://127.0.0.1:{port}"),
+        scheduler: spawn(&["cluster", "start", "--port", &port.to_string(), "--executors", "2"]),
+        executors: vec![],
+    };
+    // the second executor's Flight port: the cluster is ready once it listens
+    wait_for(port + 3, "`semc cluster start`'s second executor");
+    let dir = workspace("cluster-start");
+    let (code, out, err) = semc(&[
+        "run",
+        dir.to_str().unwrap(),
+        "--cluster",
+        &server.address,
+        "--output",
+        "q01",
+        "--output",
+        "q18",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(equal_to_local(&dir).await, 2);
+}
+
+/// An executor killed while the run's queries are running: the scheduler runs its tasks on
+/// the other (the run succeeds with the local rows), or the run fails with E0413 — and
+/// whatever it committed is exactly the local rows.
+#[tokio::test]
+async fn an_executor_killed_mid_run_is_survived_or_fails_cleanly() {
+    let mut cluster = start(2);
+    let dir = workspace("cluster-killed");
+    let run = run_on(&dir, &cluster.address);
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        alive(&mut cluster.executors[0]),
+        "the executor ended before it was killed"
+    );
+    cluster.executors[0].kill().unwrap();
+    let (code, out, err) = finish(run, Duration::from_secs(600));
+    let held = equal_to_local(&dir).await;
+    match code {
+        0 => assert_eq!(held, 22, "{out}"),
+        _ => assert!(err.contains("E0413"), "not a cluster failure: {err}"),
+    }
+}
+
+/// Every executor lost mid-run: E0413 naming the cluster's reason, within a bound (never a
+/// hang); the output it was computing is not committed; what was committed is the local rows.
+#[tokio::test]
+async fn losing_every_executor_fails_with_e0413() {
+    let mut cluster = start(1);
+    let dir = workspace("cluster-lost");
+    let run = run_on(&dir, &cluster.address);
+    std::thread::sleep(Duration::from_secs(4));
+    cluster.executors[0].kill().unwrap();
+    let (code, out, err) = finish(run, Duration::from_secs(120));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("E0413") && err.contains("executor"), "{err}");
+    assert!(equal_to_local(&dir).await < 22, "every output was committed: {out}");
+}
+
+fn alive(c: &mut Child) -> bool {
+    c.try_wait().unwrap().is_none()
+}
+
+#[test]
+fn an_unreachable_scheduler_is_e0411_and_nothing_is_written() {
+    let dir = workspace("cluster-unreachable");
+    let port = free_port();
+    let (code, _, err) = semc(&[
+        "run",
+        dir.to_str().unwrap(),
+        "--cluster",
+        &format!("df://127.0.0.1:{port}"),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0411") && err.contains(&port.to_string()), "{err}");
+    assert!(!dir.join("out").exists());
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap(), "--cluster", "http://somewhere"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("df://HOST:PORT"), "{err}");
+}
+
+/// Verification runs on the cluster too: a duplicated join key is refused (E0405) and
+/// nothing is committed.
+#[test]
+fn a_key_that_is_not_unique_is_refused_on_a_cluster() {
+    let make = r#"
+source lineitem from delta("tpch/lineitem") { l_orderkey: int64 }
+model keys from lineitem { select { k = l_orderkey } }
+output keys to delta("keys") mode overwrite
+"#;
+    let read = r#"
+source keys from delta("keys") { k: int64 key }
+source lineitem from delta("tpch/lineitem") {
+  l_orderkey: int64
+  join keys many_to_one on l_orderkey = keys.k
+}
+model joined from lineitem {
+  where keys.k > 0
+  aggregate { n = count() }
+}
+output joined to delta("out/joined") mode overwrite
+"#;
+    let dir = fixtures::workspace(
+        "cluster-keys",
+        &[("tpch", "tpch")],
+        &[("make.sem", make), ("read.sem", read)],
+    );
+    let (code, _, err) = semc(&["run", dir.join("make.sem").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = semc(&["run", dir.join("read.sem").to_str().unwrap(), "--cluster", "local"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0405"), "{err}");
+    assert!(!dir.join("out/joined/_delta_log").exists());
+}
+
+/// A table whose rows are not exactly its files' rows is refused on a cluster (E0412),
+/// never read wrong; the output keeps its version.
+pub fn refused_on_a_cluster(dir: &Path, why: &str) {
+    let log = dir.join("out/_delta_log");
+    let before = std::fs::read_dir(&log).map(|d| d.count()).unwrap_or(0);
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap(), "--cluster", "local"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0412") && err.contains(why), "{err}");
+    assert_eq!(std::fs::read_dir(&log).map(|d| d.count()).unwrap_or(0), before);
+}
