@@ -151,10 +151,14 @@ pub async fn connect(url: &str) -> std::result::Result<SchedulerGrpcClient<tonic
         .map_err(|e| e.to_string())?
         .connect_timeout(Duration::from_secs(5));
     let channel = endpoint.connect().await.map_err(|e| {
+        // the transport error and its causes, each said once
         let mut text = e.to_string();
         let mut cause = std::error::Error::source(&e);
         while let Some(c) = cause {
-            text = format!("{text}: {c}");
+            let said = c.to_string();
+            if !text.contains(&said) {
+                text = format!("{text}: {said}");
+            }
             cause = c.source();
         }
         text

@@ -766,3 +766,61 @@ fn proofs_are_reused_on_the_same_snapshots_only() {
     assert_eq!(code, 1, "{err}");
     assert_eq!(proofs(&err).0, 0, "{err}");
 }
+
+/// A reader that goes away (`semc show … | head -1`) ends the output quietly, as it ends
+/// any Unix tool: no error, no panic.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::BufRead;
+    let dir = fixtures::workspace(
+        "closed_pipe",
+        &[("tpch", "tpch")],
+        &[(
+            "keys.sem",
+            "source lineitem from delta(\"tpch/lineitem\") { l_orderkey: int64 }\nmodel all_keys from lineitem { select { l_orderkey } }\n",
+        )],
+    );
+    for format in ["csv", "json", "table"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_semc"))
+            .args([
+                "show",
+                dir.to_str().unwrap(),
+                "--model",
+                "all_keys",
+                "--limit",
+                "60000",
+                "--format",
+                format,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0 | 141)),
+            "{format}: {:?} {err}",
+            out.status
+        );
+        assert!(!err.contains("panicked") && !err.contains("error"), "{format}: {err}");
+    }
+}
+
+/// `--cluster` on a semc built without the `cluster` feature says how to get it.
+#[cfg(not(feature = "cluster"))]
+#[test]
+fn a_cluster_needs_the_cluster_feature() {
+    let dir = fixtures::workspace("no_cluster", &[("tpch", "tpch")], &[]);
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap(), "--cluster", "local"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("E0411") && err.contains("--features cluster"), "{err}");
+    let (code, _, err) = semc(&["cluster", "start"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--features cluster"), "{err}");
+}

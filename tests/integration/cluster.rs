@@ -196,6 +196,27 @@ async fn tpch_on_an_in_process_cluster_equals_local() {
     assert_eq!(equal_to_local(&dir).await, 22);
 }
 
+/// A bundle runs on a cluster too (`semc exec DIR --cluster`), through the same runner.
+#[tokio::test]
+async fn a_bundle_runs_on_a_cluster() {
+    let dir = workspace("cluster-bundle");
+    let bundle = dir.join("bundle");
+    let (code, _, err) = semc(&[
+        "plan",
+        dir.to_str().unwrap(),
+        "--output",
+        "q05",
+        "--output",
+        "q21",
+        "--bundle",
+        bundle.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = semc(&["exec", bundle.to_str().unwrap(), "--cluster", "local"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(equal_to_local(&dir).await, 2);
+}
+
 #[tokio::test]
 async fn cluster_start_serves_a_scheduler_and_executors() {
     let port = free_port();

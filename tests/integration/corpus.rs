@@ -179,6 +179,9 @@ const NOT_IN_CORPUS: &[(&str, &str)] = &[
     ("E0408", "a source constraint the data breaks: features.rs"),
     ("E0409", "a division by zero in the data: cli.rs"),
     ("E0410", "a memory limit too small: cli.rs"),
+    ("E0411", "an unreachable cluster scheduler: cluster.rs, cli.rs"),
+    ("E0412", "a deletion vector or column mapping on a cluster: cluster.rs"),
+    ("E0413", "every executor of a cluster lost: cluster.rs"),
 ];
 
 /// Every code in the registry is shown by a marked corpus case, or is on the short list
