@@ -11,7 +11,7 @@
 use datafusion::arrow::datatypes::{Field, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
-use datafusion::common::{Result, ScalarValue, Statistics};
+use datafusion::common::{ColumnStatistics, Result, ScalarValue, Statistics};
 use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -45,6 +45,8 @@ struct DataFile {
     size: u64,
     rows: Option<usize>,
     partition_values: Vec<ScalarValue>,
+    /// Per file column (in the file schema's order), what the log's statistics say.
+    columns: Vec<ColumnStatistics>,
 }
 
 /// A pinned Delta snapshot read as its parquet files: what a cluster executes.
@@ -125,6 +127,7 @@ impl PinnedFiles {
                 size: u64::try_from(f.size()).unwrap_or(0),
                 rows: f.num_records(),
                 partition_values,
+                columns: column_statistics(&file_fields, f.stats().as_deref()),
             });
         }
         Ok(PinnedFiles {
@@ -150,12 +153,13 @@ impl PinnedFiles {
             smallest.0 += f.size;
             let mut pf = PartitionedFile::new(f.path.to_string(), f.size);
             pf.partition_values = f.partition_values.clone();
-            if let Some(rows) = f.rows {
-                let mut stats = Statistics::new_unknown(&self.schema);
-                stats.num_rows = Precision::Exact(rows);
-                stats.total_byte_size = Precision::Inexact(f.size as usize);
-                pf.statistics = Some(Arc::new(stats));
-            }
+            // the log's row count and bounds, so a file the filters exclude is never opened
+            // (the partition columns' exact values are added from `partition_values`)
+            let mut stats = Statistics::new_unknown(&self.file_schema);
+            stats.num_rows = f.rows.map(Precision::Exact).unwrap_or(Precision::Absent);
+            stats.total_byte_size = Precision::Inexact(f.size as usize);
+            stats.column_statistics = f.columns.clone();
+            pf = pf.with_statistics(Arc::new(stats));
             smallest.1.push(pf);
         }
         out.into_iter()
@@ -186,6 +190,41 @@ impl PinnedFiles {
                 .map(|p| self.file_schema.fields().len() + p)
         })
     }
+}
+
+/// A file's column bounds and null counts from its `stats` in the log, for the types whose
+/// Delta statistics are exact (integers, decimals, dates); strings (truncated to a prefix),
+/// timestamps (truncated to milliseconds) and floats (NaN) are left unknown.
+fn column_statistics(fields: &[Field], stats: Option<&str>) -> Vec<ColumnStatistics> {
+    use datafusion::arrow::datatypes::DataType as T;
+    let json: Option<serde_json::Value> = stats.and_then(|s| serde_json::from_str(s).ok());
+    let of = |kind: &str, name: &str| json.as_ref()?.get(kind)?.get(name).cloned();
+    fields
+        .iter()
+        .map(|f| {
+            let exact = matches!(
+                f.data_type(),
+                T::Int8 | T::Int16 | T::Int32 | T::Int64 | T::Decimal128(..) | T::Decimal256(..) | T::Date32
+            );
+            let bound = |kind: &str| {
+                let text = match of(kind, f.name())? {
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::String(s) => s,
+                    _ => return None,
+                };
+                ScalarValue::try_from_string(text, f.data_type()).ok()
+            };
+            let mut c = ColumnStatistics::new_unknown();
+            if exact && let (Some(min), Some(max)) = (bound("minValues"), bound("maxValues")) {
+                c.min_value = Precision::Exact(min);
+                c.max_value = Precision::Exact(max);
+            }
+            if let Some(n) = of("nullCount", f.name()).and_then(|v| v.as_u64()) {
+                c.null_count = Precision::Exact(n as usize);
+            }
+            c
+        })
+        .collect()
 }
 
 fn version_of(table: &DeltaTable) -> i64 {

@@ -732,6 +732,7 @@ output by_year to delta("by_year") mode overwrite partition by (y)
         .await
         .unwrap();
     let mut nonempty = 0;
+    let mut wanted = vec![];
     for (i, (lp, sql)) in roots.into_iter().zip(&sqls).enumerate() {
         let got = to_rows(&s.ctx.execute_logical_plan(lp).await.unwrap().collect().await.unwrap());
         let want = to_rows(&raw.sql(sql).await.unwrap().collect().await.unwrap());
@@ -739,8 +740,30 @@ output by_year to delta("by_year") mode overwrite partition by (y)
         if want.1[0][0] != "0" {
             nonempty += 1;
         }
+        wanted.push(want.1);
     }
     assert!(nonempty > 100, "most predicates select rows ({nonempty})");
+    // on a cluster, files are pruned by the log's partition values and statistics instead
+    #[cfg(feature = "cluster")]
+    {
+        let some: Vec<String> = (0..40).map(|i| format!("p{i}")).collect();
+        let path = dir.join("read.sem");
+        let mut args = vec!["run", path.to_str().unwrap(), "--cluster", "local"];
+        for name in &some {
+            args.extend(["--output", name.as_str()]);
+        }
+        let (code, out, err) = fixtures::semc(&args);
+        assert_eq!(code, 0, "{out}{err}");
+        for (i, want) in wanted.iter().take(some.len()).enumerate() {
+            let url = url::Url::from_directory_path(dir.join(format!("out/p{i}"))).unwrap();
+            assert_eq!(
+                &table_rows(url.as_str()).await.1,
+                want,
+                "on the cluster, predicate {i}: {}",
+                sqls[i]
+            );
+        }
+    }
 }
 
 /// `scan { file_column, pushdown, files }`: the file column names each row's file, and a
