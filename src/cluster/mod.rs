@@ -66,7 +66,7 @@ impl Target {
             .host_str()
             .filter(|h| !h.is_empty())
             .ok_or_else(|| format!("`{text}` names no host: write `df://HOST:PORT`"))?;
-        if url.path().trim_matches('/') != "" {
+        if !url.path().trim_matches('/').is_empty() {
             return Err(format!("`{text}` has a path; a cluster address is `df://HOST:PORT`"));
         }
         Ok(Target::Scheduler {

@@ -103,7 +103,7 @@ impl PinnedFiles {
         let mut files = vec![];
         for f in snapshot.log_data().iter() {
             let logged = f.path().to_string();
-            if !only.is_empty() && !only.iter().any(|o| *o == logged) {
+            if !only.is_empty() && !only.contains(&logged) {
                 continue;
             }
             if f.deletion_vector_descriptor().is_some() {

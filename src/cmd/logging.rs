@@ -18,8 +18,13 @@ pub(crate) fn init_logging(verbose: u8, color: bool, progress: bool) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(f) if !f.is_empty() => Some(EnvFilter::new(f)),
         _ if verbose == 0 => None,
-        _ if verbose == 1 => Some(EnvFilter::new("semc=info")),
-        _ => Some(EnvFilter::new("semc=debug,deltalake=info,datafusion=info")),
+        // Ballista's scheduler and executors (`semc cluster`) log through `log`
+        _ if verbose == 1 => Some(EnvFilter::new(
+            "semc=info,ballista_scheduler=info,ballista_executor=info",
+        )),
+        _ => Some(EnvFilter::new(
+            "semc=debug,deltalake=info,datafusion=info,ballista_scheduler=debug,ballista_executor=debug,ballista_core=info",
+        )),
     };
     let registry = tracing_subscriber::registry();
     let _ = match filter {
