@@ -305,27 +305,13 @@ fn an_unreachable_scheduler_is_e0411_and_nothing_is_written() {
 /// nothing is committed.
 #[test]
 fn a_key_that_is_not_unique_is_refused_on_a_cluster() {
-    let make = r#"
-source lineitem from delta("tpch/lineitem") { l_orderkey: int64 }
-model keys from lineitem { select { k = l_orderkey } }
-output keys to delta("keys") mode overwrite
-"#;
-    let read = r#"
-source keys from delta("keys") { k: int64 key }
-source lineitem from delta("tpch/lineitem") {
-  l_orderkey: int64
-  join keys many_to_one on l_orderkey = keys.k
-}
-model joined from lineitem {
-  where keys.k > 0
-  aggregate { n = count() }
-}
-output joined to delta("out/joined") mode overwrite
-"#;
     let dir = fixtures::workspace(
         "cluster-keys",
         &[("tpch", "tpch")],
-        &[("make.sem", make), ("read.sem", read)],
+        &[
+            ("make.sem", fixtures::REPEATED_KEYS),
+            ("read.sem", fixtures::JOIN_ON_REPEATED_KEYS),
+        ],
     );
     let (code, _, err) = semc(&["run", dir.join("make.sem").to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");

@@ -558,26 +558,13 @@ output r to delta("out/r") mode append
 /// the run stops before committing, naming the duplicated keys.
 #[tokio::test]
 async fn a_join_key_that_is_not_unique_commits_nothing() {
-    let make = r#"
-source lineitem from delta("tpch/lineitem") { l_orderkey: int64 }
-model keys from lineitem { select { k = l_orderkey } }
-output keys to delta("keys") mode overwrite
-"#;
-    let dir = workspace("join_keys", &[("tpch", "tpch")], &[("make.sem", make)]);
+    let dir = workspace(
+        "join_keys",
+        &[("tpch", "tpch")],
+        &[("make.sem", fixtures::REPEATED_KEYS)],
+    );
     run_ok(&dir.join("make.sem")).await;
-    let read = r#"
-source keys from delta("keys") { k: int64 key }
-source lineitem from delta("tpch/lineitem") {
-  l_orderkey: int64
-  join keys many_to_one on l_orderkey = keys.k
-}
-model joined from lineitem {
-  where keys.k > 0
-  aggregate { n = count() }
-}
-output joined to delta("out/joined") mode overwrite
-"#;
-    std::fs::write(dir.join("read.sem"), read).unwrap();
+    std::fs::write(dir.join("read.sem"), fixtures::JOIN_ON_REPEATED_KEYS).unwrap();
     let c = run::compile(&dir.join("read.sem"))
         .await
         .unwrap_or_else(|_| panic!("internal"));

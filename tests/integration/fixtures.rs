@@ -284,3 +284,25 @@ pub fn first_int64s(batches: &[datafusion::arrow::record_batch::RecordBatch]) ->
         })
         .collect()
 }
+
+/// Writes `keys`: every order key of lineitem, repeated as lineitem repeats it.
+pub const REPEATED_KEYS: &str = r#"
+source lineitem from delta("tpch/lineitem") { l_orderkey: int64 }
+model keys from lineitem { select { k = l_orderkey } }
+output keys to delta("keys") mode overwrite
+"#;
+
+/// Declares `keys.k` a key and joins lineitem to it `many_to_one`: a promise the data of
+/// [`REPEATED_KEYS`] breaks (E0405).
+pub const JOIN_ON_REPEATED_KEYS: &str = r#"
+source keys from delta("keys") { k: int64 key }
+source lineitem from delta("tpch/lineitem") {
+  l_orderkey: int64
+  join keys many_to_one on l_orderkey = keys.k
+}
+model joined from lineitem {
+  where keys.k > 0
+  aggregate { n = count() }
+}
+output joined to delta("out/joined") mode overwrite
+"#;
