@@ -137,6 +137,12 @@ pub fn builder(url: &Url) -> Result<deltalake::DeltaTableBuilder, deltalake::Del
     Ok(deltalake::DeltaTableBuilder::from_url(url.clone())?.with_storage_options(storage_options(url)))
 }
 
+/// The object store at the root of `url`'s bucket or container (`s3://bucket`), with the
+/// options a table there is opened with: where a cluster's executors read data files.
+pub fn root_store(url: &Url) -> Result<std::sync::Arc<dyn deltalake::ObjectStore>, deltalake::DeltaTableError> {
+    Ok(builder(url)?.build_storage()?.root_object_store(None))
+}
+
 /// A table at `url` to write: loaded when it exists, empty when there is no table yet.
 pub async fn for_writing(url: &Url) -> Result<DeltaTable, deltalake::DeltaTableError> {
     DeltaTable::try_from_url_with_storage_options(url.clone(), storage_options(url)).await

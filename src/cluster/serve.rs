@@ -12,9 +12,12 @@ use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
-use datafusion::common::Result;
+use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::SessionState;
+use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::object_store::ObjectStore;
 use datafusion::prelude::SessionConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,12 +40,14 @@ impl Default for Liveness {
     }
 }
 
-/// The session every node builds for a query: DataFusion's defaults with semc's functions.
+/// The session every node builds for a query: DataFusion's defaults with semc's functions,
+/// reading from [`LakeStores`] (the scheduler too: decoding a scan opens its store).
 fn session_state(config: SessionConfig) -> Result<SessionState> {
     use datafusion::execution::FunctionRegistry;
     let mut state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
+        .with_runtime_env(runtime()?)
         .build();
     for f in functions::all() {
         state.register_udf(f)?;
@@ -55,6 +60,36 @@ fn session_state(config: SessionConfig) -> Result<SessionState> {
 /// TPC-H outputs at SF 1 took about 1.7× as long on a 2-core machine).
 fn policy() -> TaskSchedulingPolicy {
     TaskSchedulingPolicy::PushStaged
+}
+
+/// The stores an executor reads data files from: the local file system, and any bucket or
+/// container a plan names (`s3://`, `az://`, `gs://`), opened on first use with the options
+/// semc opens its tables with (the executor's environment: `AWS_*`, `AZURE_*`, …).
+#[derive(Debug, Default)]
+struct LakeStores {
+    opened: DefaultObjectStoreRegistry,
+}
+
+impl ObjectStoreRegistry for LakeStores {
+    fn register_store(&self, url: &url::Url, store: Arc<dyn ObjectStore>) -> Option<Arc<dyn ObjectStore>> {
+        self.opened.register_store(url, store)
+    }
+
+    fn get_store(&self, url: &url::Url) -> Result<Arc<dyn ObjectStore>> {
+        if let Ok(store) = self.opened.get_store(url) {
+            return Ok(store);
+        }
+        let store = crate::delta::root_store(url).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        self.opened.register_store(url, store.clone());
+        Ok(store)
+    }
+}
+
+/// An executor's runtime: DataFusion's defaults, reading from [`LakeStores`].
+fn runtime() -> Result<Arc<RuntimeEnv>> {
+    RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(LakeStores::default()))
+        .build_arc()
 }
 
 fn config() -> SessionConfig {
@@ -115,6 +150,7 @@ pub async fn executor(o: ExecutorOptions) -> std::result::Result<(), String> {
         work_dir: o.work_dir.clone(),
         executor_heartbeat_interval_seconds: o.liveness.heartbeat.as_secs().max(1),
         override_function_registry: Some(Arc::new(BallistaFunctionRegistry::from(&state))),
+        override_runtime_producer: Some(Arc::new(|_| runtime())),
         override_config_producer: Some(Arc::new(config)),
         ..ExecutorProcessConfig::default()
     };
@@ -135,9 +171,10 @@ pub async fn in_process(executors: usize, slots: usize) -> std::result::Result<S
     .map_err(|e| e.to_string())?;
     let url = format!("http://127.0.0.1:{}", address.port());
     let state = session_state(config()).map_err(|e| e.to_string())?;
+    let runtime = runtime().map_err(|e| e.to_string())?;
     for _ in 0..executors.max(1) {
         let scheduler = connect(&url).await?;
-        let runtime = state.runtime_env().clone();
+        let runtime = runtime.clone();
         ballista_executor::new_standalone_executor_from_builder(
             scheduler,
             slots.max(1),

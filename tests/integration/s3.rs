@@ -380,3 +380,31 @@ fn profile_storage_options_reach_the_store_and_stay_secret() {
     let (code, out) = run(&["check", d]);
     assert_eq!(code, 1, "{out}");
 }
+
+/// A cluster's executors read the tables' data files from S3, opened with the environment
+/// semc opens them with; the rows equal a local run's.
+#[cfg(feature = "cluster")]
+#[test]
+fn a_cluster_reads_tables_on_s3() {
+    let ws = fixtures::root().join("s3_cluster");
+    let _ = std::fs::remove_dir_all(&ws);
+    let d = ws.to_str().unwrap();
+    let (code, _, err) = semc(&["demo", d, "--to", "s3://lake/cluster", "--sf", "0.01"]);
+    assert_eq!(code, 0, "{err}");
+    let outputs = ["--output", "q01", "--output", "q06", "--output", "q18"];
+    let reports = |out: &str| -> Vec<String> {
+        let mut lines: Vec<String> = out
+            .lines()
+            .filter_map(|l| l.split_once(" → ").map(|(report, _)| report.to_string()))
+            .collect();
+        lines.sort();
+        lines
+    };
+    let (code, local, err) = semc(&[&["run", d][..], &outputs].concat());
+    assert_eq!(code, 0, "{err}");
+    let (code, cluster, err) = semc(&[&["run", d, "--cluster", "local"][..], &outputs].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(reports(&cluster), reports(&local));
+    assert_eq!(reports(&cluster).len(), 3, "{cluster}");
+    assert_eq!(rows_of("s3://lake/cluster/out/q01", "l_returnflag", "string"), 4);
+}
