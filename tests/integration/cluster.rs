@@ -162,21 +162,28 @@ fn run_on(dir: &Path, address: &str) -> Child {
         .expect("start semc run")
 }
 
-fn finish(mut run: Child, within: Duration) -> (i32, String, String) {
-    let start = Instant::now();
-    while run.try_wait().unwrap().is_none() {
-        if start.elapsed() > within {
-            let _ = run.kill();
+/// Waits for `run` at most `within` (its output read meanwhile, so a full pipe never
+/// stalls it): a run that does not end is a failure, never a stalled test.
+fn finish(run: Child, within: Duration) -> (i32, String, String) {
+    let pid = run.id().to_string();
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(run.wait_with_output());
+    });
+    match ended.recv_timeout(within) {
+        Ok(out) => {
+            let out = out.unwrap();
+            (
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
             panic!("the run did not end within {within:?}");
         }
-        std::thread::sleep(Duration::from_millis(100));
     }
-    let out = run.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[tokio::test]
