@@ -251,9 +251,14 @@ async fn cluster_start_serves_a_scheduler_and_executors() {
 
 /// An executor killed while the run's queries are running: the scheduler runs its tasks on
 /// the other (the run succeeds with the local rows), or the run fails with E0413 — and
-/// whatever it committed is exactly the local rows.
+/// whatever it committed is exactly the local rows. Ballista's recovery took from ~20 s to
+/// 520 s here (and, under push-staged scheduling, once never ended), so this runs with
+/// `SEMC_STRESS=1` (as the long kill tests of `cli.rs`), bounded at 10 minutes.
 #[tokio::test]
 async fn an_executor_killed_mid_run_is_survived_or_fails_cleanly() {
+    if std::env::var_os("SEMC_STRESS").is_none() {
+        return;
+    }
     let mut cluster = start(2);
     let dir = workspace("cluster-killed");
     let run = run_on(&dir, &cluster.address);
