@@ -169,7 +169,7 @@ pub(crate) async fn cluster(cmd: ClusterCmd) -> ExitCode {
                     })));
                 }
                 eprintln!(
-                    "cluster ready: df://{host}:{port} ({} executors, {slots} slots each); `semc run PATH --cluster df://{host}:{port}`",
+                    "cluster ready: df://{host}:{port} (executors: {}, slots each: {slots}); `semc run PATH --cluster df://{host}:{port}`",
                     running.len()
                 );
                 tokio::select! {
@@ -183,7 +183,9 @@ pub(crate) async fn cluster(cmd: ClusterCmd) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error[E0411]: {e}");
+            eprintln!(
+                "error[E0411]: {e}\n  help: check that the address is this machine's and the ports are free (`--port`, `--grpc-port`), and that the scheduler (`--scheduler df://HOST:PORT`) is running"
+            );
             ExitCode::from(1)
         }
     }
