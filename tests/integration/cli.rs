@@ -816,7 +816,14 @@ fn a_closed_pipe_ends_the_output_quietly() {
 #[cfg(not(feature = "cluster"))]
 #[test]
 fn a_cluster_needs_the_cluster_feature() {
-    let dir = fixtures::workspace("no_cluster", &[("tpch", "tpch")], &[]);
+    let dir = fixtures::workspace(
+        "no_cluster",
+        &[("tpch", "tpch")],
+        &[(
+            "nations.sem",
+            "source nation from delta(\"tpch/nation\") { n_nationkey: int64 }\nmodel nations from nation { select { n_nationkey } }\noutput nations to delta(\"out/nations\") mode overwrite\n",
+        )],
+    );
     let (code, _, err) = semc(&["run", dir.to_str().unwrap(), "--cluster", "local"]);
     assert_eq!(code, 1);
     assert!(err.contains("E0411") && err.contains("--features cluster"), "{err}");
