@@ -85,9 +85,14 @@ pub fn cluster_session(partitions: usize, memory_limit: Option<usize>, scheduler
 }
 
 /// The state Delta writes plan with: `state`'s, planned and executed here (a cluster
-/// session's result reaches the writer already computed).
+/// session's result reaches the writer already computed), on one partition. delta-rs
+/// drains every partition of its write plan into one file writer concurrently, so a
+/// round-robin repartition above the (sealed, ordered) result would let a loaded machine
+/// store its rows in another order; with one target partition the optimizer adds none.
 pub fn writer_state(state: &SessionState) -> SessionState {
+    let config = state.config().clone().with_target_partitions(1);
     datafusion::execution::SessionStateBuilder::new_from_existing(state.clone())
+        .with_config(config)
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
         .build()
 }
@@ -203,4 +208,43 @@ async fn pinned_files(
     let files = PinnedFiles::try_new(table, delta.schema(), &options.files, options.pushdown)
         .map_err(|u| DataFusionError::External(Box::new(u)))?;
     Ok(Arc::new(files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write receives the sealed result as one ordered stream: the writer's plan adds
+    /// no repartition above it (delta-rs would interleave the partitions in one file).
+    #[tokio::test]
+    async fn a_write_plan_keeps_the_result_in_one_stream() {
+        let ctx = session_with_partitions(2);
+        let sorted = ctx
+            .sql("select column1 as a from (values (3), (1), (2)) order by a")
+            .await
+            .unwrap();
+        let state = ctx.state();
+        let result = state.create_physical_plan(sorted.logical_plan()).await.unwrap();
+        let result = Arc::new(PlannedTable::new(result).unwrap());
+        let write = datafusion::logical_expr::LogicalPlanBuilder::scan(
+            "result",
+            datafusion::datasource::provider_as_source(result),
+            None,
+        )
+        .unwrap()
+        // delta-rs casts the result to the table's types
+        .project(vec![datafusion::prelude::cast(
+            datafusion::prelude::col("a"),
+            datafusion::arrow::datatypes::DataType::Int32,
+        )])
+        .unwrap()
+        .build()
+        .unwrap();
+        let planned = writer_state(&state).create_physical_plan(&write).await.unwrap();
+        let text = datafusion::physical_plan::displayable(planned.as_ref())
+            .indent(true)
+            .to_string();
+        assert_eq!(planned.properties().partitioning.partition_count(), 1, "{text}");
+        assert!(!text.contains("RepartitionExec"), "{text}");
+    }
 }

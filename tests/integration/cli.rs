@@ -679,14 +679,26 @@ fn locked_runs_are_identical_while_the_input_moves() {
         })
         .collect();
     assert!(versions[0].lines().count() > 100);
-    assert!(
-        versions[1] == versions[0],
-        "the first locked run wrote what the recorded run wrote, in order"
-    );
-    assert!(
-        versions[2] == versions[1],
-        "the two locked runs wrote the same rows in the same order"
-    );
+    for (v, what) in [(1, "the first locked run"), (2, "the second locked run")] {
+        assert!(
+            versions[v] == versions[0],
+            "{what} (version {v}) wrote what the recorded run wrote, in order: {}",
+            first_difference(&versions[0], &versions[v])
+        );
+    }
+}
+
+/// Where two printed tables first differ, and their lengths.
+fn first_difference(a: &str, b: &str) -> String {
+    let at = a.lines().zip(b.lines()).position(|(x, y)| x != y);
+    let line = |t: &str, i: usize| t.lines().nth(i).unwrap_or("").to_string();
+    format!(
+        "{} and {} lines; first difference at line {at:?}: {:?} vs {:?}",
+        a.lines().count(),
+        b.lines().count(),
+        at.map(|i| line(a, i)),
+        at.map(|i| line(b, i))
+    )
 }
 
 /// A value that makes an expression fail (an integer division by zero) is the data's
