@@ -66,8 +66,9 @@ async fn main() {
     for (name, text) in semc::demo::examples::TPCH {
         std::fs::write(ws.join(name), text).unwrap();
     }
-    // DataFusion SQL over the same providers, same session settings
-    let ctx = semc::engine::session();
+    // DataFusion SQL over the same providers, same session settings, its own optimizer
+    let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let ctx = semc::engine::session_without_rewrites(parallelism);
     for t in semc::demo::tpch::TABLES {
         let dir = std::fs::canonicalize(ws.join("tpch").join(t)).unwrap();
         let url = url::Url::from_directory_path(dir).unwrap();
@@ -76,7 +77,7 @@ async fn main() {
         ctx.register_table(*t, provider).unwrap();
     }
     // DataFusion SQL over the raw parquet files of the same tables
-    let raw = semc::engine::session();
+    let raw = semc::engine::session_without_rewrites(parallelism);
     for t in semc::demo::tpch::TABLES {
         let dir = ws.join("tpch").join(t);
         raw.register_parquet(*t, dir.to_str().unwrap(), ParquetReadOptions::default())

@@ -18,6 +18,7 @@ mod changes;
 pub mod functions;
 mod pinned;
 mod planned;
+pub mod rewrites;
 
 pub use changes::changed_keys;
 use changes::inserted_since;
@@ -51,6 +52,16 @@ pub fn session_with(partitions: usize, memory_limit: Option<usize>) -> SessionCo
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
         .build();
     with_pinned_schema(state)
+}
+
+/// A session with the same settings and functions but DataFusion's optimizer alone, without
+/// [`rewrites`]: the engine's own SQL, which benches and tests compare semc against.
+pub fn session_without_rewrites(partitions: usize) -> SessionContext {
+    let state =
+        datafusion::execution::SessionStateBuilder::new_from_existing(session_with_partitions(partitions).state())
+            .with_optimizer_rules(datafusion::optimizer::Optimizer::new().rules)
+            .build();
+    SessionContext::new_with_state(state)
 }
 
 /// A session whose queries run on the Ballista cluster whose scheduler is at `scheduler`
@@ -118,10 +129,14 @@ fn state_builder(config: SessionConfig, memory_limit: Option<usize>) -> datafusi
         runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(GreedyMemoryPool::new(limit), top)));
     }
     let runtime = runtime.build_arc().unwrap_or_default();
-    datafusion::execution::SessionStateBuilder::new()
+    let mut builder = datafusion::execution::SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
-        .with_runtime_env(runtime)
+        .with_runtime_env(runtime);
+    for rule in rewrites::all() {
+        builder = builder.with_optimizer_rule(rule);
+    }
+    builder
 }
 
 /// A context over `state` whose default schema resolves pinned names.

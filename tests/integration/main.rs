@@ -16,5 +16,6 @@ mod lsp;
 mod memory;
 mod project;
 mod props;
+mod rewrites;
 #[cfg(feature = "cloud")]
 mod s3;

@@ -1,0 +1,196 @@
+//! semc's own optimizer rewrites (`engine::rewrites`): each changes the plan `semc explain`
+//! shows, and not the rows — over data made to catch a rewrite misapplied (orphan keys,
+//! null keys, a semi join's key that matches only an orphan).
+
+use crate::fixtures::{semc, table_rows, workspace};
+use datafusion::arrow::array::{ArrayRef, Int64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A Delta table at `dir` of int64 columns (`None` is null).
+async fn int_table(dir: &Path, columns: &[(&str, Vec<Option<i64>>)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, _)| Field::new(*name, DataType::Int64, true))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays: Vec<ArrayRef> = columns
+        .iter()
+        .map(|(_, values)| Arc::new(Int64Array::from(values.clone())) as ArrayRef)
+        .collect();
+    let batch = RecordBatch::try_new(schema, arrays).unwrap();
+    let url = url::Url::from_directory_path(std::fs::canonicalize(dir).unwrap()).unwrap();
+    semc::delta::for_writing(&url)
+        .await
+        .unwrap()
+        .write(vec![batch])
+        .await
+        .unwrap();
+}
+
+/// The logical plan `semc explain` shows for `output`, one line per node.
+fn logical_plan(dir: &Path, output: &str) -> Vec<String> {
+    let (code, out, err) = semc(&["explain", dir.to_str().unwrap(), "--output", output]);
+    assert_eq!(code, 0, "{err}");
+    out.lines()
+        .skip_while(|l| !l.starts_with("== logical plan"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("=="))
+        .map(str::to_string)
+        .collect()
+}
+
+/// How deep the first node whose line starts with `node` is in `plan` (its indentation).
+fn depth(plan: &[String], node: &str) -> usize {
+    plan.iter()
+        .find(|l| l.trim_start().starts_with(node))
+        .map(|l| l.len() - l.trim_start().len())
+        .unwrap_or_else(|| panic!("no `{node}` in\n{}", plan.join("\n")))
+}
+
+/// A semi or anti join on the base table's own columns is moved below the left joins of
+/// dotted paths: the plan shows it under them, and every row is the one a plain left join
+/// then semi (or anti) join gives — orphan rows (their order missing) and null keys kept or
+/// dropped exactly as before.
+#[tokio::test]
+async fn semi_and_anti_joins_move_below_path_joins_and_keep_the_rows() {
+    let dir = workspace(
+        "rewrite_semi_first",
+        &[],
+        &[(
+            "w.sem",
+            r#"
+source orders from delta("t/orders") { o_id: int64 key
+  o_cust: int64 }
+source flagged from delta("t/flagged") { f_order: int64 }
+source items from delta("t/items") {
+  i_id: int64 key
+  i_order: int64
+  i_qty: int64
+  join orders many_to_one on i_order = orders.o_id
+}
+model kept from items {
+  join flagged as f semi on i_order = f.f_order
+  select { i_id, i_qty, o_cust = orders.o_cust }
+  sort i_id
+}
+model dropped from items {
+  join flagged as f anti on i_order = f.f_order
+  select { i_id, i_qty, o_cust = orders.o_cust }
+  sort i_id
+}
+output kept to delta("out/kept") mode overwrite
+output dropped to delta("out/dropped") mode overwrite
+"#,
+        )],
+    );
+    // orders 1..=3; items reference them, an orphan order (9) and no order (null);
+    // flagged names orders 1 and 9 (the orphan) and a null
+    int_table(
+        &dir.join("t/orders"),
+        &[
+            ("o_id", vec![Some(1), Some(2), Some(3)]),
+            ("o_cust", vec![Some(10), Some(20), Some(30)]),
+        ],
+    )
+    .await;
+    int_table(
+        &dir.join("t/flagged"),
+        &[("f_order", vec![Some(1), Some(9), None, Some(1)])],
+    )
+    .await;
+    let orders = vec![Some(1), Some(1), Some(2), Some(9), None, Some(3), Some(9)];
+    let n = orders.len() as i64;
+    int_table(
+        &dir.join("t/items"),
+        &[
+            ("i_id", (1..=n).map(Some).collect()),
+            ("i_order", orders),
+            ("i_qty", (1..=n).map(|i| Some(i * 100)).collect()),
+        ],
+    )
+    .await;
+
+    for output in ["kept", "dropped"] {
+        let plan = logical_plan(&dir, output);
+        let semi = if output == "kept" {
+            "LeftSemi Join"
+        } else {
+            "LeftAnti Join"
+        };
+        assert!(
+            depth(&plan, semi) > depth(&plan, "Left Join"),
+            "the {semi} is below the path's left join:\n{}",
+            plan.join("\n")
+        );
+    }
+
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let rows = |output: &str| {
+        let location = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out").join(output)).unwrap())
+            .unwrap()
+            .to_string();
+        async move { table_rows(&location).await.1 }
+    };
+    let row = |r: [&str; 3]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // items 1, 2 (order 1) and the orphans 4, 7 (order 9) are flagged; the orphans read no customer
+    assert_eq!(
+        rows("kept").await,
+        vec![
+            row(["1", "100", "10"]),
+            row(["2", "200", "10"]),
+            row(["4", "400", "NULL"]),
+            row(["7", "700", "NULL"])
+        ]
+    );
+    // an anti join keeps the null key (it equals nothing) and the unflagged orders
+    assert_eq!(
+        rows("dropped").await,
+        vec![
+            row(["3", "300", "20"]),
+            row(["5", "500", "NULL"]),
+            row(["6", "600", "30"])
+        ]
+    );
+}
+
+/// A semi join on a column a path brings (`orders.o_cust`) stays above that path's join:
+/// below it the column does not exist yet.
+#[tokio::test]
+async fn a_semi_join_on_a_path_column_stays_above_the_path() {
+    let dir = workspace(
+        "rewrite_semi_stays",
+        &[("tpch", "tpch")],
+        &[(
+            "w.sem",
+            r#"
+source customer from delta("tpch/customer") { c_custkey: int64 key }
+source orders from delta("tpch/orders") { o_orderkey: int64 key
+  o_custkey: int64 }
+source lineitem from delta("tpch/lineitem") {
+  l_orderkey: int64
+  l_linenumber: int32
+  join orders many_to_one on l_orderkey = orders.o_orderkey
+}
+model few from customer { where c_custkey < 10 }
+model lines_of_few from lineitem {
+  derive { customer_key = orders.o_custkey }
+  join few semi on customer_key = few.c_custkey
+  select { l_orderkey, l_linenumber }
+}
+output lines_of_few to delta("out/lines_of_few") mode overwrite
+"#,
+        )],
+    );
+    let plan = logical_plan(&dir, "lines_of_few");
+    assert!(
+        depth(&plan, "LeftSemi Join") < depth(&plan, "Left Join"),
+        "{}",
+        plan.join("\n")
+    );
+}
