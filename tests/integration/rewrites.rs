@@ -194,3 +194,80 @@ output lines_of_few to delta("out/lines_of_few") mode overwrite
         plan.join("\n")
     );
 }
+
+/// A join to an aggregate grouped by the join key, from rows restricted by a filtered table
+/// (`where part.p_kind == 1`): the aggregate's input is semi-joined with that table's keys
+/// before it is aggregated (`semc_sideways` under the `Aggregate`), and the sums are those
+/// of every row of each kept part — orphan and null keys included in the data.
+#[tokio::test]
+async fn an_aggregate_is_restricted_to_the_keys_the_other_side_can_match() {
+    let dir = workspace(
+        "rewrite_sideways",
+        &[],
+        &[(
+            "w.sem",
+            r#"
+source parts from delta("t/parts") { p_id: int64 key
+  p_kind: int64 }
+source sales from delta("t/sales") {
+  s_id: int64 key
+  s_part: int64
+  s_qty: int64
+  join parts many_to_one on s_part = parts.p_id
+}
+model per_part from sales {
+  group by s_part
+  aggregate { total = sum(s_qty) }
+}
+model chosen from sales {
+  where parts.p_kind == 1
+  join per_part as p many_to_one on s_part = p.s_part
+  select { s_id, s_qty, total = p.total }
+  sort s_id
+}
+output chosen to delta("out/chosen") mode overwrite
+"#,
+        )],
+    );
+    int_table(
+        &dir.join("t/parts"),
+        &[
+            ("p_id", vec![Some(1), Some(2), Some(3)]),
+            ("p_kind", vec![Some(1), Some(2), Some(1)]),
+        ],
+    )
+    .await;
+    // part 9 is an orphan, sale 6 has no part
+    let parts = vec![Some(1), Some(1), Some(2), Some(3), Some(9), None, Some(3), Some(2)];
+    let qty = vec![10, 20, 30, 40, 50, 60, 80, 5];
+    int_table(
+        &dir.join("t/sales"),
+        &[
+            ("s_id", (1..=8).map(Some).collect()),
+            ("s_part", parts),
+            ("s_qty", qty.into_iter().map(Some).collect()),
+        ],
+    )
+    .await;
+
+    let plan = logical_plan(&dir, "chosen");
+    assert!(
+        depth(&plan, "SubqueryAlias: semc_sideways") > depth(&plan, "Aggregate:"),
+        "the aggregate reads only the filtered parts' keys:\n{}",
+        plan.join("\n")
+    );
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let location = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out/chosen")).unwrap()).unwrap();
+    let rows = table_rows(location.as_str()).await.1;
+    let row = |r: [&str; 3]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        rows,
+        vec![
+            row(["1", "10", "30"]),
+            row(["2", "20", "30"]),
+            row(["4", "40", "120"]),
+            row(["7", "80", "120"])
+        ]
+    );
+}
