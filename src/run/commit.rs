@@ -33,11 +33,8 @@ pub fn write_failed(t: &Target<'_>, e: &str) -> Failure {
 /// whole pool. The first failure stops the run: outputs not yet committed stay as they were.
 pub async fn commit_all(session: &Session, targets: &[Target<'_>], run_id: &str) -> Result<Vec<OutputReport>, Failure> {
     use futures::{StreamExt, TryStreamExt};
-    let limited = matches!(
-        session.ctx.runtime_env().memory_pool.memory_limit(),
-        datafusion::execution::memory_pool::MemoryLimit::Finite(_)
-    );
-    let in_flight = if limited { 1 } else { OUTPUTS_IN_FLIGHT };
+    let limited = memory_limited(session);
+    let in_flight = outputs_in_flight(session);
     // the writes made first, then streamed: a stream holding the closure would not be
     // `Send` for every lifetime, and the Python package runs a run on a spawned task
     let writes: Vec<_> = targets
@@ -51,6 +48,19 @@ pub async fn commit_all(session: &Session, targets: &[Target<'_>], run_id: &str)
 /// TPC-H outputs at SF 1 on 2 cores, 3 was the fastest of 1–6 (more only raised peak RSS).
 /// `benches/race.py` measures a run end to end against its peers.
 const OUTPUTS_IN_FLIGHT: usize = 3;
+
+fn memory_limited(session: &Session) -> bool {
+    matches!(
+        session.ctx.runtime_env().memory_pool.memory_limit(),
+        datafusion::execution::memory_pool::MemoryLimit::Finite(_)
+    )
+}
+
+/// How many outputs this session computes at once: [`OUTPUTS_IN_FLIGHT`], or one under a
+/// memory limit.
+pub(super) fn outputs_in_flight(session: &Session) -> usize {
+    if memory_limited(session) { 1 } else { OUTPUTS_IN_FLIGHT }
+}
 
 async fn commit_one(session: &Session, t: &Target<'_>, run_id: &str, limited: bool) -> Result<OutputReport, Failure> {
     let start = Instant::now();

@@ -75,25 +75,38 @@ async fn verify_all(
             found.extend(source_constraints(session, locations, s, proofs).await?);
         }
     }
-    for t in targets {
-        // the output's table as it stands, read once for the checks that compare with it
-        let written = match delta::open(&t.url, &PinSpec::Latest).await {
-            Ok(table) => Some(table),
-            Err(TableError::NotFound(_)) => None,
-            Err(e) => return Err(super::commit::write_failed(t, e.message())),
-        };
-        let written = written.as_ref();
-        for result in [
-            contract(session, t).await,
-            foreign_table(t, written).await,
-            table_constraints(session, t, written).await,
-            unique_with_written(session, t, written).await,
-        ] {
-            match result {
-                Ok(diags) => found.extend(diags),
-                Err(Failure::User(diags)) => found.extend(diags.into_iter().map(|d| t.diagnostic(d))),
-                Err(internal) => return Err(internal),
-            }
+    // each output's checks: independent, so as many at once as outputs are computed (most
+    // of their time is opening a Delta log); reported in the targets' order
+    use futures::{StreamExt, TryStreamExt};
+    let per_output: Vec<Vec<Diagnostic>> = futures::stream::iter(targets.iter().map(|t| output_checks(session, t)))
+        .buffered(super::commit::outputs_in_flight(session))
+        .try_collect()
+        .await?;
+    found.extend(per_output.into_iter().flatten());
+    Ok(found)
+}
+
+/// The checks of one output that compare its rows with its contract and with the table it
+/// will replace or append to.
+async fn output_checks(session: &Session, t: &Target<'_>) -> Result<Vec<Diagnostic>, Failure> {
+    // the output's table as it stands, read once for the checks that compare with it
+    let written = match delta::open(&t.url, &PinSpec::Latest).await {
+        Ok(table) => Some(table),
+        Err(TableError::NotFound(_)) => None,
+        Err(e) => return Err(super::commit::write_failed(t, e.message())),
+    };
+    let written = written.as_ref();
+    let mut found = vec![];
+    for result in [
+        contract(session, t).await,
+        foreign_table(t, written).await,
+        table_constraints(session, t, written).await,
+        unique_with_written(session, t, written).await,
+    ] {
+        match result {
+            Ok(diags) => found.extend(diags),
+            Err(Failure::User(diags)) => found.extend(diags.into_iter().map(|d| t.diagnostic(d))),
+            Err(internal) => return Err(internal),
         }
     }
     Ok(found)
