@@ -78,7 +78,10 @@ async fn verify_all(
     // each output's checks: independent, so as many at once as outputs are computed (most
     // of their time is opening a Delta log); reported in the targets' order
     use futures::{StreamExt, TryStreamExt};
-    let per_output: Vec<Vec<Diagnostic>> = futures::stream::iter(targets.iter().map(|t| output_checks(session, t)))
+    // (the futures made first, then streamed: a stream holding the closure would not be
+    // `Send` for every lifetime, and the Python package runs a run on a spawned task)
+    let checks: Vec<_> = targets.iter().map(|t| output_checks(session, t)).collect();
+    let per_output: Vec<Vec<Diagnostic>> = futures::stream::iter(checks)
         .buffered(super::commit::outputs_in_flight(session))
         .try_collect()
         .await?;
