@@ -40,20 +40,31 @@ impl OptimizerRule for SemiJoinsFirst {
     }
 
     fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
-        let LogicalPlan::Join(semi) = &plan else {
-            return Ok(Transformed::no(plan));
-        };
-        if !matches!(semi.join_type, JoinType::LeftSemi | JoinType::LeftAnti) {
-            return Ok(Transformed::no(plan));
-        }
-        let reads = LeftReads {
-            keys: semi.on.iter().map(|(left, _)| left.clone()).collect(),
-            filter: semi.filter.clone(),
-        };
-        match below_left_joins(&semi.left, reads, semi, false)? {
-            Some(moved) => Ok(Transformed::yes(moved)),
-            None => Ok(Transformed::no(plan)),
-        }
+        Ok(unless_failed(semi_join_moved(&plan), plan))
+    }
+}
+
+/// `plan` with its semi or anti join moved below left joins, if it is one that can move.
+fn semi_join_moved(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
+    let LogicalPlan::Join(semi) = plan else {
+        return Ok(None);
+    };
+    if !matches!(semi.join_type, JoinType::LeftSemi | JoinType::LeftAnti) {
+        return Ok(None);
+    }
+    let reads = LeftReads {
+        keys: semi.on.iter().map(|(left, _)| left.clone()).collect(),
+        filter: semi.filter.clone(),
+    };
+    below_left_joins(&semi.left, reads, semi, false)
+}
+
+/// The rewritten plan, or `plan` as DataFusion made it when the rewrite does not apply or
+/// cannot be built: a rewrite never fails a query.
+fn unless_failed(rewritten: Result<Option<LogicalPlan>>, plan: LogicalPlan) -> Transformed<LogicalPlan> {
+    match rewritten {
+        Ok(Some(p)) => Transformed::yes(p),
+        Ok(None) | Err(_) => Transformed::no(plan),
     }
 }
 
@@ -193,55 +204,60 @@ impl OptimizerRule for KeysFromTheOtherSide {
     }
 
     fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
-        let LogicalPlan::Join(join) = &plan else {
-            return Ok(Transformed::no(plan));
-        };
-        if join.null_equality != datafusion::common::NullEquality::NullEqualsNothing {
-            return Ok(Transformed::no(plan));
-        }
-        // the aggregate's rows that match no row of the other side never reach the output:
-        // true of the right side of these joins, and of either side of an inner join
-        let mut sides = vec![];
-        if matches!(
-            join.join_type,
-            JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti
-        ) {
-            sides.push(false);
-        }
-        if join.join_type == JoinType::Inner {
-            sides.push(true);
-        }
-        for aggregate_on_left in sides {
-            for (l, r) in &join.on {
-                let (this, this_key, other, other_key) = if aggregate_on_left {
-                    (&join.right, r, &join.left, l)
+        Ok(unless_failed(aggregate_restricted(&plan), plan))
+    }
+}
+
+/// `plan` (a join) with its aggregate side restricted to the keys the other side can match.
+fn aggregate_restricted(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
+    let LogicalPlan::Join(join) = plan else {
+        return Ok(None);
+    };
+    if join.null_equality != datafusion::common::NullEquality::NullEqualsNothing {
+        return Ok(None);
+    }
+    // the aggregate's rows that match no row of the other side never reach the output:
+    // true of the right side of these joins, and of either side of an inner join
+    let mut sides = vec![];
+    if matches!(
+        join.join_type,
+        JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti
+    ) {
+        sides.push(false);
+    }
+    if join.join_type == JoinType::Inner {
+        sides.push(true);
+    }
+    for aggregate_on_left in sides {
+        for (l, r) in &join.on {
+            let (this, this_key, other, other_key) = if aggregate_on_left {
+                (&join.right, r, &join.left, l)
+            } else {
+                (&join.left, l, &join.right, r)
+            };
+            let Some((keys, key)) = restricting_keys(this, this_key) else {
+                continue;
+            };
+            if let Some(filtered) = restrict_groups(other, other_key, &keys, &key)? {
+                let (left, right) = if aggregate_on_left {
+                    (filtered, join.right.as_ref().clone())
                 } else {
-                    (&join.left, l, &join.right, r)
+                    (join.left.as_ref().clone(), filtered)
                 };
-                let Some((keys, key)) = restricting_keys(this, this_key) else {
-                    continue;
-                };
-                if let Some(filtered) = restrict_groups(other, other_key, &keys, &key)? {
-                    let (left, right) = if aggregate_on_left {
-                        (filtered, join.right.as_ref().clone())
-                    } else {
-                        (join.left.as_ref().clone(), filtered)
-                    };
-                    return Ok(Transformed::yes(LogicalPlan::Join(Join::try_new(
-                        Arc::new(left),
-                        Arc::new(right),
-                        join.on.clone(),
-                        join.filter.clone(),
-                        join.join_type,
-                        join.join_constraint,
-                        join.null_equality,
-                        join.null_aware,
-                    )?)));
-                }
+                return Ok(Some(LogicalPlan::Join(Join::try_new(
+                    Arc::new(left),
+                    Arc::new(right),
+                    join.on.clone(),
+                    join.filter.clone(),
+                    join.join_type,
+                    join.join_constraint,
+                    join.null_equality,
+                    join.null_aware,
+                )?)));
             }
         }
-        Ok(Transformed::no(plan))
     }
+    Ok(None)
 }
 
 /// `expr` (a column of `node`) as the column of `node`'s input it is, through an alias,
