@@ -15,6 +15,13 @@
 //! semi-joined with that filtered table's keys before it is aggregated: groups no row of
 //! this side can match are never computed. TPC-H Q17 averaged the quantity of all 200,000
 //! parts to use 204 of them.
+//!
+//! `FilteredHopsFirst`: a dotted path's hops join in path order (`orders.customer`: lineitem
+//! to orders, then to customer). When a later hop's table is filtered (`where
+//! orders.customer.c_mktsegment == "BUILDING"`) and both joins are inner, the later hop
+//! joins its own parent first — orders to the building customers — and the base table
+//! joins that smaller result: TPC-H Q3 built its hash table from 727,000 orders, now from
+//! the 147,000 of building customers; Q5 joins its lineitems to Asia's suppliers only.
 
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, Result};
@@ -24,7 +31,11 @@ use std::sync::Arc;
 
 /// Every rewrite semc adds to DataFusion's optimizer, in order.
 pub fn all() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
-    vec![Arc::new(SemiJoinsFirst), Arc::new(KeysFromTheOtherSide)]
+    vec![
+        Arc::new(SemiJoinsFirst),
+        Arc::new(KeysFromTheOtherSide),
+        Arc::new(FilteredHopsFirst),
+    ]
 }
 
 #[derive(Debug, Default)]
@@ -387,4 +398,103 @@ fn restrict_groups(
         }
         _ => Ok(None),
     }
+}
+
+#[derive(Debug, Default)]
+pub struct FilteredHopsFirst;
+
+impl OptimizerRule for FilteredHopsFirst {
+    fn name(&self) -> &str {
+        "semc_filtered_hops_first"
+    }
+
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        Some(ApplyOrder::TopDown)
+    }
+
+    fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
+        Ok(unless_failed(hops_reassociated(&plan), plan))
+    }
+}
+
+/// `(L ⋈ R) ⋈ S` as `L ⋈ (R ⋈ S)` when `S` is filtered and joins on `R`'s columns only
+/// (inner joins, or a left join below: the same rows, in the same columns).
+fn hops_reassociated(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
+    use datafusion::common::NullEquality::NullEqualsNothing;
+    let LogicalPlan::Join(upper) = plan else {
+        return Ok(None);
+    };
+    if upper.join_type != JoinType::Inner
+        || upper.filter.is_some()
+        || upper.null_equality != NullEqualsNothing
+        || !filtered(&upper.right)
+    {
+        return Ok(None);
+    }
+    let (projection, lower) = match upper.left.as_ref() {
+        LogicalPlan::Projection(p) => match p.input.as_ref() {
+            LogicalPlan::Join(j) => (Some(p), j),
+            _ => return Ok(None),
+        },
+        LogicalPlan::Join(j) => (None, j),
+        _ => return Ok(None),
+    };
+    // a left join below: its rows without a match in R match no S either (S joins on R's
+    // columns, and a null equals nothing), so it is an inner join here
+    if !matches!(lower.join_type, JoinType::Inner | JoinType::Left) || lower.null_equality != NullEqualsNothing {
+        return Ok(None);
+    }
+    let (l, r, s) = (lower.left.schema(), lower.right.schema(), upper.right.schema());
+    let shared = |a: &DFSchema, b: &DFSchema| a.columns().iter().any(|c| b.has_column(c));
+    if shared(l, r) || shared(l, s) || shared(r, s) {
+        return Ok(None);
+    }
+    // the upper join's keys on its left, as columns of R
+    let mut r_keys = vec![];
+    for (key, _) in &upper.on {
+        let key = match projection {
+            Some(p) => match column_below(&LogicalPlan::Projection(p.clone()), key) {
+                Some(k) => k,
+                None => return Ok(None),
+            },
+            None => key.clone(),
+        };
+        if !key.column_refs().iter().all(|c| r.has_column(c)) {
+            return Ok(None);
+        }
+        r_keys.push(key);
+    }
+    let hop = Join::try_new(
+        lower.right.clone(),
+        upper.right.clone(),
+        r_keys
+            .into_iter()
+            .zip(upper.on.iter().map(|(_, k)| k.clone()))
+            .collect(),
+        None,
+        JoinType::Inner,
+        upper.join_constraint,
+        NullEqualsNothing,
+        false,
+    )?;
+    let joined = LogicalPlan::Join(Join::try_new(
+        lower.left.clone(),
+        Arc::new(LogicalPlan::Join(hop)),
+        lower.on.clone(),
+        lower.filter.clone(),
+        JoinType::Inner,
+        lower.join_constraint,
+        NullEqualsNothing,
+        false,
+    )?);
+    // the upper join's columns, in its order: what the projection kept, then S's
+    let Some(p) = projection else {
+        return Ok(Some(joined));
+    };
+    let columns = p.expr.iter().cloned().chain(s.columns().into_iter().map(Expr::Column));
+    Ok(Some(
+        datafusion::logical_expr::LogicalPlanBuilder::from(joined)
+            .project(columns)?
+            .build()?,
+    ))
 }

@@ -271,3 +271,90 @@ output chosen to delta("out/chosen") mode overwrite
         ]
     );
 }
+
+/// A filtered later hop of a dotted path (`ord.cust.c_seg == 1`) joins its parent first
+/// (orders to the chosen customers), and the base table joins that: the plan shows the
+/// customer join below the item-to-order join, and the rows are those of the path's
+/// joins as written — orphan and null keys on both hops dropped by the filter alike.
+#[tokio::test]
+async fn a_filtered_later_hop_joins_its_parent_first() {
+    let dir = workspace(
+        "rewrite_filtered_hop",
+        &[],
+        &[(
+            "w.sem",
+            r#"
+source cust from delta("t/cust") { c_id: int64 key
+  c_seg: int64 }
+source ord from delta("t/ord") {
+  o_id: int64 key
+  o_cust: int64
+  o_val: int64
+  join cust many_to_one on o_cust = cust.c_id
+}
+source item from delta("t/item") {
+  i_id: int64 key
+  i_ord: int64
+  i_qty: int64
+  join ord many_to_one on i_ord = ord.o_id
+}
+model chosen from item {
+  where ord.cust.c_seg == 1
+  select { i_id, i_qty, o_val = ord.o_val }
+  sort i_id
+}
+output chosen to delta("out/chosen") mode overwrite
+"#,
+        )],
+    );
+    int_table(
+        &dir.join("t/cust"),
+        &[("c_id", vec![Some(1), Some(2)]), ("c_seg", vec![Some(1), Some(2)])],
+    )
+    .await;
+    // order 12's customer is an orphan, order 13 has none
+    int_table(
+        &dir.join("t/ord"),
+        &[
+            ("o_id", vec![Some(10), Some(11), Some(12), Some(13)]),
+            ("o_cust", vec![Some(1), Some(2), Some(9), None]),
+            ("o_val", vec![Some(100), Some(110), Some(120), Some(130)]),
+        ],
+    )
+    .await;
+    // item 5's order is an orphan, item 6 has none
+    int_table(
+        &dir.join("t/item"),
+        &[
+            ("i_id", (1..=7).map(Some).collect()),
+            (
+                "i_ord",
+                vec![Some(10), Some(11), Some(12), Some(13), Some(99), None, Some(10)],
+            ),
+            (
+                "i_qty",
+                vec![Some(5), Some(6), Some(7), Some(8), Some(9), Some(10), Some(11)],
+            ),
+        ],
+    )
+    .await;
+
+    let plan = logical_plan(&dir, "chosen");
+    let depth_of = |needle: &str| {
+        plan.iter()
+            .find(|l| l.contains("Join:") && l.contains(needle))
+            .map(|l| l.len() - l.trim_start().len())
+            .unwrap_or_else(|| panic!("no join on `{needle}` in\n{}", plan.join("\n")))
+    };
+    assert!(
+        depth_of("o_cust =") > depth_of("i_ord ="),
+        "orders join the chosen customers first:\n{}",
+        plan.join("\n")
+    );
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let location = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out/chosen")).unwrap()).unwrap();
+    let rows = table_rows(location.as_str()).await.1;
+    let row = |r: [&str; 3]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(rows, vec![row(["1", "5", "100"]), row(["7", "11", "100"])]);
+}
