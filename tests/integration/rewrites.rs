@@ -44,6 +44,23 @@ fn logical_plan(dir: &Path, output: &str) -> Vec<String> {
         .collect()
 }
 
+/// Runs the workspace at `dir` with `semc run`.
+fn run(dir: &Path) {
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// The rows `dir`'s output written to `out/<output>` holds, in stored order.
+async fn written(dir: &Path, output: &str) -> Vec<Vec<String>> {
+    let location = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out").join(output)).unwrap()).unwrap();
+    table_rows(location.as_str()).await.1
+}
+
+/// Rows written out as text.
+fn rows(rows: &[[&str; 3]]) -> Vec<Vec<String>> {
+    rows.iter().map(|r| r.iter().map(|s| s.to_string()).collect()).collect()
+}
+
 /// How deep the first node whose line starts with `node` is in `plan` (its indentation).
 fn depth(plan: &[String], node: &str) -> usize {
     plan.iter()
@@ -129,33 +146,21 @@ output dropped to delta("out/dropped") mode overwrite
         );
     }
 
-    let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let rows = |output: &str| {
-        let location = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out").join(output)).unwrap())
-            .unwrap()
-            .to_string();
-        async move { table_rows(&location).await.1 }
-    };
-    let row = |r: [&str; 3]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    run(&dir);
     // items 1, 2 (order 1) and the orphans 4, 7 (order 9) are flagged; the orphans read no customer
     assert_eq!(
-        rows("kept").await,
-        vec![
-            row(["1", "100", "10"]),
-            row(["2", "200", "10"]),
-            row(["4", "400", "NULL"]),
-            row(["7", "700", "NULL"])
-        ]
+        written(&dir, "kept").await,
+        rows(&[
+            ["1", "100", "10"],
+            ["2", "200", "10"],
+            ["4", "400", "NULL"],
+            ["7", "700", "NULL"]
+        ])
     );
     // an anti join keeps the null key (it equals nothing) and the unflagged orders
     assert_eq!(
-        rows("dropped").await,
-        vec![
-            row(["3", "300", "20"]),
-            row(["5", "500", "NULL"]),
-            row(["6", "600", "30"])
-        ]
+        written(&dir, "dropped").await,
+        rows(&[["3", "300", "20"], ["5", "500", "NULL"], ["6", "600", "30"]])
     );
 }
 
@@ -256,19 +261,15 @@ output chosen to delta("out/chosen") mode overwrite
         "the aggregate reads only the filtered parts' keys:\n{}",
         plan.join("\n")
     );
-    let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let location = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out/chosen")).unwrap()).unwrap();
-    let rows = table_rows(location.as_str()).await.1;
-    let row = |r: [&str; 3]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    run(&dir);
     assert_eq!(
-        rows,
-        vec![
-            row(["1", "10", "30"]),
-            row(["2", "20", "30"]),
-            row(["4", "40", "120"]),
-            row(["7", "80", "120"])
-        ]
+        written(&dir, "chosen").await,
+        rows(&[
+            ["1", "10", "30"],
+            ["2", "20", "30"],
+            ["4", "40", "120"],
+            ["7", "80", "120"]
+        ])
     );
 }
 
@@ -351,10 +352,9 @@ output chosen to delta("out/chosen") mode overwrite
         "orders join the chosen customers first:\n{}",
         plan.join("\n")
     );
-    let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let location = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out/chosen")).unwrap()).unwrap();
-    let rows = table_rows(location.as_str()).await.1;
-    let row = |r: [&str; 3]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    assert_eq!(rows, vec![row(["1", "5", "100"]), row(["7", "11", "100"])]);
+    run(&dir);
+    assert_eq!(
+        written(&dir, "chosen").await,
+        rows(&[["1", "5", "100"], ["7", "11", "100"]])
+    );
 }
