@@ -18,7 +18,8 @@
 //!
 //! `FilteredHopsFirst`: a dotted path's hops join in path order (`orders.customer`: lineitem
 //! to orders, then to customer). When a later hop's table is filtered (`where
-//! orders.customer.c_mktsegment == "BUILDING"`) and both joins are inner, the later hop
+//! orders.customer.c_mktsegment == "BUILDING"`) its join is inner, and so is the earlier
+//! hop's in effect (a row without an order has no customer either), so the later hop
 //! joins its own parent first — orders to the building customers — and the base table
 //! joins that smaller result: TPC-H Q3 built its hash table from 727,000 orders, now from
 //! the 147,000 of building customers; Q5 joins its lineitems to Asia's suppliers only.
