@@ -91,29 +91,18 @@ impl LeftReads {
     /// The same reads over `node`'s input, or `None` when one cannot be expressed there.
     /// `right` is the semi join's right side: its columns stay as they are.
     fn through(&self, node: &LogicalPlan, right: &DFSchema) -> Result<Option<LeftReads>> {
-        let input_expr = |i: usize| -> Option<Expr> {
-            match node {
-                LogicalPlan::SubqueryAlias(a) => {
-                    let (q, f) = a.input.schema().qualified_field(i);
-                    Some(Expr::Column(Column::new(q.cloned(), f.name())))
-                }
-                LogicalPlan::Projection(p) => Some(p.expr.get(i)?.clone().unalias()),
-                _ => None,
-            }
-        };
         let schema = node.schema();
         let mut ok = true;
         let mut map = |e: &Expr| -> Result<Expr> {
             Ok(e.clone()
                 .transform(|e| {
                     if let Expr::Column(c) = &e {
-                        let here = schema.maybe_index_of_column(c);
                         if right.has_column(c) {
                             // a name both sides have: which one it means is not ours to guess
-                            ok &= here.is_none();
+                            ok &= !schema.has_column(c);
                             return Ok(Transformed::no(e));
                         }
-                        match here.and_then(input_expr) {
+                        match expr_below(node, c) {
                             Some(mapped) => return Ok(Transformed::yes(mapped)),
                             None => ok = false,
                         }
@@ -272,21 +261,27 @@ fn aggregate_restricted(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
     Ok(None)
 }
 
-/// `expr` (a column of `node`) as the column of `node`'s input it is, through an alias,
-/// a projection or a filter.
+/// Column `c` of `node` as the expression of `node`'s input it is, through an alias, a
+/// projection or a filter.
+fn expr_below(node: &LogicalPlan, c: &Column) -> Option<Expr> {
+    match node {
+        LogicalPlan::SubqueryAlias(a) => {
+            let (q, f) = a
+                .input
+                .schema()
+                .qualified_field(node.schema().maybe_index_of_column(c)?);
+            Some(Expr::Column(Column::new(q.cloned(), f.name())))
+        }
+        LogicalPlan::Projection(p) => Some(p.expr.get(node.schema().maybe_index_of_column(c)?)?.clone().unalias()),
+        LogicalPlan::Filter(_) => Some(Expr::Column(c.clone())),
+        _ => None,
+    }
+}
+
+/// `expr` (a column of `node`) as the column of `node`'s input it is, if it is one.
 fn column_below(node: &LogicalPlan, expr: &Expr) -> Option<Expr> {
     let Expr::Column(c) = expr else { return None };
-    let below = match node {
-        LogicalPlan::SubqueryAlias(a) => {
-            let i = node.schema().maybe_index_of_column(c)?;
-            let (q, f) = a.input.schema().qualified_field(i);
-            Expr::Column(Column::new(q.cloned(), f.name()))
-        }
-        LogicalPlan::Projection(p) => p.expr.get(node.schema().maybe_index_of_column(c)?)?.clone().unalias(),
-        LogicalPlan::Filter(_) => expr.clone(),
-        _ => return None,
-    };
-    matches!(below, Expr::Column(_)).then_some(below)
+    expr_below(node, c).filter(|below| matches!(below, Expr::Column(_)))
 }
 
 /// A filtered plan whose `key` column holds every value `key` can take in `node`: the
@@ -454,7 +449,7 @@ fn hops_reassociated(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
     let mut r_keys = vec![];
     for (key, _) in &upper.on {
         let key = match projection {
-            Some(p) => match column_below(&LogicalPlan::Projection(p.clone()), key) {
+            Some(_) => match column_below(&upper.left, key) {
                 Some(k) => k,
                 None => return Ok(None),
             },
