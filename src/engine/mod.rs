@@ -148,6 +148,7 @@ fn with_pinned_schema(state: SessionState) -> SessionContext {
     let schema = Arc::new(PinnedDeltaSchema {
         state: Mutex::new(None),
         cache: Mutex::new(HashMap::new()),
+        opened: Mutex::new(HashMap::new()),
     });
     if let Some(catalog) = ctx.catalog("datafusion") {
         let _ = catalog.register_schema("public", schema.clone());

@@ -1,7 +1,10 @@
-//! The pinned schema: a table name `<url>@v<N>` resolves to that Delta snapshot.
+//! The pinned schema: a table name `<url>@v<N>` resolves to that Delta snapshot. Each
+//! snapshot's log is read once per session: queries, verification probes and proofs all
+//! take the table opened first.
 
 use super::*;
-use crate::delta::{self, PinSpec, parse_pinned_name};
+use crate::delta::{self, PinSpec, TableError, parse_pinned_name};
+use deltalake::DeltaTable;
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::SessionState;
@@ -15,11 +18,31 @@ use std::sync::{Arc, Mutex};
 pub struct PinnedDeltaSchema {
     pub(crate) state: Mutex<Option<SessionState>>,
     pub(crate) cache: Mutex<HashMap<String, Arc<dyn TableProvider>>>,
+    /// Each snapshot opened so far, by its pinned name (without scan options).
+    pub(crate) opened: Mutex<HashMap<String, DeltaTable>>,
 }
 
 impl PinnedDeltaSchema {
     pub fn insert(&self, name: String, p: Arc<dyn TableProvider>) {
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(name, p);
+    }
+
+    /// Keeps a snapshot opened elsewhere (by the compilation) for this session's readers.
+    pub fn keep_opened(&self, name: String, table: DeltaTable) {
+        self.opened.lock().unwrap_or_else(|e| e.into_inner()).insert(name, table);
+    }
+
+    /// Snapshot `version` of the table at `url`: the one this session opened, or opened now
+    /// (and kept).
+    pub async fn snapshot(&self, url: &url::Url, version: i64) -> std::result::Result<DeltaTable, TableError> {
+        let name = delta::pinned_name(url, version);
+        if let Some(t) = self.opened.lock().unwrap_or_else(|e| e.into_inner()).get(&name) {
+            return Ok(t.clone());
+        }
+        // two readers asking at once may both open it: either way, the same snapshot
+        let table = delta::open(url, &PinSpec::Version(version)).await?;
+        self.keep_opened(name, table.clone());
+        Ok(table)
     }
 }
 
@@ -40,7 +63,8 @@ impl SchemaProvider for PinnedDeltaSchema {
         let Some((url, version, options)) = parse_pinned_name(name) else {
             return Ok(None);
         };
-        let table = delta::open(&url, &PinSpec::Version(version))
+        let table = self
+            .snapshot(&url, version)
             .await
             .map_err(|e| DataFusionError::Plan(format!("table {name}: {}", e.message())))?;
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner()).clone();

@@ -109,6 +109,30 @@ pub fn new_run_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// How often semc checkpoints the log of an output it commits to: every 10 versions, as
+/// Delta's reference implementation does by default (delta-rs: every 100, unless the table
+/// says otherwise). Every run opens each output it writes, and opening replays the commits
+/// since the last checkpoint: ten small files instead of up to a hundred.
+const CHECKPOINT_EVERY: u64 = 10;
+
+/// Writes a checkpoint of `table` at its version when one is due and delta-rs's own commit
+/// hook (the table's `delta.checkpointInterval`) did not just write it. A checkpoint that
+/// cannot be written leaves the commit as it is: the next due one covers it.
+async fn checkpoint(table: &deltalake::DeltaTable) {
+    use deltalake::table::config::TablePropertiesExt;
+    let (Some(version), Ok(snapshot)) = (table.version(), table.snapshot()) else {
+        return;
+    };
+    let committed = version as u64 + 1;
+    let table_interval = snapshot.table_config().checkpoint_interval().get();
+    if !committed.is_multiple_of(CHECKPOINT_EVERY) || committed.is_multiple_of(table_interval) {
+        return;
+    }
+    if let Err(e) = deltalake::checkpoints::create_checkpoint(table, None).await {
+        tracing::debug!("no checkpoint at version {version}: {e}");
+    }
+}
+
 /// Writes one output in one Delta commit that also records the run as a Delta transaction
 /// ([`app_id`]). If the table already records this run, nothing is written and the result
 /// is `None`.
@@ -134,7 +158,10 @@ async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result
     {
         std::fs::create_dir_all(&p).map_err(|e| write_failed(t, &format!("cannot create `{}`: {e}", p.display())))?;
     }
-    let table = crate::delta::for_writing(&t.url).await.map_err(|e| failed(&e))?;
+    let table = match &t.written {
+        Some(table) => table.clone(),
+        None => delta::for_writing(&t.url).await.map_err(|e| failed(&e))?,
+    };
     if let Ok(state) = table.snapshot()
         && let Ok(Some(_)) = state
             .transaction_version(table.log_store().as_ref(), app_id(&o.name, run_id))
@@ -225,6 +252,7 @@ async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result
         }
     })?;
     let version = table.version().map(|v| v as i64).unwrap_or(-1);
+    checkpoint(&table).await;
     let (mut rows, mut files) = (0, 0);
     use futures::StreamExt;
     if let Some(Ok(ci)) = table.history(Some(1)).next().await

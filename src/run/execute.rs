@@ -6,9 +6,11 @@ use super::spec::{ExecutionSpec, OutputSpec};
 use super::verify::verify;
 use super::{Failure, Increment, OutputReport, Session, incremental_app_id};
 use crate::codes::Code;
+use crate::delta::{self, PinSpec, TableError};
 use crate::diag::Diagnostic;
 use crate::span::Span;
 use datafusion::logical_expr::LogicalPlan;
+use deltalake::DeltaTable;
 use std::collections::HashMap;
 use url::Url;
 
@@ -34,13 +36,17 @@ impl Locations {
     }
 }
 
-/// One output a run writes: its spec, where it goes, the plan of its rows, and for the
-/// output of an incremental model what this run does.
+/// One output a run writes: its spec, where it goes, the plan of its rows, for the output
+/// of an incremental model what this run does, and the table at its location.
 pub struct Target<'a> {
     pub spec: &'a OutputSpec,
     pub url: Url,
     pub root: LogicalPlan,
     pub increment: Option<Increment>,
+    /// The Delta table at `url` as the run found it (`None`: no table there yet), opened
+    /// once: verification compares the new rows with it and the commit writes on it, so a
+    /// writer that commits in between is a conflict (E0407), never a state left unchecked.
+    pub written: Option<DeltaTable>,
 }
 
 impl Target<'_> {
@@ -90,9 +96,21 @@ pub async fn execute(
             url,
             root,
             increment,
+            written: None,
         });
     }
     use tracing::Instrument;
+    // a few at a time: many at once only raise the run's peak memory
+    use futures::{StreamExt, TryStreamExt};
+    let opens: Vec<_> = targets.iter().map(written).collect();
+    let opened: Vec<_> = futures::stream::iter(opens)
+        .buffered(2)
+        .try_collect()
+        .instrument(tracing::info_span!("open_outputs"))
+        .await?;
+    for (t, table) in targets.iter_mut().zip(opened) {
+        t.written = table;
+    }
     let warnings = verify(session, spec, locations, &targets)
         .instrument(tracing::info_span!("verify", outputs = targets.len()))
         .await?;
@@ -101,6 +119,20 @@ pub async fn execute(
         .await?;
     reports.extend(up_to_date);
     Ok(Executed { reports, warnings })
+}
+
+/// The table at a target's location, if there is one.
+async fn written(t: &Target<'_>) -> Result<Option<DeltaTable>, Failure> {
+    // a task of its own: replaying a log is work for a core, and there are a few
+    let url = t.url.clone();
+    let opened = tokio::spawn(async move { delta::open(&url, &PinSpec::Latest).await })
+        .await
+        .map_err(|e| Failure::Internal(format!("opening `{}` stopped: {e}", t.url)))?;
+    match opened {
+        Ok(table) => Ok(Some(table)),
+        Err(TableError::NotFound(_)) => Ok(None),
+        Err(e) => Err(super::commit::write_failed(t, e.message())),
+    }
 }
 
 /// The Delta transactions an incremental output records: the version of each table read.

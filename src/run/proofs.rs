@@ -9,10 +9,9 @@
 //! `~/.cache/semc/…`); `SEMC_CACHE_DIR=off` keeps none. A cache that cannot be read or
 //! written is only a slower run.
 
-use super::Failure;
+use super::{Failure, Session};
 use super::execute::Locations;
 use super::spec::SourceSpec;
-use crate::delta::{self, PinSpec};
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
@@ -89,7 +88,7 @@ impl Proofs {
     /// The identity of a source's snapshot: its location, version, table id and data files.
     /// Empty when there is none to go by (the cache is off, or the table cannot be read
     /// here): such a snapshot's facts are neither reused nor kept.
-    pub async fn snapshot(&self, locations: &Locations, s: &SourceSpec) -> Result<String, Failure> {
+    pub async fn snapshot(&self, session: &Session, locations: &Locations, s: &SourceSpec) -> Result<String, Failure> {
         if self.file.is_none() {
             return Ok(String::new());
         }
@@ -97,7 +96,7 @@ impl Proofs {
             return Ok(id.clone());
         }
         let url = locations.url(&s.uri)?;
-        let id = match delta::open(&url, &PinSpec::Version(s.version)).await {
+        let id = match session.snapshot(&url, s.version).await {
             Ok(table) => {
                 let mut files: Vec<String> = table.get_file_uris().map(|f| f.collect()).unwrap_or_default();
                 files.sort();

@@ -39,6 +39,7 @@ impl Session {
         let schema =
             engine::pinned_schema(&ctx).ok_or_else(|| Failure::Internal("session has no pinned schema".into()))?;
         for (name, table) in &c.tables {
+            schema.keep_opened(name.clone(), table.clone());
             let p = engine::provider(table, &state).await?;
             schema.insert(name.clone(), p.clone());
             providers.insert(name.clone(), p);
@@ -105,6 +106,14 @@ impl Session {
             .get(&name)
             .ok_or_else(|| Failure::Internal(format!("table {name} was not opened")))?;
         Ok(self.ctx.read_table(provider.clone())?)
+    }
+
+    /// Snapshot `version` of the table at `url`, its log read once per session.
+    pub(crate) async fn snapshot(&self, url: &url::Url, version: i64) -> Result<deltalake::DeltaTable, delta::TableError> {
+        match engine::pinned_schema(&self.ctx) {
+            Some(schema) => schema.snapshot(url, version).await,
+            None => delta::open(url, &delta::PinSpec::Version(version)).await,
+        }
     }
 
     pub(crate) fn prefer_hash_join(&self, yes: bool) {

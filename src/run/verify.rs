@@ -8,7 +8,7 @@ use super::proofs::Proofs;
 use super::spec::{ConstraintSpec, ExecutionSpec, KeySpec, SourceSpec};
 use super::{Failure, Increment, Session};
 use crate::codes::Code;
-use crate::delta::{self, PinSpec, TableError};
+use crate::delta;
 use crate::diag::Diagnostic;
 use crate::engine;
 use datafusion::common::{Column, DataFusionError, TableReference};
@@ -92,13 +92,7 @@ async fn verify_all(
 /// The checks of one output that compare its rows with its contract and with the table it
 /// will replace or append to.
 async fn output_checks(session: &Session, t: &Target<'_>) -> Result<Vec<Diagnostic>, Failure> {
-    // the output's table as it stands, read once for the checks that compare with it
-    let written = match delta::open(&t.url, &PinSpec::Latest).await {
-        Ok(table) => Some(table),
-        Err(TableError::NotFound(_)) => None,
-        Err(e) => return Err(super::commit::write_failed(t, e.message())),
-    };
-    let written = written.as_ref();
+    let written = t.written.as_ref();
     let mut found = vec![];
     for result in [
         contract(session, t).await,
@@ -137,7 +131,7 @@ async fn key_unique(
     let src = source(spec, &key.source)?;
     let mut columns = key.columns.clone();
     columns.sort();
-    let snapshot = proofs.snapshot(locations, src).await?;
+    let snapshot = proofs.snapshot(session, locations, src).await?;
     let fact = format!("unique [{}]", columns.join(", "));
     proofs
         .check(&[&snapshot], fact, async {
@@ -184,8 +178,8 @@ async fn orphans(
     }
     let (src, target) = (source(spec, &from.source)?, source(spec, &key.source)?);
     let snapshots = [
-        proofs.snapshot(locations, src).await?,
-        proofs.snapshot(locations, target).await?,
+        proofs.snapshot(session, locations, src).await?,
+        proofs.snapshot(session, locations, target).await?,
     ];
     let fact = format!(
         "no orphans [{}] -> [{}]",
@@ -244,7 +238,7 @@ async fn source_constraints(
     proofs: &Proofs,
 ) -> Result<Vec<Diagnostic>, Failure> {
     let mut diags = vec![];
-    let snapshot = proofs.snapshot(locations, src).await?;
+    let snapshot = proofs.snapshot(session, locations, src).await?;
     for c in &src.constraints {
         let (what, at) = match c {
             ConstraintSpec::NotNull { column, at } => (format!("`{column}` not null"), at),
