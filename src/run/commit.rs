@@ -123,7 +123,7 @@ async fn checkpoint(table: &deltalake::DeltaTable) {
     let (Some(version), Ok(snapshot)) = (table.version(), table.snapshot()) else {
         return;
     };
-    let committed = version as u64 + 1;
+    let committed = version + 1;
     let table_interval = snapshot.table_config().checkpoint_interval().get();
     if !committed.is_multiple_of(CHECKPOINT_EVERY) || committed.is_multiple_of(table_interval) {
         return;
