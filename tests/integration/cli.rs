@@ -592,6 +592,41 @@ fn concurrent_overwrites_never_mix() {
     );
 }
 
+/// semc checkpoints the log of an output every 10 versions (delta-rs alone: every 100), so
+/// that opening it — every run does, to verify and commit — replays at most 9 commits. The
+/// checkpoint is a true one: the table read through it holds the last run's rows only.
+#[test]
+fn outputs_are_checkpointed_every_ten_versions() {
+    let dir = fresh_dir("cli_checkpoints", &[]);
+    std::os::unix::fs::symlink(fixtures::root().join("tpch"), dir.join("tpch")).unwrap();
+    let w = dir.join("w.sem");
+    // run k (0, 1, …) overwrites the output with the nations whose key is at most k % 10
+    for k in 0..12 {
+        std::fs::write(
+            &w,
+            format!("source nation from delta(\"tpch/nation\") {{ n_nationkey: int64 key }}\nmodel r from nation {{ where n_nationkey <= {} }}\noutput r to delta(\"out/r\") mode overwrite\n", k % 10),
+        )
+        .unwrap();
+        let (code, _, err) = semc(&["run", w.to_str().unwrap()]);
+        assert_eq!(code, 0, "run {k}: {err}");
+    }
+    let log = dir.join("out/r/_delta_log");
+    let mut checkpoints: Vec<String> = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".checkpoint."))
+        .collect();
+    checkpoints.sort();
+    assert_eq!(checkpoints, ["00000000000000000009.checkpoint.parquet"], "{log:?}");
+    let (version, batches) = read_table(&dir.join("out/r"), None);
+    assert_eq!(version, 11);
+    let mut keys = first_int64s(&batches);
+    keys.sort();
+    assert_eq!(keys, [0, 1], "version 11 holds run 11's rows only");
+    let (_, batches) = read_table(&dir.join("out/r"), Some(9));
+    assert_eq!(first_int64s(&batches).len(), 10, "version 9, as its checkpoint holds it");
+}
+
 /// Concurrent incremental runs: after each append to the source, 4 processes run the
 /// incremental model at once. One appends the new rows; each other one finds the output
 /// up to date or gets E0407 — the changes are never appended twice.
