@@ -22,7 +22,7 @@ pub mod rewrites;
 
 pub use changes::changed_keys;
 use changes::inserted_since;
-pub use pinned::{PinnedDeltaSchema, pinned_schema};
+pub use pinned::{PinnedDeltaSchema, TableRows, pinned_schema};
 pub use planned::{PlannedTable, SealedExec};
 
 /// The session every stage uses: tuned for the machine, deterministic.
@@ -47,11 +47,12 @@ pub fn session_with_partitions(partitions: usize) -> SessionContext {
 /// #23447). Under the greedy pool the same run completes; a run that truly cannot fit fails
 /// with E0410.
 pub fn session_with(partitions: usize, memory_limit: Option<usize>) -> SessionContext {
+    let rows = Arc::new(TableRows::default());
     // delta-rs's planner turns its write nodes into execution plans
-    let state = state_builder(config(partitions), memory_limit)
+    let state = state_builder(config(partitions), memory_limit, &rows)
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
         .build();
-    with_pinned_schema(state)
+    with_pinned_schema(state, rows)
 }
 
 /// A session with the same settings and functions but DataFusion's optimizer alone, without
@@ -84,7 +85,8 @@ pub fn cluster_session(partitions: usize, memory_limit: Option<usize>, scheduler
         .with_extension(Arc::new(crate::cluster::OnCluster {
             scheduler: scheduler.to_string(),
         }));
-    let plain = state_builder(config, memory_limit).build();
+    let rows = Arc::new(TableRows::default());
+    let plain = state_builder(config, memory_limit, &rows).build();
     let rules = ballista_core::optimizer::with_ballista_optimizer_rules(plain.optimizers());
     let state = datafusion::execution::SessionStateBuilder::new_from_existing(plain)
         .with_optimizer_rules(rules)
@@ -92,7 +94,7 @@ pub fn cluster_session(partitions: usize, memory_limit: Option<usize>, scheduler
             scheduler: scheduler.to_string(),
         }))
         .build();
-    with_pinned_schema(state)
+    with_pinned_schema(state, rows)
 }
 
 /// The state Delta writes plan with: `state`'s, planned and executed here (a cluster
@@ -121,7 +123,11 @@ fn config(partitions: usize) -> SessionConfig {
         .set_bool("datafusion.execution.parquet.enable_page_index", true)
 }
 
-fn state_builder(config: SessionConfig, memory_limit: Option<usize>) -> datafusion::execution::SessionStateBuilder {
+fn state_builder(
+    config: SessionConfig,
+    memory_limit: Option<usize>,
+    rows: &Arc<TableRows>,
+) -> datafusion::execution::SessionStateBuilder {
     let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
     if let Some(limit) = memory_limit {
         use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
@@ -133,14 +139,15 @@ fn state_builder(config: SessionConfig, memory_limit: Option<usize>) -> datafusi
         .with_default_features()
         .with_config(config)
         .with_runtime_env(runtime);
-    for rule in rewrites::all() {
+    for rule in rewrites::all(rows) {
         builder = builder.with_optimizer_rule(rule);
     }
     builder
 }
 
-/// A context over `state` whose default schema resolves pinned names.
-fn with_pinned_schema(state: SessionState) -> SessionContext {
+/// A context over `state` whose default schema resolves pinned names (and records their
+/// rows in `rows`, which `state`'s rewrites read).
+fn with_pinned_schema(state: SessionState, rows: Arc<TableRows>) -> SessionContext {
     let ctx = SessionContext::new_with_state(state);
     for f in functions::all() {
         ctx.register_udf(f.as_ref().clone());
@@ -149,6 +156,7 @@ fn with_pinned_schema(state: SessionState) -> SessionContext {
         state: Mutex::new(None),
         cache: Mutex::new(HashMap::new()),
         opened: Mutex::new(HashMap::new()),
+        rows,
     });
     if let Some(catalog) = ctx.catalog("datafusion") {
         let _ = catalog.register_schema("public", schema.clone());

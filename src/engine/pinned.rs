@@ -4,11 +4,11 @@
 
 use super::*;
 use crate::delta::{self, PinSpec, TableError, parse_pinned_name};
-use deltalake::DeltaTable;
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::SessionState;
 use datafusion::prelude::SessionContext;
+use deltalake::DeltaTable;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +20,8 @@ pub struct PinnedDeltaSchema {
     pub(crate) cache: Mutex<HashMap<String, Arc<dyn TableProvider>>>,
     /// Each snapshot opened so far, by its pinned name (without scan options).
     pub(crate) opened: Mutex<HashMap<String, DeltaTable>>,
+    /// The rows of each, for the optimizer.
+    pub(crate) rows: Arc<TableRows>,
 }
 
 impl PinnedDeltaSchema {
@@ -29,7 +31,11 @@ impl PinnedDeltaSchema {
 
     /// Keeps a snapshot opened elsewhere (by the compilation) for this session's readers.
     pub fn keep_opened(&self, name: String, table: DeltaTable) {
-        self.opened.lock().unwrap_or_else(|e| e.into_inner()).insert(name, table);
+        self.rows.record(&name, &table);
+        self.opened
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, table);
     }
 
     /// Snapshot `version` of the table at `url`: the one this session opened, or opened now
@@ -81,6 +87,33 @@ impl SchemaProvider for PinnedDeltaSchema {
     }
     fn table_exist(&self, name: &str) -> bool {
         parse_pinned_name(name).is_some() || self.cache.lock().unwrap_or_else(|e| e.into_inner()).contains_key(name)
+    }
+}
+
+/// How many rows each snapshot a session opened holds, by pinned name: the sum of its data
+/// files' `numRecords` in the Delta log (a table whose log lacks a file's count has none).
+/// semc's join-order rewrite ([`super::rewrites`]) estimates sizes from it.
+#[derive(Debug, Default)]
+pub struct TableRows(Mutex<HashMap<String, u64>>);
+
+impl TableRows {
+    fn record(&self, name: &str, table: &DeltaTable) {
+        let Ok(snapshot) = table.snapshot() else { return };
+        let counts: Option<Vec<usize>> = snapshot.log_data().iter().map(|f| f.num_records()).collect();
+        if let Some(counts) = counts {
+            let rows = counts.into_iter().map(|n| n as u64).sum();
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name.to_string(), rows);
+        }
+    }
+
+    /// The rows of the snapshot a plan's table name reads (scan options aside).
+    pub fn of(&self, table: &str) -> Option<u64> {
+        let (url, version, _) = parse_pinned_name(table)?;
+        let name = delta::pinned_name(&url, version);
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&name).copied()
     }
 }
 

@@ -23,6 +23,15 @@
 //! joins its own parent first — orders to the building customers — and the base table
 //! joins that smaller result: TPC-H Q3 built its hash table from 727,000 orders, now from
 //! the 147,000 of building customers; Q5 joins its lineitems to Asia's suppliers only.
+//!
+//! `SmallerHopsFirst` (join order from the Delta log's row counts): when two filtered hops
+//! both join the base table's own columns (`where orders.o_orderstatus == "F" and
+//! supplier.nation.n_name == "SAUDI ARABIA"`), inner joins both, the hop whose tables are
+//! smaller joins first. Either hop would probe every base row; probing a small hash table
+//! is cheap, and what it filters out never probes the large one. TPC-H Q21 probed 1.5
+//! million orders with 3.8 million lineitems, then kept the 4 % of Saudi suppliers; now the
+//! 10,000 suppliers are probed first. The sizes are the tables' row counts in the Delta log
+//! ([`TableRows`]); a table without counts leaves the order as it is.
 
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema, Result};
@@ -30,12 +39,16 @@ use datafusion::logical_expr::{Expr, Join, JoinType, LogicalPlan};
 use datafusion::optimizer::{ApplyOrder, OptimizerConfig, OptimizerRule};
 use std::sync::Arc;
 
-/// Every rewrite semc adds to DataFusion's optimizer, in order.
-pub fn all() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
+use super::TableRows;
+
+/// Every rewrite semc adds to DataFusion's optimizer, in order; `rows` are the row counts
+/// of the session's tables.
+pub fn all(rows: &Arc<TableRows>) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
     vec![
         Arc::new(SemiJoinsFirst),
         Arc::new(KeysFromTheOtherSide),
         Arc::new(FilteredHopsFirst),
+        Arc::new(SmallerHopsFirst { rows: rows.clone() }),
     ]
 }
 
@@ -427,13 +440,8 @@ fn hops_reassociated(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
     {
         return Ok(None);
     }
-    let (projection, lower) = match upper.left.as_ref() {
-        LogicalPlan::Projection(p) => match p.input.as_ref() {
-            LogicalPlan::Join(j) => (Some(p), j),
-            _ => return Ok(None),
-        },
-        LogicalPlan::Join(j) => (None, j),
-        _ => return Ok(None),
+    let Some((projection, lower)) = join_on_the_left(upper) else {
+        return Ok(None);
     };
     // a left join below: its rows without a match in R match no S either (S joins on R's
     // columns, and a null equals nothing), so it is an inner join here
@@ -445,21 +453,9 @@ fn hops_reassociated(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
     if shared(l, r) || shared(l, s) || shared(r, s) {
         return Ok(None);
     }
-    // the upper join's keys on its left, as columns of R
-    let mut r_keys = vec![];
-    for (key, _) in &upper.on {
-        let key = match projection {
-            Some(_) => match column_below(&upper.left, key) {
-                Some(k) => k,
-                None => return Ok(None),
-            },
-            None => key.clone(),
-        };
-        if !key.column_refs().iter().all(|c| r.has_column(c)) {
-            return Ok(None);
-        }
-        r_keys.push(key);
-    }
+    let Some(r_keys) = left_keys_within(upper, projection.is_some(), r) else {
+        return Ok(None);
+    };
     let hop = Join::try_new(
         lower.right.clone(),
         upper.right.clone(),
@@ -493,4 +489,139 @@ fn hops_reassociated(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
             .project(columns)?
             .build()?,
     ))
+}
+
+/// The join `upper` stands on at its left, directly or through a projection.
+fn join_on_the_left(upper: &Join) -> Option<(Option<&datafusion::logical_expr::Projection>, &Join)> {
+    match upper.left.as_ref() {
+        LogicalPlan::Projection(p) => match p.input.as_ref() {
+            LogicalPlan::Join(j) => Some((Some(p), j)),
+            _ => None,
+        },
+        LogicalPlan::Join(j) => Some((None, j)),
+        _ => None,
+    }
+}
+
+/// `upper`'s left keys as expressions of the join below it (through its projection, if
+/// `projected`), when each reads only columns of `schema`.
+fn left_keys_within(upper: &Join, projected: bool, schema: &DFSchema) -> Option<Vec<Expr>> {
+    upper
+        .on
+        .iter()
+        .map(|(key, _)| {
+            let key = if projected {
+                column_below(&upper.left, key)?
+            } else {
+                key.clone()
+            };
+            key.column_refs().iter().all(|c| schema.has_column(c)).then_some(key)
+        })
+        .collect()
+}
+
+#[derive(Debug)]
+pub struct SmallerHopsFirst {
+    rows: Arc<TableRows>,
+}
+
+impl OptimizerRule for SmallerHopsFirst {
+    fn name(&self) -> &str {
+        "semc_smaller_hops_first"
+    }
+
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        Some(ApplyOrder::TopDown)
+    }
+
+    fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
+        Ok(unless_failed(hops_by_size(&plan, &self.rows), plan))
+    }
+}
+
+/// `(L ⋈ A) ⋈ B` as `(L ⋈ B) ⋈ A` when A and B are both filtered, both inner joins on L's
+/// columns, and B's largest table has fewer rows than A's (then the other way round it
+/// stays: the rewrite never undoes itself).
+fn hops_by_size(plan: &LogicalPlan, rows: &TableRows) -> Result<Option<LogicalPlan>> {
+    use datafusion::common::NullEquality::NullEqualsNothing;
+    let LogicalPlan::Join(upper) = plan else {
+        return Ok(None);
+    };
+    if upper.join_type != JoinType::Inner
+        || upper.filter.is_some()
+        || upper.null_equality != NullEqualsNothing
+        || !filtered(&upper.right)
+    {
+        return Ok(None);
+    }
+    let Some((projection, lower)) = join_on_the_left(upper) else {
+        return Ok(None);
+    };
+    if lower.join_type != JoinType::Inner || lower.null_equality != NullEqualsNothing || !filtered(&lower.right) {
+        return Ok(None);
+    }
+    let (Some(a_rows), Some(b_rows)) = (largest_table(&lower.right, rows), largest_table(&upper.right, rows)) else {
+        return Ok(None);
+    };
+    if b_rows >= a_rows {
+        return Ok(None);
+    }
+    let (l, a, b) = (lower.left.schema(), lower.right.schema(), upper.right.schema());
+    let shared = |x: &DFSchema, y: &DFSchema| x.columns().iter().any(|c| y.has_column(c));
+    if shared(l, a) || shared(l, b) || shared(a, b) {
+        return Ok(None);
+    }
+    let Some(l_keys) = left_keys_within(upper, projection.is_some(), l) else {
+        return Ok(None);
+    };
+    let with_b = Join::try_new(
+        lower.left.clone(),
+        upper.right.clone(),
+        l_keys
+            .into_iter()
+            .zip(upper.on.iter().map(|(_, k)| k.clone()))
+            .collect(),
+        None,
+        JoinType::Inner,
+        upper.join_constraint,
+        NullEqualsNothing,
+        false,
+    )?;
+    let with_a = LogicalPlan::Join(Join::try_new(
+        Arc::new(LogicalPlan::Join(with_b)),
+        lower.right.clone(),
+        lower.on.clone(),
+        lower.filter.clone(),
+        JoinType::Inner,
+        lower.join_constraint,
+        NullEqualsNothing,
+        false,
+    )?);
+    // the upper join's columns, in its order
+    let columns: Vec<Expr> = match projection {
+        Some(p) => p
+            .expr
+            .iter()
+            .cloned()
+            .chain(b.columns().into_iter().map(Expr::Column))
+            .collect(),
+        None => plan.schema().columns().into_iter().map(Expr::Column).collect(),
+    };
+    Ok(Some(
+        datafusion::logical_expr::LogicalPlanBuilder::from(with_a)
+            .project(columns)?
+            .build()?,
+    ))
+}
+
+/// The rows of the largest table `plan` reads, if the Delta log counts every one.
+fn largest_table(plan: &LogicalPlan, rows: &TableRows) -> Option<u64> {
+    let mut largest = Some(0);
+    let _ = plan.apply(|p| {
+        if let LogicalPlan::TableScan(t) = p {
+            largest = largest.zip(rows.of(t.table_name.table())).map(|(a, b)| a.max(b));
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    });
+    largest.filter(|n| *n > 0)
 }

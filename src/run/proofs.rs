@@ -9,9 +9,9 @@
 //! `~/.cache/semc/…`); `SEMC_CACHE_DIR=off` keeps none. A cache that cannot be read or
 //! written is only a slower run.
 
-use super::{Failure, Session};
 use super::execute::Locations;
 use super::spec::SourceSpec;
+use super::{Failure, Session};
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;

@@ -109,7 +109,11 @@ impl Session {
     }
 
     /// Snapshot `version` of the table at `url`, its log read once per session.
-    pub(crate) async fn snapshot(&self, url: &url::Url, version: i64) -> Result<deltalake::DeltaTable, delta::TableError> {
+    pub(crate) async fn snapshot(
+        &self,
+        url: &url::Url,
+        version: i64,
+    ) -> Result<deltalake::DeltaTable, delta::TableError> {
         match engine::pinned_schema(&self.ctx) {
             Some(schema) => schema.snapshot(url, version).await,
             None => delta::open(url, &delta::PinSpec::Version(version)).await,

@@ -624,7 +624,11 @@ fn outputs_are_checkpointed_every_ten_versions() {
     keys.sort();
     assert_eq!(keys, [0, 1], "version 11 holds run 11's rows only");
     let (_, batches) = read_table(&dir.join("out/r"), Some(9));
-    assert_eq!(first_int64s(&batches).len(), 10, "version 9, as its checkpoint holds it");
+    assert_eq!(
+        first_int64s(&batches).len(),
+        10,
+        "version 9, as its checkpoint holds it"
+    );
 }
 
 /// Concurrent incremental runs: after each append to the source, 4 processes run the
