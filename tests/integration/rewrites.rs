@@ -359,9 +359,9 @@ output chosen to delta("out/chosen") mode overwrite
     );
 }
 
-/// Of two filtered hops from the base table, the one whose table the Delta log counts fewer
-/// rows in joins first, whichever the model names first: the plan shows the join on the
-/// small table below the join on the large one, and the rows are those of both joins as
+/// Of two filtered hops from the base table, the one to a table the Delta log counts 1 % of
+/// the other's rows in joins first, whichever the model names first: the plan shows the
+/// join on the small table below the join on the large one, and the rows are those of both joins as
 /// written — orphan and null keys on both hops, and rows each filter drops, dropped alike.
 #[tokio::test]
 async fn the_hop_to_the_smaller_table_joins_first() {
@@ -393,13 +393,17 @@ output chosen to delta("out/chosen") mode overwrite
 "#,
         )],
     );
-    // six orders (one flag null), two suppliers
+    // 200 orders (flags 1, 0, 1, null, 1, 1, then 0), two suppliers: 1 %
+    let flags = [Some(1), Some(0), Some(1), None, Some(1), Some(1)];
     int_table(
         &dir.join("t/ord"),
         &[
-            ("o_id", (10..=15).map(Some).collect()),
-            ("o_flag", vec![Some(1), Some(0), Some(1), None, Some(1), Some(1)]),
-            ("o_val", (10..=15).map(|i| Some(i * 10)).collect()),
+            ("o_id", (10..210).map(Some).collect()),
+            (
+                "o_flag",
+                (0..200).map(|i| flags.get(i).copied().unwrap_or(Some(0))).collect(),
+            ),
+            ("o_val", (10..210).map(|i| Some(i * 10)).collect()),
         ],
     )
     .await;
