@@ -4,7 +4,7 @@
 //!
 //! For each example model (examples/tpch): (a) semc — compile, lower to Substrait,
 //! consume, execute, collect; (b) DataFusion SQL — the official query text over the same
-//! Delta providers; (c) DataFusion SQL over the tables' raw parquet files. Interleaved per
+//! Delta tables through delta-rs's own provider; (c) DataFusion SQL over the tables' raw parquet files. Interleaved per
 //! query, one warm-up, then `--runs` timed runs; prints medians, the ratios a/b and a/c
 //! per query, the peak RSS, and a closing line with the totals.
 
@@ -66,14 +66,15 @@ async fn main() {
     for (name, text) in semc::demo::examples::TPCH {
         std::fs::write(ws.join(name), text).unwrap();
     }
-    // DataFusion SQL over the same providers, same session settings, its own optimizer
+    // DataFusion SQL over delta-rs's providers of the same tables, same session settings, its
+    // own optimizer
     let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let ctx = semc::engine::session_without_rewrites(parallelism);
     for t in semc::demo::tpch::TABLES {
         let dir = std::fs::canonicalize(ws.join("tpch").join(t)).unwrap();
         let url = url::Url::from_directory_path(dir).unwrap();
         let table = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
-        let provider = semc::engine::provider(&table, &ctx.state()).await.unwrap();
+        let provider = semc::engine::delta_rs_provider(&table, &ctx.state()).await.unwrap();
         ctx.register_table(*t, provider).unwrap();
     }
     // DataFusion SQL over the raw parquet files of the same tables

@@ -1,7 +1,7 @@
 //! Queries planned here, executed on a Ballista cluster.
 //!
 //! A cluster session plans every query where it is asked, exactly as a local run does (the
-//! same optimizer, the snapshot's files as [`super::scan::PinnedFiles`]), then hands the
+//! same optimizer, the snapshot's files as [`crate::engine::files::PinnedFiles`]), then hands the
 //! physical plan to the scheduler, which splits it into stages at its exchanges and runs
 //! them on the executors. The rows come back as one stream: the client writes and commits
 //! them as a local run does, so a run's all-or-nothing, its verification and its commits

@@ -1,15 +1,13 @@
 //! Past one machine: the same plan executed on an Apache DataFusion Ballista cluster.
 //!
 //! `semc run --cluster df://HOST:PORT` (and `semc exec … --cluster`) plans as a local run
-//! does, with each pinned snapshot read as its parquet files ([`scan::PinnedFiles`], which
+//! does, with each pinned snapshot read as its parquet files ([`crate::engine::files::PinnedFiles`], which
 //! datafusion-proto serializes), and submits every query — the outputs and the verification
 //! probes — to the scheduler as a physical plan. The rows come back to semc, which writes
 //! and commits each output as locally: one atomic Delta commit per output, nothing
 //! committed unless every check held. `--cluster local` starts a scheduler and two
 //! executors inside the process (Ballista's standalone mode); `semc cluster …` runs them
 //! as servers.
-
-pub mod scan;
 
 #[cfg(feature = "cluster")]
 mod exec;
@@ -86,7 +84,7 @@ impl std::fmt::Display for Target {
 }
 
 /// Marks a session whose queries run on a cluster: its tables are read as
-/// [`scan::PinnedFiles`].
+/// [`crate::engine::files::PinnedFiles`].
 #[derive(Debug)]
 pub struct OnCluster {
     pub scheduler: String,

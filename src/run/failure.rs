@@ -133,7 +133,7 @@ fn cluster_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
                     .help("nothing was committed; outputs keep their last committed version. Check the executors (`semc cluster …` logs) and run again"),
             );
         }
-        if let Some(u) = c.downcast_ref::<crate::cluster::scan::Unsupported>() {
+        if let Some(u) = c.downcast_ref::<crate::engine::files::Unsupported>() {
             return Some(
                 Diagnostic::error(
                     Code::E0412,

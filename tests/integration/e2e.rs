@@ -13,7 +13,8 @@ fn copy_examples(dir: &Path) {
 }
 
 /// Runs SQL over the fixture tables registered by name.
-/// The rows DataFusion's SQL (without semc's rewrites) gives for `sql` over `tables`.
+/// The rows DataFusion's SQL (without semc's rewrites, through delta-rs's scan) gives for
+/// `sql` over `tables`.
 async fn sql_rows(sql: &str, tables: &[(&str, &str)]) -> Rows {
     let ctx = semc::engine::session_without_rewrites(2);
     register(&ctx, tables).await;
@@ -24,7 +25,7 @@ async fn register(ctx: &SessionContext, tables: &[(&str, &str)]) {
     for (name, rel) in tables {
         let url = url::Url::from_directory_path(std::fs::canonicalize(fixtures::root().join(rel)).unwrap()).unwrap();
         let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
-        let p = semc::engine::provider(&t, &ctx.state()).await.unwrap();
+        let p = semc::engine::delta_rs_provider(&t, &ctx.state()).await.unwrap();
         ctx.register_table(*name, p).unwrap();
     }
 }

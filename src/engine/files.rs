@@ -1,12 +1,15 @@
-//! Pinned reads a cluster can execute: a Delta snapshot lowered to its data files.
-//!
-//! delta-rs's scan (`DeltaScanExec`) has no physical codec, so a plan holding it cannot be
-//! shipped to a Ballista executor. On a cluster, semc reads each pinned snapshot as what it
-//! is: a fixed list of parquet files, each with its partition values from the Delta log and
-//! its row count, scanned by DataFusion's own parquet source, which datafusion-proto
-//! serializes. The files are the snapshot's (never a listing of the directory); a snapshot
-//! whose rows are not exactly its files' rows — deletion vectors, column mapping — is refused
+//! A pinned Delta snapshot read as what it is: a fixed list of parquet files, each with its
+//! partition values and row count from the Delta log, scanned by DataFusion's own parquet
+//! source. The files are the snapshot's (never a listing of the directory); files the log's
+//! statistics exclude from a scan's filters are not read; a snapshot whose rows are not
+//! exactly its files' rows — deletion vectors, column mapping — is not read this way
 //! ([`Unsupported`]), never read wrong.
+//!
+//! Locally, semc reads every snapshot it can this way, and the others through delta-rs's
+//! scan ([`super::provider_with`]): delta-rs adds a file-id column to every row and splits
+//! each batch by it again. On a cluster it is the only way: delta-rs's scan has no physical
+//! codec, so a plan holding it cannot be shipped to a Ballista executor, while
+//! datafusion-proto serializes DataFusion's parquet source.
 
 use datafusion::arrow::datatypes::{Field, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
@@ -26,7 +29,7 @@ use deltalake::DeltaTable;
 use std::sync::Arc;
 use url::Url;
 
-/// Why a snapshot cannot be read on a cluster.
+/// Why a snapshot cannot be read as its files.
 #[derive(Debug, Clone)]
 pub struct Unsupported(pub String);
 
@@ -49,7 +52,7 @@ struct DataFile {
     columns: Vec<ColumnStatistics>,
 }
 
-/// A pinned Delta snapshot read as its parquet files: what a cluster executes.
+/// A pinned Delta snapshot read as its parquet files.
 #[derive(Debug)]
 pub struct PinnedFiles {
     /// The table's columns, as the Delta provider of the same snapshot has them (so a plan
@@ -140,10 +143,9 @@ impl PinnedFiles {
         })
     }
 
-    /// The files in `groups` groups of about equal bytes (largest first), each group a
+    /// `files` in `groups` groups of about equal bytes (largest first), each group a
     /// partition of the scan.
-    fn file_groups(&self, groups: usize) -> Vec<FileGroup> {
-        let mut files: Vec<&DataFile> = self.files.iter().collect();
+    fn file_groups(&self, mut files: Vec<&DataFile>, groups: usize) -> Vec<FileGroup> {
         files.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
         let mut out: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, vec![]); groups.max(1).min(files.len().max(1))];
         for f in files {
@@ -153,8 +155,9 @@ impl PinnedFiles {
             smallest.0 += f.size;
             let mut pf = PartitionedFile::new(f.path.to_string(), f.size);
             pf.partition_values = f.partition_values.clone();
-            // the log's row count and bounds, so a file the filters exclude is never opened
-            // (the partition columns' exact values are added from `partition_values`)
+            // the log's row count and bounds, so a file the (dynamic) filters exclude is
+            // never opened (the partition columns' exact values are added from
+            // `partition_values`)
             let mut stats = Statistics::new_unknown(&self.file_schema);
             stats.num_rows = f.rows.map(Precision::Exact).unwrap_or(Precision::Absent);
             stats.total_byte_size = Precision::Inexact(f.size as usize);
@@ -166,6 +169,55 @@ impl PinnedFiles {
             .filter(|(_, f)| !f.is_empty())
             .map(|(_, f)| FileGroup::new(f))
             .collect()
+    }
+
+    /// The files `filters` may hold rows of: those the log's statistics (and partition
+    /// values) do not exclude. Filters that cannot be judged on statistics keep every file.
+    fn files_for(&self, state: &dyn Session, filters: &[Expr]) -> Vec<&DataFile> {
+        let all = || self.files.iter().collect();
+        let Some(filter) = datafusion::logical_expr::utils::conjunction(filters.to_vec()) else {
+            return all();
+        };
+        let mut fields: Vec<FieldRef> = self.file_schema.fields().iter().cloned().collect();
+        fields.extend(self.partition_columns.iter().cloned());
+        let schema = Arc::new(Schema::new(fields));
+        let predicate = datafusion::common::DFSchema::try_from(schema.as_ref().clone())
+            .and_then(|df| state.create_physical_expr(filter, &df))
+            .and_then(|expr| {
+                datafusion::physical_optimizer::pruning::PruningPredicateBuilder::new()
+                    .with_file_schema(schema.clone())
+                    .try_build(expr)
+            });
+        let Ok(predicate) = predicate else { return all() };
+        let per_file = self
+            .files
+            .iter()
+            .map(|f| {
+                let mut stats = Statistics::new_unknown(&schema);
+                stats.num_rows = f.rows.map(Precision::Exact).unwrap_or(Precision::Absent);
+                stats.column_statistics = f.columns.clone();
+                stats.column_statistics.truncate(self.file_schema.fields().len());
+                stats.column_statistics.extend(f.partition_values.iter().map(|v| {
+                    let mut c = ColumnStatistics::new_unknown();
+                    c.min_value = Precision::Exact(v.clone());
+                    c.max_value = Precision::Exact(v.clone());
+                    c.null_count = Precision::Exact(if v.is_null() { f.rows.unwrap_or(0) } else { 0 });
+                    c
+                }));
+                Arc::new(stats)
+            })
+            .collect();
+        let stats = datafusion::common::pruning::PrunableStatistics::new(per_file, schema);
+        match predicate.prune(&stats) {
+            Ok(keep) => self
+                .files
+                .iter()
+                .zip(keep)
+                .filter(|(_, k)| *k)
+                .map(|(f, _)| f)
+                .collect(),
+            Err(_) => all(),
+        }
     }
 
     /// The table's row count, from the log (exact when every file records its own).
@@ -278,14 +330,15 @@ impl TableProvider for PinnedFiles {
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let columns: Vec<usize> = match projection {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
         };
-        if self.files.is_empty() {
+        let files = self.files_for(state, filters);
+        if files.is_empty() {
             return Ok(Arc::new(EmptyExec::new(Arc::new(self.schema.project(&columns)?))));
         }
         let indices = columns
@@ -310,7 +363,7 @@ impl TableProvider for PinnedFiles {
                 .build(),
         );
         let config = FileScanConfigBuilder::new(self.store.clone(), source)
-            .with_file_groups(self.file_groups(state.config().target_partitions()))
+            .with_file_groups(self.file_groups(files, state.config().target_partitions()))
             .with_statistics(self.statistics_of())
             .with_projection_indices(Some(indices))?
             .with_limit(limit)
