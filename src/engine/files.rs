@@ -155,9 +155,8 @@ impl PinnedFiles {
             smallest.0 += f.size;
             let mut pf = PartitionedFile::new(f.path.to_string(), f.size);
             pf.partition_values = f.partition_values.clone();
-            // the log's row count and bounds, so a file the (dynamic) filters exclude is
-            // never opened (the partition columns' exact values are added from
-            // `partition_values`)
+            // the log's row count and bounds, so a file the dynamic filters exclude is never
+            // opened (the partition columns' exact values are added from `partition_values`)
             let mut stats = Statistics::new_unknown(&self.file_schema);
             stats.num_rows = f.rows.map(Precision::Exact).unwrap_or(Precision::Absent);
             stats.total_byte_size = Precision::Inexact(f.size as usize);
@@ -178,9 +177,7 @@ impl PinnedFiles {
         let Some(filter) = datafusion::logical_expr::utils::conjunction(filters.to_vec()) else {
             return all();
         };
-        let mut fields: Vec<FieldRef> = self.file_schema.fields().iter().cloned().collect();
-        fields.extend(self.partition_columns.iter().cloned());
-        let schema = Arc::new(Schema::new(fields));
+        let schema = self.scan_schema();
         let predicate = datafusion::common::DFSchema::try_from(schema.as_ref().clone())
             .and_then(|df| state.create_physical_expr(filter, &df))
             .and_then(|expr| {
@@ -189,24 +186,7 @@ impl PinnedFiles {
                     .try_build(expr)
             });
         let Ok(predicate) = predicate else { return all() };
-        let per_file = self
-            .files
-            .iter()
-            .map(|f| {
-                let mut stats = Statistics::new_unknown(&schema);
-                stats.num_rows = f.rows.map(Precision::Exact).unwrap_or(Precision::Absent);
-                stats.column_statistics = f.columns.clone();
-                stats.column_statistics.truncate(self.file_schema.fields().len());
-                stats.column_statistics.extend(f.partition_values.iter().map(|v| {
-                    let mut c = ColumnStatistics::new_unknown();
-                    c.min_value = Precision::Exact(v.clone());
-                    c.max_value = Precision::Exact(v.clone());
-                    c.null_count = Precision::Exact(if v.is_null() { f.rows.unwrap_or(0) } else { 0 });
-                    c
-                }));
-                Arc::new(stats)
-            })
-            .collect();
+        let per_file = self.files.iter().map(|f| Arc::new(self.scan_statistics(f))).collect();
         let stats = datafusion::common::pruning::PrunableStatistics::new(per_file, schema);
         match predicate.prune(&stats) {
             Ok(keep) => self
@@ -220,15 +200,44 @@ impl PinnedFiles {
         }
     }
 
-    /// The table's row count, from the log (exact when every file records its own).
-    fn statistics_of(&self) -> Statistics {
-        let mut stats = Statistics::new_unknown(&self.schema);
-        let rows: Option<usize> = self.files.iter().map(|f| f.rows).sum();
-        if let Some(rows) = rows {
-            stats.num_rows = Precision::Exact(rows);
+    /// The columns a scan reads them in: the files' columns, then the partition columns.
+    fn scan_schema(&self) -> SchemaRef {
+        let mut fields: Vec<FieldRef> = self.file_schema.fields().iter().cloned().collect();
+        fields.extend(self.partition_columns.iter().cloned());
+        Arc::new(Schema::new(fields))
+    }
+
+    /// What the log says of a file, its columns in [`Self::scan_schema`]'s order: its row
+    /// count, size, and each column's bounds and null count (a partition column's are its
+    /// value's).
+    fn scan_statistics(&self, f: &DataFile) -> Statistics {
+        let mut columns = f.columns.clone();
+        columns.truncate(self.file_schema.fields().len());
+        columns.extend(f.partition_values.iter().map(|v| {
+            let mut c = ColumnStatistics::new_unknown();
+            c.min_value = Precision::Exact(v.clone());
+            c.max_value = Precision::Exact(v.clone());
+            c.null_count = match (v.is_null(), f.rows) {
+                (false, _) => Precision::Exact(0),
+                (true, Some(rows)) => Precision::Exact(rows),
+                (true, None) => Precision::Absent,
+            };
+            c
+        }));
+        Statistics {
+            num_rows: f.rows.map(Precision::Exact).unwrap_or(Precision::Absent),
+            total_byte_size: Precision::Inexact(f.size as usize),
+            column_statistics: columns,
         }
-        stats.total_byte_size = Precision::Inexact(self.files.iter().map(|f| f.size as usize).sum());
-        stats
+    }
+
+    /// What the log says of `files` together, in [`Self::scan_schema`]'s order: the row
+    /// count and bounds the planner estimates filters and joins from (which side of a hash
+    /// join to build, whether to broadcast it).
+    fn merged_statistics(&self, files: &[&DataFile]) -> Statistics {
+        let schema = self.scan_schema();
+        let each: Vec<Statistics> = files.iter().map(|f| self.scan_statistics(f)).collect();
+        Statistics::try_merge_iter(&each, &schema).unwrap_or_else(|_| Statistics::new_unknown(&schema))
     }
 
     /// Index in the scan's table schema (file columns, then partition columns) of column
@@ -323,7 +332,17 @@ impl TableProvider for PinnedFiles {
     }
 
     fn statistics(&self) -> Option<Statistics> {
-        Some(self.statistics_of())
+        let files: Vec<&DataFile> = self.files.iter().collect();
+        let mut merged = self.merged_statistics(&files);
+        let by_scan_index = std::mem::take(&mut merged.column_statistics);
+        merged.column_statistics = (0..self.schema.fields().len())
+            .map(|i| {
+                self.scan_index(i)
+                    .and_then(|j| by_scan_index.get(j).cloned())
+                    .unwrap_or_else(ColumnStatistics::new_unknown)
+            })
+            .collect();
+        Some(merged)
     }
 
     async fn scan(
@@ -363,8 +382,8 @@ impl TableProvider for PinnedFiles {
                 .build(),
         );
         let config = FileScanConfigBuilder::new(self.store.clone(), source)
-            .with_file_groups(self.file_groups(files, state.config().target_partitions()))
-            .with_statistics(self.statistics_of())
+            .with_file_groups(self.file_groups(files.clone(), state.config().target_partitions()))
+            .with_statistics(self.merged_statistics(&files))
             .with_projection_indices(Some(indices))?
             .with_limit(limit)
             .build();

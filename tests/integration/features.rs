@@ -473,3 +473,50 @@ async fn narrow_delta_types_read_as_their_lossless_widening() {
     let codes: Vec<&str> = c.diags.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E0304"]);
 }
+
+/// A column a later version added (schema evolution) is null in the rows of the files
+/// written before it, and a filter on it keeps only the new rows: semc reads a snapshot's
+/// files itself, each with the table's schema, not the file's.
+#[tokio::test]
+async fn a_column_added_later_reads_null_in_older_files() {
+    let program = "source t from delta(\"t\") {\n  id: int64\n  name: string\n  score: int64\n}\nmodel all_rows from t { select { id, name, score } }\nmodel scored from t {\n  where score > 0\n  select { id, score }\n}\noutput all_rows to delta(\"out/all\") mode overwrite\noutput scored to delta(\"out/scored\") mode overwrite\n";
+    let dir = workspace("feature_added_column", &[], &[("main.sem", program)]);
+    base_table(&dir.join("t"), "id", "name", 3).await;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("score", DataType::Int64, true),
+    ]));
+    let later = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(vec![3, 4])),
+            Arc::new(StringArray::from(vec!["n3", "n4"])),
+            Arc::new(Int64Array::from(vec![Some(30), None])),
+        ],
+    )
+    .unwrap();
+    DeltaTable::try_from_url(url_of(&dir.join("t")))
+        .await
+        .unwrap()
+        .write(vec![later])
+        .with_schema_mode(deltalake::operations::write::SchemaMode::Merge)
+        .await
+        .unwrap();
+    run_ok(&dir).await;
+    let mut all = table_rows(url_of(&dir.join("out/all")).as_ref()).await.1;
+    all.sort();
+    let expected: Vec<Vec<String>> = [
+        ["0", "n0", "NULL"],
+        ["1", "n1", "NULL"],
+        ["2", "n2", "NULL"],
+        ["3", "n3", "30"],
+        ["4", "n4", "NULL"],
+    ]
+    .iter()
+    .map(|r| r.iter().map(|s| s.to_string()).collect())
+    .collect();
+    assert_eq!(all, expected);
+    let scored = table_rows(url_of(&dir.join("out/scored")).as_ref()).await.1;
+    assert_eq!(scored, [["3", "30"]]);
+}
