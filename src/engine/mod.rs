@@ -211,8 +211,8 @@ pub async fn provider_with(
 /// its rows are exactly its files' rows (no deletion vectors, no column mapping); `None`
 /// otherwise, and the snapshot is read through delta-rs's scan. The same files, schema and
 /// pruning statistics as delta-rs's, without its per-batch work (a file-id column added to
-/// every row and split off again): DataFusion SQL over the same tables took 18 % longer
-/// through delta-rs's scan than over their parquet files (`benches/tpch`, TPC-H SF 1).
+/// every row and split off again): DataFusion SQL on TPC-H SF 1 took 18–26 % longer
+/// through delta-rs's scan than over the same parquet files (`benches/tpch`, two runs).
 async fn snapshot_files(
     table: &DeltaTable,
     state: &SessionState,
