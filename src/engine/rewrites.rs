@@ -430,95 +430,130 @@ impl OptimizerRule for FilteredHopsFirst {
 /// `(L ⋈ R) ⋈ S` as `L ⋈ (R ⋈ S)` when `S` is filtered and joins on `R`'s columns only
 /// (inner joins, or a left join below: the same rows, in the same columns).
 fn hops_reassociated(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
-    use datafusion::common::NullEquality::NullEqualsNothing;
-    let LogicalPlan::Join(upper) = plan else {
-        return Ok(None);
-    };
-    if upper.join_type != JoinType::Inner
-        || upper.filter.is_some()
-        || upper.null_equality != NullEqualsNothing
-        || !filtered(&upper.right)
-    {
-        return Ok(None);
-    }
-    let Some((projection, lower)) = join_on_the_left(upper) else {
+    let Some(hops) = TwoHops::of(plan) else {
         return Ok(None);
     };
     // a left join below: its rows without a match in R match no S either (S joins on R's
     // columns, and a null equals nothing), so it is an inner join here
-    if !matches!(lower.join_type, JoinType::Inner | JoinType::Left) || lower.null_equality != NullEqualsNothing {
+    if !matches!(hops.lower.join_type, JoinType::Inner | JoinType::Left) {
         return Ok(None);
     }
-    let (l, r, s) = (lower.left.schema(), lower.right.schema(), upper.right.schema());
-    let shared = |a: &DFSchema, b: &DFSchema| a.columns().iter().any(|c| b.has_column(c));
-    if shared(l, r) || shared(l, s) || shared(r, s) {
-        return Ok(None);
-    }
-    let Some(r_keys) = left_keys_within(upper, projection.is_some(), r) else {
+    let Some(r_keys) = hops.upper_keys_within(hops.lower.right.schema()) else {
         return Ok(None);
     };
-    let hop = Join::try_new(
-        lower.right.clone(),
-        upper.right.clone(),
-        r_keys
-            .into_iter()
-            .zip(upper.on.iter().map(|(_, k)| k.clone()))
-            .collect(),
-        None,
-        JoinType::Inner,
-        upper.join_constraint,
-        NullEqualsNothing,
-        false,
-    )?;
-    let joined = LogicalPlan::Join(Join::try_new(
+    let (lower, upper) = (hops.lower, hops.upper);
+    let hop = inner_join(lower.right.clone(), upper.right.clone(), r_keys, upper, None)?;
+    let joined = inner_join(
         lower.left.clone(),
         Arc::new(LogicalPlan::Join(hop)),
-        lower.on.clone(),
+        lower.on.iter().map(|(l, _)| l.clone()).collect(),
+        lower,
         lower.filter.clone(),
-        JoinType::Inner,
-        lower.join_constraint,
-        NullEqualsNothing,
-        false,
-    )?);
-    // the upper join's columns, in its order: what the projection kept, then S's
-    let Some(p) = projection else {
-        return Ok(Some(joined));
-    };
-    let columns = p.expr.iter().cloned().chain(s.columns().into_iter().map(Expr::Column));
-    Ok(Some(
-        datafusion::logical_expr::LogicalPlanBuilder::from(joined)
-            .project(columns)?
-            .build()?,
-    ))
+    )?;
+    hops.in_upper_columns(joined).map(Some)
 }
 
-/// The join `upper` stands on at its left, directly or through a projection.
-fn join_on_the_left(upper: &Join) -> Option<(Option<&datafusion::logical_expr::Projection>, &Join)> {
-    match upper.left.as_ref() {
-        LogicalPlan::Projection(p) => match p.input.as_ref() {
-            LogicalPlan::Join(j) => Some((Some(p), j)),
-            _ => None,
-        },
-        LogicalPlan::Join(j) => Some((None, j)),
-        _ => None,
+/// `upper ⋈ S` standing on `lower = L ⋈ R` (directly or through a projection): two joins
+/// in a row, the upper one inner, on equal keys, its right side filtered, and no column
+/// name shared by L, R and S.
+struct TwoHops<'a> {
+    plan: &'a LogicalPlan,
+    upper: &'a Join,
+    projection: Option<&'a datafusion::logical_expr::Projection>,
+    lower: &'a Join,
+}
+
+impl<'a> TwoHops<'a> {
+    fn of(plan: &'a LogicalPlan) -> Option<TwoHops<'a>> {
+        use datafusion::common::NullEquality::NullEqualsNothing;
+        let LogicalPlan::Join(upper) = plan else { return None };
+        if upper.join_type != JoinType::Inner
+            || upper.filter.is_some()
+            || upper.null_equality != NullEqualsNothing
+            || !filtered(&upper.right)
+        {
+            return None;
+        }
+        let (projection, lower) = match upper.left.as_ref() {
+            LogicalPlan::Projection(p) => match p.input.as_ref() {
+                LogicalPlan::Join(j) => (Some(p), j),
+                _ => return None,
+            },
+            LogicalPlan::Join(j) => (None, j),
+            _ => return None,
+        };
+        if lower.null_equality != NullEqualsNothing {
+            return None;
+        }
+        let (l, r, s) = (lower.left.schema(), lower.right.schema(), upper.right.schema());
+        let shared = |a: &DFSchema, b: &DFSchema| a.columns().iter().any(|c| b.has_column(c));
+        if shared(l, r) || shared(l, s) || shared(r, s) {
+            return None;
+        }
+        Some(TwoHops {
+            plan,
+            upper,
+            projection,
+            lower,
+        })
+    }
+
+    /// The upper join's left keys as expressions of the lower join (through the projection),
+    /// when each reads only columns of `schema`.
+    fn upper_keys_within(&self, schema: &DFSchema) -> Option<Vec<Expr>> {
+        self.upper
+            .on
+            .iter()
+            .map(|(key, _)| {
+                let key = match self.projection {
+                    Some(_) => column_below(&self.upper.left, key)?,
+                    None => key.clone(),
+                };
+                key.column_refs().iter().all(|c| schema.has_column(c)).then_some(key)
+            })
+            .collect()
+    }
+
+    /// `joined` (L, R and S joined another way) with the upper join's columns, in its
+    /// order: what the projection kept, then S's.
+    fn in_upper_columns(&self, joined: Join) -> Result<LogicalPlan> {
+        let columns: Vec<Expr> = match self.projection {
+            Some(p) => p
+                .expr
+                .iter()
+                .cloned()
+                .chain(self.upper.right.schema().columns().into_iter().map(Expr::Column))
+                .collect(),
+            None => self.plan.schema().columns().into_iter().map(Expr::Column).collect(),
+        };
+        datafusion::logical_expr::LogicalPlanBuilder::from(LogicalPlan::Join(joined))
+            .project(columns)?
+            .build()
     }
 }
 
-/// `upper`'s left keys as expressions of the join below it (through its projection, if
-/// `projected`), when each reads only columns of `schema`.
-fn left_keys_within(upper: &Join, projected: bool, schema: &DFSchema) -> Option<Vec<Expr>> {
-    upper
-        .on
-        .iter()
-        .map(|(key, _)| {
-            let key = if projected {
-                column_below(&upper.left, key)?
-            } else {
-                key.clone()
-            };
-            key.column_refs().iter().all(|c| schema.has_column(c)).then_some(key)
-        })
-        .collect()
+/// An inner join of `left` and `right` on `left_keys` = the right keys of `like` (and its
+/// constraint), with `filter`.
+fn inner_join(
+    left: Arc<LogicalPlan>,
+    right: Arc<LogicalPlan>,
+    left_keys: Vec<Expr>,
+    like: &Join,
+    filter: Option<Expr>,
+) -> Result<Join> {
+    Join::try_new(
+        left,
+        right,
+        left_keys
+            .into_iter()
+            .zip(like.on.iter().map(|(_, r)| r.clone()))
+            .collect(),
+        filter,
+        JoinType::Inner,
+        like.join_constraint,
+        datafusion::common::NullEquality::NullEqualsNothing,
+        false,
+    )
 }
 
 #[derive(Debug)]
@@ -551,21 +586,11 @@ const KEPT_AT_LEAST: u64 = 100;
 /// and the supplier's 20 %, so the order is left as it is). The other way round it never
 /// applies, so the rewrite never undoes itself.
 fn hops_by_size(plan: &LogicalPlan, rows: &TableRows) -> Result<Option<LogicalPlan>> {
-    use datafusion::common::NullEquality::NullEqualsNothing;
-    let LogicalPlan::Join(upper) = plan else {
+    let Some(hops) = TwoHops::of(plan) else {
         return Ok(None);
     };
-    if upper.join_type != JoinType::Inner
-        || upper.filter.is_some()
-        || upper.null_equality != NullEqualsNothing
-        || !filtered(&upper.right)
-    {
-        return Ok(None);
-    }
-    let Some((projection, lower)) = join_on_the_left(upper) else {
-        return Ok(None);
-    };
-    if lower.join_type != JoinType::Inner || lower.null_equality != NullEqualsNothing || !filtered(&lower.right) {
+    let (lower, upper) = (hops.lower, hops.upper);
+    if lower.join_type != JoinType::Inner || !filtered(&lower.right) {
         return Ok(None);
     }
     let (Some(a_rows), Some(b_rows)) = (largest_table(&lower.right, rows), largest_table(&upper.right, rows)) else {
@@ -574,52 +599,18 @@ fn hops_by_size(plan: &LogicalPlan, rows: &TableRows) -> Result<Option<LogicalPl
     if b_rows.saturating_mul(KEPT_AT_LEAST) > a_rows {
         return Ok(None);
     }
-    let (l, a, b) = (lower.left.schema(), lower.right.schema(), upper.right.schema());
-    let shared = |x: &DFSchema, y: &DFSchema| x.columns().iter().any(|c| y.has_column(c));
-    if shared(l, a) || shared(l, b) || shared(a, b) {
-        return Ok(None);
-    }
-    let Some(l_keys) = left_keys_within(upper, projection.is_some(), l) else {
+    let Some(l_keys) = hops.upper_keys_within(lower.left.schema()) else {
         return Ok(None);
     };
-    let with_b = Join::try_new(
-        lower.left.clone(),
-        upper.right.clone(),
-        l_keys
-            .into_iter()
-            .zip(upper.on.iter().map(|(_, k)| k.clone()))
-            .collect(),
-        None,
-        JoinType::Inner,
-        upper.join_constraint,
-        NullEqualsNothing,
-        false,
-    )?;
-    let with_a = LogicalPlan::Join(Join::try_new(
+    let with_b = inner_join(lower.left.clone(), upper.right.clone(), l_keys, upper, None)?;
+    let with_a = inner_join(
         Arc::new(LogicalPlan::Join(with_b)),
         lower.right.clone(),
-        lower.on.clone(),
+        lower.on.iter().map(|(l, _)| l.clone()).collect(),
+        lower,
         lower.filter.clone(),
-        JoinType::Inner,
-        lower.join_constraint,
-        NullEqualsNothing,
-        false,
-    )?);
-    // the upper join's columns, in its order
-    let columns: Vec<Expr> = match projection {
-        Some(p) => p
-            .expr
-            .iter()
-            .cloned()
-            .chain(b.columns().into_iter().map(Expr::Column))
-            .collect(),
-        None => plan.schema().columns().into_iter().map(Expr::Column).collect(),
-    };
-    Ok(Some(
-        datafusion::logical_expr::LogicalPlanBuilder::from(with_a)
-            .project(columns)?
-            .build()?,
-    ))
+    )?;
+    hops.in_upper_columns(with_a).map(Some)
 }
 
 /// The rows of the largest table `plan` reads, if the Delta log counts every one.

@@ -69,6 +69,14 @@ fn depth(plan: &[String], node: &str) -> usize {
         .unwrap_or_else(|| panic!("no `{node}` in\n{}", plan.join("\n")))
 }
 
+/// How deep the first join whose line names `keys` (`i_ord =`) is in `plan`.
+fn join_depth(plan: &[String], keys: &str) -> usize {
+    plan.iter()
+        .find(|l| l.contains("Join:") && l.contains(keys))
+        .map(|l| l.len() - l.trim_start().len())
+        .unwrap_or_else(|| panic!("no join on `{keys}` in\n{}", plan.join("\n")))
+}
+
 /// A semi or anti join on the base table's own columns is moved below the left joins of
 /// dotted paths: the plan shows it under them, and every row is the one a plain left join
 /// then semi (or anti) join gives — orphan rows (their order missing) and null keys kept or
@@ -341,14 +349,8 @@ output chosen to delta("out/chosen") mode overwrite
     .await;
 
     let plan = logical_plan(&dir, "chosen");
-    let depth_of = |needle: &str| {
-        plan.iter()
-            .find(|l| l.contains("Join:") && l.contains(needle))
-            .map(|l| l.len() - l.trim_start().len())
-            .unwrap_or_else(|| panic!("no join on `{needle}` in\n{}", plan.join("\n")))
-    };
     assert!(
-        depth_of("o_cust =") > depth_of("i_ord ="),
+        join_depth(&plan, "o_cust =") > join_depth(&plan, "i_ord ="),
         "orders join the chosen customers first:\n{}",
         plan.join("\n")
     );
@@ -452,14 +454,8 @@ output chosen to delta("out/chosen") mode overwrite
     .await;
 
     let plan = logical_plan(&dir, "chosen");
-    let depth_of = |needle: &str| {
-        plan.iter()
-            .find(|l| l.contains("Join:") && l.contains(needle))
-            .map(|l| l.len() - l.trim_start().len())
-            .unwrap_or_else(|| panic!("no join on `{needle}` in\n{}", plan.join("\n")))
-    };
     assert!(
-        depth_of("i_sup =") > depth_of("i_ord ="),
+        join_depth(&plan, "i_sup =") > join_depth(&plan, "i_ord ="),
         "the two suppliers join first:\n{}",
         plan.join("\n")
     );
