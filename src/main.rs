@@ -232,8 +232,9 @@ fn parse_memory(s: &str) -> Result<usize, String> {
 
 /// glibc gives threads that allocate at once arenas of their own, up to 8 per core, and
 /// memory freed in an arena stays with it: a run's engine workers and blocking readers held
-/// ~50 % more memory at peak than with one arena per core, for no gain in speed (measured
-/// with `benches/race.py`). `MALLOC_ARENA_MAX` in the environment still decides, when set.
+/// more memory at peak than with one arena per core, for no gain in speed (`benches/race.py`
+/// reports the peak RSS of `semc run`). `MALLOC_ARENA_MAX` in the environment still decides,
+/// when set.
 fn one_malloc_arena_per_core() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
