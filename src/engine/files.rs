@@ -186,7 +186,11 @@ impl PinnedFiles {
                     .try_build(expr)
             });
         let Ok(predicate) = predicate else { return all() };
-        let per_file = self.files.iter().map(|f| Arc::new(self.scan_statistics(f))).collect();
+        let per_file = self
+            .files
+            .iter()
+            .map(|f| Arc::new(self.pruning_statistics(f)))
+            .collect();
         let stats = datafusion::common::pruning::PrunableStatistics::new(per_file, schema);
         match predicate.prune(&stats) {
             Ok(keep) => self
@@ -231,6 +235,26 @@ impl PinnedFiles {
         }
     }
 
+    /// [`Self::scan_statistics`] for pruning: each unknown bound a null of its column's type
+    /// (a null bound keeps the file). DataFusion's pruning reads the column's bounds of all
+    /// files as one array: an untyped unknown among typed bounds fails to build it, and then
+    /// no file is pruned on that column — a file without statistics (or an all-null column)
+    /// would keep every other file from being pruned.
+    fn pruning_statistics(&self, f: &DataFile) -> Statistics {
+        let mut stats = self.scan_statistics(f);
+        let schema = self.scan_schema();
+        for (column, field) in stats.column_statistics.iter_mut().zip(schema.fields()) {
+            for bound in [&mut column.min_value, &mut column.max_value] {
+                if !matches!(bound, Precision::Exact(_))
+                    && let Ok(null) = ScalarValue::try_from(field.data_type())
+                {
+                    *bound = Precision::Exact(null);
+                }
+            }
+        }
+        stats
+    }
+
     /// What the log says of `files` together, in [`Self::scan_schema`]'s order: the row
     /// count and bounds the planner estimates filters and joins from (which side of a hash
     /// join to build, whether to broadcast it).
@@ -253,9 +277,16 @@ impl PinnedFiles {
     }
 }
 
+/// The most significant digits a decimal bound keeps exactly through an `f64`: delta-rs
+/// writes decimal statistics through `f64`, and a JSON number is read back as one, so
+/// `0.30000000000000001` (17 digits) is logged and read as `0.3` — a maximum below the
+/// file's real one, which would prune a file holding matching rows.
+const F64_EXACT_DIGITS: u8 = 15;
+
 /// A file's column bounds and null counts from its `stats` in the log, for the types whose
-/// Delta statistics are exact (integers, decimals, dates); strings (truncated to a prefix),
-/// timestamps (truncated to milliseconds) and floats (NaN) are left unknown.
+/// Delta statistics are exact (integers, dates, decimals of at most [`F64_EXACT_DIGITS`]
+/// digits); strings (truncated to a prefix), timestamps (truncated to milliseconds), floats
+/// (NaN) and wider decimals are left unknown.
 fn column_statistics(fields: &[Field], stats: Option<&str>) -> Vec<ColumnStatistics> {
     use datafusion::arrow::datatypes::DataType as T;
     let json: Option<serde_json::Value> = stats.and_then(|s| serde_json::from_str(s).ok());
@@ -263,10 +294,11 @@ fn column_statistics(fields: &[Field], stats: Option<&str>) -> Vec<ColumnStatist
     fields
         .iter()
         .map(|f| {
-            let exact = matches!(
-                f.data_type(),
-                T::Int8 | T::Int16 | T::Int32 | T::Int64 | T::Decimal128(..) | T::Decimal256(..) | T::Date32
-            );
+            let exact = match f.data_type() {
+                T::Int8 | T::Int16 | T::Int32 | T::Int64 | T::Date32 => true,
+                T::Decimal128(digits, _) | T::Decimal256(digits, _) => *digits <= F64_EXACT_DIGITS,
+                _ => false,
+            };
             let bound = |kind: &str| {
                 let text = match of(kind, f.name())? {
                     serde_json::Value::Number(n) => n.to_string(),

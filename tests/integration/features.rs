@@ -2,7 +2,7 @@
 //! produce them: semc reads each faithfully or refuses it with a diagnostic — never a silent
 //! wrong answer.
 
-use crate::fixtures::{run_ok, table_rows, workspace};
+use crate::fixtures::{run_ok, table_rows, url_of, workspace, write_batch};
 use datafusion::arrow::array::{Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -11,10 +11,6 @@ use semc::run;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
-
-fn url_of(p: &Path) -> url::Url {
-    url::Url::from_directory_path(std::fs::canonicalize(p).unwrap()).unwrap()
-}
 
 /// A batch of `id` (int64) and `name` (string) columns, both nullable, named as given.
 fn id_name(id_col: &str, name_col: &str, ids: Vec<i64>, names: Vec<Option<String>>) -> RecordBatch {
@@ -39,23 +35,9 @@ fn numbered(id_col: &str, name_col: &str, n: i64) -> RecordBatch {
     )
 }
 
-/// Writes `batch` as a new table at `dir` (one file, parquet written with `props`).
-async fn new_table(
-    dir: &Path,
-    batch: RecordBatch,
-    props: Option<deltalake::parquet::file::properties::WriterProperties>,
-) {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut w = DeltaTable::try_from_url(url_of(dir)).await.unwrap().write(vec![batch]);
-    if let Some(p) = props {
-        w = w.with_writer_properties(p);
-    }
-    w.await.unwrap();
-}
-
 /// A one-file table at `dir`: `id` 0..n and `name` "n<id>", columns named as given.
 async fn base_table(dir: &Path, id_col: &str, name_col: &str, n: i64) {
-    new_table(dir, numbered(id_col, name_col, n), None).await;
+    write_batch(dir, numbered(id_col, name_col, n), None).await;
 }
 
 /// The actions of commit `v` of the table at `dir`.
@@ -251,7 +233,7 @@ async fn explain_analyze_shows_row_groups_pruned() {
     let props = deltalake::parquet::file::properties::WriterProperties::builder()
         .set_max_row_group_row_count(Some(1000))
         .build();
-    new_table(&dir.join("t"), numbered("id", "name", 10_000), Some(props)).await;
+    write_batch(&dir.join("t"), numbered("id", "name", 10_000), Some(props)).await;
     let text = run::explain(&dir.join("main.sem"), "m", true)
         .await
         .unwrap_or_else(|_| panic!("explain"));
@@ -276,7 +258,7 @@ async fn strict_runs_verify_source_constraints() {
     let dir = workspace("feature_source_constraints", &[], &[("main.sem", decl)]);
     // id 3 twice, one null name, one name that is not "n…"
     let names = ["n1", "", "n3", "n3", "x4", "n5"].map(|n| (!n.is_empty()).then(|| n.to_string()));
-    new_table(
+    write_batch(
         &dir.join("t"),
         id_name("id", "name", vec![1, 2, 3, 3, 4, 5], names.to_vec()),
         None,
@@ -438,7 +420,7 @@ async fn narrow_delta_types_read_as_their_lossless_widening() {
         ],
     )
     .unwrap();
-    new_table(&dir.join("t"), batch, None).await;
+    write_batch(&dir.join("t"), batch, None).await;
     let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
     assert!(!c.has_errors(), "{}", semc::diag::render(&c.ws.map, &c.diags, false));
     let r = run_ok(&dir).await;

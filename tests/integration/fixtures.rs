@@ -157,6 +157,29 @@ pub fn semc(args: &[&str]) -> (i32, String, String) {
     semc_with(args, &[])
 }
 
+/// The `file://` URL of a local table folder.
+pub fn url_of(dir: &Path) -> url::Url {
+    url::Url::from_directory_path(std::fs::canonicalize(dir).unwrap()).unwrap()
+}
+
+/// Writes `batch` to the table at `dir` as one new file (the table is created if absent,
+/// else appended to), parquet written with `props`.
+pub async fn write_batch(
+    dir: &Path,
+    batch: datafusion::arrow::record_batch::RecordBatch,
+    props: Option<deltalake::parquet::file::properties::WriterProperties>,
+) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut w = deltalake::DeltaTable::try_from_url(url_of(dir))
+        .await
+        .unwrap()
+        .write(vec![batch]);
+    if let Some(p) = props {
+        w = w.with_writer_properties(p);
+    }
+    w.await.unwrap();
+}
+
 /// A fresh workspace folder: `links` are symlinks to fixture tables, `files` are written.
 pub fn workspace(name: &str, links: &[(&str, &str)], files: &[(&str, &str)]) -> PathBuf {
     let dir = root().join("ws").join(name);

@@ -19,3 +19,4 @@ mod props;
 mod rewrites;
 #[cfg(feature = "cloud")]
 mod s3;
+mod statistics;
