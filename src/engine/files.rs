@@ -23,6 +23,7 @@ use datafusion::datasource::object_store::ObjectStoreUrl;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::object_store::ObjectMeta;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use deltalake::DeltaTable;
@@ -153,7 +154,15 @@ impl PinnedFiles {
                 break;
             };
             smallest.0 += f.size;
-            let mut pf = PartitionedFile::new(f.path.to_string(), f.size);
+            // the path as parsed: `PartitionedFile::new` would encode a `%` in it again (a
+            // partition directory `city=a%2Fb` would be looked for as `city=a%252Fb`)
+            let mut pf = PartitionedFile::new_from_meta(ObjectMeta {
+                location: f.path.clone(),
+                last_modified: Default::default(),
+                size: f.size,
+                e_tag: None,
+                version: None,
+            });
             pf.partition_values = f.partition_values.clone();
             // the log's row count and bounds, so a file the dynamic filters exclude is never
             // opened (the partition columns' exact values are added from `partition_values`)
@@ -339,7 +348,7 @@ fn file_url(root: &Url, logged: &str) -> std::result::Result<Url, String> {
     if !base.path().ends_with('/') {
         base.set_path(&format!("{}/", base.path()));
     }
-    // the log's (decoded) path, encoded again segment by segment
+    // the file's path (the log's, decoded by delta-rs), encoded segment by segment
     let mut url = base.clone();
     url.path_segments_mut()
         .map_err(|_| format!("`{root}` cannot hold a file path"))?
