@@ -119,11 +119,14 @@ impl PinnedFiles {
             let raw = f.partition_values_map();
             let partition_values = partition_columns
                 .iter()
-                .map(|c| match raw.get(c.name()).cloned().flatten() {
-                    Some(v) => ScalarValue::try_from_string(v.clone(), c.data_type())
-                        .map_err(|e| at(&format!("partition value `{v}` of `{}` in `{logged}`: {e}", c.name()))),
-                    None => ScalarValue::try_from(c.data_type()).map_err(|e| at(&e.to_string())),
-                })
+                // Delta: "an empty string for any type translates to a null partition value"
+                .map(
+                    |c| match raw.get(c.name()).cloned().flatten().filter(|v| !v.is_empty()) {
+                        Some(v) => ScalarValue::try_from_string(v.clone(), c.data_type())
+                            .map_err(|e| at(&format!("partition value `{v}` of `{}` in `{logged}`: {e}", c.name()))),
+                        None => ScalarValue::try_from(c.data_type()).map_err(|e| at(&e.to_string())),
+                    },
+                )
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             files.push(DataFile {
                 path: datafusion::object_store::path::Path::from_url_path(url.path())
