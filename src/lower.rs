@@ -292,9 +292,18 @@ impl<'a> Lowerer<'a> {
                     BinOp::Mod => Operator::Modulo,
                     BinOp::Concat => Operator::StringConcat,
                 };
-                binary_expr(self.expr(l)?, o, self.expr(r)?)
+                let (lx, rx) = (self.expr(l)?, self.expr(r)?);
+                match can_overflow(*op, l.ty, r.ty) {
+                    true => self.checked(o, lx, rx)?,
+                    false => binary_expr(lx, o, rx),
+                }
             }
             TExprKind::Not(x) => Expr::Not(b(x)?),
+            TExprKind::Neg(x) if matches!(x.ty, Type::Int32 | Type::Int64) => {
+                // `-x` is `0 - x`: the engine's negation wraps the smallest integer around
+                let zero = Expr::Literal(ScalarValue::new_zero(&x.ty.to_arrow())?, None);
+                self.checked(Operator::Minus, zero, self.expr(x)?)?
+            }
             TExprKind::Neg(x) => Expr::Negative(b(x)?),
             TExprKind::IsNull(x, neg) => {
                 if *neg {
@@ -365,7 +374,8 @@ impl<'a> Lowerer<'a> {
                 if a.is_empty() {
                     a.push(lit(1i64));
                 }
-                let rounded_average = round_average(sig, args, &mut a, e.ty);
+                let rounded_average =
+                    round_average(sig, args, &mut a, e.ty).or_else(|| checked_sum(sig, args, &mut a, e.ty));
                 let call = udaf.call(a);
                 let call = if sig.props.distinct {
                     call.distinct().build()?
@@ -405,6 +415,20 @@ fn scalar(v: &Value, ty: Type) -> Result<ScalarValue> {
 }
 
 impl Lowerer<'_> {
+    /// `l op r` computed by the engine function that fails on overflow
+    /// ([`crate::engine::checked`]).
+    fn checked(&self, op: Operator, l: Expr, r: Expr) -> Result<Expr> {
+        let name = crate::engine::checked::CheckedArithmetic::name_of(op)
+            .ok_or_else(|| internal(format!("no checked form of {op}")))?;
+        let udf = self
+            .state
+            .scalar_functions()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| internal(format!("engine has no function {name}")))?;
+        Ok(udf.call(vec![l, r]))
+    }
+
     /// A window function (or an aggregate over a window), cast to its checked type (the
     /// engine's ranks are unsigned).
     fn window(&self, w: &WindowIr, ty: Type) -> Result<Expr> {
@@ -431,7 +455,7 @@ impl Lowerer<'_> {
         if args.is_empty() && sig.aggregate {
             args.push(lit(1i64));
         }
-        let rounded = round_average(sig, &w.args, &mut args, ty);
+        let rounded = round_average(sig, &w.args, &mut args, ty).or_else(|| checked_sum(sig, &w.args, &mut args, ty));
         let partition = w.partition.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?;
         let mut order = w
             .order
@@ -464,6 +488,48 @@ impl Lowerer<'_> {
             rounded.unwrap_or_else(|| ty.to_arrow()),
         )))
     }
+}
+
+/// Whether `l op r` can leave the engine's result type: integer `+`, `-` and `*` always (the
+/// engine wraps around), decimal ones when the exact result needs more than 38 digits (the
+/// engine caps the precision and lets a value outgrow it).
+fn can_overflow(op: BinOp, l: Type, r: Type) -> bool {
+    // digits and scale; an integer as the engine coerces it to a decimal
+    let digits = |t: Type| match t {
+        Type::Int32 => Some((10i16, 0i16)),
+        Type::Int64 => Some((20, 0)),
+        Type::Decimal(p, s) => Some((i16::from(p), i16::from(s))),
+        _ => None,
+    };
+    let (Some((p1, s1)), Some((p2, s2))) = (digits(l), digits(r)) else {
+        return false;
+    };
+    let integers = matches!(l, Type::Int32 | Type::Int64) && matches!(r, Type::Int32 | Type::Int64);
+    let exact = match op {
+        BinOp::Add | BinOp::Sub => s1.max(s2) + (p1 - s1).max(p2 - s2) + 1,
+        BinOp::Mul => p1 + p2 + 1,
+        _ => return false,
+    };
+    integers || exact > 38
+}
+
+/// The engine's sum wraps around on integer overflow and lets a decimal sum outgrow its
+/// precision. Summed in a type that cannot overflow on any number of rows (integers as
+/// `decimal(38, 0)`, decimals of over 28 digits as 256-bit decimals), then cast to the
+/// checked type, a sum that does not fit fails the cast (E0409) instead. Widens the argument
+/// in `lowered` and gives the type to cast the sum to (None when this is no such sum).
+fn checked_sum(sig: &crate::syntax::Signature, args: &[TExpr], lowered: &mut [Expr], ty: Type) -> Option<DataType> {
+    let ReturnRule::Sum(k) = sig.ret else {
+        return None;
+    };
+    let wide = match args.get(k - 1).map(|x| x.ty)? {
+        Type::Int32 | Type::Int64 => DataType::Decimal128(38, 0),
+        Type::Decimal(p, s) if p > 28 => DataType::Decimal256(76, s),
+        _ => return None,
+    };
+    let x = lowered[k - 1].clone();
+    lowered[k - 1] = Expr::Cast(Cast::new(Box::new(x), wide));
+    Some(ty.to_arrow())
 }
 
 /// The engine's decimal average truncates at its result scale; computed over the argument

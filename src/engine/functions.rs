@@ -9,7 +9,11 @@ use std::sync::Arc;
 
 /// Every function semc adds: registered in each session, and on each node of a cluster.
 pub fn all() -> Vec<Arc<datafusion::logical_expr::ScalarUDF>> {
-    vec![Arc::new(datafusion::logical_expr::ScalarUDF::from(DateDiff::default()))]
+    let mut all = vec![Arc::new(datafusion::logical_expr::ScalarUDF::from(DateDiff::default()))];
+    all.extend(
+        super::checked::CheckedArithmetic::all().map(|f| Arc::new(datafusion::logical_expr::ScalarUDF::from(f))),
+    );
+    all
 }
 
 /// The time units `date_diff` and `date_trunc` take.

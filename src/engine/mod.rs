@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 mod changes;
+pub mod checked;
 pub mod files;
 pub mod functions;
 mod pinned;

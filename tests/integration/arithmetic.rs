@@ -1,0 +1,109 @@
+//! Arithmetic on the data's values: exact wherever the result fits its type, and where it
+//! does not, E0409 with nothing committed — never a number wrapped around.
+
+use crate::fixtures::{fresh_dir, semc, table_rows, url_of, write_batch};
+use datafusion::arrow::array::{ArrayRef, Decimal128Array, Int32Array, Int64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use std::sync::Arc;
+
+/// Rows 1 and 2 hold the extremes of each type, rows 3 and 4 values whose results fit.
+const PROGRAM: &str = r#"
+source t from delta("t") { id: int64  v: int64  i: int32  d: decimal(38, 3) }
+model plus from t { where id == 1  derive { x = v + 1 }  select { id, x } }
+model minus from t { where id == 2  derive { x = v - 1 }  select { id, x } }
+model negated from t { where id == 2  derive { x = -v }  select { id, x } }
+model squared from t { where id == 1  derive { x = i * i }  select { id, x } }
+model total from t { where id == 1 or id == 4  aggregate { x = sum(v) } }
+model running from t { where id == 1 or id == 4  derive { x = sum(v) over (order by id) }  select { id, x } }
+model decimal_total from t { where id <= 2  aggregate { x = sum(d) } }
+model decimal_product from t { where id == 1  derive { x = d * d }  select { id, x } }
+model fits from t {
+  where id >= 3
+  derive { a = v + 1, b = -v, c = i * i, e = d * d }
+  select { id, a, b, c, e }
+}
+model fits_total from t { where id >= 3  aggregate { x = sum(v), y = sum(d) } }
+output plus to delta("out/plus") mode overwrite
+output minus to delta("out/minus") mode overwrite
+output negated to delta("out/negated") mode overwrite
+output squared to delta("out/squared") mode overwrite
+output total to delta("out/total") mode overwrite
+output running to delta("out/running") mode overwrite
+output decimal_total to delta("out/decimal_total") mode overwrite
+output decimal_product to delta("out/decimal_product") mode overwrite
+output fits to delta("out/fits") mode overwrite
+output fits_total to delta("out/fits_total") mode overwrite
+"#;
+
+#[tokio::test]
+async fn an_overflow_fails_the_run_instead_of_wrapping_around() {
+    let dir = fresh_dir("arithmetic_overflow", &[]);
+    std::fs::write(dir.join("main.sem"), PROGRAM).unwrap();
+    // 10^35 - 0.001, the largest decimal(38, 3)
+    let largest_decimal = 10i128.pow(38) - 1;
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(vec![1, 2, 3, 4])),
+        Arc::new(Int64Array::from(vec![i64::MAX, i64::MIN, -7, i64::MAX - 1])),
+        Arc::new(Int32Array::from(vec![i32::MAX, i32::MIN, 46_340, -3])),
+        Arc::new(
+            Decimal128Array::from(vec![largest_decimal, largest_decimal, 1_500, -2_250])
+                .with_precision_and_scale(38, 3)
+                .unwrap(),
+        ),
+    ];
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("v", DataType::Int64, true),
+        Field::new("i", DataType::Int32, true),
+        Field::new("d", DataType::Decimal128(38, 3), true),
+    ]));
+    write_batch(&dir.join("t"), RecordBatch::try_new(schema, columns).unwrap(), None).await;
+    let main = dir.join("main.sem");
+
+    for output in [
+        "plus",
+        "minus",
+        "negated",
+        "squared",
+        "total",
+        "running",
+        "decimal_total",
+        "decimal_product",
+    ] {
+        let (code, _, err) = semc(&["run", main.to_str().unwrap(), "--output", output]);
+        assert_eq!(code, 1, "{output}: {err}");
+        assert!(err.contains("E0409"), "{output}: {err}");
+        assert!(
+            !dir.join("out").join(output).join("_delta_log").exists(),
+            "{output}: nothing committed"
+        );
+    }
+
+    let (code, _, err) = semc(&[
+        "run",
+        main.to_str().unwrap(),
+        "--output",
+        "fits",
+        "--output",
+        "fits_total",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut fits = table_rows(url_of(&dir.join("out/fits")).as_ref()).await.1;
+    fits.sort();
+    assert_eq!(
+        fits,
+        [
+            ["3", "-6", "7", "2147395600", "2.250000"],
+            [
+                "4",
+                &i64::MAX.to_string(),
+                &(-(i64::MAX - 1)).to_string(),
+                "9",
+                "5.062500"
+            ],
+        ]
+    );
+    let total = table_rows(url_of(&dir.join("out/fits_total")).as_ref()).await.1;
+    assert_eq!(total, [[(i64::MAX - 8).to_string(), "-0.750".to_string()]]);
+}
