@@ -293,7 +293,7 @@ impl<'a> Lowerer<'a> {
                     BinOp::Concat => Operator::StringConcat,
                 };
                 let (lx, rx) = (self.expr(l)?, self.expr(r)?);
-                match can_overflow(*op, l.ty, r.ty) {
+                match can_overflow(*op, l, r, e.ty) {
                     true => self.checked(o, lx, rx)?,
                     false => binary_expr(lx, o, rx),
                 }
@@ -490,41 +490,71 @@ impl Lowerer<'_> {
     }
 }
 
-/// Whether `l op r` can leave the engine's result type: integer `+`, `-` and `*` always (the
-/// engine wraps around), decimal ones when the exact result needs more than 38 digits (the
-/// engine caps the precision and lets a value outgrow it).
-fn can_overflow(op: BinOp, l: Type, r: Type) -> bool {
-    // digits and scale; an integer as the engine coerces it to a decimal
-    let digits = |t: Type| match t {
-        Type::Int32 => Some((10i16, 0i16)),
-        Type::Int64 => Some((20, 0)),
-        Type::Decimal(p, s) => Some((i16::from(p), i16::from(s))),
-        _ => None,
-    };
-    let (Some((p1, s1)), Some((p2, s2))) = (digits(l), digits(r)) else {
+/// An upper bound on an expression's magnitude, as (integer digits, scale): its values are
+/// below 10^digits. From the type, narrowed by what the expression computes: `1 - l_discount`
+/// is typed `decimal(23, 2)` (an integer literal counts as 20 digits) but stays below 10^14.
+fn magnitude(e: &TExpr) -> Option<(i16, i16)> {
+    let digits = |v: u128| (v.checked_ilog10().unwrap_or(0) + 1) as i16;
+    match &e.kind {
+        TExprKind::Lit(Value::Int(i)) => Some((digits(i.unsigned_abs().into()), 0)),
+        TExprKind::Lit(Value::Decimal(v, _, s)) => {
+            let s = i16::from(*s);
+            Some(((digits(v.unsigned_abs()) - s).max(0), s))
+        }
+        TExprKind::Neg(x) => magnitude(x),
+        TExprKind::Binary(op @ (BinOp::Add | BinOp::Sub | BinOp::Mul), l, r) => {
+            let ((i1, s1), (i2, s2)) = (magnitude(l)?, magnitude(r)?);
+            Some(match op {
+                BinOp::Mul => (i1 + i2, s1 + s2),
+                _ => (i1.max(i2) + 1, s1.max(s2)),
+            })
+        }
+        _ => match e.ty {
+            Type::Int32 => Some((10, 0)),
+            Type::Int64 => Some((19, 0)),
+            Type::Decimal(p, s) => Some((i16::from(p) - i16::from(s), i16::from(s))),
+            _ => None,
+        },
+    }
+}
+
+/// Whether `l op r` (of checked type `ty`) can leave that type: the engine's integer `+`,
+/// `-` and `*` wrap around, and its decimal ones let a value outgrow the precision (it
+/// caps the precision at 38).
+fn can_overflow(op: BinOp, l: &TExpr, r: &TExpr, ty: Type) -> bool {
+    if !matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul) {
+        return false;
+    }
+    let (Some((i1, s1)), Some((i2, s2))) = (magnitude(l), magnitude(r)) else {
         return false;
     };
-    let integers = matches!(l, Type::Int32 | Type::Int64) && matches!(r, Type::Int32 | Type::Int64);
-    let exact = match op {
-        BinOp::Add | BinOp::Sub => s1.max(s2) + (p1 - s1).max(p2 - s2) + 1,
-        BinOp::Mul => p1 + p2 + 1,
-        _ => return false,
+    let (digits, scale) = match op {
+        BinOp::Mul => (i1 + i2, s1 + s2),
+        _ => (i1.max(i2) + 1, s1.max(s2)),
     };
-    integers || exact > 38
+    match ty {
+        // below 10^9 fits an int32, below 10^18 an int64
+        Type::Int32 => digits > 9,
+        Type::Int64 => digits > 18,
+        Type::Decimal(p, s) => digits > i16::from(p) - i16::from(s) || scale > i16::from(s),
+        _ => false,
+    }
 }
 
 /// The engine's sum wraps around on integer overflow and lets a decimal sum outgrow its
 /// precision. Summed in a type that cannot overflow on any number of rows (integers as
-/// `decimal(38, 0)`, decimals of over 28 digits as 256-bit decimals), then cast to the
+/// `decimal(38, 0)`, decimals that may reach 29 digits as 256-bit decimals), then cast to the
 /// checked type, a sum that does not fit fails the cast (E0409) instead. Widens the argument
 /// in `lowered` and gives the type to cast the sum to (None when this is no such sum).
 fn checked_sum(sig: &crate::syntax::Signature, args: &[TExpr], lowered: &mut [Expr], ty: Type) -> Option<DataType> {
     let ReturnRule::Sum(k) = sig.ret else {
         return None;
     };
-    let wide = match args.get(k - 1).map(|x| x.ty)? {
+    let arg = args.get(k - 1)?;
+    let wide = match arg.ty {
         Type::Int32 | Type::Int64 => DataType::Decimal128(38, 0),
-        Type::Decimal(p, s) if p > 28 => DataType::Decimal256(76, s),
+        // the engine's decimal sum has 10 more digits than its argument, up to 38
+        Type::Decimal(_, s) if magnitude(arg).is_some_and(|(i, s)| i + s + 10 > 38) => DataType::Decimal256(76, s),
         _ => return None,
     };
     let x = lowered[k - 1].clone();
