@@ -364,18 +364,26 @@ impl<'a> Lowerer<'a> {
             }
             TExprKind::Agg(fi, args) => {
                 let sig = &self.program.functions[*fi];
+                let risk = sum_overflow(sig, args);
+                // a decimal sum that may overflow: the engine's sum, with checked additions
+                let engine = match risk {
+                    Some(SumOverflow::Decimal) => crate::engine::checked::CheckedSum::NAME,
+                    _ => sig.engine.as_str(),
+                };
                 let udaf = self
                     .state
                     .aggregate_functions()
-                    .get(&sig.engine)
+                    .get(engine)
                     .cloned()
-                    .ok_or_else(|| internal(format!("engine has no aggregate {}", sig.engine)))?;
+                    .ok_or_else(|| internal(format!("engine has no aggregate {engine}")))?;
                 let mut a = args.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?;
                 if a.is_empty() {
                     a.push(lit(1i64));
                 }
-                let rounded_average =
-                    round_average(sig, args, &mut a, e.ty).or_else(|| checked_sum(sig, args, &mut a, e.ty));
+                let rounded_average = round_average(sig, args, &mut a, e.ty).or_else(|| match risk {
+                    Some(SumOverflow::Integer) => summed_wide(sig, &mut a, DataType::Decimal128(38, 0), e.ty),
+                    _ => None,
+                });
                 let call = udaf.call(a);
                 let call = if sig.props.distinct {
                     call.distinct().build()?
@@ -455,7 +463,14 @@ impl Lowerer<'_> {
         if args.is_empty() && sig.aggregate {
             args.push(lit(1i64));
         }
-        let rounded = round_average(sig, &w.args, &mut args, ty).or_else(|| checked_sum(sig, &w.args, &mut args, ty));
+        // a sum over a window that may overflow is summed wide (its frame may retract rows)
+        let rounded = round_average(sig, &w.args, &mut args, ty).or_else(|| match (sum_overflow(sig, &w.args), ty) {
+            (Some(SumOverflow::Integer), _) => summed_wide(sig, &mut args, DataType::Decimal128(38, 0), ty),
+            (Some(SumOverflow::Decimal), Type::Decimal(_, s)) => {
+                summed_wide(sig, &mut args, DataType::Decimal256(76, s), ty)
+            }
+            _ => None,
+        });
         let partition = w.partition.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?;
         let mut order = w
             .order
@@ -541,23 +556,38 @@ fn can_overflow(op: BinOp, l: &TExpr, r: &TExpr, ty: Type) -> bool {
     }
 }
 
-/// The engine's sum wraps around on integer overflow and lets a decimal sum outgrow its
-/// precision. Summed in a type that cannot overflow on any number of rows (integers as
-/// `decimal(38, 0)`, decimals that may reach 29 digits as 256-bit decimals), then cast to the
-/// checked type, a sum that does not fit fails the cast (E0409) instead. Widens the argument
-/// in `lowered` and gives the type to cast the sum to (None when this is no such sum).
-fn checked_sum(sig: &crate::syntax::Signature, args: &[TExpr], lowered: &mut [Expr], ty: Type) -> Option<DataType> {
+/// Why a sum may leave its type.
+#[derive(Clone, Copy)]
+enum SumOverflow {
+    /// The engine's integer sum wraps around.
+    Integer,
+    /// The engine's decimal sum (10 more digits than its argument, up to 38) wraps its 128
+    /// bits around and lets the result outgrow the precision: an argument that may reach 29
+    /// digits can overflow it.
+    Decimal,
+}
+
+/// Whether `sig` is a sum over `args` that may leave its type.
+fn sum_overflow(sig: &crate::syntax::Signature, args: &[TExpr]) -> Option<SumOverflow> {
     let ReturnRule::Sum(k) = sig.ret else {
         return None;
     };
     let arg = args.get(k - 1)?;
-    let wide = match arg.ty {
-        Type::Int32 | Type::Int64 => DataType::Decimal128(38, 0),
-        // the engine's decimal sum has 10 more digits than its argument, up to 38
-        Type::Decimal(_, s) if magnitude(arg).is_some_and(|(i, s)| i + s + 10 > 38) => DataType::Decimal256(76, s),
-        _ => return None,
+    match arg.ty {
+        Type::Int32 | Type::Int64 => Some(SumOverflow::Integer),
+        Type::Decimal(..) if magnitude(arg).is_some_and(|(i, s)| i + s + 10 > 38) => Some(SumOverflow::Decimal),
+        _ => None,
+    }
+}
+
+/// A sum computed in the `wide` type, which no number of rows overflows, and then cast to
+/// the checked type: a sum that does not fit fails the cast (E0409). Widens the argument in
+/// `lowered` and gives the type to cast the sum to.
+fn summed_wide(sig: &crate::syntax::Signature, lowered: &mut [Expr], wide: DataType, ty: Type) -> Option<DataType> {
+    let ReturnRule::Sum(k) = sig.ret else {
+        return None;
     };
-    let x = lowered[k - 1].clone();
+    let x = lowered.get(k - 1)?.clone();
     lowered[k - 1] = Expr::Cast(Cast::new(Box::new(x), wide));
     Some(ty.to_arrow())
 }

@@ -52,6 +52,9 @@ fn session_state(config: SessionConfig) -> Result<SessionState> {
     for f in functions::all() {
         state.register_udf(f)?;
     }
+    for f in functions::aggregates() {
+        state.register_udaf(f)?;
+    }
     Ok(state)
 }
 

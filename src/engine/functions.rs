@@ -16,6 +16,14 @@ pub fn all() -> Vec<Arc<datafusion::logical_expr::ScalarUDF>> {
     all
 }
 
+/// Every aggregate function semc adds: registered in each session, and on each node of a
+/// cluster.
+pub fn aggregates() -> Vec<Arc<datafusion::logical_expr::AggregateUDF>> {
+    vec![Arc::new(datafusion::logical_expr::AggregateUDF::from(
+        super::checked::CheckedSum::default(),
+    ))]
+}
+
 /// The time units `date_diff` and `date_trunc` take.
 pub const TIME_UNITS: &[&str] = &["year", "quarter", "month", "week", "day", "hour", "minute", "second"];
 

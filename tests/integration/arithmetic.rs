@@ -17,6 +17,8 @@ model squared from t { where id == 1  derive { x = i * i }  select { id, x } }
 model total from t { where id == 1 or id == 4  aggregate { x = sum(v) } }
 model running from t { where id == 1 or id == 4  derive { x = sum(v) over (order by id) }  select { id, x } }
 model decimal_total from t { where id <= 2  aggregate { x = sum(d) } }
+model decimal_groups from t { where id <= 2  group by k = id < 10  aggregate { x = sum(d) } }
+model decimal_running from t { where id <= 2  derive { x = sum(d) over (order by id) }  select { id, x } }
 model decimal_product from t { where id == 1  derive { x = d * d }  select { id, x } }
 model fits from t {
   where id >= 3
@@ -31,6 +33,8 @@ output squared to delta("out/squared") mode overwrite
 output total to delta("out/total") mode overwrite
 output running to delta("out/running") mode overwrite
 output decimal_total to delta("out/decimal_total") mode overwrite
+output decimal_groups to delta("out/decimal_groups") mode overwrite
+output decimal_running to delta("out/decimal_running") mode overwrite
 output decimal_product to delta("out/decimal_product") mode overwrite
 output fits to delta("out/fits") mode overwrite
 output fits_total to delta("out/fits_total") mode overwrite
@@ -69,6 +73,8 @@ async fn an_overflow_fails_the_run_instead_of_wrapping_around() {
         "total",
         "running",
         "decimal_total",
+        "decimal_groups",
+        "decimal_running",
         "decimal_product",
     ] {
         let (code, _, err) = semc(&["run", main.to_str().unwrap(), "--output", output]);
