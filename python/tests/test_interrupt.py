@@ -27,9 +27,10 @@ RUNNER = textwrap.dedent(
 )
 
 
-# Outputs committed after the 22 queries': a run commits only once every output is computed
-# and verified, so without them the 22 commits could all land within one of the 50 ms
-# between the run's checks for a signal, and the signal would come too late.
+# Outputs committed after the 22 queries' (outputs commit in the order of their names): a
+# run commits only once every output is computed and verified, so without them the 22
+# commits could all land within one of the 50 ms between the run's checks for a signal,
+# and the signal would come too late.
 MORE_OUTPUTS = 200
 
 
@@ -37,7 +38,7 @@ def test_sigint_stops_the_run_and_leaves_committed_versions(demo: Path) -> None:
     outputs = demo / "out"
     (demo / "zz_more_outputs.sem").write_text(
         "".join(
-            f'model more_{i:03} from region {{ }}\noutput more_{i:03} to delta("out/more_{i:03}") mode overwrite\n'
+            f'model zz_more_{i:03} from region {{ }}\noutput zz_more_{i:03} to delta("out/zz_more_{i:03}") mode overwrite\n'
             for i in range(MORE_OUTPUTS)
         )
     )
