@@ -336,12 +336,7 @@ impl<'a> Lowerer<'a> {
             TExprKind::Cast(x, t) => Expr::Cast(Cast::new(b(x)?, t.to_arrow())),
             TExprKind::Call(fi, args) => {
                 let sig = &self.program.functions[*fi];
-                let udf = self
-                    .state
-                    .scalar_functions()
-                    .get(&sig.engine)
-                    .cloned()
-                    .ok_or_else(|| internal(format!("engine has no function {}", sig.engine)))?;
+                let udf = self.scalar_function(&sig.engine)?;
                 let mut a = vec![];
                 if let Some(c) = &sig.engine_const {
                     a.push(lit(c.clone()));
@@ -351,12 +346,7 @@ impl<'a> Lowerer<'a> {
                 }
                 let call = udf.call(a);
                 if sig.props.hex {
-                    let encode = self
-                        .state
-                        .scalar_functions()
-                        .get("encode")
-                        .cloned()
-                        .ok_or_else(|| internal("engine has no function encode"))?;
+                    let encode = self.scalar_function("encode")?;
                     encode.call(vec![call, lit("hex")])
                 } else {
                     call
@@ -370,12 +360,7 @@ impl<'a> Lowerer<'a> {
                     Some(SumOverflow::Decimal) => crate::engine::checked::CheckedSum::NAME,
                     _ => sig.engine.as_str(),
                 };
-                let udaf = self
-                    .state
-                    .aggregate_functions()
-                    .get(engine)
-                    .cloned()
-                    .ok_or_else(|| internal(format!("engine has no aggregate {engine}")))?;
+                let udaf = self.aggregate_function(engine)?;
                 let mut a = args.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?;
                 if a.is_empty() {
                     a.push(lit(1i64));
@@ -423,18 +408,30 @@ fn scalar(v: &Value, ty: Type) -> Result<ScalarValue> {
 }
 
 impl Lowerer<'_> {
+    /// The session's scalar function `name` (the engine's, or one semc registered).
+    fn scalar_function(&self, name: &str) -> Result<Arc<datafusion::logical_expr::ScalarUDF>> {
+        self.state
+            .scalar_functions()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| internal(format!("engine has no function {name}")))
+    }
+
+    /// The session's aggregate function `name` (the engine's, or one semc registered).
+    fn aggregate_function(&self, name: &str) -> Result<Arc<datafusion::logical_expr::AggregateUDF>> {
+        self.state
+            .aggregate_functions()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| internal(format!("engine has no aggregate {name}")))
+    }
+
     /// `l op r` computed by the engine function that fails on overflow
     /// ([`crate::engine::checked`]).
     fn checked(&self, op: Operator, l: Expr, r: Expr) -> Result<Expr> {
         let name = crate::engine::checked::CheckedArithmetic::name_of(op)
             .ok_or_else(|| internal(format!("no checked form of {op}")))?;
-        let udf = self
-            .state
-            .scalar_functions()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| internal(format!("engine has no function {name}")))?;
-        Ok(udf.call(vec![l, r]))
+        Ok(self.scalar_function(name)?.call(vec![l, r]))
     }
 
     /// A window function (or an aggregate over a window), cast to its checked type (the
@@ -452,12 +449,7 @@ impl Lowerer<'_> {
                 .ok_or_else(|| internal(format!("engine has no window function {}", sig.engine)))?
                 .into()
         } else {
-            self.state
-                .aggregate_functions()
-                .get(&sig.engine)
-                .cloned()
-                .ok_or_else(|| internal(format!("engine has no aggregate {}", sig.engine)))?
-                .into()
+            self.aggregate_function(&sig.engine)?.into()
         };
         let mut args = w.args.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?;
         if args.is_empty() && sig.aggregate {
