@@ -47,6 +47,8 @@ impl DataFault {
         match e {
             ArrowError::DivideByZero => Some(DataFault::DivideByZero),
             ArrowError::ArithmeticOverflow(_) => Some(DataFault::Overflow),
+            // the engine's functions report theirs so (`abs` of the smallest integer)
+            ArrowError::ComputeError(m) if m.contains("overflow") => Some(DataFault::Overflow),
             ArrowError::CastError(_) => Some(DataFault::Cast),
             ArrowError::MemoryError(_) => Some(DataFault::OutOfMemory),
             _ => None,

@@ -13,6 +13,7 @@ source t from delta("t") { id: int64  v: int64  i: int32  d: decimal(38, 3) }
 model plus from t { where id == 1  derive { x = v + 1 }  select { id, x } }
 model minus from t { where id == 2  derive { x = v - 1 }  select { id, x } }
 model negated from t { where id == 2  derive { x = -v }  select { id, x } }
+model absolute from t { where id == 2  derive { x = abs(v) }  select { id, x } }
 model squared from t { where id == 1  derive { x = i * i }  select { id, x } }
 model total from t { where id == 1 or id == 4  aggregate { x = sum(v) } }
 model running from t { where id == 1 or id == 4  derive { x = sum(v) over (order by id) }  select { id, x } }
@@ -29,6 +30,7 @@ model fits_total from t { where id >= 3  aggregate { x = sum(v), y = sum(d) } }
 output plus to delta("out/plus") mode overwrite
 output minus to delta("out/minus") mode overwrite
 output negated to delta("out/negated") mode overwrite
+output absolute to delta("out/absolute") mode overwrite
 output squared to delta("out/squared") mode overwrite
 output total to delta("out/total") mode overwrite
 output running to delta("out/running") mode overwrite
@@ -69,6 +71,7 @@ async fn an_overflow_fails_the_run_instead_of_wrapping_around() {
         "plus",
         "minus",
         "negated",
+        "absolute",
         "squared",
         "total",
         "running",
