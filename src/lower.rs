@@ -365,7 +365,7 @@ impl<'a> Lowerer<'a> {
                 if a.is_empty() {
                     a.push(lit(1i64));
                 }
-                let rounded_average = round_average(sig, args, &mut a, e.ty).or_else(|| match risk {
+                let cast_to = round_average(sig, args, &mut a, e.ty).or_else(|| match risk {
                     Some(SumOverflow::Integer) => summed_wide(sig, &mut a, DataType::Decimal128(38, 0), e.ty),
                     _ => None,
                 });
@@ -375,7 +375,7 @@ impl<'a> Lowerer<'a> {
                 } else {
                     call
                 };
-                match rounded_average {
+                match cast_to {
                     Some(t) => Expr::Cast(Cast::new(Box::new(call), t)),
                     None => call,
                 }
@@ -456,7 +456,7 @@ impl Lowerer<'_> {
             args.push(lit(1i64));
         }
         // a sum over a window that may overflow is summed wide (its frame may retract rows)
-        let rounded = round_average(sig, &w.args, &mut args, ty).or_else(|| match (sum_overflow(sig, &w.args), ty) {
+        let cast_to = round_average(sig, &w.args, &mut args, ty).or_else(|| match (sum_overflow(sig, &w.args), ty) {
             (Some(SumOverflow::Integer), _) => summed_wide(sig, &mut args, DataType::Decimal128(38, 0), ty),
             (Some(SumOverflow::Decimal), Type::Decimal(_, s)) => {
                 summed_wide(sig, &mut args, DataType::Decimal256(76, s), ty)
@@ -492,7 +492,7 @@ impl Lowerer<'_> {
             .build()?;
         Ok(Expr::Cast(Cast::new(
             Box::new(call),
-            rounded.unwrap_or_else(|| ty.to_arrow()),
+            cast_to.unwrap_or_else(|| ty.to_arrow()),
         )))
     }
 }

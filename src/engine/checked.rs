@@ -187,6 +187,9 @@ impl datafusion::logical_expr::AggregateUDFImpl for CheckedSum {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn datafusion::logical_expr::Accumulator>> {
+        if args.is_distinct {
+            return Err(DataFusionError::Internal(format!("{} sums every value", Self::NAME)));
+        }
         let DataType::Decimal128(digits, scale) = *args.return_field.data_type() else {
             return Err(DataFusionError::Internal(format!("{} sums decimals", Self::NAME)));
         };
@@ -205,8 +208,8 @@ impl datafusion::logical_expr::AggregateUDFImpl for CheckedSum {
         ))])
     }
 
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
-        true
+    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
+        !args.is_distinct
     }
 
     fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
