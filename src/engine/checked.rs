@@ -101,11 +101,15 @@ impl ScalarUDFImpl for CheckedArithmetic {
         // a literal operand is spread over the batch: one allocation per batch, never per row
         let (la, ra) = (l.to_array(rows)?, r.to_array(rows)?);
         let out = kernel(&la, &ra)?;
-        let out = within_precision(out)?;
         let out = if out.data_type() == &want {
             out
         } else {
-            datafusion::arrow::compute::cast(&out, &want)?
+            // a value that does not fit fails the cast, never becomes a null
+            let strict = datafusion::arrow::compute::CastOptions {
+                safe: false,
+                ..Default::default()
+            };
+            datafusion::arrow::compute::cast_with_options(&out, &want, &strict)?
         };
         let out = within_precision(out)?;
         Ok(if scalars {
