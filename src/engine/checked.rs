@@ -267,7 +267,9 @@ impl datafusion::logical_expr::Accumulator for SumAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![self.evaluate()?])
+        // a partial sum may exceed the precision while the whole fits: only the result is
+        // held to it (as the groups' states are)
+        Ok(vec![ScalarValue::Decimal128(self.sum, self.digits, self.scale)])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {

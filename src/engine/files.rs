@@ -201,7 +201,7 @@ impl PinnedFiles {
         let per_file = self
             .files
             .iter()
-            .map(|f| Arc::new(self.pruning_statistics(f)))
+            .map(|f| Arc::new(self.pruning_statistics(f, &schema)))
             .collect();
         let stats = datafusion::common::pruning::PrunableStatistics::new(per_file, schema);
         match predicate.prune(&stats) {
@@ -247,15 +247,15 @@ impl PinnedFiles {
         }
     }
 
-    /// [`Self::scan_statistics`] for pruning: each unknown bound a null of its column's type
+    /// [`Self::scan_statistics`] for pruning (`scan_schema` is [`Self::scan_schema`], built
+    /// once per scan): each unknown bound a null of its column's type
     /// (a null bound keeps the file). DataFusion's pruning reads the column's bounds of all
     /// files as one array: an untyped unknown among typed bounds fails to build it, and then
     /// no file is pruned on that column — a file without statistics (or an all-null column)
     /// would keep every other file from being pruned.
-    fn pruning_statistics(&self, f: &DataFile) -> Statistics {
+    fn pruning_statistics(&self, f: &DataFile, scan_schema: &Schema) -> Statistics {
         let mut stats = self.scan_statistics(f);
-        let schema = self.scan_schema();
-        for (column, field) in stats.column_statistics.iter_mut().zip(schema.fields()) {
+        for (column, field) in stats.column_statistics.iter_mut().zip(scan_schema.fields()) {
             for bound in [&mut column.min_value, &mut column.max_value] {
                 if !matches!(bound, Precision::Exact(_))
                     && let Ok(null) = ScalarValue::try_from(field.data_type())
