@@ -208,7 +208,7 @@ fn layout(toks: &[Token], starts: &HashMap<usize, Statement>) -> String {
                     && let Some(&(width, colon)) = aligned.get(&line.first)
                 {
                     // `name:   type` / `name   = expr`
-                    let pad = width - line.toks[0].text.chars().count();
+                    let pad = width - display_width(line.toks[0].text);
                     if colon {
                         text.push(':');
                         text.push_str(&" ".repeat(pad + 1));
@@ -274,7 +274,7 @@ fn aligned_names(lines: &[Line], starts: &HashMap<usize, Statement>) -> HashMap<
             _ => return None,
         };
         let second = line.toks.get(1)?;
-        (second.is(if colon { ":" } else { "=" })).then(|| (colon, line.toks[0].text.chars().count()))
+        (second.is(if colon { ":" } else { "=" })).then(|| (colon, display_width(line.toks[0].text)))
     };
     let mut widths = HashMap::new();
     let mut run: Vec<(usize, usize)> = vec![];
@@ -337,4 +337,10 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(format(&got).unwrap(), got);
     }
+}
+
+/// The columns a name takes on a terminal or in an editor: a CJK character takes two, a
+/// combining mark none, so aligned `:` and `=` line up as they are seen.
+fn display_width(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
 }

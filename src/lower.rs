@@ -190,7 +190,7 @@ impl<'a> Lowerer<'a> {
             Rel::Sort { input, keys } => {
                 let mut ks = keys
                     .iter()
-                    .map(|(e, desc)| Ok(self.expr(e)?.sort(!desc, *desc)))
+                    .map(|(e, o)| Ok(self.expr(e)?.sort(!o.descending, o.nulls_first)))
                     .collect::<Result<Vec<_>>>()?;
                 let b = self.rel(input)?;
                 // rows the keys leave tied come in the order of all their columns: the
@@ -341,8 +341,24 @@ impl<'a> Lowerer<'a> {
                 if let Some(c) = &sig.engine_const {
                     a.push(lit(c.clone()));
                 }
-                for x in args {
-                    a.push(self.expr(x)?);
+                for (i, x) in args.iter().enumerate() {
+                    let value = self.expr(x)?;
+                    a.push(match argument_rule(sig, i) {
+                        Some(rule) if !x.is_literal() => self
+                            .scalar_function(crate::engine::arguments::ArgumentGuard::NAME)?
+                            .call(vec![value, lit(rule.as_str()), lit(sig.name.as_str())]),
+                        _ => value,
+                    });
+                }
+                // a decimal made whole: computed one digit wider (a carry always fits), then
+                // given its checked type (scale 0)
+                if let (ReturnRule::Whole(k), Type::Decimal(..)) = (sig.ret, e.ty)
+                    && let Some(Type::Decimal(p, s)) = args.get(k - 1).map(|x| x.ty)
+                {
+                    let i = k - 1 + usize::from(sig.engine_const.is_some());
+                    let arg = std::mem::replace(&mut a[i], lit(0));
+                    a[i] = Expr::Cast(Cast::new(Box::new(arg), DataType::Decimal128((p + 1).min(38), s)));
+                    return Ok(Expr::Cast(Cast::new(Box::new(udf.call(a)), e.ty.to_arrow())));
                 }
                 let call = udf.call(a);
                 if sig.props.hex {
@@ -384,6 +400,21 @@ impl<'a> Lowerer<'a> {
             TExprKind::Error => return Err(internal("an error node reached lowering")),
         })
     }
+}
+
+/// The rule a value of argument `i` (from 0) must keep when it is not a literal (the
+/// checker has checked literals).
+fn argument_rule(sig: &crate::syntax::stdlib::Signature, i: usize) -> Option<crate::engine::arguments::Rule> {
+    use crate::engine::arguments::Rule;
+    let p = sig.props;
+    [
+        (p.positive, Rule::Positive),
+        (p.nonzero, Rule::Nonzero),
+        (p.regex, Rule::Regex),
+    ]
+    .into_iter()
+    .find(|(set, _)| set.has(i))
+    .map(|(_, rule)| rule)
 }
 
 /// A literal as a value of its checked type. The checker typed it, so a value that does
@@ -467,7 +498,7 @@ impl Lowerer<'_> {
         let mut order = w
             .order
             .iter()
-            .map(|(x, desc)| Ok(self.expr(x)?.sort(!desc, *desc)))
+            .map(|(x, o)| Ok(self.expr(x)?.sort(!o.descending, o.nulls_first)))
             .collect::<Result<Vec<_>>>()?;
         if w.tie_break
             && let Some(schema) = self.window_input.borrow().as_ref()

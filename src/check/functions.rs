@@ -60,7 +60,7 @@ impl<'a> Checker<'a> {
             if let Some((ret, args2)) = self.match_sig(fi, &targs) {
                 let sig = &self.funcs[fi];
                 if sig.props.units && !is_time_unit(args2.first()) {
-                    let units = crate::engine::functions::TIME_UNITS.join("\", \"");
+                    let units = crate::syntax::stdlib::TIME_UNITS.join("\", \"");
                     self.err(
                         Diagnostic::error(Code::E0203, args[0].span, format!("`{n}` takes a time unit first"))
                             .label("not a unit")
@@ -68,6 +68,10 @@ impl<'a> Checker<'a> {
                     );
                     return ty_err();
                 }
+                if !self.check_argument_values(&n, fi, &targs, args) {
+                    return ty_err();
+                }
+                let sig = &self.funcs[fi];
                 let nullable = if sig.props.never_null {
                     false
                 } else if sig.aggregate {
@@ -100,14 +104,124 @@ impl<'a> Checker<'a> {
                 return t;
             }
         }
-        let sigs: Vec<String> = cands.iter().map(|&i| self.funcs[i].display()).collect();
+        let help = self.signature_help(&n, &cands, &targs, args);
         let got: Vec<String> = targs.iter().map(|t| t.ty.to_string()).collect();
         self.err(
             Diagnostic::error(Code::E0203, span, format!("`{n}` does not take ({})", got.join(", ")))
                 .label("wrong arguments")
-                .help(format!("`{n}` takes {}", sigs.join(" or "))),
+                .help(help),
         );
         ty_err()
+    }
+
+    /// The arguments a signature takes only as literals, or only with some values
+    /// (`[literal(N)]`, `positive`, `nonzero`, `regex`, `algorithm`): reported here, so a
+    /// literal never fails a run. Gives whether they all hold.
+    pub(super) fn check_argument_values(&mut self, n: &str, fi: usize, targs: &[TExpr], args: &[ast::Expr]) -> bool {
+        let props = self.funcs[fi].props;
+        let mut ok = true;
+        for (i, a) in targs.iter().enumerate() {
+            let span = args.get(i).map(|x| x.span).unwrap_or_default();
+            let nth = ordinal(i + 1);
+            let int = a.literal_int();
+            let refuse = |label: &str, msg: String, help: String| {
+                Diagnostic::error(Code::E0203, span, msg)
+                    .label(label.to_string())
+                    .help(help)
+            };
+            let bad = if props.literal.has(i) && !a.is_literal() {
+                Some(refuse(
+                    "not a literal",
+                    format!("`{n}` takes its {nth} argument only as a literal"),
+                    if i == 2 {
+                        format!(
+                            "write a constant (`{n}(x, 1, 0)`), or choose the value per row: `case when row_number() over (…) <= 1 then d else {n}(x, 1) over (…) end`"
+                        )
+                    } else {
+                        format!("write a constant, e.g. `{n}(…, 2, …)`")
+                    },
+                ))
+            } else if props.positive.has(i) && int.is_some_and(|v| v < 1) {
+                Some(refuse(
+                    "not at least 1",
+                    format!(
+                        "`{n}` needs its {nth} argument to be at least 1, not {}",
+                        int.unwrap_or_default()
+                    ),
+                    "write a whole number from 1 up".into(),
+                ))
+            } else if props.nonzero.has(i) && int == Some(0) {
+                Some(refuse(
+                    "0 here",
+                    format!("`{n}`'s {nth} argument is never 0"),
+                    "parts count from 1 (the first) and from -1 (the last)".into(),
+                ))
+            } else if props.regex.has(i)
+                && let TExprKind::Lit(Value::Str(re)) = &a.kind
+                && let Err(e) = regex::Regex::new(re)
+            {
+                let why = e.to_string();
+                let why = why.lines().last().unwrap_or_default().trim().to_string();
+                Some(refuse(
+                    "not a regular expression",
+                    format!("`{n}`'s {nth} argument is not a valid regular expression: {why}"),
+                    "the syntax is Rust's `regex` crate's (as the engine's); escape a literal `(`, `[`, `{` or `\\` with `\\`".into(),
+                ))
+            } else if props.algorithm && i == 1 {
+                let known = crate::syntax::stdlib::DIGEST_ALGORITHMS;
+                match &a.kind {
+                    TExprKind::Lit(Value::Str(alg)) if known.contains(&alg.to_ascii_lowercase().as_str()) => None,
+                    TExprKind::Lit(Value::Str(alg)) => Some(refuse(
+                        "unknown algorithm",
+                        format!("`{n}` has no algorithm \"{alg}\""),
+                        format!("write one of \"{}\"", known.join("\", \"")),
+                    )),
+                    _ => Some(refuse(
+                        "not a literal",
+                        format!("`{n}` takes its algorithm only as a literal"),
+                        format!("write one of \"{}\"", known.join("\", \"")),
+                    )),
+                }
+            } else {
+                None
+            };
+            if let Some(d) = bad {
+                self.err(d);
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    /// What to write when no signature of `n` takes these arguments: the one cast that
+    /// makes a signature match (`cast(d as timestamp)`), else the signatures.
+    pub(super) fn signature_help(&self, n: &str, cands: &[usize], targs: &[TExpr], args: &[ast::Expr]) -> String {
+        // the casts that keep a value's meaning
+        let sensible = |from: Type, to: Type| match (from, to) {
+            (Type::Date, Type::Timestamp) | (Type::Timestamp, Type::Date) => true,
+            (Type::Int32, Type::Int64) => true,
+            (f, Type::Float64) => f.is_numeric() && f != Type::Float64,
+            (f, Type::String) => f != Type::String && f != Type::Null && f != Type::Interval,
+            _ => false,
+        };
+        const CASTS: [Type; 5] = [Type::Timestamp, Type::Date, Type::Int64, Type::Float64, Type::String];
+        for &fi in cands {
+            for (i, a) in targs.iter().enumerate() {
+                for to in CASTS {
+                    if !sensible(a.ty, to) {
+                        continue;
+                    }
+                    let mut tried = targs.to_vec();
+                    tried[i] = texpr(TExprKind::Cast(Box::new(a.clone()), to), to, a.nullable);
+                    if self.match_sig(fi, &tried).is_some() {
+                        let text = args.get(i).map(|x| self.text_of(x.span)).unwrap_or("…");
+                        return format!("`{n}` takes a {to} there, not a {}: write `cast({text} as {to})`", a.ty);
+                    }
+                }
+            }
+        }
+        let sigs: Vec<String> = cands.iter().map(|&i| self.funcs[i].display()).collect();
+        format!("`{n}` takes {}", sigs.join(" or "))
     }
 
     /// Matches arguments against a signature; gives the return type and the (cast) arguments.
@@ -179,6 +293,10 @@ impl<'a> Checker<'a> {
                 t
             }
             ReturnRule::Fixed(t) => t,
+            ReturnRule::Whole(n) => match argty(n) {
+                Type::Decimal(p, _) => Type::Decimal(p, 0),
+                t => t,
+            },
             ReturnRule::Round(n, m) => {
                 let places = out.get(m - 1).and_then(|d| match &d.kind {
                     TExprKind::Lit(Value::Int(v)) => Some(*v),
@@ -209,5 +327,13 @@ impl<'a> Checker<'a> {
 
 /// Whether an argument is a literal time unit (`"month"`).
 fn is_time_unit(arg: Option<&TExpr>) -> bool {
-    matches!(arg.map(|a| &a.kind), Some(TExprKind::Lit(Value::Str(u))) if crate::engine::functions::TIME_UNITS.contains(&u.to_ascii_lowercase().as_str()))
+    matches!(arg.map(|a| &a.kind), Some(TExprKind::Lit(Value::Str(u))) if crate::syntax::stdlib::TIME_UNITS.contains(&u.to_ascii_lowercase().as_str()))
+}
+
+/// "first", "second", … for argument numbers.
+fn ordinal(n: usize) -> &'static str {
+    ["first", "second", "third", "fourth", "fifth"]
+        .get(n - 1)
+        .copied()
+        .unwrap_or("next")
 }

@@ -12,6 +12,7 @@ impl<'a> Checker<'a> {
         let mb = self.model_build();
         let pending = std::mem::take(&mut mb.pending);
         let base = mb.base_alias.clone();
+        let copies = mb.copies.clone();
         // (alias, join declaration, the join's name as written)
         let mut fans: Vec<(String, Span, String)> = mb
             .paths
@@ -43,8 +44,11 @@ impl<'a> Checker<'a> {
             }
             let mut quals: HashSet<String> = HashSet::new();
             p.expr.walk(&mut |e| {
-                if let TExprKind::Col { qual, .. } = &e.kind {
-                    quals.insert(qual.clone().unwrap_or_else(|| base.clone()));
+                if let TExprKind::Col { qual, name } = &e.kind {
+                    let qual = qual.clone().unwrap_or_else(|| base.clone());
+                    // a derived copy of a joined column is that column: one rule for both
+                    let origin = copies.get(&(qual.clone(), name.clone())).cloned();
+                    quals.insert(origin.unwrap_or(qual));
                 }
             });
             if quals.is_empty() {

@@ -144,7 +144,7 @@ impl Checker<'_> {
         }
     }
 
-    fn text_of(&self, span: Span) -> &str {
+    pub(super) fn text_of(&self, span: Span) -> &str {
         self.ws.map.text(span)
     }
 
@@ -359,8 +359,12 @@ impl Checker<'_> {
                 });
             }
             for j in &s.joins {
+                // `join modules … as m` declares `m`; without `as`, the name is the target's
+                // and goes to its declaration
                 let name = j.name();
-                self.note(name.span, Some(name.span), RefKind::Join, |c| c.join_hover(si, j));
+                if name.span != j.target.span {
+                    self.note(name.span, Some(name.span), RefKind::Join, |c| c.join_hover(si, j));
+                }
                 self.note_relation(&j.target);
             }
         }

@@ -198,7 +198,7 @@ enum StepIr {
     Project(Vec<(String, TExpr)>),
     Join(Rel, JoinKind, Vec<(TExpr, TExpr)>, Option<TExpr>),
     Aggregate(Vec<(String, TExpr)>, Vec<(String, TExpr)>),
-    Sort(Vec<(TExpr, bool)>),
+    Sort(Vec<(TExpr, SortOrder)>),
     Limit(usize),
     Distinct,
     Union(Rel),
@@ -237,6 +237,9 @@ struct ModelBuild {
     /// The relation has at most one row.
     single_row: bool,
     key_claims: Vec<KeyClaim>,
+    /// A derived column that is a plain copy of another relation's column: (alias, name)
+    /// → the alias whose column it copies (fan-out reads through the copy).
+    copies: HashMap<(String, String), String>,
 }
 
 impl ModelBuild {
@@ -260,6 +263,7 @@ impl ModelBuild {
             pending_scalars: vec![],
             single_row: false,
             key_claims: vec![],
+            copies: HashMap::new(),
         }
     }
 
@@ -308,6 +312,9 @@ struct Checker<'a> {
     building: Option<ModelBuild>,
     /// What an editor asked to know of every name (None: not asked).
     index: Option<index::Index>,
+    /// Columns declared not null that their tables allow nulls in (`source.column`), for
+    /// one warning.
+    unguaranteed: Vec<(String, Span)>,
 }
 
 fn ty_err() -> TExpr {
@@ -342,6 +349,7 @@ impl<'a> Checker<'a> {
             outputs: vec![],
             building: None,
             index: None,
+            unguaranteed: vec![],
         }
     }
 
@@ -402,6 +410,7 @@ impl<'a> Checker<'a> {
             let table = tables.get(i);
             self.source(s, table);
         }
+        self.report_unguaranteed_not_null();
         for it in &items {
             if let ast::Item::Model(m) = it {
                 let name = self.canonical_name(&m.name);

@@ -118,9 +118,14 @@ impl<'a> Checker<'a> {
                 );
                 return ty_err();
             };
-            let def = j.name().span;
+            let target = self.source_idx.get(&self.canonical_name(&j.target)).copied();
+            // a join named by its target goes to the target's declaration, an alias to the join
+            let def = match target {
+                Some(t) if j.name().span == j.target.span => self.sources[t].ast.name.span,
+                _ => j.name().span,
+            };
             self.note(part.span, Some(def), index::RefKind::Join, |c| c.join_hover(cur_src, j));
-            let Some(&target) = self.source_idx.get(&self.canonical_name(&j.target)) else {
+            let Some(target) = target else {
                 return ty_err();
             };
             path.push(pn);

@@ -151,6 +151,12 @@ impl<'a> Checker<'a> {
                 }
                 let mb = self.model_build();
                 let alias = mb.fresh_alias();
+                for (n, t) in &out {
+                    if let TExprKind::Col { qual: Some(q), name } = &t.kind {
+                        let origin = mb.copies.get(&(q.clone(), name.clone())).unwrap_or(q).clone();
+                        mb.copies.insert((alias.clone(), n.clone()), origin);
+                    }
+                }
                 mb.cols.extend(out.iter().map(|(n, t)| Col {
                     name: n.clone(),
                     ty: t.ty,
@@ -185,7 +191,7 @@ impl<'a> Checker<'a> {
                 for k in keys {
                     let cx = self.row_ctx();
                     let t = self.expr(&k.expr, &cx);
-                    out.push((t, k.descending));
+                    out.push((t, SortOrder::of(k)));
                 }
                 self.model_build().push_step(StepIr::Sort(out));
             }
@@ -227,7 +233,7 @@ impl<'a> Checker<'a> {
         }
         let cx = self.row_ctx();
         let partition: Vec<TExpr> = per.iter().map(|e| self.expr(e, &cx)).collect();
-        let order: Vec<(TExpr, bool)> = by.iter().map(|k| (self.expr(&k.expr, &cx), k.descending)).collect();
+        let order: Vec<(TExpr, SortOrder)> = by.iter().map(|k| (self.expr(&k.expr, &cx), SortOrder::of(k))).collect();
         if partition
             .iter()
             .chain(order.iter().map(|(e, _)| e))

@@ -257,36 +257,50 @@ impl<'a> Checker<'a> {
         unguaranteed
     }
 
-    /// One warning per source for the columns it declares not null (or `key`) that its table
-    /// allows nulls in — tables written by pandas, Spark or delta-rs mark every column
-    /// nullable. Under `strict` the run verifies them (E0408) and nothing is said here;
-    /// `trust_declared = true` in the policy silences it.
+    /// Records the columns a source declares not null (or `key`) that its table allows
+    /// nulls in — tables written by pandas, Spark or delta-rs mark every column nullable —
+    /// for the one warning of the workspace ([`Self::report_unguaranteed_not_null`]).
     fn unguaranteed_not_null(&mut self, s: &ast::Source, columns: &[(String, Span)]) {
-        let Some(((first, span), rest)) = columns.split_first() else {
+        let source = self.canonical_name(&s.name);
+        self.unguaranteed
+            .extend(columns.iter().map(|(c, span)| (format!("{source}.{c}"), *span)));
+    }
+
+    /// One short warning for the whole workspace (E0307) naming every column declared not
+    /// null that its table does not guarantee, the fix said once. Under `strict` the run
+    /// verifies them (E0408) and nothing is said here; `trust_declared = true` in the policy
+    /// silences it.
+    pub(super) fn report_unguaranteed_not_null(&mut self) {
+        let columns = std::mem::take(&mut self.unguaranteed);
+        let Some((_, first)) = columns.first() else {
             return;
         };
         if self.policy.strict || self.policy.trust_declared {
             return;
         }
-        let names: Vec<String> = columns.iter().map(|(n, _)| format!("`{n}`")).collect();
-        let message = if rest.is_empty() {
-            format!(
-                "source `{}` declares `{first}` not null; its table allows nulls in it",
-                self.canonical_name(&s.name)
-            )
-        } else {
-            format!(
-                "source `{}` declares {} not null; its table allows nulls in them",
-                self.canonical_name(&s.name),
-                names.join(", ")
-            )
-        };
-        let mut d = Diagnostic::warning(Code::E0307, *span, message).label("not guaranteed by the table");
-        for (_, other) in rest {
-            d = d.with(*other, "nor this one");
+        const NAMED: usize = 4;
+        let mut names: Vec<String> = columns.iter().take(NAMED).map(|(n, _)| format!("`{n}`")).collect();
+        if columns.len() > NAMED {
+            names.push(format!("{} more", columns.len() - NAMED));
         }
-        self.err(d.help(
-            "semc trusts the declaration; `strict = true` in the policy verifies it on the data at each run, `trust_declared = true` silences this warning",
-        ));
+        let message = format!(
+            "{} declared not null but not guaranteed by {}: {}",
+            if columns.len() == 1 {
+                "1 column is".to_string()
+            } else {
+                format!("{} columns are", columns.len())
+            },
+            if columns.len() == 1 {
+                "its table"
+            } else {
+                "their tables"
+            },
+            names.join(", ")
+        );
+        self.err(
+            Diagnostic::warning(Code::E0307, *first, message)
+                .label("the table allows nulls here")
+                .help("semc trusts declarations: `trust_declared = true` in the policy says so and silences this, `strict = true` verifies them at each run"),
+        );
     }
 }

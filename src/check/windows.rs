@@ -70,10 +70,10 @@ impl<'a> Checker<'a> {
         };
         let args: Vec<TExpr> = w.args.iter().map(|a| self.expr(a, &row)).collect();
         let partition: Vec<TExpr> = w.partition.iter().map(|p| self.expr(p, &row)).collect();
-        let order: Vec<(TExpr, bool)> = w
+        let order: Vec<(TExpr, SortOrder)> = w
             .order
             .iter()
-            .map(|k| (self.expr(&k.expr, &row), k.descending))
+            .map(|k| (self.expr(&k.expr, &row), SortOrder::of(k)))
             .collect();
         if args
             .iter()
@@ -95,9 +95,13 @@ impl<'a> Checker<'a> {
         }
         self.model_build().first_window.get_or_insert(span);
         for &fi in &cands {
-            let Some((ty, args)) = self.match_sig(fi, &args) else {
+            let Some((ty, checked)) = self.match_sig(fi, &args) else {
                 continue;
             };
+            if !self.check_argument_values(&n, fi, &args, &w.args) {
+                return ty_err();
+            }
+            let args = checked;
             let sig = &self.funcs[fi];
             // rows that tie in the order get the same value from a ranking function and from an
             // aggregate over the default frame (its peers); any other window reads rows by
@@ -105,6 +109,17 @@ impl<'a> Checker<'a> {
             let (aggregate, props) = (sig.aggregate, sig.props);
             let keeps_ties = props.ties || (aggregate && w.frame.is_none());
             let tie_break = !keeps_ties;
+            if sig.window && !props.ties && w.order.is_empty() {
+                self.err(
+                    Diagnostic::warning(
+                        Code::E0224,
+                        w.over_span,
+                        format!("`{n}` reads rows by their position, but its window has no `order by`"),
+                    )
+                    .label("no order")
+                    .help("the rows then come in the order of all their columns, ascending: say which order you mean, e.g. `over (partition by k order by ts)`"),
+                );
+            }
             let nullable = !props.never_null;
             if aggregate {
                 // a windowed aggregate over rows a join repeats counts them more than once,

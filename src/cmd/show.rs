@@ -47,7 +47,8 @@ pub(crate) async fn show(path: &Path, model: &str, limit: usize, format: RowsFor
         Err(f) => return fail(&c.ws.map, f),
     };
     let written = match format {
-        RowsFormat::Table => datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        RowsFormat::Table => visible_controls(&batches)
+            .and_then(|shown| datafusion::arrow::util::pretty::pretty_format_batches(&shown))
             .map(|t| println!("{t}"))
             .map_err(|e| e.to_string()),
         RowsFormat::Csv => {
@@ -84,4 +85,48 @@ pub(crate) async fn show(path: &Path, model: &str, limit: usize, format: RowsFor
             ExitCode::from(1)
         }
     }
+}
+
+/// The batches with the control characters of their text cells written as escapes (`\t`,
+/// `\n`, `\r`, `\u{1b}`), so a cell stays on its line and in its column of a table. CSV
+/// and JSON keep the text as it is: their readers unescape it.
+fn visible_controls(
+    batches: &[datafusion::arrow::record_batch::RecordBatch],
+) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, datafusion::arrow::error::ArrowError> {
+    use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+    use datafusion::arrow::datatypes::DataType;
+    use std::sync::Arc;
+    let escape = |s: &str| -> String {
+        if !s.chars().any(char::is_control) {
+            return s.to_string();
+        }
+        s.chars()
+            .map(|c| match c {
+                '\t' => "\\t".to_string(),
+                '\n' => "\\n".to_string(),
+                '\r' => "\\r".to_string(),
+                c if c.is_control() => c.escape_unicode().to_string(),
+                c => c.to_string(),
+            })
+            .collect()
+    };
+    batches
+        .iter()
+        .map(|b| {
+            let columns = b
+                .columns()
+                .iter()
+                .map(|c| -> Result<ArrayRef, datafusion::arrow::error::ArrowError> {
+                    if !matches!(c.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
+                        return Ok(c.clone());
+                    }
+                    let text = datafusion::arrow::compute::cast(c, &DataType::Utf8)?;
+                    let shown: StringArray = text.as_string::<i32>().iter().map(|v| v.map(escape)).collect();
+                    // the column keeps its type (the table shows it as text either way)
+                    datafusion::arrow::compute::cast(&(Arc::new(shown) as ArrayRef), c.data_type())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            datafusion::arrow::record_batch::RecordBatch::try_new(b.schema(), columns)
+        })
+        .collect()
 }

@@ -9,7 +9,12 @@ use std::sync::Arc;
 
 /// Every function semc adds: registered in each session, and on each node of a cluster.
 pub fn all() -> Vec<Arc<datafusion::logical_expr::ScalarUDF>> {
-    let mut all = vec![Arc::new(datafusion::logical_expr::ScalarUDF::from(DateDiff::default()))];
+    let mut all = vec![
+        Arc::new(datafusion::logical_expr::ScalarUDF::from(DateDiff::default())),
+        Arc::new(datafusion::logical_expr::ScalarUDF::from(
+            super::arguments::ArgumentGuard::default(),
+        )),
+    ];
     all.extend(
         super::checked::CheckedArithmetic::all().map(|f| Arc::new(datafusion::logical_expr::ScalarUDF::from(f))),
     );
@@ -24,12 +29,11 @@ pub fn aggregates() -> Vec<Arc<datafusion::logical_expr::AggregateUDF>> {
     ))]
 }
 
-/// The time units `date_diff` and `date_trunc` take.
-pub const TIME_UNITS: &[&str] = &["year", "quarter", "month", "week", "day", "hour", "minute", "second"];
-
 /// `date_diff(unit, start, end)`: how many unit boundaries lie between two dates or
 /// timestamps (UTC), as DuckDB counts them: `date_diff("month", 2024-01-31, 2024-02-01)` is 1.
-/// Weeks start on Monday.
+/// Weeks are whole 7-day spans between the two days, truncated toward zero (DuckDB 1.4:
+/// Friday to the next Thursday is 0 weeks); `tests/cases/date_diff/duckdb.csv` holds
+/// DuckDB's own answers for every unit.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DateDiff {
     signature: Signature,
@@ -45,6 +49,15 @@ impl Default for DateDiff {
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
+/// `date_diff` of two timestamps (µs since the epoch, UTC) in `unit`.
+fn diff(unit: &str, start: i64, end: i64) -> Option<i64> {
+    if unit == "week" {
+        // whole weeks between the days, toward zero
+        return Some((period("day", end)? - period("day", start)?) / 7);
+    }
+    Some(period(unit, end)? - period(unit, start)?)
+}
+
 /// The index of the unit period a timestamp (µs since the epoch, UTC) falls in.
 fn period(unit: &str, micros: i64) -> Option<i64> {
     use chrono::Datelike;
@@ -55,8 +68,6 @@ fn period(unit: &str, micros: i64) -> Option<i64> {
         "year" => i64::from(date.year()),
         "quarter" => months.div_euclid(3),
         "month" => months,
-        // 1970-01-01 was a Thursday: shifting by 3 days makes weeks start on Monday
-        "week" => (days + 3).div_euclid(7),
         "day" => days,
         "hour" => micros.div_euclid(3_600_000_000),
         "minute" => micros.div_euclid(60_000_000),
@@ -100,10 +111,7 @@ impl ScalarUDFImpl for DateDiff {
                 continue;
             }
             let u = unit.value(i).to_ascii_lowercase();
-            match (period(&u, start.value(i)), period(&u, end.value(i))) {
-                (Some(a), Some(b)) => out.append_value(b - a),
-                _ => out.append_null(),
-            }
+            out.append_option(diff(&u, start.value(i), end.value(i)));
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }

@@ -14,6 +14,7 @@ use deltalake::DeltaTable;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+pub mod arguments;
 mod changes;
 pub mod checked;
 pub mod files;

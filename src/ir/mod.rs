@@ -79,15 +79,52 @@ pub struct WindowIr {
     pub func: usize,
     pub args: Vec<TExpr>,
     pub partition: Vec<TExpr>,
-    /// Keys, descending or not.
-    pub order: Vec<(TExpr, bool)>,
+    /// Keys and their order.
+    pub order: Vec<(TExpr, SortOrder)>,
     pub frame: Option<(crate::syntax::ast::FrameBound, crate::syntax::ast::FrameBound)>,
     /// The rows of a partition must come in a total order for the result to be
     /// deterministic: lowering appends every other column to `order` as a tie-breaker.
     pub tie_break: bool,
 }
 
+/// How a sort key orders rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortOrder {
+    pub descending: bool,
+    /// Nulls before every value; by default they come after, ascending and descending
+    /// alike (as DuckDB orders them).
+    pub nulls_first: bool,
+}
+
+impl SortOrder {
+    /// The order a key is written with (`desc`, `nulls first`).
+    pub fn of(key: &crate::syntax::ast::SortKey) -> SortOrder {
+        SortOrder {
+            descending: key.descending,
+            nulls_first: key.nulls_first.unwrap_or(false),
+        }
+    }
+}
+
 impl TExpr {
+    /// Whether this is a constant written in the program (`-1` included).
+    pub fn is_literal(&self) -> bool {
+        match &self.kind {
+            TExprKind::Lit(_) => true,
+            TExprKind::Neg(x) => x.is_literal(),
+            _ => false,
+        }
+    }
+
+    /// An integer literal's value (`-1` included).
+    pub fn literal_int(&self) -> Option<i64> {
+        match &self.kind {
+            TExprKind::Lit(Value::Int(v)) => Some(*v),
+            TExprKind::Neg(x) => x.literal_int().map(|v| -v),
+            _ => None,
+        }
+    }
+
     pub fn error() -> TExpr {
         TExpr {
             kind: TExprKind::Error,
@@ -105,9 +142,6 @@ impl TExpr {
 
     pub fn is_error(&self) -> bool {
         matches!(self.kind, TExprKind::Error)
-    }
-    pub fn is_literal(&self) -> bool {
-        matches!(self.kind, TExprKind::Lit(_)) || matches!(&self.kind, TExprKind::Neg(e) if e.is_literal())
     }
     /// Visits this expression and its sub-expressions.
     pub fn walk(&self, f: &mut dyn FnMut(&TExpr)) {
@@ -200,7 +234,7 @@ pub enum Rel {
     },
     Sort {
         input: Box<Rel>,
-        keys: Vec<(TExpr, bool)>,
+        keys: Vec<(TExpr, SortOrder)>,
     },
     Limit {
         input: Box<Rel>,

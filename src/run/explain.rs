@@ -109,9 +109,10 @@ pub async fn explain_compiled(c: &Compilation, output: &str, analyze: bool) -> R
         }
     }
     let mut text = format!(
-        "== logical plan (optimized) ==\n{}\n\n== physical plan{} ==\n{phys}\n== Delta scans ==\n{report}",
-        optimized.display_indent(),
-        if analyze { " (run, with metrics)" } else { "" }
+        "== logical plan (optimized) ==\n{}\n\n== physical plan{} ==\n{}\n== Delta scans ==\n{report}",
+        fold_long_lines(&optimized.display_indent().to_string()),
+        if analyze { " (run, with metrics)" } else { "" },
+        fold_long_lines(&phys)
     );
     if let Some(n) = rows_out {
         text.push_str(&format!("== result ==\n{n} rows (not written)\n"));
@@ -186,4 +187,52 @@ pub async fn read_table(location: &str, limit: usize) -> Result<String, String> 
     datafusion::arrow::util::pretty::pretty_format_batches(&batches)
         .map(|t| t.to_string())
         .map_err(|e| e.to_string())
+}
+
+/// The widest line a plan is shown with: a longer one (a window's expressions, a long
+/// projection) continues on lines of its own, indented under it, broken after a `, `.
+const PLAN_WIDTH: usize = 160;
+
+/// `text` with each line over [`PLAN_WIDTH`] characters broken after commas.
+fn fold_long_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let mut width = 0;
+        for (i, piece) in line.split_inclusive(", ").enumerate() {
+            let len = piece.chars().count();
+            if i > 0 && width + len > PLAN_WIDTH {
+                // drop the trailing space of the line ended here
+                if out.ends_with(' ') {
+                    out.pop();
+                }
+                out.push('\n');
+                out.push_str(&" ".repeat(indent + 4));
+                width = indent + 4;
+            }
+            out.push_str(piece);
+            width += len;
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_long_line_folds_after_commas_and_keeps_its_text() {
+        let line = format!(
+            "  Projection: {}",
+            (0..100).map(|i| format!("column_{i}")).collect::<Vec<_>>().join(", ")
+        );
+        let folded = super::fold_long_lines(&line);
+        assert!(folded.lines().count() > 1);
+        assert!(
+            folded.lines().all(|l| l.chars().count() <= super::PLAN_WIDTH + 12),
+            "{folded}"
+        );
+        let joined: String = folded.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+        assert_eq!(joined, line.trim());
+    }
 }

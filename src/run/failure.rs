@@ -87,6 +87,21 @@ impl DataFault {
         None
     }
 
+    /// What the user can do about it (a run that fails so commits nothing: the README says
+    /// so, and `semc show` never commits).
+    fn fix(self) -> &'static str {
+        match self {
+            DataFault::OutOfMemory => "raise `--memory-limit`, or narrow what the model reads",
+            DataFault::DivideByZero => {
+                "guard the division (`case when d == 0 then null else n / d end`), or filter the rows"
+            }
+            DataFault::Overflow => {
+                "the result does not fit its type: compute in a wider one (`cast(x as decimal(38, 0))`), or filter the rows"
+            }
+            DataFault::Cast => "filter the values that do not fit, or cast to a wider type",
+        }
+    }
+
     fn what(self) -> &'static str {
         match self {
             DataFault::OutOfMemory => "out of memory",
@@ -104,6 +119,17 @@ pub(super) fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
     if let Some(d) = cluster_error(e) {
         return Some(d);
     }
+    if let Some(refused) = in_chain::<crate::engine::arguments::ArgumentRefused>(e) {
+        return Some(
+            Diagnostic::error(
+                Code::E0409,
+                Span::default(),
+                format!("evaluating the plan failed on the data: {refused}"),
+            )
+            .label("a value a function does not take, while computing this output")
+            .help("filter those rows, or map the value first (e.g. `case when n == 0 then 1 else n end`)"),
+        );
+    }
     let fault = DataFault::find(e)?;
     let text = crate::delta::without_backtrace(&e.to_string());
     Some(match fault {
@@ -113,40 +139,25 @@ pub(super) fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
             format!("the run ran out of memory: {text}"),
         )
         .label("out of memory while computing this output")
-        .help("nothing was committed; raise `--memory-limit`, or narrow what the model reads"),
+        .help(fault.fix()),
         _ => Diagnostic::error(
             Code::E0409,
             Span::default(),
             format!("evaluating the plan failed on the data: {text}"),
         )
         .label(format!("{} while computing this output", fault.what()))
-        .help("nothing was committed; guard the expression (e.g. `case when d == 0 then null else n / d end`), filter the rows, or widen the type"),
+        .help(fault.fix()),
     })
 }
 
-/// A query the cluster failed (E0413), or a table it cannot read (E0412).
-fn cluster_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
+/// The first error of type `T` in `e`'s chain of causes (DataFusion keeps an external
+/// error's cause in its own chain).
+fn in_chain<'a, T: Error + 'static>(e: &'a (dyn Error + 'static)) -> Option<&'a T> {
     let mut cause = Some(e);
     while let Some(c) = cause {
-        if let Some(f) = c.downcast_ref::<crate::cluster::ClusterFault>() {
-            return Some(
-                Diagnostic::error(Code::E0413, Span::default(), f.to_string())
-                    .label("the cluster failed while computing this output")
-                    .help("nothing was committed; outputs keep their last committed version. Check the executors (`semc cluster …` logs) and run again"),
-            );
+        if let Some(t) = c.downcast_ref::<T>() {
+            return Some(t);
         }
-        if let Some(u) = c.downcast_ref::<crate::engine::files::Unsupported>() {
-            return Some(
-                Diagnostic::error(
-                    Code::E0412,
-                    Span::default(),
-                    format!("this table cannot be read on a cluster: {u}"),
-                )
-                .label("read on the cluster")
-                .help("run without `--cluster`; nothing was committed"),
-            );
-        }
-        // DataFusion keeps an external error's cause in its own chain
         cause = match c.downcast_ref::<DataFusionError>() {
             Some(DataFusionError::External(inner)) => Some(inner.as_ref()),
             Some(DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner)) => Some(inner.as_ref()),
@@ -155,4 +166,25 @@ fn cluster_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
         };
     }
     None
+}
+
+/// A query the cluster failed (E0413), or a table it cannot read (E0412).
+fn cluster_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
+    if let Some(f) = in_chain::<crate::cluster::ClusterFault>(e) {
+        return Some(
+            Diagnostic::error(Code::E0413, Span::default(), f.to_string())
+                .label("the cluster failed while computing this output")
+                .help("nothing was committed; outputs keep their last committed version. Check the executors (`semc cluster …` logs) and run again"),
+        );
+    }
+    let u = in_chain::<crate::engine::files::Unsupported>(e)?;
+    Some(
+        Diagnostic::error(
+            Code::E0412,
+            Span::default(),
+            format!("this table cannot be read on a cluster: {u}"),
+        )
+        .label("read on the cluster")
+        .help("run without `--cluster`; nothing was committed"),
+    )
 }

@@ -234,6 +234,8 @@ pub enum FrameBound {
 pub struct SortKey {
     pub expr: Expr,
     pub descending: bool,
+    /// `nulls first` (true) or `nulls last` (false) as written; unwritten, nulls go last.
+    pub nulls_first: Option<bool>,
 }
 
 #[derive(Debug, Clone)]

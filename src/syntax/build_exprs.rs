@@ -81,15 +81,25 @@ impl Builder {
         }
     }
 
-    /// `e [asc|desc]`, in a sort step or a window's order.
+    /// `e [asc|desc] [nulls first|last]`, in a sort step, a `keep` or a window's order.
     pub(super) fn sort_key(&mut self, k: Pair<Rule>, span: Span) -> SortKey {
-        let mut it = k.into_inner();
-        let expr = it.next().map(|e| self.expr(e)).unwrap_or(Expr {
-            kind: ExprKind::Error,
-            span,
-        });
-        let descending = it.next().is_some_and(|d| d.as_str() == "desc");
-        SortKey { expr, descending }
+        let mut key = SortKey {
+            expr: Expr {
+                kind: ExprKind::Error,
+                span,
+            },
+            descending: false,
+            nulls_first: None,
+        };
+        for x in k.into_inner() {
+            match x.as_rule() {
+                Rule::expr => key.expr = self.expr(x),
+                Rule::sort_dir => key.descending = x.as_str() == "desc",
+                Rule::sort_nulls => key.nulls_first = Some(x.into_inner().any(|w| w.as_rule() == Rule::k_first)),
+                _ => {}
+            }
+        }
+        key
     }
 
     pub(super) fn expr(&mut self, p: Pair<Rule>) -> Expr {

@@ -33,8 +33,10 @@ impl Builder {
                     span,
                 }
             }
+            // an identifier is its NFC form, as Rust reads identifiers: `größe` is one name
+            // however its letters are composed (a quoted name is kept exactly as written)
             Some(q) => Ident {
-                text: q.as_str().to_string(),
+                text: unicode_normalization::UnicodeNormalization::nfc(q.as_str()).collect(),
                 quoted: false,
                 span,
             },

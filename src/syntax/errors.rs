@@ -233,6 +233,9 @@ pub fn rule_name(r: Rule) -> &'static str {
         named_list | named_expr => "`name = expression` or a column",
         sort_key => "a sort key",
         sort_dir => "`asc` or `desc`",
+        sort_nulls | k_nulls => "`nulls first` or `nulls last`",
+        k_first => "`first`",
+        k_last => "`last`",
         contract => "`contract`",
         write_mode => "`append` or `overwrite`",
         partition => "`partition by (…)`",
@@ -311,9 +314,8 @@ pub fn rule_name(r: Rule) -> &'static str {
         k_cast => "`cast`",
         k_asc => "`asc`",
         k_desc => "`desc`",
-        k_fn | k_aggregate_fn | k_window_fn | stdlib_file | signature | arg_ty | variadic | ret_ty | sig_props => {
-            "a signature"
-        }
+        k_fn | k_aggregate_fn | k_window_fn | stdlib_file | signature | arg_ty | variadic | ret_ty | sig_props
+        | sig_prop => "a signature",
         WHITESPACE | COMMENT => "whitespace",
         ident_start | ident_cont => "a name",
         source_member => "a column, `join`, `measure` or `dimension`",

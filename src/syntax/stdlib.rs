@@ -75,6 +75,9 @@ pub enum ReturnRule {
     /// A decimal (argument N) rounded to the places argument M gives: its scale drops to
     /// them when they are a literal, as the engine computes it.
     Round(usize, usize),
+    /// A decimal (argument N) made a whole number: `decimal(p, s)` gives `decimal(p, 0)`
+    /// (floor, ceil and round of a decimal always fit), as DuckDB types it.
+    Whole(usize),
 }
 
 impl std::fmt::Display for ReturnRule {
@@ -86,6 +89,7 @@ impl std::fmt::Display for ReturnRule {
             ReturnRule::Avg(n) => write!(f, "the average type of argument {n}"),
             ReturnRule::Common => write!(f, "the common type of the arguments"),
             ReturnRule::Round(n, m) => write!(f, "argument {n} rounded to argument {m}'s places"),
+            ReturnRule::Whole(n) => write!(f, "argument {n} as a whole number"),
         }
     }
 }
@@ -98,6 +102,7 @@ impl ReturnRule {
             ("avg", Some(n)) if n > 0 => ReturnRule::Avg(n),
             ("common", None) => ReturnRule::Common,
             ("round", Some(n)) if n > 0 => ReturnRule::Round(n, n + 1),
+            ("whole", Some(n)) if n > 0 => ReturnRule::Whole(n),
             (t, None) => ReturnRule::Fixed(Type::from_name(t)?),
             _ => return None,
         })
@@ -122,7 +127,43 @@ pub struct FunctionProps {
     pub ties: bool,
     /// The first argument is a time unit, written as a literal.
     pub units: bool,
+    /// The second argument is a digest algorithm ([`DIGEST_ALGORITHMS`]), written as a literal.
+    pub algorithm: bool,
+    /// Arguments (bit N-1 for argument N) the engine takes only as literals.
+    pub literal: ArgSet,
+    /// Arguments that must be at least 1 (a literal is checked, a value guarded at run time).
+    pub positive: ArgSet,
+    /// Arguments that must not be 0.
+    pub nonzero: ArgSet,
+    /// Arguments that are regular expressions (a literal is compiled at check time).
+    pub regex: ArgSet,
 }
+
+/// A set of argument numbers (1 to 16).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ArgSet(u16);
+
+impl ArgSet {
+    /// Whether argument `i` (from 0) is in the set.
+    pub fn has(self, i: usize) -> bool {
+        i < 16 && self.0 & (1 << i) != 0
+    }
+    fn add(&mut self, n: usize) -> bool {
+        let ok = (1..=16).contains(&n);
+        if ok {
+            self.0 |= 1 << (n - 1);
+        }
+        ok
+    }
+}
+
+/// The time units `date_diff` and `date_trunc` take.
+pub const TIME_UNITS: &[&str] = &["year", "quarter", "month", "week", "day", "hour", "minute", "second"];
+
+/// The algorithms `digest` takes (the engine's).
+pub const DIGEST_ALGORITHMS: &[&str] = &[
+    "md5", "sha224", "sha256", "sha384", "sha512", "blake2s", "blake2b", "blake3",
+];
 
 /// A function signature from `stdlib/functions.sem`.
 #[derive(Debug, Clone)]
@@ -206,14 +247,23 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
                 Rule::string_lit => s.engine_const = Some(unescape(x.as_str())),
                 Rule::sig_props => {
                     for p in x.into_inner() {
-                        match p.as_str() {
-                            "distinct" => s.props.distinct = true,
-                            "repeat_safe" => s.props.repeat_safe = true,
-                            "counts_rows" => s.props.counts_rows = true,
-                            "never_null" => s.props.never_null = true,
-                            "hex" => s.props.hex = true,
-                            "ties" => s.props.ties = true,
-                            "units" => s.props.units = true,
+                        let mut it = p.into_inner();
+                        let name = it.next().map(|n| n.as_str()).unwrap_or_default();
+                        let arg = it.next().and_then(|a| a.as_str().parse::<usize>().ok());
+                        let props = &mut s.props;
+                        match (name, arg) {
+                            ("distinct", None) => props.distinct = true,
+                            ("repeat_safe", None) => props.repeat_safe = true,
+                            ("counts_rows", None) => props.counts_rows = true,
+                            ("never_null", None) => props.never_null = true,
+                            ("hex", None) => props.hex = true,
+                            ("ties", None) => props.ties = true,
+                            ("units", None) => props.units = true,
+                            ("algorithm", None) => props.algorithm = true,
+                            ("literal", Some(n)) if props.literal.add(n) => {}
+                            ("positive", Some(n)) if props.positive.add(n) => {}
+                            ("nonzero", Some(n)) if props.nonzero.add(n) => {}
+                            ("regex", Some(n)) if props.regex.add(n) => {}
                             _ => return Err(bad("unknown property")),
                         }
                     }

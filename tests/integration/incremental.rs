@@ -412,3 +412,113 @@ async fn an_exec_of_an_incremental_bundle_records_what_it_read() {
         sorted(table_rows(&out("big_full")).await)
     );
 }
+
+/// The version of `table` an incremental output's latest commit records.
+async fn recorded(output: &Path, name: &str, table: &Path) -> i64 {
+    let t = deltalake::open_table(url_of(output)).await.unwrap();
+    let app = run::incremental_app_id(name, &url_of(table));
+    t.snapshot()
+        .unwrap()
+        .transaction_version(t.log_store().as_ref(), app)
+        .await
+        .unwrap()
+        .expect("a recorded version")
+}
+
+/// The rows a full rebuild of `model` gives at version `v` of `events` (the same model,
+/// not incremental, pinned, run by the CLI to a folder of its own).
+async fn rebuilt_at(dir: &Path, model: &str, v: i64) -> Vec<Vec<String>> {
+    let at = dir.join(format!("rebuild_v{v}"));
+    let _ = std::fs::remove_dir_all(&at);
+    std::fs::create_dir_all(&at).unwrap();
+    std::os::unix::fs::symlink(dir.join("events"), at.join("events")).unwrap();
+    std::fs::write(
+        at.join("main.sem"),
+        format!(
+            "source events from delta(\"events\") at version {v} {{\n  id: int64 key\n  kind: string\n  amount: int64\n}}\n{model}\noutput clean to delta(\"out\") mode overwrite\n"
+        )
+        .replace(" incremental {", " {"),
+    )
+    .unwrap();
+    let (code, _, err) = crate::fixtures::semc(&["run", at.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    table_rows(url_of(&at.join("out")).as_ref()).await.1
+}
+
+const CLEAN: &str = "model clean from events incremental {\n  where amount > 10\n  derive { twice = amount * 2 }\n}\n";
+
+/// Issue 27: `semc exec` of an incremental bundle (planned after the source moved, or
+/// before) writes exactly a rebuild at the versions it records, through appends, a delete
+/// and an update in between; a later `semc run` goes on from what the exec recorded.
+#[tokio::test]
+async fn an_exec_of_an_incremental_bundle_writes_what_it_records() {
+    let program = format!(
+        "source events from delta(\"events\") {{\n  id: int64 key\n  kind: string\n  amount: int64\n}}\n{CLEAN}output clean to delta(\"out\") mode append\n"
+    );
+    let dir = workspace("incremental_exec_cli", &[], &[("models.sem", &program)]);
+    let (source, out) = (dir.join("events"), dir.join("out"));
+    let ws = dir.to_str().unwrap();
+    let bundle = dir.join("bundle");
+    let b = bundle.to_str().unwrap();
+    let cli = |args: &[&str]| {
+        let (code, out, err) = crate::fixtures::semc(args);
+        assert_eq!(code, 0, "semc {args:?}: {err}");
+        out + &err
+    };
+    let check = |step: &str| {
+        let (dir, out, source) = (dir.clone(), out.clone(), source.clone());
+        let step = step.to_string();
+        async move {
+            let v = recorded(&out, "clean", &source).await;
+            let mut have = table_rows(url_of(&out).as_ref()).await.1;
+            have.sort();
+            let mut want = rebuilt_at(&dir, CLEAN, v).await;
+            want.sort();
+            assert_eq!(have.len(), want.len(), "{step}: the output at recorded version {v}");
+            assert_eq!(have, want, "{step}: the output at recorded version {v}");
+            v
+        }
+    };
+
+    append(&source, events(0..1500), true).await;
+    append(&source, events(1500..1800), true).await;
+    cli(&["run", ws]);
+    assert_eq!(check("run at v1").await, 1);
+    append(&source, events(1800..1850), true).await;
+    cli(&["run", ws, "--output", "clean"]);
+    assert_eq!(check("run at v2").await, 2);
+    // the issue's sequence: the bundle planned after the append, then exec'd
+    append(&source, events(1850..1950), true).await;
+    cli(&["plan", ws, "--output", "clean", "--bundle", b]);
+    cli(&["exec", b]);
+    assert_eq!(check("exec of a bundle planned at v3").await, 3);
+    let err = cli(&["run", ws, "--output", "clean"]);
+    assert!(err.contains("up to date"), "{err}");
+    assert_eq!(check("run after the exec").await, 3);
+
+    // a bundle planned before the last append: it rebuilds at its pin and records it
+    cli(&["plan", ws, "--output", "clean", "--bundle", b]);
+    append(&source, events(1950..2000), true).await;
+    cli(&["exec", b]);
+    assert_eq!(check("exec of a bundle planned at v3, events at v4").await, 3);
+    cli(&["run", ws, "--output", "clean"]);
+    assert_eq!(check("run after it").await, 4);
+
+    // a delete and an update between plan and exec, and between runs
+    cli(&["plan", ws, "--output", "clean", "--bundle", b]);
+    let t = deltalake::open_table(url_of(&source)).await.unwrap();
+    t.delete().with_predicate("id < 100").await.unwrap();
+    let t = deltalake::open_table(url_of(&source)).await.unwrap();
+    t.update()
+        .with_predicate("id >= 200 and id < 300")
+        .with_update("amount", "(amount + 50) % 100")
+        .await
+        .unwrap();
+    cli(&["exec", b]);
+    assert_eq!(check("exec of a bundle planned before a delete and an update").await, 4);
+    cli(&["run", ws, "--output", "clean"]);
+    assert_eq!(check("run after the delete and the update").await, 6);
+    cli(&["plan", ws, "--output", "clean", "--bundle", b]);
+    cli(&["exec", b]);
+    assert_eq!(check("exec at v6").await, 6);
+}
