@@ -193,16 +193,18 @@ pub async fn read_table(location: &str, limit: usize) -> Result<String, String> 
 /// projection) continues on lines of its own, indented under it, broken after a `, `.
 const PLAN_WIDTH: usize = 160;
 
-/// `text` with each line over [`PLAN_WIDTH`] characters broken after commas.
+/// `text` with each line over [`PLAN_WIDTH`] characters broken at spaces (after a `, `
+/// where one is near), its continuations indented under it.
 fn fold_long_lines(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
         let indent = line.len() - line.trim_start().len();
         let mut width = 0;
-        for (i, piece) in line.split_inclusive(", ").enumerate() {
-            let len = piece.chars().count();
-            if i > 0 && width + len > PLAN_WIDTH {
-                // drop the trailing space of the line ended here
+        for (i, word) in line.split_inclusive(' ').enumerate() {
+            let len = word.chars().count();
+            // break before a word that would pass the width, or after a list item near it
+            let after_comma = out.ends_with(", ") && width + len > PLAN_WIDTH - 40;
+            if i > 0 && width > indent + 4 && (width + len > PLAN_WIDTH || after_comma) {
                 if out.ends_with(' ') {
                     out.pop();
                 }
@@ -210,7 +212,7 @@ fn fold_long_lines(text: &str) -> String {
                 out.push_str(&" ".repeat(indent + 4));
                 width = indent + 4;
             }
-            out.push_str(piece);
+            out.push_str(word);
             width += len;
         }
         out.push('\n');
