@@ -50,6 +50,12 @@ codes! {
         "A `.sem` file with no items (only whitespace and comments) is allowed but probably a mistake.";
     E0009 "bad-project-file" "semc.toml cannot be used"
         "The project file `semc.toml` (in the workspace's folder or above) does not parse, has a key semc does not know, names no such profile, or sets a value that is not valid (a size, a root). `semc init` writes a commented one.";
+    E0010 "unwritable-file" "a file or folder cannot be written"
+        "A command could not create or write a file or folder it writes (`semc fmt` rewriting a file, `semc init` or `semc demo` writing their files and tables): the path is read-only, on a full disk, or a file stands where a folder should. The message names the path and the system's reason; nothing else was changed.";
+    E0011 "would-overwrite" "a command would overwrite files"
+        "`semc init` writes a starter workspace only into a folder without its files (`semc.toml`, the `.sem` files, `data/`): it never overwrites. Choose an empty folder, or remove the files it names.";
+    E0012 "bad-option" "a command-line value is not valid"
+        "A value given on the command line is outside what the command takes (e.g. `semc demo --sf` must be above 0 and at most 100).";
     // ---- names: E01xx ----
     E0101 "duplicate-name" "name is declared twice"
         "Sources and models share one namespace per workspace; columns, joins, measures and dimensions share one per source; output columns must be unique in a model.";

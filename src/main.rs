@@ -162,6 +162,8 @@ enum Cmd {
         /// URI (e.g. s3://bucket/lake) instead of DIR; the .sem files in DIR point there.
         #[arg(long)]
         to: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: DiagFormat,
     },
     /// Lay out .sem files canonically (in place), keeping comments; `-` formats stdin to stdout.
     Fmt {
@@ -170,6 +172,8 @@ enum Cmd {
         /// Change nothing: list the files that are not formatted and fail if there are any.
         #[arg(long)]
         check: bool,
+        #[arg(long, value_enum, default_value = "human")]
+        format: DiagFormat,
     },
     /// Compute and print the rows of any model (nothing is written).
     Show {
@@ -199,6 +203,8 @@ enum Cmd {
     Init {
         #[arg(default_value = ".")]
         dir: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: DiagFormat,
     },
     /// Serve the Language Server Protocol on stdin/stdout (for editors).
     Lsp,
@@ -340,7 +346,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
     }
     match cli.cmd {
-        Cmd::Init { dir } => cmd::init::init(&dir).await,
+        Cmd::Init { dir, format } => cmd::init::init(&dir, format).await,
         Cmd::Check { path, format, offline } => match compile_checked(&path, format, offline).await {
             Ok(c) => {
                 if format == DiagFormat::Human
@@ -493,8 +499,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
             }
         }
         Cmd::Cluster { cmd } => cmd::cluster::cluster(cmd).await,
-        Cmd::Demo { dir, sf, to } => cmd::demo::demo(&dir, sf, to.as_deref()).await,
-        Cmd::Fmt { paths, check } => cmd::fmt::fmt(&paths, check),
+        Cmd::Demo { dir, sf, to, format } => cmd::demo::demo(&dir, sf, to.as_deref(), format).await,
+        Cmd::Fmt { paths, check, format } => cmd::fmt::fmt(&paths, check, format),
         Cmd::Show {
             path,
             model,

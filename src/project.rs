@@ -61,9 +61,32 @@ pub struct Active {
 
 static ACTIVE: RwLock<Option<Active>> = RwLock::new(None);
 
-/// The profile in force in this process, if any.
+thread_local! {
+    /// A profile in force on this thread only ([`with_profile`]), over the process's.
+    static SCOPED: std::cell::RefCell<Option<Option<Active>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The profile in force on this thread ([`with_profile`]), else in this process, if any.
 pub fn active() -> Option<Active> {
+    if let Some(scoped) = SCOPED.with(|s| s.borrow().clone()) {
+        return scoped;
+    }
     ACTIVE.read().ok().and_then(|a| a.clone())
+}
+
+/// Runs `f` with `profile` in force on this thread only: the language server analyzes each
+/// workspace folder, and reads its tables, with the folder's own profile, so two folders
+/// with different profiles never see each other's.
+pub fn with_profile<T>(profile: Option<Active>, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Option<Active>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            SCOPED.with(|s| *s.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(SCOPED.with(|s| s.replace(Some(profile))));
+    f()
 }
 
 /// Puts `profile` in force for this process.

@@ -201,10 +201,9 @@ impl<'a> Checker<'a> {
             (Type::Date, Type::Timestamp) | (Type::Timestamp, Type::Date) => true,
             (Type::Int32, Type::Int64) => true,
             (f, Type::Float64) => f.is_numeric() && f != Type::Float64,
-            (f, Type::String) => f != Type::String && f != Type::Null && f != Type::Interval,
             _ => false,
         };
-        const CASTS: [Type; 5] = [Type::Timestamp, Type::Date, Type::Int64, Type::Float64, Type::String];
+        const CASTS: [Type; 4] = [Type::Timestamp, Type::Date, Type::Int64, Type::Float64];
         for &fi in cands {
             for (i, a) in targs.iter().enumerate() {
                 for to in CASTS {
@@ -215,7 +214,8 @@ impl<'a> Checker<'a> {
                     tried[i] = texpr(TExprKind::Cast(Box::new(a.clone()), to), to, a.nullable);
                     if self.match_sig(fi, &tried).is_some() {
                         let text = args.get(i).map(|x| self.text_of(x.span)).unwrap_or("…");
-                        return format!("`{n}` takes a {to} there, not a {}: write `cast({text} as {to})`", a.ty);
+                        let (want, got) = (with_article(to), with_article(a.ty));
+                        return format!("`{n}` takes {want} there, not {got}: write `cast({text} as {to})`");
                     }
                 }
             }
@@ -336,4 +336,15 @@ fn ordinal(n: usize) -> &'static str {
         .get(n - 1)
         .copied()
         .unwrap_or("next")
+}
+
+/// A type's name after "a" or "an" (`an int64`, `a date`).
+fn with_article(t: Type) -> String {
+    let name = t.to_string();
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
 }

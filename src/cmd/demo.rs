@@ -6,14 +6,24 @@ use semc::run;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub(crate) async fn demo(dir: &Path, sf: f64, to: Option<&str>) -> ExitCode {
+pub(crate) async fn demo(dir: &Path, sf: f64, to: Option<&str>, format: DiagFormat) -> ExitCode {
+    use semc::codes::Code;
+    use semc::diag::Diagnostic;
+    use semc::span::Span;
     if !(sf > 0.0 && sf <= 100.0) {
-        eprintln!("error: --sf must be in (0, 100]");
-        return ExitCode::from(1);
+        return refuse(
+            format,
+            Diagnostic::error(
+                Code::E0012,
+                Span::default(),
+                format!("--sf {sf} is not a scale factor semc generates"),
+            )
+            .label("out of range")
+            .help("give a scale factor above 0 and at most 100, e.g. `--sf 1`"),
+        );
     }
     if let Err(e) = std::fs::create_dir_all(dir) {
-        eprintln!("error: cannot create {}: {e}", dir.display());
-        return ExitCode::from(1);
+        return refuse(format, file_error(Code::E0010, dir, &e));
     }
     // where the tables and outputs go: DIR, or the location given (a folder URL)
     let lake = match to {
@@ -21,8 +31,12 @@ pub(crate) async fn demo(dir: &Path, sf: f64, to: Option<&str>) -> ExitCode {
         Some(to) => match semc::delta::resolve_location(&std::env::current_dir().unwrap_or_default(), to) {
             Ok(u) => Some(semc::delta::as_folder(&u)),
             Err(e) => {
-                eprintln!("error[E0306]: --to: {}", e.message());
-                return ExitCode::from(1);
+                return refuse(
+                    format,
+                    Diagnostic::error(Code::E0306, Span::default(), format!("--to `{to}`: {}", e.message()))
+                        .label("not a location")
+                        .help("give a folder (`--to lake`) or a URI (`--to s3://bucket/lake`)"),
+                );
             }
         },
     };
@@ -33,8 +47,12 @@ pub(crate) async fn demo(dir: &Path, sf: f64, to: Option<&str>) -> ExitCode {
     let tables = match tables {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
+            return refuse(
+                format,
+                Diagnostic::error(Code::E0306, Span::default(), format!("the tables' location: {e}"))
+                    .label("not a location")
+                    .help("give a folder (`--to lake`) or a URI (`--to s3://bucket/lake`)"),
+            );
         }
     };
     eprintln!("generating TPC-H SF {sf} as Delta tables in {tables} …");
@@ -49,8 +67,7 @@ pub(crate) async fn demo(dir: &Path, sf: f64, to: Option<&str>) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("error: generating TPC-H failed: {e}");
-            return ExitCode::from(2);
+            return refuse(format, file_error(Code::E0010, Path::new(tables.as_str()), &e));
         }
     }
     for (name, text) in semc::demo::examples::TPCH {
@@ -61,18 +78,17 @@ pub(crate) async fn demo(dir: &Path, sf: f64, to: Option<&str>) -> ExitCode {
             None => text.to_string(),
         };
         if let Err(e) = std::fs::write(dir.join(name), text) {
-            eprintln!("error: cannot write {name}: {e}");
-            return ExitCode::from(1);
+            return refuse(format, file_error(Code::E0010, &dir.join(name), &e));
         }
     }
     eprintln!("checking and running {} …", dir.display());
-    let c = match compile_or_report(dir, DiagFormat::Human).await {
+    let c = match compile_or_report(dir, format).await {
         Ok(c) => c,
         Err(code) => return code,
     };
     let reports = match run::run_compiled(&c, &[]).await {
         Ok(r) => r,
-        Err(f) => return fail(&c.ws.map, f),
+        Err(f) => return fail_as(&c.ws.map, f, format),
     };
     for r in &reports {
         println!(

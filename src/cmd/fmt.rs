@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `semc fmt`: each file formatted in place (or, with `--check`, listed when it is not).
-pub(crate) fn fmt(paths: &[PathBuf], check: bool) -> ExitCode {
+pub(crate) fn fmt(paths: &[PathBuf], check: bool, diag_format: DiagFormat) -> ExitCode {
+    use semc::codes::Code;
     use semc::fmt::{format, sem_files};
     if paths.len() == 1 && paths[0] == Path::new("-") {
         let mut text = String::new();
         if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
-            eprintln!("error: cannot read standard input: {e}");
-            return ExitCode::from(1);
+            return refuse(diag_format, file_error(Code::E0004, Path::new("<stdin>"), &e));
         }
         return match format(&text) {
             Ok(out) => {
@@ -28,8 +28,7 @@ pub(crate) fn fmt(paths: &[PathBuf], check: bool) -> ExitCode {
         let files = match sem_files(path) {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
-                code = ExitCode::from(1);
+                code = refuse(diag_format, file_error(Code::E0004, path, &e));
                 continue;
             }
         };
@@ -37,8 +36,7 @@ pub(crate) fn fmt(paths: &[PathBuf], check: bool) -> ExitCode {
             let bytes = match std::fs::read(&file) {
                 Ok(b) => b,
                 Err(e) => {
-                    eprintln!("error: cannot read {}: {e}", file.display());
-                    code = ExitCode::from(1);
+                    code = refuse(diag_format, file_error(Code::E0004, &file, &e));
                     continue;
                 }
             };
@@ -60,8 +58,7 @@ pub(crate) fn fmt(paths: &[PathBuf], check: bool) -> ExitCode {
             if check {
                 println!("{}", file.display());
             } else if let Err(e) = std::fs::write(&file, out) {
-                eprintln!("error: cannot write {}: {e}", file.display());
-                code = ExitCode::from(1);
+                code = refuse(diag_format, file_error(Code::E0010, &file, &e));
             }
         }
     }

@@ -1,10 +1,14 @@
 //! `semc init`.
 
+use crate::DiagFormat;
+use crate::cmd::output::{file_error, refuse};
+use semc::codes::Code;
+use semc::diag::Diagnostic;
 use std::path::Path;
 use std::process::ExitCode;
 
 /// `semc init`: the starter workspace, refusing to overwrite any file.
-pub(crate) async fn init(dir: &Path) -> ExitCode {
+pub(crate) async fn init(dir: &Path, format: DiagFormat) -> ExitCode {
     let existing: Vec<String> = semc::project::STARTER
         .iter()
         .map(|(name, _)| dir.join(name))
@@ -13,32 +17,31 @@ pub(crate) async fn init(dir: &Path) -> ExitCode {
         .map(|p| p.display().to_string())
         .collect();
     if !existing.is_empty() {
-        eprintln!(
-            "error: {} already exist(s); semc init writes only into a folder without them",
-            existing.join(", ")
+        return refuse(
+            format,
+            Diagnostic::error(
+                Code::E0011,
+                semc::span::Span::default(),
+                format!("{} already exist(s)", existing.join(", ")),
+            )
+            .label("would be overwritten")
+            .help("semc init writes only into a folder without its files: choose another folder (`semc init DIR`), or remove them"),
         );
-        return ExitCode::from(1);
     }
     if let Err(e) = std::fs::create_dir_all(dir.join("data")) {
-        eprintln!("error: cannot create {}: {e}", dir.display());
-        return ExitCode::from(1);
+        return refuse(format, file_error(Code::E0010, &dir.join("data"), &e));
     }
     for (name, text) in semc::project::STARTER {
         if let Err(e) = std::fs::write(dir.join(name), text) {
-            eprintln!("error: cannot write {name}: {e}");
-            return ExitCode::from(1);
+            return refuse(format, file_error(Code::E0010, &dir.join(name), &e));
         }
     }
     let data = match semc::delta::resolve_location(dir, "data") {
         Ok(u) => u,
-        Err(e) => {
-            eprintln!("error: {}", e.message());
-            return ExitCode::from(1);
-        }
+        Err(e) => return refuse(format, file_error(Code::E0010, &dir.join("data"), &e.message())),
     };
     if let Err(e) = semc::demo::tpch::generate_tables(&data, 0.01, &["region", "nation"]).await {
-        eprintln!("error: writing the starter tables failed: {e}");
-        return ExitCode::from(2);
+        return refuse(format, file_error(Code::E0010, &dir.join("data"), &e));
     }
     let files: Vec<&str> = semc::project::STARTER.iter().map(|(n, _)| *n).collect();
     let (files, d) = (files.join(", "), dir.display());

@@ -221,18 +221,20 @@ impl Server {
             .collect();
         // the folder's semc.toml profile (SEMC_PROFILE, else `default`) places its tables,
         // as on the command line
-        match crate::project::load(root, std::env::var("SEMC_PROFILE").ok().as_deref()) {
-            Ok(profile) => crate::project::activate(profile),
+        // (this folder's only: the analysis and its table reads run with it in force)
+        let profile = match crate::project::load(root, std::env::var("SEMC_PROFILE").ok().as_deref()) {
+            Ok(profile) => profile,
             Err(e) => {
-                crate::project::activate(None);
                 self.log(&format!("semc.toml: {e}"));
+                None
             }
-        }
+        };
         // the front end recurses over the text (its depth is capped): on a large stack, as
         // on the command line; a panic (semc's bug) leaves the previous analysis in place
         let tables = &self.tables;
         let analyzed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            crate::run::big_stack(|| analyze(root, overlay, tables))
+            let profile = profile.clone();
+            crate::run::big_stack(|| crate::project::with_profile(profile, || analyze(root, overlay, tables)))
         }));
         let a = match analyzed {
             Ok(Ok(a)) => a,
@@ -247,17 +249,21 @@ impl Server {
         for (key, url, pin) in &a.unread {
             if self.reading.insert(key.clone()) {
                 let (tx, key, url, pin) = (self.read_tx.clone(), key.clone(), url.clone(), pin.clone());
+                let profile = profile.clone();
                 std::thread::spawn(move || {
-                    let read = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|e| crate::delta::TableError::Unreadable(e.to_string()))
-                        .and_then(|rt| {
-                            rt.block_on(async {
-                                let t = crate::delta::open(&url, &pin).await?;
-                                crate::delta::table_info(&url, &t)
+                    // one thread, one runtime on it: the read sees the folder's profile
+                    let read = crate::project::with_profile(profile, || {
+                        tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .map_err(|e| crate::delta::TableError::Unreadable(e.to_string()))
+                            .and_then(|rt| {
+                                rt.block_on(async {
+                                    let t = crate::delta::open(&url, &pin).await?;
+                                    crate::delta::table_info(&url, &t)
+                                })
                             })
-                        });
+                    });
                     let _ = tx.send((key, read));
                 });
             }

@@ -173,7 +173,7 @@ fn functions_are_listed_with_their_documentation() {
     );
     let (code, out, _) = semc(&["functions", "round"]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().filter(|l| l.starts_with("round(")).count(), 3, "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("round(")).count(), 4, "{out}");
     let (code, _, err) = semc(&["functions", "sha265"]);
     assert_eq!(code, 1);
     assert!(err.contains("did you mean `sha256`"), "{err}");
@@ -881,4 +881,45 @@ fn a_cluster_needs_the_cluster_feature() {
     let (code, _, err) = semc(&["cluster", "start"]);
     assert_eq!(code, 1);
     assert!(err.contains("--features cluster"), "{err}");
+}
+
+/// Commands that fail outside any program say so with a code and help, in `--format json`
+/// too: `fmt` of a file that cannot be read (E0004), `init` over existing files (E0011) or
+/// where nothing can be written (E0010), `demo` with a bad `--to` (E0306) or `--sf` (E0012).
+#[test]
+fn command_failures_are_coded_diagnostics() {
+    let dir = fixtures::root().join("command_failures");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = |p: &str| dir.join(p).to_str().unwrap().to_string();
+    let started = d("started");
+    let (code, _, err) = semc(&["init", &started]);
+    assert_eq!(code, 0, "{err}");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["fmt".into(), d("missing.sem")], "E0004"),
+        (vec!["init".into(), started.clone()], "E0011"),
+        (vec!["init".into(), "/proc/semc-init-here".into()], "E0010"),
+        (
+            vec!["demo".into(), d("demo"), "--to".into(), "http://[::1".into()],
+            "E0306",
+        ),
+        (vec!["demo".into(), d("demo"), "--sf".into(), "0".into()], "E0012"),
+    ];
+    for (args, want) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, err) = semc(&args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("error[{want}]")) && err.contains("help:"),
+            "{args:?}: {err}"
+        );
+        let mut json = args.clone();
+        json.extend(["--format", "json"]);
+        let (code, out, err) = semc(&json);
+        assert_eq!(code, 1, "{json:?}: {err}");
+        let d: serde_json::Value = serde_json::from_str(out.lines().next().unwrap_or_default()).unwrap();
+        assert_eq!(d["code"], want, "{json:?}: {out}");
+        assert!(d["help"].as_str().is_some_and(|h| !h.is_empty()), "{out}");
+        assert!(!err.contains("error:"), "no bare error line in JSON mode: {err}");
+    }
 }

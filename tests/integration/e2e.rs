@@ -1239,7 +1239,8 @@ output named to delta("out/named") mode overwrite
 }
 
 /// `date_diff(unit, a, b)` counts the unit boundaries between two dates or timestamps, as
-/// DuckDB does (weeks start on Monday; negative when b is before a).
+/// DuckDB does (weeks are whole 7-day spans; negative when b is before a). Every unit over
+/// generated dates: `analyst::date_diff_counts_every_unit_as_duckdb_does`.
 #[tokio::test]
 async fn date_diff_counts_unit_boundaries() {
     let text = r#"
@@ -1250,8 +1251,8 @@ model d from region {
     months = date_diff("month", date "2024-01-31", date "2024-02-01")
     years = date_diff("year", date "2023-12-31", date "2024-01-01")
     days = date_diff("day", date "2024-03-01", date "2024-02-28")
-    weeks = date_diff("week", date "2024-01-07", date "2024-01-08")
-    same_week = date_diff("week", date "2024-01-08", date "2024-01-14")
+    weeks = date_diff("week", date "2024-01-07", date "2024-01-14")
+    same_week = date_diff("week", date "2024-03-01", date "2024-03-07")
     quarters = date_diff("quarter", date "2024-03-31", timestamp "2024-04-01T00:00:00Z")
     hours = date_diff("hour", timestamp "2024-01-01T10:59:59Z", timestamp "2024-01-01T11:00:00Z")
   }

@@ -264,13 +264,13 @@ async fn strict_runs_verify_source_constraints() {
         None,
     )
     .await;
-    // trusted: runs, with ONE warning for the source that the table does not guarantee
-    // `not null` on its two columns
+    // trusted: runs, with ONE warning for the workspace naming the two columns the table
+    // does not guarantee `not null` on
     let c = run::compile(&dir).await.unwrap_or_else(|_| panic!("compile"));
     let warned: Vec<&str> = c.diags.iter().map(|d| d.code.as_str()).collect();
     let shown = semc::diag::render(&c.ws.map, &c.diags, false);
     assert_eq!(warned, ["E0307"], "{shown}");
-    assert!(c.diags[0].message.contains("`id`, `name`"), "{shown}");
+    assert!(c.diags[0].message.contains("`t.id`, `t.name`"), "{shown}");
     assert!(!c.has_errors());
     // `trust_declared = true` silences it; `strict = true` verifies instead of warning
     for policy in ["trust_declared = true", "strict = true"] {
