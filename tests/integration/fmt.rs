@@ -97,28 +97,73 @@ fn respaced(text: &str, picks: &[u8]) -> String {
     out
 }
 
+/// The corpus programs that parse (every case generated from them checks something): the
+/// formatter's generators draw from these, never from text it would leave alone.
+fn parsing_corpus() -> &'static [(PathBuf, String)] {
+    static PARSING: std::sync::OnceLock<Vec<(PathBuf, String)>> = std::sync::OnceLock::new();
+    PARSING.get_or_init(|| {
+        let parsing: Vec<(PathBuf, String)> = corpus()
+            .into_iter()
+            .filter_map(|f| {
+                let text = std::fs::read_to_string(&f).ok()?;
+                format(&text).is_ok().then_some((f, text))
+            })
+            .collect();
+        assert!(parsing.len() >= 50, "only {} corpus programs parse", parsing.len());
+        parsing
+    })
+}
+
+/// A program that parses: one to three corpus programs one after the other, with comments
+/// put between their lines.
+fn parsing_program() -> impl Strategy<Value = String> {
+    let n = parsing_corpus().len();
+    (
+        prop::collection::vec(0..n, 1..4),
+        prop::collection::vec((0usize..10_000, 0usize..1000), 0..6),
+    )
+        .prop_map(|(picks, notes)| {
+            let mut lines: Vec<String> = picks
+                .iter()
+                .flat_map(|&i| parsing_corpus()[i].1.lines().map(str::to_string).collect::<Vec<_>>())
+                .collect();
+            for (at, note) in notes {
+                let at = at % (lines.len() + 1);
+                lines.insert(at, format!("# note {note}"));
+            }
+            lines.join("\n") + "\n"
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
 
     /// Any spacing of a program on the same lines formats to the same text.
     #[test]
     fn spacing_never_changes_the_layout(pick in 0usize..1000, picks in prop::collection::vec(any::<u8>(), 1..64)) {
-        let files: Vec<PathBuf> = corpus();
-        let file = &files[pick % files.len()];
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        if let Ok(want) = format(&text) {
-            let got = format(&respaced(&text, &picks));
-            prop_assert_eq!(got.ok(), Some(want), "{}", file.display());
-        }
+        let (file, text) = &parsing_corpus()[pick % parsing_corpus().len()];
+        let want = format(text).ok();
+        prop_assert!(want.is_some(), "{}", file.display());
+        let got = format(&respaced(text, &picks));
+        prop_assert_eq!(got.ok(), want, "{}", file.display());
     }
 
-    /// Generated programs that parse format stably; ones that do not are left alone.
+    /// Generated programs that parse format stably, every comment kept.
     #[test]
-    fn generated_programs_format_stably(text in crate::props::program()) {
-        if let Ok(out) = format(&text) {
-            prop_assert_eq!(format(&out).ok(), Some(out.clone()));
-            prop_assert_eq!(comments(&out), comments(&text));
-        }
+    fn generated_programs_format_stably(text in parsing_program()) {
+        let out = format(&text);
+        prop_assert!(out.is_ok(), "a generated program did not format:\n{text}");
+        let out = out.unwrap_or_default();
+        prop_assert_eq!(format(&out).ok(), Some(out.clone()));
+        prop_assert_eq!(comments(&out), comments(&text));
+    }
+
+    /// Token soup that does not parse is left alone (an error, never a changed text).
+    #[test]
+    fn text_that_does_not_parse_is_refused(text in crate::props::program()) {
+        let parsed = semc::syntax::Workspace::from_bytes("p.sem", text.as_bytes(), std::path::Path::new("."));
+        let parses = !parsed.diags.iter().any(|d| d.is_error() && d.code == semc::codes::Code::E0001);
+        prop_assert_eq!(format(&text).is_ok(), parses, "{}", text);
     }
 }
 
