@@ -255,16 +255,22 @@ impl Checker<'_> {
     /// A source or model named at `id` (in `from`, `join`, `union`, an output or a join
     /// declaration's target).
     pub(super) fn note_relation(&mut self, id: &ast::Ident) {
+        self.note_relation_at(id.span, id);
+    }
+
+    /// A name at `at` that stands for the source or model `named` (a model join's name in
+    /// its `on`: `rich.c_custkey`).
+    pub(super) fn note_relation_at(&mut self, at: Span, named: &ast::Ident) {
         if self.index.is_none() {
             return;
         }
-        let n = self.canonical_name(id);
+        let n = self.canonical_name(named);
         if let Some(&si) = self.source_idx.get(&n) {
             let def = self.sources[si].ast.name.span;
-            self.note(id.span, Some(def), RefKind::Source, |c| c.source_hover(si));
+            self.note(at, Some(def), RefKind::Source, |c| c.source_hover(si));
         } else if let Some(&mi) = self.model_idx.get(&n) {
             let def = self.models[mi].ast.name.span;
-            self.note(id.span, Some(def), RefKind::Model, |c| c.model_hover(mi));
+            self.note(at, Some(def), RefKind::Model, |c| c.model_hover(mi));
         }
     }
 

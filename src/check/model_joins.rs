@@ -69,6 +69,13 @@ impl<'a> Checker<'a> {
             let ExprKind::Path(rp) = &r.kind else {
                 continue;
             };
+            // `rich.c_custkey`: `rich` is the joined relation (or the `as` name given it)
+            match &j.alias {
+                Some(a) => self.note(rp[0].span, Some(a.span), index::RefKind::Join, |_| {
+                    format!("`{}` joined as `{}`", j.target.text, a.text)
+                }),
+                None => self.note_relation_at(rp[0].span, &j.target),
+            }
             let rn = self.canonical_name(&rp[1]);
             let Some(rc) = cols.iter().find(|c| c.name == rn) else {
                 let cands: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();

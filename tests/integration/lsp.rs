@@ -465,3 +465,56 @@ fn a_folders_profile_places_its_tables() {
     );
     c.stop();
 }
+
+/// Go to definition from every place a name stands for a declaration: a join's target in
+/// a source (not the join line itself), a path segment through an unaliased join, `from`,
+/// a model join, `union`, `keep … per`, a measure used by name, an output's model.
+#[test]
+fn definition_goes_to_the_declaration_a_name_stands_for() {
+    let dir = fixtures::workspace("lsp_definitions", &[("tpch", "tpch")], &[("schema.sem", SCHEMA)]);
+    let model = "import \"schema.sem\"\n\nmodel rich from customer { where c_acctbal > 0 }\nmodel top from orders {\n  derive { who = customer.c_name }\n  join rich many_to_one on o_custkey = rich.c_custkey\n  keep 1 per o_custkey by o_totalprice desc\n  select { o_custkey, o_totalprice, who }\n}\nmodel both from top { union top }\nmodel money from orders { aggregate { revenue } }\noutput both to delta(\"out/both\") mode overwrite\n";
+    let path = dir.join("model.sem");
+    std::fs::write(&path, model).unwrap();
+    let (schema_uri, model_uri) = (uri(&dir.join("schema.sem")), uri(&path));
+    let mut c = Client::start();
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": model_uri, "languageId": "sem", "version": 1, "text": model}}),
+    );
+    let diags = c.diagnostics(&model_uri);
+    assert!(diags.iter().all(|d| d["severity"] != 1), "{diags:?}");
+    let schema_text = SCHEMA;
+    let go = |c: &mut Client, uri: &str, text: &str, needle: &str, shift: u32| {
+        let (line, col) = pos(text, needle);
+        c.at("textDocument/definition", uri, line, col + shift)
+    };
+    let at = |text: &str, needle: &str| {
+        let (line, character) = pos(text, needle);
+        json!({"line": line, "character": character})
+    };
+    // a join's target in a source: the source it names
+    let d = go(&mut c, &schema_uri, schema_text, "customer many_to_one", 1);
+    assert_eq!(d["uri"], schema_uri.as_str(), "{d}");
+    assert_eq!(d["range"]["start"], at(schema_text, "customer from"), "{d}");
+    // a path segment through that join: the same declaration
+    let d = go(&mut c, &model_uri, model, "customer.c_name", 1);
+    assert_eq!(d["range"]["start"], at(schema_text, "customer from"), "{d}");
+    // `from`, a model join, `union`, an output's model
+    let d = go(&mut c, &model_uri, model, "orders {\n  derive", 1);
+    assert_eq!(d["range"]["start"], at(schema_text, "orders from"), "{d}");
+    for needle in ["rich many_to_one", "rich.c_custkey"] {
+        let d = go(&mut c, &model_uri, model, needle, 1);
+        assert_eq!(d["range"]["start"], at(model, "rich from"), "{needle}: {d}");
+    }
+    let d = go(&mut c, &model_uri, model, "top }", 1);
+    assert_eq!(d["range"]["start"], at(model, "top from"), "{d}");
+    let d = go(&mut c, &model_uri, model, "both to", 1);
+    assert_eq!(d["range"]["start"], at(model, "both from"), "{d}");
+    // `keep … per` a column; a measure used by name
+    let d = go(&mut c, &model_uri, model, "o_custkey by", 1);
+    assert_eq!(d["uri"], schema_uri.as_str(), "{d}");
+    assert_eq!(d["range"]["start"], at(schema_text, "o_custkey:"), "{d}");
+    let d = go(&mut c, &model_uri, model, "revenue }", 1);
+    assert_eq!(d["range"]["start"], at(schema_text, "revenue ="), "{d}");
+    c.stop();
+}
