@@ -11,6 +11,9 @@ use crate::types::{Operand, Type};
 impl<'a> Checker<'a> {
     pub(super) fn call(&mut self, name: &ast::Ident, args: &[ast::Expr], span: Span, cx: &Ctx) -> TExpr {
         let n = name.text.to_lowercase();
+        if let Some(f) = self.user_fns.get(&n).copied() {
+            return self.call_user_function(name, f, args, span, cx);
+        }
         if self.func_idx.contains_key(&n) {
             self.note(name.span, None, index::RefKind::Function, |c| c.function_hover(&n));
         }

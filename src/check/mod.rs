@@ -32,6 +32,7 @@ mod policy;
 mod sources;
 mod steps;
 mod tables;
+mod user_functions;
 mod windows;
 
 use join_order::join_order;
@@ -315,6 +316,10 @@ struct Checker<'a> {
     /// Columns declared not null that their tables allow nulls in (`source.column`), for
     /// one warning.
     unguaranteed: Vec<(String, Span)>,
+    /// The workspace's functions, by name (lower case, as the standard library's).
+    user_fns: HashMap<String, &'a ast::Function>,
+    /// The functions whose bodies are being checked, innermost last.
+    fn_frames: Vec<user_functions::Frame>,
 }
 
 fn ty_err() -> TExpr {
@@ -350,6 +355,8 @@ impl<'a> Checker<'a> {
             building: None,
             index: None,
             unguaranteed: vec![],
+            user_fns: HashMap::new(),
+            fn_frames: vec![],
         }
     }
 
@@ -399,6 +406,7 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        self.declare_functions(&items);
         // names
         let mut seen: HashMap<String, Span> = HashMap::new();
         let srcs = sources_of(self.ws);

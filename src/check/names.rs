@@ -11,6 +11,15 @@ impl<'a> Checker<'a> {
         if parts.len() == 1 {
             return self.name(&parts[0], span, cx);
         }
+        if let Some(frame) = self.fn_frames.last() {
+            let function = frame.function.clone();
+            self.err(
+                Diagnostic::error(Code::E0102, span, format!("a path in the body of `{function}`"))
+                    .label("not a parameter")
+                    .help("a function reads only its parameters: pass the column as an argument (`f(customer.c_name)`)"),
+            );
+            return ty_err();
+        }
         let first = self.canonical_name(&parts[0]);
         if cx.path.is_empty()
             && !cx.source_only
@@ -307,6 +316,9 @@ impl<'a> Checker<'a> {
     }
 
     pub(super) fn name(&mut self, id: &ast::Ident, span: Span, cx: &Ctx) -> TExpr {
+        if let Some(param) = self.parameter(id) {
+            return param;
+        }
         let n = self.canonical_name(id);
         // columns
         let col = if cx.source_only {

@@ -136,6 +136,14 @@ pub fn symbols(a: &Analysis, file: crate::span::FileId) -> Vec<DocumentSymbol> {
                 o.model.span,
                 vec![],
             ),
+            Item::Function(f) => symbol(
+                f.name.text.clone(),
+                Some(format!("fn → {}", text(f.ret.span()))),
+                SymbolKind::METHOD,
+                f.span,
+                f.name.span,
+                vec![],
+            ),
             Item::Policy(p) => symbol("policy".into(), None, SymbolKind::NAMESPACE, p.span, p.span, vec![]),
             Item::Import(i) => symbol(
                 format!("import {}", i.path),

@@ -30,6 +30,18 @@ pub enum Item {
     Source(Source),
     Model(Model),
     Output(Output),
+    Function(Function),
+}
+
+/// `fn name(p: T, …) -> T = expr`: a function of the workspace, inlined at each call.
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub name: Ident,
+    pub params: Vec<(Ident, TypeExpr)>,
+    pub ret: TypeExpr,
+    pub body: Expr,
+    pub doc: Option<String>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]

@@ -222,6 +222,39 @@ impl Builder {
         }
     }
 
+    pub(super) fn function(&mut self, p: Pair<Rule>) -> Function {
+        let span = self.span(&p);
+        let doc = doc_of(&p);
+        let mut name = empty_ident(span);
+        let mut params = vec![];
+        let mut ret = TypeExpr::Decimal(0, 0, span);
+        let mut body = Expr {
+            kind: ExprKind::Error,
+            span,
+        };
+        for x in p.into_inner() {
+            match x.as_rule() {
+                Rule::ident => name = self.ident(x),
+                Rule::fn_param => {
+                    let mut it = x.into_inner();
+                    let (Some(n), Some(t)) = (it.next(), it.next()) else { continue };
+                    params.push((self.ident(n), self.type_expr(t)));
+                }
+                Rule::type_expr => ret = self.type_expr(x),
+                Rule::expr => body = self.expr(x),
+                _ => {}
+            }
+        }
+        Function {
+            name,
+            params,
+            ret,
+            body,
+            doc,
+            span,
+        }
+    }
+
     fn join(&mut self, p: Pair<Rule>) -> JoinDecl {
         let span = self.span(&p);
         let doc = doc_of(&p);

@@ -233,6 +233,8 @@ pub fn rule_name(r: Rule) -> &'static str {
         named_list | named_expr => "`name = expression` or a column",
         sort_key => "a sort key",
         sort_dir => "`asc` or `desc`",
+        fn_decl => "`fn`",
+        fn_param => "a parameter `name: type`",
         sort_nulls | k_nulls => "`nulls first` or `nulls last`",
         k_first => "`first`",
         k_last => "`last`",

@@ -85,6 +85,7 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
             Rule::source => items.push(Item::Source(b.source(p))),
             Rule::model => items.push(Item::Model(b.model(p))),
             Rule::output => items.push(Item::Output(b.output(p))),
+            Rule::fn_decl => items.push(Item::Function(b.function(p))),
             _ => {}
         }
     }
