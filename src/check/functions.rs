@@ -153,6 +153,12 @@ impl<'a> Checker<'a> {
                     ),
                     "write a whole number from 1 up".into(),
                 ))
+            } else if props.digest_size.has(i) && int.is_some_and(|v| !(1..=64).contains(&v)) {
+                Some(refuse(
+                    "not 1 to 64",
+                    format!("`{n}` makes digests of 1 to 64 bytes, not {}", int.unwrap_or_default()),
+                    "BLAKE2b-128 is 16 bytes: `blake2b(s, 16)`".into(),
+                ))
             } else if props.nonzero.has(i) && int == Some(0) {
                 Some(refuse(
                     "0 here",

@@ -16,7 +16,9 @@ impl<'a> Checker<'a> {
             self.err(
                 Diagnostic::error(Code::E0102, span, format!("a path in the body of `{function}`"))
                     .label("not a parameter")
-                    .help("a function reads only its parameters: pass the column as an argument (`f(customer.c_name)`)"),
+                    .help(
+                        "a function reads only its parameters: pass the column as an argument (`f(customer.c_name)`)",
+                    ),
             );
             return ty_err();
         }

@@ -26,9 +26,13 @@ impl<'a> Checker<'a> {
             let name = f.name.text.to_lowercase();
             if self.func_idx.contains_key(&name) {
                 self.err(
-                    Diagnostic::error(Code::E0101, f.name.span, format!("`{name}` is a function of the standard library"))
-                        .label("declared again")
-                        .help("give the function another name (`semc functions` lists the standard library's)"),
+                    Diagnostic::error(
+                        Code::E0101,
+                        f.name.span,
+                        format!("`{name}` is a function of the standard library"),
+                    )
+                    .label("declared again")
+                    .help("give the function another name (`semc functions` lists the standard library's)"),
                 );
                 continue;
             }
@@ -37,7 +41,8 @@ impl<'a> Checker<'a> {
             }
             self.user_fns.insert(name, f);
         }
-        let mut declared: Vec<(String, &'a ast::Function)> = self.user_fns.iter().map(|(n, f)| (n.clone(), *f)).collect();
+        let mut declared: Vec<(String, &'a ast::Function)> =
+            self.user_fns.iter().map(|(n, f)| (n.clone(), *f)).collect();
         declared.sort_by_key(|(_, f)| (f.span.file, f.span.start));
         for (name, f) in declared {
             self.check_function(&name, f);
@@ -80,7 +85,9 @@ impl<'a> Checker<'a> {
                 (n, placeholder)
             })
             .collect();
-        let Some(body) = self.inline_body(name, f, params) else { return };
+        let Some(body) = self.inline_body(name, f, params) else {
+            return;
+        };
         if !returns(body.ty, ret) {
             self.err(
                 Diagnostic::error(
@@ -90,7 +97,10 @@ impl<'a> Checker<'a> {
                 )
                 .label(format!("{}", body.ty))
                 .with(f.ret.span(), "declared here")
-                .help(format!("declare `-> {}`, or cast the body: `cast(… as {ret})`", body.ty)),
+                .help(format!(
+                    "declare `-> {}`, or cast the body: `cast(… as {ret})`",
+                    body.ty
+                )),
             );
         }
     }
@@ -138,7 +148,11 @@ impl<'a> Checker<'a> {
             return ty_err();
         }
         if args.len() != f.params.len() {
-            let sig: Vec<String> = f.params.iter().map(|(p, t)| format!("{}: {}", p.text, self.text_of(t.span()))).collect();
+            let sig: Vec<String> = f
+                .params
+                .iter()
+                .map(|(p, t)| format!("{}: {}", p.text, self.text_of(t.span())))
+                .collect();
             self.err(
                 Diagnostic::error(
                     Code::E0203,
@@ -191,7 +205,11 @@ impl<'a> Checker<'a> {
         // (but a cycle through another function is found only here: said once)
         let recursion: Vec<Diagnostic> = self.diags.drain(before..).filter(|d| d.code == Code::E0112).collect();
         for d in recursion {
-            if !self.diags.iter().any(|e| e.code == d.code && e.primary.span == d.primary.span) {
+            if !self
+                .diags
+                .iter()
+                .any(|e| e.code == d.code && e.primary.span == d.primary.span)
+            {
                 self.diags.push(d);
             }
         }
@@ -221,9 +239,13 @@ impl<'a> Checker<'a> {
             None => "a function reads only its parameters: pass what it needs as an argument".into(),
         };
         self.err(
-            Diagnostic::error(Code::E0102, id.span, format!("`{n}` is not a parameter of `{function}`"))
-                .label("unknown here")
-                .help(help),
+            Diagnostic::error(
+                Code::E0102,
+                id.span,
+                format!("`{n}` is not a parameter of `{function}`"),
+            )
+            .label("unknown here")
+            .help(help),
         );
         Some(ty_err())
     }

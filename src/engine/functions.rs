@@ -15,6 +15,7 @@ pub fn all() -> Vec<Arc<datafusion::logical_expr::ScalarUDF>> {
             super::arguments::ArgumentGuard::default(),
         )),
     ];
+    all.extend(super::ids::IdFunction::all().map(|f| Arc::new(datafusion::logical_expr::ScalarUDF::from(f))));
     all.extend(
         super::checked::CheckedArithmetic::all().map(|f| Arc::new(datafusion::logical_expr::ScalarUDF::from(f))),
     );

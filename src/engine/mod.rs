@@ -19,6 +19,7 @@ mod changes;
 pub mod checked;
 pub mod files;
 pub mod functions;
+pub mod ids;
 mod pinned;
 mod planned;
 pub mod rewrites;

@@ -237,7 +237,9 @@ impl Builder {
                 Rule::ident => name = self.ident(x),
                 Rule::fn_param => {
                     let mut it = x.into_inner();
-                    let (Some(n), Some(t)) = (it.next(), it.next()) else { continue };
+                    let (Some(n), Some(t)) = (it.next(), it.next()) else {
+                        continue;
+                    };
                     params.push((self.ident(n), self.type_expr(t)));
                 }
                 Rule::type_expr => ret = self.type_expr(x),

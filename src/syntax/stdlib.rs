@@ -137,6 +137,8 @@ pub struct FunctionProps {
     pub nonzero: ArgSet,
     /// Arguments that are regular expressions (a literal is compiled at check time).
     pub regex: ArgSet,
+    /// Arguments that are a digest size in bytes, 1 to 64.
+    pub digest_size: ArgSet,
 }
 
 /// A set of argument numbers (1 to 16).
@@ -264,6 +266,7 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
                             ("positive", Some(n)) if props.positive.add(n) => {}
                             ("nonzero", Some(n)) if props.nonzero.add(n) => {}
                             ("regex", Some(n)) if props.regex.add(n) => {}
+                            ("digest_size", Some(n)) if props.digest_size.add(n) => {}
                             _ => return Err(bad("unknown property")),
                         }
                     }

@@ -14,6 +14,7 @@ mod fuzz;
 mod incremental;
 mod inspect;
 mod json;
+mod language;
 mod lsp;
 mod memory;
 mod project;
