@@ -406,6 +406,7 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        self.diags.extend(self.ws.template_diags.iter().cloned());
         self.declare_functions(&items);
         // names
         let mut seen: HashMap<String, Span> = HashMap::new();

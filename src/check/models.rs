@@ -15,8 +15,37 @@ impl<'a> Checker<'a> {
         }
         self.models[i].state = BuildState::InProgress;
         let m = self.models[i].ast;
+        // an instance whose template did not fit was reported when the workspace loaded
+        if m.instance.as_ref().is_some_and(|inst| !inst.expanded) {
+            self.models[i].state = BuildState::Done;
+            return;
+        }
         let saved = self.building.take();
+        let before = self.diags.len();
         let built = self.build_model(m);
+        if let Some(inst) = &m.instance {
+            let hover = format!("**template** `{}`", inst.template.text);
+            self.note(
+                inst.template.span,
+                Some(inst.template_name_span),
+                index::RefKind::Model,
+                |_| hover,
+            );
+            // what the template's body got wrong here is shown at the instance too
+            let within = |s: Span| {
+                s.file == inst.template_span.file
+                    && inst.template_span.start <= s.start
+                    && s.end <= inst.template_span.end
+            };
+            for d in &mut self.diags[before..] {
+                if within(d.primary.span) {
+                    *d = d.clone().with(
+                        inst.span,
+                        format!("in `{}`, made from template `{}`", m.name.text, inst.template.text),
+                    );
+                }
+            }
+        }
         self.building = saved;
         self.models[i].done = built;
         self.models[i].state = BuildState::Done;

@@ -144,6 +144,14 @@ pub fn symbols(a: &Analysis, file: crate::span::FileId) -> Vec<DocumentSymbol> {
                 f.name.span,
                 vec![],
             ),
+            Item::Template(t) => symbol(
+                t.name.text.clone(),
+                Some(format!("template from {}", t.from.text)),
+                SymbolKind::FUNCTION,
+                t.span,
+                t.name.span,
+                vec![],
+            ),
             Item::Policy(p) => symbol("policy".into(), None, SymbolKind::NAMESPACE, p.span, p.span, vec![]),
             Item::Import(i) => symbol(
                 format!("import {}", i.path),

@@ -31,6 +31,58 @@ pub enum Item {
     Model(Model),
     Output(Output),
     Function(Function),
+    /// A parameterized model; its instances are models (expanded when the workspace loads).
+    Template(Template),
+}
+
+/// `template name(params) from rel { steps }`.
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub name: Ident,
+    pub params: Vec<TemplateParam>,
+    pub from: Ident,
+    pub steps: Vec<Step>,
+    pub contract: Option<Contract>,
+    pub incremental: Option<Span>,
+    pub doc: Option<String>,
+    pub span: Span,
+}
+
+/// A template's parameter: what an argument stands for where the parameter is named.
+#[derive(Debug, Clone)]
+pub struct TemplateParam {
+    pub name: Ident,
+    pub kind: ParamKind,
+    /// `= literal`: the value when the instance gives none.
+    pub default: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ParamKind {
+    /// Untyped: a source or model (in `from`, `join`, `union`).
+    Relation,
+    /// `: column`: a name, put wherever the parameter's name stands (`r.x` included).
+    Column,
+    /// `: expr`: an expression.
+    Expr,
+    /// `: T`: a value of type T (checked where it is used).
+    Value(TypeExpr),
+}
+
+/// `model name = template(args)`: where a model was made from a template.
+#[derive(Debug, Clone)]
+pub struct InstanceOf {
+    pub template: Ident,
+    /// The arguments, positional then named.
+    pub args: Vec<(Option<Ident>, Expr)>,
+    /// The `model … = t(…)` line.
+    pub span: Span,
+    /// The template's declaration and its name (once expanded).
+    pub template_span: Span,
+    pub template_name_span: Span,
+    /// Whether the template's body was put in the model (else its arguments did not fit,
+    /// or there is no such template: reported when the workspace was loaded).
+    pub expanded: bool,
 }
 
 /// `fn name(p: T, …) -> T = expr`: a function of the workspace, inlined at each call.
@@ -206,6 +258,8 @@ pub struct Model {
     pub incremental: Option<Span>,
     pub doc: Option<String>,
     pub span: Span,
+    /// Made from a template (`model m = t(…)`): the template and the line.
+    pub instance: Option<InstanceOf>,
 }
 
 #[derive(Debug, Clone)]

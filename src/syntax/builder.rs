@@ -350,6 +350,129 @@ impl Builder {
             incremental,
             doc,
             span,
+            instance: None,
+        }
+    }
+
+    /// `template name(params) from rel { … }`.
+    pub(super) fn template(&mut self, p: Pair<Rule>) -> Template {
+        let span = self.span(&p);
+        let doc = doc_of(&p);
+        let mut name = None;
+        let mut params = vec![];
+        let mut from = None;
+        let mut body = vec![];
+        for x in p.into_inner() {
+            match x.as_rule() {
+                Rule::ident if name.is_none() => name = Some(self.ident(x)),
+                Rule::ident => from = Some(self.ident(x)),
+                Rule::tparam => {
+                    let mut param_name = empty_ident(span);
+                    let mut kind = ParamKind::Relation;
+                    let mut default = None;
+                    for y in x.into_inner() {
+                        match y.as_rule() {
+                            Rule::ident => param_name = self.ident(y),
+                            Rule::tparam_kind => {
+                                kind = match y.into_inner().next() {
+                                    Some(k) if k.as_rule() == Rule::k_column => ParamKind::Column,
+                                    Some(k) if k.as_rule() == Rule::k_expr => ParamKind::Expr,
+                                    Some(t) => ParamKind::Value(self.type_expr(t)),
+                                    None => ParamKind::Relation,
+                                }
+                            }
+                            Rule::expr => default = Some(self.expr(y)),
+                            _ => {}
+                        }
+                    }
+                    params.push(TemplateParam {
+                        name: param_name,
+                        kind,
+                        default,
+                    });
+                }
+                _ => body.push(x),
+            }
+        }
+        // the body reads as a model's
+        let mut steps = vec![];
+        let mut contract = None;
+        let mut incremental = None;
+        for s in body {
+            match s.as_rule() {
+                Rule::k_template | Rule::k_from => {}
+                Rule::k_incremental => incremental = Some(self.span(&s)),
+                Rule::contract => {
+                    let cspan = self.span(&s);
+                    let columns = s
+                        .into_inner()
+                        .filter(|c| c.as_rule() == Rule::column_decl)
+                        .map(|c| self.column_decl(c))
+                        .collect();
+                    contract = Some(Contract { columns, span: cspan });
+                }
+                _ => steps.push(self.step(s)),
+            }
+        }
+        Template {
+            name: name.unwrap_or_else(|| empty_ident(span)),
+            params,
+            from: from.unwrap_or_else(|| empty_ident(span)),
+            steps,
+            contract,
+            incremental,
+            doc,
+            span,
+        }
+    }
+
+    /// `model name = template(args)`: a model whose body the template gives when the
+    /// workspace is loaded (`syntax::templates`).
+    pub(super) fn instance(&mut self, p: Pair<Rule>) -> Model {
+        let span = self.span(&p);
+        let doc = doc_of(&p);
+        let mut idents = vec![];
+        let mut args = vec![];
+        for x in p.into_inner() {
+            match x.as_rule() {
+                Rule::ident => idents.push(self.ident(x)),
+                Rule::targ => {
+                    let mut named = None;
+                    let mut value = None;
+                    for y in x.into_inner() {
+                        match y.as_rule() {
+                            Rule::ident => named = Some(self.ident(y)),
+                            Rule::expr => value = Some(self.expr(y)),
+                            _ => {}
+                        }
+                    }
+                    if let Some(v) = value {
+                        args.push((named, v));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut idents = idents.into_iter();
+        let name = idents.next().unwrap_or_else(|| empty_ident(span));
+        let template = idents.next().unwrap_or_else(|| empty_ident(span));
+        Model {
+            name,
+            // until expanded: a model that reads the template's name (unknown: E0103)
+            from: template.clone(),
+            steps: vec![],
+            contract: None,
+            incremental: None,
+            doc,
+            span,
+            instance: Some(InstanceOf {
+                template,
+                args,
+                span,
+                template_span: span,
+                template_name_span: span,
+                expanded: false,
+            }),
         }
     }
 

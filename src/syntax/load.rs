@@ -19,6 +19,9 @@ pub struct Workspace {
     /// Relative Delta paths resolve against this folder.
     pub root: PathBuf,
     pub diags: Vec<Diagnostic>,
+    /// Instances whose template is unknown or whose arguments do not fit: reported by the
+    /// checker (a file that parsed is checked whatever its templates say).
+    pub template_diags: Vec<Diagnostic>,
     /// File names are shown relative to this folder (the entry's folder).
     display_base: Option<PathBuf>,
     /// Texts that stand for files on disk (an editor's unsaved buffers), by canonical path.
@@ -38,6 +41,7 @@ impl Workspace {
             files: vec![],
             root,
             diags: vec![],
+            template_diags: vec![],
             display_base: None,
             overlay: HashMap::new(),
         }
@@ -60,6 +64,7 @@ impl Workspace {
             &mut seen,
             &mut vec![],
         );
+        ws.expand_templates();
         ws
     }
 
@@ -131,7 +136,14 @@ impl Workspace {
         for e in entries {
             ws.load_file(&e, None, &mut seen, &mut vec![]);
         }
+        ws.expand_templates();
         ws
+    }
+
+    /// Every `model m = template(…)` made the model its template gives (`syntax::templates`);
+    /// what does not fit is the checker's to report, with the rest of the program.
+    fn expand_templates(&mut self) {
+        self.template_diags = super::templates::expand(&mut self.files);
     }
 
     fn display_name(&self, path: &Path) -> String {

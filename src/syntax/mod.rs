@@ -19,6 +19,7 @@ mod errors;
 pub mod lex;
 pub mod load;
 pub mod stdlib;
+mod templates;
 
 use builder::Builder;
 pub use decode::decode;
@@ -86,6 +87,8 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
             Rule::model => items.push(Item::Model(b.model(p))),
             Rule::output => items.push(Item::Output(b.output(p))),
             Rule::fn_decl => items.push(Item::Function(b.function(p))),
+            Rule::template => items.push(Item::Template(b.template(p))),
+            Rule::instance => items.push(Item::Model(b.instance(p))),
             _ => {}
         }
     }

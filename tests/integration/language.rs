@@ -176,3 +176,124 @@ model m from texts {
     assert_eq!(at("E0207"), [8], "{found:?}");
     assert_eq!(at("E0203"), [11, 11], "{found:?}");
 }
+
+const ORDERS_AND_LINES: &str = r#"
+source orders from delta("tpch/orders") {
+  o_orderkey: int64 key
+  o_custkey: int64
+  o_totalprice: decimal(15, 2)
+}
+source lineitem from delta("tpch/lineitem") {
+  l_orderkey: int64
+  l_linenumber: int32
+  l_extendedprice: decimal(15, 2)
+}
+## The best row per key above a floor.
+template top_per(rel, key: column, score: column, n: int64 = 1, floor: expr = 0) from rel {
+  where score > floor
+  keep 1 per key by score desc
+  derive { rank_n = n }
+}
+"#;
+
+/// A template's instances are the models its body gives with the arguments in place of the
+/// parameters (a relation, columns, a typed value with a default, an expression), equal to
+/// the same models written out; an instance whose arguments do not fit, or that names no
+/// template, is refused with the instance and the template shown; a mistake in the body
+/// made by an instance points at the template line and at the instance.
+#[tokio::test]
+async fn templates_expand_to_the_models_written_out() {
+    let program = format!(
+        r#"{ORDERS_AND_LINES}
+model top_order = top_per(orders, o_custkey, o_totalprice)
+model top_line = top_per(lineitem, l_orderkey, l_extendedprice, n = 3, floor = 100)
+model top_line_by_hand from lineitem {{
+  where l_extendedprice > 100
+  keep 1 per l_orderkey by l_extendedprice desc
+  derive {{ rank_n = cast(3 as int64) }}
+}}
+model top_order_by_hand from orders {{
+  where o_totalprice > 0
+  keep 1 per o_custkey by o_totalprice desc
+  derive {{ rank_n = cast(1 as int64) }}
+}}
+output top_order to delta("out/top_order") mode overwrite
+output top_line to delta("out/top_line") mode overwrite
+output top_line_by_hand to delta("out/top_line_by_hand") mode overwrite
+output top_order_by_hand to delta("out/top_order_by_hand") mode overwrite
+"#
+    );
+    let dir = workspace("templates", &[("tpch", "tpch")], &[("main.sem", &program)]);
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let rows = |name: &str| {
+        let location = url_of(&dir.join("out").join(name)).to_string();
+        async move {
+            let mut r = table_rows(&location).await.1;
+            r.sort();
+            r
+        }
+    };
+    let (a, b) = (rows("top_line").await, rows("top_line_by_hand").await);
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+    assert_eq!(rows("top_order").await, rows("top_order_by_hand").await);
+    let (code, out, err) = semc(&["show", dir.to_str().unwrap(), "--model", "top_line", "--schema"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("The best row per key above a floor."),
+        "the template's doc: {out}"
+    );
+
+    let broken = format!(
+        r#"{ORDERS_AND_LINES}
+model missing = top_per(orders)
+model misspelt = top_pr(orders, o_custkey, o_totalprice)
+model unknown_param = top_per(orders, o_custkey, o_totalprice, weight = 2)
+model not_a_name = top_per(orders, o_custkey + 1, o_totalprice)
+model bad_column = top_per(orders, o_custkey, o_totalprise)
+"#
+    );
+    std::fs::write(dir.join("main.sem"), broken).unwrap();
+    let (code, out, _) = semc(&["check", dir.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 1);
+    let found: Vec<serde_json::Value> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let summary: Vec<(String, u64)> = found
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap_or_default().to_string(),
+                d["line"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    // E0203 twice for `missing` (key, score), E0103 for `misspelt`, E0203 for the unknown
+    // parameter and for an expression given for a column, E0102 twice for `bad_column`
+    // (its `where` and its `keep`, in the template's lines 14 and 15)
+    assert_eq!(
+        summary,
+        [
+            ("E0203".to_string(), 19),
+            ("E0203".to_string(), 19),
+            ("E0103".to_string(), 20),
+            ("E0203".to_string(), 21),
+            ("E0203".to_string(), 22),
+            ("E0102".to_string(), 14),
+            ("E0102".to_string(), 15),
+        ],
+        "{out}"
+    );
+    let last = found.last().unwrap();
+    let label_lines: Vec<u64> = last["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line"].as_u64().unwrap())
+        .collect();
+    assert!(label_lines.contains(&23), "the instance is shown too: {last}");
+    assert!(
+        found[2]["help"].as_str().unwrap().contains("did you mean `top_per`?"),
+        "{}",
+        found[2]
+    );
+}

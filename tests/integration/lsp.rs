@@ -472,7 +472,7 @@ fn a_folders_profile_places_its_tables() {
 #[test]
 fn definition_goes_to_the_declaration_a_name_stands_for() {
     let dir = fixtures::workspace("lsp_definitions", &[("tpch", "tpch")], &[("schema.sem", SCHEMA)]);
-    let model = "import \"schema.sem\"\n\nmodel rich from customer { where c_acctbal > 0 }\nmodel top from orders {\n  derive { who = customer.c_name }\n  join rich many_to_one on o_custkey = rich.c_custkey\n  keep 1 per o_custkey by o_totalprice desc\n  select { o_custkey, o_totalprice, who }\n}\nmodel both from top { union top }\nmodel money from orders { aggregate { revenue } }\noutput both to delta(\"out/both\") mode overwrite\n";
+    let model = "import \"schema.sem\"\n\nmodel rich from customer { where c_acctbal > 0 }\nmodel top from orders {\n  derive { who = customer.c_name }\n  join rich many_to_one on o_custkey = rich.c_custkey\n  keep 1 per o_custkey by o_totalprice desc\n  select { o_custkey, o_totalprice, who }\n}\nmodel both from top { union top }\nmodel money from orders { aggregate { revenue } }\noutput both to delta(\"out/both\") mode overwrite\nfn twice(x: int64) -> int64 = x * 2\ntemplate best(rel, key: column) from rel { keep 1 per key by key }\nmodel best_order = best(orders, o_orderkey)\nmodel doubled from orders { derive { d = twice(o_orderkey) } }\n";
     let path = dir.join("model.sem");
     std::fs::write(&path, model).unwrap();
     let (schema_uri, model_uri) = (uri(&dir.join("schema.sem")), uri(&path));
@@ -516,5 +516,10 @@ fn definition_goes_to_the_declaration_a_name_stands_for() {
     assert_eq!(d["range"]["start"], at(schema_text, "o_custkey:"), "{d}");
     let d = go(&mut c, &model_uri, model, "revenue }", 1);
     assert_eq!(d["range"]["start"], at(schema_text, "revenue ="), "{d}");
+    // a function of the workspace and a template, where they are used
+    let d = go(&mut c, &model_uri, model, "twice(o_orderkey)", 1);
+    assert_eq!(d["range"]["start"], at(model, "twice(x"), "{d}");
+    let d = go(&mut c, &model_uri, model, "best(orders", 1);
+    assert_eq!(d["range"]["start"], at(model, "best(rel"), "{d}");
     c.stop();
 }
