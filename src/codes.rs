@@ -172,6 +172,8 @@ codes! {
         "On a cluster each pinned snapshot is read as its parquet files, with partition values from the Delta log. A snapshot whose rows are not exactly its files' rows is refused rather than read wrong: deletion vectors (purge them, e.g. `REORG TABLE … APPLY (PURGE)`), column mapping; an incremental model's Change Data Feed and `scan { file_column }` are read only locally. Run without `--cluster`; nothing was committed.";
     E0413 "cluster-query-failed" "the cluster failed a query"
         "The scheduler or an executor failed a query of the run (an executor lost beyond the scheduler's retries, a task error, the scheduler gone). The message is the cluster's. Nothing was committed: outputs keep their last committed version; run again.";
+    E0414 "closure-too-long" "a closure's walks go on past its max"
+        "A `closure … max N` step found a walk of N edges that the data continues (a chain deeper than N, or a cycle when every walk is kept). Nothing was committed. Raise `max`, keep `shortest` walks (a cycle then ends), or write `truncate` to cut walks at N on purpose.";
     E0404 "bad-plan-file" "plan file cannot be read"
         "The Substrait plan file is not a valid plan written by `semc plan`.";
 }

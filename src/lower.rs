@@ -211,6 +211,11 @@ impl<'a> Lowerer<'a> {
                 b.limit(0, Some(*n))?
             }
             Rel::Distinct { input } => self.rel(input)?.distinct()?,
+            Rel::Closure { input, spec } => {
+                let input = self.rel(input)?.build()?;
+                let node = crate::engine::closure::ClosureNode::new(spec.clone(), input)?;
+                LogicalPlanBuilder::from(node.into_plan())
+            }
             Rel::Alias { input, alias } => self.rel(input)?.alias(alias.as_str())?,
             Rel::Union { left, right } => self.rel(left)?.union(self.rel(right)?.build()?)?,
         })

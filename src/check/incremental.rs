@@ -42,7 +42,7 @@ impl<'a> Checker<'a> {
             };
             if matches!(
                 kw,
-                "group by" | "aggregate" | "distinct" | "sort" | "limit" | "union" | "keep"
+                "group by" | "aggregate" | "distinct" | "sort" | "limit" | "union" | "keep" | "closure"
             ) {
                 ok = false;
                 self.err(

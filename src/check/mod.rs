@@ -15,6 +15,7 @@ use crate::syntax::load::Workspace;
 use crate::types::Type;
 use std::collections::{HashMap, HashSet};
 
+mod closure;
 mod contracts;
 mod exprs;
 mod functions;
@@ -203,6 +204,7 @@ enum StepIr {
     Limit(usize),
     Distinct,
     Union(Rel),
+    Closure(ClosureSpec),
     /// Keeps every input column and adds these.
     /// New columns, qualified by a fresh alias (so a name a joined table also has stays unambiguous).
     Derive(String, Vec<(String, TExpr)>),

@@ -243,6 +243,7 @@ impl<'a> Checker<'a> {
                 StepIr::Sort(k) => Rel::Sort { input, keys: k },
                 StepIr::Limit(n) => Rel::Limit { input, n },
                 StepIr::Distinct => Rel::Distinct { input },
+                StepIr::Closure(spec) => Rel::Closure { input, spec },
                 StepIr::Union(r) => Rel::Union {
                     left: input,
                     right: Box::new(r),

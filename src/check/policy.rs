@@ -42,6 +42,7 @@ impl<'a> Checker<'a> {
                         "distinct",
                         "union",
                         "keep",
+                        "closure",
                     ];
                     let mut allow = vec![];
                     for it in items {

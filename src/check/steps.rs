@@ -216,6 +216,7 @@ impl<'a> Checker<'a> {
             }
             StepKind::Union(other) => self.union_step(other),
             StepKind::Keep { n, per, by } => self.keep_step(*n, per, by, step.span),
+            StepKind::Closure(c) => self.closure_step(c),
         }
     }
 

@@ -39,6 +39,22 @@ pub struct ClusterPlanner {
 #[async_trait::async_trait]
 impl QueryPlanner for ClusterPlanner {
     async fn create_physical_plan(&self, logical: &LogicalPlan, state: &dyn Session) -> Result<Arc<dyn ExecutionPlan>> {
+        // semc's closure runs only in this process: its operator has no cluster codec
+        let mut closure = false;
+        datafusion::common::tree_node::TreeNode::apply(logical, |p| {
+            closure |=
+                matches!(p, LogicalPlan::Extension(e) if e.node.name() == crate::engine::closure::ClosureSpec::NAME);
+            Ok(if closure {
+                TreeNodeRecursion::Stop
+            } else {
+                TreeNodeRecursion::Continue
+            })
+        })?;
+        if closure {
+            return Err(DataFusionError::External(Box::new(crate::engine::files::Unsupported(
+                "a `closure` step runs only locally".into(),
+            ))));
+        }
         let local = DefaultPhysicalPlanner::default()
             .create_physical_plan(logical, state)
             .await?;

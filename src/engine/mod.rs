@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 pub mod arguments;
 mod changes;
 pub mod checked;
+pub mod closure;
 pub mod files;
 pub mod functions;
 pub mod ids;
@@ -52,9 +53,9 @@ pub fn session_with_partitions(partitions: usize) -> SessionContext {
 /// with E0410.
 pub fn session_with(partitions: usize, memory_limit: Option<usize>) -> SessionContext {
     let rows = Arc::new(TableRows::default());
-    // delta-rs's planner turns its write nodes into execution plans
+    // delta-rs's write nodes and semc's closure become execution plans
     let state = state_builder(config(partitions), memory_limit, &rows)
-        .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
+        .with_query_planner(Arc::new(closure::SemcPlanner))
         .build();
     with_pinned_schema(state, rows)
 }
@@ -110,7 +111,7 @@ pub fn writer_state(state: &SessionState) -> SessionState {
     let config = state.config().clone().with_target_partitions(1);
     datafusion::execution::SessionStateBuilder::new_from_existing(state.clone())
         .with_config(config)
-        .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
+        .with_query_planner(Arc::new(closure::SemcPlanner))
         .build()
 }
 
@@ -142,7 +143,9 @@ fn state_builder(
     let mut builder = datafusion::execution::SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
-        .with_runtime_env(runtime);
+        .with_runtime_env(runtime)
+        // semc's own plan nodes (the closure) travel in Substrait as extension relations
+        .with_serializer_registry(Arc::new(closure::SemcSerializer));
     for rule in rewrites::all(rows) {
         builder = builder.with_optimizer_rule(rule);
     }

@@ -87,6 +87,20 @@ impl Program {
                 self.rel_lineage(left, None, name, out, depth + 1);
                 self.rel_lineage(right, None, name, out, depth + 1);
             }
+            // a walk's keys and start are the edge's columns, where it ends the `to` column's;
+            // its depth is computed
+            Rel::Closure { input, spec } => {
+                let read = if name == spec.from || spec.per.iter().any(|k| k == name) {
+                    Some(name)
+                } else if name == spec.reached {
+                    Some(spec.to.as_str())
+                } else {
+                    None
+                };
+                if let Some(col) = read {
+                    self.rel_lineage(input, None, col, out, depth + 1);
+                }
+            }
         }
     }
 }

@@ -252,6 +252,36 @@ pub enum Rel {
         left: Box<Rel>,
         right: Box<Rel>,
     },
+    /// The walks over the input's edges (`closure a -> b …`): the input has exactly the
+    /// columns the step reads, unqualified.
+    Closure {
+        input: Box<Rel>,
+        spec: ClosureSpec,
+    },
+}
+
+/// What a closure step says: the columns it reads and writes and how far it walks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, serde::Serialize, serde::Deserialize)]
+pub struct ClosureSpec {
+    /// The keys every edge of a walk agrees on.
+    pub per: Vec<String>,
+    /// The edge's start and end columns.
+    pub from: String,
+    pub to: String,
+    /// The most edges a walk has.
+    pub max: u32,
+    /// The result's end and depth columns.
+    pub reached: String,
+    pub depth: String,
+    /// One row per node reached, at its least depth (else one per walk).
+    pub shortest: bool,
+    /// Walks that go on past `max` are cut there (else the run fails, E0414).
+    pub truncate: bool,
+}
+
+impl ClosureSpec {
+    /// The name the plan gives the operator (and its Substrait extension relation).
+    pub const NAME: &'static str = "semc.closure";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

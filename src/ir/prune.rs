@@ -100,6 +100,11 @@ impl Rel {
                 left: b(left, &Used::All),
                 right: b(right, &Used::All),
             },
+            // the edges are read whole (their input is exactly the columns they need)
+            Rel::Closure { input, spec } => Rel::Closure {
+                input: b(input, &Used::All),
+                spec,
+            },
             // the input's columns are renamed: used under the new name, or not at all
             Rel::Alias { input, alias } => {
                 let u = if used.has(&alias) { Used::All } else { Used::none() };

@@ -15,6 +15,7 @@ impl Rel {
             | Rel::Sort { input, .. }
             | Rel::Limit { input, .. }
             | Rel::Distinct { input }
+            | Rel::Closure { input, .. }
             | Rel::Alias { input, .. } => vec![input],
         }
     }
@@ -30,6 +31,7 @@ impl Rel {
             | Rel::Sort { input, .. }
             | Rel::Limit { input, .. }
             | Rel::Distinct { input }
+            | Rel::Closure { input, .. }
             | Rel::Alias { input, .. } => vec![input],
         }
     }
@@ -74,7 +76,11 @@ impl Rel {
                 Some(q) if qual == Some(q) => None,
                 _ => left.origin(qual, name),
             },
-            Rel::ModelRef { .. } | Rel::Aggregate { .. } | Rel::Distinct { .. } | Rel::Union { .. } => None,
+            Rel::ModelRef { .. }
+            | Rel::Aggregate { .. }
+            | Rel::Distinct { .. }
+            | Rel::Union { .. }
+            | Rel::Closure { .. } => None,
         }
     }
 

@@ -119,6 +119,17 @@ pub(super) fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
     if let Some(d) = cluster_error(e) {
         return Some(d);
     }
+    if let Some(long) = in_chain::<crate::engine::closure::ChainTooLong>(e) {
+        return Some(
+            Diagnostic::error(
+                Code::E0414,
+                Span::default(),
+                format!("a closure's walk is too long: {long}"),
+            )
+            .label("a walk past `max` while computing this output")
+            .help("raise `max`, keep `shortest` walks, or write `truncate` to cut them at `max` on purpose"),
+        );
+    }
     if let Some(refused) = in_chain::<crate::engine::arguments::ArgumentRefused>(e) {
         return Some(
             Diagnostic::error(

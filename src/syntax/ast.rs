@@ -322,6 +322,22 @@ pub enum StepKind {
         per: Vec<Expr>,
         by: Vec<SortKey>,
     },
+    /// `closure a -> b [per k, …] max N as (reached, depth) [shortest] [truncate]`.
+    Closure(Closure),
+}
+
+/// A closure step: the rows are edges `from -> to`; walks of 1 to `max` of them.
+#[derive(Debug, Clone)]
+pub struct Closure {
+    pub from: Ident,
+    pub to: Ident,
+    pub per: Vec<Ident>,
+    pub max: i64,
+    pub max_span: Span,
+    pub reached: Ident,
+    pub depth: Ident,
+    pub shortest: bool,
+    pub truncate: bool,
 }
 
 impl StepKind {
@@ -338,6 +354,7 @@ impl StepKind {
             StepKind::Distinct => "distinct",
             StepKind::Union(_) => "union",
             StepKind::Keep { .. } => "keep",
+            StepKind::Closure(_) => "closure",
         }
     }
 }

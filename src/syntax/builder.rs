@@ -558,6 +558,37 @@ impl Builder {
                 }
                 StepKind::Keep { n, per, by }
             }
+            Rule::closure_step => {
+                let mut idents = vec![];
+                let (mut max, mut max_span) = (0, span);
+                let (mut shortest, mut truncate) = (false, false);
+                for x in p.into_inner() {
+                    match x.as_rule() {
+                        Rule::ident => idents.push(self.ident(x)),
+                        Rule::int_lit => {
+                            max_span = self.span(&x);
+                            max = x.as_str().parse::<i64>().unwrap_or(i64::MAX);
+                        }
+                        Rule::k_shortest => shortest = true,
+                        Rule::k_truncate => truncate = true,
+                        _ => {}
+                    }
+                }
+                // from, to, the `per` keys, reached, depth (the grammar gives at least four)
+                let n = idents.len();
+                let ident = |i: usize| idents.get(i).cloned().unwrap_or_else(|| empty_ident(span));
+                StepKind::Closure(Closure {
+                    from: ident(0),
+                    to: ident(1),
+                    per: idents.get(2..n.saturating_sub(2)).unwrap_or_default().to_vec(),
+                    max,
+                    max_span,
+                    reached: ident(n.saturating_sub(2)),
+                    depth: ident(n.saturating_sub(1)),
+                    shortest,
+                    truncate,
+                })
+            }
             Rule::limit_step => {
                 let n = p
                     .into_inner()

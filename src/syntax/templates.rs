@@ -228,6 +228,12 @@ fn step(kind: &mut StepKind, args: &HashMap<String, Arg>) {
             per.iter_mut().for_each(|e| expr(e, args));
             by.iter_mut().for_each(|k| expr(&mut k.expr, args));
         }
+        StepKind::Closure(c) => {
+            for id in [&mut c.from, &mut c.to, &mut c.reached, &mut c.depth] {
+                rename(id, args);
+            }
+            c.per.iter_mut().for_each(|k| rename(k, args));
+        }
         StepKind::Limit(_) | StepKind::Distinct => {}
     }
 }

@@ -297,3 +297,149 @@ model bad_column = top_per(orders, o_custkey, o_totalprise)
         found[2]
     );
 }
+
+/// Edges `(path, child, parent)`: a random forest per path `a` and `b` (each node's parent
+/// a smaller node, so chains run up to the root) and a DAG for path `c` (two parents each).
+fn edges() -> RecordBatch {
+    let mut seed = 20261202u64;
+    let mut next = |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n.max(1)
+    };
+    let mut rows: Vec<(&str, i64, i64)> = vec![];
+    for path in ["a", "b"] {
+        for i in 1..300 {
+            rows.push((path, i, next(i as u64) as i64));
+        }
+    }
+    for i in 2..40i64 {
+        let (p, q) = (next(i as u64) as i64, next(i as u64) as i64);
+        rows.push(("c", i, p));
+        if q != p {
+            rows.push(("c", i, q));
+        }
+    }
+    let schema = Schema::new(vec![
+        Field::new("path", datafusion::arrow::datatypes::DataType::Utf8, true),
+        Field::new("child", datafusion::arrow::datatypes::DataType::Int64, true),
+        Field::new("parent", datafusion::arrow::datatypes::DataType::Int64, true),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(datafusion::arrow::array::Int64Array::from_iter_values(
+                rows.iter().map(|r| r.1),
+            )),
+            Arc::new(datafusion::arrow::array::Int64Array::from_iter_values(
+                rows.iter().map(|r| r.2),
+            )),
+        ],
+    )
+    .unwrap()
+}
+
+/// The rows of a recursive query over the edges, as DataFusion's SQL computes it (an
+/// unbounded `WITH RECURSIVE`, the reference the closure must equal).
+async fn recursive_sql(table: &Path, select: &str) -> Vec<Vec<String>> {
+    let url = url_of(table);
+    let t = semc::delta::open(&url, &semc::delta::PinSpec::Latest).await.unwrap();
+    let ctx = datafusion::prelude::SessionContext::new();
+    let p = semc::engine::delta_rs_provider(&t, &ctx.state()).await.unwrap();
+    ctx.register_table("edges", p).unwrap();
+    let sql = format!(
+        "with recursive w(path, child, ancestor, depth) as (
+           select path, child, parent, 1 from edges
+           union all
+           select w.path, w.child, e.parent, w.depth + 1 from w join edges e on e.path = w.path and e.child = w.ancestor
+         ) {select}"
+    );
+    let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+    let mut rows = crate::fixtures::to_rows(&batches).1;
+    rows.sort();
+    rows
+}
+
+/// `closure` equals an unbounded recursive query over trees and a DAG — every walk, and
+/// the shortest per node reached — in one operator (the plan reads the edges once);
+/// `truncate` cuts walks at `max`; a walk past `max` fails the run with E0414 and commits
+/// nothing; a cycle ends under `shortest`.
+#[tokio::test]
+async fn closure_equals_a_recursive_query() {
+    let program = r#"
+source edges from delta("edges") {
+  path: string
+  child: int64
+  parent: int64
+}
+model ancestors from edges { closure child -> parent per path max 300 as (ancestor, depth) }
+model nearest from edges { closure child -> parent per path max 300 as (ancestor, depth) shortest }
+model near from edges { closure child -> parent per path max 2 as (ancestor, depth) truncate }
+output ancestors to delta("out/ancestors") mode overwrite
+output nearest to delta("out/nearest") mode overwrite
+output near to delta("out/near") mode overwrite
+"#;
+    let dir = workspace("closure", &[], &[("main.sem", program)]);
+    write_batch(&dir.join("edges"), edges(), None).await;
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let sorted = |name: &str| {
+        let location = url_of(&dir.join("out").join(name)).to_string();
+        async move {
+            let mut rows = table_rows(&location).await.1;
+            rows.sort();
+            rows
+        }
+    };
+    let walks = recursive_sql(&dir.join("edges"), "select * from w").await;
+    assert!(walks.len() > 1000, "{}", walks.len());
+    assert_eq!(sorted("ancestors").await, walks);
+    let shortest = recursive_sql(
+        &dir.join("edges"),
+        "select path, child, ancestor, min(depth) from w group by 1, 2, 3",
+    )
+    .await;
+    assert_eq!(sorted("nearest").await, shortest);
+    let near = recursive_sql(&dir.join("edges"), "select * from w where depth <= 2").await;
+    assert_eq!(sorted("near").await, near);
+    // one operator over one read of the edges, not a join per level
+    let (code, out, err) = semc(&["explain", dir.to_str().unwrap(), "--output", "ancestors"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("ClosureExec").count(), 1, "{out}");
+    assert_eq!(out.matches("DataSourceExec").count(), 1, "{out}");
+    assert!(!out.contains("HashJoinExec"), "{out}");
+
+    // too deep for `max`, and a cycle: E0414, nothing committed; `shortest` ends a cycle
+    let too_deep = program.replace("max 300 as (ancestor, depth) }", "max 3 as (ancestor, depth) }");
+    std::fs::write(dir.join("main.sem"), too_deep).unwrap();
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap(), "--output", "ancestors"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0414") && err.contains("max 3"), "{err}");
+    let cycle = r#"
+source edges from delta("cycle") { path: string
+ child: int64
+ parent: int64 }
+model walks from edges { closure child -> parent per path max 50 as (ancestor, depth) }
+model nodes from edges { closure child -> parent per path max 50 as (ancestor, depth) shortest }
+output walks to delta("out/walks") mode overwrite
+output nodes to delta("out/nodes") mode overwrite
+"#;
+    std::fs::write(dir.join("main.sem"), cycle).unwrap();
+    let ring = RecordBatch::try_new(
+        edges().schema(),
+        vec![
+            Arc::new(StringArray::from_iter_values(["r", "r", "r"])),
+            Arc::new(datafusion::arrow::array::Int64Array::from_iter_values([1, 2, 3])),
+            Arc::new(datafusion::arrow::array::Int64Array::from_iter_values([2, 3, 1])),
+        ],
+    )
+    .unwrap();
+    write_batch(&dir.join("cycle"), ring, None).await;
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap(), "--output", "walks"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0414"), "{err}");
+    assert!(!dir.join("out/walks/_delta_log").exists(), "nothing committed");
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap(), "--output", "nodes"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(sorted("nodes").await.len(), 9, "each of 3 nodes reaches all 3");
+}
