@@ -12,6 +12,7 @@ use crate::span::Span;
 use datafusion::logical_expr::LogicalPlan;
 use deltalake::DeltaTable;
 use std::collections::HashMap;
+use tracing::Instrument;
 use url::Url;
 
 /// Where the spec's tables are: its URIs, unless a binding moved them.
@@ -99,7 +100,15 @@ pub async fn execute(
             written: None,
         });
     }
-    use tracing::Instrument;
+    // a model several of the outputs written (or paths in one) read is computed once; the
+    // cache goes when the run ends
+    let roots: Vec<LogicalPlan> = targets.iter().map(|t| t.root.clone()).collect();
+    let (roots, _shared) = super::share::compute_shared_once(session, roots)
+        .instrument(tracing::info_span!("shared_models"))
+        .await?;
+    for (t, root) in targets.iter_mut().zip(roots) {
+        t.root = root;
+    }
     // a few at a time: many at once only raise the run's peak memory
     use futures::{StreamExt, TryStreamExt};
     let opens: Vec<_> = targets.iter().map(written).collect();

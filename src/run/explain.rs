@@ -25,6 +25,8 @@ pub async fn explain_compiled(c: &Compilation, output: &str, analyze: bool) -> R
         .next()
         .ok_or_else(|| Failure::Internal("no root".into()))?;
     let state = session.ctx.state();
+    // what a run computes once: subplans this output reads more than once
+    let shared = super::share::shared_subplans(std::slice::from_ref(&lp));
     let optimized = state.optimize(&lp)?;
     let physical = state.create_physical_plan(&lp).await?;
     let mut rows_out = None;
@@ -114,6 +116,16 @@ pub async fn explain_compiled(c: &Compilation, output: &str, analyze: bool) -> R
         if analyze { " (run, with metrics)" } else { "" },
         fold_long_lines(&phys)
     );
+    if !shared.is_empty() {
+        text.push_str(&format!(
+            "== computed once ==\n{} subplan(s) this output reads more than once: a run computes each once\n",
+            shared.len()
+        ));
+        for plan in &shared {
+            let first = plan.display().to_string();
+            text.push_str(&format!("  {}\n", fold_long_lines(&first).trim_end()));
+        }
+    }
     if let Some(n) = rows_out {
         text.push_str(&format!("== result ==\n{n} rows (not written)\n"));
     }

@@ -14,6 +14,7 @@ mod lock;
 mod parity;
 mod proofs;
 mod session;
+mod share;
 mod show;
 pub mod spec;
 mod verify;

@@ -443,3 +443,68 @@ output nodes to delta("out/nodes") mode overwrite
     assert_eq!(code, 0, "{err}");
     assert_eq!(sorted("nodes").await.len(), 9, "each of 3 nodes reaches all 3");
 }
+
+/// A model that several outputs read — and one output twice, through a union — is computed
+/// once per run into a run-local cache (removed when the run ends): the rows are those of
+/// each output run alone, `-v` says what was shared, `explain` shows it.
+#[tokio::test]
+async fn a_model_read_by_several_outputs_is_computed_once() {
+    let program = r#"
+source orders from delta("tpch/orders") {
+  o_orderkey: int64 key
+  o_custkey: int64
+}
+source lineitem from delta("tpch/lineitem") {
+  l_orderkey: int64
+  l_extendedprice: decimal(15, 2)
+  join orders many_to_one on l_orderkey = orders.o_orderkey
+}
+model per_customer from lineitem {
+  group by c = orders.o_custkey
+  aggregate { revenue = sum(l_extendedprice), lines = count() }
+}
+model big from per_customer { where lines > 20 }
+model small from per_customer { where lines <= 20 }
+model both from big { union small }
+output big to delta("out/big") mode overwrite
+output small to delta("out/small") mode overwrite
+output both to delta("out/both") mode overwrite
+"#;
+    let dir = workspace("computed_once", &[("tpch", "tpch")], &[("main.sem", program)]);
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let ws = dir.to_str().unwrap();
+    let read_all = || async {
+        let mut all = vec![];
+        for o in ["big", "small", "both"] {
+            let mut rows = table_rows(url_of(&dir.join("out").join(o)).as_ref()).await.1;
+            rows.sort();
+            all.push(rows);
+        }
+        all
+    };
+    // each output alone: nothing shared across outputs
+    for o in ["big", "small", "both"] {
+        let (code, _, err) =
+            crate::fixtures::semc_with(&["run", ws, "--output", o, "-v"], &[("TMPDIR", tmp.to_str().unwrap())]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(err.contains("computed once"), o == "both", "{o}: {err}");
+    }
+    let alone = read_all().await;
+    let (code, _, err) = crate::fixtures::semc_with(&["run", ws, "-v"], &[("TMPDIR", tmp.to_str().unwrap())]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("computed once: 1 subplan(s)"), "{err}");
+    assert_eq!(read_all().await, alone);
+    assert_eq!(alone[2].len(), alone[0].len() + alone[1].len());
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "the run's cache is removed"
+    );
+    let (code, out, err) = semc(&["explain", ws, "--output", "both"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("== computed once ==\n1 subplan(s)") && out.contains("Aggregate"),
+        "{out}"
+    );
+}

@@ -1,0 +1,162 @@
+//! Each model computed once per run. A model that several outputs read — or one output
+//! through several joins or union branches — is lowered inline wherever it is read, so the
+//! one Substrait plan stays self-contained; before anything runs, the runner finds every
+//! subplan that stands more than once among the outputs' plans (identical plans: the same
+//! model over the same snapshots), computes each once into a run-local cache of Arrow IPC
+//! files (written as the rows stream, so it takes disk, not memory), and reads the cache
+//! wherever the subplan stood. The cache is removed when the run ends.
+
+use super::{Failure, Session};
+use datafusion::arrow::ipc::writer::FileWriter;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::datasource::file_format::arrow::ArrowFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The run-local cache of shared subplans: removed when dropped.
+pub struct SharedCache {
+    dir: Option<PathBuf>,
+    /// How many subplans were computed once and read from the cache.
+    pub shared: usize,
+}
+
+impl Drop for SharedCache {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Whether a subplan is worth computing once: it ends in a join, an aggregate, windows, a
+/// closure, distinct rows or a union (a scan, filter or projection is cheaper to repeat
+/// than to write and read back; one over a costly subplan shares that subplan instead).
+fn worth_sharing(plan: &LogicalPlan) -> bool {
+    matches!(
+        plan,
+        LogicalPlan::Join(_)
+            | LogicalPlan::Aggregate(_)
+            | LogicalPlan::Window(_)
+            | LogicalPlan::Extension(_)
+            | LogicalPlan::Distinct(_)
+            | LogicalPlan::Union(_)
+    )
+}
+
+/// Every subplan of `roots` with how many times it stands in them.
+fn occurrences(roots: &[LogicalPlan]) -> HashMap<LogicalPlan, usize> {
+    let mut seen: HashMap<LogicalPlan, usize> = HashMap::new();
+    for root in roots {
+        let _ = root.apply(|p| {
+            *seen.entry(p.clone()).or_default() += 1;
+            Ok(TreeNodeRecursion::Continue)
+        });
+    }
+    seen
+}
+
+/// The subplans `roots` share, outermost first (one inside another is computed with it).
+/// A root itself is not shared: the cache keeps rows, not their order, and an output is
+/// written in its order.
+pub(crate) fn shared_subplans(roots: &[LogicalPlan]) -> Vec<LogicalPlan> {
+    let seen = occurrences(roots);
+    let mut out: Vec<LogicalPlan> = vec![];
+    for root in roots {
+        let _ = root.apply(|p| {
+            if !std::ptr::eq(p, root) && worth_sharing(p) && seen.get(p).copied().unwrap_or(0) > 1 {
+                if !out.contains(p) {
+                    out.push(p.clone());
+                }
+                return Ok(TreeNodeRecursion::Jump);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+    }
+    out
+}
+
+/// `roots` with every shared subplan computed once into the cache and read from it. A
+/// cluster session shares nothing (its executors cannot read this machine's files).
+pub async fn compute_shared_once(
+    session: &Session,
+    roots: Vec<LogicalPlan>,
+) -> Result<(Vec<LogicalPlan>, SharedCache), Failure> {
+    let mut cache = SharedCache { dir: None, shared: 0 };
+    let shared = shared_subplans(&roots);
+    if shared.is_empty() || crate::engine::on_cluster(&session.ctx.state()) {
+        return Ok((roots, cache));
+    }
+    let dir = std::env::temp_dir().join(format!("semc-shared-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::Internal(format!("the run's cache at {}: {e}", dir.display())))?;
+    cache.dir = Some(dir.clone());
+    let mut replacements: HashMap<LogicalPlan, LogicalPlan> = HashMap::new();
+    for (i, plan) in shared.into_iter().enumerate() {
+        let scan = materialize(session, &plan, &dir.join(format!("subplan-{i}"))).await?;
+        replacements.insert(plan, scan);
+    }
+    cache.shared = replacements.len();
+    tracing::info!(
+        shared = cache.shared,
+        "computed once: {} subplan(s) the outputs share",
+        cache.shared
+    );
+    let roots = roots
+        .into_iter()
+        .map(|root| {
+            root.transform_down(|p| match replacements.get(&p) {
+                Some(scan) => Ok(Transformed::new(scan.clone(), true, TreeNodeRecursion::Jump)),
+                None => Ok(Transformed::no(p)),
+            })
+            .map(|t| t.data)
+        })
+        .collect::<datafusion::common::Result<Vec<_>>>()?;
+    Ok((roots, cache))
+}
+
+/// Computes `plan` into Arrow IPC files in `folder` (one per partition, as its rows
+/// stream) and gives a plan that reads them with `plan`'s very schema (names, qualifiers).
+async fn materialize(session: &Session, plan: &LogicalPlan, folder: &std::path::Path) -> Result<LogicalPlan, Failure> {
+    let bad = |e: std::io::Error| Failure::Internal(format!("the run's cache at {}: {e}", folder.display()));
+    std::fs::create_dir_all(folder).map_err(bad)?;
+    let state = session.ctx.state();
+    let physical = state.create_physical_plan(plan).await?;
+    let schema = physical.schema();
+    let streams = datafusion::physical_plan::execute_stream_partitioned(physical, session.ctx.task_ctx())?;
+    let writes = streams.into_iter().enumerate().map(|(p, mut stream)| {
+        let path = folder.join(format!("part-{p}.arrow"));
+        let schema = schema.clone();
+        async move {
+            let file = std::fs::File::create(&path).map_err(bad)?;
+            let mut w = FileWriter::try_new(std::io::BufWriter::new(file), &schema)
+                .map_err(datafusion::error::DataFusionError::from)?;
+            while let Some(batch) = stream.next().await {
+                w.write(&batch?).map_err(datafusion::error::DataFusionError::from)?;
+            }
+            w.finish().map_err(datafusion::error::DataFusionError::from)?;
+            Ok::<(), Failure>(())
+        }
+    });
+    futures::future::try_join_all(writes).await?;
+    let url = url::Url::from_directory_path(folder)
+        .map_err(|_| Failure::Internal(format!("the run's cache at {}", folder.display())))?;
+    let table_url = ListingTableUrl::parse(url.as_str())?;
+    let options = ListingOptions::new(Arc::new(ArrowFormat)).with_file_extension(".arrow");
+    let config = ListingTableConfig::new(table_url)
+        .with_listing_options(options)
+        .with_schema(schema.clone());
+    let table = Arc::new(ListingTable::try_new(config)?);
+    let scan = LogicalPlanBuilder::scan("shared", datafusion::datasource::provider_as_source(table), None)?.build()?;
+    // the very names the plan had (`t3.o_custkey`): what reads it refers to them
+    let exprs: Vec<Expr> = plan
+        .schema()
+        .iter()
+        .zip(scan.schema().columns())
+        .map(|((qualifier, field), column)| Expr::Column(column).alias_qualified(qualifier.cloned(), field.name()))
+        .collect();
+    Ok(LogicalPlanBuilder::from(scan).project(exprs)?.build()?)
+}
