@@ -174,6 +174,8 @@ codes! {
         "The scheduler or an executor failed a query of the run (an executor lost beyond the scheduler's retries, a task error, the scheduler gone). The message is the cluster's. Nothing was committed: outputs keep their last committed version; run again.";
     E0414 "closure-too-long" "a closure's walks go on past its max"
         "A `closure … max N` step found a walk of N edges that the data continues (a chain deeper than N, or a cycle when every walk is kept). Nothing was committed. Raise `max`, keep `shortest` walks (a cycle then ends), or write `truncate` to cut walks at N on purpose.";
+    E0415 "host-function" "a host function is not registered, or fails"
+        "An `extern fn` declares a function the program running semc implements. Before a run, each must be registered (`semc::host::register` in Rust, `semc.register_function` in Python) with the result type it declares; while a run computes, a host function that fails stops it. Nothing was committed.";
     E0404 "bad-plan-file" "plan file cannot be read"
         "The Substrait plan file is not a valid plan written by `semc plan`.";
 }

@@ -9,6 +9,7 @@ pub mod diag;
 pub mod engine;
 pub mod fmt;
 pub mod graph;
+pub mod host;
 pub mod ir;
 pub mod lower;
 pub mod lsp;

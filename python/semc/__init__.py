@@ -41,6 +41,7 @@ __all__ = [
     "check",
     "compile",
     "execute",
+    "register_function",
     "shadow",
     "spec_schema",
 ]
@@ -278,3 +279,28 @@ def shadow(
         }
         result[name] = _pick(Parity, {**json.loads(counts), **rows})
     return result
+
+
+def register_function(name: str, fn: Callable[..., Any], returns: str) -> None:
+    """Registers ``fn`` as the host function ``name``: what a workspace declares as
+    ``extern fn name(a: T, …) -> R`` calls it, in every run of this process from now on.
+
+    ``fn`` is called with one ``pyarrow.Array`` per argument (a batch of rows at a time) and
+    gives one value per row: a ``pyarrow.Array``, or anything ``pyarrow.array`` takes.
+    ``returns`` is the ``.sem`` type the declaration gives (``"int64"``, ``"string"``, …): a
+    run whose declaration says another type stops before it starts (E0415), and an
+    exception ``fn`` raises fails the run (E0415), nothing committed.
+
+    >>> import pyarrow.compute as pc
+    >>> semc.register_function("shout", lambda s: pc.utf8_upper(s), returns="string")
+    """
+    import pyarrow as pa
+
+    def call(stream: Any) -> Any:
+        batch = pa.RecordBatchReader.from_stream(stream).read_all()
+        out = fn(*(batch.column(i) for i in range(batch.num_columns)))
+        if not isinstance(out, (pa.Array, pa.ChunkedArray)):
+            out = pa.array(out)
+        return pa.table({"result": out})
+
+    _semc.register_function(name, call, returns)

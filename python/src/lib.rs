@@ -475,8 +475,146 @@ impl ArrowStream {
     }
 }
 
+/// A Python callable as an engine function (an `extern fn` of a workspace): called, with the
+/// GIL, with the arguments as one Arrow stream of a batch (columns `a0`, `a1`, …); what it
+/// gives back (anything with `__arrow_c_stream__`) is read as the result's one column.
+#[derive(Debug)]
+struct PythonFunction {
+    name: String,
+    callable: Py<PyAny>,
+    returns: datafusion::arrow::datatypes::DataType,
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl PartialEq for PythonFunction {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.returns == other.returns && self.callable.as_ptr() == other.callable.as_ptr()
+    }
+}
+
+impl Eq for PythonFunction {}
+
+impl std::hash::Hash for PythonFunction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl PythonFunction {
+    fn call(
+        &self,
+        args: &[datafusion::logical_expr::ColumnarValue],
+        rows: usize,
+    ) -> Result<datafusion::arrow::array::ArrayRef, String> {
+        use datafusion::arrow::datatypes::{Field, Schema};
+        let arrays = datafusion::logical_expr::ColumnarValue::values_to_arrays(args).map_err(|e| e.to_string())?;
+        // text and bytes as their plain Arrow types, which every Python library takes
+        let arrays = arrays
+            .into_iter()
+            .map(|a| {
+                use datafusion::arrow::datatypes::DataType;
+                let plain = match a.data_type() {
+                    DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+                    DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+                    _ => return Ok(a),
+                };
+                datafusion::arrow::compute::cast(&a, &plain).map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let arrays = if arrays.is_empty() {
+            vec![Arc::new(datafusion::arrow::array::NullArray::new(rows)) as datafusion::arrow::array::ArrayRef]
+        } else {
+            arrays
+        };
+        let fields: Vec<Field> = arrays
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Field::new(format!("a{i}"), a.data_type().clone(), true))
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        let batch =
+            datafusion::arrow::record_batch::RecordBatch::try_new(schema.clone(), arrays).map_err(|e| e.to_string())?;
+        let result = Python::attach(|py| -> PyResult<Rows> {
+            let stream = Py::new(
+                py,
+                ArrowStream::new(Rows {
+                    schema,
+                    batches: vec![batch],
+                }),
+            )?;
+            let out = self.callable.call1(py, (stream,))?;
+            import_stream(out.bind(py))
+        })
+        .map_err(|e| e.to_string())?;
+        let columns: Vec<datafusion::arrow::array::ArrayRef> = result
+            .batches
+            .iter()
+            .filter_map(|b| b.columns().first().cloned())
+            .collect();
+        let refs: Vec<&dyn datafusion::arrow::array::Array> = columns.iter().map(|c| c.as_ref()).collect();
+        let column = if refs.is_empty() {
+            datafusion::arrow::array::new_empty_array(&self.returns)
+        } else {
+            datafusion::arrow::compute::concat(&refs).map_err(|e| e.to_string())?
+        };
+        if column.len() != rows {
+            return Err(format!("`{}` gave {} values for {rows} rows", self.name, column.len()));
+        }
+        datafusion::arrow::compute::cast(&column, &self.returns)
+            .map_err(|e| format!("`{}` gave {}: {e}", self.name, column.data_type()))
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for PythonFunction {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+    fn return_type(
+        &self,
+        _: &[datafusion::arrow::datatypes::DataType],
+    ) -> datafusion::error::Result<datafusion::arrow::datatypes::DataType> {
+        Ok(self.returns.clone())
+    }
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::error::Result<datafusion::logical_expr::ColumnarValue> {
+        self.call(&args.args, args.number_rows)
+            .map(datafusion::logical_expr::ColumnarValue::Array)
+            .map_err(|e| {
+                datafusion::error::DataFusionError::External(Box::new(semc::host::HostFunctionFailed(format!(
+                    "`{}`: {e}",
+                    self.name
+                ))))
+            })
+    }
+}
+
+/// Registers `callable` as the host function `name` (an `extern fn` of a workspace) giving
+/// values of the `.sem` type `returns`, for every run in this process.
+#[pyfunction]
+fn register_function(name: String, callable: Py<PyAny>, returns: String) -> PyResult<()> {
+    let ty = semc::types::Type::from_name(&returns.to_lowercase()).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "`{returns}` is not a .sem type (int64, float64, string, bool, date, timestamp, …)"
+        ))
+    })?;
+    let f = PythonFunction {
+        name: name.to_lowercase(),
+        callable,
+        returns: ty.to_arrow(),
+        signature: datafusion::logical_expr::Signature::variadic_any(datafusion::logical_expr::Volatility::Immutable),
+    };
+    semc::host::register(datafusion::logical_expr::ScalarUDF::from(f));
+    Ok(())
+}
+
 #[pymodule]
 fn _semc(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(register_function, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(execute, m)?)?;

@@ -320,6 +320,8 @@ struct Checker<'a> {
     unguaranteed: Vec<(String, Span)>,
     /// The workspace's functions, by name (lower case, as the standard library's).
     user_fns: HashMap<String, &'a ast::Function>,
+    /// The workspace's `extern fn`s, by name: their index in `funcs`.
+    host_fns: HashMap<String, usize>,
     /// The functions whose bodies are being checked, innermost last.
     fn_frames: Vec<user_functions::Frame>,
 }
@@ -358,6 +360,7 @@ impl<'a> Checker<'a> {
             index: None,
             unguaranteed: vec![],
             user_fns: HashMap::new(),
+            host_fns: HashMap::new(),
             fn_frames: vec![],
         }
     }

@@ -39,6 +39,9 @@ impl<'a> Checker<'a> {
             if self.dup_check(&mut seen, &name, f.name.span, "function") {
                 continue;
             }
+            if f.body.is_none() {
+                self.declare_host_function(&name, f);
+            }
             self.user_fns.insert(name, f);
         }
         let mut declared: Vec<(String, &'a ast::Function)> =
@@ -47,6 +50,29 @@ impl<'a> Checker<'a> {
         for (name, f) in declared {
             self.check_function(&name, f);
         }
+    }
+
+    /// An `extern fn`: a signature of the program's functions whose engine function is the
+    /// host's, of the same name (its types checked by [`Self::check_function`]).
+    fn declare_host_function(&mut self, name: &str, f: &'a ast::Function) {
+        let before = self.diags.len();
+        let (types, ret) = (self.param_types(f), self.type_of(&f.ret));
+        self.diags.truncate(before);
+        let (Some(types), Some(ret)) = (types, ret) else { return };
+        self.host_fns.insert(name.to_string(), self.funcs.len());
+        self.funcs.push(crate::syntax::Signature {
+            name: name.to_string(),
+            aggregate: false,
+            window: false,
+            args: types.iter().map(|_| crate::syntax::stdlib::ArgClass::Any).collect(),
+            variadic: false,
+            ret: crate::syntax::stdlib::ReturnRule::Fixed(ret),
+            engine: name.to_string(),
+            engine_const: None,
+            props: Default::default(),
+            doc: f.doc.clone().unwrap_or_default(),
+            host: Some(f.name.span),
+        });
     }
 
     /// The declared parameter types, or None when one is not a type (reported).
@@ -66,6 +92,10 @@ impl<'a> Checker<'a> {
             self.dup_check(&mut seen, &n, p.span, "parameter");
         }
         let (Some(types), Some(ret)) = (self.param_types(f), self.type_of(&f.ret)) else {
+            return;
+        };
+        let Some(body_expr) = &f.body else {
+            // a host function: its types are all there is to check
             return;
         };
         let params = f
@@ -92,7 +122,7 @@ impl<'a> Checker<'a> {
             self.err(
                 Diagnostic::error(
                     Code::E0203,
-                    f.body.span,
+                    body_expr.span,
                     format!("`{name}` declares `-> {ret}`, but its body is {}", body.ty),
                 )
                 .label(format!("{}", body.ty))
@@ -119,7 +149,11 @@ impl<'a> Checker<'a> {
             source_only: false,
             agg: AggMode::Row,
         };
-        let body = self.expr(&f.body, &body_cx);
+        let Some(body) = &f.body else {
+            self.fn_frames.pop();
+            return None;
+        };
+        let body = self.expr(body, &body_cx);
         self.fn_frames.pop();
         (!body.is_error()).then_some(body)
     }
@@ -180,7 +214,9 @@ impl<'a> Checker<'a> {
         for (((p, _), ty), (a, arg)) in f.params.iter().zip(types).zip(targs.into_iter().zip(args)) {
             let value = if a.ty == ty || a.ty == Type::Null {
                 a
-            } else if a.ty.widens_to(ty) {
+            } else if a.ty.widens_to(ty) || (ty == Type::Float64 && a.ty.is_numeric()) {
+                // a lossless widening, or any number as a float64 (as the standard library's
+                // float64 arguments take them)
                 let nullable = a.nullable;
                 texpr(TExprKind::Cast(Box::new(a), ty), ty, nullable)
             } else {
@@ -198,6 +234,14 @@ impl<'a> Checker<'a> {
                 return ty_err();
             };
             params.push((self.canonical_name(p), value));
+        }
+        if f.body.is_none() {
+            // the host's function, called with the arguments as declared
+            let Some(fi) = self.host_fns.get(&n).copied() else {
+                return ty_err();
+            };
+            let args = params.into_iter().map(|(_, v)| v).collect();
+            return texpr(TExprKind::Call(fi, args), ret, true);
         }
         // the body's own errors were reported once, at the declaration
         let before = self.diags.len();

@@ -162,6 +162,9 @@ fn with_pinned_schema(state: SessionState, rows: Arc<TableRows>) -> SessionConte
     for f in functions::aggregates() {
         ctx.register_udaf(f.as_ref().clone());
     }
+    for f in crate::host::registered() {
+        ctx.register_udf(f.as_ref().clone());
+    }
     let schema = Arc::new(PinnedDeltaSchema {
         state: Mutex::new(None),
         cache: Mutex::new(HashMap::new()),

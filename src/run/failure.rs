@@ -119,6 +119,17 @@ pub(super) fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
     if let Some(d) = cluster_error(e) {
         return Some(d);
     }
+    if let Some(failed) = in_chain::<crate::host::HostFunctionFailed>(e) {
+        return Some(
+            Diagnostic::error(
+                Code::E0415,
+                Span::default(),
+                format!("a host function failed: {failed}"),
+            )
+            .label("while computing this output")
+            .help("the error is the host function's own: fix it there, or the rows it is given"),
+        );
+    }
     if let Some(long) = in_chain::<crate::engine::closure::ChainTooLong>(e) {
         return Some(
             Diagnostic::error(

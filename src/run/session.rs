@@ -142,6 +142,7 @@ impl Session {
         only: &[String],
     ) -> Result<(Plan, Vec<LogicalPlan>), Failure> {
         check_output_name(program, only)?;
+        crate::host::check_registered(program)?;
         let _lower = tracing::info_span!("lower").entered();
         Ok(lower::to_substrait(program, &self.providers, &self.ctx.state(), only)?)
     }

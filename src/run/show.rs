@@ -44,6 +44,7 @@ impl Rows {
 pub async fn show(c: &Compilation, name: &str, limit: usize) -> Result<Rows, Failure> {
     let program = c.program()?;
     let m = model_named(program, name)?;
+    crate::host::check_registered(program)?;
     let session = Session::new(c).await?;
     let state = session.ctx.state();
     let plan = Lowerer::new(program, &session.providers, &state).model_plan(m)?;

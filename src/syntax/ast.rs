@@ -91,7 +91,8 @@ pub struct Function {
     pub name: Ident,
     pub params: Vec<(Ident, TypeExpr)>,
     pub ret: TypeExpr,
-    pub body: Expr,
+    /// The expression; `None` for an `extern fn`, which the host implements.
+    pub body: Option<Expr>,
     pub doc: Option<String>,
     pub span: Span,
 }

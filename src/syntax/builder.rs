@@ -228,12 +228,11 @@ impl Builder {
         let mut name = empty_ident(span);
         let mut params = vec![];
         let mut ret = TypeExpr::Decimal(0, 0, span);
-        let mut body = Expr {
-            kind: ExprKind::Error,
-            span,
-        };
+        let mut body = None;
+        let mut external = false;
         for x in p.into_inner() {
             match x.as_rule() {
+                Rule::k_extern => external = true,
                 Rule::ident => name = self.ident(x),
                 Rule::fn_param => {
                     let mut it = x.into_inner();
@@ -243,9 +242,21 @@ impl Builder {
                     params.push((self.ident(n), self.type_expr(t)));
                 }
                 Rule::type_expr => ret = self.type_expr(x),
-                Rule::expr => body = self.expr(x),
+                Rule::expr => body = Some(self.expr(x)),
                 _ => {}
             }
+        }
+        if external != body.is_none() {
+            let what = if external {
+                "an `extern fn` has no body: the host implements it"
+            } else {
+                "a `fn` needs a body: `= expression`"
+            };
+            self.diags.push(
+                Diagnostic::error(Code::E0001, span, what)
+                    .label(if external { "a body here" } else { "no body" })
+                    .help("write `fn f(x: int64) -> int64 = x * 2`, or `extern fn f(x: int64) -> int64` for one the host registers"),
+            );
         }
         Function {
             name,

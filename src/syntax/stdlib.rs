@@ -185,6 +185,9 @@ pub struct Signature {
     pub props: FunctionProps,
     /// One line of documentation (the `##` line above the signature).
     pub doc: String,
+    /// A host function (`extern fn` in the workspace, at this declaration): the engine
+    /// function of that name is registered by the program that runs semc, not by semc.
+    pub host: Option<crate::span::Span>,
 }
 
 impl Signature {
@@ -229,6 +232,7 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
             engine_const: None,
             props: FunctionProps::default(),
             doc,
+            host: None,
         };
         for x in sig.into_inner() {
             match x.as_rule() {

@@ -186,6 +186,10 @@ const NOT_IN_CORPUS: &[(&str, &str)] = &[
     ("E0412", "a deletion vector or column mapping on a cluster: cluster.rs"),
     ("E0413", "every executor of a cluster lost: cluster.rs"),
     ("E0414", "a closure's walk past its max: language.rs"),
+    (
+        "E0415",
+        "an extern fn not registered, or failing: python/tests and language.rs",
+    ),
 ];
 
 /// Every code in the registry is shown by a marked corpus case, or is on the short list

@@ -508,3 +508,59 @@ output both to delta("out/both") mode overwrite
         "{out}"
     );
 }
+
+/// Host functions from Rust: an `extern fn` is checked from its declaration alone, computed
+/// by the function the host registered (`semc::host::register`); the `semc` command, which
+/// registers none, stops before running with E0415 at the declaration.
+#[tokio::test]
+async fn an_extern_function_is_the_hosts() {
+    use datafusion::logical_expr::{
+        ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    };
+    #[derive(Debug, PartialEq, Eq, Hash)]
+    struct Doubled(Signature);
+    impl ScalarUDFImpl for Doubled {
+        fn name(&self) -> &str {
+            "doubled_by_host"
+        }
+        fn signature(&self) -> &Signature {
+            &self.0
+        }
+        fn return_type(
+            &self,
+            _: &[datafusion::arrow::datatypes::DataType],
+        ) -> datafusion::error::Result<datafusion::arrow::datatypes::DataType> {
+            Ok(datafusion::arrow::datatypes::DataType::Int64)
+        }
+        fn invoke_with_args(&self, args: ScalarFunctionArgs) -> datafusion::error::Result<ColumnarValue> {
+            let a = args.args[0].to_array(args.number_rows)?;
+            let a = datafusion::arrow::compute::cast(&a, &datafusion::arrow::datatypes::DataType::Int64)?;
+            let two = datafusion::arrow::array::Int64Array::new_scalar(2);
+            Ok(ColumnarValue::Array(datafusion::arrow::compute::kernels::numeric::mul(
+                &a, &two,
+            )?))
+        }
+    }
+    let program = r#"
+source region from delta("tpch/region") { r_regionkey: int64 key }
+## Twice the key, by the host.
+extern fn doubled_by_host(k: int64) -> int64
+model twice from region { select { r_regionkey, d = doubled_by_host(r_regionkey) } }
+output twice to delta("out/twice") mode overwrite
+"#;
+    let dir = workspace("extern_fn", &[("tpch", "tpch")], &[("main.sem", program)]);
+    let (code, _, err) = semc(&["check", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "checked from the declaration alone: {err}");
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("E0415") && err.contains("doubled_by_host") && err.contains("main.sem:4"),
+        "{err}"
+    );
+    semc::host::register(ScalarUDF::from(Doubled(Signature::any(1, Volatility::Immutable))));
+    let reports = crate::fixtures::run_ok(&dir).await;
+    assert_eq!(reports[0].rows, 5);
+    for row in table_rows(&reports[0].location).await.1 {
+        assert_eq!(row[1].parse::<i64>().unwrap(), 2 * row[0].parse::<i64>().unwrap());
+    }
+}
