@@ -86,7 +86,9 @@ pub async fn compute_shared_once(
     roots: Vec<LogicalPlan>,
 ) -> Result<(Vec<LogicalPlan>, SharedCache), Failure> {
     let mut cache = SharedCache { dir: None, shared: 0 };
-    let shared = shared_subplans(&roots);
+    // `SEMC_SHARED_MODELS=off` recomputes each model wherever it is read (benches compare)
+    let off = std::env::var("SEMC_SHARED_MODELS").is_ok_and(|v| v == "off");
+    let shared = if off { vec![] } else { shared_subplans(&roots) };
     if shared.is_empty() || crate::engine::on_cluster(&session.ctx.state()) {
         return Ok((roots, cache));
     }
