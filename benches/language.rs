@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 fn dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data/language").join(name);
+    let d = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/bench-data/language")
+        .join(name);
     let _ = std::fs::remove_dir_all(d.join("out"));
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -50,10 +52,16 @@ async fn edges(at: &Path) {
     .unwrap();
     std::fs::create_dir_all(at).unwrap();
     let url = url::Url::from_directory_path(std::fs::canonicalize(at).unwrap()).unwrap();
-    deltalake::DeltaTable::try_from_url(url).await.unwrap().write(vec![batch]).await.unwrap();
+    deltalake::DeltaTable::try_from_url(url)
+        .await
+        .unwrap()
+        .write(vec![batch])
+        .await
+        .unwrap();
 }
 
-const EDGES: &str = "source edges from delta(\"edges\") {\n  path: string\n  child: int64\n  parent: int64\n  key (path, child)\n}\n";
+const EDGES: &str =
+    "source edges from delta(\"edges\") {\n  path: string\n  child: int64\n  parent: int64\n  key (path, child)\n}\n";
 
 /// The 16 levels written out: level k+1 joins level k to the edges once more.
 fn unrolled() -> String {
@@ -98,7 +106,9 @@ async fn measure(d: &Path) -> (f64, usize, f64) {
     let c = semc::run::compile(d).await.unwrap_or_else(|_| panic!("compile"));
     assert!(!c.has_errors(), "{}", semc::diag::render(&c.ws.map, &c.diags, false));
     let session = semc::run::Session::new(&c).await.unwrap_or_else(|_| panic!("session"));
-    let plan = session.plan(c.program().unwrap_or_else(|_| panic!("program")), &[]).unwrap_or_else(|_| panic!("plan"));
+    let plan = session
+        .plan(c.program().unwrap_or_else(|_| panic!("program")), &[])
+        .unwrap_or_else(|_| panic!("plan"));
     let planning = t.elapsed().as_secs_f64();
     let bytes = prost::Message::encode_to_vec(&plan).len();
     let t = Instant::now();

@@ -91,19 +91,7 @@ impl UserDefinedLogicalNodeCore for ClosureNode {
         vec![]
     }
     fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let s = &self.spec;
-        write!(
-            f,
-            "Closure: {} -> {} per [{}] max {} as ({}, {}){}{}",
-            s.from,
-            s.to,
-            s.per.join(", "),
-            s.max,
-            s.reached,
-            s.depth,
-            if s.shortest { " shortest" } else { "" },
-            if s.truncate { " truncate" } else { "" }
-        )
+        write!(f, "Closure: {}", self.spec)
     }
     fn with_exprs_and_inputs(&self, _exprs: Vec<Expr>, mut inputs: Vec<LogicalPlan>) -> Result<Self> {
         let input = inputs
@@ -222,15 +210,7 @@ impl ClosureExec {
 
 impl DisplayAs for ClosureExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let s = &self.spec;
-        write!(
-            f,
-            "ClosureExec: {} -> {} per [{}] max {}",
-            s.from,
-            s.to,
-            s.per.join(", "),
-            s.max
-        )
+        write!(f, "ClosureExec: {}", self.spec)
     }
 }
 

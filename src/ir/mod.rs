@@ -284,6 +284,24 @@ impl ClosureSpec {
     pub const NAME: &'static str = "semc.closure";
 }
 
+/// As a plan shows it: `child -> parent per [path] max 16 as (ancestor, depth) shortest`.
+impl std::fmt::Display for ClosureSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} -> {} per [{}] max {} as ({}, {}){}{}",
+            self.from,
+            self.to,
+            self.per.join(", "),
+            self.max,
+            self.reached,
+            self.depth,
+            if self.shortest { " shortest" } else { "" },
+            if self.truncate { " truncate" } else { "" }
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinKind {
     /// Every left row is kept, matched or not (declared joins, ad-hoc joins, scalar models).

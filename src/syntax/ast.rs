@@ -38,14 +38,9 @@ pub enum Item {
 /// `template name(params) from rel { steps }`.
 #[derive(Debug, Clone)]
 pub struct Template {
-    pub name: Ident,
     pub params: Vec<TemplateParam>,
-    pub from: Ident,
-    pub steps: Vec<Step>,
-    pub contract: Option<Contract>,
-    pub incremental: Option<Span>,
-    pub doc: Option<String>,
-    pub span: Span,
+    /// The model it gives, as written (named as the template, from its relation parameter).
+    pub body: Model,
 }
 
 /// A template's parameter: what an argument stands for where the parameter is named.

@@ -335,22 +335,34 @@ impl Builder {
         let name = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
         it.next();
         let from = it.next().map(|x| self.ident(x)).unwrap_or_else(|| empty_ident(span));
+        self.model_body(name, from, it, doc, span)
+    }
+
+    /// A model's `[incremental] { steps [contract] }`, from the pairs after its `from`.
+    fn model_body<'i>(
+        &mut self,
+        name: Ident,
+        from: Ident,
+        body: impl Iterator<Item = Pair<'i, Rule>>,
+        doc: Option<String>,
+        span: Span,
+    ) -> Model {
         let mut steps = vec![];
         let mut contract = None;
         let mut incremental = None;
-        for s in it {
-            if s.as_rule() == Rule::k_incremental {
-                incremental = Some(self.span(&s));
-            } else if s.as_rule() == Rule::contract {
-                let cspan = self.span(&s);
-                let columns = s
-                    .into_inner()
-                    .filter(|c| c.as_rule() == Rule::column_decl)
-                    .map(|c| self.column_decl(c))
-                    .collect();
-                contract = Some(Contract { columns, span: cspan });
-            } else {
-                steps.push(self.step(s));
+        for s in body {
+            match s.as_rule() {
+                Rule::k_incremental => incremental = Some(self.span(&s)),
+                Rule::contract => {
+                    let cspan = self.span(&s);
+                    let columns = s
+                        .into_inner()
+                        .filter(|c| c.as_rule() == Rule::column_decl)
+                        .map(|c| self.column_decl(c))
+                        .collect();
+                    contract = Some(Contract { columns, span: cspan });
+                }
+                _ => steps.push(self.step(s)),
             }
         }
         Model {
@@ -365,7 +377,7 @@ impl Builder {
         }
     }
 
-    /// `template name(params) from rel { … }`.
+    /// `template name(params) from rel { … }`: its body is a model named as the template.
     pub(super) fn template(&mut self, p: Pair<Rule>) -> Template {
         let span = self.span(&p);
         let doc = doc_of(&p);
@@ -375,66 +387,44 @@ impl Builder {
         let mut body = vec![];
         for x in p.into_inner() {
             match x.as_rule() {
+                Rule::k_template | Rule::k_from => {}
                 Rule::ident if name.is_none() => name = Some(self.ident(x)),
                 Rule::ident => from = Some(self.ident(x)),
-                Rule::tparam => {
-                    let mut param_name = empty_ident(span);
-                    let mut kind = ParamKind::Relation;
-                    let mut default = None;
-                    for y in x.into_inner() {
-                        match y.as_rule() {
-                            Rule::ident => param_name = self.ident(y),
-                            Rule::tparam_kind => {
-                                kind = match y.into_inner().next() {
-                                    Some(k) if k.as_rule() == Rule::k_column => ParamKind::Column,
-                                    Some(k) if k.as_rule() == Rule::k_expr => ParamKind::Expr,
-                                    Some(t) => ParamKind::Value(self.type_expr(t)),
-                                    None => ParamKind::Relation,
-                                }
-                            }
-                            Rule::expr => default = Some(self.expr(y)),
-                            _ => {}
-                        }
-                    }
-                    params.push(TemplateParam {
-                        name: param_name,
-                        kind,
-                        default,
-                    });
-                }
+                Rule::tparam => params.push(self.template_param(x, span)),
                 _ => body.push(x),
             }
         }
-        // the body reads as a model's
-        let mut steps = vec![];
-        let mut contract = None;
-        let mut incremental = None;
-        for s in body {
-            match s.as_rule() {
-                Rule::k_template | Rule::k_from => {}
-                Rule::k_incremental => incremental = Some(self.span(&s)),
-                Rule::contract => {
-                    let cspan = self.span(&s);
-                    let columns = s
-                        .into_inner()
-                        .filter(|c| c.as_rule() == Rule::column_decl)
-                        .map(|c| self.column_decl(c))
-                        .collect();
-                    contract = Some(Contract { columns, span: cspan });
+        let name = name.unwrap_or_else(|| empty_ident(span));
+        let from = from.unwrap_or_else(|| empty_ident(span));
+        Template {
+            params,
+            body: self.model_body(name, from, body.into_iter(), doc, span),
+        }
+    }
+
+    /// `name`, `name: column`, `name: expr`, `name: T`, each `[= default]`.
+    fn template_param(&mut self, p: Pair<Rule>, span: Span) -> TemplateParam {
+        let mut param = TemplateParam {
+            name: empty_ident(span),
+            kind: ParamKind::Relation,
+            default: None,
+        };
+        for y in p.into_inner() {
+            match y.as_rule() {
+                Rule::ident => param.name = self.ident(y),
+                Rule::tparam_kind => {
+                    param.kind = match y.into_inner().next() {
+                        Some(k) if k.as_rule() == Rule::k_column => ParamKind::Column,
+                        Some(k) if k.as_rule() == Rule::k_expr => ParamKind::Expr,
+                        Some(t) => ParamKind::Value(self.type_expr(t)),
+                        None => ParamKind::Relation,
+                    }
                 }
-                _ => steps.push(self.step(s)),
+                Rule::expr => param.default = Some(self.expr(y)),
+                _ => {}
             }
         }
-        Template {
-            name: name.unwrap_or_else(|| empty_ident(span)),
-            params,
-            from: from.unwrap_or_else(|| empty_ident(span)),
-            steps,
-            contract,
-            incremental,
-            doc,
-            span,
-        }
+        param
     }
 
     /// `model name = template(args)`: a model whose body the template gives when the

@@ -27,13 +27,17 @@ pub fn expand(files: &mut [(FileId, File)]) -> Vec<Diagnostic> {
     for (_, f) in files.iter() {
         for it in &f.items {
             let Item::Template(t) = it else { continue };
-            let name = t.name.text.to_lowercase();
+            let name = t.body.name.text.to_lowercase();
             if let Some(first) = templates.get(&name) {
                 diags.push(
-                    Diagnostic::error(Code::E0101, t.name.span, format!("template `{name}` is declared twice"))
-                        .label("declared again")
-                        .with(first.name.span, "first declared here")
-                        .help("rename one of them"),
+                    Diagnostic::error(
+                        Code::E0101,
+                        t.body.name.span,
+                        format!("template `{name}` is declared twice"),
+                    )
+                    .label("declared again")
+                    .with(first.body.name.span, "first declared here")
+                    .help("rename one of them"),
                 );
                 continue;
             }
@@ -71,11 +75,11 @@ pub fn expand(files: &mut [(FileId, File)]) -> Vec<Diagnostic> {
 /// Each parameter's argument: positional ones in order, then named ones, then defaults.
 fn bind(t: &Template, inst: &InstanceOf) -> Result<HashMap<String, Arg>, Vec<Diagnostic>> {
     let mut diags = vec![];
-    let name = &t.name.text;
+    let name = &t.body.name.text;
     let refuse = |span: Span, msg: String, help: String| {
         Diagnostic::error(Code::E0203, span, msg)
             .label("in this instance")
-            .with(t.name.span, "the template")
+            .with(t.body.name.span, "the template")
             .help(help)
     };
     let signature = || {
@@ -169,22 +173,23 @@ fn bind(t: &Template, inst: &InstanceOf) -> Result<HashMap<String, Arg>, Vec<Dia
 
 /// The model `m` made from `t` with `args` in place of its parameters.
 fn instantiate(m: &mut Model, t: &Template, args: &HashMap<String, Arg>) {
-    let mut from = t.from.clone();
+    let body = &t.body;
+    let mut from = body.from.clone();
     rename(&mut from, args);
     m.from = from;
-    m.steps = t.steps.clone();
+    m.steps = body.steps.clone();
     for s in &mut m.steps {
         step(&mut s.kind, args);
     }
-    m.contract = t.contract.clone();
-    m.incremental = t.incremental;
+    m.contract = body.contract.clone();
+    m.incremental = body.incremental;
+    if m.doc.is_none() {
+        m.doc = body.doc.clone();
+    }
     if let Some(i) = m.instance.as_mut() {
         i.expanded = true;
-        i.template_span = t.span;
-        i.template_name_span = t.name.span;
-    }
-    if m.doc.is_none() {
-        m.doc = t.doc.clone();
+        i.template_span = body.span;
+        i.template_name_span = body.name.span;
     }
 }
 
