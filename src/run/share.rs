@@ -127,7 +127,16 @@ async fn materialize(session: &Session, plan: &LogicalPlan, folder: &std::path::
     std::fs::create_dir_all(folder).map_err(bad)?;
     let state = session.ctx.state();
     let physical = state.create_physical_plan(plan).await?;
-    let schema = physical.schema();
+    // stored as `c0`, `c1`, …: a join's columns may share a name under two qualifiers
+    let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(
+        physical
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| f.as_ref().clone().with_name(format!("c{i}")))
+            .collect::<Vec<_>>(),
+    ));
     let streams = datafusion::physical_plan::execute_stream_partitioned(physical, session.ctx.task_ctx())?;
     let writes = streams.into_iter().enumerate().map(|(p, mut stream)| {
         let path = folder.join(format!("part-{p}.arrow"));
@@ -137,7 +146,10 @@ async fn materialize(session: &Session, plan: &LogicalPlan, folder: &std::path::
             let mut w = FileWriter::try_new(std::io::BufWriter::new(file), &schema)
                 .map_err(datafusion::error::DataFusionError::from)?;
             while let Some(batch) = stream.next().await {
-                w.write(&batch?).map_err(datafusion::error::DataFusionError::from)?;
+                let batch =
+                    datafusion::arrow::record_batch::RecordBatch::try_new(schema.clone(), batch?.columns().to_vec())
+                        .map_err(datafusion::error::DataFusionError::from)?;
+                w.write(&batch).map_err(datafusion::error::DataFusionError::from)?;
             }
             w.finish().map_err(datafusion::error::DataFusionError::from)?;
             Ok::<(), Failure>(())

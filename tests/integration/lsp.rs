@@ -523,3 +523,55 @@ fn definition_goes_to_the_declaration_a_name_stands_for() {
     assert_eq!(d["range"]["start"], at(model, "best(rel"), "{d}");
     c.stop();
 }
+
+/// Two folders open at once, each with its own profile: each is analyzed, and its tables
+/// read, with its own root, however the edits alternate (the profile is the analysis's,
+/// not the process's).
+#[test]
+fn two_folders_keep_their_own_profiles() {
+    // folder `a` reads `tpch/region` under the fixtures; folder `b` reads `region` under
+    // the fixtures' `tpch` folder: each path resolves only under its own root
+    let a_text = "source region from delta(\"tpch/region\") {\n  r_regionkey: int64 key\n}\n";
+    let b_text = "source nation from delta(\"nation\") {\n  n_nationkey: int64 key\n}\n";
+    let a_toml = format!("[profile.default]\nroot = \"{}\"\n", fixtures::root().display());
+    let b_toml = format!(
+        "[profile.default]\nroot = \"{}\"\n",
+        fixtures::root().join("tpch").display()
+    );
+    let a = fixtures::workspace("lsp_two_profiles_a", &[], &[("a.sem", a_text), ("semc.toml", &a_toml)]);
+    let b = fixtures::workspace("lsp_two_profiles_b", &[], &[("b.sem", b_text), ("semc.toml", &b_toml)]);
+    let (a_uri, b_uri) = (uri(&a.join("a.sem")), uri(&b.join("b.sem")));
+    let mut c = Client::start();
+    for (u, t) in [(&a_uri, a_text), (&b_uri, b_text)] {
+        c.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": u, "languageId": "sem", "version": 1, "text": t}}),
+        );
+    }
+    for version in 2..6 {
+        for (u, t) in [(&a_uri, a_text), (&b_uri, b_text)] {
+            c.notify(
+                "textDocument/didChange",
+                json!({"textDocument": {"uri": u, "version": version}, "contentChanges": [{"text": format!("{t}# {version}\n")}]}),
+            );
+            assert!(
+                c.diagnostics(u).is_empty(),
+                "{u} was analyzed with another folder's profile"
+            );
+        }
+    }
+    // the tables were read under each folder's root
+    let mut seen = (false, false);
+    for _ in 0..50 {
+        seen = (
+            c.hover(&a_uri, a_text, "r_regionkey", 0).contains("at version 0"),
+            c.hover(&b_uri, b_text, "n_nationkey", 0).contains("at version 0"),
+        );
+        if seen == (true, true) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(seen, (true, true));
+    c.stop();
+}
