@@ -385,23 +385,3 @@ fn walk(spec: &ClosureSpec, edges: &RecordBatch, schema: SchemaRef) -> Result<Re
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(RecordBatch::try_new(schema, columns)?)
 }
-
-/// semc's query planner: DataFusion's, with delta-rs's write nodes and semc's closure.
-#[derive(Debug, Default)]
-pub struct SemcPlanner;
-
-#[async_trait::async_trait]
-impl datafusion::execution::context::QueryPlanner for SemcPlanner {
-    async fn create_physical_plan(
-        &self,
-        logical: &LogicalPlan,
-        session: &dyn datafusion::catalog::Session,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        use datafusion::physical_planner::DefaultPhysicalPlanner;
-        let planner = DefaultPhysicalPlanner::with_extension_planners(vec![
-            deltalake::delta_datafusion::planner::DeltaExtensionPlanner::new(),
-            Arc::new(ClosurePlanner),
-        ]);
-        planner.create_physical_plan(logical, session).await
-    }
-}

@@ -55,7 +55,7 @@ pub fn session_with(partitions: usize, memory_limit: Option<usize>) -> SessionCo
     let rows = Arc::new(TableRows::default());
     // delta-rs's write nodes and semc's closure become execution plans
     let state = state_builder(config(partitions), memory_limit, &rows)
-        .with_query_planner(Arc::new(closure::SemcPlanner))
+        .with_query_planner(Arc::new(SemcPlanner))
         .build();
     with_pinned_schema(state, rows)
 }
@@ -102,6 +102,26 @@ pub fn cluster_session(partitions: usize, memory_limit: Option<usize>, scheduler
     with_pinned_schema(state, rows)
 }
 
+/// semc's query planner: DataFusion's, with delta-rs's write nodes and semc's closure.
+#[derive(Debug, Default)]
+pub struct SemcPlanner;
+
+#[async_trait::async_trait]
+impl datafusion::execution::context::QueryPlanner for SemcPlanner {
+    async fn create_physical_plan(
+        &self,
+        logical: &datafusion::logical_expr::LogicalPlan,
+        session: &dyn datafusion::catalog::Session,
+    ) -> Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
+        let planner = DefaultPhysicalPlanner::with_extension_planners(vec![
+            deltalake::delta_datafusion::planner::DeltaExtensionPlanner::new(),
+            Arc::new(closure::ClosurePlanner),
+        ]);
+        planner.create_physical_plan(logical, session).await
+    }
+}
+
 /// The state Delta writes plan with: `state`'s, planned and executed here (a cluster
 /// session's result reaches the writer already computed), on one partition. delta-rs
 /// drains every partition of its write plan into one file writer concurrently, so a
@@ -111,7 +131,7 @@ pub fn writer_state(state: &SessionState) -> SessionState {
     let config = state.config().clone().with_target_partitions(1);
     datafusion::execution::SessionStateBuilder::new_from_existing(state.clone())
         .with_config(config)
-        .with_query_planner(Arc::new(closure::SemcPlanner))
+        .with_query_planner(Arc::new(SemcPlanner))
         .build()
 }
 
