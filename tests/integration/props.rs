@@ -95,6 +95,22 @@ const TOKENS: &[&str] = &[
     "é",
     "😀",
     "\t",
+    // the language for pipelines: functions, templates, closures, orders
+    "fn ",
+    "extern ",
+    "template ",
+    " -> ",
+    "closure ",
+    "max 3 ",
+    "shortest ",
+    "truncate ",
+    "nulls first ",
+    "nulls last ",
+    ": column",
+    ": expr",
+    "model t = ",
+    "keep 1 per ",
+    "stable_id(",
 ];
 
 pub(crate) fn program() -> impl Strategy<Value = String> {
