@@ -43,7 +43,7 @@ impl<'a> Checker<'a> {
                 Diagnostic::error(
                     Code::E0215,
                     c.max_span,
-                    format!("`max {}` is not a depth a closure walks to", c.max),
+                    format!("`max {}` is not a depth a closure walks to", self.text_of(c.max_span)),
                 )
                 .label("1 to 10000")
                 .help("write the longest walk the data may hold, e.g. `max 16`"),
