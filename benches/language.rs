@@ -90,7 +90,7 @@ fn closure() -> String {
 /// A model read by 10 outputs.
 fn shared() -> String {
     let mut s = format!(
-        "{EDGES}model fanout from edges {{\n  join edges as e one_to_many on path = e.path and child = e.parent\n  group by path, child\n  aggregate {{ children = count(), spread = max(e.child) - min(e.child) }}\n}}\n"
+        "{EDGES}model fanout from edges {{\n  join edges as e one_to_many on path = e.path and child = e.parent\n  group by path, child\n  aggregate {{ children = count_distinct(e.child), spread = max(e.child) - min(e.child) }}\n}}\n"
     );
     for i in 0..10 {
         s.push_str(&format!(
