@@ -49,7 +49,8 @@ pub fn check_registered(program: &Program) -> Result<(), Failure> {
     let all = REGISTERED.read().map(|a| a.clone()).unwrap_or_default();
     let mut diags = vec![];
     for sig in &program.functions {
-        let Some(at) = sig.host else { continue };
+        let Some((at, params)) = &sig.host else { continue };
+        let at = *at;
         let crate::syntax::stdlib::ReturnRule::Fixed(declared) = sig.ret else {
             continue;
         };
@@ -66,10 +67,9 @@ pub fn check_registered(program: &Program) -> Result<(), Failure> {
             );
             continue;
         };
-        // the engine asks a function its result type from its argument types: the host's
-        // must be the one declared
-        let args: Vec<datafusion::arrow::datatypes::DataType> =
-            vec![datafusion::arrow::datatypes::DataType::Null; sig.args.len()];
+        // the engine asks a function its result type from its argument types (the declared
+        // parameters': calls cast to them): the host's must be the one declared
+        let args: Vec<datafusion::arrow::datatypes::DataType> = params.iter().map(|t| t.to_arrow()).collect();
         match udf.return_type(&args) {
             Ok(t) if t == declared.to_arrow() => {}
             got => diags.push(

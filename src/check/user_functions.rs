@@ -7,13 +7,12 @@ use super::*;
 use crate::codes::Code;
 use crate::diag::Diagnostic;
 use crate::span::Span;
-use std::rc::Rc;
 
 /// The parameters of the function whose body is being checked, bound to what stands for
 /// them: placeholders where it is declared, the call's arguments where it is called.
 pub(super) struct Frame {
     pub(super) function: String,
-    pub(super) params: Rc<Vec<(String, TExpr)>>,
+    pub(super) params: Vec<(String, TExpr)>,
 }
 
 impl<'a> Checker<'a> {
@@ -71,7 +70,7 @@ impl<'a> Checker<'a> {
             engine_const: None,
             props: Default::default(),
             doc: f.doc.clone().unwrap_or_default(),
-            host: Some(f.name.span),
+            host: Some((f.name.span, types)),
         });
     }
 
@@ -140,7 +139,7 @@ impl<'a> Checker<'a> {
     fn inline_body(&mut self, name: &str, f: &'a ast::Function, params: Vec<(String, TExpr)>) -> Option<TExpr> {
         self.fn_frames.push(Frame {
             function: name.to_string(),
-            params: Rc::new(params),
+            params,
         });
         let body_cx = Ctx {
             path: vec![],

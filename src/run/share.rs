@@ -48,11 +48,11 @@ fn worth_sharing(plan: &LogicalPlan) -> bool {
 }
 
 /// Every subplan of `roots` with how many times it stands in them.
-fn occurrences(roots: &[LogicalPlan]) -> HashMap<LogicalPlan, usize> {
-    let mut seen: HashMap<LogicalPlan, usize> = HashMap::new();
+fn occurrences(roots: &[LogicalPlan]) -> HashMap<&LogicalPlan, usize> {
+    let mut seen: HashMap<&LogicalPlan, usize> = HashMap::new();
     for root in roots {
         let _ = root.apply(|p| {
-            *seen.entry(p.clone()).or_default() += 1;
+            *seen.entry(p).or_default() += 1;
             Ok(TreeNodeRecursion::Continue)
         });
     }

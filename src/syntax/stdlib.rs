@@ -185,9 +185,9 @@ pub struct Signature {
     pub props: FunctionProps,
     /// One line of documentation (the `##` line above the signature).
     pub doc: String,
-    /// A host function (`extern fn` in the workspace, at this declaration): the engine
-    /// function of that name is registered by the program that runs semc, not by semc.
-    pub host: Option<crate::span::Span>,
+    /// A host function (`extern fn` in the workspace): its declaration and parameter types;
+    /// the engine function of that name is registered by the program that runs semc.
+    pub host: Option<(crate::span::Span, Vec<Type>)>,
 }
 
 impl Signature {

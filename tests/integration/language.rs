@@ -15,6 +15,18 @@ async fn run_rows(dir: &Path, name: &str) -> Vec<Vec<String>> {
     table_rows(url_of(&dir.join("out").join(name)).as_ref()).await.1
 }
 
+/// Writes the table `texts` (`n`, `value`, `other`: strings) beside the workspace.
+async fn write_texts(dir: &Path, [n, value, other]: [Vec<Option<String>>; 3]) {
+    let schema = Schema::new(
+        ["n", "value", "other"]
+            .map(|n| Field::new(n, datafusion::arrow::datatypes::DataType::Utf8, true))
+            .to_vec(),
+    );
+    let column = |v: Vec<Option<String>>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+    let batch = RecordBatch::try_new(Arc::new(schema), vec![column(n), column(value), column(other)]).unwrap();
+    write_batch(&dir.join("texts"), batch, None).await;
+}
+
 /// `stable_id`, `stable_id_parts`, `stable_hash64` and `blake2b` of 68 texts (empty, long,
 /// separators, CJK, emoji, control characters; null parts) equal the values Python's
 /// `hashlib.blake2b` gives (`tests/cases/ids/hashlib.jsonl`, written by `generate.py`).
@@ -49,26 +61,18 @@ output ids to delta("out/ids") mode overwrite
 "#,
         )],
     );
-    let column = |f: &dyn Fn(usize, &serde_json::Value) -> Option<String>| -> ArrayRef {
-        Arc::new(StringArray::from(
-            want.iter().enumerate().map(|(i, w)| f(i, w)).collect::<Vec<_>>(),
-        ))
+    let column = |f: &dyn Fn(usize, &serde_json::Value) -> Option<String>| -> Vec<Option<String>> {
+        want.iter().enumerate().map(|(i, w)| f(i, w)).collect()
     };
-    let schema = Schema::new(
-        ["n", "value", "other"]
-            .map(|n| Field::new(n, datafusion::arrow::datatypes::DataType::Utf8, true))
-            .to_vec(),
-    );
-    let batch = RecordBatch::try_new(
-        Arc::new(schema),
-        vec![
+    write_texts(
+        &dir,
+        [
             column(&|i, _| Some(format!("{i:03}"))),
             column(&|_, w| w["value"].as_str().map(str::to_string)),
             column(&|_, w| w["other"].as_str().map(str::to_string)),
         ],
     )
-    .unwrap();
-    write_batch(&dir.join("texts"), batch, None).await;
+    .await;
     let mut got = run_rows(&dir, "ids").await;
     got.sort();
     assert_eq!(got.len(), want.len());
@@ -111,22 +115,16 @@ model spans from texts {
 output spans to delta("out/spans") mode overwrite
 "#;
     let dir = workspace("workspace_functions", &[], &[("main.sem", program)]);
-    let strings = |v: &[Option<&str>]| -> ArrayRef { Arc::new(StringArray::from(v.to_vec())) };
-    let schema = Schema::new(
-        ["n", "value", "other"]
-            .map(|n| Field::new(n, datafusion::arrow::datatypes::DataType::Utf8, true))
-            .to_vec(),
-    );
-    let batch = RecordBatch::try_new(
-        Arc::new(schema),
-        vec![
+    let strings = |v: &[Option<&str>]| v.iter().map(|s| s.map(str::to_string)).collect::<Vec<_>>();
+    write_texts(
+        &dir,
+        [
             strings(&[Some("a"), Some("bb"), Some("ccc")]),
             strings(&[Some("x.py"), Some("y.py"), None]),
             strings(&[None, Some("o"), Some("p")]),
         ],
     )
-    .unwrap();
-    write_batch(&dir.join("texts"), batch, None).await;
+    .await;
     let mut rows = run_rows(&dir, "spans").await;
     rows.sort();
     for r in &rows {
