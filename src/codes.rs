@@ -79,6 +79,8 @@ codes! {
         "An expression in `select`, `derive`, `group by` or `aggregate` that is not a plain column, path or measure needs a name: `name = expression`.";
     E0112 "dependency-cycle" "models depend on each other in a cycle"
         "A model reads from (or joins, or unions) a model that in turn reads from it. Models form a graph without cycles.";
+    E0113 "type-cycle" "type aliases refer to each other in a cycle"
+        "A `type` alias names a type made of other types; an alias cannot be made of itself, directly or through other aliases. Write the nested part out, or give it its own alias.";
     // ---- types and semantics: E02xx ----
     E0201 "type-mismatch" "operands have incompatible types"
         "An operator or construct got operands whose types do not fit together. semc never casts implicitly when information could be lost: write `cast(x as T)`.";
@@ -126,6 +128,10 @@ codes! {
         "An output's Delta location is the table a source of the workspace reads: writing it would replace the input (and the next run would read its own output). Give the output a location of its own; inputs are never overwritten.";
     E0224 "bad-window" "invalid window function"
         "A window function computes a value per row from the rows of its partition: `f(…) over (partition by k, … order by e [asc|desc], … [rows between A and B])`, where A and B are `unbounded preceding`, `N preceding`, `current row`, `N following` or `unbounded following`, A not after B. Window functions (`row_number`, `rank`, `lag`, …) are written with `over`; aggregates may stand over a window too. They are computed in `derive` and `select`; filter on them in a later `where`.";
+    E0225 "bad-unnest" "invalid unnest step"
+        "`unnest e as x [keep empty] [with ordinality as i]` gives one row per element of the list `e` (or entry of the map `e`, a struct with `key` and `value`), the row's other columns carried along; `keep empty` keeps a row whose list is empty or null once, `x` null; `i` counts the elements from 1. `e` must be a list or a map, and `x` and `i` new names.";
+    E0226 "nested-value" "a list, struct or map cannot be used this way"
+        "Lists, structs and maps are values like others, but they have no order semantics users agree on and no stable hash across engines: they compare only with `==` and `!=`, a map's keys are scalar, and a key (`key`, `unique`, a join's keys, `per` and `partition by`) is made of scalar columns. Take a field (`s.f`), an element (`xs[1]`), a size (`size(xs)`), or `unnest` the list first.";
     // ---- Delta: E03xx ----
     E0301 "table-not-found" "Delta table not found"
         "The source's location has no Delta table (`_delta_log` with at least one commit).";

@@ -306,7 +306,7 @@ pub fn table_info(url: &Url, table: &DeltaTable) -> Result<TableInfo, TableError
 }
 
 /// The name of a Delta type in messages: `long`, `decimal(15,2)`, or the kind of a nested
-/// type (`struct`, `array`, `map`).
+/// type (`struct`, `array`, `map`) — a nested type semc reads is named by its `.sem` type.
 fn delta_type_name(t: &deltalake::kernel::DataType) -> String {
     use deltalake::kernel::DataType as D;
     match t {
@@ -321,7 +321,25 @@ fn delta_type_name(t: &deltalake::kernel::DataType) -> String {
 /// The `.sem` type of a Delta type: the type itself, or the one it widens to without loss.
 pub fn sem_type(t: &deltalake::kernel::DataType) -> Option<Type> {
     use deltalake::kernel::{DataType as D, PrimitiveType as P};
-    let D::Primitive(p) = t else { return None };
+    let p = match t {
+        D::Primitive(p) => p,
+        // nested types part by part, each leaf as above
+        D::Array(a) => return Some(Type::list(sem_type(a.element_type())?)),
+        D::Map(m) => return Some(Type::map(sem_type(m.key_type())?, sem_type(m.value_type())?)),
+        D::Struct(s) => {
+            let fields = s
+                .fields()
+                .map(|f| {
+                    Some(crate::types::StructField {
+                        name: f.name().to_string(),
+                        ty: sem_type(f.data_type())?,
+                    })
+                })
+                .collect::<Option<Vec<_>>>()?;
+            return (!fields.is_empty()).then(|| Type::structure(fields));
+        }
+        _ => return None,
+    };
     Some(match p {
         P::Long => Type::Int64,
         P::Integer => Type::Int32,

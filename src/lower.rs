@@ -115,15 +115,12 @@ impl<'a> Lowerer<'a> {
                 .alias(alias.as_str())?;
                 // a column declared wider than the table stores it (int16 as int32, a
                 // timestamp without time zone as UTC, …) is cast here, once
+                // (a type the engine stores otherwise — a string view, a list's field named
+                // `element` — is the same `.sem` type and read as it is)
                 let widened = |i: usize, c: &crate::ir::Field| {
                     let have = schema.field(i).data_type();
-                    let want = c.ty.to_arrow();
-                    (*have != want
-                        && !matches!(
-                            have,
-                            DataType::Dictionary(..) | DataType::Utf8View | DataType::LargeUtf8
-                        ))
-                    .then_some(want)
+                    (Type::from_arrow(have) != Some(c.ty) && !matches!(have, DataType::Dictionary(..)))
+                        .then(|| c.ty.to_arrow())
                 };
                 if proj.iter().zip(&s.columns).all(|(i, c)| widened(*i, c).is_none()) {
                     b
@@ -214,6 +211,11 @@ impl<'a> Lowerer<'a> {
             Rel::Closure { input, spec } => {
                 let input = self.rel(input)?.build()?;
                 let node = crate::engine::closure::ClosureNode::new(spec.clone(), input)?;
+                LogicalPlanBuilder::from(node.into_plan())
+            }
+            Rel::Unnest { input, spec, .. } => {
+                let input = self.rel(input)?.build()?;
+                let node = crate::engine::unnest::UnnestNode::new(spec.clone(), input)?;
                 LogicalPlanBuilder::from(node.into_plan())
             }
             Rel::Alias { input, alias } => self.rel(input)?.alias(alias.as_str())?,
@@ -373,7 +375,7 @@ impl<'a> Lowerer<'a> {
                     call
                 }
             }
-            TExprKind::Agg(fi, args) => {
+            TExprKind::Agg(fi, args, order) => {
                 let sig = &self.program.functions[*fi];
                 let risk = sum_overflow(sig, args);
                 // a decimal sum that may overflow: the engine's sum, with checked additions
@@ -393,6 +395,19 @@ impl<'a> Lowerer<'a> {
                 let call = udaf.call(a);
                 let call = if sig.props.distinct {
                     call.distinct().build()?
+                } else if sig.props.ordered {
+                    // in the order the call says, else in the order of the values: the same
+                    // rows give the same list on every run
+                    let keys: Vec<(TExpr, SortOrder)> = if order.is_empty() {
+                        args.iter().map(|x| (x.clone(), SortOrder::default())).collect()
+                    } else {
+                        order.clone()
+                    };
+                    let sorts = keys
+                        .iter()
+                        .map(|(x, o)| Ok(self.expr(x)?.sort(!o.descending, o.nulls_first)))
+                        .collect::<Result<Vec<_>>>()?;
+                    call.order_by(sorts).build()?
                 } else {
                     call
                 };
@@ -402,6 +417,29 @@ impl<'a> Lowerer<'a> {
                 }
             }
             TExprKind::Window(w) => self.window(w, e.ty)?,
+            TExprKind::Field(x, name) => self.scalar_function("get_field")?.call(vec![self.expr(x)?, lit(name.as_str())]),
+            TExprKind::Index(x, at) => match x.ty {
+                // a map's value for a key: the one-element list of its matches, its element
+                Type::Map(_) => {
+                    let matches = self.scalar_function("map_extract")?.call(vec![self.expr(x)?, self.expr(at)?]);
+                    self.scalar_function("array_element")?.call(vec![matches, lit(1i64)])
+                }
+                _ => self.scalar_function("array_element")?.call(vec![self.expr(x)?, self.expr(at)?]),
+            },
+            TExprKind::MakeStruct(fields) => {
+                let mut args = vec![];
+                for (name, x) in fields {
+                    args.push(lit(name.as_str()));
+                    args.push(self.expr(x)?);
+                }
+                let made = self.scalar_function("named_struct")?.call(args);
+                Expr::Cast(Cast::new(Box::new(made), e.ty.to_arrow()))
+            }
+            TExprKind::MakeList(items) => {
+                let items = items.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?;
+                let made = self.scalar_function("make_array")?.call(items);
+                Expr::Cast(Cast::new(Box::new(made), e.ty.to_arrow()))
+            }
             TExprKind::Error => return Err(internal("an error node reached lowering")),
         })
     }

@@ -1,7 +1,14 @@
 //! The `.sem` type system and its one-to-one mapping onto Arrow (and so Substrait and Delta).
+//!
+//! A type is a small `Copy` value: nested types (`list<T>`, `struct<f: T, …>`, `map<K, V>`)
+//! point at their parts, interned once per process ([`intern`]), so equal types are equal
+//! values and checking code passes types around freely.
 
-use datafusion::arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, IntervalUnit, TimeUnit};
+use std::collections::HashSet;
 use std::fmt;
+use std::hash::Hash;
+use std::sync::{LazyLock, Mutex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Type {
@@ -17,6 +24,49 @@ pub enum Type {
     Interval,
     /// The type of `null` before it meets another type.
     Null,
+    /// `list<T>`: elements of one type (each may be null).
+    List(&'static Type),
+    /// `struct<a: T, …>`: named fields, in order (each may be null).
+    Struct(&'static [StructField]),
+    /// `map<K, V>`: keys (never null) to values (which may be).
+    Map(&'static (Type, Type)),
+}
+
+/// A field of a struct type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StructField {
+    pub name: String,
+    pub ty: Type,
+}
+
+/// The one `'static` copy of `value`: nested types are interned, so a long-lived process (the
+/// language server) keeps one copy of each distinct type it has seen.
+fn intern<T: ?Sized + Eq + Hash + Send + Sync + 'static>(
+    set: &'static LazyLock<Mutex<HashSet<&'static T>>>,
+    value: &T,
+    leak: impl FnOnce() -> &'static T,
+) -> &'static T {
+    let mut set = set.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = set.get(value) {
+        return found;
+    }
+    let leaked = leak();
+    set.insert(leaked);
+    leaked
+}
+
+static LISTS: LazyLock<Mutex<HashSet<&'static Type>>> = LazyLock::new(Default::default);
+static STRUCTS: LazyLock<Mutex<HashSet<&'static [StructField]>>> = LazyLock::new(Default::default);
+static MAPS: LazyLock<Mutex<HashSet<&'static (Type, Type)>>> = LazyLock::new(Default::default);
+
+/// A name as a type shows it: quoted when it is not a plain identifier.
+fn show_name(name: &str) -> String {
+    let mut chars = name.chars();
+    let plain = chars
+        .next()
+        .is_some_and(|c| unicode_ident::is_xid_start(c) || c == '_')
+        && chars.all(unicode_ident::is_xid_continue);
+    if plain { name.to_string() } else { format!("`{name}`") }
 }
 
 impl fmt::Display for Type {
@@ -32,6 +82,18 @@ impl fmt::Display for Type {
             Type::Timestamp => f.write_str("timestamp"),
             Type::Interval => f.write_str("interval"),
             Type::Null => f.write_str("null"),
+            Type::List(t) => write!(f, "list<{t}>"),
+            Type::Struct(fields) => {
+                f.write_str("struct<")?;
+                for (i, x) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}: {}", show_name(&x.name), x.ty)?;
+                }
+                f.write_str(">")
+            }
+            Type::Map(kv) => write!(f, "map<{}, {}>", kv.0, kv.1),
         }
     }
 }
@@ -45,9 +107,50 @@ pub const TYPE_NAMES: &[&str] = &[
     "string",
     "date",
     "timestamp",
+    "list",
+    "struct",
+    "map",
 ];
 
 impl Type {
+    /// `list<element>`.
+    pub fn list(element: Type) -> Type {
+        Type::List(intern(&LISTS, &element, || Box::leak(Box::new(element))))
+    }
+
+    /// `struct<…>` of these fields.
+    pub fn structure(fields: Vec<StructField>) -> Type {
+        Type::Struct(intern(&STRUCTS, fields.as_slice(), || Box::leak(fields.clone().into_boxed_slice())))
+    }
+
+    /// `map<key, value>`.
+    pub fn map(key: Type, value: Type) -> Type {
+        Type::Map(intern(&MAPS, &(key, value), || Box::leak(Box::new((key, value)))))
+    }
+
+    /// A list, struct or map.
+    pub fn is_nested(self) -> bool {
+        matches!(self, Type::List(_) | Type::Struct(_) | Type::Map(_))
+    }
+
+    /// Whether values of this type (or a part of it) are maps: those have no order.
+    pub fn has_map(self) -> bool {
+        match self {
+            Type::Map(_) => true,
+            Type::List(t) => t.has_map(),
+            Type::Struct(fs) => fs.iter().any(|f| f.ty.has_map()),
+            _ => false,
+        }
+    }
+
+    /// The field `name` of a struct type.
+    pub fn field(self, name: &str) -> Option<Type> {
+        match self {
+            Type::Struct(fs) => fs.iter().find(|f| f.name == name).map(|f| f.ty),
+            _ => None,
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Type> {
         Some(match name {
             "bool" | "boolean" => Type::Bool,
@@ -73,6 +176,22 @@ impl Type {
             Type::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             Type::Interval => DataType::Interval(IntervalUnit::MonthDayNano),
             Type::Null => DataType::Null,
+            Type::List(t) => DataType::List(std::sync::Arc::new(Field::new("item", t.to_arrow(), true))),
+            Type::Struct(fs) => DataType::Struct(
+                fs.iter()
+                    .map(|f| Field::new(&f.name, f.ty.to_arrow(), true))
+                    .collect::<Fields>(),
+            ),
+            Type::Map(kv) => {
+                let entries = Fields::from(vec![
+                    Field::new("key", kv.0.to_arrow(), false),
+                    Field::new("value", kv.1.to_arrow(), true),
+                ]);
+                DataType::Map(
+                    std::sync::Arc::new(Field::new("entries", DataType::Struct(entries), false)),
+                    false,
+                )
+            }
         }
     }
 
@@ -89,6 +208,25 @@ impl Type {
             DataType::Timestamp(TimeUnit::Microsecond, _) => Type::Timestamp,
             DataType::Interval(_) => Type::Interval,
             DataType::Null => Type::Null,
+            DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::FixedSizeList(f, _) => {
+                Type::list(Type::from_arrow(f.data_type())?)
+            }
+            DataType::Struct(fs) => Type::structure(
+                fs.iter()
+                    .map(|f| {
+                        Some(StructField {
+                            name: f.name().clone(),
+                            ty: Type::from_arrow(f.data_type())?,
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            DataType::Map(entries, _) => match entries.data_type() {
+                DataType::Struct(kv) if kv.len() == 2 => {
+                    Type::map(Type::from_arrow(kv[0].data_type())?, Type::from_arrow(kv[1].data_type())?)
+                }
+                _ => return None,
+            },
             _ => return None,
         })
     }
@@ -116,6 +254,12 @@ impl Type {
                 s2 >= s1 && (p2 as i16 - s2 as i16) >= (p1 as i16 - s1 as i16)
             }
             (Type::Date, Type::Timestamp) => true,
+            // a nested value widens part by part (`list<int32>` to `list<int64>`)
+            (Type::List(a), Type::List(b)) => a.widens_to(*b),
+            (Type::Map(a), Type::Map(b)) => a.0 == b.0 && a.1.widens_to(b.1),
+            (Type::Struct(a), Type::Struct(b)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.name == y.name && x.ty.widens_to(y.ty))
+            }
             _ => false,
         }
     }
@@ -165,6 +309,9 @@ impl Type {
             Type::Date | Type::Timestamp => "date/time",
             Type::Interval => "interval",
             Type::Null => "null",
+            Type::List(_) => "list",
+            Type::Struct(_) => "struct",
+            Type::Map(_) => "map",
         }
     }
 }

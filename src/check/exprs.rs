@@ -172,6 +172,10 @@ impl<'a> Checker<'a> {
                 let ok = match (t.ty, to) {
                     (x, y) if x == y => true,
                     (Type::Null, _) => true,
+                    // a nested value casts part by part where no part loses anything, and an
+                    // empty list (`[]`) to any list
+                    (Type::List(e), Type::List(_)) if *e == Type::Null => true,
+                    (x, y) if x.is_nested() || y.is_nested() => x.widens_to(y),
                     (x, y) if x.is_numeric() && y.is_numeric() => true,
                     (Type::String, _) | (_, Type::String) => to != Type::Interval && t.ty != Type::Interval,
                     (Type::Date, Type::Timestamp) | (Type::Timestamp, Type::Date) => true,
@@ -189,14 +193,14 @@ impl<'a> Checker<'a> {
                 let n = t.nullable;
                 texpr(TExprKind::Cast(Box::new(t), to), to, n)
             }
-            ExprKind::List(_) => {
-                self.err(
-                    Diagnostic::error(Code::E0201, e.span, "a list can only follow `in`")
-                        .label("list here")
-                        .help("write `x in [a, b]`"),
-                );
-                ty_err()
+            ExprKind::List(items) => self.make_list(items, cx),
+            ExprKind::Index(base, at) => self.index(base, at, cx),
+            ExprKind::Member(base, field) => {
+                let b = self.expr(base, cx);
+                self.fields(b, std::slice::from_ref(field))
             }
+            ExprKind::Struct(fields) => self.make_struct(fields, e.span, cx),
+            ExprKind::Ordered(call, keys) => self.ordered_call(call, keys, cx),
         }
     }
 
@@ -232,6 +236,16 @@ impl<'a> Checker<'a> {
                     }
                 }
                 texpr(TExprKind::Binary(op, Box::new(l), Box::new(r)), Type::Bool, nullable)
+            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge if l.ty.is_nested() || r.ty.is_nested() => {
+                let nested = if l.ty.is_nested() { l.ty } else { r.ty };
+                self.err(
+                    Diagnostic::error(Code::E0226, span, format!("a {} has no order", nested.family()))
+                        .label(format!("`{}` compares values in order", op.symbol()))
+                        .with(if l.ty.is_nested() { ls } else { rs }, format!("{nested}"))
+                        .help("lists, structs and maps compare only with `==` and `!=`; compare a field, an element or a size"),
+                );
+                ty_err()
             }
             BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 if Type::unify_operands(l.operand(), r.operand()).is_none()

@@ -84,7 +84,7 @@ impl<'a> Checker<'a> {
                 };
                 let props = sig.props;
                 let kind = if sig.aggregate {
-                    TExprKind::Agg(fi, args2)
+                    TExprKind::Agg(fi, args2, vec![])
                 } else {
                     TExprKind::Call(fi, args2)
                 };
@@ -259,6 +259,12 @@ impl<'a> Checker<'a> {
                     ArgClass::Same => common
                         .and_then(|c| Type::unify_operands(Operand::value(c), a.operand()))
                         .is_some(),
+                    ArgClass::List => matches!(t, Type::List(_)),
+                    ArgClass::Map => matches!(t, Type::Map(_)),
+                    ArgClass::Element => match args.first().map(|l| l.ty) {
+                        Some(Type::List(e)) => Type::unify_operands(Operand::value(*e), a.operand()).is_some(),
+                        _ => false,
+                    },
                 };
             if !ok {
                 return None;
@@ -302,6 +308,22 @@ impl<'a> Checker<'a> {
                 t
             }
             ReturnRule::Fixed(t) => t,
+            ReturnRule::ListOf(n) => Type::list(argty(n)),
+            ReturnRule::Element(n) => match argty(n) {
+                Type::List(e) => *e,
+                _ => Type::Null,
+            },
+            ReturnRule::Keys(n) | ReturnRule::Values(n) | ReturnRule::Entries(n) => match argty(n) {
+                Type::Map(kv) => match sig.ret {
+                    ReturnRule::Keys(_) => Type::list(kv.0),
+                    ReturnRule::Values(_) => Type::list(kv.1),
+                    _ => Type::list(Type::structure(vec![
+                        crate::types::StructField { name: "key".into(), ty: kv.0 },
+                        crate::types::StructField { name: "value".into(), ty: kv.1 },
+                    ])),
+                },
+                _ => Type::Null,
+            },
             ReturnRule::Whole(n) => match argty(n) {
                 Type::Decimal(p, _) => Type::Decimal(p, 0),
                 t => t,

@@ -83,7 +83,7 @@ impl<'a> Checker<'a> {
             // (`count(target.x)` counts base rows that have a match: fine)
             let plain_column = !p.props.counts_rows
                 && match &p.expr.kind {
-                    TExprKind::Agg(_, args) => args.len() == 1 && matches!(args[0].kind, TExprKind::Col { .. }),
+                    TExprKind::Agg(_, args, _) => args.len() == 1 && matches!(args[0].kind, TExprKind::Col { .. }),
                     _ => false,
                 };
             if all_repeated && (from_measure || plain_column) {

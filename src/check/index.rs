@@ -14,6 +14,8 @@ pub enum RefKind {
     Dimension,
     Join,
     Function,
+    /// A `type` alias.
+    Type,
 }
 
 /// One name in the text: a declaration (`def == Some(span)`) or a use of one.

@@ -28,11 +28,13 @@ mod literals;
 mod model_joins;
 mod models;
 mod names;
+mod nested;
 mod outputs;
 mod policy;
 mod sources;
 mod steps;
 mod tables;
+mod types;
 mod user_functions;
 mod windows;
 
@@ -205,6 +207,8 @@ enum StepIr {
     Distinct,
     Union(Rel),
     Closure(ClosureSpec),
+    /// One row per element of the list just derived under this alias.
+    Unnest(String, UnnestSpec),
     /// Keeps every input column and adds these.
     /// New columns, qualified by a fresh alias (so a name a joined table also has stays unambiguous).
     Derive(String, Vec<(String, TExpr)>),
@@ -324,6 +328,10 @@ struct Checker<'a> {
     host_fns: HashMap<String, usize>,
     /// The functions whose bodies are being checked, innermost last.
     fn_frames: Vec<user_functions::Frame>,
+    /// The workspace's `type` aliases, by name (lower case).
+    type_aliases: HashMap<String, types::AliasSlot<'a>>,
+    /// The aliases being resolved, innermost last (a cycle is E0113).
+    resolving_aliases: Vec<String>,
 }
 
 fn ty_err() -> TExpr {
@@ -362,6 +370,8 @@ impl<'a> Checker<'a> {
             user_fns: HashMap::new(),
             host_fns: HashMap::new(),
             fn_frames: vec![],
+            type_aliases: HashMap::new(),
+            resolving_aliases: vec![],
         }
     }
 
@@ -412,6 +422,7 @@ impl<'a> Checker<'a> {
             }
         }
         self.diags.extend(self.ws.template_diags.iter().cloned());
+        self.declare_type_aliases(&items);
         self.declare_functions(&items);
         // names
         let mut seen: HashMap<String, Span> = HashMap::new();

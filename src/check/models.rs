@@ -244,6 +244,7 @@ impl<'a> Checker<'a> {
                 StepIr::Limit(n) => Rel::Limit { input, n },
                 StepIr::Distinct => Rel::Distinct { input },
                 StepIr::Closure(spec) => Rel::Closure { input, spec },
+                StepIr::Unnest(alias, spec) => Rel::Unnest { input, alias, spec },
                 StepIr::Union(r) => Rel::Union {
                     left: input,
                     right: Box::new(r),

@@ -11,6 +11,9 @@ impl<'a> Checker<'a> {
         if parts.len() == 1 {
             return self.name(&parts[0], span, cx);
         }
+        if let Some(t) = self.struct_path(parts, cx) {
+            return t;
+        }
         if let Some(frame) = self.fn_frames.last() {
             let function = frame.function.clone();
             self.err(
@@ -95,13 +98,34 @@ impl<'a> Checker<'a> {
         let mut cur_src = src;
         let mut alias = cx.alias.clone().unwrap_or_default();
         let mut nullable_hop = false;
-        for part in &parts[..parts.len() - 1] {
+        for (at, part) in parts[..parts.len() - 1].iter().enumerate() {
             let pn = self.canonical_name(part);
             let join = self.sources[cur_src]
                 .ast
                 .joins
                 .iter()
                 .find(|j| self.canonical_name(j.name()) == pn);
+            // `customer.address.city`: a struct column of the source reached, then its fields
+            if join.is_none()
+                && self.sources[cur_src]
+                    .cols
+                    .iter()
+                    .any(|c| c.name == pn && matches!(c.ty, Type::Struct(_)))
+            {
+                let inner = Ctx {
+                    path: path.clone(),
+                    source: Some(cur_src),
+                    alias: Some(alias.clone()),
+                    source_only: true,
+                    agg: cx.agg,
+                };
+                let base = self.name(part, part.span, &inner);
+                let t = self.fields(base, &parts[at + 1..]);
+                return TExpr {
+                    nullable: t.nullable || nullable_hop,
+                    ..t
+                };
+            }
             let Some(j) = join else {
                 let names: Vec<String> = self.sources[cur_src]
                     .ast
@@ -161,6 +185,56 @@ impl<'a> Checker<'a> {
         } else {
             t
         }
+    }
+
+    /// `s.f…` where `s` is a struct column (or a function's parameter) in scope: its fields.
+    /// None when the first name is not a struct; a join of the same name is ambiguous (E0106).
+    fn struct_path(&mut self, parts: &[ast::Ident], cx: &Ctx) -> Option<TExpr> {
+        let first = self.canonical_name(&parts[0]);
+        let param = self
+            .fn_frames
+            .last()
+            .and_then(|f| f.params.iter().find(|(n, _)| *n == first))
+            .map(|(_, t)| t.ty);
+        let column = if cx.source_only {
+            cx.source
+                .and_then(|s| self.sources[s].cols.iter().find(|c| c.name == first))
+                .map(|c| c.ty)
+        } else {
+            self.building
+                .as_ref()
+                .and_then(|m| m.cols.iter().find(|c| c.name == first))
+                .map(|c| c.ty)
+        };
+        if !matches!(param.or(column)?, Type::Struct(_)) {
+            return None;
+        }
+        let shaped = self.building.as_ref().is_some_and(|m| m.shaped);
+        let adhoc = !cx.source_only && self.building.as_ref().is_some_and(|m| m.adhoc.iter().any(|a| a.name == first));
+        let declared = param.is_none()
+            && cx.source.filter(|_| shaped || cx.source_only).is_some_and(|s| {
+                self.sources[s]
+                    .ast
+                    .joins
+                    .iter()
+                    .any(|j| self.canonical_name(j.name()) == first)
+            });
+        if adhoc || declared {
+            self.err(
+                Diagnostic::error(
+                    Code::E0106,
+                    parts[0].span,
+                    format!("`{first}` is both a join and a struct column here"),
+                )
+                .label("ambiguous")
+                .help(format!(
+                    "give the join another name (`join … as {first}_j`) or the column (`select {{ {first}_s = {first} }}`)"
+                )),
+            );
+            return Some(ty_err());
+        }
+        let base = self.name(&parts[0], parts[0].span, cx);
+        Some(self.fields(base, &parts[1..]))
     }
 
     /// Registers (or finds) the join for `path`, reached from `parent_alias` (a row of `from`).

@@ -1,10 +1,9 @@
-//! Policy and declared types: the workspace `policy { }` block and type expressions.
+//! The workspace `policy { }` block.
 
 use super::*;
 use crate::codes::Code;
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::syntax::ast::{self, ExprKind};
-use crate::types::{TYPE_NAMES, Type};
 use std::collections::HashMap;
 
 impl<'a> Checker<'a> {
@@ -87,43 +86,6 @@ impl<'a> Checker<'a> {
                         .unwrap_or_else(|| format!("settings are {}", KEYS.join(", ")));
                     self.err(d.help(h));
                 }
-            }
-        }
-    }
-
-    pub(super) fn type_of(&mut self, t: &ast::TypeExpr) -> Option<Type> {
-        match t {
-            ast::TypeExpr::Decimal(p, s, span) => {
-                if *p < 1 || *p > 38 || *s < 0 || s > p {
-                    self.err(
-                        Diagnostic::error(
-                            Code::E0105,
-                            *span,
-                            format!("decimal({p}, {s}) is not a valid decimal type"),
-                        )
-                        .label("invalid precision or scale")
-                        .help("precision is 1 to 38 and scale is 0 to the precision"),
-                    );
-                    return None;
-                }
-                Some(Type::Decimal(*p as u8, *s as i8))
-            }
-            ast::TypeExpr::Named(n) => {
-                let t = Type::from_name(&n.text.to_lowercase());
-                if t.is_none() {
-                    let mut d = Diagnostic::error(Code::E0105, n.span, format!("unknown type `{}`", n.text))
-                        .label("not a type");
-                    d = d.help(match n.text.as_str() {
-                        "decimal" => "decimal takes a precision and a scale: `decimal(15, 2)`".into(),
-                        "int" | "integer" | "bigint" | "long" => "integer types are `int32` and `int64`".into(),
-                        "double" | "float" | "real" => "the floating-point type is `float64`".into(),
-                        "text" | "varchar" | "str" => "the text type is `string`".into(),
-                        other => did_you_mean(other, TYPE_NAMES.iter().copied())
-                            .unwrap_or_else(|| format!("types are {}", TYPE_NAMES.join(", "))),
-                    });
-                    self.err(d);
-                }
-                t
             }
         }
     }

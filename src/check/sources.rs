@@ -302,23 +302,7 @@ impl<'a> Checker<'a> {
                             .iter()
                             .any(|m| p.len() == 1 && self.canonical_name(&m.name) == self.canonical_name(&p[0]))
                 }
-                ExprKind::Binary(_, a, b) | ExprKind::Like(a, b, _) => stack.extend([a.as_ref(), b.as_ref()]),
-                ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::IsNull(a, _) | ExprKind::Cast(a, _) => stack.push(a),
-                ExprKind::Between(a, b, c, _) => stack.extend([a.as_ref(), b.as_ref(), c.as_ref()]),
-                ExprKind::InList(a, l, _) => {
-                    stack.push(a);
-                    stack.extend(l);
-                }
-                ExprKind::List(l) => stack.extend(l),
-                ExprKind::Case(arms, o) => {
-                    for (c, v) in arms {
-                        stack.extend([c, v]);
-                    }
-                    if let Some(o) = o {
-                        stack.push(o);
-                    }
-                }
-                ExprKind::Lit(_) | ExprKind::Error => {}
+                _ => stack.extend(x.children()),
             }
         }
         found

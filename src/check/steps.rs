@@ -168,6 +168,7 @@ impl<'a> Checker<'a> {
                 self.check_grain();
             }
             StepKind::Join(j) => self.join_step(j),
+            StepKind::Unnest(u) => self.unnest_step(u, step.span),
             StepKind::GroupBy(keys, aggs) => {
                 let mut seen = HashMap::new();
                 let groups = self.named_items(keys, AggMode::Row, &mut seen);

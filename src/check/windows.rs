@@ -130,7 +130,7 @@ impl<'a> Checker<'a> {
                     measure: None,
                     props,
                     home,
-                    expr: texpr(TExprKind::Agg(fi, args.clone()), ty, nullable),
+                    expr: texpr(TExprKind::Agg(fi, args.clone(), vec![]), ty, nullable),
                     span,
                 };
                 self.model_build().pending.push(pending);

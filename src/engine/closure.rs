@@ -5,7 +5,7 @@
 //! least depth. An edge with a null end or key is not walked.
 //!
 //! It is one operator, not N self-joins: a logical [`ClosureNode`] that travels in the one
-//! Substrait plan as an `ExtensionSingleRel` (its settings as JSON, [`SemcSerializer`]), and
+//! Substrait plan as an `ExtensionSingleRel` (its settings as JSON, [`super::extensions`]), and
 //! a [`ClosureExec`] that reads the edges once and walks them in memory. A walk that could
 //! go on past N fails the run ([`ChainTooLong`], E0414) unless the step says `truncate`.
 
@@ -71,6 +71,18 @@ impl ClosureNode {
         Ok(ClosureNode { spec, input, schema })
     }
 
+    /// The node over an input of nothing with the columns it reads (their types are its real
+    /// input's, once given).
+    pub fn placeholder(spec: ClosureSpec) -> Result<ClosureNode> {
+        let names = spec.per.iter().chain([&spec.from, &spec.to]);
+        let fields: Vec<Field> = names.map(|n| Field::new(n, DataType::Null, true)).collect();
+        let placeholder = LogicalPlan::EmptyRelation(datafusion::logical_expr::EmptyRelation {
+            produce_one_row: false,
+            schema: Arc::new(DFSchema::try_from(Schema::new(fields))?),
+        });
+        ClosureNode::new(spec, placeholder)
+    }
+
     /// The node as a plan.
     pub fn into_plan(self) -> LogicalPlan {
         LogicalPlan::Extension(Extension { node: Arc::new(self) })
@@ -99,45 +111,6 @@ impl UserDefinedLogicalNodeCore for ClosureNode {
             .ok_or_else(|| DataFusionError::Internal("a closure has one input".into()))?;
         ClosureNode::new(self.spec.clone(), input)
     }
-}
-
-/// How semc's own plan nodes travel in Substrait: by name, their settings as JSON (the
-/// input travels as the extension relation's input).
-#[derive(Debug, Default)]
-pub struct SemcSerializer;
-
-impl datafusion::logical_expr::registry::SerializerRegistry for SemcSerializer {
-    fn serialize_logical_plan(&self, node: &dyn UserDefinedLogicalNode) -> Result<Vec<u8>> {
-        match node.as_any().downcast_ref::<ClosureNode>() {
-            Some(c) => serde_json::to_vec(&c.spec).map_err(|e| DataFusionError::External(Box::new(e))),
-            None => Err(DataFusionError::NotImplemented(format!(
-                "no Substrait form for {}",
-                node.name()
-            ))),
-        }
-    }
-    fn deserialize_logical_plan(&self, name: &str, bytes: &[u8]) -> Result<Arc<dyn UserDefinedLogicalNode>> {
-        if name != ClosureSpec::NAME {
-            return Err(DataFusionError::Plan(format!(
-                "the plan has an extension semc does not know: {name}"
-            )));
-        }
-        let spec: ClosureSpec =
-            serde_json::from_slice(bytes).map_err(|e| DataFusionError::Plan(format!("{name}: {e}")))?;
-        // its input comes with the relation that holds it; until then, the input of nothing
-        let placeholder = LogicalPlan::EmptyRelation(datafusion::logical_expr::EmptyRelation {
-            produce_one_row: false,
-            schema: Arc::new(placeholder_schema(&spec)?),
-        });
-        Ok(Arc::new(ClosureNode::new(spec, placeholder)?))
-    }
-}
-
-/// A schema with the columns a closure reads (types are its real input's, once given).
-fn placeholder_schema(spec: &ClosureSpec) -> Result<DFSchema> {
-    let names = spec.per.iter().chain([&spec.from, &spec.to]);
-    let fields: Vec<Field> = names.map(|n| Field::new(n, DataType::Null, true)).collect();
-    DFSchema::try_from(Schema::new(fields))
 }
 
 /// Plans [`ClosureNode`]s as [`ClosureExec`]s.

@@ -18,12 +18,14 @@ pub mod arguments;
 mod changes;
 pub mod checked;
 pub mod closure;
+pub mod extensions;
 pub mod files;
 pub mod functions;
 pub mod ids;
 mod pinned;
 mod planned;
 pub mod rewrites;
+pub mod unnest;
 
 pub use changes::changed_keys;
 use changes::inserted_since;
@@ -164,8 +166,10 @@ fn state_builder(
         .with_default_features()
         .with_config(config)
         .with_runtime_env(runtime)
-        // semc's own plan nodes (the closure) travel in Substrait as extension relations
-        .with_serializer_registry(Arc::new(closure::SemcSerializer));
+        // semc's own plan nodes (the closure, the unnest) travel in Substrait as extension
+        // relations; an unnest becomes DataFusion's own before the optimizer runs
+        .with_serializer_registry(Arc::new(extensions::SemcSerializer))
+        .with_analyzer_rule(Arc::new(unnest::ExpandUnnest));
     for rule in rewrites::all(rows) {
         builder = builder.with_optimizer_rule(rule);
     }

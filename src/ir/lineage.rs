@@ -87,6 +87,13 @@ impl Program {
                 self.rel_lineage(left, None, name, out, depth + 1);
                 self.rel_lineage(right, None, name, out, depth + 1);
             }
+            // an element comes from its list; the other columns pass through
+            Rel::Unnest { input, alias, spec } => {
+                if qual == Some(alias.as_str()) && spec.ordinality.as_deref() == Some(name) {
+                    return;
+                }
+                self.rel_lineage(input, qual, name, out, depth + 1)
+            }
             // a walk's keys and start are the edge's columns, where it ends the `to` column's;
             // its depth is computed
             Rel::Closure { input, spec } => {

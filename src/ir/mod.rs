@@ -64,8 +64,17 @@ pub enum TExprKind {
     Cast(Box<TExpr>, Type),
     /// A scalar function: index into [`Program::functions`].
     Call(usize, Vec<TExpr>),
-    /// An aggregate function: index into [`Program::functions`].
-    Agg(usize, Vec<TExpr>),
+    /// An aggregate function: index into [`Program::functions`], its arguments, and the
+    /// order it reads its rows in (an `ordered` aggregate's; empty for the others).
+    Agg(usize, Vec<TExpr>, Vec<(TExpr, SortOrder)>),
+    /// A field of a struct value.
+    Field(Box<TExpr>, String),
+    /// A list's element (from 1; null past the end) or a map's value for a key.
+    Index(Box<TExpr>, Box<TExpr>),
+    /// `struct(name = e, …)`.
+    MakeStruct(Vec<(String, TExpr)>),
+    /// `[a, b, …]`, each of the list's element type.
+    MakeList(Vec<TExpr>),
     /// A window function (or an aggregate over a window), per row.
     Window(Box<WindowIr>),
     /// Stands for an expression that already has a diagnostic.
@@ -87,8 +96,8 @@ pub struct WindowIr {
     pub tie_break: bool,
 }
 
-/// How a sort key orders rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a sort key orders rows (by default ascending, nulls last).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SortOrder {
     pub descending: bool,
     /// Nulls before every value; by default they come after, ascending and descending
@@ -170,7 +179,17 @@ impl TExpr {
                     e.walk(f);
                 }
             }
-            TExprKind::Call(_, a) | TExprKind::Agg(_, a) => a.iter().for_each(|x| x.walk(f)),
+            TExprKind::Call(_, a) | TExprKind::MakeList(a) => a.iter().for_each(|x| x.walk(f)),
+            TExprKind::Agg(_, a, order) => {
+                a.iter().for_each(|x| x.walk(f));
+                order.iter().for_each(|(x, _)| x.walk(f));
+            }
+            TExprKind::Field(a, _) => a.walk(f),
+            TExprKind::Index(a, b) => {
+                a.walk(f);
+                b.walk(f);
+            }
+            TExprKind::MakeStruct(fields) => fields.iter().for_each(|(_, x)| x.walk(f)),
             TExprKind::Window(w) => {
                 w.args.iter().chain(&w.partition).for_each(|x| x.walk(f));
                 w.order.iter().for_each(|(x, _)| x.walk(f));
@@ -258,6 +277,44 @@ pub enum Rel {
         input: Box<Rel>,
         spec: ClosureSpec,
     },
+    /// One row per element of the list column `spec.element` (qualified `alias`, the
+    /// input's last column), every other column carried along; the element takes the list's
+    /// place, and its position (`spec.ordinality`) comes last.
+    Unnest {
+        input: Box<Rel>,
+        alias: String,
+        spec: UnnestSpec,
+    },
+}
+
+/// What an unnest step says, as its plan node carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, serde::Serialize, serde::Deserialize)]
+pub struct UnnestSpec {
+    /// The column holding the list, then each element.
+    pub element: String,
+    /// The column of the element's position in its list, from 1 (int64).
+    pub ordinality: Option<String>,
+    /// A row whose list is empty or null gives one row (element and position null); else none.
+    pub keep_empty: bool,
+}
+
+impl UnnestSpec {
+    /// The name the plan gives the operator (and its Substrait extension relation).
+    pub const NAME: &'static str = "semc.unnest";
+}
+
+/// As a plan shows it: `defs as d keep empty with ordinality as i`.
+impl std::fmt::Display for UnnestSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.element)?;
+        if self.keep_empty {
+            f.write_str(" keep empty")?;
+        }
+        if let Some(i) = &self.ordinality {
+            write!(f, " with ordinality as {i}")?;
+        }
+        Ok(())
+    }
 }
 
 /// What a closure step says: the columns it reads and writes and how far it walks.

@@ -105,6 +105,18 @@ impl Rel {
                 input: b(input, &Used::All),
                 spec,
             },
+            // which rows come out depends on the list; the rest pass through
+            Rel::Unnest { input, alias, spec } => {
+                let u = match used {
+                    Used::All => Used::All,
+                    Used::Quals(s) => Used::Quals(s.iter().cloned().chain([alias.clone()]).collect()),
+                };
+                Rel::Unnest {
+                    input: b(input, &u),
+                    alias,
+                    spec,
+                }
+            }
             // the input's columns are renamed: used under the new name, or not at all
             Rel::Alias { input, alias } => {
                 let u = if used.has(&alias) { Used::All } else { Used::none() };

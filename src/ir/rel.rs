@@ -16,6 +16,7 @@ impl Rel {
             | Rel::Limit { input, .. }
             | Rel::Distinct { input }
             | Rel::Closure { input, .. }
+            | Rel::Unnest { input, .. }
             | Rel::Alias { input, .. } => vec![input],
         }
     }
@@ -32,6 +33,7 @@ impl Rel {
             | Rel::Limit { input, .. }
             | Rel::Distinct { input }
             | Rel::Closure { input, .. }
+            | Rel::Unnest { input, .. }
             | Rel::Alias { input, .. } => vec![input],
         }
     }
@@ -71,6 +73,11 @@ impl Rel {
                 }
             }
             Rel::Filter { input, .. } | Rel::Sort { input, .. } | Rel::Limit { input, .. } => input.origin(qual, name),
+            // the other columns pass an unnest unchanged (repeated)
+            Rel::Unnest { input, alias, .. } => match qual {
+                Some(q) if q == alias => None,
+                _ => input.origin(qual, name),
+            },
             // the left side's columns pass a join unchanged
             Rel::Join { left, right, .. } => match right.qualifier() {
                 Some(q) if qual == Some(q) => None,

@@ -152,6 +152,14 @@ pub fn symbols(a: &Analysis, file: crate::span::FileId) -> Vec<DocumentSymbol> {
                 t.body.name.span,
                 vec![],
             ),
+            Item::TypeAlias(t) => symbol(
+                t.name.text.clone(),
+                Some(format!("type = {}", text(t.ty.span()))),
+                SymbolKind::TYPE_PARAMETER,
+                t.span,
+                t.name.span,
+                vec![],
+            ),
             Item::Policy(p) => symbol("policy".into(), None, SymbolKind::NAMESPACE, p.span, p.span, vec![]),
             Item::Import(i) => symbol(
                 format!("import {}", i.path),

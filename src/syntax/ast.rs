@@ -33,6 +33,17 @@ pub enum Item {
     Function(Function),
     /// A parameterized model; its instances are models (expanded when the workspace loads).
     Template(Template),
+    /// `type name = T`: a name for a type.
+    TypeAlias(TypeAlias),
+}
+
+/// `type name = T`.
+#[derive(Debug, Clone)]
+pub struct TypeAlias {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub doc: Option<String>,
+    pub span: Span,
 }
 
 /// `template name(params) from rel { steps }`.
@@ -172,15 +183,36 @@ impl ColumnDecl {
 
 #[derive(Debug, Clone)]
 pub enum TypeExpr {
+    /// A type by name: a built-in one (`int64`) or an alias (`type span = …`).
     Named(Ident),
     Decimal(i64, i64, Span),
+    /// `list<T>`.
+    List(Box<TypeExpr>, Span),
+    /// `struct<a: T, …>`.
+    Struct(Vec<(Ident, TypeExpr)>, Span),
+    /// `map<K, V>`.
+    Map(Box<TypeExpr>, Box<TypeExpr>, Span),
 }
 
 impl TypeExpr {
     pub fn span(&self) -> Span {
         match self {
             TypeExpr::Named(i) => i.span,
-            TypeExpr::Decimal(_, _, s) => *s,
+            TypeExpr::Decimal(_, _, s) | TypeExpr::List(_, s) | TypeExpr::Struct(_, s) | TypeExpr::Map(_, _, s) => *s,
+        }
+    }
+
+    /// The names of types this one is made of (aliases among them), as written.
+    pub fn names(&self, out: &mut Vec<Ident>) {
+        match self {
+            TypeExpr::Named(i) => out.push(i.clone()),
+            TypeExpr::Decimal(..) => {}
+            TypeExpr::List(t, _) => t.names(out),
+            TypeExpr::Struct(fields, _) => fields.iter().for_each(|(_, t)| t.names(out)),
+            TypeExpr::Map(k, v, _) => {
+                k.names(out);
+                v.names(out);
+            }
         }
     }
 }
@@ -320,6 +352,21 @@ pub enum StepKind {
     },
     /// `closure a -> b [per k, …] max N as (reached, depth) [shortest] [truncate]`.
     Closure(Closure),
+    /// `unnest e as x [keep empty] [with ordinality as i]`.
+    Unnest(Unnest),
+}
+
+/// An unnest step: one row per element of a list (or entry of a map), the row's other
+/// columns carried along.
+#[derive(Debug, Clone)]
+pub struct Unnest {
+    pub expr: Expr,
+    /// The element's column.
+    pub name: Ident,
+    /// A row whose list is empty or null is kept once, its element null.
+    pub keep_empty: bool,
+    /// The element's position in its list, from 1.
+    pub ordinality: Option<Ident>,
 }
 
 /// A closure step: the rows are edges `from -> to`; walks of 1 to `max` of them.
@@ -351,6 +398,7 @@ impl StepKind {
             StepKind::Union(_) => "union",
             StepKind::Keep { .. } => "keep",
             StepKind::Closure(_) => "closure",
+            StepKind::Unnest(_) => "unnest",
         }
     }
 }
@@ -443,6 +491,35 @@ pub struct Expr {
     pub span: Span,
 }
 
+impl Expr {
+    /// The expressions directly inside this one (a window's partition and order included).
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Lit(_) | ExprKind::Path(_) | ExprKind::Error => vec![],
+            ExprKind::Call(_, xs) | ExprKind::List(xs) => xs.iter().collect(),
+            ExprKind::Window(w) => w
+                .args
+                .iter()
+                .chain(&w.partition)
+                .chain(w.order.iter().map(|k| &k.expr))
+                .collect(),
+            ExprKind::Binary(_, a, b) | ExprKind::Like(a, b, _) | ExprKind::Index(a, b) => vec![a, b],
+            ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::IsNull(a, _) | ExprKind::Cast(a, _) | ExprKind::Member(a, _) => {
+                vec![a]
+            }
+            ExprKind::InList(a, xs, _) => std::iter::once(a.as_ref()).chain(xs).collect(),
+            ExprKind::Between(a, b, c, _) => vec![a, b, c],
+            ExprKind::Case(arms, other) => arms
+                .iter()
+                .flat_map(|(c, v)| [c, v])
+                .chain(other.as_deref())
+                .collect(),
+            ExprKind::Struct(fields) => fields.iter().map(|(_, x)| x).collect(),
+            ExprKind::Ordered(call, keys) => std::iter::once(call.as_ref()).chain(keys.iter().map(|k| &k.expr)).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum ExprKind {
     Lit(Lit),
@@ -460,7 +537,17 @@ pub enum ExprKind {
     Like(Box<Expr>, Box<Expr>, bool),
     Case(Vec<(Expr, Expr)>, Option<Box<Expr>>),
     Cast(Box<Expr>, TypeExpr),
+    /// `[a, b, …]`: a list value (or the list after `in`).
     List(Vec<Expr>),
+    /// `xs[i]` (a list's element, from 1) or `m[k]` (a map's value).
+    Index(Box<Expr>, Box<Expr>),
+    /// `e.f`: a field of a struct value that is not a name (`xs[1].name`); a path's fields
+    /// are resolved with the path.
+    Member(Box<Expr>, Ident),
+    /// `struct(name = e, …)`.
+    Struct(Vec<(Ident, Expr)>),
+    /// An aggregate call with the order it reads its rows in: `collect(x order by k)`.
+    Ordered(Box<Expr>, Vec<SortKey>),
     /// A node the parser already reported (e.g. nesting too deep); checks skip it.
     Error,
 }

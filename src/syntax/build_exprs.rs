@@ -126,6 +126,29 @@ impl Builder {
                 let mut b = this.borrow_mut();
                 let span = e.span.to(b.span(&op));
                 let rule = op.as_rule();
+                if rule == Rule::member {
+                    let field = op.into_inner().next().map(|i| b.ident(i)).unwrap_or_else(|| empty_ident(span));
+                    return b.cap(
+                        Expr {
+                            kind: ExprKind::Member(Box::new(e), field),
+                            span,
+                        },
+                        d + 1,
+                    );
+                }
+                if rule == Rule::index {
+                    let at = op.into_inner().next().map(|i| b.pratt(i.into_inner()));
+                    let Some((at, da)) = at else {
+                        return (Expr { kind: ExprKind::Error, span }, 1);
+                    };
+                    return b.cap(
+                        Expr {
+                            kind: ExprKind::Index(Box::new(e), Box::new(at)),
+                            span,
+                        },
+                        d.max(da) + 1,
+                    );
+                }
                 let mut negated = false;
                 let mut operands = vec![];
                 for x in op.into_inner() {
@@ -273,10 +296,12 @@ impl Builder {
                 // `count(*)` is `count()`
                 let mut args: Vec<(Expr, usize)> = vec![];
                 let mut over = None;
+                let mut order = None;
                 for a in it {
                     match a.as_rule() {
                         Rule::star_arg => {}
                         Rule::over => over = Some(a),
+                        Rule::call_order => order = Some(a),
                         _ => args.push(self.pratt(a.into_inner())),
                     }
                 }
@@ -286,7 +311,61 @@ impl Builder {
                     None => ExprKind::Call(name, args),
                     Some(over) => ExprKind::Window(Box::new(self.window(name, args, over))),
                 };
-                self.cap(Expr { kind, span }, d)
+                let call = Expr { kind, span };
+                match order {
+                    None => self.cap(call, d),
+                    Some(order) => {
+                        let keys: Vec<SortKey> = order
+                            .into_inner()
+                            .filter(|k| k.as_rule() == Rule::sort_key)
+                            .map(|k| self.sort_key(k, span))
+                            .collect();
+                        self.cap(
+                            Expr {
+                                kind: ExprKind::Ordered(Box::new(call), keys),
+                                span,
+                            },
+                            d + 1,
+                        )
+                    }
+                }
+            }
+            Rule::struct_expr => {
+                let mut fields = vec![];
+                let mut d = 1;
+                for part in p.into_inner().filter(|x| x.as_rule() == Rule::struct_part) {
+                    let mut name = None;
+                    let mut value = None;
+                    for x in part.into_inner() {
+                        match x.as_rule() {
+                            Rule::ident => name = Some(self.ident(x)),
+                            Rule::expr => value = Some(self.pratt(x.into_inner())),
+                            _ => {}
+                        }
+                    }
+                    let Some((value, vd)) = value else { continue };
+                    d = d.max(vd);
+                    // `struct(a, b.c)`: a name's last part names the field
+                    let name = name.or_else(|| match &value.kind {
+                        ExprKind::Path(parts) => parts.last().cloned(),
+                        _ => None,
+                    });
+                    match name {
+                        Some(name) => fields.push((name, value)),
+                        None => self.diags.push(
+                            Diagnostic::error(Code::E0001, value.span, "a struct's field needs a name")
+                                .label("no name")
+                                .help("name it: `struct(total = a + b)`"),
+                        ),
+                    }
+                }
+                self.cap(
+                    Expr {
+                        kind: ExprKind::Struct(fields),
+                        span,
+                    },
+                    d + 1,
+                )
             }
             Rule::list_lit => {
                 let items: Vec<(Expr, usize)> = p.into_inner().map(|a| self.pratt(a.into_inner())).collect();

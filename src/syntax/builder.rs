@@ -217,9 +217,46 @@ impl Builder {
                     span,
                 )
             }
+            Some(x) if x.as_rule() == Rule::list_type => match x.into_inner().find(|t| t.as_rule() == Rule::type_expr) {
+                Some(t) => TypeExpr::List(Box::new(self.type_expr(t)), span),
+                None => TypeExpr::Decimal(0, 0, span),
+            },
+            Some(x) if x.as_rule() == Rule::map_type => {
+                let mut parts = x.into_inner().filter(|t| t.as_rule() == Rule::type_expr);
+                match (parts.next(), parts.next()) {
+                    (Some(k), Some(v)) => TypeExpr::Map(Box::new(self.type_expr(k)), Box::new(self.type_expr(v)), span),
+                    _ => TypeExpr::Decimal(0, 0, span),
+                }
+            }
+            Some(x) if x.as_rule() == Rule::struct_type => {
+                let mut fields = vec![];
+                for f in x.into_inner().filter(|f| f.as_rule() == Rule::struct_field) {
+                    let mut it = f.into_inner();
+                    if let (Some(n), Some(t)) = (it.next(), it.next()) {
+                        fields.push((self.ident(n), self.type_expr(t)));
+                    }
+                }
+                TypeExpr::Struct(fields, span)
+            }
             Some(x) => TypeExpr::Named(self.ident(x)),
             None => TypeExpr::Decimal(0, 0, span),
         }
+    }
+
+    /// `type name = T`.
+    pub(super) fn type_alias(&mut self, p: Pair<Rule>) -> TypeAlias {
+        let span = self.span(&p);
+        let doc = doc_of(&p);
+        let mut name = empty_ident(span);
+        let mut ty = TypeExpr::Decimal(0, 0, span);
+        for x in p.into_inner() {
+            match x.as_rule() {
+                Rule::ident => name = self.ident(x),
+                Rule::type_expr => ty = self.type_expr(x),
+                _ => {}
+            }
+        }
+        TypeAlias { name, ty, doc, span }
     }
 
     pub(super) fn function(&mut self, p: Pair<Rule>) -> Function {
@@ -590,6 +627,29 @@ impl Builder {
                     shortest,
                     truncate,
                 })
+            }
+            Rule::unnest_step => {
+                let mut unnest = Unnest {
+                    expr: Expr {
+                        kind: ExprKind::Error,
+                        span,
+                    },
+                    name: empty_ident(span),
+                    keep_empty: false,
+                    ordinality: None,
+                };
+                for x in p.into_inner() {
+                    match x.as_rule() {
+                        Rule::expr => unnest.expr = self.expr(x),
+                        Rule::ident => unnest.name = self.ident(x),
+                        Rule::unnest_keep => unnest.keep_empty = true,
+                        Rule::unnest_position => {
+                            unnest.ordinality = x.into_inner().find(|i| i.as_rule() == Rule::ident).map(|i| self.ident(i))
+                        }
+                        _ => {}
+                    }
+                }
+                StepKind::Unnest(unnest)
             }
             Rule::limit_step => {
                 let n = p

@@ -334,9 +334,23 @@ pub fn rule_name(r: Rule) -> &'static str {
         ident_start | ident_cont => "a name",
         source_member => "a column, `join`, `measure` or `dimension`",
         step => {
-            "a step (`where`, `select`, `derive`, `join`, `group by`, `aggregate`, `sort`, `limit`, `distinct`, `union`)"
+            "a step (`where`, `select`, `derive`, `join`, `group by`, `aggregate`, `sort`, `limit`, `distinct`, `union`, `keep`, `closure`, `unnest`)"
         }
         literal => "a literal",
         star_arg => "`*`",
+        k_type | type_alias => "`type`",
+        k_list | list_type => "`list<T>`",
+        k_struct | struct_type => "`struct<name: T, …>`",
+        struct_field => "a field `name: type`",
+        k_map | map_type => "`map<K, V>`",
+        struct_expr => "`struct(name = value, …)`",
+        struct_part => "a field `name = value`",
+        index => "`[…]`",
+        member => "`.field`",
+        accessor => "`[…]` or `.field`",
+        call_order => "`order by …`",
+        k_unnest | unnest_step => "`unnest`",
+        unnest_keep | k_empty => "`keep empty`",
+        unnest_position | k_with | k_ordinality => "`with ordinality as name`",
     }
 }

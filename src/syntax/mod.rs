@@ -61,6 +61,7 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
             | Op::infix(Rule::op_div, Assoc::Left)
             | Op::infix(Rule::op_mod, Assoc::Left))
         .op(Op::prefix(Rule::op_neg))
+        .op(Op::postfix(Rule::index) | Op::postfix(Rule::member))
 });
 
 /// Parses one file. Always returns a tree (possibly partial) and every diagnostic found.
@@ -89,6 +90,7 @@ pub fn parse_file(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
             Rule::fn_decl => items.push(Item::Function(b.function(p))),
             Rule::template => items.push(Item::Template(b.template(p))),
             Rule::instance => items.push(Item::Model(b.instance(p))),
+            Rule::type_alias => items.push(Item::TypeAlias(b.type_alias(p))),
             _ => {}
         }
     }

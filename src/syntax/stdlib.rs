@@ -23,6 +23,12 @@ pub enum ArgClass {
     Float64,
     /// A type that unifies with the first argument's.
     Same,
+    /// A list of any type.
+    List,
+    /// A map of any types.
+    Map,
+    /// A value of the first argument's element type (a list's element).
+    Element,
 }
 
 impl ArgClass {
@@ -39,6 +45,9 @@ impl ArgClass {
             "decimal" => ArgClass::Decimal,
             "float64" => ArgClass::Float64,
             "same" => ArgClass::Same,
+            "list" => ArgClass::List,
+            "map" => ArgClass::Map,
+            "element" => ArgClass::Element,
             _ => return None,
         })
     }
@@ -56,6 +65,9 @@ impl ArgClass {
             ArgClass::Decimal => "decimal",
             ArgClass::Float64 => "float64",
             ArgClass::Same => "same",
+            ArgClass::List => "list",
+            ArgClass::Map => "map",
+            ArgClass::Element => "element",
         }
     }
 }
@@ -78,6 +90,15 @@ pub enum ReturnRule {
     /// A decimal (argument N) made a whole number: `decimal(p, s)` gives `decimal(p, 0)`
     /// (floor, ceil and round of a decimal always fit), as DuckDB types it.
     Whole(usize),
+    /// `list<T>` of argument N's type T.
+    ListOf(usize),
+    /// The element type of list argument N.
+    Element(usize),
+    /// The keys (`list<K>`), values (`list<V>`) or entries (`list<struct<key: K, value: V>>`)
+    /// of map argument N.
+    Keys(usize),
+    Values(usize),
+    Entries(usize),
 }
 
 impl std::fmt::Display for ReturnRule {
@@ -90,6 +111,11 @@ impl std::fmt::Display for ReturnRule {
             ReturnRule::Common => write!(f, "the common type of the arguments"),
             ReturnRule::Round(n, m) => write!(f, "argument {n} rounded to argument {m}'s places"),
             ReturnRule::Whole(n) => write!(f, "argument {n} as a whole number"),
+            ReturnRule::ListOf(n) => write!(f, "a list of argument {n}'s type"),
+            ReturnRule::Element(n) => write!(f, "the element type of argument {n}"),
+            ReturnRule::Keys(n) => write!(f, "a list of argument {n}'s keys"),
+            ReturnRule::Values(n) => write!(f, "a list of argument {n}'s values"),
+            ReturnRule::Entries(n) => write!(f, "a list of argument {n}'s entries"),
         }
     }
 }
@@ -103,6 +129,11 @@ impl ReturnRule {
             ("common", None) => ReturnRule::Common,
             ("round", Some(n)) if n > 0 => ReturnRule::Round(n, n + 1),
             ("whole", Some(n)) if n > 0 => ReturnRule::Whole(n),
+            ("list_of", Some(n)) if n > 0 => ReturnRule::ListOf(n),
+            ("element", Some(n)) if n > 0 => ReturnRule::Element(n),
+            ("keys", Some(n)) if n > 0 => ReturnRule::Keys(n),
+            ("values", Some(n)) if n > 0 => ReturnRule::Values(n),
+            ("entries", Some(n)) if n > 0 => ReturnRule::Entries(n),
             (t, None) => ReturnRule::Fixed(Type::from_name(t)?),
             _ => return None,
         })
@@ -127,6 +158,10 @@ pub struct FunctionProps {
     pub ties: bool,
     /// The first argument is a time unit, written as a literal.
     pub units: bool,
+    /// An aggregate whose result depends on the order it reads its rows in: it takes
+    /// `order by` in its call (`collect(x order by k)`), and without one reads them in the
+    /// order of its argument's values, so reruns give the same result.
+    pub ordered: bool,
     /// The second argument is a digest algorithm ([`DIGEST_ALGORITHMS`]), written as a literal.
     pub algorithm: bool,
     /// Arguments (bit N-1 for argument N) the engine takes only as literals.
@@ -265,6 +300,7 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
                             ("hex", None) => props.hex = true,
                             ("ties", None) => props.ties = true,
                             ("units", None) => props.units = true,
+                            ("ordered", None) => props.ordered = true,
                             ("algorithm", None) => props.algorithm = true,
                             ("literal", Some(n)) if props.literal.add(n) => {}
                             ("positive", Some(n)) if props.positive.add(n) => {}

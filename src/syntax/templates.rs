@@ -239,6 +239,13 @@ fn step(kind: &mut StepKind, args: &HashMap<String, Arg>) {
             }
             c.per.iter_mut().for_each(|k| rename(k, args));
         }
+        StepKind::Unnest(u) => {
+            expr(&mut u.expr, args);
+            rename(&mut u.name, args);
+            if let Some(i) = u.ordinality.as_mut() {
+                rename(i, args);
+            }
+        }
         StepKind::Limit(_) | StepKind::Distinct => {}
     }
 }
@@ -265,7 +272,18 @@ fn expr(e: &mut Expr, args: &HashMap<String, Arg>) {
             expr(a, args);
             expr(b, args);
         }
-        ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::IsNull(a, _) | ExprKind::Cast(a, _) => expr(a, args),
+        ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::IsNull(a, _) | ExprKind::Cast(a, _) | ExprKind::Member(a, _) => {
+            expr(a, args)
+        }
+        ExprKind::Index(a, b) => {
+            expr(a, args);
+            expr(b, args);
+        }
+        ExprKind::Struct(fields) => fields.iter_mut().for_each(|(_, x)| expr(x, args)),
+        ExprKind::Ordered(call, keys) => {
+            expr(call, args);
+            keys.iter_mut().for_each(|k| expr(&mut k.expr, args));
+        }
         ExprKind::InList(a, xs, _) => {
             expr(a, args);
             xs.iter_mut().for_each(|x| expr(x, args));
