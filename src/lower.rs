@@ -432,13 +432,14 @@ impl<'a> Lowerer<'a> {
                     args.push(lit(name.as_str()));
                     args.push(self.expr(x)?);
                 }
-                let made = self.scalar_function("named_struct")?.call(args);
-                Expr::Cast(Cast::new(Box::new(made), e.ty.to_arrow()))
+                // (never cast to a struct type: Substrait's types carry no field names, so
+                // the cast would name the fields c0, c1, … where the plan is read)
+                self.scalar_function("named_struct")?.call(args)
             }
+            // the checker cast the items to one type
             TExprKind::MakeList(items) => {
                 let items = items.iter().map(|x| self.expr(x)).collect::<Result<Vec<_>>>()?;
-                let made = self.scalar_function("make_array")?.call(items);
-                Expr::Cast(Cast::new(Box::new(made), e.ty.to_arrow()))
+                self.scalar_function("make_array")?.call(items)
             }
             TExprKind::Error => return Err(internal("an error node reached lowering")),
         })
@@ -704,6 +705,24 @@ fn project_with_windows(b: LogicalPlanBuilder, es: Vec<Expr>) -> Result<LogicalP
 
 /// Lowers the outputs (all, or those named) to one Substrait plan, one root per output,
 /// sharing one function-extension table. Returns the plan and the outputs' logical plans.
+/// A root's names as Substrait lists them: each column and, depth first, its struct fields
+/// (within lists and maps too).
+fn root_names(field: &datafusion::arrow::datatypes::Field, skip_self: bool, names: &mut Vec<String>) {
+    if !skip_self {
+        names.push(field.name().clone());
+    }
+    match field.data_type() {
+        DataType::Struct(fields) => fields.iter().for_each(|f| root_names(f, false, names)),
+        DataType::List(element) | DataType::LargeList(element) => root_names(element, true, names),
+        DataType::Map(entries, _) => {
+            if let DataType::Struct(kv) = entries.data_type() {
+                kv.iter().for_each(|f| root_names(f, true, names));
+            }
+        }
+        _ => {}
+    }
+}
+
 pub fn to_substrait(
     program: &Program,
     providers: &Providers,
@@ -717,7 +736,10 @@ pub fn to_substrait(
     for o in program.selected(only) {
         let plan = lw.output_plan(o)?;
         let rel = producer.handle_plan(&plan)?;
-        let names = plan.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let mut names = vec![];
+        for f in plan.schema().fields() {
+            root_names(f, false, &mut names);
+        }
         relations.push(PlanRel {
             rel_type: Some(plan_rel::RelType::Root(RelRoot {
                 input: Some(*rel),
