@@ -67,13 +67,13 @@ fn collect_statements(pairs: pest::iterators::Pairs<Rule>, parent: Option<Rule>,
     for p in pairs {
         let rule = p.as_rule();
         let kind = match rule {
-            import | output => Some(Statement::LineItem(rule)),
-            policy | source | model => Some(Statement::BlockItem),
+            import | output | fn_decl | instance | type_alias => Some(Statement::LineItem(rule)),
+            policy | source | model | template => Some(Statement::BlockItem),
             column_decl => Some(Statement::Column),
             named_expr if parent == Some(named_list) => Some(Statement::Named),
             join_decl | measure_decl | dimension_decl | key_decl | scan_block | policy_entry | where_step
             | select_step | derive_step | join_step | group_step | aggregate_step | sort_step | limit_step
-            | distinct_step | union_step | keep_step | contract => Some(Statement::Other),
+            | distinct_step | union_step | keep_step | closure_step | unnest_step | contract => Some(Statement::Other),
             _ => None,
         };
         if let Some(kind) = kind {
@@ -116,11 +116,52 @@ fn is_sign(toks: &[Token], i: usize) -> bool {
     }
 }
 
+/// The indices of `<` and `>` that enclose a nested type's parts (`list<T>`,
+/// `struct<a: T>`, `map<K, V>`): written without spaces, unlike comparisons.
+fn type_angles(toks: &[Token]) -> std::collections::HashSet<usize> {
+    let mut out = std::collections::HashSet::new();
+    let mut i = 0;
+    while i + 1 < toks.len() {
+        let opens = toks[i].kind == TokenKind::Word
+            && matches!(toks[i].text.to_lowercase().as_str(), "list" | "struct" | "map")
+            && toks[i + 1].is("<");
+        if !opens {
+            i += 1;
+            continue;
+        }
+        // a type holds no comparison: its angles pair up
+        let mut depth = 0usize;
+        let mut j = i + 1;
+        while j < toks.len() {
+            if toks[j].is("<") {
+                depth += 1;
+                out.insert(j);
+            } else if toks[j].is(">") {
+                depth -= 1;
+                out.insert(j);
+                if depth == 0 {
+                    break;
+                }
+            }
+            j += 1;
+        }
+        i = j + 1;
+    }
+    out
+}
+
 /// Whether a space goes between `toks[i - 1]` and `toks[i]` on one line.
-fn space_before(toks: &[Token], i: usize) -> bool {
+fn space_before(toks: &[Token], i: usize, angles: &std::collections::HashSet<usize>) -> bool {
     let (p, n) = (toks[i - 1], toks[i]);
     if n.kind == TokenKind::Comment {
         return true;
+    }
+    if angles.contains(&i) || (angles.contains(&(i - 1)) && p.is("<")) {
+        return false;
+    }
+    // `xs[1]`, `f(x)[1]`, `m["k"]`: an index, not a list
+    if n.is("[") && (p.is(")") || p.is("]") || (p.kind == TokenKind::Word && opens_call(p.text))) {
+        return false;
     }
     if n.kind == TokenKind::Punct && matches!(n.text, "," | ")" | "]" | "." | ":" | "...") {
         return false;
@@ -163,6 +204,7 @@ fn layout(toks: &[Token], starts: &HashMap<usize, Statement>) -> String {
         }
     }
     let aligned = aligned_names(&lines, starts);
+    let angles = type_angles(toks);
     let mut out: Vec<String> = vec![];
     // brackets open at the start of the current line
     let mut open: Vec<&str> = vec![];
@@ -219,7 +261,7 @@ fn layout(toks: &[Token], starts: &HashMap<usize, Statement>) -> String {
                     }
                     continue;
                 }
-                if space_before(toks, i) && !(k == 2 && aligned.contains_key(&line.first)) {
+                if space_before(toks, i, &angles) && !(k == 2 && aligned.contains_key(&line.first)) {
                     text.push(' ');
                 }
             }
