@@ -63,14 +63,20 @@ impl<'a> Checker<'a> {
                     Some(m) => format!("measure `{m}` (`{}`)", p.func),
                     None => format!("`{}`", p.func),
                 };
+                // an unnest step fans out as a one_to_many join does (its name: `unnest x`)
+                let (step, label) = if join.starts_with("unnest ") {
+                    (format!("`{join}`"), format!("`{join}` repeats each row once per element"))
+                } else {
+                    (format!("the join `{join}`"), format!("`{join}` is one_to_many: it repeats each row"))
+                };
                 self.err(
                     Diagnostic::error(
                         Code::E0206,
                         p.span,
-                        format!("{what} would count rows more than once: the join `{join}` repeats each row"),
+                        format!("{what} would count rows more than once: {step} repeats each row"),
                     )
                     .label("aggregated here")
-                    .with(*span, format!("`{join}` is one_to_many: it repeats each row"))
+                    .with(*span, label)
                     .help("aggregate at this relation's own grain in a model of its own and join the result, or use count_distinct/min/max"),
                 );
                 continue;

@@ -22,7 +22,7 @@ impl<'a> Checker<'a> {
                     _ => "only a struct has fields".to_string(),
                 };
                 self.err(
-                    Diagnostic::error(Code::E0201, f.span, format!("a {} has no field `{}`", base.ty, f.text))
+                    Diagnostic::error(Code::E0201, f.span, format!("{} has no field `{}`", base.ty, f.text))
                         .label(format!("{} is not a struct", base.ty))
                         .help(help),
                 );

@@ -345,9 +345,8 @@ pub fn rule_name(r: Rule) -> &'static str {
         k_map | map_type => "`map<K, V>`",
         struct_expr => "`struct(name = value, …)`",
         struct_part => "a field `name = value`",
-        index => "`[…]`",
-        member => "`.field`",
-        accessor => "`[…]` or `.field`",
+        // postfix like `is null`: one "operator" in what is expected
+        index | member | accessor => "an operator",
         call_order => "`order by …`",
         k_unnest | unnest_step => "`unnest`",
         unnest_keep | k_empty => "`keep empty`",

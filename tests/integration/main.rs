@@ -15,6 +15,7 @@ mod incremental;
 mod inspect;
 mod json;
 mod language;
+mod nested;
 mod lsp;
 mod memory;
 mod project;
