@@ -23,6 +23,14 @@ impl<'a> Checker<'a> {
         if from.is_error() || to.is_error() || per.iter().any(|(_, t)| t.is_error()) {
             return;
         }
+        let keys = [(&from, c.from.span), (&to, c.to.span)]
+            .into_iter()
+            .chain(per.iter().zip(&c.per).map(|((_, t), k)| (t, k.span)));
+        let nested: Vec<(Type, Span)> = keys.filter(|(t, _)| t.ty.is_nested()).map(|(t, s)| (t.ty, s)).collect();
+        if let Some((ty, span)) = nested.first() {
+            self.scalar_key(*ty, *span, "a closure's node or key");
+            return;
+        }
         let Some(node) = Type::unify(from.ty, to.ty).filter(|_| from.ty.family() == to.ty.family()) else {
             self.err(
                 Diagnostic::error(

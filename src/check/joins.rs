@@ -41,7 +41,9 @@ impl<'a> Checker<'a> {
                     self.unknown_col(r.span, &name, &cands, &target_name);
                 }
                 (Some((lt, _)), Some((rt, _))) => {
-                    if Type::unify(lt, rt).is_none() || lt.family() != rt.family() {
+                    if self.scalar_key(lt, a.span, "this join key")
+                        && (Type::unify(lt, rt).is_none() || lt.family() != rt.family())
+                    {
                         self.err(
                             Diagnostic::error(
                                 Code::E0204,

@@ -90,7 +90,10 @@ impl<'a> Checker<'a> {
                 rc.ty,
                 rc.nullable,
             );
-            if !lt.is_error() && (Type::unify(lt.ty, rt.ty).is_none() || lt.ty.family() != rt.ty.family()) {
+            if !lt.is_error()
+                && self.scalar_key(lt.ty, a.span, "this join key")
+                && (Type::unify(lt.ty, rt.ty).is_none() || lt.ty.family() != rt.ty.family())
+            {
                 self.err(
                     Diagnostic::error(
                         Code::E0204,

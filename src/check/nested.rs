@@ -51,6 +51,20 @@ impl<'a> Checker<'a> {
         base
     }
 
+    /// A key (a column of `key`/`unique`, a join's key, a closure's node) is a scalar: a
+    /// nested value is refused (E0226). Gives whether `ty` may be one.
+    pub(super) fn scalar_key(&mut self, ty: Type, span: Span, what: &str) -> bool {
+        if !ty.is_nested() {
+            return true;
+        }
+        self.err(
+            Diagnostic::error(Code::E0226, span, format!("{what} is a {}: a key is a scalar", ty.family()))
+                .label(format!("{ty}"))
+                .help("key on a field (`s.id`), an element (`xs[1]`) or a stable id of the value (`stable_id(\"k\", …)`)"),
+        );
+        false
+    }
+
     /// `xs[i]` (from 1; null past the end) or `m[k]`.
     pub(super) fn index(&mut self, base: &ast::Expr, at: &ast::Expr, cx: &Ctx) -> TExpr {
         let b = self.expr(base, cx);

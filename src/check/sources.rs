@@ -39,7 +39,10 @@ impl<'a> Checker<'a> {
                 );
             }
             let ty = self.type_of(&c.ty);
-            let (not_null, unique) = c.not_null_and_unique();
+            let (not_null, mut unique) = c.not_null_and_unique();
+            if unique && let Some(t) = ty {
+                unique = self.scalar_key(t, c.ty.span(), &format!("`{cname}`"));
+            }
             let nullable = !not_null;
             cols.push(SrcCol {
                 name: cname,
@@ -152,7 +155,10 @@ impl<'a> Checker<'a> {
             let mut set = vec![];
             for id in k {
                 let n = self.canonical_name(id);
-                if !cols.iter().any(|c| c.name == n) {
+                if let Some(c) = cols.iter().find(|c| c.name == n) {
+                    let ty = c.ty;
+                    self.scalar_key(ty, id.span, &format!("`{n}`"));
+                } else {
                     let cands: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
                     self.unknown_col(id.span, &n, &cands, &name);
                 }
