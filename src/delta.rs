@@ -357,29 +357,7 @@ pub fn sem_type(t: &deltalake::kernel::DataType) -> Option<Type> {
     })
 }
 
-/// Per-source scan options (`scan { … }` in a source).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct ScanOptions {
-    /// Adds a string column with each row's data file path.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub file_column: Option<String>,
-    /// Parquet filter pushdown for this source (the session default otherwise).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub pushdown: Option<bool>,
-    /// Read only these files of the snapshot (paths as the Delta log names them).
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub files: Vec<String>,
-    /// Read only the rows that commits after this version (up to the pinned version)
-    /// inserted, from the table's Change Data Feed (an `incremental` model's run).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub changes_since: Option<i64>,
-}
-
-impl ScanOptions {
-    pub fn is_default(&self) -> bool {
-        *self == ScanOptions::default()
-    }
-}
+pub use crate::ir::ScanOptions;
 
 /// The table name under which a pinned snapshot appears in a Substrait plan:
 /// `<url>@v<version>`, followed by `+<options as JSON>` when the source has scan options.

@@ -16,6 +16,8 @@ pub mod lsp;
 pub mod progress;
 pub mod project;
 pub mod run;
+pub mod signature;
 pub mod span;
 pub mod syntax;
 pub mod types;
+pub mod vocabulary;

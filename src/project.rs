@@ -156,7 +156,7 @@ pub fn load(path: &Path, wanted: Option<&str>) -> Result<Option<Active>, String>
         ),
     };
     if let Some(m) = &profile.memory_limit
-        && crate::run::parse_size(m).is_none()
+        && parse_size(m).is_none()
     {
         return Err(format!(
             "{}: profile `{name}`: memory_limit `{m}` is not a size (write e.g. 256M or 2G)",
@@ -175,6 +175,13 @@ pub fn load(path: &Path, wanted: Option<&str>) -> Result<Option<Active>, String>
 /// as `AWS_ENDPOINT_URL`, `AWS_REGION`, `AZURE_STORAGE_ACCOUNT_NAME`, `GOOGLE_SERVICE_ACCOUNT`).
 pub fn storage_options() -> HashMap<String, String> {
     active().map(|a| a.profile.storage).unwrap_or_default()
+}
+
+/// Parses a size: `256MiB`, `1.5G`, `512K` (K, M, G are decimal; Ki, Mi, Gi binary) or a
+/// plain byte count.
+pub fn parse_size(s: &str) -> Option<usize> {
+    let size: bytesize::ByteSize = s.trim().parse().ok()?;
+    usize::try_from(size.as_u64()).ok().filter(|n| *n > 0)
 }
 
 /// `semc init`: a starter workspace, every file commented.

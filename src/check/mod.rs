@@ -334,6 +334,14 @@ struct Checker<'a> {
     resolving_aliases: Vec<String>,
 }
 
+/// The order a sort key is written with (`desc`, `nulls first`).
+fn sort_order(key: &ast::SortKey) -> SortOrder {
+    SortOrder {
+        descending: key.descending,
+        nulls_first: key.nulls_first.unwrap_or(false),
+    }
+}
+
 fn ty_err() -> TExpr {
     TExpr::error()
 }

@@ -222,7 +222,7 @@ impl<'a> Checker<'a> {
             if e.is_error() {
                 return ty_err();
             }
-            order.push((e, SortOrder::of(k)));
+            order.push((e, sort_order(k)));
         }
         // the pending fan-out check holds the call without its order: the same rows count
         texpr(TExprKind::Agg(fi, args, order), t.ty, t.nullable)

@@ -192,7 +192,7 @@ impl<'a> Checker<'a> {
                 for k in keys {
                     let cx = self.row_ctx();
                     let t = self.expr(&k.expr, &cx);
-                    out.push((t, SortOrder::of(k)));
+                    out.push((t, sort_order(k)));
                 }
                 self.model_build().push_step(StepIr::Sort(out));
             }
@@ -235,7 +235,7 @@ impl<'a> Checker<'a> {
         }
         let cx = self.row_ctx();
         let partition: Vec<TExpr> = per.iter().map(|e| self.expr(e, &cx)).collect();
-        let order: Vec<(TExpr, SortOrder)> = by.iter().map(|k| (self.expr(&k.expr, &cx), SortOrder::of(k))).collect();
+        let order: Vec<(TExpr, SortOrder)> = by.iter().map(|k| (self.expr(&k.expr, &cx), sort_order(k))).collect();
         if partition
             .iter()
             .chain(order.iter().map(|(e, _)| e))

@@ -73,7 +73,7 @@ impl<'a> Checker<'a> {
         let order: Vec<(TExpr, SortOrder)> = w
             .order
             .iter()
-            .map(|k| (self.expr(&k.expr, &row), SortOrder::of(k)))
+            .map(|k| (self.expr(&k.expr, &row), sort_order(k)))
             .collect();
         if args
             .iter()

@@ -3,8 +3,8 @@
 //! Invariant: every name is resolved, every expression has a type, and every relation's
 //! schema is known. Lowering never needs to report a user error.
 
-use crate::syntax::Signature;
-use crate::syntax::ast::{BinOp, WriteMode};
+use crate::signature::Signature;
+use crate::vocabulary::{BinOp, FrameBound, WriteMode};
 use crate::types::Type;
 use url::Url;
 
@@ -90,7 +90,7 @@ pub struct WindowIr {
     pub partition: Vec<TExpr>,
     /// Keys and their order.
     pub order: Vec<(TExpr, SortOrder)>,
-    pub frame: Option<(crate::syntax::ast::FrameBound, crate::syntax::ast::FrameBound)>,
+    pub frame: Option<(FrameBound, FrameBound)>,
     /// The rows of a partition must come in a total order for the result to be
     /// deterministic: lowering appends every other column to `order` as a tie-breaker.
     pub tie_break: bool,
@@ -105,15 +105,6 @@ pub struct SortOrder {
     pub nulls_first: bool,
 }
 
-impl SortOrder {
-    /// The order a key is written with (`desc`, `nulls first`).
-    pub fn of(key: &crate::syntax::ast::SortKey) -> SortOrder {
-        SortOrder {
-            descending: key.descending,
-            nulls_first: key.nulls_first.unwrap_or(false),
-        }
-    }
-}
 
 impl TExpr {
     /// Whether this is a constant written in the program (`-1` included).
@@ -381,10 +372,34 @@ pub struct SourceIr {
     pub version: i64,
     pub columns: Vec<Field>,
     /// `scan { … }`: how the table is read.
-    pub options: crate::delta::ScanOptions,
+    pub options: ScanOptions,
     /// What the source declares of its data that the table does not guarantee: verified on
     /// the snapshot before a `strict` run commits.
     pub constraints: Vec<SourceConstraint>,
+}
+
+/// Per-source scan options (`scan { … }` in a source).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ScanOptions {
+    /// Adds a string column with each row's data file path.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file_column: Option<String>,
+    /// Parquet filter pushdown for this source (the session default otherwise).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pushdown: Option<bool>,
+    /// Read only these files of the snapshot (paths as the Delta log names them).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub files: Vec<String>,
+    /// Read only the rows that commits after this version (up to the pinned version)
+    /// inserted, from the table's Change Data Feed (an `incremental` model's run).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub changes_since: Option<i64>,
+}
+
+impl ScanOptions {
+    pub fn is_default(&self) -> bool {
+        *self == ScanOptions::default()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -97,12 +97,7 @@ pub struct RunOptions {
     pub cluster: Option<crate::cluster::Target>,
 }
 
-/// Parses a size: `256MiB`, `1.5G`, `512K` (K, M, G are decimal; Ki, Mi, Gi binary) or a
-/// plain byte count.
-pub fn parse_size(s: &str) -> Option<usize> {
-    let size: bytesize::ByteSize = s.trim().parse().ok()?;
-    usize::try_from(size.as_u64()).ok().filter(|n| *n > 0)
-}
+pub use crate::project::parse_size;
 
 /// Runs a checked compilation: outputs of incremental models read only their source's new
 /// changes (or nothing), the whole run is lowered to ONE plan with its execution spec, and

@@ -2,6 +2,7 @@
 //! Every node carries the [`Span`] of its text; names keep whether they were quoted.
 
 use crate::span::Span;
+pub use crate::vocabulary::{BinOp, FrameBound, WriteMode};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ident {
@@ -314,15 +315,6 @@ pub struct WindowCall {
     pub over_span: Span,
 }
 
-/// One end of a `rows between … and …` frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrameBound {
-    UnboundedPreceding,
-    Preceding(u64),
-    CurrentRow,
-    Following(u64),
-    UnboundedFollowing,
-}
 
 #[derive(Debug, Clone)]
 pub struct SortKey {
@@ -411,12 +403,6 @@ pub struct Step {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum WriteMode {
-    Append,
-    Overwrite,
-}
 
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -428,45 +414,6 @@ pub struct Output {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinOp {
-    Or,
-    And,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Mod,
-    /// `||`: string concatenation.
-    Concat,
-}
-
-impl BinOp {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            BinOp::Or => "or",
-            BinOp::And => "and",
-            BinOp::Eq => "==",
-            BinOp::Ne => "!=",
-            BinOp::Lt => "<",
-            BinOp::Le => "<=",
-            BinOp::Gt => ">",
-            BinOp::Ge => ">=",
-            BinOp::Add => "+",
-            BinOp::Sub => "-",
-            BinOp::Mul => "*",
-            BinOp::Div => "/",
-            BinOp::Mod => "%",
-            BinOp::Concat => "||",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TypedLitKind {
