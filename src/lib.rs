@@ -7,6 +7,7 @@ pub mod delta;
 pub mod demo;
 pub mod diag;
 pub mod engine;
+pub mod extract;
 pub mod fmt;
 pub mod graph;
 pub mod host;

@@ -115,12 +115,16 @@ impl<'a> Lowerer<'a> {
                 .alias(alias.as_str())?;
                 // a column declared wider than the table stores it (int16 as int32, a
                 // timestamp without time zone as UTC, …) is cast here, once
-                // (a type the engine stores otherwise — a string view, a list's field named
-                // `element` — is the same `.sem` type and read as it is)
+                // (a string the engine stores otherwise — a view, a dictionary — and a nested
+                // type stored as the same `.sem` type — a list's field named `element`, a
+                // string view inside — are read as they are)
                 let widened = |i: usize, c: &crate::ir::Field| {
                     let have = schema.field(i).data_type();
-                    (Type::from_arrow(have) != Some(c.ty) && !matches!(have, DataType::Dictionary(..)))
-                        .then(|| c.ty.to_arrow())
+                    let want = c.ty.to_arrow();
+                    let same = *have == want
+                        || matches!(have, DataType::Dictionary(..) | DataType::Utf8View | DataType::LargeUtf8)
+                        || (c.ty.is_nested() && Type::from_arrow(have) == Some(c.ty));
+                    (!same).then_some(want)
                 };
                 if proj.iter().zip(&s.columns).all(|(i, c)| widened(*i, c).is_none()) {
                     b

@@ -165,6 +165,20 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "human")]
         format: DiagFormat,
     },
+    /// Extract repositories' code anatomy (files, lines, Python AST, tokens, symbol tables,
+    /// bytecode, imports) as Delta tables, in parallel; a rerun extracts only changed files.
+    Extract {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The folder or URI the tables are written under (`repo_files/`, `py_defs/`, …).
+        #[arg(long)]
+        to: String,
+        /// Files extracted at once (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: DiagFormat,
+    },
     /// Lay out .sem files canonically (in place), keeping comments; `-` formats stdin to stdout.
     Fmt {
         #[arg(default_value = ".")]
@@ -324,6 +338,7 @@ fn workspace_of(cmd: &Cmd) -> Option<&Path> {
         | Cmd::Graph { path, .. } => Some(path),
         Cmd::Exec { dir, .. } | Cmd::Demo { dir, .. } => Some(dir),
         Cmd::Init { .. }
+        | Cmd::Extract { .. }
         | Cmd::Fmt { .. }
         | Cmd::Lsp
         | Cmd::Codes { .. }
@@ -500,6 +515,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
         Cmd::Cluster { cmd } => cmd::cluster::cluster(cmd).await,
         Cmd::Demo { dir, sf, to, format } => cmd::demo::demo(&dir, sf, to.as_deref(), format).await,
+        Cmd::Extract { paths, to, jobs, format } => cmd::extract::extract(&paths, &to, jobs, format).await,
         Cmd::Fmt { paths, check, format } => cmd::fmt::fmt(&paths, check, format),
         Cmd::Show {
             path,

@@ -2,6 +2,7 @@
 
 pub(crate) mod cluster;
 pub(crate) mod demo;
+pub(crate) mod extract;
 pub(crate) mod fmt;
 pub(crate) mod functions;
 pub(crate) mod init;

@@ -31,24 +31,30 @@ use std::sync::Arc;
 
 pub use crate::ir::ClosureSpec;
 
+/// Where each column a closure reads stands in its input: the `per` keys, then the edge's
+/// start and end. By position, not by name: a plan read back from Substrait names a
+/// projection's columns by their expressions.
+fn positions(spec: &ClosureSpec) -> (std::ops::Range<usize>, usize, usize) {
+    let n = spec.per.len();
+    (0..n, n, n + 1)
+}
+
 /// The result's columns of `spec` over an input with `input`'s fields.
 fn closure_schema(spec: &ClosureSpec, input: &DFSchema) -> Result<DFSchemaRef> {
-    {
-        let this = spec;
-        let field = |name: &str| -> Result<Field> {
-            let f = input.field_with_unqualified_name(name)?;
-            Ok(Field::new(name, f.data_type().clone(), true))
-        };
-        let mut fields = vec![];
-        for k in &this.per {
-            fields.push(field(k)?);
-        }
-        fields.push(field(&this.from)?.with_nullable(false));
-        let to = input.field_with_unqualified_name(&this.to)?;
-        fields.push(Field::new(&this.reached, to.data_type().clone(), false));
-        fields.push(Field::new(&this.depth, DataType::Int32, false));
-        Ok(Arc::new(DFSchema::try_from(Schema::new(fields))?))
+    let (keys, from, to) = positions(spec);
+    if input.fields().len() != to + 1 {
+        return Err(DataFusionError::Internal(format!(
+            "a closure reads {} columns, its input has {}",
+            to + 1,
+            input.fields().len()
+        )));
     }
+    let typed = |i: usize, name: &str| Field::new(name, input.field(i).data_type().clone(), true);
+    let mut fields: Vec<Field> = keys.zip(&spec.per).map(|(i, k)| typed(i, k)).collect();
+    fields.push(typed(from, &spec.from).with_nullable(false));
+    fields.push(typed(to, &spec.reached).with_nullable(false));
+    fields.push(Field::new(&spec.depth, DataType::Int32, false));
+    Ok(Arc::new(DFSchema::try_from(Schema::new(fields))?))
 }
 
 /// The closure as a logical plan node.
@@ -239,12 +245,9 @@ struct Walk {
 
 /// Every walk (or, with `shortest`, every node first reached) over `edges`.
 fn walk(spec: &ClosureSpec, edges: &RecordBatch, schema: SchemaRef) -> Result<RecordBatch> {
-    let column = |name: &str| -> Result<ArrayRef> {
-        let i = edges.schema().index_of(name)?;
-        Ok(edges.column(i).clone())
-    };
-    let keys: Vec<ArrayRef> = spec.per.iter().map(|k| column(k)).collect::<Result<_>>()?;
-    let (from, to) = (column(&spec.from)?, column(&spec.to)?);
+    let (key_columns, from, to) = positions(spec);
+    let keys: Vec<ArrayRef> = key_columns.map(|i| edges.column(i).clone()).collect();
+    let (from, to) = (edges.column(from).clone(), edges.column(to).clone());
     // keys and nodes as comparable bytes (any types); `to` in `from`'s type
     let to = datafusion::arrow::compute::cast(&to, from.data_type())?;
     let key_rows = RowConverter::new(keys.iter().map(|k| SortField::new(k.data_type().clone())).collect())?

@@ -1,0 +1,240 @@
+"""semc extract's Python helper: CPython's own `ast`, `symtable`, `tokenize` and `dis` over
+one file per request. Reads JSON lines `{"path": …}` on stdin, writes one JSON line per
+request: `{"tables": {table: [row, …]}}` (rows as objects; byte offsets are UTF-8 bytes from
+the start of the file). Long-lived: semc starts one per core and feeds it files.
+"""
+import ast
+import dis
+import io
+import json
+import symtable
+import sys
+import tokenize
+import types
+
+VERSION = "1"
+
+
+def line_starts(data):
+    starts = [0]
+    for i, b in enumerate(data):
+        if b == 0x0A:
+            starts.append(i + 1)
+    return starts
+
+
+def offset(starts, lineno, col):
+    if lineno is None or col is None:
+        return None
+    if lineno - 1 >= len(starts):
+        return None
+    return starts[lineno - 1] + col
+
+
+def span(starts, node):
+    return (
+        offset(starts, getattr(node, "lineno", None), getattr(node, "col_offset", None)),
+        offset(starts, getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)),
+    )
+
+
+def dotted(node):
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr}" if base is not None else None
+    return None
+
+
+def name_span(starts, text_bytes, node, keyword):
+    """The byte span of a def's or class's name: after its keyword on its first line."""
+    start = offset(starts, node.lineno, node.col_offset)
+    if start is None:
+        return None, None
+    line_end = text_bytes.find(b"\n", start)
+    line = text_bytes[start: line_end if line_end >= 0 else len(text_bytes)]
+    at = line.find(keyword)
+    if at < 0:
+        return None, None
+    rest = line[at + len(keyword):]
+    skip = len(rest) - len(rest.lstrip())
+    name_start = start + at + len(keyword) + skip
+    return name_start, name_start + len(node.name.encode("utf-8"))
+
+
+def walk(tree, starts, data, out):
+    stack = [(tree, None, "")]
+    while stack:
+        node, parent_def, prefix = stack.pop()
+        kind = None
+        if isinstance(node, ast.FunctionDef):
+            kind, keyword = "function", b"def"
+        elif isinstance(node, ast.AsyncFunctionDef):
+            kind, keyword = "async_function", b"def"
+        elif isinstance(node, ast.ClassDef):
+            kind, keyword = "class", b"class"
+        child_parent, child_prefix = parent_def, prefix
+        if kind is not None:
+            bstart, bend = span(starts, node)
+            nstart, nend = name_span(starts, data, node, keyword)
+            qualname = prefix + node.name
+            out["py_defs"].append({
+                "kind": kind, "name": node.name, "qualname": qualname,
+                "bstart": bstart, "bend": bend, "name_bstart": nstart, "name_bend": nend,
+                "lineno": node.lineno, "end_lineno": node.end_lineno,
+                "parent_bstart": parent_def, "docstring": ast.get_docstring(node, clean=False),
+                "n_decorators": len(node.decorator_list),
+            })
+            for d in node.decorator_list:
+                ds, de = span(starts, d)
+                out["py_decorators"].append({"def_bstart": bstart, "bstart": ds, "bend": de, "name": dotted(d.func if isinstance(d, ast.Call) else d)})
+            child_parent = bstart
+            child_prefix = qualname + (".<locals>." if kind != "class" else ".")
+        elif isinstance(node, ast.Call):
+            bstart, bend = span(starts, node)
+            fs, fe = span(starts, node.func)
+            callee = dotted(node.func)
+            out["py_calls"].append({
+                "bstart": bstart, "bend": bend, "func_bstart": fs, "func_bend": fe,
+                "callee": callee, "callee_name": callee.rsplit(".", 1)[-1] if callee else None,
+                "n_args": len(node.args), "n_keywords": len(node.keywords),
+                "lineno": node.lineno, "enclosing_def_bstart": parent_def,
+            })
+            for i, a in enumerate(node.args):
+                s, e = span(starts, a)
+                out["py_call_args"].append({"call_bstart": bstart, "position": i, "keyword": None, "bstart": s, "bend": e})
+            for k in node.keywords:
+                s, e = span(starts, k.value)
+                out["py_call_args"].append({"call_bstart": bstart, "position": None, "keyword": k.arg, "bstart": s, "bend": e})
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bstart, bend = span(starts, node)
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            level = node.level if isinstance(node, ast.ImportFrom) else 0
+            for a in node.names:
+                out["py_imports"].append({
+                    "bstart": bstart, "bend": bend, "lineno": node.lineno,
+                    "is_from": isinstance(node, ast.ImportFrom), "module": module if isinstance(node, ast.ImportFrom) else a.name,
+                    "name": a.name if isinstance(node, ast.ImportFrom) else None, "asname": a.asname, "level": level,
+                    "enclosing_def_bstart": parent_def,
+                })
+        elif isinstance(node, ast.Name):
+            bstart, bend = span(starts, node)
+            out["py_names"].append({
+                "name": node.id, "ctx": type(node.ctx).__name__.lower(), "bstart": bstart, "bend": bend,
+                "lineno": node.lineno, "enclosing_def_bstart": parent_def,
+            })
+        elif isinstance(node, ast.arg):
+            bstart, bend = span(starts, node)
+            out["py_names"].append({
+                "name": node.arg, "ctx": "param", "bstart": bstart, "bend": bend,
+                "lineno": node.lineno, "enclosing_def_bstart": parent_def,
+            })
+        children = list(ast.iter_child_nodes(node))
+        for c in reversed(children):
+            stack.append((c, child_parent, child_prefix))
+
+
+SYMBOL_FLAGS = [
+    "is_referenced", "is_imported", "is_parameter", "is_global", "is_declared_global", "is_local",
+    "is_free", "is_assigned", "is_namespace", "is_nonlocal", "is_annotated",
+]
+
+
+def scopes(table, out, parent_id, counter):
+    scope_id = counter[0]
+    counter[0] += 1
+    out["py_scopes"].append({
+        "scope_id": scope_id, "parent_scope_id": parent_id, "kind": table.get_type().name.lower() if hasattr(table.get_type(), "name") else str(table.get_type()),
+        "name": table.get_name(), "lineno": table.get_lineno(), "is_optimized": table.is_optimized(),
+        "is_nested": table.is_nested(),
+    })
+    for s in table.get_symbols():
+        row = {"scope_id": scope_id, "name": s.get_name()}
+        for f in SYMBOL_FLAGS:
+            method = getattr(s, f, None)
+            row[f] = bool(method()) if method is not None else None
+        out["py_symbols"].append(row)
+    for child in table.get_children():
+        scopes(child, out, scope_id, counter)
+
+
+def bytecode(code, out, parent_id, counter):
+    code_id = counter[0]
+    counter[0] += 1
+    out["py_code_objects"].append({
+        "code_id": code_id, "parent_code_id": parent_id, "name": code.co_name,
+        "qualname": getattr(code, "co_qualname", code.co_name), "firstlineno": code.co_firstlineno,
+        "argcount": code.co_argcount, "kwonlyargcount": code.co_kwonlyargcount, "nlocals": code.co_nlocals,
+        "flags": code.co_flags,
+    })
+    for ins in dis.get_instructions(code):
+        out["py_instructions"].append({
+            "code_id": code_id, "offset": ins.offset, "opname": ins.opname, "arg": ins.arg,
+            "argrepr": ins.argrepr, "lineno": ins.positions.lineno if ins.positions else None,
+            "is_jump_target": ins.is_jump_target,
+        })
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            bytecode(c, out, code_id, counter)
+
+
+def tokens(data, starts, out):
+    for i, t in enumerate(tokenize.tokenize(io.BytesIO(data).readline)):
+        if t.type in (tokenize.ENCODING, tokenize.ENDMARKER):
+            continue
+        out["py_tokens"].append({
+            "idx": i, "type": tokenize.tok_name[t.type], "text": t.string,
+            "lineno": t.start[0], "col": t.start[1],
+        })
+
+
+TABLES = ["py_defs", "py_decorators", "py_calls", "py_call_args", "py_imports", "py_names", "py_scopes",
+          "py_symbols", "py_code_objects", "py_instructions", "py_tokens", "py_errors"]
+
+
+def extract(path):
+    out = {t: [] for t in TABLES}
+    with open(path, "rb") as f:
+        data = f.read()
+    starts = line_starts(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        out["py_errors"].append({"stage": "decode", "message": str(e), "lineno": None, "col": None})
+        return out
+    try:
+        tree = ast.parse(data, filename=path)
+    except (SyntaxError, ValueError) as e:
+        out["py_errors"].append({"stage": "parse", "message": getattr(e, "msg", str(e)),
+                                 "lineno": getattr(e, "lineno", None), "col": getattr(e, "offset", None)})
+        return out
+    walk(tree, starts, data, out)
+    for stage, run in (
+        ("symtable", lambda: scopes(symtable.symtable(text, path, "exec"), out, None, [0])),
+        ("bytecode", lambda: bytecode(compile(tree, path, "exec", dont_inherit=True), out, None, [0])),
+        ("tokenize", lambda: tokens(data, starts, out)),
+    ):
+        try:
+            run()
+        except Exception as e:  # a stage that fails is recorded; the others stand
+            out["py_errors"].append({"stage": stage, "message": str(e), "lineno": getattr(e, "lineno", None), "col": None})
+    return out
+
+
+def main():
+    hello = {"helper": VERSION, "python": sys.version.split()[0]}
+    sys.stdout.write(json.dumps(hello) + "\n")
+    sys.stdout.flush()
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            result = {"tables": extract(request["path"])}
+        except Exception as e:  # never stop: the file is recorded as an error
+            result = {"tables": {"py_errors": [{"stage": "helper", "message": repr(e), "lineno": None, "col": None}]}}
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,412 @@
+//! Stage 0: `semc extract PATH… --to LAKE` — a repository's code anatomy as Delta tables,
+//! extracted in parallel, outside the planner, before any `.sem` plan reads them.
+//!
+//! Files are walked as git sees them (`.gitignore`, hidden files and `.git` skipped, with or
+//! without a git repository). Every file is a row of `repo_files` (its sha256, size,
+//! encoding, lines); a Python file's lines are `file_lines`, and CPython's own `ast`,
+//! `symtable`, `tokenize` and `dis` (a long-lived helper per job, [`python`]) give the `py_*`
+//! tables, with byte offsets (UTF-8) from the start of the file. Imports are resolved here to
+//! files of the extracted repositories, else named as an external package. A file that does
+//! not parse is a row of `py_errors`, never a failed run.
+//!
+//! Each table is written in one commit (overwrite), its rows in the order of the files'
+//! paths, then as the file gives them; each commit records the extractor's versions and each
+//! repository's state. A rerun extracts only files whose sha256 changed (or that are new);
+//! the other files' rows are carried over from the lake. Without Python, the `py_*` tables
+//! are not written (a warning, E0013).
+
+mod imports;
+mod python;
+pub mod tables;
+
+use crate::codes::Code;
+use crate::diag::Diagnostic;
+use crate::run::Failure;
+use crate::span::Span;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{concat_batches, take_record_batch};
+use serde_json::{Map, Value};
+use sha2::Digest;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use tables::{TABLES, TableDef};
+use url::Url;
+
+/// The version of the extractors' tables: a change of columns or of what a row means.
+pub const EXTRACT_VERSION: &str = "1";
+
+#[derive(Debug, Clone)]
+pub struct ExtractOptions {
+    /// Files extracted at once (Python helpers).
+    pub jobs: usize,
+    /// The Python to run the helpers with (`SEMC_PYTHON`, else `python3`).
+    pub python: String,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> Self {
+        ExtractOptions {
+            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            python: std::env::var("SEMC_PYTHON").unwrap_or_else(|_| "python3".into()),
+        }
+    }
+}
+
+/// What a run of `semc extract` did.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractReport {
+    pub files: usize,
+    /// Files read and parsed by this run (new or changed).
+    pub extracted: usize,
+    /// Files whose rows were carried over from the lake (unchanged).
+    pub carried: usize,
+    /// Each table written: its name, rows and Delta version.
+    pub tables: Vec<(String, usize, i64)>,
+    /// Python's version, when the `py_*` tables were written.
+    pub python: Option<String>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// A file of a repository.
+struct SourceFile {
+    repo: String,
+    /// Relative to the repository's root, with `/`.
+    path: String,
+    abs: PathBuf,
+    file_id: String,
+    sha256: String,
+    size: i64,
+    text: Option<String>,
+    python: bool,
+}
+
+/// The stable id of a file: `stable_id("file", "<repo>/<path>")`, as a `.sem` model computes it.
+pub fn file_id(repo: &str, path: &str) -> String {
+    crate::engine::ids::stable_id("file", &format!("{repo}/{path}"))
+}
+
+fn unreadable(what: String, help: &str) -> Failure {
+    Failure::User(vec![Diagnostic::error(Code::E0004, Span::default(), what).help(help.to_string())])
+}
+
+/// The files of each repository, as git sees them, in (repository, path) order.
+fn walk(repos: &[PathBuf]) -> Result<Vec<(String, String, PathBuf)>, Failure> {
+    let mut out = vec![];
+    for root in repos {
+        let root = std::fs::canonicalize(root).map_err(|e| {
+            unreadable(
+                format!("cannot read `{}`: {e}", root.display()),
+                "give the folder of a repository",
+            )
+        })?;
+        if !root.is_dir() {
+            return Err(unreadable(
+                format!("`{}` is not a folder", root.display()),
+                "give the folder of a repository",
+            ));
+        }
+        let repo = root
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "repo".into());
+        let walker = ignore::WalkBuilder::new(&root)
+            .require_git(false)
+            .follow_links(false)
+            .sort_by_file_path(|a, b| a.cmp(b))
+            .build();
+        for entry in walker {
+            let entry = entry.map_err(|e| unreadable(format!("cannot walk `{}`: {e}", root.display()), "check the folder's permissions"))?;
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(&root).unwrap_or(entry.path());
+            let path = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            out.push((repo.clone(), path, entry.path().to_path_buf()));
+        }
+    }
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    Ok(out)
+}
+
+/// Reads and hashes the files, `jobs` at once.
+fn read_files(found: Vec<(String, String, PathBuf)>, jobs: usize) -> Result<Vec<SourceFile>, Failure> {
+    let chunk = found.len().div_ceil(jobs.max(1)).max(1);
+    let read = |(repo, path, abs): (String, String, PathBuf)| -> Result<SourceFile, Failure> {
+        let bytes = std::fs::read(&abs).map_err(|e| {
+            unreadable(format!("cannot read `{}`: {e}", abs.display()), "check the file's permissions")
+        })?;
+        let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let python = path.ends_with(".py") || path.ends_with(".pyi");
+        Ok(SourceFile {
+            file_id: file_id(&repo, &path),
+            size: bytes.len() as i64,
+            text: String::from_utf8(bytes).ok(),
+            repo,
+            path,
+            abs,
+            sha256,
+            python,
+        })
+    };
+    std::thread::scope(|s| {
+        let mut rest = found;
+        let mut handles = vec![];
+        while !rest.is_empty() {
+            let tail = rest.split_off(chunk.min(rest.len()));
+            let part = std::mem::replace(&mut rest, tail);
+            handles.push(s.spawn(move || part.into_iter().map(read).collect::<Result<Vec<_>, _>>()));
+        }
+        let mut out = vec![];
+        for h in handles {
+            out.extend(h.join().map_err(|_| Failure::Internal("a file reader panicked".into()))??);
+        }
+        Ok(out)
+    })
+}
+
+/// `repo_files` and `file_lines` rows of one file.
+fn file_rows(f: &SourceFile) -> (Vec<Map<String, Value>>, Vec<Map<String, Value>>) {
+    let mut file = Map::new();
+    file.insert("repo".into(), Value::from(f.repo.clone()));
+    file.insert("path".into(), Value::from(f.path.clone()));
+    file.insert("size".into(), Value::from(f.size));
+    file.insert("sha256".into(), Value::from(f.sha256.clone()));
+    file.insert(
+        "encoding".into(),
+        Value::from(if f.text.is_some() { "utf-8" } else { "binary" }),
+    );
+    if f.python {
+        file.insert("language".into(), Value::from("python"));
+    }
+    let mut lines = vec![];
+    if let Some(text) = &f.text {
+        let mut start = 0usize;
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            if f.python {
+                let mut row = Map::new();
+                row.insert("line_no".into(), Value::from(i as i64 + 1));
+                row.insert("line_start_byte".into(), Value::from(start as i64));
+                row.insert(
+                    "text".into(),
+                    Value::from(line.strip_suffix('\n').unwrap_or(line).trim_end_matches('\r')),
+                );
+                lines.push(row);
+            }
+            start += line.len();
+        }
+        file.insert("line_count".into(), Value::from(text.split_inclusive('\n').count() as i64));
+    }
+    (vec![file], lines)
+}
+
+/// The lake's table `name`, if it exists.
+fn table_url(lake: &Url, name: &str) -> Result<Url, Failure> {
+    lake.join(&format!("{name}/"))
+        .map_err(|e| Failure::Internal(format!("table url of {name}: {e}")))
+}
+
+/// What the lake holds from an earlier run: each table's rows and `repo_files`' sha256 per
+/// file id, if the versions it was extracted with are these.
+struct Earlier {
+    sha256: HashMap<String, String>,
+    tables: HashMap<&'static str, RecordBatch>,
+}
+
+async fn earlier(lake: &Url, versions: &Value) -> Option<Earlier> {
+    let files = open_latest(&table_url(lake, "repo_files").ok()?).await?;
+    // the extractors' versions: carried rows must mean what new ones would
+    use futures::StreamExt;
+    let info = files.history(Some(1)).next().await?.ok()?;
+    if info.info.get("semc.extract") != Some(versions) {
+        return None;
+    }
+    let mut tables = HashMap::new();
+    for t in TABLES {
+        if let Some(table) = open_latest(&table_url(lake, t.name).ok()?).await {
+            tables.insert(t.name, read_all(&table, t).await?);
+        }
+    }
+    let files_batch = tables.get("repo_files")?;
+    let ids = files_batch.column_by_name("file_id")?.as_string_opt::<i32>()?;
+    let shas = files_batch.column_by_name("sha256")?.as_string_opt::<i32>()?;
+    let sha256 = (0..files_batch.num_rows())
+        .map(|i| (ids.value(i).to_string(), shas.value(i).to_string()))
+        .collect();
+    Some(Earlier { sha256, tables })
+}
+
+async fn open_latest(url: &Url) -> Option<deltalake::DeltaTable> {
+    if url.scheme() == "file" && !url.to_file_path().ok()?.join("_delta_log").is_dir() {
+        return None;
+    }
+    crate::delta::open(url, &crate::delta::PinSpec::Latest).await.ok()
+}
+
+/// Every row of an earlier table, in its stored order, with the table's schema now.
+async fn read_all(table: &deltalake::DeltaTable, def: &TableDef) -> Option<RecordBatch> {
+    let ctx = crate::engine::session_with_partitions(1);
+    let provider = crate::engine::provider(table, &ctx.state()).await.ok()?;
+    let batches = ctx.read_table(provider).ok()?.collect().await.ok()?;
+    let schema = def.schema();
+    let cast: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| {
+            let columns = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let c = b.column_by_name(f.name())?;
+                    datafusion::arrow::compute::cast(c, f.data_type()).ok()
+                })
+                .collect::<Option<Vec<_>>>()?;
+            RecordBatch::try_new(schema.clone(), columns).ok()
+        })
+        .collect::<Option<Vec<_>>>()?;
+    concat_batches(&schema, &cast).ok()
+}
+
+/// The rows of `batch` per file id, in stored order.
+fn rows_by_file(batch: &RecordBatch) -> HashMap<String, Vec<u32>> {
+    let mut out: HashMap<String, Vec<u32>> = HashMap::new();
+    if let Some(ids) = batch.column_by_name("file_id").and_then(|c| c.as_string_opt::<i32>()) {
+        for i in 0..ids.len() {
+            out.entry(ids.value(i).to_string()).or_default().push(i as u32);
+        }
+    }
+    out
+}
+
+/// The repositories' state, as each commit records it: git's HEAD where there is one.
+fn repo_states(repos: &[PathBuf]) -> Value {
+    let mut out = Map::new();
+    for r in repos {
+        let head = std::process::Command::new("git")
+            .args(["-C", &r.to_string_lossy(), "rev-parse", "HEAD"])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        let name = std::fs::canonicalize(r)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+            .unwrap_or_default();
+        out.insert(name, head.map(Value::from).unwrap_or(Value::from("not a git repository")));
+    }
+    Value::Object(out)
+}
+
+/// Extracts `repos` into the Delta tables under `lake`.
+pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Result<ExtractReport, Failure> {
+    let mut report = ExtractReport::default();
+    let lake = crate::delta::as_folder(lake);
+    let found = walk(repos)?;
+    let files = tokio::task::block_in_place(|| read_files(found, opts.jobs))?;
+    report.files = files.len();
+    let python = match python::probe(&opts.python) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            report.warnings.push(
+                Diagnostic::warning(Code::E0013, Span::default(), format!("no Python to extract Python files with: {e}"))
+                    .help("install Python 3 (or set SEMC_PYTHON to one): `repo_files` and `file_lines` are written, the `py_*` tables are not"),
+            );
+            None
+        }
+    };
+    report.python = python.as_ref().map(|v| v.python.clone());
+    let versions = serde_json::json!({
+        "semc": env!("CARGO_PKG_VERSION"),
+        "tables": EXTRACT_VERSION,
+        "helper": python.as_ref().map(|v| v.helper.clone()),
+        "python": python.as_ref().map(|v| v.python.clone()),
+    });
+    let before = earlier(&lake, &versions).await;
+    let unchanged = |f: &SourceFile| {
+        before
+            .as_ref()
+            .is_some_and(|b| b.sha256.get(&f.file_id) == Some(&f.sha256))
+    };
+    // the Python files to parse now
+    let fresh: Vec<usize> = (0..files.len()).filter(|&i| !unchanged(&files[i])).collect();
+    report.extracted = fresh.len();
+    report.carried = files.len() - fresh.len();
+    let to_parse: Vec<PathBuf> = fresh
+        .iter()
+        .filter(|&&i| files[i].python && files[i].text.is_some())
+        .map(|&i| files[i].abs.clone())
+        .collect();
+    let mut parsed: HashMap<PathBuf, python::FileRows> = HashMap::new();
+    if python.is_some() {
+        let rows = tokio::task::block_in_place(|| python::extract_all(&opts.python, &to_parse, opts.jobs))
+            .map_err(|e| Failure::Internal(format!("the Python helpers failed: {e}")))?;
+        parsed = to_parse.into_iter().zip(rows).collect();
+    }
+    let modules = imports::Modules::of(files.iter().map(|f| (f.repo.as_str(), f.path.as_str(), f.file_id.as_str())));
+    let metadata = serde_json::json!({ "versions": versions, "repos": repo_states(repos), "files": files.len() });
+    for def in TABLES.iter().filter(|t| !t.python || python.is_some()) {
+        let carried = before.as_ref().and_then(|b| b.tables.get(def.name));
+        let by_file = carried.map(rows_by_file).unwrap_or_default();
+        let mut parts: Vec<RecordBatch> = vec![];
+        for f in &files {
+            if unchanged(f) {
+                if let (Some(batch), Some(rows)) = (carried, by_file.get(&f.file_id)) {
+                    let take = UInt32Array::from(rows.clone());
+                    parts.push(take_record_batch(batch, &take).map_err(|e| Failure::Internal(e.to_string()))?);
+                }
+                continue;
+            }
+            let rows: Vec<Map<String, Value>> = match def.name {
+                "repo_files" => file_rows(f).0,
+                "file_lines" => file_rows(f).1,
+                name => {
+                    let mut rows: Vec<Map<String, Value>> = parsed
+                        .get(&f.abs)
+                        .and_then(|t| t.get(name))
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(|r| r.as_object().cloned()).collect())
+                        .unwrap_or_default();
+                    if name == "py_imports" {
+                        rows.iter_mut().for_each(|r| modules.resolve(&f.repo, &f.path, r));
+                    }
+                    rows
+                }
+            };
+            if !rows.is_empty() {
+                parts.push(def.batch(&f.file_id, &rows).map_err(|e| Failure::Internal(e.to_string()))?);
+            }
+        }
+        let batch = concat_batches(&def.schema(), &parts).map_err(|e| Failure::Internal(e.to_string()))?;
+        let rows = batch.num_rows();
+        let version = write(&table_url(&lake, def.name)?, batch, &versions, &metadata).await?;
+        report.tables.push((def.name.to_string(), rows, version));
+    }
+    Ok(report)
+}
+
+/// Overwrites the table at `url` with `batch`, in one commit recording the versions.
+async fn write(url: &Url, batch: RecordBatch, versions: &Value, metadata: &Value) -> Result<i64, Failure> {
+    let failed = |e: &dyn std::fmt::Display| {
+        Failure::User(vec![
+            Diagnostic::error(Code::E0401, Span::default(), format!("writing `{url}` failed: {e}"))
+                .help("check that the lake's location can be written"),
+        ])
+    };
+    if url.scheme() == "file"
+        && let Ok(p) = url.to_file_path()
+    {
+        std::fs::create_dir_all(&p).map_err(|e| failed(&e))?;
+    }
+    let table = crate::delta::for_writing(url).await.map_err(|e| failed(&e))?;
+    let props = deltalake::kernel::transaction::CommitProperties::default().with_metadata([
+        ("semc.extract".to_string(), versions.clone()),
+        ("semc.extract.state".to_string(), metadata.clone()),
+    ]);
+    let table = table
+        .write(vec![batch])
+        .with_save_mode(deltalake::protocol::SaveMode::Overwrite)
+        .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
+        .with_commit_properties(props)
+        .await
+        .map_err(|e| failed(&e))?;
+    Ok(table.version().map(|v| v as i64).unwrap_or(-1))
+}
