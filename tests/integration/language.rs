@@ -373,7 +373,13 @@ source edges from delta("edges") {
 model ancestors from edges { closure child -> parent per path max 300 as (ancestor, depth) }
 model nearest from edges { closure child -> parent per path max 300 as (ancestor, depth) shortest }
 model near from edges { closure child -> parent per path max 2 as (ancestor, depth) truncate }
+# edges under other names: the plan read back from Substrait names its columns otherwise
+model renamed from edges {
+  select { p = path, c = child, up = cast(parent as int64) }
+  closure c -> up per p max 300 as (anc, d)
+}
 output ancestors to delta("out/ancestors") mode overwrite
+output renamed to delta("out/renamed") mode overwrite
 output nearest to delta("out/nearest") mode overwrite
 output near to delta("out/near") mode overwrite
 "#;
@@ -392,6 +398,7 @@ output near to delta("out/near") mode overwrite
     let walks = recursive_sql(&dir.join("edges"), "select * from w").await;
     assert!(walks.len() > 1000, "{}", walks.len());
     assert_eq!(sorted("ancestors").await, walks);
+    assert_eq!(sorted("renamed").await, walks);
     let shortest = recursive_sql(
         &dir.join("edges"),
         "select path, child, ancestor, min(depth) from w group by 1, 2, 3",
