@@ -151,10 +151,14 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "human")]
         format: DiagFormat,
     },
-    /// Generate TPC-H as Delta tables, then check and run the TPC-H example models.
+    /// Generate TPC-H as Delta tables (or extract a small Python repository), then check and
+    /// run the example's models.
     Demo {
         #[arg(default_value = "demo-data")]
         dir: PathBuf,
+        /// The example: TPC-H, or a Python repository made a code property graph.
+        #[arg(long, value_enum, default_value = "tpch")]
+        example: cmd::demo::Example,
         /// TPC-H scale factor.
         #[arg(long, default_value_t = 0.01)]
         sf: f64,
@@ -514,7 +518,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
             }
         }
         Cmd::Cluster { cmd } => cmd::cluster::cluster(cmd).await,
-        Cmd::Demo { dir, sf, to, format } => cmd::demo::demo(&dir, sf, to.as_deref(), format).await,
+        Cmd::Demo {
+            dir,
+            example,
+            sf,
+            to,
+            format,
+        } => cmd::demo::demo(&dir, example, sf, to.as_deref(), format).await,
         Cmd::Extract { paths, to, jobs, format } => cmd::extract::extract(&paths, &to, jobs, format).await,
         Cmd::Fmt { paths, check, format } => cmd::fmt::fmt(&paths, check, format),
         Cmd::Show {

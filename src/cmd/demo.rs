@@ -6,7 +6,16 @@ use semc::run;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub(crate) async fn demo(dir: &Path, sf: f64, to: Option<&str>, format: DiagFormat) -> ExitCode {
+/// The example workspaces `semc demo --example` runs.
+#[derive(Clone, Copy, clap::ValueEnum, PartialEq)]
+pub(crate) enum Example {
+    /// TPC-H generated at `--sf`, its 22 queries as models.
+    Tpch,
+    /// A small Python repository extracted (`semc extract`) and built into a code property graph.
+    Codeanatomy,
+}
+
+pub(crate) async fn demo(dir: &Path, example: Example, sf: f64, to: Option<&str>, format: DiagFormat) -> ExitCode {
     use semc::codes::Code;
     use semc::diag::Diagnostic;
     use semc::span::Span;
@@ -40,6 +49,9 @@ pub(crate) async fn demo(dir: &Path, sf: f64, to: Option<&str>, format: DiagForm
             }
         },
     };
+    if example == Example::Codeanatomy {
+        return codeanatomy(dir, lake.as_ref(), format).await;
+    }
     let tables = match &lake {
         Some(l) => l.join("tpch/").map_err(|e| e.to_string()),
         None => semc::delta::resolve_location(dir, "tpch").map_err(|e| e.message().to_string()),
@@ -81,6 +93,56 @@ pub(crate) async fn demo(dir: &Path, sf: f64, to: Option<&str>, format: DiagForm
             return refuse(format, file_error(Code::E0010, &dir.join(name), &e));
         }
     }
+    check_and_run(dir, format).await
+}
+
+/// Writes the example's files into `dir` (its tables and outputs under `lake` when given),
+/// extracts its repository, then checks and runs it.
+async fn codeanatomy(dir: &Path, lake: Option<&url::Url>, format: DiagFormat) -> ExitCode {
+    use semc::codes::Code;
+    for (name, text) in semc::demo::examples::CODEANATOMY_REPO {
+        let path = dir.join("repo").join(name);
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| std::fs::write(&path, text));
+        if let Err(e) = written {
+            return refuse(format, file_error(Code::E0010, &path, &e));
+        }
+    }
+    for (name, text) in semc::demo::examples::CODEANATOMY {
+        let text = match lake {
+            Some(l) => text
+                .replace("delta(\"lake/", &format!("delta(\"{l}lake/"))
+                .replace("delta(\"graph/", &format!("delta(\"{l}graph/")),
+            None => text.to_string(),
+        };
+        if let Err(e) = std::fs::write(dir.join(name), text) {
+            return refuse(format, file_error(Code::E0010, &dir.join(name), &e));
+        }
+    }
+    let tables = match lake {
+        Some(l) => l.join("lake/").ok(),
+        None => semc::delta::resolve_location(dir, "lake").ok(),
+    };
+    let Some(tables) = tables else {
+        return refuse(format, file_error(Code::E0010, &dir.join("lake"), &"not a location"));
+    };
+    eprintln!("extracting {} into {tables} …", dir.join("repo").display());
+    match semc::extract::extract(&[dir.join("repo")], &tables, &Default::default()).await {
+        Ok(report) => {
+            print_diags(&semc::span::SourceMap::default(), &report.warnings, format);
+            for (t, rows, _) in &report.tables {
+                eprintln!("  {t:<16} {rows} rows");
+            }
+        }
+        Err(f) => return fail_as(&semc::span::SourceMap::default(), f, format),
+    }
+    check_and_run(dir, format).await
+}
+
+/// Checks the workspace in `dir`, runs it and shows each output's first rows.
+async fn check_and_run(dir: &Path, format: DiagFormat) -> ExitCode {
     eprintln!("checking and running {} …", dir.display());
     let c = match compile_or_report(dir, format).await {
         Ok(c) => c,

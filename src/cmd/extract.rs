@@ -48,9 +48,12 @@ pub(crate) async fn extract(paths: &[PathBuf], to: &str, jobs: Option<usize>, fo
                     "extract",
                     &serde_json::json!({
                         "lake": lake.as_str(), "files": report.files, "extracted": report.extracted,
-                        "carried": report.carried, "python": report.python, "tables": tables, "seconds": seconds,
+                        "carried": report.carried, "up_to_date": report.up_to_date, "python": report.python,
+                        "tables": tables, "seconds": seconds,
                     }),
                 );
+            } else if report.up_to_date {
+                println!("up to date: {} files unchanged since {lake} was written ({seconds:.2} s)", report.files);
             } else {
                 for (name, rows, version) in &report.tables {
                     println!("{name}: {rows} rows → {} version {version}", lake.join(name).map(|u| u.to_string()).unwrap_or_default());

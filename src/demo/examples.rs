@@ -26,3 +26,20 @@ pub const TPCH: &[(&str, &str)] = &[
     ("q21.sem", include_str!("../../examples/tpch/q21.sem")),
     ("q22.sem", include_str!("../../examples/tpch/q22.sem")),
 ];
+
+/// `examples/codeanatomy/`: the workspace that builds a code property graph from the tables
+/// `semc extract` writes (under `lake/`), its outputs under `graph/`.
+pub const CODEANATOMY: &[(&str, &str)] = &[
+    ("sources.sem", include_str!("../../examples/codeanatomy/sources.sem")),
+    ("graph.sem", include_str!("../../examples/codeanatomy/graph.sem")),
+];
+
+/// `examples/codeanatomy/repo/`: the small Python repository the demo extracts (one file
+/// does not parse, on purpose).
+pub const CODEANATOMY_REPO: &[(&str, &str)] = &[
+    ("main.py", include_str!("../../examples/codeanatomy/repo/main.py")),
+    ("broken.py", include_str!("../../examples/codeanatomy/repo/broken.py")),
+    ("shapes/__init__.py", include_str!("../../examples/codeanatomy/repo/shapes/__init__.py")),
+    ("shapes/geometry.py", include_str!("../../examples/codeanatomy/repo/shapes/geometry.py")),
+    ("shapes/report.py", include_str!("../../examples/codeanatomy/repo/shapes/report.py")),
+];

@@ -64,6 +64,8 @@ pub struct ExtractReport {
     pub tables: Vec<(String, usize, i64)>,
     /// Python's version, when the `py_*` tables were written.
     pub python: Option<String>,
+    /// Nothing changed since the lake's tables were written: nothing was.
+    pub up_to_date: bool,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -330,6 +332,13 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
     let fresh: Vec<usize> = (0..files.len()).filter(|&i| !unchanged(&files[i])).collect();
     report.extracted = fresh.len();
     report.carried = files.len() - fresh.len();
+    let removed = before
+        .as_ref()
+        .is_some_and(|b| b.sha256.len() != report.carried);
+    if before.is_some() && fresh.is_empty() && !removed {
+        report.up_to_date = true;
+        return Ok(report);
+    }
     let to_parse: Vec<PathBuf> = fresh
         .iter()
         .filter(|&&i| files[i].python && files[i].text.is_some())
