@@ -12,7 +12,7 @@ import sys
 import tokenize
 import types
 
-VERSION = "1"
+VERSION = "2"
 
 
 def line_starts(data):
@@ -169,9 +169,11 @@ def bytecode(code, out, parent_id, counter):
         "flags": code.co_flags,
     })
     for ins in dis.get_instructions(code):
+        # a code object's repr holds its address and the file's absolute path: named instead
+        argrepr = f"<code object {ins.argval.co_qualname}>" if isinstance(ins.argval, types.CodeType) else ins.argrepr
         out["py_instructions"].append({
             "code_id": code_id, "offset": ins.offset, "opname": ins.opname, "arg": ins.arg,
-            "argrepr": ins.argrepr, "lineno": ins.positions.lineno if ins.positions else None,
+            "argrepr": argrepr, "lineno": ins.positions.lineno if ins.positions else None,
             "is_jump_target": ins.is_jump_target,
         })
     for c in code.co_consts:

@@ -7,6 +7,7 @@ mod cli;
 mod cluster;
 mod corpus;
 mod e2e;
+mod extract;
 mod features;
 mod fixtures;
 mod fmt;

@@ -1,0 +1,92 @@
+"""The extract tests' reference: Python's own modules walked directly over a repository,
+independently of semc's helper. Prints one JSON object:
+
+- `counts`: per table, the rows semc extract must write (defs, calls, imported names, names
+  read/bound, tokens, symbol-table scopes and symbols, code objects, parse errors);
+- `contains`: [parent, child] for each definition (parent: the enclosing definition's
+  qualified name, or the file as `repo/path`);
+- `direct_calls`: [file, callee, definition] for each call of a plain name that a module-level
+  definition of the same file has.
+"""
+import ast
+import json
+import pathlib
+import symtable
+import sys
+import tokenize
+import types
+
+root = pathlib.Path(sys.argv[1]).resolve()
+repo = root.name
+counts = {k: 0 for k in ["repo_files", "py_defs", "py_calls", "py_imports", "py_names", "py_tokens",
+                         "py_scopes", "py_symbols", "py_code_objects", "py_errors"]}
+contains, direct_calls = [], []
+
+
+def files():
+    ignored = [line.strip() for line in (root / ".gitignore").read_text().splitlines()] if (root / ".gitignore").exists() else []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if not p.is_file() or any(part.startswith(".") for part in rel.parts):
+            continue
+        if any(rel.as_posix().startswith(i.rstrip("/") + "/") or rel.match(i) for i in ignored if i):
+            continue
+        yield p, rel.as_posix()
+
+
+def count_scopes(t):
+    counts["py_scopes"] += 1
+    counts["py_symbols"] += len(t.get_symbols())
+    for c in t.get_children():
+        count_scopes(c)
+
+
+def count_code(code):
+    counts["py_code_objects"] += 1
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            count_code(c)
+
+
+for path, rel in files():
+    counts["repo_files"] += 1
+    if path.suffix != ".py":
+        continue
+    data = path.read_bytes()
+    try:
+        tree = ast.parse(data)
+    except SyntaxError:
+        counts["py_errors"] += 1
+        continue
+    text = data.decode("utf-8")
+    module_defs = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            module_defs.add(node.name)
+
+    def visit(node, parent):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                counts["py_defs"] += 1
+                qual = child.name if parent is None else parent[1] + (".<locals>." if parent[0] != "class" else ".") + child.name
+                contains.append([parent[1] if parent else f"{repo}/{rel}", qual])
+                visit(child, ("class" if isinstance(child, ast.ClassDef) else "function", qual))
+            else:
+                visit(child, parent)
+
+    visit(tree, None)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            counts["py_calls"] += 1
+            if isinstance(node.func, ast.Name) and node.func.id in module_defs:
+                direct_calls.append([f"{repo}/{rel}", node.func.id, node.func.id])
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            counts["py_imports"] += len(node.names)
+        elif isinstance(node, (ast.Name, ast.arg)):
+            counts["py_names"] += 1
+    count_scopes(symtable.symtable(text, str(path), "exec"))
+    count_code(compile(tree, str(path), "exec", dont_inherit=True))
+    with open(path, "rb") as f:
+        counts["py_tokens"] += sum(1 for t in tokenize.tokenize(f.readline) if t.type not in (tokenize.ENCODING, tokenize.ENDMARKER))
+
+print(json.dumps({"counts": counts, "contains": sorted(contains), "direct_calls": sorted(direct_calls)}))

@@ -1,0 +1,196 @@
+//! `semc extract` and the code-graph example (issue 24), through the CLI: the tables' rows
+//! against Python's own `ast`, `symtable`, `tokenize` and `compile` walked directly
+//! (`tests/cases/extract/reference.py`), a rerun that extracts only what changed, a machine
+//! without Python, and the graph's edges against the same independent walk.
+
+use crate::fixtures::{root, semc, semc_with, table_rows, url_of};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+const TABLES: [&str; 14] = [
+    "repo_files",
+    "file_lines",
+    "py_defs",
+    "py_decorators",
+    "py_calls",
+    "py_call_args",
+    "py_imports",
+    "py_names",
+    "py_scopes",
+    "py_symbols",
+    "py_code_objects",
+    "py_instructions",
+    "py_tokens",
+    "py_errors",
+];
+
+/// A copy of `examples/codeanatomy/repo` in a fresh folder named `name`, with a file
+/// `.gitignore` leaves out and a file that is not UTF-8.
+fn repo_copy(name: &str) -> PathBuf {
+    let dir = root().join("extract").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let repo = dir.join("repo");
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/codeanatomy/repo");
+    assert!(std::process::Command::new("cp").args(["-r", from.to_str().unwrap(), repo.to_str().unwrap()]).status().unwrap().success());
+    std::fs::write(repo.join(".gitignore"), "build/\n").unwrap();
+    std::fs::create_dir_all(repo.join("build")).unwrap();
+    std::fs::write(repo.join("build/generated.py"), "x = 1\n").unwrap();
+    std::fs::write(repo.join("logo.bin"), [0xff, 0xfe, 0x00, 0x01]).unwrap();
+    dir
+}
+
+/// Python's own modules over `repo`, walked by the reference script.
+fn reference(repo: &Path) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/extract/reference.py");
+    let out = std::process::Command::new("python3").arg(script).arg(repo).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn rows(lake: &Path, table: &str) -> Vec<Vec<String>> {
+    table_rows(url_of(&lake.join(table)).as_ref()).await.1
+}
+
+fn extract(repo: &Path, lake: &Path) -> serde_json::Value {
+    let (code, out, err) = semc(&["extract", repo.to_str().unwrap(), "--to", lake.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let line = out.lines().find(|l| l.contains("\"extract\"")).unwrap_or_else(|| panic!("{out}"));
+    serde_json::from_str(line).unwrap()
+}
+
+/// Every table's row count equals what Python's modules report of the same files; a file
+/// `.gitignore` names is not read, a binary one is a file without lines, a file that does
+/// not parse is a row of `py_errors`; rows are in path order, deterministic.
+#[tokio::test]
+async fn extracted_tables_equal_pythons_own_modules() {
+    let dir = repo_copy("parity");
+    let (repo, lake) = (dir.join("repo"), dir.join("lake"));
+    let report = extract(&repo, &lake);
+    let want = reference(&repo);
+    for (table, n) in want["counts"].as_object().unwrap() {
+        if table == "py_errors" {
+            continue;
+        }
+        assert_eq!(rows(&lake, table).await.len() as u64, n.as_u64().unwrap(), "{table}: {report}");
+    }
+    let errors = rows(&lake, "py_errors").await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let files = rows(&lake, "repo_files").await;
+    let paths: Vec<&str> = files.iter().map(|r| r[2].as_str()).collect();
+    assert!(!paths.iter().any(|p| p.starts_with("build/")), "{paths:?}");
+    assert!(paths.windows(2).all(|w| w[0] < w[1]), "{paths:?}");
+    let logo = files.iter().find(|r| r[2] == "logo.bin").unwrap();
+    assert_eq!((logo[5].as_str(), logo[6].as_str()), ("binary", "NULL"));
+    // the lines of a Python file, with the byte each starts at
+    let lines = rows(&lake, "file_lines").await;
+    let main = std::fs::read_to_string(repo.join("main.py")).unwrap();
+    let main_id = files.iter().find(|r| r[2] == "main.py").unwrap()[0].clone();
+    let main_lines: Vec<&Vec<String>> = lines.iter().filter(|r| r[0] == main_id).collect();
+    assert_eq!(main_lines.len(), main.lines().count());
+    for r in &main_lines {
+        let start: usize = r[2].parse().unwrap();
+        assert!(main[start..].starts_with(&r[3]), "{r:?}");
+    }
+    // the same files give the same tables
+    let again = dir.join("again");
+    extract(&repo, &again);
+    for t in TABLES {
+        assert!(rows(&lake, t).await == rows(&again, t).await, "{t} differs between two extractions");
+    }
+}
+
+/// A rerun extracts only files whose sha256 changed (the rest carried over), in one commit
+/// per table, and equals a fresh extraction; nothing changed, nothing is written.
+#[tokio::test]
+async fn a_rerun_extracts_only_what_changed() {
+    let dir = repo_copy("rerun");
+    let (repo, lake) = (dir.join("repo"), dir.join("lake"));
+    extract(&repo, &lake);
+    let unchanged = extract(&repo, &lake);
+    assert_eq!(unchanged["up_to_date"], true, "{unchanged}");
+    assert_eq!(unchanged["tables"].as_array().unwrap().len(), 0);
+
+    let report_py = repo.join("shapes/report.py");
+    let text = std::fs::read_to_string(&report_py).unwrap();
+    std::fs::write(&report_py, text.replace("def unit_circle():", "def unit_square():\n    return 1\n\n\ndef unit_circle():")).unwrap();
+    std::fs::remove_file(repo.join("broken.py")).unwrap();
+    let changed = extract(&repo, &lake);
+    assert_eq!((changed["extracted"].as_u64(), changed["carried"].as_u64()), (Some(1), Some(4)), "{changed}");
+    for t in changed["tables"].as_array().unwrap() {
+        assert_eq!(t["version"], 1, "one commit per table: {t}");
+    }
+    let fresh = dir.join("fresh");
+    extract(&repo, &fresh);
+    for t in TABLES {
+        assert!(rows(&lake, t).await == rows(&fresh, t).await, "{t} differs from a fresh extraction");
+    }
+    assert!(rows(&lake, "py_defs").await.iter().any(|r| r[2] == "unit_square"));
+    assert!(rows(&lake, "py_errors").await.is_empty());
+}
+
+/// Without Python the files and their lines are still extracted; the warning says what was
+/// not (E0013).
+#[tokio::test]
+async fn without_python_files_and_lines_are_extracted() {
+    let dir = repo_copy("no_python");
+    let (repo, lake) = (dir.join("repo"), dir.join("lake"));
+    let (code, out, err) = semc_with(
+        &["extract", repo.to_str().unwrap(), "--to", lake.to_str().unwrap()],
+        &[("SEMC_PYTHON", "/nonexistent/python3")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("E0013"), "{err}");
+    assert!(out.contains("repo_files") && !out.contains("py_defs"), "{out}");
+    assert!(lake.join("file_lines/_delta_log").is_dir());
+    assert!(!lake.join("py_defs").exists());
+}
+
+/// The example workspace over the extracted tables: the graph's `contains` edges are the
+/// definitions' nesting, and a call of a module-level definition's name in its own file goes
+/// to that definition — both as Python's `ast` says (the reference walk).
+#[tokio::test]
+async fn the_code_graph_equals_an_independent_walk() {
+    let dir = root().join("extract").join("graph");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (code, _, err) = semc(&["demo", "--example", "codeanatomy", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let want = reference(&dir.join("repo"));
+    let graph = dir.join("graph");
+    let nodes = rows(&graph, "cpg_nodes").await;
+    let name: BTreeMap<&str, (&str, &str)> =
+        nodes.iter().map(|r| (r[0].as_str(), (r[1].as_str(), r[3].as_str()))).collect();
+    let file_of: BTreeMap<&str, &str> = nodes
+        .iter()
+        .filter(|r| r[1] == "file")
+        .map(|r| (r[2].as_str(), r[3].as_str()))
+        .collect();
+    let node_file: BTreeMap<&str, &str> = nodes.iter().map(|r| (r[0].as_str(), file_of[r[2].as_str()])).collect();
+    let edges = rows(&graph, "cpg_edges").await;
+    let contains: BTreeSet<Vec<String>> = edges
+        .iter()
+        .filter(|e| e[2] == "contains")
+        .map(|e| vec![name[e[0].as_str()].1.to_string(), name[e[1].as_str()].1.to_string()])
+        .collect();
+    let want_contains: BTreeSet<Vec<String>> = serde_json::from_value(want["contains"].clone()).unwrap();
+    assert_eq!(contains, want_contains);
+    // calls of a plain name a module-level definition of the file has
+    let direct: Vec<Vec<String>> = edges
+        .iter()
+        .filter(|e| e[2] == "calls")
+        .filter_map(|e| {
+            let (call, def) = (name[e[0].as_str()], name[e[1].as_str()]);
+            let same_file = node_file[e[0].as_str()] == node_file[e[1].as_str()];
+            (same_file && !call.1.contains('.') && !def.1.contains('.'))
+                .then(|| vec![node_file[e[0].as_str()].to_string(), call.1.to_string(), def.1.to_string()])
+        })
+        .collect();
+    let mut direct = direct;
+    direct.sort();
+    let want_direct: Vec<Vec<String>> = serde_json::from_value(want["direct_calls"].clone()).unwrap();
+    assert_eq!(direct, want_direct);
+    // and across files: `report(...)` in main.py is shapes/report.py's `report`
+    assert!(edges.iter().any(|e| e[2] == "calls"
+        && name[e[0].as_str()].1 == "report"
+        && node_file[e[1].as_str()].ends_with("shapes/report.py")));
+}
