@@ -201,8 +201,10 @@ def extract(path):
         data = f.read()
     starts = line_starts(data)
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
+        # as CPython reads a source file: a coding cookie, else UTF-8
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError, LookupError) as e:
         out["py_errors"].append({"stage": "decode", "message": str(e), "lineno": None, "col": None})
         return out
     try:

@@ -341,7 +341,7 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
     }
     let to_parse: Vec<PathBuf> = fresh
         .iter()
-        .filter(|&&i| files[i].python && files[i].text.is_some())
+        .filter(|&&i| files[i].python)
         .map(|&i| files[i].abs.clone())
         .collect();
     let mut parsed: HashMap<PathBuf, python::FileRows> = HashMap::new();

@@ -6,7 +6,7 @@ independently of semc's helper. Prints one JSON object:
 - `contains`: [parent, child] for each definition (parent: the enclosing definition's
   qualified name, or the file as `repo/path`);
 - `direct_calls`: [file, callee, definition] for each call of a plain name that a module-level
-  definition of the same file has.
+  definition (in no other definition) of the same file has.
 """
 import ast
 import json
@@ -59,10 +59,7 @@ for path, rel in files():
         counts["py_errors"] += 1
         continue
     text = data.decode("utf-8")
-    module_defs = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            module_defs.add(node.name)
+    module_defs = set()  # definitions in no other one (under an `if` or `try` too)
 
     def visit(node, parent):
         for child in ast.iter_child_nodes(node):
@@ -70,6 +67,8 @@ for path, rel in files():
                 counts["py_defs"] += 1
                 qual = child.name if parent is None else parent[1] + (".<locals>." if parent[0] != "class" else ".") + child.name
                 contains.append([parent[1] if parent else f"{repo}/{rel}", qual])
+                if parent is None:
+                    module_defs.add(child.name)
                 visit(child, ("class" if isinstance(child, ast.ClassDef) else "function", qual))
             else:
                 visit(child, parent)
