@@ -180,6 +180,9 @@ enum Cmd {
         /// Files extracted at once (default: the number of cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Leave out paths, as `.gitignore` lines (`site-packages/`); repeatable.
+        #[arg(long)]
+        exclude: Vec<String>,
         #[arg(long, value_enum, default_value = "human")]
         format: DiagFormat,
     },
@@ -525,7 +528,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
             to,
             format,
         } => cmd::demo::demo(&dir, example, sf, to.as_deref(), format).await,
-        Cmd::Extract { paths, to, jobs, format } => cmd::extract::extract(&paths, &to, jobs, format).await,
+        Cmd::Extract {
+            paths,
+            to,
+            jobs,
+            exclude,
+            format,
+        } => cmd::extract::extract(&paths, &to, jobs, exclude, format).await,
         Cmd::Fmt { paths, check, format } => cmd::fmt::fmt(&paths, check, format),
         Cmd::Show {
             path,

@@ -6,7 +6,13 @@ use semc::span::SourceMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub(crate) async fn extract(paths: &[PathBuf], to: &str, jobs: Option<usize>, format: DiagFormat) -> ExitCode {
+pub(crate) async fn extract(
+    paths: &[PathBuf],
+    to: &str,
+    jobs: Option<usize>,
+    exclude: Vec<String>,
+    format: DiagFormat,
+) -> ExitCode {
     use semc::codes::Code;
     use semc::diag::Diagnostic;
     use semc::span::Span;
@@ -21,7 +27,10 @@ pub(crate) async fn extract(paths: &[PathBuf], to: &str, jobs: Option<usize>, fo
             );
         }
     };
-    let mut opts = semc::extract::ExtractOptions::default();
+    let mut opts = semc::extract::ExtractOptions {
+        exclude,
+        ..Default::default()
+    };
     if let Some(j) = jobs {
         if j == 0 {
             return refuse(

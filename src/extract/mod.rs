@@ -41,6 +41,8 @@ pub struct ExtractOptions {
     pub jobs: usize,
     /// The Python to run the helpers with (`SEMC_PYTHON`, else `python3`).
     pub python: String,
+    /// Paths left out, as `.gitignore` lines (`site-packages/`, `*_test.py`).
+    pub exclude: Vec<String>,
 }
 
 impl Default for ExtractOptions {
@@ -48,6 +50,7 @@ impl Default for ExtractOptions {
         ExtractOptions {
             jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             python: std::env::var("SEMC_PYTHON").unwrap_or_else(|_| "python3".into()),
+            exclude: vec![],
         }
     }
 }
@@ -92,7 +95,7 @@ fn unreadable(what: String, help: &str) -> Failure {
 }
 
 /// The files of each repository, as git sees them, in (repository, path) order.
-fn walk(repos: &[PathBuf]) -> Result<Vec<(String, String, PathBuf)>, Failure> {
+fn walk(repos: &[PathBuf], exclude: &[String]) -> Result<Vec<(String, String, PathBuf)>, Failure> {
     let mut out = vec![];
     for root in repos {
         let root = std::fs::canonicalize(root).map_err(|e| {
@@ -111,7 +114,20 @@ fn walk(repos: &[PathBuf]) -> Result<Vec<(String, String, PathBuf)>, Failure> {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "repo".into());
+        let mut overrides = ignore::overrides::OverrideBuilder::new(&root);
+        for pattern in exclude {
+            overrides.add(&format!("!{pattern}")).map_err(|e| {
+                Failure::User(vec![
+                    Diagnostic::error(Code::E0012, Span::default(), format!("--exclude `{pattern}`: {e}"))
+                        .help("write a pattern as a `.gitignore` line, e.g. `site-packages/` or `*_test.py`"),
+                ])
+            })?;
+        }
+        let overrides = overrides
+            .build()
+            .map_err(|e| Failure::Internal(format!("exclude patterns: {e}")))?;
         let walker = ignore::WalkBuilder::new(&root)
+            .overrides(overrides)
             .require_git(false)
             .follow_links(false)
             .sort_by_file_path(|a, b| a.cmp(b))
@@ -302,7 +318,7 @@ fn repo_states(repos: &[PathBuf]) -> Value {
 pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Result<ExtractReport, Failure> {
     let mut report = ExtractReport::default();
     let lake = crate::delta::as_folder(lake);
-    let found = walk(repos)?;
+    let found = walk(repos, &opts.exclude)?;
     let files = tokio::task::block_in_place(|| read_files(found, opts.jobs))?;
     report.files = files.len();
     let python = match python::probe(&opts.python) {
@@ -339,18 +355,44 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
         report.up_to_date = true;
         return Ok(report);
     }
-    let to_parse: Vec<PathBuf> = fresh
-        .iter()
-        .filter(|&&i| files[i].python)
-        .map(|&i| files[i].abs.clone())
-        .collect();
-    let mut parsed: HashMap<PathBuf, python::FileRows> = HashMap::new();
-    if python.is_some() {
-        let rows = tokio::task::block_in_place(|| python::extract_all(&opts.python, &to_parse, opts.jobs))
-            .map_err(|e| Failure::Internal(format!("the Python helpers failed: {e}")))?;
-        parsed = to_parse.into_iter().zip(rows).collect();
-    }
+    let to_parse: Vec<usize> = fresh.iter().copied().filter(|&i| files[i].python).collect();
     let modules = imports::Modules::of(files.iter().map(|f| (f.repo.as_str(), f.path.as_str(), f.file_id.as_str())));
+    // each parsed file's `py_*` batches, made as the helpers answer
+    let mut parsed: HashMap<String, HashMap<&'static str, RecordBatch>> = HashMap::new();
+    if python.is_some() {
+        let paths: Vec<PathBuf> = to_parse.iter().map(|&i| files[i].abs.clone()).collect();
+        let convert = |k: usize, mut tables: python::FileRows| -> Result<HashMap<&'static str, RecordBatch>, String> {
+            let f = &files[to_parse[k]];
+            let mut out = HashMap::new();
+            for def in TABLES.iter().filter(|t| t.python) {
+                let mut rows: Vec<Map<String, Value>> = match tables.remove(def.name) {
+                    Some(Value::Array(rows)) => rows
+                        .into_iter()
+                        .filter_map(|r| match r {
+                            Value::Object(m) => Some(m),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => vec![],
+                };
+                if def.name == "py_imports" {
+                    rows.iter_mut().for_each(|r| modules.resolve(&f.repo, &f.path, r));
+                }
+                if !rows.is_empty() {
+                    out.insert(def.name, def.batch(&f.file_id, &rows).map_err(|e| e.to_string())?);
+                }
+            }
+            Ok(out)
+        };
+        let made = tokio::task::block_in_place(|| python::extract_all(&opts.python, &paths, opts.jobs, &convert))
+            .map_err(|e| Failure::Internal(format!("the Python helpers failed: {e}")))?;
+        for (&i, batches) in to_parse.iter().zip(made) {
+            parsed.insert(
+                files[i].file_id.clone(),
+                batches.map_err(|e| Failure::Internal(format!("rows of {}: {e}", files[i].path)))?,
+            );
+        }
+    }
     let metadata = serde_json::json!({ "versions": versions, "repos": repo_states(repos), "files": files.len() });
     for def in TABLES.iter().filter(|t| !t.python || python.is_some()) {
         let carried = before.as_ref().and_then(|b| b.tables.get(def.name));
@@ -364,36 +406,34 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
                 }
                 continue;
             }
-            let rows: Vec<Map<String, Value>> = match def.name {
-                "repo_files" => file_rows(f).0,
-                "file_lines" => file_rows(f).1,
-                name => {
-                    let mut rows: Vec<Map<String, Value>> = parsed
-                        .get(&f.abs)
-                        .and_then(|t| t.get(name))
-                        .and_then(Value::as_array)
-                        .map(|a| a.iter().filter_map(|r| r.as_object().cloned()).collect())
-                        .unwrap_or_default();
-                    if name == "py_imports" {
-                        rows.iter_mut().for_each(|r| modules.resolve(&f.repo, &f.path, r));
-                    }
-                    rows
+            if def.python {
+                if let Some(batch) = parsed.get_mut(&f.file_id).and_then(|t| t.remove(def.name)) {
+                    parts.push(batch);
                 }
-            };
+                continue;
+            }
+            let (files_row, lines) = file_rows(f);
+            let rows = if def.name == "repo_files" { files_row } else { lines };
             if !rows.is_empty() {
                 parts.push(def.batch(&f.file_id, &rows).map_err(|e| Failure::Internal(e.to_string()))?);
             }
         }
-        let batch = concat_batches(&def.schema(), &parts).map_err(|e| Failure::Internal(e.to_string()))?;
-        let rows = batch.num_rows();
-        let version = write(&table_url(&lake, def.name)?, batch, &versions, &metadata).await?;
+        let rows = parts.iter().map(RecordBatch::num_rows).sum();
+        let version = write(&table_url(&lake, def.name)?, def, parts, &versions, &metadata).await?;
         report.tables.push((def.name.to_string(), rows, version));
     }
     Ok(report)
 }
 
-/// Overwrites the table at `url` with `batch`, in one commit recording the versions.
-async fn write(url: &Url, batch: RecordBatch, versions: &Value, metadata: &Value) -> Result<i64, Failure> {
+/// Overwrites the table at `url` with `batches` (each file's rows, in order), in one commit
+/// recording the versions.
+async fn write(
+    url: &Url,
+    def: &TableDef,
+    mut batches: Vec<RecordBatch>,
+    versions: &Value,
+    metadata: &Value,
+) -> Result<i64, Failure> {
     let failed = |e: &dyn std::fmt::Display| {
         Failure::User(vec![
             Diagnostic::error(Code::E0401, Span::default(), format!("writing `{url}` failed: {e}"))
@@ -410,8 +450,12 @@ async fn write(url: &Url, batch: RecordBatch, versions: &Value, metadata: &Value
         ("semc.extract".to_string(), versions.clone()),
         ("semc.extract.state".to_string(), metadata.clone()),
     ]);
+    if batches.is_empty() {
+        // an empty table still has its columns
+        batches.push(RecordBatch::new_empty(def.schema()));
+    }
     let table = table
-        .write(vec![batch])
+        .write(batches)
         .with_save_mode(deltalake::protocol::SaveMode::Overwrite)
         .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
         .with_commit_properties(props)

@@ -86,11 +86,17 @@ pub fn probe(python: &str) -> Result<Versions, String> {
     Helper::start(python).map(|(_, v)| v)
 }
 
-/// Each of `files` through `jobs` helpers at once; the rows in the files' order. A helper
-/// that dies is restarted; a file it died on is recorded as an error row of its own.
-pub fn extract_all(python: &str, files: &[PathBuf], jobs: usize) -> Result<Vec<FileRows>, String> {
+/// Each of `files` through `jobs` helpers at once, each file's rows made `T` by `convert` as
+/// they come (the helper's JSON is not kept); in the files' order. A helper that dies is
+/// restarted; a file it died on is recorded as an error row of its own.
+pub fn extract_all<T: Send>(
+    python: &str,
+    files: &[PathBuf],
+    jobs: usize,
+    convert: &(dyn Fn(usize, FileRows) -> T + Sync),
+) -> Result<Vec<T>, String> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<FileRows>>> = Mutex::new(vec![None; files.len()]);
+    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..files.len()).map(|_| None).collect());
     let failure: Mutex<Option<String>> = Mutex::new(None);
     std::thread::scope(|s| {
         for _ in 0..jobs.clamp(1, files.len().max(1)) {
@@ -124,7 +130,8 @@ pub fn extract_all(python: &str, files: &[PathBuf], jobs: usize) -> Result<Vec<F
                             rows
                         }
                     };
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(rows);
+                    let made = convert(i, rows);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(made);
                 }
             });
         }
@@ -132,10 +139,10 @@ pub fn extract_all(python: &str, files: &[PathBuf], jobs: usize) -> Result<Vec<F
     if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
-    Ok(results
+    results
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
         .into_iter()
-        .map(Option::unwrap_or_default)
-        .collect())
+        .map(|r| r.ok_or_else(|| "a file was not extracted".to_string()))
+        .collect()
 }

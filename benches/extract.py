@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""`semc extract` against a single-process Python walk of the same files, in one run.
+
+Per round (interleaved):
+  semc     `semc extract ROOT --to LAKE` into a fresh lake (every table written: files,
+           lines, ast, symtable, tokens, bytecode, imports resolved, Delta commits)
+  rerun    the same again over the lake it wrote: nothing changed, nothing is written
+  python   one Python process: for each `.py` file, `ast.parse` and a full `ast.walk`,
+           `symtable.symtable` and `tokenize` — reading only, writing nothing
+
+Prints the medians and ends with one line:
+  extract files=… mb=… semc_s=… rerun_s=… python_s=… ratio=… (python_s / semc_s)
+
+Usage: benches/extract.py [--root STDLIB] [--rounds 3] [--semc target/release/semc]
+(the standard library without `site-packages/`, the packages installed in it)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import statistics
+import subprocess
+import symtable
+import sysconfig
+import tempfile
+import time
+import tokenize
+from pathlib import Path
+
+
+def python_walk(files: list[Path]) -> None:
+    for p in files:
+        data = p.read_bytes()
+        try:
+            tree = ast.parse(data)
+        except (SyntaxError, ValueError):
+            continue
+        for _ in ast.walk(tree):
+            pass
+        try:
+            encoding, _ = tokenize.detect_encoding(iter([data]).__next__)
+            symtable.symtable(data.decode(encoding), str(p), "exec")
+            with open(p, "rb") as f:
+                for _ in tokenize.tokenize(f.readline):
+                    pass
+        except (SyntaxError, UnicodeDecodeError, LookupError):
+            continue
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", default=sysconfig.get_paths()["stdlib"])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--semc", default="target/release/semc")
+    args = ap.parse_args()
+    root = Path(args.root)
+    # the files semc reads as Python: walked as git would (no hidden folders)
+    files = [
+        p
+        for p in sorted(root.rglob("*.py"))
+        if not any(part.startswith(".") or part == "site-packages" for part in p.relative_to(root).parts)
+    ]
+    mb = sum(p.stat().st_size for p in files) / 1e6
+    semc_s, rerun_s, python_s = [], [], []
+    for _ in range(args.rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            lake = Path(tmp) / "lake"
+            start = time.perf_counter()
+            extract = [args.semc, "extract", str(root), "--to", str(lake), "--exclude", "site-packages/"]
+            subprocess.run(extract, check=True, capture_output=True)
+            semc_s.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            subprocess.run(extract, check=True, capture_output=True)
+            rerun_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        python_walk(files)
+        python_s.append(time.perf_counter() - start)
+    s, r, p = (statistics.median(x) for x in (semc_s, rerun_s, python_s))
+    print(f"{len(files)} Python files, {mb:.1f} MB under {root}")
+    print(f"semc extract: {s:.2f} s ({len(files) / s:.0f} files/s, {mb / s:.1f} MB/s); rerun {r:.2f} s")
+    print(f"python walk:  {p:.2f} s ({len(files) / p:.0f} files/s, {mb / p:.1f} MB/s)")
+    print(f"extract files={len(files)} mb={mb:.1f} semc_s={s:.2f} rerun_s={r:.2f} python_s={p:.2f} ratio={p / s:.2f}")
+
+
+if __name__ == "__main__":
+    main()
