@@ -36,6 +36,27 @@ impl Modules {
         Modules { by_repo }
     }
 
+    /// Fills the `resolved_file_id`, `resolved_path` and `external_package` columns of a
+    /// file's import rows (given as columns).
+    pub fn resolve_columns(&self, repo: &str, path: &str, columns: &mut Map<String, Value>) {
+        let len = columns.values().filter_map(Value::as_array).map(Vec::len).max().unwrap_or(0);
+        let added = ["resolved_file_id", "resolved_path", "external_package"];
+        let mut filled: Vec<Vec<Value>> = added.iter().map(|_| Vec::with_capacity(len)).collect();
+        for i in 0..len {
+            let mut row: Map<String, Value> = columns
+                .iter()
+                .map(|(k, c)| (k.clone(), c.as_array().and_then(|c| c.get(i)).cloned().unwrap_or(Value::Null)))
+                .collect();
+            self.resolve(repo, path, &mut row);
+            for (column, name) in filled.iter_mut().zip(added) {
+                column.push(row.remove(name).unwrap_or(Value::Null));
+            }
+        }
+        for (column, name) in filled.into_iter().zip(added) {
+            columns.insert(name.to_string(), Value::Array(column));
+        }
+    }
+
     /// Fills an import row's `resolved_file_id` and `resolved_path`, or `external_package`.
     pub fn resolve(&self, repo: &str, path: &str, row: &mut Map<String, Value>) {
         let text = |k: &str| row.get(k).and_then(Value::as_str).map(str::to_string);

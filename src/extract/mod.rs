@@ -223,11 +223,29 @@ fn table_url(lake: &Url, name: &str) -> Result<Url, Failure> {
         .map_err(|e| Failure::Internal(format!("table url of {name}: {e}")))
 }
 
-/// What the lake holds from an earlier run: each table's rows and `repo_files`' sha256 per
-/// file id, if the versions it was extracted with are these.
+/// What the lake holds from an earlier run: `repo_files`' sha256 per file id (and the other
+/// tables' rows once read), if the versions it was extracted with are these.
 struct Earlier {
     sha256: HashMap<String, String>,
     tables: HashMap<&'static str, RecordBatch>,
+}
+
+impl Earlier {
+    /// Whether the lake holds this file's rows as it is now.
+    fn holds(&self, f: &SourceFile) -> bool {
+        self.sha256.get(&f.file_id) == Some(&f.sha256)
+    }
+
+    /// Reads the other tables' rows (to carry the unchanged files' over).
+    async fn read_tables(&mut self, lake: &Url) -> Option<()> {
+        let unread: Vec<&TableDef> = TABLES.iter().filter(|t| !self.tables.contains_key(t.name)).collect();
+        for t in unread {
+            if let Some(table) = open_latest(&table_url(lake, t.name).ok()?).await {
+                self.tables.insert(t.name, read_all(&table, t).await?);
+            }
+        }
+        Some(())
+    }
 }
 
 async fn earlier(lake: &Url, versions: &Value) -> Option<Earlier> {
@@ -239,11 +257,7 @@ async fn earlier(lake: &Url, versions: &Value) -> Option<Earlier> {
         return None;
     }
     let mut tables = HashMap::new();
-    for t in TABLES {
-        if let Some(table) = open_latest(&table_url(lake, t.name).ok()?).await {
-            tables.insert(t.name, read_all(&table, t).await?);
-        }
-    }
+    tables.insert("repo_files", read_all(&files, tables::table("repo_files")?).await?);
     let files_batch = tables.get("repo_files")?;
     let ids = files_batch.column_by_name("file_id")?.as_string_opt::<i32>()?;
     let shas = files_batch.column_by_name("sha256")?.as_string_opt::<i32>()?;
@@ -338,14 +352,8 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
         "helper": python.as_ref().map(|v| v.helper.clone()),
         "python": python.as_ref().map(|v| v.python.clone()),
     });
-    let before = earlier(&lake, &versions).await;
-    let unchanged = |f: &SourceFile| {
-        before
-            .as_ref()
-            .is_some_and(|b| b.sha256.get(&f.file_id) == Some(&f.sha256))
-    };
-    // the Python files to parse now
-    let fresh: Vec<usize> = (0..files.len()).filter(|&i| !unchanged(&files[i])).collect();
+    let mut before = earlier(&lake, &versions).await;
+    let fresh = changed(&files, before.as_ref());
     report.extracted = fresh.len();
     report.carried = files.len() - fresh.len();
     let removed = before
@@ -355,6 +363,17 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
         report.up_to_date = true;
         return Ok(report);
     }
+    if let Some(b) = before.as_mut()
+        && report.carried > 0
+        && b.read_tables(&lake).await.is_none()
+    {
+        // an earlier table cannot be read back: extract everything again
+        before = None;
+    }
+    let unchanged = |f: &SourceFile| before.as_ref().is_some_and(|b| b.holds(f));
+    let fresh = changed(&files, before.as_ref());
+    report.extracted = fresh.len();
+    report.carried = files.len() - fresh.len();
     let to_parse: Vec<usize> = fresh.iter().copied().filter(|&i| files[i].python).collect();
     let modules = imports::Modules::of(files.iter().map(|f| (f.repo.as_str(), f.path.as_str(), f.file_id.as_str())));
     // each parsed file's `py_*` batches, made as the helpers answer
@@ -365,22 +384,11 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
             let f = &files[to_parse[k]];
             let mut out = HashMap::new();
             for def in TABLES.iter().filter(|t| t.python) {
-                let mut rows: Vec<Map<String, Value>> = match tables.remove(def.name) {
-                    Some(Value::Array(rows)) => rows
-                        .into_iter()
-                        .filter_map(|r| match r {
-                            Value::Object(m) => Some(m),
-                            _ => None,
-                        })
-                        .collect(),
-                    _ => vec![],
-                };
+                let Some(Value::Object(mut columns)) = tables.remove(def.name) else { continue };
                 if def.name == "py_imports" {
-                    rows.iter_mut().for_each(|r| modules.resolve(&f.repo, &f.path, r));
+                    modules.resolve_columns(&f.repo, &f.path, &mut columns);
                 }
-                if !rows.is_empty() {
-                    out.insert(def.name, def.batch(&f.file_id, &rows).map_err(|e| e.to_string())?);
-                }
+                out.insert(def.name, def.batch_from_columns(&f.file_id, &columns).map_err(|e| e.to_string())?);
             }
             Ok(out)
         };
@@ -423,6 +431,13 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
         report.tables.push((def.name.to_string(), rows, version));
     }
     Ok(report)
+}
+
+/// The files to extract now: new, or changed since the lake's rows.
+fn changed(files: &[SourceFile], before: Option<&Earlier>) -> Vec<usize> {
+    (0..files.len())
+        .filter(|&i| !before.is_some_and(|b| b.holds(&files[i])))
+        .collect()
 }
 
 /// Overwrites the table at `url` with `batches` (each file's rows, in order), in one commit

@@ -227,11 +227,37 @@ impl TableDef {
 
     /// One file's rows as a batch (a value of another kind than its column's is null).
     pub fn batch(&self, file_id: &str, rows: &[Map<String, Value>]) -> datafusion::common::Result<RecordBatch> {
-        let mut ids = StringBuilder::new();
-        rows.iter().for_each(|_| ids.append_value(file_id));
+        self.batch_of(file_id, rows.len(), |name, i| rows[i].get(name).unwrap_or(&Value::Null))
+    }
+
+    /// One file's rows given as columns (`{column: [value, …]}`, a missing column null).
+    pub fn batch_from_columns(&self, file_id: &str, columns: &Map<String, Value>) -> datafusion::common::Result<RecordBatch> {
+        let len = columns
+            .values()
+            .filter_map(Value::as_array)
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0);
+        self.batch_of(file_id, len, |name, i| {
+            columns
+                .get(name)
+                .and_then(Value::as_array)
+                .and_then(|c| c.get(i))
+                .unwrap_or(&Value::Null)
+        })
+    }
+
+    fn batch_of<'v>(
+        &self,
+        file_id: &str,
+        len: usize,
+        value: impl Fn(&str, usize) -> &'v Value,
+    ) -> datafusion::common::Result<RecordBatch> {
+        let mut ids = StringBuilder::with_capacity(len, len * file_id.len());
+        (0..len).for_each(|_| ids.append_value(file_id));
         let mut columns: Vec<ArrayRef> = vec![Arc::new(ids.finish())];
         for (name, kind) in self.columns {
-            let values = rows.iter().map(|r| r.get(*name).unwrap_or(&Value::Null));
+            let values = (0..len).map(|i| value(name, i));
             columns.push(match kind {
                 Str => {
                     let mut b = StringBuilder::new();
