@@ -110,6 +110,9 @@ enum Cmd {
         /// executors in this process); semc still verifies and commits.
         #[arg(long, value_parser = parse_cluster)]
         cluster: Option<semc::cluster::Target>,
+        /// Compute and write every output, even one already up to date.
+        #[arg(long)]
+        force: bool,
         /// `json`: one JSON object per line (each output's report, each diagnostic).
         #[arg(long, value_enum, default_value = "human")]
         format: DiagFormat,
@@ -134,6 +137,10 @@ enum Cmd {
         /// executors in this process); semc still verifies and commits.
         #[arg(long, value_parser = parse_cluster)]
         cluster: Option<semc::cluster::Target>,
+        /// Compute and write every output, even one whose last commit was computed by the same
+        /// plan from the same snapshots (which is otherwise skipped as up to date).
+        #[arg(long)]
+        force: bool,
         /// `json`: one JSON object per line (each output's report, each diagnostic).
         #[arg(long, value_enum, default_value = "human")]
         format: DiagFormat,
@@ -444,6 +451,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             locked,
             run_id,
             cluster,
+            force,
             format,
         } => {
             let lock_file = run::lock_path(&path);
@@ -466,6 +474,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 memory_limit,
                 run_id,
                 cluster,
+                force,
             };
             match run::run_with(&c, &output, &opts).await {
                 Ok(reports) => {
@@ -505,12 +514,14 @@ async fn dispatch(cli: Cli) -> ExitCode {
             root,
             binds,
             cluster,
+            force,
             format,
         } => {
             let opts = run::RunOptions {
                 memory_limit,
                 run_id,
                 cluster,
+                force,
             };
             match run::exec_bundle(&dir, &opts, &run::Bindings { root, binds }).await {
                 Ok(reports) => {

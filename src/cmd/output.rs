@@ -43,6 +43,11 @@ pub(crate) fn print_reports(reports: &[run::OutputReport], map: &SourceMap, form
                 r.location,
                 r.version
             );
+        } else if let Some(why) = r.up_to_date.as_deref().filter(|_| r.skipped) {
+            println!(
+                "{}: skipped: up to date ({why}) at {} version {}",
+                r.output, r.location, r.version
+            );
         } else if r.skipped {
             println!(
                 "{}: run already committed at {} version {}; nothing written",

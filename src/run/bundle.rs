@@ -240,7 +240,7 @@ pub async fn exec_spec(
         Failure::Internal(m) => bundle_error(format!("the plan cannot be read: {m}")),
         user => user,
     })?;
-    let executed = execute(&session, roots, spec, &locations, HashMap::new(), &run_id).await?;
+    let executed = execute(&session, roots, spec, &locations, HashMap::new(), &run_id, opts.force).await?;
     let mut reports = executed.reports;
     if let Some(first) = reports.first_mut() {
         first.warnings = executed.warnings;

@@ -89,6 +89,7 @@ async fn commit_one(session: &Session, t: &Target<'_>, run_id: &str, limited: bo
         skipped,
         warnings: vec![],
         incremental: t.increment.as_ref().map(|i| i.why().to_string()),
+        up_to_date: None,
     })
 }
 
@@ -235,7 +236,11 @@ async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result
                 1000
             },
         )
-        .with_metadata([("semc.run_id".to_string(), serde_json::json!(run_id))]);
+        .with_metadata(
+            [("semc.run_id".to_string(), serde_json::json!(run_id))]
+                .into_iter()
+                .chain(t.fingerprint.as_ref().map(|f| (super::fingerprint::KEY.to_string(), serde_json::json!(f)))),
+        );
     wb = wb.with_commit_properties(props);
     let table = wb.await.map_err(|e| {
         use deltalake::kernel::transaction::TransactionError as T;

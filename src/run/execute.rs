@@ -48,6 +48,9 @@ pub struct Target<'a> {
     /// once: verification compares the new rows with it and the commit writes on it, so a
     /// writer that commits in between is a conflict (E0407), never a state left unchecked.
     pub written: Option<DeltaTable>,
+    /// What computes the output ([`super::fingerprint`]), recorded in its commit; `None` for
+    /// an incremental output, or one whose result cannot be vouched for by its plan.
+    pub fingerprint: Option<String>,
 }
 
 impl Target<'_> {
@@ -73,6 +76,7 @@ pub async fn execute(
     locations: &Locations,
     mut increments: HashMap<String, Increment>,
     run_id: &str,
+    force: bool,
 ) -> Result<Executed, Failure> {
     let mut targets = vec![];
     let mut up_to_date = vec![];
@@ -92,22 +96,19 @@ pub async fn execute(
             up_to_date.push(OutputReport::unchanged(&o.name, &url, *version, why.clone()));
             continue;
         }
+        let fingerprint = if o.incremental {
+            None
+        } else {
+            super::fingerprint::of(spec, o, &root, locations)
+        };
         targets.push(Target {
             spec: o,
             url,
             root,
             increment,
             written: None,
+            fingerprint,
         });
-    }
-    // a model several of the outputs written (or paths in one) read is computed once; the
-    // cache goes when the run ends
-    let roots: Vec<LogicalPlan> = targets.iter().map(|t| t.root.clone()).collect();
-    let (roots, _shared) = super::share::compute_shared_once(session, roots)
-        .instrument(tracing::info_span!("shared_models"))
-        .await?;
-    for (t, root) in targets.iter_mut().zip(roots) {
-        t.root = root;
     }
     // a few at a time: many at once only raise the run's peak memory
     use futures::{StreamExt, TryStreamExt};
@@ -119,6 +120,30 @@ pub async fn execute(
         .await?;
     for (t, table) in targets.iter_mut().zip(opened) {
         t.written = table;
+    }
+    // an output whose last commit was computed by the same plan from the same snapshots is
+    // up to date: nothing to compute, nothing to write
+    if !force {
+        let mut stale = vec![];
+        for t in targets {
+            match (&t.fingerprint, &t.written) {
+                (Some(f), Some(table)) if super::fingerprint::recorded(table).await.as_ref() == Some(f) => {
+                    let version = table.version().map(|v| v as i64).unwrap_or(-1);
+                    up_to_date.push(OutputReport::up_to_date(&t.spec.name, &t.url, version));
+                }
+                _ => stale.push(t),
+            }
+        }
+        targets = stale;
+    }
+    // a model several of the outputs written (or paths in one) read is computed once; the
+    // cache goes when the run ends
+    let roots: Vec<LogicalPlan> = targets.iter().map(|t| t.root.clone()).collect();
+    let (roots, _shared) = super::share::compute_shared_once(session, roots)
+        .instrument(tracing::info_span!("shared_models"))
+        .await?;
+    for (t, root) in targets.iter_mut().zip(roots) {
+        t.root = root;
     }
     let warnings = verify(session, spec, locations, &targets)
         .instrument(tracing::info_span!("verify", outputs = targets.len()))

@@ -9,6 +9,7 @@ mod compile;
 mod execute;
 mod explain;
 mod failure;
+mod fingerprint;
 mod incremental;
 mod lock;
 mod parity;
@@ -56,9 +57,28 @@ pub struct OutputReport {
     /// For the output of an `incremental` model: what this run did and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incremental: Option<String>,
+    /// Nothing was computed: why the output's last commit is up to date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub up_to_date: Option<String>,
 }
 
 impl OutputReport {
+    /// An output whose last commit was computed by the same plan from the same snapshots.
+    fn up_to_date(output: &str, location: &url::Url, version: i64) -> OutputReport {
+        OutputReport {
+            output: output.to_string(),
+            location: location.to_string(),
+            rows: 0,
+            files: 0,
+            version,
+            millis: 0,
+            skipped: true,
+            warnings: vec![],
+            incremental: None,
+            up_to_date: Some("the same plan over the same snapshots committed it; --force recomputes".into()),
+        }
+    }
+
     /// An incremental output left as it was.
     fn unchanged(output: &str, location: &url::Url, version: i64, why: String) -> OutputReport {
         OutputReport {
@@ -71,6 +91,7 @@ impl OutputReport {
             skipped: true,
             warnings: vec![],
             incremental: Some(why),
+            up_to_date: None,
         }
     }
 }
@@ -95,6 +116,9 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     /// Compute on this Ballista cluster (commits stay here).
     pub cluster: Option<crate::cluster::Target>,
+    /// Compute and write every output, even one whose last commit was computed by the same
+    /// plan from the same snapshots ([`fingerprint`]).
+    pub force: bool,
 }
 
 pub use crate::project::parse_size;
@@ -119,6 +143,7 @@ pub async fn run_with(c: &Compilation, only: &[String], opts: &RunOptions) -> Re
         &execute::Locations::default(),
         increments,
         &run_id,
+        opts.force,
     )
     .await?;
     let mut reports = executed.reports;
