@@ -122,7 +122,10 @@ impl<'a> Lowerer<'a> {
                     let have = schema.field(i).data_type();
                     let want = c.ty.to_arrow();
                     let same = *have == want
-                        || matches!(have, DataType::Dictionary(..) | DataType::Utf8View | DataType::LargeUtf8)
+                        || matches!(
+                            have,
+                            DataType::Dictionary(..) | DataType::Utf8View | DataType::LargeUtf8
+                        )
                         || (c.ty.is_nested() && Type::from_arrow(have) == Some(c.ty));
                     (!same).then_some(want)
                 };
@@ -421,14 +424,20 @@ impl<'a> Lowerer<'a> {
                 }
             }
             TExprKind::Window(w) => self.window(w, e.ty)?,
-            TExprKind::Field(x, name) => self.scalar_function("get_field")?.call(vec![self.expr(x)?, lit(name.as_str())]),
+            TExprKind::Field(x, name) => self
+                .scalar_function("get_field")?
+                .call(vec![self.expr(x)?, lit(name.as_str())]),
             TExprKind::Index(x, at) => match x.ty {
                 // a map's value for a key: the one-element list of its matches, its element
                 Type::Map(_) => {
-                    let matches = self.scalar_function("map_extract")?.call(vec![self.expr(x)?, self.expr(at)?]);
+                    let matches = self
+                        .scalar_function("map_extract")?
+                        .call(vec![self.expr(x)?, self.expr(at)?]);
                     self.scalar_function("array_element")?.call(vec![matches, lit(1i64)])
                 }
-                _ => self.scalar_function("array_element")?.call(vec![self.expr(x)?, self.expr(at)?]),
+                _ => self
+                    .scalar_function("array_element")?
+                    .call(vec![self.expr(x)?, self.expr(at)?]),
             },
             TExprKind::MakeStruct(fields) => {
                 let mut args = vec![];

@@ -62,9 +62,7 @@ static MAPS: LazyLock<Mutex<HashSet<&'static (Type, Type)>>> = LazyLock::new(Def
 /// A name as a type shows it: quoted when it is not a plain identifier.
 fn show_name(name: &str) -> String {
     let mut chars = name.chars();
-    let plain = chars
-        .next()
-        .is_some_and(|c| unicode_ident::is_xid_start(c) || c == '_')
+    let plain = chars.next().is_some_and(|c| unicode_ident::is_xid_start(c) || c == '_')
         && chars.all(unicode_ident::is_xid_continue);
     if plain { name.to_string() } else { format!("`{name}`") }
 }
@@ -120,7 +118,9 @@ impl Type {
 
     /// `struct<…>` of these fields.
     pub fn structure(fields: Vec<StructField>) -> Type {
-        Type::Struct(intern(&STRUCTS, fields.as_slice(), || Box::leak(fields.clone().into_boxed_slice())))
+        Type::Struct(intern(&STRUCTS, fields.as_slice(), || {
+            Box::leak(fields.clone().into_boxed_slice())
+        }))
     }
 
     /// `map<key, value>`.
@@ -222,9 +222,10 @@ impl Type {
                     .collect::<Option<Vec<_>>>()?,
             ),
             DataType::Map(entries, _) => match entries.data_type() {
-                DataType::Struct(kv) if kv.len() == 2 => {
-                    Type::map(Type::from_arrow(kv[0].data_type())?, Type::from_arrow(kv[1].data_type())?)
-                }
+                DataType::Struct(kv) if kv.len() == 2 => Type::map(
+                    Type::from_arrow(kv[0].data_type())?,
+                    Type::from_arrow(kv[1].data_type())?,
+                ),
                 _ => return None,
             },
             _ => return None,
@@ -258,7 +259,10 @@ impl Type {
             (Type::List(a), Type::List(b)) => a.widens_to(*b),
             (Type::Map(a), Type::Map(b)) => a.0 == b.0 && a.1.widens_to(b.1),
             (Type::Struct(a), Type::Struct(b)) => {
-                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.name == y.name && x.ty.widens_to(y.ty))
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b.iter())
+                        .all(|(x, y)| x.name == y.name && x.ty.widens_to(y.ty))
             }
             _ => false,
         }

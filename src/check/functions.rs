@@ -318,8 +318,14 @@ impl<'a> Checker<'a> {
                     ReturnRule::Keys(_) => Type::list(kv.0),
                     ReturnRule::Values(_) => Type::list(kv.1),
                     _ => Type::list(Type::structure(vec![
-                        crate::types::StructField { name: "key".into(), ty: kv.0 },
-                        crate::types::StructField { name: "value".into(), ty: kv.1 },
+                        crate::types::StructField {
+                            name: "key".into(),
+                            ty: kv.0,
+                        },
+                        crate::types::StructField {
+                            name: "value".into(),
+                            ty: kv.1,
+                        },
                     ])),
                 },
                 _ => Type::Null,

@@ -65,9 +65,15 @@ impl<'a> Checker<'a> {
                 };
                 // an unnest step fans out as a one_to_many join does (its name: `unnest x`)
                 let (step, label) = if join.starts_with("unnest ") {
-                    (format!("`{join}`"), format!("`{join}` repeats each row once per element"))
+                    (
+                        format!("`{join}`"),
+                        format!("`{join}` repeats each row once per element"),
+                    )
                 } else {
-                    (format!("the join `{join}`"), format!("`{join}` is one_to_many: it repeats each row"))
+                    (
+                        format!("the join `{join}`"),
+                        format!("`{join}` is one_to_many: it repeats each row"),
+                    )
                 };
                 self.err(
                     Diagnostic::error(

@@ -210,7 +210,11 @@ impl<'a> Checker<'a> {
             return None;
         }
         let shaped = self.building.as_ref().is_some_and(|m| m.shaped);
-        let adhoc = !cx.source_only && self.building.as_ref().is_some_and(|m| m.adhoc.iter().any(|a| a.name == first));
+        let adhoc = !cx.source_only
+            && self
+                .building
+                .as_ref()
+                .is_some_and(|m| m.adhoc.iter().any(|a| a.name == first));
         let declared = param.is_none()
             && cx.source.filter(|_| shaped || cx.source_only).is_some_and(|s| {
                 self.sources[s]

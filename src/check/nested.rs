@@ -36,9 +36,8 @@ impl<'a> Checker<'a> {
                 .or_else(|| fields.iter().find(|x| !f.quoted && x.name.to_lowercase() == name));
             let Some(field) = found else {
                 let names = fields.iter().map(|x| x.name.as_str());
-                let help = did_you_mean(&name, names.clone()).unwrap_or_else(|| {
-                    format!("its fields are {}", names.collect::<Vec<_>>().join(", "))
-                });
+                let help = did_you_mean(&name, names.clone())
+                    .unwrap_or_else(|| format!("its fields are {}", names.collect::<Vec<_>>().join(", ")));
                 self.err(
                     Diagnostic::error(Code::E0102, f.span, format!("no field `{name}` in {}", base.ty))
                         .label("not a field")
@@ -58,9 +57,13 @@ impl<'a> Checker<'a> {
             return true;
         }
         self.err(
-            Diagnostic::error(Code::E0226, span, format!("{what} is a {}: a key is a scalar", ty.family()))
-                .label(format!("{ty}"))
-                .help("key on a field (`s.id`), an element (`xs[1]`) or a stable id of the value (`stable_id(\"k\", …)`)"),
+            Diagnostic::error(
+                Code::E0226,
+                span,
+                format!("{what} is a {}: a key is a scalar", ty.family()),
+            )
+            .label(format!("{ty}"))
+            .help("key on a field (`s.id`), an element (`xs[1]`) or a stable id of the value (`stable_id(\"k\", …)`)"),
         );
         false
     }
@@ -78,9 +81,13 @@ impl<'a> Checker<'a> {
             Type::Null => return texpr(TExprKind::Lit(Value::Null), Type::Null, true),
             other => {
                 self.err(
-                    Diagnostic::error(Code::E0201, base.span, format!("`[…]` reads a list or a map, this is {other}"))
-                        .label(format!("{other}"))
-                        .help("index a list (`xs[1]`) or a map (`m[\"key\"]`)"),
+                    Diagnostic::error(
+                        Code::E0201,
+                        base.span,
+                        format!("`[…]` reads a list or a map, this is {other}"),
+                    )
+                    .label(format!("{other}"))
+                    .help("index a list (`xs[1]`) or a map (`m[\"key\"]`)"),
                 );
                 return ty_err();
             }
@@ -198,7 +205,9 @@ impl<'a> Checker<'a> {
                 self.err(
                     Diagnostic::error(Code::E0203, call.span, format!("`{name}` takes no `order by`"))
                         .label("not an ordered aggregate")
-                        .help("`order by` inside a call says the order an aggregate such as `collect` reads its rows in"),
+                        .help(
+                            "`order by` inside a call says the order an aggregate such as `collect` reads its rows in",
+                        ),
                 );
             }
             return ty_err();
@@ -246,9 +255,13 @@ impl<'a> Checker<'a> {
             },
             other => {
                 self.err(
-                    Diagnostic::error(Code::E0225, u.expr.span, format!("`unnest` takes a list or a map, this is {other}"))
-                        .label(format!("{other}"))
-                        .help("unnest a column of type `list<T>` or `map<K, V>`"),
+                    Diagnostic::error(
+                        Code::E0225,
+                        u.expr.span,
+                        format!("`unnest` takes a list or a map, this is {other}"),
+                    )
+                    .label(format!("{other}"))
+                    .help("unnest a column of type `list<T>` or `map<K, V>`"),
                 );
                 return;
             }
@@ -330,7 +343,11 @@ impl<'a> Checker<'a> {
                 return Some(texpr(TExprKind::Call(fi, args), ty, nullable));
             }
         }
-        self.err(Diagnostic::error(Code::E0104, Span::default(), "the standard library has no `map_entries`"));
+        self.err(Diagnostic::error(
+            Code::E0104,
+            Span::default(),
+            "the standard library has no `map_entries`",
+        ));
         None
     }
 }

@@ -32,7 +32,13 @@ impl<'a> Checker<'a> {
             if self.dup_check(&mut seen, &name, a.name.span, "type") {
                 continue;
             }
-            self.type_aliases.insert(name, AliasSlot { decl: a, resolved: None });
+            self.type_aliases.insert(
+                name,
+                AliasSlot {
+                    decl: a,
+                    resolved: None,
+                },
+            );
         }
         let mut names: Vec<(String, Span)> = self
             .type_aliases
@@ -56,9 +62,13 @@ impl<'a> Checker<'a> {
         if let Some(at) = self.resolving_aliases.iter().position(|n| n == name) {
             let cycle = self.resolving_aliases[at..].join(" → ");
             self.err(
-                Diagnostic::error(Code::E0113, decl.name.span, format!("type `{name}` is made of itself: {cycle} → {name}"))
-                    .label("in a cycle")
-                    .help("write the nested type out, or break the cycle"),
+                Diagnostic::error(
+                    Code::E0113,
+                    decl.name.span,
+                    format!("type `{name}` is made of itself: {cycle} → {name}"),
+                )
+                .label("in a cycle")
+                .help("write the nested type out, or break the cycle"),
             );
             if let Some(s) = self.type_aliases.get_mut(name) {
                 s.resolved = Some(None);
@@ -145,8 +155,8 @@ impl<'a> Checker<'a> {
                     }
                     return self.alias_type(&lower);
                 }
-                let mut d = Diagnostic::error(Code::E0105, n.span, format!("unknown type `{}`", n.text))
-                    .label("not a type");
+                let mut d =
+                    Diagnostic::error(Code::E0105, n.span, format!("unknown type `{}`", n.text)).label("not a type");
                 let known: Vec<String> = TYPE_NAMES
                     .iter()
                     .map(|s| s.to_string())

@@ -62,17 +62,27 @@ pub(crate) async fn extract(
                     }),
                 );
             } else if report.up_to_date {
-                println!("up to date: {} files unchanged since {lake} was written ({seconds:.2} s)", report.files);
+                println!(
+                    "up to date: {} files unchanged since {lake} was written ({seconds:.2} s)",
+                    report.files
+                );
             } else {
                 for (name, rows, version) in &report.tables {
-                    println!("{name}: {rows} rows → {} version {version}", lake.join(name).map(|u| u.to_string()).unwrap_or_default());
+                    println!(
+                        "{name}: {rows} rows → {} version {version}",
+                        lake.join(name).map(|u| u.to_string()).unwrap_or_default()
+                    );
                 }
                 println!(
                     "{} files ({} extracted, {} unchanged) in {seconds:.2} s{}",
                     report.files,
                     report.extracted,
                     report.carried,
-                    report.python.as_ref().map(|p| format!(", Python {p}")).unwrap_or_default()
+                    report
+                        .python
+                        .as_ref()
+                        .map(|p| format!(", Python {p}"))
+                        .unwrap_or_default()
                 );
             }
             ExitCode::SUCCESS

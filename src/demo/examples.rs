@@ -39,7 +39,16 @@ pub const CODEANATOMY: &[(&str, &str)] = &[
 pub const CODEANATOMY_REPO: &[(&str, &str)] = &[
     ("main.py", include_str!("../../examples/codeanatomy/repo/main.py")),
     ("broken.py", include_str!("../../examples/codeanatomy/repo/broken.py")),
-    ("shapes/__init__.py", include_str!("../../examples/codeanatomy/repo/shapes/__init__.py")),
-    ("shapes/geometry.py", include_str!("../../examples/codeanatomy/repo/shapes/geometry.py")),
-    ("shapes/report.py", include_str!("../../examples/codeanatomy/repo/shapes/report.py")),
+    (
+        "shapes/__init__.py",
+        include_str!("../../examples/codeanatomy/repo/shapes/__init__.py"),
+    ),
+    (
+        "shapes/geometry.py",
+        include_str!("../../examples/codeanatomy/repo/shapes/geometry.py"),
+    ),
+    (
+        "shapes/report.py",
+        include_str!("../../examples/codeanatomy/repo/shapes/report.py"),
+    ),
 ];

@@ -51,7 +51,11 @@ impl UnnestNode {
         let list = DataType::List(Arc::new(Field::new("item", DataType::Null, true)));
         let placeholder = LogicalPlan::EmptyRelation(datafusion::logical_expr::EmptyRelation {
             produce_one_row: false,
-            schema: Arc::new(DFSchema::try_from(Schema::new(vec![Field::new(&spec.element, list, true)]))?),
+            schema: Arc::new(DFSchema::try_from(Schema::new(vec![Field::new(
+                &spec.element,
+                list,
+                true,
+            )]))?),
         });
         UnnestNode::new(spec, placeholder)
     }
@@ -102,10 +106,12 @@ fn expand(spec: &UnnestSpec, input: LogicalPlan) -> Result<LogicalPlan> {
         .schema()
         .columns()
         .into_iter()
-        .map(|c| match names.iter().find(|(inner, _)| *inner == c.name && c.relation.is_none()) {
-            Some((_, name)) => Expr::Column(c).alias_qualified(qualifier.clone(), name),
-            None => Expr::Column(c),
-        })
+        .map(
+            |c| match names.iter().find(|(inner, _)| *inner == c.name && c.relation.is_none()) {
+                Some((_, name)) => Expr::Column(c).alias_qualified(qualifier.clone(), name),
+                None => Expr::Column(c),
+            },
+        )
         .collect();
     LogicalPlanBuilder::from(plan).project(named)?.build()
 }

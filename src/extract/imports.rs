@@ -39,13 +39,23 @@ impl Modules {
     /// Fills the `resolved_file_id`, `resolved_path` and `external_package` columns of a
     /// file's import rows (given as columns).
     pub fn resolve_columns(&self, repo: &str, path: &str, columns: &mut Map<String, Value>) {
-        let len = columns.values().filter_map(Value::as_array).map(Vec::len).max().unwrap_or(0);
+        let len = columns
+            .values()
+            .filter_map(Value::as_array)
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0);
         let added = ["resolved_file_id", "resolved_path", "external_package"];
         let mut filled: Vec<Vec<Value>> = added.iter().map(|_| Vec::with_capacity(len)).collect();
         for i in 0..len {
             let mut row: Map<String, Value> = columns
                 .iter()
-                .map(|(k, c)| (k.clone(), c.as_array().and_then(|c| c.get(i)).cloned().unwrap_or(Value::Null)))
+                .map(|(k, c)| {
+                    (
+                        k.clone(),
+                        c.as_array().and_then(|c| c.get(i)).cloned().unwrap_or(Value::Null),
+                    )
+                })
                 .collect();
             self.resolve(repo, path, &mut row);
             for (column, name) in filled.iter_mut().zip(added) {
@@ -103,9 +113,7 @@ impl Modules {
             }
         }
         let modules = self.by_repo.get(repo);
-        let found = candidates
-            .iter()
-            .find_map(|c| modules.and_then(|m| m.get(c)));
+        let found = candidates.iter().find_map(|c| modules.and_then(|m| m.get(c)));
         match found {
             Some((id, p)) => {
                 row.insert("resolved_file_id".into(), Value::from(id.clone()));

@@ -91,7 +91,9 @@ pub fn file_id(repo: &str, path: &str) -> String {
 }
 
 fn unreadable(what: String, help: &str) -> Failure {
-    Failure::User(vec![Diagnostic::error(Code::E0004, Span::default(), what).help(help.to_string())])
+    Failure::User(vec![
+        Diagnostic::error(Code::E0004, Span::default(), what).help(help.to_string()),
+    ])
 }
 
 /// The files of each repository, as git sees them, in (repository, path) order.
@@ -133,12 +135,21 @@ fn walk(repos: &[PathBuf], exclude: &[String]) -> Result<Vec<(String, String, Pa
             .sort_by_file_path(|a, b| a.cmp(b))
             .build();
         for entry in walker {
-            let entry = entry.map_err(|e| unreadable(format!("cannot walk `{}`: {e}", root.display()), "check the folder's permissions"))?;
+            let entry = entry.map_err(|e| {
+                unreadable(
+                    format!("cannot walk `{}`: {e}", root.display()),
+                    "check the folder's permissions",
+                )
+            })?;
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 continue;
             }
             let rel = entry.path().strip_prefix(&root).unwrap_or(entry.path());
-            let path = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            let path = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
             out.push((repo.clone(), path, entry.path().to_path_buf()));
         }
     }
@@ -151,9 +162,15 @@ fn read_files(found: Vec<(String, String, PathBuf)>, jobs: usize) -> Result<Vec<
     let chunk = found.len().div_ceil(jobs.max(1)).max(1);
     let read = |(repo, path, abs): (String, String, PathBuf)| -> Result<SourceFile, Failure> {
         let bytes = std::fs::read(&abs).map_err(|e| {
-            unreadable(format!("cannot read `{}`: {e}", abs.display()), "check the file's permissions")
+            unreadable(
+                format!("cannot read `{}`: {e}", abs.display()),
+                "check the file's permissions",
+            )
         })?;
-        let sha256: String = sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha256: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let python = path.ends_with(".py") || path.ends_with(".pyi");
         Ok(SourceFile {
             file_id: file_id(&repo, &path),
@@ -176,7 +193,10 @@ fn read_files(found: Vec<(String, String, PathBuf)>, jobs: usize) -> Result<Vec<
         }
         let mut out = vec![];
         for h in handles {
-            out.extend(h.join().map_err(|_| Failure::Internal("a file reader panicked".into()))??);
+            out.extend(
+                h.join()
+                    .map_err(|_| Failure::Internal("a file reader panicked".into()))??,
+            );
         }
         Ok(out)
     })
@@ -212,7 +232,10 @@ fn file_rows(f: &SourceFile) -> (Vec<Map<String, Value>>, Vec<Map<String, Value>
             }
             start += line.len();
         }
-        file.insert("line_count".into(), Value::from(text.split_inclusive('\n').count() as i64));
+        file.insert(
+            "line_count".into(),
+            Value::from(text.split_inclusive('\n').count() as i64),
+        );
     }
     (vec![file], lines)
 }
@@ -323,7 +346,10 @@ fn repo_states(repos: &[PathBuf]) -> Value {
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
             .unwrap_or_default();
-        out.insert(name, head.map(Value::from).unwrap_or(Value::from("not a git repository")));
+        out.insert(
+            name,
+            head.map(Value::from).unwrap_or(Value::from("not a git repository")),
+        );
     }
     Value::Object(out)
 }
@@ -356,9 +382,7 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
     let fresh = changed(&files, before.as_ref());
     report.extracted = fresh.len();
     report.carried = files.len() - fresh.len();
-    let removed = before
-        .as_ref()
-        .is_some_and(|b| b.sha256.len() != report.carried);
+    let removed = before.as_ref().is_some_and(|b| b.sha256.len() != report.carried);
     if before.is_some() && fresh.is_empty() && !removed {
         report.up_to_date = true;
         return Ok(report);
@@ -375,7 +399,11 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
     report.extracted = fresh.len();
     report.carried = files.len() - fresh.len();
     let to_parse: Vec<usize> = fresh.iter().copied().filter(|&i| files[i].python).collect();
-    let modules = imports::Modules::of(files.iter().map(|f| (f.repo.as_str(), f.path.as_str(), f.file_id.as_str())));
+    let modules = imports::Modules::of(
+        files
+            .iter()
+            .map(|f| (f.repo.as_str(), f.path.as_str(), f.file_id.as_str())),
+    );
     // each parsed file's `py_*` batches, made as the helpers answer
     let mut parsed: HashMap<String, HashMap<&'static str, RecordBatch>> = HashMap::new();
     if python.is_some() {
@@ -384,11 +412,17 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
             let f = &files[to_parse[k]];
             let mut out = HashMap::new();
             for def in TABLES.iter().filter(|t| t.python) {
-                let Some(Value::Object(mut columns)) = tables.remove(def.name) else { continue };
+                let Some(Value::Object(mut columns)) = tables.remove(def.name) else {
+                    continue;
+                };
                 if def.name == "py_imports" {
                     modules.resolve_columns(&f.repo, &f.path, &mut columns);
                 }
-                out.insert(def.name, def.batch_from_columns(&f.file_id, &columns).map_err(|e| e.to_string())?);
+                out.insert(
+                    def.name,
+                    def.batch_from_columns(&f.file_id, &columns)
+                        .map_err(|e| e.to_string())?,
+                );
             }
             Ok(out)
         };
@@ -423,7 +457,10 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
             let (files_row, lines) = file_rows(f);
             let rows = if def.name == "repo_files" { files_row } else { lines };
             if !rows.is_empty() {
-                parts.push(def.batch(&f.file_id, &rows).map_err(|e| Failure::Internal(e.to_string()))?);
+                parts.push(
+                    def.batch(&f.file_id, &rows)
+                        .map_err(|e| Failure::Internal(e.to_string()))?,
+                );
             }
         }
         let rows = parts.iter().map(RecordBatch::num_rows).sum();

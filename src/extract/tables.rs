@@ -200,7 +200,13 @@ pub const TABLES: &[TableDef] = &[
     },
     TableDef {
         name: "py_tokens",
-        columns: &[("idx", Int), ("type", Str), ("text", Str), ("lineno", Int), ("col", Int)],
+        columns: &[
+            ("idx", Int),
+            ("type", Str),
+            ("text", Str),
+            ("lineno", Int),
+            ("col", Int),
+        ],
         python: true,
     },
     TableDef {
@@ -231,7 +237,11 @@ impl TableDef {
     }
 
     /// One file's rows given as columns (`{column: [value, …]}`, a missing column null).
-    pub fn batch_from_columns(&self, file_id: &str, columns: &Map<String, Value>) -> datafusion::common::Result<RecordBatch> {
+    pub fn batch_from_columns(
+        &self,
+        file_id: &str,
+        columns: &Map<String, Value>,
+    ) -> datafusion::common::Result<RecordBatch> {
         let len = columns
             .values()
             .filter_map(Value::as_array)

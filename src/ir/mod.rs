@@ -4,8 +4,8 @@
 //! schema is known. Lowering never needs to report a user error.
 
 use crate::signature::Signature;
-use crate::vocabulary::{BinOp, FrameBound, WriteMode};
 use crate::types::Type;
+use crate::vocabulary::{BinOp, FrameBound, WriteMode};
 use url::Url;
 
 mod lineage;
@@ -104,7 +104,6 @@ pub struct SortOrder {
     /// alike (as DuckDB orders them).
     pub nulls_first: bool,
 }
-
 
 impl TExpr {
     /// Whether this is a constant written in the program (`-1` included).

@@ -239,7 +239,11 @@ async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result
         .with_metadata(
             [("semc.run_id".to_string(), serde_json::json!(run_id))]
                 .into_iter()
-                .chain(t.fingerprint.as_ref().map(|f| (super::fingerprint::KEY.to_string(), serde_json::json!(f)))),
+                .chain(
+                    t.fingerprint
+                        .as_ref()
+                        .map(|f| (super::fingerprint::KEY.to_string(), serde_json::json!(f))),
+                ),
         );
     wb = wb.with_commit_properties(props);
     let table = wb.await.map_err(|e| {

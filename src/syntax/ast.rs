@@ -315,7 +315,6 @@ pub struct WindowCall {
     pub over_span: Span,
 }
 
-
 #[derive(Debug, Clone)]
 pub struct SortKey {
     pub expr: Expr,
@@ -403,7 +402,6 @@ pub struct Step {
     pub span: Span,
 }
 
-
 #[derive(Debug, Clone)]
 pub struct Output {
     pub model: Ident,
@@ -413,7 +411,6 @@ pub struct Output {
     pub partition_by: Vec<Ident>,
     pub span: Span,
 }
-
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TypedLitKind {
@@ -451,18 +448,20 @@ impl Expr {
                 .chain(w.order.iter().map(|k| &k.expr))
                 .collect(),
             ExprKind::Binary(_, a, b) | ExprKind::Like(a, b, _) | ExprKind::Index(a, b) => vec![a, b],
-            ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::IsNull(a, _) | ExprKind::Cast(a, _) | ExprKind::Member(a, _) => {
+            ExprKind::Not(a)
+            | ExprKind::Neg(a)
+            | ExprKind::IsNull(a, _)
+            | ExprKind::Cast(a, _)
+            | ExprKind::Member(a, _) => {
                 vec![a]
             }
             ExprKind::InList(a, xs, _) => std::iter::once(a.as_ref()).chain(xs).collect(),
             ExprKind::Between(a, b, c, _) => vec![a, b, c],
-            ExprKind::Case(arms, other) => arms
-                .iter()
-                .flat_map(|(c, v)| [c, v])
-                .chain(other.as_deref())
-                .collect(),
+            ExprKind::Case(arms, other) => arms.iter().flat_map(|(c, v)| [c, v]).chain(other.as_deref()).collect(),
             ExprKind::Struct(fields) => fields.iter().map(|(_, x)| x).collect(),
-            ExprKind::Ordered(call, keys) => std::iter::once(call.as_ref()).chain(keys.iter().map(|k| &k.expr)).collect(),
+            ExprKind::Ordered(call, keys) => std::iter::once(call.as_ref())
+                .chain(keys.iter().map(|k| &k.expr))
+                .collect(),
         }
     }
 }

@@ -127,7 +127,11 @@ impl Builder {
                 let span = e.span.to(b.span(&op));
                 let rule = op.as_rule();
                 if rule == Rule::member {
-                    let field = op.into_inner().next().map(|i| b.ident(i)).unwrap_or_else(|| empty_ident(span));
+                    let field = op
+                        .into_inner()
+                        .next()
+                        .map(|i| b.ident(i))
+                        .unwrap_or_else(|| empty_ident(span));
                     return b.cap(
                         Expr {
                             kind: ExprKind::Member(Box::new(e), field),
@@ -139,7 +143,13 @@ impl Builder {
                 if rule == Rule::index {
                     let at = op.into_inner().next().map(|i| b.pratt(i.into_inner()));
                     let Some((at, da)) = at else {
-                        return (Expr { kind: ExprKind::Error, span }, 1);
+                        return (
+                            Expr {
+                                kind: ExprKind::Error,
+                                span,
+                            },
+                            1,
+                        );
                     };
                     return b.cap(
                         Expr {

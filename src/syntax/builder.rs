@@ -217,10 +217,12 @@ impl Builder {
                     span,
                 )
             }
-            Some(x) if x.as_rule() == Rule::list_type => match x.into_inner().find(|t| t.as_rule() == Rule::type_expr) {
-                Some(t) => TypeExpr::List(Box::new(self.type_expr(t)), span),
-                None => TypeExpr::Decimal(0, 0, span),
-            },
+            Some(x) if x.as_rule() == Rule::list_type => {
+                match x.into_inner().find(|t| t.as_rule() == Rule::type_expr) {
+                    Some(t) => TypeExpr::List(Box::new(self.type_expr(t)), span),
+                    None => TypeExpr::Decimal(0, 0, span),
+                }
+            }
             Some(x) if x.as_rule() == Rule::map_type => {
                 let mut parts = x.into_inner().filter(|t| t.as_rule() == Rule::type_expr);
                 match (parts.next(), parts.next()) {
@@ -644,7 +646,10 @@ impl Builder {
                         Rule::ident => unnest.name = self.ident(x),
                         Rule::unnest_keep => unnest.keep_empty = true,
                         Rule::unnest_position => {
-                            unnest.ordinality = x.into_inner().find(|i| i.as_rule() == Rule::ident).map(|i| self.ident(i))
+                            unnest.ordinality = x
+                                .into_inner()
+                                .find(|i| i.as_rule() == Rule::ident)
+                                .map(|i| self.ident(i))
                         }
                         _ => {}
                     }

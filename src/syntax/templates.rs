@@ -272,9 +272,11 @@ fn expr(e: &mut Expr, args: &HashMap<String, Arg>) {
             expr(a, args);
             expr(b, args);
         }
-        ExprKind::Not(a) | ExprKind::Neg(a) | ExprKind::IsNull(a, _) | ExprKind::Cast(a, _) | ExprKind::Member(a, _) => {
-            expr(a, args)
-        }
+        ExprKind::Not(a)
+        | ExprKind::Neg(a)
+        | ExprKind::IsNull(a, _)
+        | ExprKind::Cast(a, _)
+        | ExprKind::Member(a, _) => expr(a, args),
         ExprKind::Index(a, b) => {
             expr(a, args);
             expr(b, args);

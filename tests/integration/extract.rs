@@ -32,7 +32,13 @@ fn repo_copy(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let repo = dir.join("repo");
     let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/codeanatomy/repo");
-    assert!(std::process::Command::new("cp").args(["-r", from.to_str().unwrap(), repo.to_str().unwrap()]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("cp")
+            .args(["-r", from.to_str().unwrap(), repo.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    );
     std::fs::write(repo.join(".gitignore"), "build/\n").unwrap();
     std::fs::create_dir_all(repo.join("build")).unwrap();
     std::fs::write(repo.join("build/generated.py"), "x = 1\n").unwrap();
@@ -43,7 +49,11 @@ fn repo_copy(name: &str) -> PathBuf {
 /// Python's own modules over `repo`, walked by the reference script.
 fn reference(repo: &Path) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/extract/reference.py");
-    let out = std::process::Command::new("python3").arg(script).arg(repo).output().unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(repo)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -53,9 +63,19 @@ async fn rows(lake: &Path, table: &str) -> Vec<Vec<String>> {
 }
 
 fn extract(repo: &Path, lake: &Path) -> serde_json::Value {
-    let (code, out, err) = semc(&["extract", repo.to_str().unwrap(), "--to", lake.to_str().unwrap(), "--format", "json"]);
+    let (code, out, err) = semc(&[
+        "extract",
+        repo.to_str().unwrap(),
+        "--to",
+        lake.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
     assert_eq!(code, 0, "{err}");
-    let line = out.lines().find(|l| l.contains("\"extract\"")).unwrap_or_else(|| panic!("{out}"));
+    let line = out
+        .lines()
+        .find(|l| l.contains("\"extract\""))
+        .unwrap_or_else(|| panic!("{out}"));
     serde_json::from_str(line).unwrap()
 }
 
@@ -72,7 +92,11 @@ async fn extracted_tables_equal_pythons_own_modules() {
         if table == "py_errors" {
             continue;
         }
-        assert_eq!(rows(&lake, table).await.len() as u64, n.as_u64().unwrap(), "{table}: {report}");
+        assert_eq!(
+            rows(&lake, table).await.len() as u64,
+            n.as_u64().unwrap(),
+            "{table}: {report}"
+        );
     }
     let errors = rows(&lake, "py_errors").await;
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -96,7 +120,10 @@ async fn extracted_tables_equal_pythons_own_modules() {
     let again = dir.join("again");
     extract(&repo, &again);
     for t in TABLES {
-        assert!(rows(&lake, t).await == rows(&again, t).await, "{t} differs between two extractions");
+        assert!(
+            rows(&lake, t).await == rows(&again, t).await,
+            "{t} differs between two extractions"
+        );
     }
 }
 
@@ -113,17 +140,31 @@ async fn a_rerun_extracts_only_what_changed() {
 
     let report_py = repo.join("shapes/report.py");
     let text = std::fs::read_to_string(&report_py).unwrap();
-    std::fs::write(&report_py, text.replace("def unit_circle():", "def unit_square():\n    return 1\n\n\ndef unit_circle():")).unwrap();
+    std::fs::write(
+        &report_py,
+        text.replace(
+            "def unit_circle():",
+            "def unit_square():\n    return 1\n\n\ndef unit_circle():",
+        ),
+    )
+    .unwrap();
     std::fs::remove_file(repo.join("broken.py")).unwrap();
     let changed = extract(&repo, &lake);
-    assert_eq!((changed["extracted"].as_u64(), changed["carried"].as_u64()), (Some(1), Some(4)), "{changed}");
+    assert_eq!(
+        (changed["extracted"].as_u64(), changed["carried"].as_u64()),
+        (Some(1), Some(4)),
+        "{changed}"
+    );
     for t in changed["tables"].as_array().unwrap() {
         assert_eq!(t["version"], 1, "one commit per table: {t}");
     }
     let fresh = dir.join("fresh");
     extract(&repo, &fresh);
     for t in TABLES {
-        assert!(rows(&lake, t).await == rows(&fresh, t).await, "{t} differs from a fresh extraction");
+        assert!(
+            rows(&lake, t).await == rows(&fresh, t).await,
+            "{t} differs from a fresh extraction"
+        );
     }
     assert!(rows(&lake, "py_defs").await.iter().any(|r| r[2] == "unit_square"));
     assert!(rows(&lake, "py_errors").await.is_empty());
@@ -157,13 +198,22 @@ async fn the_code_graph_equals_an_independent_walk() {
     assert_eq!(code, 0, "{err}");
     graph_equals_reference(&dir).await;
     // and across files: `report(...)` in main.py is shapes/report.py's `report`
-    let (nodes, edges) = (rows(&dir.join("graph"), "cpg_nodes").await, rows(&dir.join("graph"), "cpg_edges").await);
+    let (nodes, edges) = (
+        rows(&dir.join("graph"), "cpg_nodes").await,
+        rows(&dir.join("graph"), "cpg_edges").await,
+    );
     let name: BTreeMap<&str, &str> = nodes.iter().map(|r| (r[0].as_str(), r[3].as_str())).collect();
     let file_of_node: BTreeMap<&str, &str> = nodes.iter().map(|r| (r[0].as_str(), r[2].as_str())).collect();
-    let report_py = nodes.iter().find(|r| r[1] == "file" && r[3].ends_with("shapes/report.py")).unwrap()[2].clone();
-    assert!(edges.iter().any(|e| e[2] == "calls"
-        && name[e[0].as_str()] == "report"
-        && file_of_node[e[1].as_str()] == report_py));
+    let report_py = nodes
+        .iter()
+        .find(|r| r[1] == "file" && r[3].ends_with("shapes/report.py"))
+        .unwrap()[2]
+        .clone();
+    assert!(
+        edges
+            .iter()
+            .any(|e| e[2] == "calls" && name[e[0].as_str()] == "report" && file_of_node[e[1].as_str()] == report_py)
+    );
 }
 
 /// The same on real code: packages of the machine's Python standard library (`json`,
@@ -188,12 +238,28 @@ async fn the_standard_library_equals_pythons_own_modules() {
         assert!(status.success());
     }
     // compiled files are not sources
-    let _ = std::process::Command::new("find").args([repo.to_str().unwrap(), "-name", "__pycache__", "-prune", "-exec", "rm", "-rf", "{}", ";"]).status();
+    let _ = std::process::Command::new("find")
+        .args([
+            repo.to_str().unwrap(),
+            "-name",
+            "__pycache__",
+            "-prune",
+            "-exec",
+            "rm",
+            "-rf",
+            "{}",
+            ";",
+        ])
+        .status();
     let lake = dir.join("lake");
     let report = extract(&repo, &lake);
     let want = reference(&repo);
     for (table, n) in want["counts"].as_object().unwrap() {
-        assert_eq!(rows(&lake, table).await.len() as u64, n.as_u64().unwrap(), "{table}: {report}");
+        assert_eq!(
+            rows(&lake, table).await.len() as u64,
+            n.as_u64().unwrap(),
+            "{table}: {report}"
+        );
     }
     for (name, text) in semc::demo::examples::CODEANATOMY {
         std::fs::write(dir.join(name), text).unwrap();
@@ -212,8 +278,10 @@ async fn graph_equals_reference_of(dir: &Path, repo: &Path) {
     let want = reference(repo);
     let graph = dir.join("graph");
     let nodes = rows(&graph, "cpg_nodes").await;
-    let name: BTreeMap<&str, (&str, &str)> =
-        nodes.iter().map(|r| (r[0].as_str(), (r[1].as_str(), r[3].as_str()))).collect();
+    let name: BTreeMap<&str, (&str, &str)> = nodes
+        .iter()
+        .map(|r| (r[0].as_str(), (r[1].as_str(), r[3].as_str())))
+        .collect();
     let file_of: BTreeMap<&str, &str> = nodes
         .iter()
         .filter(|r| r[1] == "file")
@@ -235,8 +303,13 @@ async fn graph_equals_reference_of(dir: &Path, repo: &Path) {
         .filter_map(|e| {
             let (call, def) = (name[e[0].as_str()], name[e[1].as_str()]);
             let same_file = node_file[e[0].as_str()] == node_file[e[1].as_str()];
-            (same_file && !call.1.contains('.') && !def.1.contains('.'))
-                .then(|| vec![node_file[e[0].as_str()].to_string(), call.1.to_string(), def.1.to_string()])
+            (same_file && !call.1.contains('.') && !def.1.contains('.')).then(|| {
+                vec![
+                    node_file[e[0].as_str()].to_string(),
+                    call.1.to_string(),
+                    def.1.to_string(),
+                ]
+            })
         })
         .collect();
     let mut direct = direct;

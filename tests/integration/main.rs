@@ -16,12 +16,13 @@ mod incremental;
 mod inspect;
 mod json;
 mod language;
-mod nested;
 mod lsp;
 mod memory;
+mod nested;
 mod project;
 mod props;
 mod rewrites;
 #[cfg(feature = "cloud")]
 mod s3;
 mod statistics;
+mod up_to_date;
