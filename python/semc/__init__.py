@@ -76,6 +76,8 @@ class OutputReport:
     skipped: bool
     """Nothing was written: the table already recorded this run id, or it was up to date."""
     incremental: str | None = None
+    up_to_date: str | None = None
+    """Why nothing was computed: the same plan over the same snapshots made its last commit."""
     warnings: tuple[Diagnostic, ...] = field(default=())
 
 
@@ -164,14 +166,17 @@ class Compilation:
         locked: bool = False,
         run_id: str | None = None,
         memory_limit: int | str | None = None,
+        force: bool = False,
     ) -> list[OutputReport]:
         """Runs the outputs (all, or those named) as ``semc run`` does: keys, contracts and
         constraints verified before anything commits, then one atomic Delta commit per output.
 
         ``run_id`` is recorded in each commit (an output that already records it is skipped);
-        ``memory_limit`` (bytes, or e.g. ``"256M"``) makes operators spill beyond it."""
+        ``memory_limit`` (bytes, or e.g. ``"256M"``) makes operators spill beyond it; an output
+        whose last commit the same plan made over the same snapshots is skipped as up to date
+        unless ``force``."""
         return _reports(
-            self._native.run(_names(outputs), locked, run_id, _memory(memory_limit))
+            self._native.run(_names(outputs), locked, run_id, _memory(memory_limit), force)
         )
 
 
@@ -189,9 +194,10 @@ def execute(
     bind: Mapping[str, str] | None = None,
     run_id: str | None = None,
     memory_limit: int | str | None = None,
+    force: bool = False,
 ) -> list[OutputReport]:
     """Runs a Substrait plan under its execution spec, as ``semc exec`` runs a bundle: the
-    same verification, the same commits.
+    same verification, the same commits (``force``: up-to-date outputs too).
 
     ``spec`` is an :class:`ExecutionSpec` (or its JSON); ``root`` moves the tables the spec
     records relative to its workspace; ``bind`` maps a source or output name to another
@@ -199,7 +205,9 @@ def execute(
     text = spec if isinstance(spec, str) else spec.to_json()
     binds = list((bind or {}).items())
     return _reports(
-        _semc.execute(text, bytes(plan), root=root, bind=binds, run_id=run_id, memory_limit=_memory(memory_limit))
+        _semc.execute(
+            text, bytes(plan), root=root, bind=binds, run_id=run_id, memory_limit=_memory(memory_limit), force=force
+        )
     )
 
 

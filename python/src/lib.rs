@@ -233,10 +233,11 @@ impl Input {
     }
 }
 
-fn options(memory_limit: Option<usize>, run_id: Option<String>) -> RunOptions {
+fn options(memory_limit: Option<usize>, run_id: Option<String>, force: bool) -> RunOptions {
     RunOptions {
         memory_limit,
         run_id,
+        force,
         ..RunOptions::default()
     }
 }
@@ -327,7 +328,7 @@ impl Compilation {
 
     /// Runs the outputs (all, or those named): verified, then committed; reports as JSON.
     /// `locked` reads every source at the version `sem.lock` records.
-    #[pyo3(signature = (outputs=None, locked=false, run_id=None, memory_limit=None))]
+    #[pyo3(signature = (outputs=None, locked=false, run_id=None, memory_limit=None, force=false))]
     fn run(
         &self,
         py: Python<'_>,
@@ -335,6 +336,7 @@ impl Compilation {
         locked: bool,
         run_id: Option<String>,
         memory_limit: Option<usize>,
+        force: bool,
     ) -> PyResult<String> {
         let (c, map, input) = (self.inner.clone(), self.map.clone(), self.input.clone());
         block(py, async move {
@@ -345,7 +347,7 @@ impl Compilation {
                 (c, map)
             };
             let only = outputs.unwrap_or_default();
-            let reports = run::run_with(&c, &only, &options(memory_limit, run_id))
+            let reports = run::run_with(&c, &only, &options(memory_limit, run_id, force))
                 .await
                 .map_err(|f| Fault::of(f, &map))?;
             if let Err(e) = run::Lock::of(&c).write(&run::lock_path(&c.ws.root)) {
@@ -386,7 +388,8 @@ fn reports_json(reports: &[run::OutputReport], map: &SourceMap) -> Result<String
 
 /// Runs a Substrait plan under an execution spec (its JSON), as `semc exec` runs a bundle.
 #[pyfunction]
-#[pyo3(signature = (spec, plan, *, root=None, bind=None, run_id=None, memory_limit=None))]
+#[pyo3(signature = (spec, plan, *, root=None, bind=None, run_id=None, memory_limit=None, force=false))]
+#[allow(clippy::too_many_arguments)]
 fn execute(
     py: Python<'_>,
     spec: String,
@@ -395,6 +398,7 @@ fn execute(
     bind: Option<Vec<(String, String)>>,
     run_id: Option<String>,
     memory_limit: Option<usize>,
+    force: bool,
 ) -> PyResult<String> {
     block(py, async move {
         let none = Arc::new(SourceMap::default());
@@ -403,7 +407,7 @@ fn execute(
             root,
             binds: bind.unwrap_or_default(),
         };
-        let reports = run::exec_spec(&spec, &plan, &options(memory_limit, run_id), &bindings)
+        let reports = run::exec_spec(&spec, &plan, &options(memory_limit, run_id, force), &bindings)
             .await
             .map_err(|f| Fault::of(f, &none))?;
         reports_json(&reports, &none)

@@ -46,9 +46,12 @@ def test_locked_runs_read_the_versions_of_sem_lock(demo: Path) -> None:
     c = semc.compile(demo)
     c.run(["q06"], memory_limit="256M")
     assert (demo / "sem.lock").exists()
+    # the same plan over the same snapshots: up to date, nothing written; `force` recomputes
     (r,) = semc.compile(demo, locked=True).run(["q06"])
-    assert r.version == 1
-    (r,) = c.run(["q06"], locked=True)
+    assert (r.skipped, r.version) == (True, 0) and r.up_to_date
+    (r,) = semc.compile(demo, locked=True).run(["q06"], force=True)
+    assert (r.skipped, r.version) == (False, 1)
+    (r,) = c.run(["q06"], locked=True, force=True)
     assert r.version == 2
 
 

@@ -37,16 +37,9 @@ pub(crate) async fn demo(dir: &Path, example: Example, sf: f64, to: Option<&str>
     // where the tables and outputs go: DIR, or the location given (a folder URL)
     let lake = match to {
         None => None,
-        Some(to) => match semc::delta::resolve_location(&std::env::current_dir().unwrap_or_default(), to) {
-            Ok(u) => Some(semc::delta::as_folder(&u)),
-            Err(e) => {
-                return refuse(
-                    format,
-                    Diagnostic::error(Code::E0306, Span::default(), format!("--to `{to}`: {}", e.message()))
-                        .label("not a location")
-                        .help("give a folder (`--to lake`) or a URI (`--to s3://bucket/lake`)"),
-                );
-            }
+        Some(to) => match to_location(to) {
+            Ok(u) => Some(u),
+            Err(d) => return refuse(format, d),
         },
     };
     if example == Example::Codeanatomy {

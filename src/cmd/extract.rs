@@ -16,16 +16,9 @@ pub(crate) async fn extract(
     use semc::codes::Code;
     use semc::diag::Diagnostic;
     use semc::span::Span;
-    let lake = match semc::delta::resolve_location(&std::env::current_dir().unwrap_or_default(), to) {
-        Ok(u) => semc::delta::as_folder(&u),
-        Err(e) => {
-            return refuse(
-                format,
-                Diagnostic::error(Code::E0306, Span::default(), format!("--to `{to}`: {}", e.message()))
-                    .label("not a location")
-                    .help("give a folder (`--to lake`) or a URI (`--to s3://bucket/lake`)"),
-            );
-        }
+    let lake = match to_location(to) {
+        Ok(u) => u,
+        Err(d) => return refuse(format, d),
     };
     let mut opts = semc::extract::ExtractOptions {
         exclude,

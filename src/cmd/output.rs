@@ -45,7 +45,7 @@ pub(crate) fn print_reports(reports: &[run::OutputReport], map: &SourceMap, form
             );
         } else if let Some(why) = r.up_to_date.as_deref().filter(|_| r.skipped) {
             println!(
-                "{}: skipped: up to date ({why}) at {} version {}",
+                "{}: skipped: up to date ({why}) at {} version {}; nothing written",
                 r.output, r.location, r.version
             );
         } else if r.skipped {
@@ -82,6 +82,22 @@ pub(crate) fn print_diags(map: &SourceMap, diags: &[Diagnostic], format: DiagFor
 
 /// A command that fails outside any program (a file it cannot read or write, a value it
 /// refuses): one coded diagnostic, in the format asked for; exit 1.
+/// The folder `--to` names (a path from the current folder, or a URI), or its diagnostic.
+pub(crate) fn to_location(to: &str) -> Result<url::Url, Diagnostic> {
+    use semc::codes::Code;
+    semc::delta::resolve_location(&std::env::current_dir().unwrap_or_default(), to)
+        .map(|u| semc::delta::as_folder(&u))
+        .map_err(|e| {
+            Diagnostic::error(
+                Code::E0306,
+                semc::span::Span::default(),
+                format!("--to `{to}`: {}", e.message()),
+            )
+            .label("not a location")
+            .help("give a folder (`--to lake`) or a URI (`--to s3://bucket/lake`)")
+        })
+}
+
 pub(crate) fn refuse(format: DiagFormat, d: Diagnostic) -> ExitCode {
     fail_as(&SourceMap::default(), Failure::User(vec![d]), format)
 }

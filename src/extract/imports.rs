@@ -39,12 +39,7 @@ impl Modules {
     /// Fills the `resolved_file_id`, `resolved_path` and `external_package` columns of a
     /// file's import rows (given as columns).
     pub fn resolve_columns(&self, repo: &str, path: &str, columns: &mut Map<String, Value>) {
-        let len = columns
-            .values()
-            .filter_map(Value::as_array)
-            .map(Vec::len)
-            .max()
-            .unwrap_or(0);
+        let len = super::tables::column_len(columns);
         let added = ["resolved_file_id", "resolved_path", "external_package"];
         let mut filled: Vec<Vec<Value>> = added.iter().map(|_| Vec::with_capacity(len)).collect();
         for i in 0..len {

@@ -242,12 +242,7 @@ impl TableDef {
         file_id: &str,
         columns: &Map<String, Value>,
     ) -> datafusion::common::Result<RecordBatch> {
-        let len = columns
-            .values()
-            .filter_map(Value::as_array)
-            .map(Vec::len)
-            .max()
-            .unwrap_or(0);
+        let len = column_len(columns);
         self.batch_of(file_id, len, |name, i| {
             columns
                 .get(name)
@@ -288,6 +283,16 @@ impl TableDef {
         }
         Ok(RecordBatch::try_new(self.schema(), columns)?)
     }
+}
+
+/// The rows of a table given as columns: its longest column's length.
+pub fn column_len(columns: &Map<String, Value>) -> usize {
+    columns
+        .values()
+        .filter_map(Value::as_array)
+        .map(Vec::len)
+        .max()
+        .unwrap_or(0)
 }
 
 /// The table named `name`.

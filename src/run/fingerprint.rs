@@ -1,7 +1,8 @@
 //! Whether an output is up to date: each output's commit records a fingerprint of what
 //! computed it — semc's version, the output's plan as it runs (every read pinned to a
 //! snapshot by name and version), its spec (mode, partitions, contract, the keys it relies
-//! on) and each source it reads (its table id and version). A run whose fingerprint for an
+//! on), the policy, and each source it reads (its table id, version and the constraints a
+//! `strict` run verifies on it). A run whose fingerprint for an
 //! output is the one its latest commit records writes nothing. A change in the model, a model
 //! it reads, a function, a source's version or table, or `--bind` gives another fingerprint; a
 //! commit by another writer records none.
@@ -24,12 +25,6 @@ pub fn of(spec: &ExecutionSpec, o: &OutputSpec, root: &LogicalPlan, locations: &
     {
         return None;
     }
-    let mut output = serde_json::to_value(o).ok()?;
-    if let Some(fields) = output.as_object_mut() {
-        // where the output is declared in the text is not what it computes
-        fields.remove("at");
-        fields.remove("contract_at");
-    }
     let mut sources = vec![];
     for name in &o.reads {
         let s = spec.source(name)?;
@@ -37,16 +32,33 @@ pub fn of(spec: &ExecutionSpec, o: &OutputSpec, root: &LogicalPlan, locations: &
             return None;
         }
         let url = locations.url(&s.uri).ok()?;
-        sources.push(serde_json::json!([url.as_str(), s.table_id, s.version]));
+        let constraints = serde_json::to_value(&s.constraints).ok()?;
+        sources.push(serde_json::json!([url.as_str(), s.table_id, s.version, constraints]));
     }
-    let all = serde_json::json!({
+    let mut all = serde_json::json!({
         "semc": env!("CARGO_PKG_VERSION"),
-        "output": output,
+        "output": serde_json::to_value(o).ok()?,
+        "policy": serde_json::to_value(&spec.policy).ok()?,
         "sources": sources,
         "plan": plan,
     });
+    // where things are declared in the text is not what computes the output
+    without_places(&mut all);
     let digest = crate::engine::ids::blake2b(all.to_string().as_bytes(), 16)?;
     Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Removes every place in the text (`at`, `contract_at`) from a spec's JSON.
+fn without_places(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.remove("at");
+            m.remove("contract_at");
+            m.values_mut().for_each(without_places);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(without_places),
+        _ => {}
+    }
 }
 
 /// The fingerprint the table's latest commit records, if semc made it with one.

@@ -63,8 +63,8 @@ pub struct OutputReport {
 }
 
 impl OutputReport {
-    /// An output whose last commit was computed by the same plan from the same snapshots.
-    fn up_to_date(output: &str, location: &url::Url, version: i64) -> OutputReport {
+    /// An output left as it was, at `version`.
+    fn skipped(output: &str, location: &url::Url, version: i64) -> OutputReport {
         OutputReport {
             output: output.to_string(),
             location: location.to_string(),
@@ -75,23 +75,23 @@ impl OutputReport {
             skipped: true,
             warnings: vec![],
             incremental: None,
+            up_to_date: None,
+        }
+    }
+
+    /// An output whose last commit was computed by the same plan from the same snapshots.
+    fn up_to_date(output: &str, location: &url::Url, version: i64) -> OutputReport {
+        OutputReport {
             up_to_date: Some("the same plan over the same snapshots committed it; --force recomputes".into()),
+            ..OutputReport::skipped(output, location, version)
         }
     }
 
     /// An incremental output left as it was.
     fn unchanged(output: &str, location: &url::Url, version: i64, why: String) -> OutputReport {
         OutputReport {
-            output: output.to_string(),
-            location: location.to_string(),
-            rows: 0,
-            files: 0,
-            version,
-            millis: 0,
-            skipped: true,
-            warnings: vec![],
             incremental: Some(why),
-            up_to_date: None,
+            ..OutputReport::skipped(output, location, version)
         }
     }
 }

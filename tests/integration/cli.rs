@@ -75,7 +75,8 @@ fn locked_runs_read_the_recorded_versions() {
     // the table moves on: a version 4 appends rows
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(append_own_rows(&dir.join("data/orders"), Some(7)));
-    let (code, _, err) = semc(&["run", w.to_str().unwrap(), "--locked"]);
+    // (what it computes was committed already: forced, to append it again)
+    let (code, _, err) = semc(&["run", w.to_str().unwrap(), "--locked", "--force"]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = semc(&["run", w.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
@@ -218,7 +219,8 @@ fn concurrent_appends_all_land() {
             let w = w.clone();
             std::thread::spawn(move || {
                 for _ in 0..per_process {
-                    let (code, _, err) = semc(&["run", w.to_str().unwrap()]);
+                    // forced: each run appends, though each computes what the first did
+                    let (code, _, err) = semc(&["run", w.to_str().unwrap(), "--force"]);
                     assert_eq!(code, 0, "{err}");
                 }
             })
@@ -279,7 +281,7 @@ fn killed_runs_leave_outputs_at_a_committed_version() {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let delay = (seed >> 33) % (full + 50);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_semc"))
-            .args(["run", w.to_str().unwrap()])
+            .args(["run", w.to_str().unwrap(), "--force"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -296,7 +298,7 @@ fn killed_runs_leave_outputs_at_a_committed_version() {
         survived += 1;
     }
     let (before, _) = state();
-    let (code, _, err) = semc(&["run", w.to_str().unwrap()]);
+    let (code, _, err) = semc(&["run", w.to_str().unwrap(), "--force"]);
     assert_eq!(code, 0, "the next run succeeds: {err}");
     let (after, rows) = state();
     assert_eq!(after, before + 1);
@@ -554,7 +556,7 @@ fn concurrent_overwrites_never_mix() {
         let handles: Vec<_> = (0..4)
             .map(|k| {
                 let w = dir.join(format!("w{k}.sem"));
-                std::thread::spawn(move || semc(&["run", w.to_str().unwrap()]))
+                std::thread::spawn(move || semc(&["run", w.to_str().unwrap(), "--force"]))
             })
             .collect();
         for h in handles {
@@ -703,7 +705,7 @@ fn locked_runs_are_identical_while_the_input_moves() {
         })
     };
     for _ in 0..2 {
-        let (code, _, err) = semc(&["run", w.to_str().unwrap(), "--locked"]);
+        let (code, _, err) = semc(&["run", w.to_str().unwrap(), "--locked", "--force"]);
         assert_eq!(code, 0, "{err}");
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -802,7 +804,8 @@ fn proofs_are_reused_on_the_same_snapshots_only() {
     let (reused, proven) = proofs(&err);
     // the region key, no orphan nation, and the not-null constraints under strict
     assert!(reused == 0 && proven >= 3, "{err}");
-    let (code, _, err) = semc_with(&["-v", "run", w], &env);
+    // forced: up to date, the run would verify nothing
+    let (code, _, err) = semc_with(&["-v", "run", w, "--force"], &env);
     assert_eq!(code, 0, "{err}");
     assert_eq!(proofs(&err), (proven, 0), "{err}");
     // the region table now holds every key twice (a new version): proven anew, and broken

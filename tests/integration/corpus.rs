@@ -169,6 +169,7 @@ const NOT_IN_CORPUS: &[(&str, &str)] = &[
     ("E0010", "a file a command cannot write: cli.rs"),
     ("E0011", "`semc init` over existing files: cli.rs"),
     ("E0012", "a command-line value out of range: cli.rs"),
+    ("E0013", "no Python for `semc extract`: extract.rs"),
     ("E0307", "a nullable table column declared not null: features.rs"),
     ("E0309", "a missing sem.lock under --locked: cli.rs"),
     ("E0310", "an unreachable object store: s3.rs"),

@@ -347,7 +347,7 @@ output o to delta("out/o") mode overwrite partition by (r_name)
 "#;
     let dir = workspace("modes", &[("tpch", "tpch")], &[("w.sem", text)]);
     run_ok(&dir).await;
-    let second = run_ok(&dir).await;
+    let second = crate::fixtures::run_forced(&dir).await;
     assert_eq!(second[0].version, 1);
     assert_eq!(table_rows(&second[0].location).await.1.len(), 4, "append doubles");
     assert_eq!(second[1].version, 1);
@@ -522,8 +522,10 @@ output r to delta("out/r") mode append
     let run = |id: &'static str| {
         let c = &c;
         async move {
+            // forced: each run id computes what the first computed (else it is up to date)
             let opts = run::RunOptions {
                 run_id: Some(id.to_string()),
+                force: true,
                 ..Default::default()
             };
             match run::run_with(c, &[], &opts).await {

@@ -225,6 +225,20 @@ pub async fn table_rows(location: &str) -> Rows {
     to_rows(&ctx.read_table(p).unwrap().collect().await.unwrap())
 }
 
+/// A run of every output, computed even where up to date.
+pub async fn run_forced(dir: &Path) -> Vec<run::OutputReport> {
+    let c = run::compile(dir).await.unwrap_or_else(|_| panic!("internal failure"));
+    let opts = run::RunOptions {
+        force: true,
+        ..Default::default()
+    };
+    match run::run_with(&c, &[], &opts).await {
+        Ok(r) => r,
+        Err(run::Failure::User(d)) => panic!("{}", semc::diag::render(&c.ws.map, &d, false)),
+        Err(run::Failure::Internal(m)) => panic!("internal: {m}"),
+    }
+}
+
 pub async fn run_ok(dir: &Path) -> Vec<run::OutputReport> {
     let c = run::compile(dir).await.unwrap_or_else(|_| panic!("internal failure"));
     if c.has_errors() {

@@ -131,7 +131,7 @@ fn a_run_on_a_terminal_reports_as_it_goes() {
         assert!(tty.contains(stage), "{stage}: {tty}");
     }
     let piped = Command::new(env!("CARGO_BIN_EXE_semc"))
-        .args(["run", dir.to_str().unwrap()])
+        .args(["run", dir.to_str().unwrap(), "--force"])
         .output()
         .unwrap();
     let all = format!(

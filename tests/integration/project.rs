@@ -69,7 +69,7 @@ fn a_profile_moves_relative_tables_and_sets_defaults() {
     assert!(lake.join("out/nations_per_region/_delta_log").is_dir());
     assert!(!ws.join("out").exists());
     // SEMC_PROFILE does the same; the lock records where the tables were
-    let (code, out, err) = semc(&["run", d, "--locked"], &[("SEMC_PROFILE", "lake")]);
+    let (code, out, err) = semc(&["run", d, "--locked", "--force"], &[("SEMC_PROFILE", "lake")]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("version 1"), "{out}");
     let lock = std::fs::read_to_string(ws.join("sem.lock")).unwrap();

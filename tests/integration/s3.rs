@@ -131,7 +131,8 @@ fn tpch_runs_on_s3_end_to_end() {
     let (code, _, err) = semc(&["check", d]);
     assert_eq!(code, 0, "{err}");
     // a second run commits version 1 of each output and writes sem.lock; --locked reads it
-    let (code, out, err) = semc(&["run", d, "--output", "q06"]);
+    // (forced: the demo's run committed what it computes)
+    let (code, out, err) = semc(&["run", d, "--output", "q06", "--force"]);
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("s3://lake/demo/out/q06") && out.contains("version 1"),
@@ -139,7 +140,7 @@ fn tpch_runs_on_s3_end_to_end() {
     );
     let lock = std::fs::read_to_string(ws.join("sem.lock")).unwrap();
     assert!(lock.contains("s3://lake/demo/tpch/lineitem"), "{lock}");
-    let (code, out, err) = semc(&["run", d, "--output", "q06", "--locked"]);
+    let (code, out, err) = semc(&["run", d, "--output", "q06", "--locked", "--force"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("version 2"), "{out}");
     assert_eq!(rows_of("s3://lake/demo/out/q06", "revenue", "decimal(38, 4)"), 1);
@@ -193,11 +194,17 @@ fn concurrent_appenders_on_s3_each_commit_once() {
     assert_eq!(code, 0, "{err}");
     let children: Vec<Child> = (0..4)
         .map(|i| {
-            semc_process(&["run", dir.to_str().unwrap(), "--run-id", &format!("appender-{i}")])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            semc_process(&[
+                "run",
+                dir.to_str().unwrap(),
+                "--run-id",
+                &format!("appender-{i}"),
+                "--force",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
     for c in children {
@@ -402,7 +409,7 @@ fn a_cluster_reads_tables_on_s3() {
     };
     let (code, local, err) = semc(&[&["run", d][..], &outputs].concat());
     assert_eq!(code, 0, "{err}");
-    let (code, cluster, err) = semc(&[&["run", d, "--cluster", "local"][..], &outputs].concat());
+    let (code, cluster, err) = semc(&[&["run", d, "--cluster", "local", "--force"][..], &outputs].concat());
     assert_eq!(code, 0, "{err}");
     assert_eq!(reports(&cluster), reports(&local));
     assert_eq!(reports(&cluster).len(), 3, "{cluster}");
