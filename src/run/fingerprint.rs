@@ -42,8 +42,12 @@ pub fn of(spec: &ExecutionSpec, o: &OutputSpec, root: &LogicalPlan, locations: &
         "sources": sources,
         "plan": plan,
     });
-    // where things are declared in the text is not what computes the output
+    // where things are declared in the text is not what computes the output, nor is where
+    // its root stands among the roots of this plan (`--output` selects others)
     without_places(&mut all);
+    if let Some(output) = all.get_mut("output").and_then(|o| o.as_object_mut()) {
+        output.remove("root");
+    }
     let digest = crate::engine::ids::blake2b(all.to_string().as_bytes(), 16)?;
     Some(digest.iter().map(|b| format!("{b:02x}")).collect())
 }

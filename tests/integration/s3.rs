@@ -156,7 +156,7 @@ fn tpch_runs_on_s3_end_to_end() {
     let _ = std::fs::remove_dir_all(&bundle);
     let (code, _, err) = semc(&["plan", d, "--output", "q01", "--bundle", bundle.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = semc(&["exec", bundle.to_str().unwrap()]);
+    let (code, out, err) = semc(&["exec", bundle.to_str().unwrap(), "--force"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("q01: 4 rows"), "{out}");
 }
@@ -216,7 +216,7 @@ fn concurrent_appenders_on_s3_each_commit_once() {
     // a retried run id writes nothing
     let (code, out, err) = semc(&["run", dir.to_str().unwrap(), "--run-id", "appender-2"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("already committed"), "{out}");
+    assert!(out.contains("nothing written"), "{out}");
     assert_eq!(rows_of("s3://lake/append/out", "r_regionkey", "int64"), 25);
 }
 
@@ -407,7 +407,7 @@ fn a_cluster_reads_tables_on_s3() {
         lines.sort();
         lines
     };
-    let (code, local, err) = semc(&[&["run", d][..], &outputs].concat());
+    let (code, local, err) = semc(&[&["run", d, "--force"][..], &outputs].concat());
     assert_eq!(code, 0, "{err}");
     let (code, cluster, err) = semc(&[&["run", d, "--cluster", "local", "--force"][..], &outputs].concat());
     assert_eq!(code, 0, "{err}");

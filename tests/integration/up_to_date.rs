@@ -74,8 +74,9 @@ async fn only_what_changed_is_computed() {
     write_batch(&dir.join("items"), items(0..10), None).await;
     write_batch(&dir.join("other"), items(0..4), None).await;
     assert_eq!(run(&dir, &[]), state(&[("per_kind", false, 0), ("others", false, 0)]));
-    // nothing changed: nothing computed, nothing written
+    // nothing changed: nothing computed, nothing written — all outputs or one of them
     assert_eq!(run(&dir, &[]), state(&[("per_kind", true, 0), ("others", true, 0)]));
+    assert_eq!(run(&dir, &["--output", "others"]), state(&[("others", true, 0)]));
     // a layout change is not a change of what computes
     std::fs::write(dir.join("main.sem"), PROGRAM.replace("where id >= 2", "where   id>=2")).unwrap();
     assert_eq!(run(&dir, &[]), state(&[("per_kind", true, 0), ("others", true, 0)]));
