@@ -235,7 +235,8 @@ async fn cluster_start_serves_a_scheduler_and_executors() {
         scheduler: spawn(&["cluster", "start", "--port", &port.to_string(), "--executors", "2"]),
         executors: vec![],
     };
-    // the second executor's Flight port: the cluster is ready once it listens
+    // each executor's Flight port: the cluster is ready once both listen
+    wait_for(port + 1, "`semc cluster start`'s first executor");
     wait_for(port + 3, "`semc cluster start`'s second executor");
     let dir = workspace("cluster-start");
     let (code, out, err) = semc(&[

@@ -496,7 +496,9 @@ output both to delta("out/both") mode overwrite
         assert_eq!(err.contains("computed once"), o == "both", "{o}: {err}");
     }
     let alone = read_all().await;
-    let (code, _, err) = crate::fixtures::semc_with(&["run", ws, "-v"], &[("TMPDIR", tmp.to_str().unwrap())]);
+    // (forced: each output alone committed what this run computes)
+    let (code, _, err) =
+        crate::fixtures::semc_with(&["run", ws, "-v", "--force"], &[("TMPDIR", tmp.to_str().unwrap())]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("computed once: 1 subplan(s)"), "{err}");
     assert_eq!(read_all().await, alone);
