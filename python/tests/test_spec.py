@@ -60,7 +60,9 @@ def test_a_spec_built_in_code_runs(demo: Path, tmp_path: Path) -> None:
     plan = c.plan(["q06"])
     (r,) = semc.execute(spec, plan)
     assert (r.output, r.rows, r.version) == ("q06", 1, 0)
-    (r,) = semc.execute(spec, plan)  # append: a second commit, two rows
+    (r,) = semc.execute(spec, plan)  # the same plan over the same snapshots: up to date
+    assert (r.skipped, r.version) == (True, 0) and r.up_to_date
+    (r,) = semc.execute(spec, plan, force=True)  # append: a second commit, two rows
     assert r.version == 1
     assert semc.shadow(c, {"q06": str(moved)})["q06"].reference_rows == 2
     assert delta_versions(demo / "out" / "q06") == []  # nothing written where the .sem says
