@@ -133,12 +133,12 @@ impl Type {
         matches!(self, Type::List(_) | Type::Struct(_) | Type::Map(_))
     }
 
-    /// Whether values of this type (or a part of it) are maps: those have no order.
-    pub fn has_map(self) -> bool {
+    /// Whether this type is, or holds, a struct.
+    pub fn has_struct(self) -> bool {
         match self {
-            Type::Map(_) => true,
-            Type::List(t) => t.has_map(),
-            Type::Struct(fs) => fs.iter().any(|f| f.ty.has_map()),
+            Type::Struct(_) => true,
+            Type::List(t) => t.has_struct(),
+            Type::Map(kv) => kv.0.has_struct() || kv.1.has_struct(),
             _ => false,
         }
     }

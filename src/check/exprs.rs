@@ -166,8 +166,19 @@ impl<'a> Checker<'a> {
                 let Some(to) = self.type_of(te) else {
                     return ty_err();
                 };
-                if t.is_error() {
+                if t.is_error() || t.ty == to {
+                    // a cast to its own type is no cast
                     return t;
+                }
+                if to.has_struct() {
+                    // Substrait's types carry no field names: a plan would read the fields
+                    // back as c0, c1, …
+                    self.err(
+                        Diagnostic::error(Code::E0226, e.span, format!("cannot cast {} to {to}", t.ty))
+                            .label("a cast to a struct")
+                            .help("build the struct from cast fields: `struct(a = cast(x as int64), …)`"),
+                    );
+                    return ty_err();
                 }
                 let ok = match (t.ty, to) {
                     (x, y) if x == y => true,
