@@ -13,19 +13,30 @@ impl<'a> Checker<'a> {
         let pending = std::mem::take(&mut mb.pending);
         let base = mb.base_alias.clone();
         let copies = mb.copies.clone();
-        // (alias, join declaration, the join's name as written)
-        let mut fans: Vec<(String, Span, String)> = mb
+        // (alias, join declaration or unnest step, what repeats the rows, why), for messages
+        let join = |name: &str| {
+            (
+                format!("the join `{name}`"),
+                format!("`{name}` is one_to_many: it repeats each row"),
+            )
+        };
+        let mut fans: Vec<(String, Span, (String, String))> = mb
             .paths
             .iter()
             .filter(|p| p.fans_out)
-            .map(|p| (p.alias.clone(), p.join_span, p.path.join(".")))
+            .map(|p| (p.alias.clone(), p.join_span, join(&p.path.join("."))))
             .collect();
-        fans.extend(
-            mb.adhoc
-                .iter()
-                .filter(|a| a.fans_out)
-                .map(|a| (a.alias.clone(), a.span, a.name.clone())),
-        );
+        fans.extend(mb.adhoc.iter().filter(|a| a.fans_out).map(|a| {
+            let step = if a.unnest {
+                (
+                    format!("`{}`", a.name),
+                    format!("`{}` repeats each row once per element", a.name),
+                )
+            } else {
+                join(&a.name)
+            };
+            (a.alias.clone(), a.span, step)
+        }));
         let mut repeated: Vec<(String, Span, String)> = mb
             .paths
             .iter()
@@ -58,22 +69,10 @@ impl<'a> Checker<'a> {
             if on_fan {
                 continue;
             }
-            if let Some((_, span, join)) = fans.first() {
+            if let Some((_, span, (step, label))) = fans.first() {
                 let what = match &p.measure {
                     Some(m) => format!("measure `{m}` (`{}`)", p.func),
                     None => format!("`{}`", p.func),
-                };
-                // an unnest step fans out as a one_to_many join does (its name: `unnest x`)
-                let (step, label) = if join.starts_with("unnest ") {
-                    (
-                        format!("`{join}`"),
-                        format!("`{join}` repeats each row once per element"),
-                    )
-                } else {
-                    (
-                        format!("the join `{join}`"),
-                        format!("`{join}` is one_to_many: it repeats each row"),
-                    )
                 };
                 self.err(
                     Diagnostic::error(
@@ -82,7 +81,7 @@ impl<'a> Checker<'a> {
                         format!("{what} would count rows more than once: {step} repeats each row"),
                     )
                     .label("aggregated here")
-                    .with(*span, label)
+                    .with(*span, label.clone())
                     .help("aggregate at this relation's own grain in a model of its own and join the result, or use count_distinct/min/max"),
                 );
                 continue;

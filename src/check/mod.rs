@@ -151,6 +151,8 @@ struct PathJoin {
 
 #[derive(Clone, Debug)]
 struct Adhoc {
+    /// An `unnest` step's rows (else a join's): named so in fan-out messages.
+    unnest: bool,
     name: String,
     alias: String,
     cols: Vec<Col>,

@@ -110,6 +110,7 @@ impl<'a> Checker<'a> {
         // other comparisons see both sides
         let semi_like = matches!(j.cardinality, Cardinality::Semi | Cardinality::Anti);
         self.model_build().adhoc.push(Adhoc {
+            unnest: false,
             name: name.clone(),
             alias: alias.clone(),
             cols: cols.clone(),
@@ -174,6 +175,7 @@ impl<'a> Checker<'a> {
         }
         let mb = self.model_build();
         mb.adhoc.push(Adhoc {
+            unnest: false,
             name,
             alias,
             cols,

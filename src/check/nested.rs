@@ -325,6 +325,7 @@ impl<'a> Checker<'a> {
         mb.single_row = false;
         // aggregates of the other columns would count them once per element (E0206)
         mb.adhoc.push(Adhoc {
+            unnest: true,
             name: format!("unnest {name}"),
             alias,
             cols: vec![],

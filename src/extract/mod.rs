@@ -202,8 +202,8 @@ fn read_files(found: Vec<(String, String, PathBuf)>, jobs: usize) -> Result<Vec<
     })
 }
 
-/// `repo_files` and `file_lines` rows of one file.
-fn file_rows(f: &SourceFile) -> (Vec<Map<String, Value>>, Vec<Map<String, Value>>) {
+/// The `repo_files` row of a file.
+fn file_row(f: &SourceFile) -> Map<String, Value> {
     let mut file = Map::new();
     file.insert("repo".into(), Value::from(f.repo.clone()));
     file.insert("path".into(), Value::from(f.path.clone()));
@@ -216,28 +216,34 @@ fn file_rows(f: &SourceFile) -> (Vec<Map<String, Value>>, Vec<Map<String, Value>
     if f.python {
         file.insert("language".into(), Value::from("python"));
     }
-    let mut lines = vec![];
     if let Some(text) = &f.text {
-        let mut start = 0usize;
-        for (i, line) in text.split_inclusive('\n').enumerate() {
-            if f.python {
-                let mut row = Map::new();
-                row.insert("line_no".into(), Value::from(i as i64 + 1));
-                row.insert("line_start_byte".into(), Value::from(start as i64));
-                row.insert(
-                    "text".into(),
-                    Value::from(line.strip_suffix('\n').unwrap_or(line).trim_end_matches('\r')),
-                );
-                lines.push(row);
-            }
-            start += line.len();
-        }
         file.insert(
             "line_count".into(),
             Value::from(text.split_inclusive('\n').count() as i64),
         );
     }
-    (vec![file], lines)
+    file
+}
+
+/// The `file_lines` rows of a Python file (none for another file).
+fn line_rows(f: &SourceFile) -> Vec<Map<String, Value>> {
+    let Some(text) = f.text.as_ref().filter(|_| f.python) else {
+        return vec![];
+    };
+    let mut start = 0usize;
+    let mut lines = vec![];
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let mut row = Map::new();
+        row.insert("line_no".into(), Value::from(i as i64 + 1));
+        row.insert("line_start_byte".into(), Value::from(start as i64));
+        row.insert(
+            "text".into(),
+            Value::from(line.strip_suffix('\n').unwrap_or(line).trim_end_matches('\r')),
+        );
+        lines.push(row);
+        start += line.len();
+    }
+    lines
 }
 
 /// The lake's table `name`, if it exists.
@@ -427,7 +433,12 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
             Ok(out)
         };
         let made = tokio::task::block_in_place(|| python::extract_all(&opts.python, &paths, opts.jobs, &convert))
-            .map_err(|e| Failure::Internal(format!("the Python helpers failed: {e}")))?;
+            .map_err(|e| {
+                Failure::User(vec![
+                    Diagnostic::error(Code::E0013, Span::default(), format!("the Python helpers stopped: {e}"))
+                        .help("check that `python3` (or SEMC_PYTHON) runs; nothing was written"),
+                ])
+            })?;
         for (&i, batches) in to_parse.iter().zip(made) {
             parsed.insert(
                 files[i].file_id.clone(),
@@ -454,8 +465,11 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
                 }
                 continue;
             }
-            let (files_row, lines) = file_rows(f);
-            let rows = if def.name == "repo_files" { files_row } else { lines };
+            let rows = if def.name == "repo_files" {
+                vec![file_row(f)]
+            } else {
+                line_rows(f)
+            };
             if !rows.is_empty() {
                 parts.push(
                     def.batch(&f.file_id, &rows)
