@@ -542,6 +542,12 @@ impl StaticExecutionGraph {
         let mut rollback_running_stages = HashSet::new();
         let mut resubmit_successful_stages = HashSet::new();
 
+        // semc patch: the final stage's outputs on the lost executor are gone (or, from
+        // an executor only taken for lost, stale): its tasks there run again and publish
+        // them again
+        self.output_locations
+            .retain(|loc| loc.executor_meta.id != executor_id);
+
         let mut empty_inputs: HashMap<usize, StageOutput> = HashMap::new();
         // check the unresolved, resolved and running stages
         self.stages
@@ -652,6 +658,32 @@ impl StaticExecutionGraph {
         reset_stage.extend(rollback_running_stages);
         reset_stage.extend(resubmit_successful_stages);
         Ok((reset_stage, all_running_tasks))
+    }
+
+    /// semc patch: forgets every output location `stage_id` has published — its
+    /// consumers' inputs from it, or the job's output locations when it is the final
+    /// stage (`output_links` empty) — for a stage whose tasks all run again.
+    fn forget_published_outputs(&mut self, stage_id: usize, output_links: &[usize]) {
+        if output_links.is_empty() {
+            self.output_locations
+                .retain(|loc| loc.partition_id.stage_id != stage_id);
+            return;
+        }
+        let job_id = self.job_id.clone();
+        for link in output_links {
+            match self.stages.get_mut(link) {
+                Some(ExecutionStage::UnResolved(consumer)) => {
+                    if let Some(input) = consumer.inputs.get_mut(&stage_id) {
+                        *input = StageOutput::new();
+                    }
+                }
+                // a consumer resolves only once every input is complete, and a stage
+                // rolled back was not complete
+                _ => warn!(
+                    "Stage {job_id}/{link} reads the rolled back stage {stage_id} but is not unresolved"
+                ),
+            }
+        }
     }
 
     /// Clear the stage failure count for this stage if the stage is finally success
@@ -1372,8 +1404,13 @@ impl ExecutionGraph for StaticExecutionGraph {
                 })
                 .collect();
             let unresolved_stage = stage.to_unresolved(failure_reasons)?;
+            let output_links = unresolved_stage.output_links.clone();
             self.stages
                 .insert(stage_id, ExecutionStage::UnResolved(unresolved_stage));
+            // semc patch: the next attempt runs every task of this stage again and
+            // publishes every output again, so what this attempt already published is
+            // forgotten (else its consumers read those partitions twice)
+            self.forget_published_outputs(stage_id, &output_links);
             Ok(running_tasks)
         } else {
             warn!(
@@ -3265,6 +3302,176 @@ mod test {
             graph.update_task_status(&executor, vec![task_status], 1, 1)?;
         }
 
+        Ok(())
+    }
+
+    // semc patch: a stage that runs again publishes its outputs again; what the earlier
+    // attempt published must be forgotten, or a consumer (or the client) reads it twice
+
+    /// Every published output location is one task's, once: per consumer input, each
+    /// (partition, map task) at most once; the job's output, one location per final
+    /// partition and map task, from exactly the final stage's successful tasks.
+    fn assert_published_once(graph: &dyn ExecutionGraph) {
+        use ballista_core::serde::scheduler::PartitionLocation;
+        fn once(what: &str, locations: &[PartitionLocation]) -> usize {
+            let mut seen = HashSet::new();
+            for l in locations {
+                assert!(
+                    seen.insert((l.partition_id.partition_id, l.map_partition_id)),
+                    "{what}: partition {} from map task {} is published twice: {locations:?}",
+                    l.partition_id.partition_id,
+                    l.map_partition_id
+                );
+            }
+            locations
+                .iter()
+                .map(|l| l.map_partition_id)
+                .collect::<HashSet<_>>()
+                .len()
+        }
+        assert!(graph.is_successful(), "the graph did not complete");
+        for (stage_id, stage) in graph.stages() {
+            let ExecutionStage::Successful(stage) = stage else {
+                continue;
+            };
+            for (input, output) in &stage.inputs {
+                let read: Vec<_> =
+                    output.partition_locations.values().flatten().cloned().collect();
+                once(&format!("stage {stage_id}'s input from stage {input}"), &read);
+            }
+            if stage.output_links.is_empty() {
+                let tasks = stage
+                    .task_infos
+                    .iter()
+                    .filter(|t| matches!(t.task_status, task_status::Status::Successful(_)))
+                    .count();
+                let published = once("the job's output", &graph.output_locations());
+                assert_eq!(
+                    published, tasks,
+                    "the job's output is not exactly the final stage's successful tasks"
+                );
+            }
+        }
+    }
+
+    fn drain_tasks_on(
+        graph: &mut dyn ExecutionGraph,
+        executor: &ballista_core::serde::scheduler::ExecutorMetadata,
+    ) -> Result<()> {
+        while let Some(task) = graph.pop_next_task(&executor.id)? {
+            let task_status = mock_completed_task(task, &executor.id);
+            graph.update_task_status(executor, vec![task_status], 1, 1)?;
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_rolled_back_final_stage_publishes_each_output_once() -> Result<()> {
+        let executor1 = mock_executor("executor-id1".to_string());
+        let executor2 = mock_executor("executor-id2".to_string());
+        let mut graph = test_aggregation_plan(4).await;
+        graph.revive();
+        revive_graph_and_complete_next_stage_with_executor(&mut graph, &executor1)?;
+        // the final stage: one task done on each executor, one running on executor1
+        let task = graph.pop_next_task(&executor2.id)?.unwrap();
+        graph.update_task_status(
+            &executor2,
+            vec![mock_completed_task(task, &executor2.id)],
+            1,
+            1,
+        )?;
+        let task = graph.pop_next_task(&executor1.id)?.unwrap();
+        graph.update_task_status(
+            &executor1,
+            vec![mock_completed_task(task, &executor1.id)],
+            1,
+            1,
+        )?;
+        let _running = graph.pop_next_task(&executor1.id)?;
+        assert!(!graph.output_locations().is_empty());
+
+        // executor1 held the final stage's input: the final stage is rolled back and
+        // runs every task again
+        graph.reset_stages_on_lost_executor(&executor1.id)?;
+        assert!(
+            graph.output_locations().is_empty(),
+            "a rolled back final stage's outputs are still published: {:?}",
+            graph.output_locations()
+        );
+        drain_tasks_on(&mut graph, &executor2)?;
+        assert_published_once(&graph);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_rolled_back_intermediate_stage_publishes_each_output_once() -> Result<()> {
+        let executor1 = mock_executor("executor-id1".to_string());
+        let executor2 = mock_executor("executor-id2".to_string());
+        let mut graph = test_join_plan(4).await;
+        graph.revive();
+        revive_graph_and_complete_next_stage_with_executor(&mut graph, &executor1)?;
+        revive_graph_and_complete_next_stage_with_executor(&mut graph, &executor2)?;
+        graph.revive();
+        // the join stage: one task done (published to the final stage), one running
+        let join_stage = graph
+            .stages()
+            .iter()
+            .find_map(|(id, s)| matches!(s, ExecutionStage::Running(_)).then_some(*id))
+            .unwrap();
+        let task = graph.pop_next_task(&executor2.id)?.unwrap();
+        graph.update_task_status(
+            &executor2,
+            vec![mock_completed_task(task, &executor2.id)],
+            1,
+            1,
+        )?;
+        let _running = graph.pop_next_task(&executor2.id)?;
+
+        // executor1 held one side of the join: the join stage is rolled back
+        graph.reset_stages_on_lost_executor(&executor1.id)?;
+        for stage in graph.stages().values() {
+            if let ExecutionStage::UnResolved(consumer) = stage
+                && let Some(input) = consumer.inputs.get(&join_stage)
+            {
+                assert!(
+                    input.partition_locations.values().all(|l| l.is_empty()),
+                    "the rolled back stage's outputs are still an input of stage {}: {input:?}",
+                    consumer.stage_id
+                );
+            }
+        }
+        drain_tasks_on(&mut graph, &executor2)?;
+        assert_published_once(&graph);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_lost_executors_final_outputs_are_not_read() -> Result<()> {
+        let executor1 = mock_executor("executor-id1".to_string());
+        let executor2 = mock_executor("executor-id2".to_string());
+        let mut graph = test_aggregation_plan(4).await;
+        graph.revive();
+        revive_graph_and_complete_next_stage_with_executor(&mut graph, &executor2)?;
+        // the final stage: a task done on executor1, which is then taken for lost (its
+        // input stayed on executor2, so the stage is not rolled back: the task runs again)
+        let task = graph.pop_next_task(&executor1.id)?.unwrap();
+        graph.update_task_status(
+            &executor1,
+            vec![mock_completed_task(task, &executor1.id)],
+            1,
+            1,
+        )?;
+        graph.reset_stages_on_lost_executor(&executor1.id)?;
+        drain_tasks_on(&mut graph, &executor2)?;
+        assert_published_once(&graph);
+        assert!(
+            graph
+                .output_locations()
+                .iter()
+                .all(|l| l.executor_meta.id == executor2.id),
+            "the job's output still names the lost executor: {:?}",
+            graph.output_locations()
+        );
         Ok(())
     }
 }
