@@ -184,6 +184,8 @@ codes! {
         "A `closure … max N` step found a walk of N edges that the data continues (a chain deeper than N, or a cycle when every walk is kept). Nothing was committed. Raise `max`, keep `shortest` walks (a cycle then ends), or write `truncate` to cut walks at N on purpose.";
     E0415 "host-function" "a host function is not registered, or fails"
         "An `extern fn` declares a function the program running semc implements. Before a run, each must be registered (`semc::host::register` in Rust, `semc.register_function` in Python) with the result type it declares; while a run computes, a host function that fails stops it. Nothing was committed.";
+    E0416 "cluster-result-unvouched" "the cluster returned a result semc cannot vouch for"
+        "Before a cluster's result is used, semc checks the job that computed it: each final partition published once, and read back with as many rows as its task reported. A job that published a partition twice (a scheduler that counted a task's work again after an executor was taken for lost) is submitted once more; a second such job, or a partition whose rows differ, stops the run. Nothing computed through it was committed; run again, and keep the executors' `--executor-timeout` above any pause they may have.";
     E0404 "bad-plan-file" "plan file cannot be read"
         "The Substrait plan file is not a valid plan written by `semc plan`.";
 }

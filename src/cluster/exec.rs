@@ -8,8 +8,7 @@
 //! are the same code on one machine and on a cluster.
 
 use super::ClusterFault;
-use ballista_core::extension::SessionConfigExt;
-use ballista_core::serde::BallistaPhysicalExtensionCodec;
+use super::job::Unvouched;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -25,7 +24,6 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, ReplaceChildrenOptions, displayable,
 };
 use datafusion::physical_planner::{DefaultPhysicalPlanner, PhysicalPlanner};
-use datafusion_proto::protobuf::PhysicalPlanNode;
 use futures::{StreamExt, TryStreamExt};
 use std::sync::Arc;
 
@@ -155,21 +153,15 @@ impl ExecutionPlan for ClusterExec {
         let config = context.session_config().clone();
         let fault = {
             let scheduler = scheduler.clone();
-            move |e: DataFusionError| {
-                DataFusionError::External(Box::new(ClusterFault {
+            move |e: DataFusionError| match e {
+                DataFusionError::External(ref inner) if inner.is::<ClusterFault>() || inner.is::<Unvouched>() => e,
+                e => DataFusionError::External(Box::new(ClusterFault {
                     scheduler: scheduler.clone(),
                     message: crate::delta::without_backtrace(&e.to_string()),
-                }))
+                })),
             }
         };
-        let submitted = async move {
-            let codec = BallistaPhysicalExtensionCodec::default();
-            let ballista = config.ballista_config();
-            ballista_core::execution_plans::execute_physical_plan::<PhysicalPlanNode>(
-                scheduler, &ballista, plan, &codec, session_id, config,
-            )
-            .await
-        };
+        let submitted = super::job::execute(scheduler, plan, session_id, config);
         // every error of the query is the cluster's, said as the cluster said it
         let rows = futures::stream::once(submitted).try_flatten().map_err(fault);
         Ok(Box::pin(RecordBatchStreamAdapter::new(self.schema(), rows.boxed())))

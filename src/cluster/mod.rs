@@ -12,6 +12,8 @@
 #[cfg(feature = "cluster")]
 mod exec;
 #[cfg(feature = "cluster")]
+pub mod job;
+#[cfg(feature = "cluster")]
 pub mod serve;
 
 #[cfg(feature = "cluster")]

@@ -9,6 +9,7 @@ use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::serde::BallistaCodec;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use ballista_executor::health::ExecutorHealth;
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
@@ -21,14 +22,16 @@ use datafusion::object_store::ObjectStore;
 use datafusion::prelude::SessionConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How often an executor reports to the scheduler, and how long the scheduler waits for a
-/// report before it takes the executor for lost and runs its tasks elsewhere.
+/// How often an executor reports to the scheduler, how long the scheduler waits for a
+/// report before it takes the executor for lost and runs its tasks elsewhere, and how long
+/// an executor goes without its scheduler before it gives up.
 #[derive(Debug, Clone, Copy)]
 pub struct Liveness {
     pub heartbeat: Duration,
     pub executor_timeout: Duration,
+    pub scheduler_timeout: Duration,
 }
 
 impl Default for Liveness {
@@ -36,6 +39,7 @@ impl Default for Liveness {
         Liveness {
             heartbeat: Duration::from_secs(5),
             executor_timeout: Duration::from_secs(20),
+            scheduler_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -138,8 +142,25 @@ pub struct ExecutorOptions {
     pub liveness: Liveness,
 }
 
-/// Runs an executor until the process ends.
+/// Runs an executor until the process ends, or until its scheduler has not answered for
+/// `liveness.scheduler_timeout` (at start or later): then it gives up with an error.
 pub async fn executor(o: ExecutorOptions) -> std::result::Result<(), String> {
+    let bound = o.liveness.scheduler_timeout;
+    let scheduler = format!("df://{}", o.scheduler);
+    // Ballista's own wait for a scheduler at start never ends (55.0.0 measures it from a
+    // fresh `Instant`), so semc waits, bounded, and Ballista connects once
+    let url = format!("http://{}", o.scheduler);
+    let started = Instant::now();
+    while let Err(why) = connect(&url).await {
+        if started.elapsed() >= bound {
+            return Err(format!(
+                "no scheduler answered at {scheduler} within {}s ({why}): this executor gives up",
+                bound.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let health = ExecutorHealth::new();
     let state = session_state(config()).map_err(|e| e.to_string())?;
     let config = ExecutorProcessConfig {
         bind_host: o.bind_host.clone(),
@@ -148,7 +169,8 @@ pub async fn executor(o: ExecutorOptions) -> std::result::Result<(), String> {
         grpc_port: o.grpc_port,
         scheduler_host: o.scheduler.ip().to_string(),
         scheduler_port: o.scheduler.port(),
-        scheduler_connect_timeout_seconds: 30,
+        scheduler_connect_timeout_seconds: 0,
+        health: health.clone(),
         vcores: o.slots.max(1),
         task_scheduling_policy: policy(),
         work_dir: o.work_dir.clone(),
@@ -158,9 +180,27 @@ pub async fn executor(o: ExecutorOptions) -> std::result::Result<(), String> {
         override_config_producer: Some(Arc::new(config)),
         ..ExecutorProcessConfig::default()
     };
-    start_executor_process(Arc::new(config))
-        .await
-        .map_err(|e| e.to_string())
+    tokio::select! {
+        served = start_executor_process(Arc::new(config)) => served.map_err(|e| e.to_string()),
+        silent = scheduler_silent(&health, bound) => Err(format!(
+            "the scheduler at {scheduler} has not answered for {}s: this executor gives up",
+            silent.as_secs()
+        )),
+    }
+}
+
+/// Resolves once the executor's reports to its scheduler have failed for `bound` without
+/// a success between (Ballista's own loop retries forever), with how long that was.
+async fn scheduler_silent(health: &ExecutorHealth, bound: Duration) -> Duration {
+    let mut answered = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if health.is_ready() {
+            answered = Instant::now();
+        } else if answered.elapsed() >= bound {
+            return answered.elapsed();
+        }
+    }
 }
 
 /// A scheduler and `executors` executors inside this process, on ports the system picks:

@@ -51,6 +51,10 @@ pub(crate) enum ClusterCmd {
         /// How often it reports to the scheduler.
         #[arg(long, default_value = "5s", value_parser = parse_seconds)]
         heartbeat: u64,
+        /// It gives up (exits with an error) when its scheduler has not answered this long,
+        /// at start or later.
+        #[arg(long, default_value = "60s", value_parser = parse_seconds)]
+        scheduler_timeout: u64,
     },
 }
 
@@ -107,6 +111,7 @@ pub(crate) async fn cluster(cmd: ClusterCmd) -> ExitCode {
                 slots,
                 work_dir,
                 heartbeat,
+                scheduler_timeout,
             } => {
                 let Target::Scheduler { host: sh, port: sp } = Target::parse(&scheduler)? else {
                     return Err("an executor takes its tasks from `df://HOST:PORT`".into());
@@ -120,6 +125,7 @@ pub(crate) async fn cluster(cmd: ClusterCmd) -> ExitCode {
                     work_dir,
                     liveness: Liveness {
                         heartbeat: Duration::from_secs(heartbeat),
+                        scheduler_timeout: Duration::from_secs(scheduler_timeout),
                         ..Liveness::default()
                     },
                 };

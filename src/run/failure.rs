@@ -199,6 +199,14 @@ fn cluster_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
                 .help("nothing was committed; outputs keep their last committed version. Check the executors (`semc cluster …` logs) and run again"),
         );
     }
+    #[cfg(feature = "cluster")]
+    if let Some(u) = in_chain::<crate::cluster::job::Unvouched>(e) {
+        return Some(
+            Diagnostic::error(Code::E0416, Span::default(), u.to_string())
+                .label("the cluster computed this output")
+                .help("nothing was committed; outputs keep their last committed version. Run again; keep `--executor-timeout` above any pause an executor may have"),
+        );
+    }
     let u = in_chain::<crate::engine::files::Unsupported>(e)?;
     Some(
         Diagnostic::error(

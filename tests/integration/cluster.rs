@@ -344,6 +344,46 @@ async fn a_paused_and_a_killed_executor_never_change_a_committed_output() {
     eprintln!("chaos: {rounds} rounds, {succeeded} runs completed, no committed output differed");
 }
 
+/// A scheduler that reports a job's final partition published twice (as Ballista 55's did
+/// after running a stage again) is never believed: semc submits the query once more, then
+/// fails with E0416 — before fetching a row — and commits nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_with_a_partition_published_twice_is_refused_with_e0416() {
+    let port = free_port();
+    let submitted = crate::double_publishing_scheduler::serve(port);
+    tokio::task::spawn_blocking(move || wait_for(port, "the scheduler"))
+        .await
+        .unwrap();
+    let dir = workspace("cluster-unvouched");
+    let run = Command::new(env!("CARGO_BIN_EXE_semc"))
+        .args([
+            "run",
+            dir.to_str().unwrap(),
+            "--output",
+            "q06",
+            "--cluster",
+            &format!("df://127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start semc run");
+    let (code, out, err) = tokio::task::spawn_blocking(move || finish(run, Duration::from_secs(120)))
+        .await
+        .unwrap();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("E0416") && err.contains("final partition 0 twice"),
+        "{err}"
+    );
+    assert!(!dir.join("out/q06/_delta_log").exists(), "{out}");
+    let submitted = submitted.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        submitted >= 2,
+        "the refused query was not submitted again: {submitted} submissions"
+    );
+}
+
 fn signal(name: &str, pid: &str) {
     let sent = Command::new("kill").args([&format!("-{name}"), pid]).status().unwrap();
     assert!(sent.success(), "kill -{name} {pid}");
@@ -362,6 +402,57 @@ async fn losing_every_executor_fails_with_e0413() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("E0413") && err.contains("executor"), "{err}");
     assert!(equal_to_local(&dir).await < 22, "every output was committed: {out}");
+}
+
+/// An executor whose scheduler is absent gives up with a clear error within its
+/// `--scheduler-timeout`: when none ever answers, and when its scheduler ends under it.
+#[test]
+fn an_executor_without_its_scheduler_gives_up() {
+    let executor = |scheduler: u16| {
+        let (flight, grpc) = (free_port(), free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_semc"))
+            .args([
+                "cluster",
+                "executor",
+                "--scheduler",
+                &format!("df://127.0.0.1:{scheduler}"),
+                "--port",
+                &flight.to_string(),
+                "--grpc-port",
+                &grpc.to_string(),
+                "--heartbeat",
+                "1s",
+                "--scheduler-timeout",
+                "3s",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start an executor");
+        (child, flight)
+    };
+    let nobody = free_port();
+    let (alone, _) = executor(nobody);
+    let (code, _, err) = finish(alone, Duration::from_secs(60));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("no scheduler answered at df://127.0.0.1:{nobody} within 3s")),
+        "{err}"
+    );
+
+    let port = free_port();
+    let mut scheduler = spawn(&["cluster", "scheduler", "--port", &port.to_string()]);
+    wait_for(port, "the scheduler");
+    let (orphan, flight) = executor(port);
+    wait_for(flight, "the executor");
+    scheduler.kill().unwrap();
+    let _ = scheduler.wait();
+    let (code, _, err) = finish(orphan, Duration::from_secs(60));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("has not answered for") && err.contains("gives up"),
+        "{err}"
+    );
 }
 
 fn alive(c: &mut Child) -> bool {

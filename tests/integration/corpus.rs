@@ -187,6 +187,7 @@ const NOT_IN_CORPUS: &[(&str, &str)] = &[
     ("E0412", "a deletion vector or column mapping on a cluster: cluster.rs"),
     ("E0413", "every executor of a cluster lost: cluster.rs"),
     ("E0414", "a closure's walk past its max: language.rs"),
+    ("E0416", "a cluster job with a partition published twice: cluster.rs"),
     (
         "E0415",
         "an extern fn not registered, or failing: python/tests and language.rs",

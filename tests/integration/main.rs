@@ -6,6 +6,8 @@ mod cli;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod corpus;
+#[cfg(feature = "cluster")]
+mod double_publishing_scheduler;
 mod e2e;
 mod extract;
 mod features;
