@@ -109,7 +109,7 @@ impl Job {
                 query: Some(Query::PhysicalPlan(prost::Message::encode_to_vec(&node))),
                 settings,
                 session_id,
-                operation_id: uuid::Uuid::now_v7().to_string(),
+                operation_id: String::new(),
             },
             grpc: GrpcClientConfig::from(&config.ballista_config()),
         })
@@ -138,7 +138,12 @@ impl Job {
             .map_err(|e| self.fault(e))?
             .max_encoding_message_size(size)
             .max_decoding_message_size(size);
-        let mut request = tonic::Request::new(self.query.clone());
+        // each submission its own operation
+        let query = ExecuteQueryParams {
+            operation_id: uuid::Uuid::now_v7().to_string(),
+            ..self.query.clone()
+        };
+        let mut request = tonic::Request::new(query);
         ballista_core::version::insert_version_header(request.metadata_mut());
         let submitted = scheduler
             .execute_query(request)

@@ -25,9 +25,9 @@ pub async fn explain_compiled(c: &Compilation, output: &str, analyze: bool) -> R
         .next()
         .ok_or_else(|| Failure::Internal("no root".into()))?;
     let state = session.ctx.state();
-    // what a run computes once: subplans this output reads more than once
-    let shared = super::share::shared_subplans(std::slice::from_ref(&lp));
     let optimized = state.optimize(&lp)?;
+    // what a run computes once: subplans this output reads more than once, as optimized
+    let shared = super::share::shared_subplans(std::slice::from_ref(&optimized));
     let physical = state.create_physical_plan(&lp).await?;
     let mut rows_out = None;
     if analyze {
