@@ -186,6 +186,8 @@ codes! {
         "An `extern fn` declares a function the program running semc implements. Before a run, each must be registered (`semc::host::register` in Rust, `semc.register_function` in Python) with the result type it declares; while a run computes, a host function that fails stops it. Nothing was committed.";
     E0416 "cluster-result-unvouched" "the cluster returned a result semc cannot vouch for"
         "Before a cluster's result is used, semc checks the job that computed it: each final partition published once, and read back with as many rows as its task reported. A job that published a partition twice (a scheduler that counted a task's work again after an executor was taken for lost) is submitted once more; a second such job, or a partition whose rows differ, stops the run. Nothing computed through it was committed; run again, and keep the executors' `--executor-timeout` above any pause they may have.";
+    E0417 "run-cache-unwritable" "the run's temporary files cannot be written"
+        "A model that several outputs read is computed once per run into Arrow files under the system's temporary folder (`TMPDIR`), removed when the run ends. They could not be written: the disk is full, or the folder is not writable. Nothing was committed. Free space, point `TMPDIR` at a folder with room, or set `SEMC_SHARED_MODELS=off` to compute each model wherever it is read.";
     E0404 "bad-plan-file" "plan file cannot be read"
         "The Substrait plan file is not a valid plan written by `semc plan`.";
 }

@@ -7,6 +7,9 @@
 //! wherever the subplan stood. The cache is removed when the run ends.
 
 use super::{Failure, Session};
+use crate::codes::Code;
+use crate::diag::Diagnostic;
+use crate::span::Span;
 use datafusion::arrow::ipc::writer::FileWriter;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::datasource::file_format::arrow::ArrowFormat;
@@ -101,8 +104,7 @@ pub async fn compute_shared_once(
     }
     let roots = optimized;
     let dir = std::env::temp_dir().join(format!("semc-shared-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Failure::Internal(format!("the run's cache at {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| unwritable(&dir, &e))?;
     cache.dir = Some(dir.clone());
     let mut replacements: HashMap<LogicalPlan, LogicalPlan> = HashMap::new();
     for (i, plan) in shared.into_iter().enumerate() {
@@ -128,6 +130,19 @@ pub async fn compute_shared_once(
     Ok((roots, cache))
 }
 
+/// The run's cache at `folder` cannot be written (no room, no permission): E0417.
+fn unwritable(folder: &std::path::Path, e: &dyn std::fmt::Display) -> Failure {
+    Failure::User(vec![
+        Diagnostic::error(
+            Code::E0417,
+            Span::default(),
+            format!("the run's cache of shared models at {} cannot be written: {e}", folder.display()),
+        )
+        .label("a model several outputs read, computed once")
+        .help("free disk space or set TMPDIR to a folder with room (or SEMC_SHARED_MODELS=off to compute each model where it is read); nothing was committed"),
+    ])
+}
+
 /// `roots` as the session's optimizer leaves them: where sharing is decided.
 fn optimize_all(session: &Session, roots: &[LogicalPlan]) -> Result<Vec<LogicalPlan>, Failure> {
     let state = session.ctx.state();
@@ -140,8 +155,8 @@ fn optimize_all(session: &Session, roots: &[LogicalPlan]) -> Result<Vec<LogicalP
 /// Computes `plan` into Arrow IPC files in `folder` (one per partition, as its rows
 /// stream) and gives a plan that reads them with `plan`'s very schema (names, qualifiers).
 async fn materialize(session: &Session, plan: &LogicalPlan, folder: &std::path::Path) -> Result<LogicalPlan, Failure> {
-    let bad = |e: std::io::Error| Failure::Internal(format!("the run's cache at {}: {e}", folder.display()));
-    std::fs::create_dir_all(folder).map_err(bad)?;
+    let bad = |e: &dyn std::fmt::Display| unwritable(folder, e);
+    std::fs::create_dir_all(folder).map_err(|e| bad(&e))?;
     let state = session.ctx.state();
     let physical = state.create_physical_plan(plan).await?;
     // stored as `c0`, `c1`, …: a join's columns may share a name under two qualifiers
@@ -159,16 +174,16 @@ async fn materialize(session: &Session, plan: &LogicalPlan, folder: &std::path::
         let path = folder.join(format!("part-{p}.arrow"));
         let schema = schema.clone();
         async move {
-            let file = std::fs::File::create(&path).map_err(bad)?;
-            let mut w = FileWriter::try_new(std::io::BufWriter::new(file), &schema)
-                .map_err(datafusion::error::DataFusionError::from)?;
+            let file = std::fs::File::create(&path).map_err(|e| bad(&e))?;
+            let mut w = FileWriter::try_new(std::io::BufWriter::new(file), &schema).map_err(|e| bad(&e))?;
+            // the engine's errors are the run's (E0409, E0410, …); the file's are the cache's
             while let Some(batch) = stream.next().await {
                 let batch =
                     datafusion::arrow::record_batch::RecordBatch::try_new(schema.clone(), batch?.columns().to_vec())
                         .map_err(datafusion::error::DataFusionError::from)?;
-                w.write(&batch).map_err(datafusion::error::DataFusionError::from)?;
+                w.write(&batch).map_err(|e| bad(&e))?;
             }
-            w.finish().map_err(datafusion::error::DataFusionError::from)?;
+            w.finish().map_err(|e| bad(&e))?;
             Ok::<(), Failure>(())
         }
     });

@@ -188,6 +188,7 @@ const NOT_IN_CORPUS: &[(&str, &str)] = &[
     ("E0413", "every executor of a cluster lost: cluster.rs"),
     ("E0414", "a closure's walk past its max: language.rs"),
     ("E0416", "a cluster job with a partition published twice: cluster.rs"),
+    ("E0417", "a TMPDIR the run's cache cannot be written to: language.rs"),
     (
         "E0415",
         "an extern fn not registered, or failing: python/tests and language.rs",

@@ -514,6 +514,18 @@ output both to delta("out/both") mode overwrite
         out.contains("== computed once ==\n1 subplan(s)") && out.contains("Aggregate"),
         "{out}"
     );
+    // a cache that cannot be written (here TMPDIR is a file; a full disk alike) is the
+    // run's environment, not a bug: E0417, nothing committed
+    let before = std::fs::read_dir(dir.join("out/both/_delta_log")).unwrap().count();
+    let not_a_folder = dir.join("main.sem");
+    let (code, _, err) =
+        crate::fixtures::semc_with(&["run", ws, "--force"], &[("TMPDIR", not_a_folder.to_str().unwrap())]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0417") && !err.contains("internal error"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(dir.join("out/both/_delta_log")).unwrap().count(),
+        before
+    );
 }
 
 /// Host functions from Rust: an `extern fn` is checked from its declaration alone, computed
