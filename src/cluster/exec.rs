@@ -151,14 +151,12 @@ impl ExecutionPlan for ClusterExec {
         let plan = self.plan.clone();
         let session_id = self.session_id.clone();
         let config = context.session_config().clone();
+        // an error the job already said as the cluster's (or as unvouched) passes as it is
         let fault = {
             let scheduler = scheduler.clone();
             move |e: DataFusionError| match e {
                 DataFusionError::External(ref inner) if inner.is::<ClusterFault>() || inner.is::<Unvouched>() => e,
-                e => DataFusionError::External(Box::new(ClusterFault {
-                    scheduler: scheduler.clone(),
-                    message: crate::delta::without_backtrace(&e.to_string()),
-                })),
+                e => ClusterFault::error(&scheduler, e),
             }
         };
         let submitted = super::job::execute(scheduler, plan, session_id, config);

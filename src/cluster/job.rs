@@ -116,10 +116,7 @@ impl Job {
     }
 
     fn fault(&self, message: impl std::fmt::Display) -> DataFusionError {
-        DataFusionError::External(Box::new(ClusterFault {
-            scheduler: self.scheduler.clone(),
-            message: crate::delta::without_backtrace(&message.to_string()),
-        }))
+        ClusterFault::error(&self.scheduler, message)
     }
 
     fn unvouched(&self, why: String) -> DataFusionError {

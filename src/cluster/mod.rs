@@ -39,6 +39,16 @@ impl std::fmt::Display for ClusterFault {
 
 impl std::error::Error for ClusterFault {}
 
+impl ClusterFault {
+    /// `message` as the error of a query the cluster at `scheduler` failed.
+    pub fn error(scheduler: &str, message: impl std::fmt::Display) -> datafusion::common::DataFusionError {
+        datafusion::common::DataFusionError::External(Box::new(ClusterFault {
+            scheduler: scheduler.to_string(),
+            message: crate::delta::without_backtrace(&message.to_string()),
+        }))
+    }
+}
+
 /// Where a run computes: `df://host:port` (a scheduler), or `local` (a scheduler and
 /// executors started inside this process).
 #[derive(Debug, Clone, PartialEq, Eq)]
