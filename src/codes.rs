@@ -57,7 +57,7 @@ codes! {
     E0012 "bad-option" "a command-line value is not valid"
         "A value given on the command line is outside what the command takes (e.g. `semc demo --sf` must be above 0 and at most 100).";
     E0013 "no-python" "no Python to extract Python files with"
-        "`semc extract` runs CPython's own `ast`, `symtable`, `tokenize` and `dis` (a helper process per job) for the `py_*` tables. No `python3` (or the `SEMC_PYTHON` given) could be started: `repo_files` and `file_lines` are written, the `py_*` tables are left as they were. Install Python 3, or set SEMC_PYTHON to one.";
+        "`semc extract` runs CPython's own `ast`, `symtable` and `dis` (a helper process per job) for the `py_*` tables. No `python3` (or the `SEMC_PYTHON` given) could be started: `repo_files`, `file_lines` and tree-sitter's `ts_*` tables are written, the `py_*` tables are left as they were. Install Python 3, or set SEMC_PYTHON to one.";
     // ---- names: E01xx ----
     E0101 "duplicate-name" "name is declared twice"
         "Sources and models share one namespace per workspace; columns, joins, measures and dimensions share one per source; output columns must be unique in a model.";

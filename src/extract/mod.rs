@@ -3,18 +3,21 @@
 //!
 //! Files are walked as git sees them (`.gitignore`, hidden files and `.git` skipped, with or
 //! without a git repository). Every file is a row of `repo_files` (its sha256, size,
-//! encoding, lines); a Python file's lines are `file_lines`, and CPython's own `ast`,
-//! `symtable`, `tokenize` and `dis` (a long-lived helper per job, [`python`]) give the `py_*`
-//! tables, with byte offsets (UTF-8) from the start of the file. Imports are resolved here to
-//! files of the extracted repositories, else named as an external package. A file that does
-//! not parse is a row of `py_errors`, never a failed run.
+//! encoding, lines); a Python file's lines are `file_lines`; its concrete syntax tree and
+//! tokens (comments included) are tree-sitter-python's, parsed in Rust ([`cst`]: `ts_nodes`,
+//! `ts_tokens`, `ts_errors`); CPython's own `ast`, `symtable` and `dis` (a long-lived helper
+//! per job, [`python`]) give the `py_*` tables, with byte offsets (UTF-8) from the start of
+//! the file. Both run at once. Imports are resolved here to files of the extracted
+//! repositories, else named as an external package. A file that does not parse is a row of
+//! `py_errors` (and its tree has `ts_errors`), never a failed run.
 //!
 //! Each table is written in one commit (overwrite), its rows in the order of the files'
 //! paths, then as the file gives them; each commit records the extractor's versions and each
 //! repository's state. A rerun extracts only files whose sha256 changed (or that are new);
 //! the other files' rows are carried over from the lake. Without Python, the `py_*` tables
-//! are not written (a warning, E0013).
+//! are not written (a warning, E0013); the others are.
 
+mod cst;
 mod imports;
 mod python;
 pub mod tables;
@@ -29,11 +32,11 @@ use serde_json::{Map, Value};
 use sha2::Digest;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use tables::{TABLES, TableDef};
+use tables::{Cell, Extractor, Rows, TABLES, TableDef};
 use url::Url;
 
 /// The version of the extractors' tables: a change of columns or of what a row means.
-pub const EXTRACT_VERSION: &str = "1";
+pub const EXTRACT_VERSION: &str = "2";
 
 #[derive(Debug, Clone)]
 pub struct ExtractOptions {
@@ -203,47 +206,36 @@ fn read_files(found: Vec<(String, String, PathBuf)>, jobs: usize) -> Result<Vec<
 }
 
 /// The `repo_files` row of a file.
-fn file_row(f: &SourceFile) -> Map<String, Value> {
-    let mut file = Map::new();
-    file.insert("repo".into(), Value::from(f.repo.clone()));
-    file.insert("path".into(), Value::from(f.path.clone()));
-    file.insert("size".into(), Value::from(f.size));
-    file.insert("sha256".into(), Value::from(f.sha256.clone()));
-    file.insert(
-        "encoding".into(),
-        Value::from(if f.text.is_some() { "utf-8" } else { "binary" }),
-    );
-    if f.python {
-        file.insert("language".into(), Value::from("python"));
-    }
-    if let Some(text) = &f.text {
-        file.insert(
-            "line_count".into(),
-            Value::from(text.split_inclusive('\n').count() as i64),
-        );
-    }
-    file
+fn file_rows(def: &'static TableDef, f: &SourceFile) -> datafusion::common::Result<RecordBatch> {
+    let mut rows = Rows::new(def, &f.file_id);
+    let lines = f.text.as_ref().map(|t| t.split_inclusive('\n').count() as i64);
+    rows.row(&[
+        Cell::Str(Some(&f.repo)),
+        Cell::Str(Some(&f.path)),
+        Cell::Int(Some(f.size)),
+        Cell::Str(Some(&f.sha256)),
+        Cell::Str(Some(if f.text.is_some() { "utf-8" } else { "binary" })),
+        Cell::Int(lines),
+        Cell::Str(f.python.then_some("python")),
+    ]);
+    rows.finish()
 }
 
 /// The `file_lines` rows of a Python file (none for another file).
-fn line_rows(f: &SourceFile) -> Vec<Map<String, Value>> {
-    let Some(text) = f.text.as_ref().filter(|_| f.python) else {
-        return vec![];
-    };
-    let mut start = 0usize;
-    let mut lines = vec![];
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        let mut row = Map::new();
-        row.insert("line_no".into(), Value::from(i as i64 + 1));
-        row.insert("line_start_byte".into(), Value::from(start as i64));
-        row.insert(
-            "text".into(),
-            Value::from(line.strip_suffix('\n').unwrap_or(line).trim_end_matches('\r')),
-        );
-        lines.push(row);
-        start += line.len();
+fn line_rows(def: &'static TableDef, f: &SourceFile) -> datafusion::common::Result<RecordBatch> {
+    let mut rows = Rows::new(def, &f.file_id);
+    if let Some(text) = f.text.as_ref().filter(|_| f.python) {
+        let mut start = 0usize;
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            rows.row(&[
+                Cell::Int(Some(i as i64 + 1)),
+                Cell::Int(Some(start as i64)),
+                Cell::Str(Some(line.strip_suffix('\n').unwrap_or(line).trim_end_matches('\r'))),
+            ]);
+            start += line.len();
+        }
     }
-    lines
+    rows.finish()
 }
 
 /// The lake's table `name`, if it exists.
@@ -372,7 +364,7 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
         Err(e) => {
             report.warnings.push(
                 Diagnostic::warning(Code::E0013, Span::default(), format!("no Python to extract Python files with: {e}"))
-                    .help("install Python 3 (or set SEMC_PYTHON to one): `repo_files` and `file_lines` are written, the `py_*` tables are not"),
+                    .help("install Python 3 (or set SEMC_PYTHON to one): `repo_files`, `file_lines` and the `ts_*` tables are written, the `py_*` tables are not"),
             );
             None
         }
@@ -382,6 +374,7 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
         "semc": env!("CARGO_PKG_VERSION"),
         "tables": EXTRACT_VERSION,
         "helper": python.as_ref().map(|v| v.helper.clone()),
+        "tree_sitter": cst::GRAMMAR,
         "python": python.as_ref().map(|v| v.python.clone()),
     });
     let mut before = earlier(&lake, &versions).await;
@@ -410,44 +403,68 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
             .iter()
             .map(|f| (f.repo.as_str(), f.path.as_str(), f.file_id.as_str())),
     );
-    // each parsed file's `py_*` batches, made as the helpers answer
+    // each parsed file's `py_*` and `ts_*` batches: tree-sitter and the Python helpers at once
     let mut parsed: HashMap<String, HashMap<&'static str, RecordBatch>> = HashMap::new();
-    if python.is_some() {
-        let paths: Vec<PathBuf> = to_parse.iter().map(|&i| files[i].abs.clone()).collect();
-        let convert = |k: usize, mut tables: python::FileRows| -> Result<HashMap<&'static str, RecordBatch>, String> {
-            let f = &files[to_parse[k]];
-            let mut out = HashMap::new();
-            for def in TABLES.iter().filter(|t| t.python) {
-                let Some(Value::Object(mut columns)) = tables.remove(def.name) else {
-                    continue;
-                };
-                if def.name == "py_imports" {
-                    modules.resolve_columns(&f.repo, &f.path, &mut columns);
-                }
-                out.insert(
-                    def.name,
-                    def.batch_from_columns(&f.file_id, &columns)
-                        .map_err(|e| e.to_string())?,
-                );
+    let sources: Vec<(&str, &[u8])> = to_parse
+        .iter()
+        .filter_map(|&i| Some((files[i].file_id.as_str(), files[i].text.as_ref()?.as_bytes())))
+        .collect();
+    let paths: Vec<PathBuf> = to_parse.iter().map(|&i| files[i].abs.clone()).collect();
+    let convert = |k: usize, mut tables: python::FileRows| -> Result<HashMap<&'static str, RecordBatch>, String> {
+        let f = &files[to_parse[k]];
+        let mut out = HashMap::new();
+        for def in TABLES.iter().filter(|t| t.extractor == Extractor::Python) {
+            let Some(Value::Object(mut columns)) = tables.remove(def.name) else {
+                continue;
+            };
+            if def.name == "py_imports" {
+                modules.resolve_columns(&f.repo, &f.path, &mut columns);
             }
-            Ok(out)
-        };
-        let made = tokio::task::block_in_place(|| python::extract_all(&opts.python, &paths, opts.jobs, &convert))
-            .map_err(|e| {
-                Failure::User(vec![
-                    Diagnostic::error(Code::E0013, Span::default(), format!("the Python helpers stopped: {e}"))
-                        .help("check that `python3` (or SEMC_PYTHON) runs; nothing was written"),
-                ])
-            })?;
-        for (&i, batches) in to_parse.iter().zip(made) {
-            parsed.insert(
-                files[i].file_id.clone(),
-                batches.map_err(|e| Failure::Internal(format!("rows of {}: {e}", files[i].path)))?,
+            out.insert(
+                def.name,
+                def.batch_from_columns(&f.file_id, &columns)
+                    .map_err(|e| e.to_string())?,
             );
+        }
+        Ok(out)
+    };
+    let (trees, made) = tokio::task::block_in_place(|| {
+        std::thread::scope(|s| {
+            let trees = s.spawn(|| cst::extract_all(&sources, opts.jobs));
+            let made = python
+                .is_some()
+                .then(|| python::extract_all(&opts.python, &paths, opts.jobs, &convert));
+            (trees.join(), made)
+        })
+    });
+    let trees = trees
+        .map_err(|_| Failure::Internal("the tree-sitter parsers panicked".into()))?
+        .map_err(|e| Failure::Internal(format!("tree-sitter: {e}")))?;
+    for ((file_id, _), tree) in sources.iter().zip(trees) {
+        let tables = parsed.entry(file_id.to_string()).or_default();
+        tables.insert("ts_nodes", tree.nodes);
+        tables.insert("ts_tokens", tree.tokens);
+        tables.insert("ts_errors", tree.errors);
+    }
+    if let Some(made) = made {
+        let made = made.map_err(|e| {
+            Failure::User(vec![
+                Diagnostic::error(Code::E0013, Span::default(), format!("the Python helpers stopped: {e}"))
+                    .help("check that `python3` (or SEMC_PYTHON) runs; nothing was written"),
+            ])
+        })?;
+        for (&i, batches) in to_parse.iter().zip(made) {
+            parsed
+                .entry(files[i].file_id.clone())
+                .or_default()
+                .extend(batches.map_err(|e| Failure::Internal(format!("rows of {}: {e}", files[i].path)))?);
         }
     }
     let metadata = serde_json::json!({ "versions": versions, "repos": repo_states(repos), "files": files.len() });
-    for def in TABLES.iter().filter(|t| !t.python || python.is_some()) {
+    for def in TABLES
+        .iter()
+        .filter(|t| t.extractor != Extractor::Python || python.is_some())
+    {
         let carried = before.as_ref().and_then(|b| b.tables.get(def.name));
         let by_file = carried.map(rows_by_file).unwrap_or_default();
         let mut parts: Vec<RecordBatch> = vec![];
@@ -459,22 +476,13 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
                 }
                 continue;
             }
-            if def.python {
-                if let Some(batch) = parsed.get_mut(&f.file_id).and_then(|t| t.remove(def.name)) {
-                    parts.push(batch);
-                }
-                continue;
-            }
-            let rows = if def.name == "repo_files" {
-                vec![file_row(f)]
-            } else {
-                line_rows(f)
+            let batch = match (def.extractor, def.name) {
+                (Extractor::Files, "repo_files") => Some(file_rows(def, f)),
+                (Extractor::Files, _) => Some(line_rows(def, f)),
+                _ => parsed.get_mut(&f.file_id).and_then(|t| t.remove(def.name)).map(Ok),
             };
-            if !rows.is_empty() {
-                parts.push(
-                    def.batch(&f.file_id, &rows)
-                        .map_err(|e| Failure::Internal(e.to_string()))?,
-                );
+            if let Some(batch) = batch {
+                parts.push(batch.map_err(|e| Failure::Internal(e.to_string()))?);
             }
         }
         let rows = parts.iter().map(RecordBatch::num_rows).sum();

@@ -1,4 +1,4 @@
-//! CPython's own `ast`, `symtable`, `tokenize` and `dis`, through long-lived helper
+//! CPython's own `ast`, `symtable` and `dis`, through long-lived helper
 //! processes (`helper.py`, embedded): one per job, each fed one file at a time.
 
 use serde_json::{Map, Value};
@@ -115,11 +115,11 @@ pub fn extract_all<T: Send>(
                         Ok(rows) => rows,
                         Err(e) => {
                             // the file killed the helper (a recursion limit, memory): recorded
-                            let mut error = Map::new();
-                            error.insert("stage".into(), Value::from("helper"));
-                            error.insert("message".into(), Value::from(e));
                             let mut rows = Map::new();
-                            rows.insert("py_errors".into(), Value::Array(vec![Value::Object(error)]));
+                            rows.insert(
+                                "py_errors".into(),
+                                serde_json::json!({ "stage": ["helper"], "message": [e] }),
+                            );
                             match Helper::start(python) {
                                 Ok((h, _)) => helper = h,
                                 Err(e) => {

@@ -1,5 +1,5 @@
-//! The tables `semc extract` writes: their columns, and rows (JSON objects from the Python
-//! helper, or made here) turned into Arrow batches.
+//! The tables `semc extract` writes: their columns, and rows (columns of JSON values from the
+//! Python helper, or appended here) turned into Arrow batches.
 
 use datafusion::arrow::array::{ArrayRef, BooleanBuilder, Int64Builder, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -14,15 +14,26 @@ pub enum Kind {
     Bool,
 }
 
-/// One table: its name in the lake and its columns (after `file_id`, which every table but
-/// `repo_files` starts with).
+/// What extracts a table's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extractor {
+    /// semc itself, from every file's bytes.
+    Files,
+    /// CPython's own modules, through the Python helpers.
+    Python,
+    /// tree-sitter-python, in Rust.
+    TreeSitter,
+}
+
+/// One table: its name in the lake and its columns (after `file_id`, which every table starts
+/// with).
 pub struct TableDef {
     pub name: &'static str,
     pub columns: &'static [(&'static str, Kind)],
-    /// Written from the Python helper's rows.
-    pub python: bool,
+    pub extractor: Extractor,
 }
 
+use Extractor::{Files, Python, TreeSitter};
 use Kind::{Bool, Int, Str};
 
 const SYMBOL_FLAGS: [(&str, Kind); 11] = [
@@ -64,12 +75,12 @@ pub const TABLES: &[TableDef] = &[
             ("line_count", Int),
             ("language", Str),
         ],
-        python: false,
+        extractor: Files,
     },
     TableDef {
         name: "file_lines",
         columns: &[("line_no", Int), ("line_start_byte", Int), ("text", Str)],
-        python: false,
+        extractor: Files,
     },
     TableDef {
         name: "py_defs",
@@ -87,12 +98,12 @@ pub const TABLES: &[TableDef] = &[
             ("docstring", Str),
             ("n_decorators", Int),
         ],
-        python: true,
+        extractor: Python,
     },
     TableDef {
         name: "py_decorators",
         columns: &[("def_bstart", Int), ("bstart", Int), ("bend", Int), ("name", Str)],
-        python: true,
+        extractor: Python,
     },
     TableDef {
         name: "py_calls",
@@ -108,7 +119,7 @@ pub const TABLES: &[TableDef] = &[
             ("lineno", Int),
             ("enclosing_def_bstart", Int),
         ],
-        python: true,
+        extractor: Python,
     },
     TableDef {
         name: "py_call_args",
@@ -119,7 +130,7 @@ pub const TABLES: &[TableDef] = &[
             ("bstart", Int),
             ("bend", Int),
         ],
-        python: true,
+        extractor: Python,
     },
     TableDef {
         name: "py_imports",
@@ -138,7 +149,7 @@ pub const TABLES: &[TableDef] = &[
             ("resolved_path", Str),
             ("external_package", Str),
         ],
-        python: true,
+        extractor: Python,
     },
     TableDef {
         name: "py_names",
@@ -150,7 +161,7 @@ pub const TABLES: &[TableDef] = &[
             ("lineno", Int),
             ("enclosing_def_bstart", Int),
         ],
-        python: true,
+        extractor: Python,
     },
     TableDef {
         name: "py_scopes",
@@ -163,12 +174,12 @@ pub const TABLES: &[TableDef] = &[
             ("is_optimized", Bool),
             ("is_nested", Bool),
         ],
-        python: true,
+        extractor: Python,
     },
     TableDef {
         name: "py_symbols",
         columns: &SYMBOLS,
-        python: true,
+        extractor: Python,
     },
     TableDef {
         name: "py_code_objects",
@@ -183,7 +194,7 @@ pub const TABLES: &[TableDef] = &[
             ("nlocals", Int),
             ("flags", Int),
         ],
-        python: true,
+        extractor: Python,
     },
     TableDef {
         name: "py_instructions",
@@ -196,23 +207,62 @@ pub const TABLES: &[TableDef] = &[
             ("lineno", Int),
             ("is_jump_target", Bool),
         ],
-        python: true,
-    },
-    TableDef {
-        name: "py_tokens",
-        columns: &[
-            ("idx", Int),
-            ("type", Str),
-            ("text", Str),
-            ("lineno", Int),
-            ("col", Int),
-        ],
-        python: true,
+        extractor: Python,
     },
     TableDef {
         name: "py_errors",
         columns: &[("stage", Str), ("message", Str), ("lineno", Int), ("col", Int)],
-        python: true,
+        extractor: Python,
+    },
+    // a node's `lineno`/`col` are its first byte's line (from 1) and byte column (from 0)
+    TableDef {
+        name: "ts_nodes",
+        columns: &[
+            ("node_id", Int),
+            ("parent_id", Int),
+            ("kind", Str),
+            ("field", Str),
+            ("bstart", Int),
+            ("bend", Int),
+            ("lineno", Int),
+            ("col", Int),
+            ("end_lineno", Int),
+            ("end_col", Int),
+            ("is_error", Bool),
+            ("is_missing", Bool),
+            ("is_extra", Bool),
+        ],
+        extractor: TreeSitter,
+    },
+    TableDef {
+        name: "ts_tokens",
+        columns: &[
+            ("idx", Int),
+            ("node_id", Int),
+            ("parent_id", Int),
+            ("kind", Str),
+            ("text", Str),
+            ("bstart", Int),
+            ("bend", Int),
+            ("lineno", Int),
+            ("col", Int),
+            ("is_named", Bool),
+            ("is_extra", Bool),
+        ],
+        extractor: TreeSitter,
+    },
+    TableDef {
+        name: "ts_errors",
+        columns: &[
+            ("node_id", Int),
+            ("kind", Str),
+            ("message", Str),
+            ("bstart", Int),
+            ("bend", Int),
+            ("lineno", Int),
+            ("col", Int),
+        ],
+        extractor: TreeSitter,
     },
 ];
 
@@ -231,57 +281,109 @@ impl TableDef {
         Arc::new(Schema::new(fields))
     }
 
-    /// One file's rows as a batch (a value of another kind than its column's is null).
-    pub fn batch(&self, file_id: &str, rows: &[Map<String, Value>]) -> datafusion::common::Result<RecordBatch> {
-        self.batch_of(file_id, rows.len(), |name, i| rows[i].get(name).unwrap_or(&Value::Null))
-    }
-
-    /// One file's rows given as columns (`{column: [value, …]}`, a missing column null).
+    /// One file's rows given as columns (`{column: [value, …]}`, a missing column null, a
+    /// value of another kind than its column's null).
     pub fn batch_from_columns(
-        &self,
+        &'static self,
         file_id: &str,
         columns: &Map<String, Value>,
     ) -> datafusion::common::Result<RecordBatch> {
         let len = column_len(columns);
-        self.batch_of(file_id, len, |name, i| {
-            columns
-                .get(name)
-                .and_then(Value::as_array)
-                .and_then(|c| c.get(i))
-                .unwrap_or(&Value::Null)
-        })
+        let mut rows = Rows::new(self, file_id);
+        for (c, (name, _)) in self.columns.iter().enumerate() {
+            let values = columns.get(*name).and_then(Value::as_array);
+            for i in 0..len {
+                rows.columns[c].append_json(values.and_then(|v| v.get(i)).unwrap_or(&Value::Null));
+            }
+        }
+        rows.len = len;
+        rows.finish()
+    }
+}
+
+/// A value of a row appended in Rust (a value of another kind than its column's is null).
+#[derive(Debug, Clone, Copy)]
+pub enum Cell<'a> {
+    Str(Option<&'a str>),
+    Int(Option<i64>),
+    Bool(bool),
+}
+
+enum Column {
+    Str(StringBuilder),
+    Int(Int64Builder),
+    Bool(BooleanBuilder),
+}
+
+impl Column {
+    fn of(kind: Kind) -> Column {
+        match kind {
+            Str => Column::Str(StringBuilder::new()),
+            Int => Column::Int(Int64Builder::new()),
+            Bool => Column::Bool(BooleanBuilder::new()),
+        }
     }
 
-    fn batch_of<'v>(
-        &self,
-        file_id: &str,
-        len: usize,
-        value: impl Fn(&str, usize) -> &'v Value,
-    ) -> datafusion::common::Result<RecordBatch> {
-        let mut ids = StringBuilder::with_capacity(len, len * file_id.len());
-        (0..len).for_each(|_| ids.append_value(file_id));
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(ids.finish())];
-        for (name, kind) in self.columns {
-            let values = (0..len).map(|i| value(name, i));
-            columns.push(match kind {
-                Str => {
-                    let mut b = StringBuilder::new();
-                    values.for_each(|v| b.append_option(v.as_str()));
-                    Arc::new(b.finish())
-                }
-                Int => {
-                    let mut b = Int64Builder::new();
-                    values.for_each(|v| b.append_option(v.as_i64()));
-                    Arc::new(b.finish())
-                }
-                Bool => {
-                    let mut b = BooleanBuilder::new();
-                    values.for_each(|v| b.append_option(v.as_bool()));
-                    Arc::new(b.finish())
-                }
-            });
+    fn append_json(&mut self, v: &Value) {
+        match self {
+            Column::Str(b) => b.append_option(v.as_str()),
+            Column::Int(b) => b.append_option(v.as_i64()),
+            Column::Bool(b) => b.append_option(v.as_bool()),
         }
-        Ok(RecordBatch::try_new(self.schema(), columns)?)
+    }
+
+    fn append(&mut self, cell: Cell) {
+        match (self, cell) {
+            (Column::Str(b), Cell::Str(v)) => b.append_option(v),
+            (Column::Int(b), Cell::Int(v)) => b.append_option(v),
+            (Column::Bool(b), Cell::Bool(v)) => b.append_value(v),
+            (Column::Str(b), _) => b.append_null(),
+            (Column::Int(b), _) => b.append_null(),
+            (Column::Bool(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Column::Str(b) => Arc::new(b.finish()),
+            Column::Int(b) => Arc::new(b.finish()),
+            Column::Bool(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// One file's rows of a table, appended a row at a time, its cells in the table's column order.
+pub struct Rows {
+    def: &'static TableDef,
+    file_id: String,
+    columns: Vec<Column>,
+    len: usize,
+}
+
+impl Rows {
+    pub fn new(def: &'static TableDef, file_id: &str) -> Rows {
+        Rows {
+            def,
+            file_id: file_id.to_string(),
+            columns: def.columns.iter().map(|(_, k)| Column::of(*k)).collect(),
+            len: 0,
+        }
+    }
+
+    /// Appends a row: one cell per column, in order (a missing cell is null).
+    pub fn row(&mut self, cells: &[Cell]) {
+        for (i, column) in self.columns.iter_mut().enumerate() {
+            column.append(cells.get(i).copied().unwrap_or(Cell::Str(None)));
+        }
+        self.len += 1;
+    }
+
+    pub fn finish(mut self) -> datafusion::common::Result<RecordBatch> {
+        let mut ids = StringBuilder::with_capacity(self.len, self.len * self.file_id.len());
+        (0..self.len).for_each(|_| ids.append_value(&self.file_id));
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(ids.finish())];
+        columns.extend(self.columns.iter_mut().map(Column::finish));
+        Ok(RecordBatch::try_new(self.def.schema(), columns)?)
     }
 }
 

@@ -1,13 +1,14 @@
 //! `semc extract` and the code-graph example (issue 24), through the CLI: the tables' rows
 //! against Python's own `ast`, `symtable`, `tokenize` and `compile` walked directly
-//! (`tests/cases/extract/reference.py`), a rerun that extracts only what changed, a machine
-//! without Python, and the graph's edges against the same independent walk.
+//! (`tests/cases/extract/reference.py`) — tree-sitter's tokens and nodes included —, a rerun
+//! that extracts only what changed, a machine without Python, and the graph's edges against
+//! the same independent walk.
 
 use crate::fixtures::{root, semc, semc_with, table_rows, url_of};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 16] = [
     "repo_files",
     "file_lines",
     "py_defs",
@@ -20,8 +21,10 @@ const TABLES: [&str; 14] = [
     "py_symbols",
     "py_code_objects",
     "py_instructions",
-    "py_tokens",
     "py_errors",
+    "ts_nodes",
+    "ts_tokens",
+    "ts_errors",
 ];
 
 /// A copy of `examples/codeanatomy/repo` in a fresh folder named `name`, with a file
@@ -100,6 +103,8 @@ async fn extracted_tables_equal_pythons_own_modules() {
     }
     let errors = rows(&lake, "py_errors").await;
     assert_eq!(errors.len(), 1, "{errors:?}");
+    let broken = trees_hold_pythons_tokens(&lake, &repo, &want).await;
+    assert_eq!(broken, BTreeSet::from(["broken.py".to_string()]));
     let files = rows(&lake, "repo_files").await;
     let paths: Vec<&str> = files.iter().map(|r| r[2].as_str()).collect();
     assert!(!paths.iter().any(|p| p.starts_with("build/")), "{paths:?}");
@@ -170,10 +175,10 @@ async fn a_rerun_extracts_only_what_changed() {
     assert!(rows(&lake, "py_errors").await.is_empty());
 }
 
-/// Without Python the files and their lines are still extracted; the warning says what was
-/// not (E0013).
+/// Without Python the files, their lines and their tree-sitter trees are still extracted; the
+/// warning says what was not (E0013).
 #[tokio::test]
-async fn without_python_files_and_lines_are_extracted() {
+async fn without_python_files_lines_and_trees_are_extracted() {
     let dir = repo_copy("no_python");
     let (repo, lake) = (dir.join("repo"), dir.join("lake"));
     let (code, out, err) = semc_with(
@@ -185,6 +190,12 @@ async fn without_python_files_and_lines_are_extracted() {
     assert!(out.contains("repo_files") && !out.contains("py_defs"), "{out}");
     assert!(lake.join("file_lines/_delta_log").is_dir());
     assert!(!lake.join("py_defs").exists());
+    let functions = rows(&lake, "ts_nodes")
+        .await
+        .into_iter()
+        .filter(|r| r[3] == "function_definition")
+        .count();
+    assert!(functions > 0, "no tree-sitter nodes without Python");
 }
 
 /// The example workspace over the extracted tables: the graph's `contains` edges are the
@@ -261,12 +272,94 @@ async fn the_standard_library_equals_pythons_own_modules() {
             "{table}: {report}"
         );
     }
+    let broken = trees_hold_pythons_tokens(&lake, &repo, &want).await;
+    assert!(broken.is_empty(), "tree-sitter cannot parse {broken:?}");
     for (name, text) in semc::demo::examples::CODEANATOMY {
         std::fs::write(dir.join(name), text).unwrap();
     }
     let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     graph_equals_reference_of(&dir, &repo).await;
+}
+
+/// tree-sitter's tables against CPython: each NAME, NUMBER, OP and COMMENT token `tokenize`
+/// gives is a leaf of `ts_tokens` at the same byte with the same text; the leaves are the
+/// file's bytes (only whitespace and line continuations between them); where the tree has no
+/// error, its definitions and calls are as many as `ast` finds. Returns the files whose tree
+/// has errors (`ts_errors`).
+async fn trees_hold_pythons_tokens(lake: &Path, repo: &Path, want: &serde_json::Value) -> BTreeSet<String> {
+    let files = rows(lake, "repo_files").await;
+    let path_of: BTreeMap<&str, &str> = files.iter().map(|r| (r[0].as_str(), r[2].as_str())).collect();
+    let tokens = rows(lake, "ts_tokens").await;
+    let leaves: BTreeSet<(&str, usize, &str)> = tokens
+        .iter()
+        .map(|r| (path_of[r[0].as_str()], r[6].parse().unwrap(), r[5].as_str()))
+        .collect();
+    let missing: Vec<&serde_json::Value> = want["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            let key = (
+                t[0].as_str().unwrap(),
+                t[1].as_u64().unwrap() as usize,
+                t[2].as_str().unwrap(),
+            );
+            !leaves.contains(&key)
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "tokenize's tokens not in ts_tokens: {:?}",
+        &missing[..missing.len().min(20)]
+    );
+    // in each file, the leaves in order, and only whitespace between them
+    let mut by_file: BTreeMap<&str, Vec<(usize, usize, &str)>> = BTreeMap::new();
+    for r in &tokens {
+        let (start, end) = (r[6].parse().unwrap(), r[7].parse().unwrap());
+        by_file
+            .entry(path_of[r[0].as_str()])
+            .or_default()
+            .push((start, end, r[5].as_str()));
+    }
+    for (path, leaves) in &by_file {
+        let source = std::fs::read(repo.join(path)).unwrap();
+        let mut at = 0;
+        for &(start, end, text) in leaves {
+            assert!(start >= at, "{path}: leaves overlap at byte {start}");
+            let gap = String::from_utf8_lossy(&source[at..start]).replace("\\\n", "");
+            assert!(gap.trim().is_empty(), "{path}: {gap:?} between leaves at byte {start}");
+            assert_eq!(
+                String::from_utf8_lossy(&source[start..end]),
+                text,
+                "{path} at byte {start}"
+            );
+            at = end;
+        }
+        assert!(
+            String::from_utf8_lossy(&source[at..]).trim().is_empty(),
+            "{path}: text after its last leaf"
+        );
+    }
+    let broken: BTreeSet<String> = rows(lake, "ts_errors")
+        .await
+        .iter()
+        .map(|r| path_of[r[0].as_str()].to_string())
+        .collect();
+    // definitions and calls of the files that parse, as `ast` counts them
+    let nodes = rows(lake, "ts_nodes").await;
+    let count = |kinds: &[&str]| {
+        nodes
+            .iter()
+            .filter(|r| kinds.contains(&r[3].as_str()) && !broken.contains(path_of[r[0].as_str()]))
+            .count() as u64
+    };
+    assert_eq!(
+        count(&["function_definition", "class_definition"]),
+        want["counts"]["py_defs"].as_u64().unwrap()
+    );
+    assert_eq!(count(&["call"]), want["counts"]["py_calls"].as_u64().unwrap());
+    broken
 }
 
 async fn graph_equals_reference(dir: &Path) {

@@ -2,7 +2,9 @@
 independently of semc's helper. Prints one JSON object:
 
 - `counts`: per table, the rows semc extract must write (defs, calls, imported names, names
-  read/bound, tokens, symbol-table scopes and symbols, code objects, parse errors);
+  read/bound, symbol-table scopes and symbols, code objects, parse errors);
+- `tokens`: [path, byte offset, text] of each NAME, NUMBER, OP and COMMENT token `tokenize`
+  gives of a file that parses (the concrete syntax tree's leaves must hold each of them);
 - `contains`: [parent, child] for each definition (parent: the enclosing definition's
   qualified name, or the file as `repo/path`);
 - `direct_calls`: [file, callee, definition] for each call of a plain name that a module-level
@@ -18,9 +20,10 @@ import types
 
 root = pathlib.Path(sys.argv[1]).resolve()
 repo = root.name
-counts = {k: 0 for k in ["repo_files", "py_defs", "py_calls", "py_imports", "py_names", "py_tokens",
+counts = {k: 0 for k in ["repo_files", "py_defs", "py_calls", "py_imports", "py_names",
                          "py_scopes", "py_symbols", "py_code_objects", "py_errors"]}
-contains, direct_calls = [], []
+contains, direct_calls, tokens = [], [], []
+LEAVES = (tokenize.NAME, tokenize.NUMBER, tokenize.OP, tokenize.COMMENT)
 
 
 def files():
@@ -85,7 +88,17 @@ for path, rel in files():
             counts["py_names"] += 1
     count_scopes(symtable.symtable(text, str(path), "exec"))
     count_code(compile(tree, str(path), "exec", dont_inherit=True))
+    # a token's column counts characters of its line: made a byte offset of the file
+    lines = text.split("\n")
+    line_start = [0]
+    for line in lines:
+        line_start.append(line_start[-1] + len(line.encode("utf-8")) + 1)
     with open(path, "rb") as f:
-        counts["py_tokens"] += sum(1 for t in tokenize.tokenize(f.readline) if t.type not in (tokenize.ENCODING, tokenize.ENDMARKER))
+        for t in tokenize.tokenize(f.readline):
+            if t.type in LEAVES:
+                row, col = t.start
+                at = line_start[row - 1] + len(lines[row - 1][:col].encode("utf-8"))
+                tokens.append([rel, at, t.string])
 
-print(json.dumps({"counts": counts, "contains": sorted(contains), "direct_calls": sorted(direct_calls)}))
+print(json.dumps({"counts": counts, "contains": sorted(contains), "direct_calls": sorted(direct_calls),
+                  "tokens": tokens}))
