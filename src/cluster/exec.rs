@@ -91,6 +91,15 @@ impl ClusterExec {
     }
 }
 
+impl ClusterExec {
+    /// The same query with its rows written to a table by the executors (each partition its
+    /// files): its rows are the files' `Add` actions.
+    pub fn writing(&self, files: super::write::FilesSpec) -> ClusterExec {
+        let plan = Arc::new(super::write::WriteFilesExec::new(self.plan.clone(), files));
+        ClusterExec::new(self.scheduler.clone(), plan, self.session_id.clone())
+    }
+}
+
 impl DisplayAs for ClusterExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         match t {

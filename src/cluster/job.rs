@@ -10,7 +10,6 @@
 use super::ClusterFault;
 use ballista_core::client::BallistaClient;
 use ballista_core::extension::SessionConfigExt;
-use ballista_core::serde::BallistaPhysicalExtensionCodec;
 use ballista_core::serde::protobuf::execute_query_params::Query;
 use ballista_core::serde::protobuf::get_job_status_result::FlightProxy;
 use ballista_core::serde::protobuf::{
@@ -92,7 +91,7 @@ impl Job {
         session_id: String,
         config: &SessionConfig,
     ) -> Result<Job> {
-        let codec = BallistaPhysicalExtensionCodec::default();
+        let codec = super::write::SemcCodec::default();
         let node = PhysicalPlanNode::try_from_physical_plan(plan, &codec)?;
         let settings = config
             .options()

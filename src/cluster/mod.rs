@@ -15,6 +15,8 @@ mod exec;
 pub mod job;
 #[cfg(feature = "cluster")]
 pub mod serve;
+#[cfg(feature = "cluster")]
+pub mod write;
 
 #[cfg(feature = "cluster")]
 pub use exec::{ClusterExec, ClusterPlanner};

@@ -1,13 +1,14 @@
 //! A Ballista scheduler and executors that run semc's plans: Ballista's own servers, given
-//! semc's engine functions (so plans that call them decode on every node) and the session
-//! settings semc plans with.
+//! semc's engine functions (so plans that call them decode on every node), semc's codec (its
+//! nodes: the executors' writes) and the session settings semc plans with.
 
+use super::write::SemcCodec;
 use crate::engine::functions;
 use ballista_core::config::TaskSchedulingPolicy;
 use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
-use ballista_core::serde::BallistaCodec;
 use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::{BallistaCodec, BallistaLogicalExtensionCodec};
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_executor::health::ExecutorHealth;
 use ballista_scheduler::cluster::BallistaCluster;
@@ -100,6 +101,14 @@ fn runtime() -> Result<Arc<RuntimeEnv>> {
         .build_arc()
 }
 
+/// The codec every node speaks: Ballista's, and semc's own nodes.
+fn codec() -> BallistaCodec {
+    BallistaCodec::new(
+        Arc::new(BallistaLogicalExtensionCodec::default()),
+        Arc::new(SemcCodec::default()),
+    )
+}
+
 fn config() -> SessionConfig {
     SessionConfig::new_with_ballista()
 }
@@ -116,6 +125,7 @@ pub async fn scheduler(bind: SocketAddr, liveness: Liveness) -> std::result::Res
         no_executors_grace_period_seconds: liveness.executor_timeout.as_secs().max(1),
         override_session_builder: Some(Arc::new(session_state)),
         override_config_producer: Some(Arc::new(config)),
+        override_physical_codec: Some(Arc::new(SemcCodec::default())),
         ..SchedulerConfig::default()
     };
     let cluster = BallistaCluster::new_from_config(&config)
@@ -178,6 +188,7 @@ pub async fn executor(o: ExecutorOptions) -> std::result::Result<(), String> {
         override_function_registry: Some(Arc::new(BallistaFunctionRegistry::from(&state))),
         override_runtime_producer: Some(Arc::new(|_| runtime())),
         override_config_producer: Some(Arc::new(config)),
+        override_physical_codec: Some(Arc::new(SemcCodec::default())),
         ..ExecutorProcessConfig::default()
     };
     tokio::select! {
@@ -209,7 +220,7 @@ pub async fn in_process(executors: usize, slots: usize) -> std::result::Result<S
     let address = ballista_scheduler::standalone::new_standalone_scheduler_with_builder(
         Arc::new(session_state),
         Arc::new(config),
-        BallistaCodec::default(),
+        codec(),
     )
     .await
     .map_err(|e| e.to_string())?;
@@ -224,7 +235,7 @@ pub async fn in_process(executors: usize, slots: usize) -> std::result::Result<S
             slots.max(1),
             Arc::new(config),
             Arc::new(move |_| Ok(runtime.clone())),
-            BallistaCodec::default(),
+            codec(),
             BallistaFunctionRegistry::from(&state),
         )
         .await

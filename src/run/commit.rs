@@ -134,6 +134,82 @@ async fn checkpoint(table: &deltalake::DeltaTable) {
     }
 }
 
+/// What a commit of output `t` by run `run_id` records — the run (and an incremental run's
+/// source versions) as Delta transactions, the run id, the output's fingerprint, and `extra`
+/// — and how often it is retried.
+pub(super) fn commit_properties(
+    t: &Target<'_>,
+    run_id: &str,
+    mode: SaveMode,
+    extra: impl IntoIterator<Item = (String, serde_json::Value)>,
+) -> deltalake::kernel::transaction::CommitProperties {
+    let inc = t.increment.as_ref();
+    let mut txns = vec![deltalake::kernel::Transaction::new(app_id(&t.spec.name, run_id), 1)];
+    if let Some(inc) = inc {
+        txns.extend(
+            inc.txns()
+                .iter()
+                .map(|(app, v)| deltalake::kernel::Transaction::new(app, *v)),
+        );
+    }
+    deltalake::kernel::transaction::CommitProperties::default()
+        .with_application_transactions(txns)
+        // concurrent blind appenders: each lost race re-reads the log and tries the next
+        // version. An overwrite or an incremental append must land right after the state it
+        // was computed from: retried on a newer version, an overwrite planned before the
+        // table existed would remove nothing (two writers' rows in one version), and two
+        // incremental runs would append the same changes twice
+        .with_max_retries(
+            if mode == SaveMode::Overwrite || inc.and_then(Increment::base).is_some() {
+                0
+            } else {
+                1000
+            },
+        )
+        // (delta-rs keeps only the last metadata given: all of it at once)
+        .with_metadata(
+            [("semc.run_id".to_string(), serde_json::json!(run_id))]
+                .into_iter()
+                .chain(
+                    t.fingerprint
+                        .as_ref()
+                        .map(|f| (super::fingerprint::KEY.to_string(), serde_json::json!(f))),
+                )
+                .chain(extra),
+        )
+}
+
+/// An engine or write error of output `t`: the data's fault (its code), else E0401.
+pub(super) fn output_failure(t: &Target<'_>, e: &(dyn std::error::Error + 'static)) -> Failure {
+    match data_error(e) {
+        Some(d) => Failure::User(vec![t.diagnostic(d.at(t.spec.at.span))]),
+        None => write_failed(t, &delta::without_backtrace(&e.to_string())),
+    }
+}
+
+/// Another writer committed to output `t` during the run (E0407).
+pub(super) fn conflict(t: &Target<'_>, what: String) -> Failure {
+    Failure::User(vec![
+        t.diagnostic(
+            Diagnostic::error(Code::E0407, t.spec.at.span, format!("output `{}`: {what}", t.spec.name))
+                .label("another writer committed to this output during the run")
+                .help("nothing of this run was committed to this output; run again to compute on its new state"),
+        ),
+    ])
+}
+
+/// A commit to output `t` that failed: lost to another writer (E0407), or E0401.
+pub(super) fn commit_error(t: &Target<'_>, e: deltalake::DeltaTableError) -> Failure {
+    use deltalake::kernel::transaction::TransactionError as T;
+    match &e {
+        deltalake::DeltaTableError::Transaction {
+            source: T::CommitConflict(_) | T::MaxCommitAttempts(_),
+        }
+        | deltalake::DeltaTableError::VersionAlreadyExists(_) => conflict(t, e.to_string()),
+        _ => output_failure(t, &e),
+    }
+}
+
 /// Writes one output in one Delta commit that also records the run as a Delta transaction
 /// ([`app_id`]). If the table already records this run, nothing is written and the result
 /// is `None`.
@@ -141,19 +217,7 @@ async fn checkpoint(table: &deltalake::DeltaTable) {
 async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result<Option<(u64, u64, i64)>, Failure> {
     let o = t.spec;
     let inc = t.increment.as_ref();
-    let failed = |e: &(dyn std::error::Error + 'static)| match data_error(e) {
-        Some(d) => Failure::User(vec![t.diagnostic(d.at(o.at.span))]),
-        None => write_failed(t, &delta::without_backtrace(&e.to_string())),
-    };
-    let conflict = |what: String| {
-        Failure::User(vec![
-            t.diagnostic(
-                Diagnostic::error(Code::E0407, o.at.span, format!("output `{}`: {what}", o.name))
-                    .label("another writer committed to this output during the run")
-                    .help("nothing of this run was committed to this output; run again to compute on its new state"),
-            ),
-        ])
-    };
+    let failed = |e: &(dyn std::error::Error + 'static)| output_failure(t, e);
     if t.url.scheme() == "file"
         && let Ok(p) = t.url.to_file_path()
     {
@@ -173,9 +237,10 @@ async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result
     if let Some(base) = inc.and_then(Increment::base) {
         let now = table.version().map(|v| v as i64).unwrap_or(-1);
         if now != base {
-            return Err(conflict(format!(
-                "the output moved from version {base} to {now} while this run read its source's changes"
-            )));
+            return Err(conflict(
+                t,
+                format!("the output moved from version {base} to {now} while this run read its source's changes"),
+            ));
         }
     }
     let mode = match (inc, o.mode) {
@@ -190,9 +255,24 @@ async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result
         }
         _ => None,
     };
+    let props = commit_properties(t, run_id, mode, []);
     // plan here, so the result reaches the writer exactly as planned (in order when sorted)
     let state = session.ctx.state();
     let physical = state.create_physical_plan(&t.root).await?;
+    // on a cluster, a whole table's rows are written by the executors that computed them
+    #[cfg(feature = "cluster")]
+    if let Some(cluster) = physical.downcast_ref::<crate::cluster::ClusterExec>()
+        && mode == SaveMode::Overwrite
+        && replace.is_none()
+        && inc.is_none()
+        && super::cluster_files::executors_write(t, &table)
+    {
+        let (rows, files, version) = super::cluster_files::write(session, t, table, cluster, run_id).await?;
+        if let Ok(table) = delta::open(&t.url, &PinSpec::Latest).await {
+            checkpoint(&table).await;
+        }
+        return Ok(Some((rows, files, version)));
+    }
     let result = Arc::new(engine::PlannedTable::new(physical)?);
     let planned: LogicalPlan = datafusion::logical_expr::LogicalPlanBuilder::scan(
         "semc_result",
@@ -214,50 +294,13 @@ async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result
     } else if mode == SaveMode::Overwrite {
         wb = wb.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
     }
-    let mut txns = vec![deltalake::kernel::Transaction::new(app_id(&o.name, run_id), 1)];
-    if let Some(inc) = inc {
-        txns.extend(
-            inc.txns()
-                .iter()
-                .map(|(app, v)| deltalake::kernel::Transaction::new(app, *v)),
-        );
-    }
-    let props = deltalake::kernel::transaction::CommitProperties::default()
-        .with_application_transactions(txns)
-        // concurrent blind appenders: each lost race re-reads the log and tries the next
-        // version. An overwrite or an incremental append must land right after the state it
-        // was computed from: retried on a newer version, an overwrite planned before the
-        // table existed would remove nothing (two writers' rows in one version), and two
-        // incremental runs would append the same changes twice
-        .with_max_retries(
-            if mode == SaveMode::Overwrite || inc.and_then(Increment::base).is_some() {
-                0
-            } else {
-                1000
-            },
-        )
-        .with_metadata(
-            [("semc.run_id".to_string(), serde_json::json!(run_id))]
-                .into_iter()
-                .chain(
-                    t.fingerprint
-                        .as_ref()
-                        .map(|f| (super::fingerprint::KEY.to_string(), serde_json::json!(f))),
-                ),
-        );
     wb = wb.with_commit_properties(props);
     let table = wb.await.map_err(|e| {
-        use deltalake::kernel::transaction::TransactionError as T;
         // the writer turns most engine errors into text: the result stream kept the first
         // one as it passed, with its type
-        if let Some(engine_error) = result.first_error() {
-            return failed(engine_error.as_ref());
-        }
-        match &e {
-            deltalake::DeltaTableError::Transaction {
-                source: T::CommitConflict(_) | T::MaxCommitAttempts(_),
-            } => conflict(e.to_string()),
-            _ => failed(&e),
+        match result.first_error() {
+            Some(engine_error) => failed(engine_error.as_ref()),
+            None => commit_error(t, e),
         }
     })?;
     let version = table.version().map(|v| v as i64).unwrap_or(-1);

@@ -4,6 +4,8 @@
 //! [`spec::ExecutionSpec`] go in; verified, committed outputs come out.
 
 mod bundle;
+#[cfg(feature = "cluster")]
+mod cluster_files;
 mod commit;
 mod compile;
 mod execute;

@@ -166,8 +166,87 @@ async fn equal_to_local(dir: &Path) -> usize {
             rows(&tpch().join("out").join(&q)).await,
             "{q} on the cluster differs from the local run"
         );
+        written_by_executors(&mine);
     }
     held
+}
+
+/// The files of a table's latest version, as its log's `add` actions name them (relative).
+fn committed_files(table: &Path) -> Vec<String> {
+    let mut logs: Vec<PathBuf> = std::fs::read_dir(table.join("_delta_log"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    logs.sort();
+    let last = std::fs::read_to_string(logs.last().unwrap()).unwrap();
+    last.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|a| a["add"]["path"].as_str().map(String::from))
+        .collect()
+}
+
+/// Every file under `dir`, relative to `table`.
+fn files_under(table: &Path, dir: &Path) -> Vec<String> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(table, &p));
+        } else {
+            out.push(p.strip_prefix(table).unwrap().to_string_lossy().to_string());
+        }
+    }
+    out
+}
+
+/// The folders of executors' writes (`semc-<write>/`) in a table's location.
+fn write_folders(table: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(table)
+        .map(|d| {
+            d.map(|e| e.unwrap().path())
+                .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("semc-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The latest version's files were written by the executors (in a write's folder).
+fn written_by_executors(table: &Path) {
+    let committed = committed_files(table);
+    assert!(
+        !committed.is_empty() && committed.iter().all(|p| p.starts_with("semc-")),
+        "{}: not written by the executors: {committed:?}",
+        table.display()
+    );
+}
+
+/// No file of an executors' write is left that no commit names (on a healthy cluster: an
+/// executor taken for lost may still finish a task, and write its files, after the run).
+fn no_uncommitted_files(dir: &Path) {
+    for q in outputs() {
+        let table = dir.join("out").join(&q);
+        if table.join("_delta_log").exists() {
+            only_committed_files(&table);
+        }
+    }
+}
+
+fn only_committed_files(table: &Path) {
+    let mut named: Vec<String> = vec![];
+    for log in std::fs::read_dir(table.join("_delta_log")).unwrap() {
+        let text = std::fs::read_to_string(log.unwrap().path()).unwrap_or_default();
+        named.extend(
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter_map(|a| a["add"]["path"].as_str().map(String::from)),
+        );
+    }
+    for folder in write_folders(table) {
+        for file in files_under(table, &folder) {
+            assert!(named.contains(&file), "{}: {file} is in no commit", table.display());
+        }
+    }
 }
 
 /// `semc run DIR --cluster ADDRESS` in the background, and a bound on how long it may take.
@@ -214,6 +293,7 @@ async fn tpch_on_a_cluster_of_processes_equals_local() {
     let (code, out, err) = finish(run_on(&dir, &cluster.address), Duration::from_secs(600));
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(equal_to_local(&dir).await, 22);
+    no_uncommitted_files(&dir);
 }
 
 #[tokio::test]
@@ -222,6 +302,39 @@ async fn tpch_on_an_in_process_cluster_equals_local() {
     let (code, out, err) = finish(run_on(&dir, "local"), Duration::from_secs(600));
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(equal_to_local(&dir).await, 22);
+    no_uncommitted_files(&dir);
+}
+
+/// Files the executors wrote for a commit that fails are deleted: the output's table keeps
+/// its version and holds no file of the run. (Its log names a writer feature no writer
+/// knows, so the commit — made after the executors wrote — is refused.)
+#[test]
+fn files_of_a_write_that_is_not_committed_are_deleted() {
+    let dir = workspace("cluster-uncommitted");
+    let table = dir.join("out/q06");
+    std::fs::create_dir_all(table.join("_delta_log")).unwrap();
+    let schema = r#"{\"type\":\"struct\",\"fields\":[{\"name\":\"revenue\",\"type\":\"decimal(38,4)\",\"nullable\":true,\"metadata\":{}}]}"#;
+    let log = [
+        r#"{"protocol":{"minReaderVersion":1,"minWriterVersion":7,"writerFeatures":["semcNoWriterKnowsThis"]}}"#
+            .to_string(),
+        format!(
+            r#"{{"metaData":{{"id":"6c9a2a4e-3b7e-4f0a-9d7e-2f4b8f1d6a10","format":{{"provider":"parquet","options":{{}}}},"schemaString":"{schema}","partitionColumns":[],"configuration":{{}},"createdTime":0}}}}"#
+        ),
+    ];
+    std::fs::write(
+        table.join("_delta_log/00000000000000000000.json"),
+        log.join("\n") + "\n",
+    )
+    .unwrap();
+    let (code, out, err) = semc(&["run", dir.to_str().unwrap(), "--output", "q06", "--cluster", "local"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("E0401") && err.contains("q06"), "{err}");
+    assert_eq!(std::fs::read_dir(table.join("_delta_log")).unwrap().count(), 1);
+    let left: Vec<String> = write_folders(&table)
+        .iter()
+        .flat_map(|f| files_under(&table, f))
+        .collect();
+    assert!(left.is_empty(), "files of the refused write are left: {left:?}");
 }
 
 /// A bundle runs on a cluster too (`semc exec DIR --cluster`), through the same runner.
