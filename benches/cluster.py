@@ -16,6 +16,16 @@ With `--shuffle`, also what each query moves across its exchanges (the hash repa
 its plan, which a cluster turns into shuffles), read from `semc explain --analyze`: rows and
 in-memory bytes per query, for the note on how the plan scales.
 
+With `--wide`, instead: one wide output, every row of `lineitem` (≈ 6 M rows per unit of
+`--sf`: `--sf 2` is ≈ 12 M), written three ways per round — locally, on the cluster with
+every row sent to the client to write (`SEMC_CLUSTER_WRITES=client`, as before semc's
+executors wrote), and on the cluster with the executors writing the files (semc's default).
+After each, the committed table is read back (`semc show` of a digest over it) and must
+equal the local run's. Ends with
+
+    wide sf=… rows=… local_s=… client_writes_s=… executor_writes_s=… local_rss_mib=…
+    client_writes_rss_mib=… executor_writes_rss_mib=…
+
 The data is `semc demo DIR --sf N` (made once under target/bench-data/race-sf<N>/, shared
 with benches/race.py).
 """
@@ -36,10 +46,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def measured(cmd: list[str]) -> tuple[float, float]:
+def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Runs `cmd` to its end: (wall seconds, peak RSS in MiB)."""
     start = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     err = child.stderr.read().decode() if child.stderr else ""
@@ -102,12 +112,95 @@ def shuffled(semc: str, ws: Path, output: str) -> tuple[float, float]:
     return rows, size
 
 
+WIDE = """import "schema.sem"
+
+model wide from lineitem {
+  select { l_orderkey, l_linenumber, l_partkey, l_suppkey, l_quantity, l_extendedprice, l_discount, l_shipdate, l_shipmode, l_comment }
+}
+
+output wide to delta("out/wide") mode overwrite
+"""
+
+# the committed table read back: what every way of writing it must agree on
+DIGEST = """source written from delta("out/wide") {
+  l_orderkey: int64 not null
+  l_linenumber: int32 not null
+  l_quantity: decimal(15, 2) not null
+  l_comment: string
+}
+
+model digest from written {
+  aggregate {
+    rows = count()
+    keys = sum(l_orderkey * 10 + l_linenumber)
+    quantity = sum(l_quantity)
+    comments = sum(length(l_comment))
+  }
+}
+"""
+
+
+def wide(args: argparse.Namespace, data: Path) -> None:
+    ws = ROOT / "target" / "bench-data" / f"wide-sf{args.sf}"
+    shutil.rmtree(ws, ignore_errors=True)
+    ws.mkdir(parents=True)
+    shutil.copy(data / "schema.sem", ws / "schema.sem")
+    (ws / "tpch").symlink_to(data / "tpch")
+    (ws / "wide.sem").write_text(WIDE)
+    check = ws.parent / f"wide-sf{args.sf}-digest"
+    shutil.rmtree(check, ignore_errors=True)
+    check.mkdir()
+    (check / "digest.sem").write_text(DIGEST)
+    (check / "out").symlink_to(ws / "out")
+
+    def digest() -> str:
+        return subprocess.run(
+            [args.semc, "show", str(check), "--model", "digest", "--format", "csv"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    address, procs = start_cluster(args.semc, args.executors)
+    env_client = dict(os.environ, SEMC_CLUSTER_WRITES="client")
+    ways = {
+        "local": ([args.semc, "run", str(ws), "--force"], None),
+        "client_writes": ([args.semc, "run", str(ws), "--force", "--cluster", address], env_client),
+        "executor_writes": ([args.semc, "run", str(ws), "--force", "--cluster", address], None),
+    }
+    times: dict[str, list[float]] = {k: [] for k in ways}
+    rss: dict[str, list[float]] = {k: [] for k in ways}
+    try:
+        for r in range(args.rounds):
+            want = None
+            for name, (cmd, env) in ways.items():
+                wall, peak = measured(cmd, env)
+                times[name].append(wall)
+                rss[name].append(peak)
+                got = digest()
+                want = want or got
+                if got != want:
+                    sys.exit(f"{name} committed other rows than the local run:\n{got}\n{want}")
+            print(f"round {r + 1}: " + "  ".join(f"{k}={times[k][-1]:.2f}s/{rss[k][-1]:.0f}MiB" for k in ways), flush=True)
+    finally:
+        for p in procs:
+            p.kill()
+    rows = (want or "").splitlines()[-1].split(",")[0]
+    med = {k: statistics.median(v) for k, v in times.items()}
+    mem = {k: statistics.median(v) for k, v in rss.items()}
+    print(want)
+    print(
+        f"wide sf={args.sf} rows={rows} "
+        + " ".join(f"{k}_s={med[k]:.3f}" for k in ways)
+        + " "
+        + " ".join(f"{k}_rss_mib={mem[k]:.0f}" for k in ways)
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sf", default="1")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--executors", type=int, default=2)
     ap.add_argument("--shuffle", action="store_true")
+    ap.add_argument("--wide", action="store_true")
     ap.add_argument("--semc", default=str(ROOT / "target" / "release" / "semc"))
     args = ap.parse_args()
 
@@ -115,12 +208,15 @@ def main() -> None:
     if not (ws / "tpch" / "lineitem").exists():
         shutil.rmtree(ws, ignore_errors=True)
         subprocess.run([args.semc, "demo", str(ws), "--sf", args.sf], check=True, capture_output=True)
+    if args.wide:
+        wide(args, ws)
+        return
 
     address, procs = start_cluster(args.semc, args.executors)
     try:
         runs = {
-            "local": [args.semc, "run", str(ws)],
-            "cluster": [args.semc, "run", str(ws), "--cluster", address],
+            "local": [args.semc, "run", str(ws), "--force"],
+            "cluster": [args.semc, "run", str(ws), "--force", "--cluster", address],
         }
         times: dict[str, list[float]] = {k: [] for k in runs}
         rss: dict[str, list[float]] = {k: [] for k in runs}
