@@ -4,6 +4,7 @@ request. Reads JSON lines `{"path": …}` on stdin, writes one JSON line per req
 row; byte offsets are UTF-8 bytes from the start of the file). Long-lived: semc starts one per
 core and feeds it files. (Tokens and the concrete syntax tree are tree-sitter's, in Rust.)
 """
+
 import ast
 import dis
 import io
@@ -55,11 +56,11 @@ def name_span(starts, text_bytes, node, keyword):
     if start is None:
         return None, None
     line_end = text_bytes.find(b"\n", start)
-    line = text_bytes[start: line_end if line_end >= 0 else len(text_bytes)]
+    line = text_bytes[start : line_end if line_end >= 0 else len(text_bytes)]
     at = line.find(keyword)
     if at < 0:
         return None, None
-    rest = line[at + len(keyword):]
+    rest = line[at + len(keyword) :]
     skip = len(rest) - len(rest.lstrip())
     name_start = start + at + len(keyword) + skip
     return name_start, name_start + len(node.name.encode("utf-8"))
@@ -81,53 +82,155 @@ def walk(tree, starts, data, out):
             bstart, bend = span(starts, node)
             nstart, nend = name_span(starts, data, node, keyword)
             qualname = prefix + node.name
-            out["py_defs"].append((kind, node.name, qualname, bstart, bend, nstart, nend, node.lineno, node.end_lineno, parent_def, ast.get_docstring(node, clean=False), len(node.decorator_list),))
+            out["py_defs"].append(
+                (
+                    kind,
+                    node.name,
+                    qualname,
+                    bstart,
+                    bend,
+                    nstart,
+                    nend,
+                    node.lineno,
+                    node.end_lineno,
+                    parent_def,
+                    ast.get_docstring(node, clean=False),
+                    len(node.decorator_list),
+                )
+            )
             for d in node.decorator_list:
                 ds, de = span(starts, d)
-                out["py_decorators"].append((bstart, ds, de, dotted(d.func if isinstance(d, ast.Call) else d),))
+                out["py_decorators"].append(
+                    (
+                        bstart,
+                        ds,
+                        de,
+                        dotted(d.func if isinstance(d, ast.Call) else d),
+                    )
+                )
             child_parent = bstart
             child_prefix = qualname + (".<locals>." if kind != "class" else ".")
         elif isinstance(node, ast.Call):
             bstart, bend = span(starts, node)
             fs, fe = span(starts, node.func)
             callee = dotted(node.func)
-            out["py_calls"].append((bstart, bend, fs, fe, callee, callee.rsplit(".", 1)[-1] if callee else None, len(node.args), len(node.keywords), node.lineno, parent_def,))
+            out["py_calls"].append(
+                (
+                    bstart,
+                    bend,
+                    fs,
+                    fe,
+                    callee,
+                    callee.rsplit(".", 1)[-1] if callee else None,
+                    len(node.args),
+                    len(node.keywords),
+                    node.lineno,
+                    parent_def,
+                )
+            )
             for i, a in enumerate(node.args):
                 s, e = span(starts, a)
-                out["py_call_args"].append((bstart, i, None, s, e,))
+                out["py_call_args"].append(
+                    (
+                        bstart,
+                        i,
+                        None,
+                        s,
+                        e,
+                    )
+                )
             for k in node.keywords:
                 s, e = span(starts, k.value)
-                out["py_call_args"].append((bstart, None, k.arg, s, e,))
+                out["py_call_args"].append(
+                    (
+                        bstart,
+                        None,
+                        k.arg,
+                        s,
+                        e,
+                    )
+                )
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             bstart, bend = span(starts, node)
             module = node.module if isinstance(node, ast.ImportFrom) else None
             level = node.level if isinstance(node, ast.ImportFrom) else 0
             for a in node.names:
-                out["py_imports"].append((bstart, bend, node.lineno, isinstance(node, ast.ImportFrom), module if isinstance(node, ast.ImportFrom) else a.name, a.name if isinstance(node, ast.ImportFrom) else None, a.asname, level, parent_def,))
+                out["py_imports"].append(
+                    (
+                        bstart,
+                        bend,
+                        node.lineno,
+                        isinstance(node, ast.ImportFrom),
+                        module if isinstance(node, ast.ImportFrom) else a.name,
+                        a.name if isinstance(node, ast.ImportFrom) else None,
+                        a.asname,
+                        level,
+                        parent_def,
+                    )
+                )
         elif isinstance(node, ast.Name):
             bstart, bend = span(starts, node)
-            out["py_names"].append((node.id, type(node.ctx).__name__.lower(), bstart, bend, node.lineno, parent_def,))
+            out["py_names"].append(
+                (
+                    node.id,
+                    type(node.ctx).__name__.lower(),
+                    bstart,
+                    bend,
+                    node.lineno,
+                    parent_def,
+                )
+            )
         elif isinstance(node, ast.arg):
             bstart, bend = span(starts, node)
-            out["py_names"].append((node.arg, "param", bstart, bend, node.lineno, parent_def,))
+            out["py_names"].append(
+                (
+                    node.arg,
+                    "param",
+                    bstart,
+                    bend,
+                    node.lineno,
+                    parent_def,
+                )
+            )
         children = list(ast.iter_child_nodes(node))
         for c in reversed(children):
             stack.append((c, child_parent, child_prefix))
 
 
 SYMBOL_FLAGS = [
-    "is_referenced", "is_imported", "is_parameter", "is_global", "is_declared_global", "is_local",
-    "is_free", "is_assigned", "is_namespace", "is_nonlocal", "is_annotated",
+    "is_referenced",
+    "is_imported",
+    "is_parameter",
+    "is_global",
+    "is_declared_global",
+    "is_local",
+    "is_free",
+    "is_assigned",
+    "is_namespace",
+    "is_nonlocal",
+    "is_annotated",
 ]
 
 
 def scopes(table, out, parent_id, counter):
     scope_id = counter[0]
     counter[0] += 1
-    out["py_scopes"].append((scope_id, parent_id, table.get_type().name.lower() if hasattr(table.get_type(), "name") else str(table.get_type()), table.get_name(), table.get_lineno(), table.is_optimized(), table.is_nested(),))
+    out["py_scopes"].append(
+        (
+            scope_id,
+            parent_id,
+            table.get_type().name.lower() if hasattr(table.get_type(), "name") else str(table.get_type()),
+            table.get_name(),
+            table.get_lineno(),
+            table.is_optimized(),
+            table.is_nested(),
+        )
+    )
     for s in table.get_symbols():
         flags = [getattr(s, f, None) for f in SYMBOL_FLAGS]
-        out["py_symbols"].append((scope_id, s.get_name(), *(bool(m()) if m is not None else None for m in flags)))
+        out["py_symbols"].append(
+            (scope_id, s.get_name(), *(bool(m()) if m is not None else None for m in flags))
+        )
     for child in table.get_children():
         scopes(child, out, scope_id, counter)
 
@@ -135,11 +238,37 @@ def scopes(table, out, parent_id, counter):
 def bytecode(code, out, parent_id, counter):
     code_id = counter[0]
     counter[0] += 1
-    out["py_code_objects"].append((code_id, parent_id, code.co_name, getattr(code, "co_qualname", code.co_name), code.co_firstlineno, code.co_argcount, code.co_kwonlyargcount, code.co_nlocals, code.co_flags,))
+    out["py_code_objects"].append(
+        (
+            code_id,
+            parent_id,
+            code.co_name,
+            getattr(code, "co_qualname", code.co_name),
+            code.co_firstlineno,
+            code.co_argcount,
+            code.co_kwonlyargcount,
+            code.co_nlocals,
+            code.co_flags,
+        )
+    )
     for ins in dis.get_instructions(code):
         # a code object's repr holds its address and the file's absolute path: named instead
-        argrepr = f"<code object {ins.argval.co_qualname}>" if isinstance(ins.argval, types.CodeType) else ins.argrepr
-        out["py_instructions"].append((code_id, ins.offset, ins.opname, ins.arg, argrepr, ins.positions.lineno if ins.positions else None, ins.is_jump_target,))
+        argrepr = (
+            f"<code object {ins.argval.co_qualname}>"
+            if isinstance(ins.argval, types.CodeType)
+            else ins.argrepr
+        )
+        out["py_instructions"].append(
+            (
+                code_id,
+                ins.offset,
+                ins.opname,
+                ins.arg,
+                argrepr,
+                ins.positions.lineno if ins.positions else None,
+                ins.is_jump_target,
+            )
+        )
     for c in code.co_consts:
         if isinstance(c, types.CodeType):
             bytecode(c, out, code_id, counter)
@@ -147,15 +276,59 @@ def bytecode(code, out, parent_id, counter):
 
 # each table's columns, in the order of its rows' values
 COLUMNS = {
-    "py_defs": ("kind", "name", "qualname", "bstart", "bend", "name_bstart", "name_bend", "lineno", "end_lineno", "parent_bstart", "docstring", "n_decorators"),
+    "py_defs": (
+        "kind",
+        "name",
+        "qualname",
+        "bstart",
+        "bend",
+        "name_bstart",
+        "name_bend",
+        "lineno",
+        "end_lineno",
+        "parent_bstart",
+        "docstring",
+        "n_decorators",
+    ),
     "py_decorators": ("def_bstart", "bstart", "bend", "name"),
-    "py_calls": ("bstart", "bend", "func_bstart", "func_bend", "callee", "callee_name", "n_args", "n_keywords", "lineno", "enclosing_def_bstart"),
+    "py_calls": (
+        "bstart",
+        "bend",
+        "func_bstart",
+        "func_bend",
+        "callee",
+        "callee_name",
+        "n_args",
+        "n_keywords",
+        "lineno",
+        "enclosing_def_bstart",
+    ),
     "py_call_args": ("call_bstart", "position", "keyword", "bstart", "bend"),
-    "py_imports": ("bstart", "bend", "lineno", "is_from", "module", "name", "asname", "level", "enclosing_def_bstart"),
+    "py_imports": (
+        "bstart",
+        "bend",
+        "lineno",
+        "is_from",
+        "module",
+        "name",
+        "asname",
+        "level",
+        "enclosing_def_bstart",
+    ),
     "py_names": ("name", "ctx", "bstart", "bend", "lineno", "enclosing_def_bstart"),
     "py_scopes": ("scope_id", "parent_scope_id", "kind", "name", "lineno", "is_optimized", "is_nested"),
     "py_symbols": ("scope_id", "name", *SYMBOL_FLAGS),
-    "py_code_objects": ("code_id", "parent_code_id", "name", "qualname", "firstlineno", "argcount", "kwonlyargcount", "nlocals", "flags"),
+    "py_code_objects": (
+        "code_id",
+        "parent_code_id",
+        "name",
+        "qualname",
+        "firstlineno",
+        "argcount",
+        "kwonlyargcount",
+        "nlocals",
+        "flags",
+    ),
     "py_instructions": ("code_id", "offset", "opname", "arg", "argrepr", "lineno", "is_jump_target"),
     "py_errors": ("stage", "message", "lineno", "col"),
 }
@@ -171,12 +344,26 @@ def extract(path):
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         text = data.decode(encoding)
     except (SyntaxError, UnicodeDecodeError, LookupError) as e:
-        out["py_errors"].append(("decode", str(e), None, None,))
+        out["py_errors"].append(
+            (
+                "decode",
+                str(e),
+                None,
+                None,
+            )
+        )
         return out
     try:
         tree = ast.parse(data, filename=path)
     except (SyntaxError, ValueError) as e:
-        out["py_errors"].append(("parse", getattr(e, "msg", str(e)), getattr(e, "lineno", None), getattr(e, "offset", None),))
+        out["py_errors"].append(
+            (
+                "parse",
+                getattr(e, "msg", str(e)),
+                getattr(e, "lineno", None),
+                getattr(e, "offset", None),
+            )
+        )
         return out
     walk(tree, starts, data, out)
     for stage, run in (
@@ -186,7 +373,14 @@ def extract(path):
         try:
             run()
         except Exception as e:  # a stage that fails is recorded; the others stand
-            out["py_errors"].append((stage, str(e), getattr(e, "lineno", None), None,))
+            out["py_errors"].append(
+                (
+                    stage,
+                    str(e),
+                    getattr(e, "lineno", None),
+                    None,
+                )
+            )
     return out
 
 
