@@ -143,6 +143,12 @@ pub fn root_store(url: &Url) -> Result<std::sync::Arc<dyn deltalake::ObjectStore
     Ok(builder(url)?.build_storage()?.root_object_store(None))
 }
 
+/// The object store at `url`, a table's location (paths relative to it), with the options
+/// the table is opened with: where a cluster's executors write an output's files.
+pub fn table_store(url: &Url) -> Result<std::sync::Arc<dyn deltalake::ObjectStore>, deltalake::DeltaTableError> {
+    Ok(builder(url)?.build_storage()?.object_store(None))
+}
+
 /// A table at `url` to write: loaded when it exists, empty when there is no table yet.
 pub async fn for_writing(url: &Url) -> Result<DeltaTable, deltalake::DeltaTableError> {
     DeltaTable::try_from_url_with_storage_options(url.clone(), storage_options(url)).await

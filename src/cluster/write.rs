@@ -11,7 +11,7 @@
 
 use ballista_core::serde::BallistaPhysicalExtensionCodec;
 use datafusion::arrow::array::{RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -24,7 +24,6 @@ use datafusion::physical_plan::{
 };
 use datafusion_proto::physical_plan::{PhysicalExtensionCodec, PhysicalProtoConverterExtension};
 use deltalake::kernel::Add;
-use deltalake::logstore::ObjectStoreRef;
 use deltalake::logstore::object_store::prefix::PrefixStore;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -32,6 +31,11 @@ use std::sync::Arc;
 
 /// The column of [`WriteFilesExec`]'s rows: a written file's `Add` action, as JSON.
 const ADD: &str = "add";
+
+/// The schema of [`WriteFilesExec`]'s rows.
+fn adds_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new(ADD, DataType::Utf8, false)]))
+}
 
 /// Where and how a partition's rows are written.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -63,9 +67,8 @@ pub struct WriteFilesExec {
 
 impl WriteFilesExec {
     pub fn new(input: Arc<dyn ExecutionPlan>, spec: FilesSpec) -> WriteFilesExec {
-        let schema = Arc::new(Schema::new(vec![Field::new(ADD, DataType::Utf8, false)]));
         let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(schema),
+            EquivalenceProperties::new(adds_schema()),
             input.output_partitioning().clone(),
             EmissionType::Final,
             Boundedness::Bounded,
@@ -151,12 +154,9 @@ async fn write_partition(mut rows: SendableRecordBatchStream, spec: FilesSpec) -
     use deltalake::kernel::schema::cast::{cast_record_batch, normalize_for_delta};
     let external = |e: deltalake::DeltaTableError| DataFusionError::External(Box::new(e));
     let url = url::Url::parse(&spec.table).map_err(|e| DataFusionError::External(Box::new(e)))?;
-    let store = crate::delta::builder(&url)
-        .and_then(|b| b.build_storage())
-        .map_err(external)?
-        .object_store(None);
+    let store = crate::delta::table_store(&url).map_err(external)?;
     let folder = spec.folder();
-    let store = Arc::new(object_store_prefix(store, &folder));
+    let store = Arc::new(PrefixStore::new(store, folder.as_str()));
     let schema = normalize_for_delta(&rows.schema());
     let config = WriterConfig::new(
         schema.clone(),
@@ -189,12 +189,10 @@ async fn write_partition(mut rows: SendableRecordBatchStream, spec: FilesSpec) -
             serde_json::to_string(&add).map_err(|e| DataFusionError::External(Box::new(e)))
         })
         .collect::<Result<Vec<_>>>()?;
-    let schema = Arc::new(Schema::new(vec![Field::new(ADD, DataType::Utf8, false)]));
-    Ok(RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(json))])?)
-}
-
-fn object_store_prefix(store: ObjectStoreRef, folder: &str) -> PrefixStore<ObjectStoreRef> {
-    PrefixStore::new(store, folder)
+    Ok(RecordBatch::try_new(
+        adds_schema(),
+        vec![Arc::new(StringArray::from(json))],
+    )?)
 }
 
 /// The `Add` actions of a write's rows (as [`WriteFilesExec`] yields them).
@@ -288,11 +286,12 @@ impl PhysicalExtensionCodec for SemcCodec {
 /// deleted. Best effort: what cannot be deleted is logged (a `VACUUM` removes it later).
 pub async fn clean_up(table: &url::Url, spec: &FilesSpec, committed: &std::collections::HashSet<String>) {
     use deltalake::logstore::object_store::ObjectStoreExt;
-    let Ok(store) = crate::delta::builder(table)
-        .and_then(|b| b.build_storage())
-        .map(|s| s.object_store(None))
-    else {
-        return;
+    let store = match crate::delta::table_store(table) {
+        Ok(store) => store,
+        Err(e) => {
+            tracing::warn!("cannot open `{table}` to delete an uncommitted write's files: {e}");
+            return;
+        }
     };
     // a committed path as the store names it (an `Add` path is URL-encoded)
     let committed: std::collections::HashSet<String> = committed

@@ -247,13 +247,14 @@ pub fn extract_all(files: &[(&str, &[u8])], jobs: usize) -> Result<Vec<Tree>, St
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<Tree, String>>>> = Mutex::new((0..files.len()).map(|_| None).collect());
+    let failure: Mutex<Option<String>> = Mutex::new(None);
     std::thread::scope(|s| {
         for _ in 0..jobs.clamp(1, files.len().max(1)) {
             s.spawn(|| {
                 let mut parser = match parser() {
                     Ok(p) => p,
                     Err(e) => {
-                        results.lock().unwrap_or_else(|p| p.into_inner())[0] = Some(Err(e));
+                        *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                         return;
                     }
                 };
@@ -266,6 +267,9 @@ pub fn extract_all(files: &[(&str, &[u8])], jobs: usize) -> Result<Vec<Tree>, St
             });
         }
     });
+    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
     results
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())

@@ -47,15 +47,24 @@ pub fn executors_write(t: &Target<'_>, table: &DeltaTable) -> bool {
         && *metadata.partition_columns() == t.spec.partition_by
 }
 
+/// What a commit of the executors' files did.
+pub struct Committed {
+    pub rows: u64,
+    pub files: u64,
+    pub version: i64,
+    /// The table at that version, when it could be read back (to checkpoint).
+    pub table: Option<DeltaTable>,
+}
+
 /// Runs `t`'s plan on the cluster with its rows written by the executors, and commits the
-/// files (rows, files, version).
+/// files.
 pub async fn write(
     session: &Session,
     t: &Target<'_>,
     table: DeltaTable,
     cluster: &ClusterExec,
     run_id: &str,
-) -> Result<(u64, u64, i64), Failure> {
+) -> Result<Committed, Failure> {
     let spec = FilesSpec {
         table: t.url.to_string(),
         partition_columns: t.spec.partition_by.clone(),
@@ -70,9 +79,9 @@ pub async fn write(
         Err(e) => Err(super::commit::output_failure(t, &e)),
     };
     match committed {
-        Ok((rows, files, version, paths)) => {
+        Ok((committed, paths)) => {
             clean_up(&t.url, &spec, &paths).await;
-            Ok((rows, files, version))
+            Ok(committed)
         }
         Err(f) => {
             clean_up(&t.url, &spec, &HashSet::new()).await;
@@ -92,14 +101,14 @@ fn target_file_size(table: &DeltaTable) -> u64 {
 
 /// Commits `adds` as the table's whole content: a new table's first commit, or an overwrite
 /// (every file it had removed, its schema replaced when the output's differs). Returns rows,
-/// files, the version, and the committed files' paths.
+/// what was committed and the committed files' paths.
 async fn commit(
     t: &Target<'_>,
     table: DeltaTable,
     schema: &datafusion::arrow::datatypes::SchemaRef,
     adds: Vec<Add>,
     run_id: &str,
-) -> Result<(u64, u64, i64, HashSet<String>), Failure> {
+) -> Result<(Committed, HashSet<String>), Failure> {
     use delta_kernel::engine::arrow_conversion::TryIntoKernel as _;
     let failed =
         |e: &dyn std::fmt::Display| super::commit::write_failed(t, &crate::delta::without_backtrace(&e.to_string()));
@@ -116,7 +125,7 @@ async fn commit(
         SaveMode::Overwrite,
         [("operationMetrics".to_string(), metrics)],
     );
-    let version = match table.snapshot() {
+    let (version, table) = match table.snapshot() {
         Err(_) => {
             // a new table: its protocol, metadata and files in its first commit
             let created = deltalake::operations::create::CreateBuilder::new()
@@ -127,7 +136,7 @@ async fn commit(
                 .with_commit_properties(props)
                 .await;
             match created {
-                Ok(table) => table.version().map(|v| v as i64).unwrap_or(-1),
+                Ok(table) => (table.version().map(|v| v as i64).unwrap_or(-1), Some(table)),
                 // created by another writer since this run looked
                 Err(_) if crate::delta::open(&t.url, &crate::delta::PinSpec::Latest).await.is_ok() => {
                     return Err(super::commit::conflict(t, "another writer created the table".into()));
@@ -162,15 +171,27 @@ async fn commit(
                 partition_by: (!partition_by.is_empty()).then_some(partition_by),
                 predicate: None,
             };
-            CommitBuilder::from(props)
+            let version = CommitBuilder::from(props)
                 .with_actions(actions)
                 .build(Some(snapshot), log_store, operation)
                 .await
                 .map_err(|e| super::commit::commit_error(t, e))?
-                .version() as i64
+                .version();
+            // committed: a failure to read it back is not the write's
+            let mut committed = table.clone();
+            let read_back = committed.load_version(version).await.is_ok();
+            (version as i64, read_back.then_some(committed))
         }
     };
-    Ok((rows, files, version, paths))
+    Ok((
+        Committed {
+            rows,
+            files,
+            version,
+            table,
+        },
+        paths,
+    ))
 }
 
 /// The rows a file holds, from its statistics.

@@ -263,15 +263,14 @@ async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result
     #[cfg(feature = "cluster")]
     if let Some(cluster) = physical.downcast_ref::<crate::cluster::ClusterExec>()
         && mode == SaveMode::Overwrite
-        && replace.is_none()
         && inc.is_none()
         && super::cluster_files::executors_write(t, &table)
     {
-        let (rows, files, version) = super::cluster_files::write(session, t, table, cluster, run_id).await?;
-        if let Ok(table) = delta::open(&t.url, &PinSpec::Latest).await {
-            checkpoint(&table).await;
+        let done = super::cluster_files::write(session, t, table, cluster, run_id).await?;
+        if let Some(table) = &done.table {
+            checkpoint(table).await;
         }
-        return Ok(Some((rows, files, version)));
+        return Ok(Some((done.rows, done.files, done.version)));
     }
     let result = Arc::new(engine::PlannedTable::new(physical)?);
     let planned: LogicalPlan = datafusion::logical_expr::LogicalPlanBuilder::scan(
