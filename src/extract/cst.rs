@@ -240,40 +240,12 @@ fn quoted(text: &[u8]) -> String {
     out
 }
 
-/// Every file's tree, `jobs` files at once, in the order of `files` (each a file id and its
-/// source).
+/// Each of `files` (`(file id, bytes)`), `jobs` at once; in the files' order.
 pub fn extract_all(files: &[(&str, &[u8])], jobs: usize) -> Result<Vec<Tree>, String> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<Tree, String>>>> = Mutex::new((0..files.len()).map(|_| None).collect());
-    let failure: Mutex<Option<String>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..jobs.clamp(1, files.len().max(1)) {
-            s.spawn(|| {
-                let mut parser = match parser() {
-                    Ok(p) => p,
-                    Err(e) => {
-                        *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                        return;
-                    }
-                };
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((file_id, source)) = files.get(i) else { break };
-                    let tree = extract(&mut parser, file_id, source).map_err(|e| e.to_string());
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(tree);
-                }
-            });
-        }
-    });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
-    results
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err("a file was not parsed".to_string())))
-        .collect()
+    super::parallel::map(files.len(), jobs, &parser, &|parser, i| {
+        let (file_id, source) = files[i];
+        extract(parser, file_id, source).map_err(|e| e.to_string())
+    })?
+    .into_iter()
+    .collect()
 }

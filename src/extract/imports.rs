@@ -2,7 +2,6 @@
 //! package's `__init__.py`) named by its path from its repository's root, or from a `src/`
 //! folder there; what resolves to none is an external package, named by its first part.
 
-use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 /// Each repository's modules: dotted name → (file id, path).
@@ -36,38 +35,17 @@ impl Modules {
         Modules { by_repo }
     }
 
-    /// Fills the `resolved_file_id`, `resolved_path` and `external_package` columns of a
-    /// file's import rows (given as columns).
-    pub fn resolve_columns(&self, repo: &str, path: &str, columns: &mut Map<String, Value>) {
-        let len = super::tables::column_len(columns);
-        let added = ["resolved_file_id", "resolved_path", "external_package"];
-        let mut filled: Vec<Vec<Value>> = added.iter().map(|_| Vec::with_capacity(len)).collect();
-        for i in 0..len {
-            let mut row: Map<String, Value> = columns
-                .iter()
-                .map(|(k, c)| {
-                    (
-                        k.clone(),
-                        c.as_array().and_then(|c| c.get(i)).cloned().unwrap_or(Value::Null),
-                    )
-                })
-                .collect();
-            self.resolve(repo, path, &mut row);
-            for (column, name) in filled.iter_mut().zip(added) {
-                column.push(row.remove(name).unwrap_or(Value::Null));
-            }
-        }
-        for (column, name) in filled.into_iter().zip(added) {
-            columns.insert(name.to_string(), Value::Array(column));
-        }
-    }
-
-    /// Fills an import row's `resolved_file_id` and `resolved_path`, or `external_package`.
-    pub fn resolve(&self, repo: &str, path: &str, row: &mut Map<String, Value>) {
-        let text = |k: &str| row.get(k).and_then(Value::as_str).map(str::to_string);
-        let level = row.get("level").and_then(Value::as_i64).unwrap_or(0);
-        let (module, name) = (text("module"), text("name"));
-        let is_from = row.get("is_from").and_then(Value::as_bool).unwrap_or(false);
+    /// Where an import leads: `import module` (`name` none), or `from module import name`
+    /// (`level` dots before `module`), in the file `path` of `repo`.
+    pub fn resolve(
+        &self,
+        repo: &str,
+        path: &str,
+        is_from: bool,
+        level: i64,
+        module: Option<&str>,
+        name: Option<&str>,
+    ) -> Target<'_> {
         // the package the import is relative to
         let base: Option<String> = if level > 0 {
             let own = module_of(path).unwrap_or_default();
@@ -93,8 +71,8 @@ impl Modules {
         };
         let mut candidates = vec![];
         if let Some(base) = &base {
-            let full = join(base, module.as_deref().unwrap_or(""));
-            if is_from && let Some(n) = &name {
+            let full = join(base, module.unwrap_or(""));
+            if is_from && let Some(n) = name {
                 candidates.push(join(&full, n));
             }
             // `import a.b.c` binds `a`, and reads a.b.c: the longest that is a module
@@ -110,17 +88,23 @@ impl Modules {
         let modules = self.by_repo.get(repo);
         let found = candidates.iter().find_map(|c| modules.and_then(|m| m.get(c)));
         match found {
-            Some((id, p)) => {
-                row.insert("resolved_file_id".into(), Value::from(id.clone()));
-                row.insert("resolved_path".into(), Value::from(p.clone()));
-            }
-            None if level == 0 => {
-                let top = module.as_deref().and_then(|m| m.split('.').next()).map(str::to_string);
-                if let Some(top) = top {
-                    row.insert("external_package".into(), Value::from(top));
-                }
-            }
-            None => {}
+            Some((file_id, path)) => Target::File { file_id, path },
+            None if level == 0 => match module.and_then(|m| m.split('.').next()) {
+                Some(top) => Target::External(top.to_string()),
+                None => Target::Unknown,
+            },
+            None => Target::Unknown,
         }
     }
+}
+
+/// Where an import leads.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Target<'m> {
+    /// A file of the extracted repositories.
+    File { file_id: &'m str, path: &'m str },
+    /// A package outside them, by its top-level name.
+    External(String),
+    /// A relative import that leads outside its repository.
+    Unknown,
 }

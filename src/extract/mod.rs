@@ -3,23 +3,28 @@
 //!
 //! Files are walked as git sees them (`.gitignore`, hidden files and `.git` skipped, with or
 //! without a git repository). Every file is a row of `repo_files` (its sha256, size,
-//! encoding, lines); a Python file's lines are `file_lines`; its concrete syntax tree and
-//! tokens (comments included) are tree-sitter-python's, parsed in Rust ([`cst`]: `ts_nodes`,
-//! `ts_tokens`, `ts_errors`); CPython's own `ast`, `symtable` and `dis` (a long-lived helper
-//! per job, [`python`]) give the `py_*` tables, with byte offsets (UTF-8) from the start of
-//! the file. Both run at once. Imports are resolved here to files of the extracted
-//! repositories, else named as an external package. A file that does not parse is a row of
+//! encoding, lines); a Python file's lines are `file_lines`; its abstract syntax is ruff's
+//! parser's, in CPython's `ast` shapes, in Rust ([`syntax`]: `py_defs`, `py_decorators`,
+//! `py_calls`, `py_call_args`, `py_imports` — resolved to files of the extracted repositories,
+//! else named as an external package —, `py_names`, `py_errors`); its concrete syntax tree and
+//! tokens (comments included) are tree-sitter-python's, in Rust ([`cst`]: `ts_nodes`,
+//! `ts_tokens`, `ts_errors`); CPython's own `symtable` and `dis` (a long-lived helper per job,
+//! [`python`]) give `py_scopes`, `py_symbols`, `py_code_objects` and `py_instructions` for the
+//! files the parser read. Byte offsets are UTF-8, from the start of the file. The syntax comes
+//! first; then tree-sitter and the helpers run at once. A file that does not parse is a row of
 //! `py_errors` (and its tree has `ts_errors`), never a failed run.
 //!
 //! Each table is written in one commit (overwrite), its rows in the order of the files'
 //! paths, then as the file gives them; each commit records the extractor's versions and each
 //! repository's state. A rerun extracts only files whose sha256 changed (or that are new);
-//! the other files' rows are carried over from the lake. Without Python, the `py_*` tables
-//! are not written (a warning, E0013); the others are.
+//! the other files' rows are carried over from the lake. Without Python, the helpers' four
+//! tables are not written (a warning, E0013); the others are.
 
 mod cst;
 mod imports;
+mod parallel;
 mod python;
+mod syntax;
 pub mod tables;
 
 use crate::codes::Code;
@@ -36,7 +41,7 @@ use tables::{Cell, Extractor, Rows, TABLES, TableDef};
 use url::Url;
 
 /// The version of the extractors' tables: a change of columns or of what a row means.
-pub const EXTRACT_VERSION: &str = "2";
+pub const EXTRACT_VERSION: &str = "3";
 
 #[derive(Debug, Clone)]
 pub struct ExtractOptions {
@@ -84,8 +89,15 @@ struct SourceFile {
     file_id: String,
     sha256: String,
     size: i64,
-    text: Option<String>,
+    bytes: Vec<u8>,
     python: bool,
+}
+
+impl SourceFile {
+    /// The file as text, when it is UTF-8.
+    fn text(&self) -> Option<&str> {
+        std::str::from_utf8(&self.bytes).ok()
+    }
 }
 
 /// The stable id of a file: `stable_id("file", "<repo>/<path>")`, as a `.sem` model computes it.
@@ -178,7 +190,7 @@ fn read_files(found: Vec<(String, String, PathBuf)>, jobs: usize) -> Result<Vec<
         Ok(SourceFile {
             file_id: file_id(&repo, &path),
             size: bytes.len() as i64,
-            text: String::from_utf8(bytes).ok(),
+            bytes,
             repo,
             path,
             abs,
@@ -208,13 +220,13 @@ fn read_files(found: Vec<(String, String, PathBuf)>, jobs: usize) -> Result<Vec<
 /// The `repo_files` row of a file.
 fn file_rows(def: &'static TableDef, f: &SourceFile) -> datafusion::common::Result<RecordBatch> {
     let mut rows = Rows::new(def, &f.file_id);
-    let lines = f.text.as_ref().map(|t| t.split_inclusive('\n').count() as i64);
+    let lines = f.text().map(|t| t.split_inclusive('\n').count() as i64);
     rows.row(&[
         Cell::Str(Some(&f.repo)),
         Cell::Str(Some(&f.path)),
         Cell::Int(Some(f.size)),
         Cell::Str(Some(&f.sha256)),
-        Cell::Str(Some(if f.text.is_some() { "utf-8" } else { "binary" })),
+        Cell::Str(Some(if f.text().is_some() { "utf-8" } else { "binary" })),
         Cell::Int(lines),
         Cell::Str(f.python.then_some("python")),
     ]);
@@ -224,7 +236,7 @@ fn file_rows(def: &'static TableDef, f: &SourceFile) -> datafusion::common::Resu
 /// The `file_lines` rows of a Python file (none for another file).
 fn line_rows(def: &'static TableDef, f: &SourceFile) -> datafusion::common::Result<RecordBatch> {
     let mut rows = Rows::new(def, &f.file_id);
-    if let Some(text) = f.text.as_ref().filter(|_| f.python) {
+    if let Some(text) = f.text().filter(|_| f.python) {
         let mut start = 0usize;
         for (i, line) in text.split_inclusive('\n').enumerate() {
             rows.row(&[
@@ -364,7 +376,7 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
         Err(e) => {
             report.warnings.push(
                 Diagnostic::warning(Code::E0013, Span::default(), format!("no Python to extract Python files with: {e}"))
-                    .help("install Python 3 (or set SEMC_PYTHON to one): `repo_files`, `file_lines` and the `ts_*` tables are written, the `py_*` tables are not"),
+                    .help("install Python 3 (or set SEMC_PYTHON to one): every table but `py_scopes`, `py_symbols`, `py_code_objects` and `py_instructions` is written"),
             );
             None
         }
@@ -374,6 +386,7 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
         "semc": env!("CARGO_PKG_VERSION"),
         "tables": EXTRACT_VERSION,
         "helper": python.as_ref().map(|v| v.helper.clone()),
+        "parser": syntax::PARSER,
         "tree_sitter": cst::GRAMMAR,
         "python": python.as_ref().map(|v| v.python.clone()),
     });
@@ -403,23 +416,50 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
             .iter()
             .map(|f| (f.repo.as_str(), f.path.as_str(), f.file_id.as_str())),
     );
-    // each parsed file's `py_*` and `ts_*` batches: tree-sitter and the Python helpers at once
+    // each parsed file's `py_*` and `ts_*` batches
     let mut parsed: HashMap<String, HashMap<&'static str, RecordBatch>> = HashMap::new();
+    // the abstract syntax first (ruff's parser: fast), to know the files CPython can read
+    let syntax = tokio::task::block_in_place(|| {
+        parallel::map(to_parse.len(), opts.jobs, &|| Ok(()), &|_, k| {
+            let f = &files[to_parse[k]];
+            let file = syntax::File {
+                file_id: &f.file_id,
+                repo: &f.repo,
+                path: &f.path,
+                bytes: &f.bytes,
+                text: f.text(),
+            };
+            syntax::extract(&file, &modules)
+        })
+    })
+    .map_err(|e| Failure::Internal(format!("the Python parser: {e}")))?;
+    let mut readable: Vec<usize> = vec![];
+    for (&i, made) in to_parse.iter().zip(syntax) {
+        let made = made.map_err(|e| Failure::Internal(format!("rows of {}: {e}", files[i].path)))?;
+        if made.parsed {
+            readable.push(i);
+        }
+        parsed
+            .entry(files[i].file_id.clone())
+            .or_default()
+            .extend(syntax::TABLES.into_iter().zip(made.batches));
+    }
+    // then tree-sitter and CPython's `symtable` and `dis` (helpers) at once
     let sources: Vec<(&str, &[u8])> = to_parse
         .iter()
-        .filter_map(|&i| Some((files[i].file_id.as_str(), files[i].text.as_ref()?.as_bytes())))
+        .filter_map(|&i| Some((files[i].file_id.as_str(), files[i].text()?.as_bytes())))
         .collect();
-    let paths: Vec<PathBuf> = to_parse.iter().map(|&i| files[i].abs.clone()).collect();
+    let paths: Vec<PathBuf> = readable.iter().map(|&i| files[i].abs.clone()).collect();
     let convert = |k: usize, mut tables: python::FileRows| -> Result<HashMap<&'static str, RecordBatch>, String> {
-        let f = &files[to_parse[k]];
+        let f = &files[readable[k]];
         let mut out = HashMap::new();
-        for def in TABLES.iter().filter(|t| t.extractor == Extractor::Python) {
-            let Some(Value::Object(mut columns)) = tables.remove(def.name) else {
+        for def in TABLES
+            .iter()
+            .filter(|t| t.extractor == Extractor::Python || t.name == "py_errors")
+        {
+            let Some(Value::Object(columns)) = tables.remove(def.name) else {
                 continue;
             };
-            if def.name == "py_imports" {
-                modules.resolve_columns(&f.repo, &f.path, &mut columns);
-            }
             out.insert(
                 def.name,
                 def.batch_from_columns(&f.file_id, &columns)
@@ -453,11 +493,18 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
                     .help("check that `python3` (or SEMC_PYTHON) runs; nothing was written"),
             ])
         })?;
-        for (&i, batches) in to_parse.iter().zip(made) {
-            parsed
-                .entry(files[i].file_id.clone())
-                .or_default()
-                .extend(batches.map_err(|e| Failure::Internal(format!("rows of {}: {e}", files[i].path)))?);
+        for (&i, batches) in readable.iter().zip(made) {
+            let batches = batches.map_err(|e| Failure::Internal(format!("rows of {}: {e}", files[i].path)))?;
+            let tables = parsed.entry(files[i].file_id.clone()).or_default();
+            for (name, batch) in batches {
+                // a file's errors: the parser's, then the helper's stages'
+                let batch = match tables.remove(name) {
+                    Some(first) => concat_batches(&first.schema(), [&first, &batch])
+                        .map_err(|e| Failure::Internal(e.to_string()))?,
+                    None => batch,
+                };
+                tables.insert(name, batch);
+            }
         }
     }
     let metadata = serde_json::json!({ "versions": versions, "repos": repo_states(repos), "files": files.len() });

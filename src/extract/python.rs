@@ -5,8 +5,6 @@ use serde_json::{Map, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 const HELPER: &str = include_str!("helper.py");
 
@@ -88,61 +86,31 @@ pub fn probe(python: &str) -> Result<Versions, String> {
 
 /// Each of `files` through `jobs` helpers at once, each file's rows made `T` by `convert` as
 /// they come (the helper's JSON is not kept); in the files' order. A helper that dies is
-/// restarted; a file it died on is recorded as an error row of its own.
+/// restarted; a file it died on is recorded as an error row of its own. A helper that cannot
+/// be (re)started fails the whole.
 pub fn extract_all<T: Send>(
     python: &str,
     files: &[PathBuf],
     jobs: usize,
     convert: &(dyn Fn(usize, FileRows) -> T + Sync),
 ) -> Result<Vec<T>, String> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<T>>> = Mutex::new((0..files.len()).map(|_| None).collect());
-    let failure: Mutex<Option<String>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..jobs.clamp(1, files.len().max(1)) {
-            s.spawn(|| {
-                let mut helper = match Helper::start(python) {
-                    Ok((h, _)) => h,
-                    Err(e) => {
-                        *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                        return;
-                    }
-                };
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = files.get(i) else { break };
-                    let rows = match helper.extract(path) {
-                        Ok(rows) => rows,
-                        Err(e) => {
-                            // the file killed the helper (a recursion limit, memory): recorded
-                            let mut rows = Map::new();
-                            rows.insert(
-                                "py_errors".into(),
-                                serde_json::json!({ "stage": ["helper"], "message": [e] }),
-                            );
-                            match Helper::start(python) {
-                                Ok((h, _)) => helper = h,
-                                Err(e) => {
-                                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                                    return;
-                                }
-                            }
-                            rows
-                        }
-                    };
-                    let made = convert(i, rows);
-                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(made);
-                }
-            });
-        }
-    });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
-    results
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .into_iter()
-        .map(|r| r.ok_or_else(|| "a file was not extracted".to_string()))
-        .collect()
+    let start = || Helper::start(python).map(|(h, _)| h);
+    super::parallel::map(files.len(), jobs, &start, &|helper, i| {
+        let rows = match helper.extract(&files[i]) {
+            Ok(rows) => rows,
+            Err(e) => {
+                // the file killed the helper (a recursion limit, memory): recorded
+                *helper = start()?;
+                let mut rows = Map::new();
+                rows.insert(
+                    "py_errors".into(),
+                    serde_json::json!({ "stage": ["helper"], "message": [e] }),
+                );
+                rows
+            }
+        };
+        Ok(convert(i, rows))
+    })?
+    .into_iter()
+    .collect()
 }

@@ -1,5 +1,5 @@
 //! The tables `semc extract` writes: their columns, and rows (columns of JSON values from the
-//! Python helper, or appended here) turned into Arrow batches.
+//! Python helpers, or appended in Rust) turned into Arrow batches.
 
 use datafusion::arrow::array::{ArrayRef, BooleanBuilder, Int64Builder, RecordBatch, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -19,7 +19,9 @@ pub enum Kind {
 pub enum Extractor {
     /// semc itself, from every file's bytes.
     Files,
-    /// CPython's own modules, through the Python helpers.
+    /// ruff's Python parser, in Rust: the abstract syntax, in CPython's `ast` shapes.
+    Syntax,
+    /// CPython's own `symtable` and `dis`, through the Python helpers.
     Python,
     /// tree-sitter-python, in Rust.
     TreeSitter,
@@ -33,7 +35,7 @@ pub struct TableDef {
     pub extractor: Extractor,
 }
 
-use Extractor::{Files, Python, TreeSitter};
+use Extractor::{Files, Python, Syntax, TreeSitter};
 use Kind::{Bool, Int, Str};
 
 const SYMBOL_FLAGS: [(&str, Kind); 11] = [
@@ -98,12 +100,12 @@ pub const TABLES: &[TableDef] = &[
             ("docstring", Str),
             ("n_decorators", Int),
         ],
-        extractor: Python,
+        extractor: Syntax,
     },
     TableDef {
         name: "py_decorators",
         columns: &[("def_bstart", Int), ("bstart", Int), ("bend", Int), ("name", Str)],
-        extractor: Python,
+        extractor: Syntax,
     },
     TableDef {
         name: "py_calls",
@@ -119,7 +121,7 @@ pub const TABLES: &[TableDef] = &[
             ("lineno", Int),
             ("enclosing_def_bstart", Int),
         ],
-        extractor: Python,
+        extractor: Syntax,
     },
     TableDef {
         name: "py_call_args",
@@ -130,7 +132,7 @@ pub const TABLES: &[TableDef] = &[
             ("bstart", Int),
             ("bend", Int),
         ],
-        extractor: Python,
+        extractor: Syntax,
     },
     TableDef {
         name: "py_imports",
@@ -149,7 +151,7 @@ pub const TABLES: &[TableDef] = &[
             ("resolved_path", Str),
             ("external_package", Str),
         ],
-        extractor: Python,
+        extractor: Syntax,
     },
     TableDef {
         name: "py_names",
@@ -161,7 +163,7 @@ pub const TABLES: &[TableDef] = &[
             ("lineno", Int),
             ("enclosing_def_bstart", Int),
         ],
-        extractor: Python,
+        extractor: Syntax,
     },
     TableDef {
         name: "py_scopes",
@@ -212,7 +214,7 @@ pub const TABLES: &[TableDef] = &[
     TableDef {
         name: "py_errors",
         columns: &[("stage", Str), ("message", Str), ("lineno", Int), ("col", Int)],
-        extractor: Python,
+        extractor: Syntax,
     },
     // a node's `lineno`/`col` are its first byte's line (from 1) and byte column (from 0)
     TableDef {

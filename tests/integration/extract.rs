@@ -1,8 +1,8 @@
 //! `semc extract` and the code-graph example (issue 24), through the CLI: the tables' rows
 //! against Python's own `ast`, `symtable`, `tokenize` and `compile` walked directly
-//! (`tests/cases/extract/reference.py`) — tree-sitter's tokens and nodes included —, a rerun
-//! that extracts only what changed, a machine without Python, and the graph's edges against
-//! the same independent walk.
+//! (`tests/cases/extract/reference.py`) — ruff's syntax and tree-sitter's tokens and nodes
+//! included —, a rerun that extracts only what changed, a machine without Python, and the
+//! graph's edges against the same independent walk.
 
 use crate::fixtures::{root, semc, semc_with, table_rows, url_of};
 use std::collections::{BTreeMap, BTreeSet};
@@ -175,10 +175,11 @@ async fn a_rerun_extracts_only_what_changed() {
     assert!(rows(&lake, "py_errors").await.is_empty());
 }
 
-/// Without Python the files, their lines and their tree-sitter trees are still extracted; the
-/// warning says what was not (E0013).
+/// Without Python everything but CPython's own four tables (`symtable`'s and `dis`'s) is
+/// extracted — the syntax and tree-sitter tables as with Python —; the warning says what was
+/// not (E0013).
 #[tokio::test]
-async fn without_python_files_lines_and_trees_are_extracted() {
+async fn without_python_only_cpythons_own_tables_are_missing() {
     let dir = repo_copy("no_python");
     let (repo, lake) = (dir.join("repo"), dir.join("lake"));
     let (code, out, err) = semc_with(
@@ -187,15 +188,23 @@ async fn without_python_files_lines_and_trees_are_extracted() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("E0013"), "{err}");
-    assert!(out.contains("repo_files") && !out.contains("py_defs"), "{out}");
-    assert!(lake.join("file_lines/_delta_log").is_dir());
-    assert!(!lake.join("py_defs").exists());
-    let functions = rows(&lake, "ts_nodes")
-        .await
-        .into_iter()
-        .filter(|r| r[3] == "function_definition")
-        .count();
-    assert!(functions > 0, "no tree-sitter nodes without Python");
+    assert!(out.contains("py_defs") && !out.contains("py_scopes"), "{out}");
+    for table in ["py_scopes", "py_symbols", "py_code_objects", "py_instructions"] {
+        assert!(!lake.join(table).exists(), "{table} written without Python");
+    }
+    let with_python = dir.join("with_python");
+    extract(&repo, &with_python);
+    for table in TABLES
+        .iter()
+        .filter(|t| !["py_scopes", "py_symbols", "py_code_objects", "py_instructions"].contains(t))
+    {
+        let rows_without = rows(&lake, table).await;
+        assert!(!rows_without.is_empty(), "{table} is empty without Python");
+        assert!(
+            rows_without == rows(&with_python, table).await,
+            "{table} differs without Python"
+        );
+    }
 }
 
 /// The example workspace over the extracted tables: the graph's `contains` edges are the
