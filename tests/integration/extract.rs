@@ -46,8 +46,40 @@ fn repo_copy(name: &str) -> PathBuf {
     std::fs::create_dir_all(repo.join("build")).unwrap();
     std::fs::write(repo.join("build/generated.py"), "x = 1\n").unwrap();
     std::fs::write(repo.join("logo.bin"), [0xff, 0xfe, 0x00, 0x01]).unwrap();
+    std::fs::write(repo.join("shapes_of_python.py"), SHAPES).unwrap();
     dir
 }
+
+/// Python whose spans CPython draws its own way: `*args` from its name, a lone generator
+/// argument with the call's parentheses, a def ending at a `;`, decorators before a def's
+/// keyword, names in f-strings, lambdas, comprehensions, a walrus, `del`.
+const SHAPES: &str = r#""""Shapes of Python whose spans CPython draws its own way."""
+import os.path as osp, sys
+from . import main as _main
+
+
+def star(*args: int, **kwargs) -> int:
+    return sum(x for x in args) + len(kwargs)
+
+
+@staticmethod
+@sys.intern  # a comment between decorators
+async def decorated(a, /, b=1, *, c: str = ""):
+    del a
+    (n := 3); pass;
+
+
+class Outer:
+    class Inner:
+        def method(self): x = 1; return x;
+
+    square = lambda v, *rest: v * v
+    values = [y for y in range(3) if y]
+    text = f"{square(2)!r:>{len(values)}}"
+
+
+def ends_with_semicolon(): pass;
+"#;
 
 /// Python's own modules over `repo`, walked by the reference script.
 fn reference(repo: &Path) -> serde_json::Value {
@@ -101,6 +133,7 @@ async fn extracted_tables_equal_pythons_own_modules() {
             "{table}: {report}"
         );
     }
+    syntax_equals_reference(&lake, &want).await;
     let errors = rows(&lake, "py_errors").await;
     assert_eq!(errors.len(), 1, "{errors:?}");
     let broken = trees_hold_pythons_tokens(&lake, &repo, &want).await;
@@ -157,7 +190,7 @@ async fn a_rerun_extracts_only_what_changed() {
     let changed = extract(&repo, &lake);
     assert_eq!(
         (changed["extracted"].as_u64(), changed["carried"].as_u64()),
-        (Some(1), Some(4)),
+        (Some(1), Some(5)),
         "{changed}"
     );
     for t in changed["tables"].as_array().unwrap() {
@@ -281,6 +314,7 @@ async fn the_standard_library_equals_pythons_own_modules() {
             "{table}: {report}"
         );
     }
+    syntax_equals_reference(&lake, &want).await;
     let broken = trees_hold_pythons_tokens(&lake, &repo, &want).await;
     assert!(broken.is_empty(), "tree-sitter cannot parse {broken:?}");
     for (name, text) in semc::demo::examples::CODEANATOMY {
@@ -289,6 +323,40 @@ async fn the_standard_library_equals_pythons_own_modules() {
     let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     graph_equals_reference_of(&dir, &repo).await;
+}
+
+/// The syntax tables against CPython's `ast`, row for row: each def's, call's, argument's
+/// and name's span (and kind, qualified name, lines, callee, context) as the reference walk
+/// gives them.
+async fn syntax_equals_reference(lake: &Path, want: &serde_json::Value) {
+    let files = rows(lake, "repo_files").await;
+    let path_of: BTreeMap<&str, &str> = files.iter().map(|r| (r[0].as_str(), r[2].as_str())).collect();
+    for (table, columns) in want["span_columns"].as_object().unwrap() {
+        let (names, got) = table_rows(url_of(&lake.join(table)).as_ref()).await;
+        let picks: Vec<usize> = columns
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| names.iter().position(|n| n == c.as_str().unwrap()).unwrap())
+            .collect();
+        let mut got: Vec<Vec<String>> = got
+            .iter()
+            .map(|r| {
+                let mut row = vec![path_of[r[0].as_str()].to_string()];
+                row.extend(picks.iter().map(|&i| r[i].clone()));
+                row
+            })
+            .collect();
+        let mut expected: Vec<Vec<String>> = serde_json::from_value(want["spans"][table].clone()).unwrap();
+        got.sort();
+        expected.sort();
+        if got != expected {
+            let (got, expected): (BTreeSet<_>, BTreeSet<_>) = (got.iter().collect(), expected.iter().collect());
+            let missing: Vec<_> = expected.difference(&got).take(5).collect();
+            let extra: Vec<_> = got.difference(&expected).take(5).collect();
+            panic!("{table}: CPython's rows not written {missing:?}; rows written CPython has not {extra:?}");
+        }
+    }
 }
 
 /// tree-sitter's tables against CPython: each NAME, NUMBER, OP and COMMENT token `tokenize`
