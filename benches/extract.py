@@ -3,7 +3,8 @@
 
 Per round (interleaved):
   semc     `semc extract ROOT --to LAKE` into a fresh lake (every table written: files,
-           lines, ast, symtable, tokens, bytecode, imports resolved, Delta commits)
+           lines, syntax — ruff's parser —, tree-sitter's nodes and tokens, CPython's
+           symtable and bytecode, imports resolved, Delta commits)
   rerun    the same again over the lake it wrote: nothing changed, nothing is written
   python   one Python process: for each `.py` file, `ast.parse` and a full `ast.walk`,
            `symtable.symtable` and `tokenize` — reading only, writing nothing
