@@ -33,6 +33,7 @@ use crate::run::Failure;
 use crate::span::Span;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, take_record_batch};
+use futures::StreamExt;
 use serde_json::{Map, Value};
 use sha2::Digest;
 use std::collections::HashMap;
@@ -284,7 +285,6 @@ impl Earlier {
 async fn earlier(lake: &Url, versions: &Value) -> Option<Earlier> {
     let files = open_latest(&table_url(lake, "repo_files").ok()?).await?;
     // the extractors' versions: carried rows must mean what new ones would
-    use futures::StreamExt;
     let info = files.history(Some(1)).next().await?.ok()?;
     if info.info.get("semc.extract") != Some(versions) {
         return None;
@@ -508,6 +508,8 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
         }
     }
     let metadata = serde_json::json!({ "versions": versions, "repos": repo_states(repos), "files": files.len() });
+    // each table's rows, then the tables written `jobs` at once (encoding is CPU-bound)
+    let mut writes = vec![];
     for def in TABLES
         .iter()
         .filter(|t| t.extractor != Extractor::Python || python.is_some())
@@ -532,9 +534,22 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
                 parts.push(batch.map_err(|e| Failure::Internal(e.to_string()))?);
             }
         }
-        let rows = parts.iter().map(RecordBatch::num_rows).sum();
-        let version = write(&table_url(&lake, def.name)?, def, parts, &versions, &metadata).await?;
-        report.tables.push((def.name.to_string(), rows, version));
+        let rows: usize = parts.iter().map(RecordBatch::num_rows).sum();
+        let url = table_url(&lake, def.name)?;
+        let (versions, metadata) = (versions.clone(), metadata.clone());
+        writes.push(async move {
+            let version = write(&url, def, parts, &versions, &metadata).await?;
+            Ok::<_, Failure>((def.name.to_string(), rows, version))
+        });
+    }
+    let written: Vec<_> = futures::stream::iter(writes)
+        .map(tokio::spawn)
+        .buffered(opts.jobs.max(1))
+        .collect()
+        .await;
+    for table in written {
+        let table = table.map_err(|e| Failure::Internal(format!("writing a table failed: {e}")))??;
+        report.tables.push(table);
     }
     Ok(report)
 }
