@@ -6,11 +6,13 @@ Per round (interleaved):
            lines, syntax — ruff's parser —, tree-sitter's nodes and tokens, CPython's
            symtable and bytecode, imports resolved, Delta commits)
   rerun    the same again over the lake it wrote: nothing changed, nothing is written
+  rust     `semc extract` as on a machine without Python (SEMC_PYTHON names none): every
+           table but CPython's own four (symtable, bytecode) — semc's share of the time
   python   one Python process: for each `.py` file, `ast.parse` and a full `ast.walk`,
            `symtable.symtable` and `tokenize` — reading only, writing nothing
 
 Prints the medians and ends with one line:
-  extract files=… mb=… semc_s=… rerun_s=… python_s=… ratio=… (python_s / semc_s)
+  extract files=… mb=… semc_s=… rerun_s=… rust_only_s=… python_s=… ratio=… (python_s / semc_s)
 
 Usage: benches/extract.py [--root STDLIB] [--rounds 3] [--semc target/release/semc]
 (the standard library without `site-packages/`, the packages installed in it)
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import statistics
 import subprocess
 import symtable
@@ -60,28 +63,60 @@ def main() -> None:
     files = [
         p
         for p in sorted(root.rglob("*.py"))
-        if not any(part.startswith(".") or part == "site-packages" for part in p.relative_to(root).parts)
+        if not any(
+            part.startswith(".") or part == "site-packages"
+            for part in p.relative_to(root).parts
+        )
     ]
     mb = sum(p.stat().st_size for p in files) / 1e6
-    semc_s, rerun_s, python_s = [], [], []
+    semc_s, rerun_s, rust_s, python_s = [], [], [], []
     for _ in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
             lake = Path(tmp) / "lake"
             start = time.perf_counter()
-            extract = [args.semc, "extract", str(root), "--to", str(lake), "--exclude", "site-packages/"]
+            extract = [
+                args.semc,
+                "extract",
+                str(root),
+                "--to",
+                str(lake),
+                "--exclude",
+                "site-packages/",
+            ]
             subprocess.run(extract, check=True, capture_output=True)
             semc_s.append(time.perf_counter() - start)
             start = time.perf_counter()
             subprocess.run(extract, check=True, capture_output=True)
             rerun_s.append(time.perf_counter() - start)
+            without_python = {**os.environ, "SEMC_PYTHON": "/nonexistent/python3"}
+            rust_only = [
+                args.semc,
+                "extract",
+                str(root),
+                "--to",
+                str(Path(tmp) / "rust"),
+                "--exclude",
+                "site-packages/",
+            ]
+            start = time.perf_counter()
+            subprocess.run(
+                rust_only, check=True, capture_output=True, env=without_python
+            )
+            rust_s.append(time.perf_counter() - start)
         start = time.perf_counter()
         python_walk(files)
         python_s.append(time.perf_counter() - start)
-    s, r, p = (statistics.median(x) for x in (semc_s, rerun_s, python_s))
+    s, r, o, p = (statistics.median(x) for x in (semc_s, rerun_s, rust_s, python_s))
     print(f"{len(files)} Python files, {mb:.1f} MB under {root}")
-    print(f"semc extract: {s:.2f} s ({len(files) / s:.0f} files/s, {mb / s:.1f} MB/s); rerun {r:.2f} s")
+    print(
+        f"semc extract: {s:.2f} s ({len(files) / s:.0f} files/s, {mb / s:.1f} MB/s); rerun {r:.2f} s"
+    )
+    print(f"without Python (CPython's symtable and dis not run): {o:.2f} s")
     print(f"python walk:  {p:.2f} s ({len(files) / p:.0f} files/s, {mb / p:.1f} MB/s)")
-    print(f"extract files={len(files)} mb={mb:.1f} semc_s={s:.2f} rerun_s={r:.2f} python_s={p:.2f} ratio={p / s:.2f}")
+    print(
+        f"extract files={len(files)} mb={mb:.1f} semc_s={s:.2f} rerun_s={r:.2f} rust_only_s={o:.2f} "
+        f"python_s={p:.2f} ratio={p / s:.2f}"
+    )
 
 
 if __name__ == "__main__":
