@@ -416,34 +416,9 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
             .iter()
             .map(|f| (f.repo.as_str(), f.path.as_str(), f.file_id.as_str())),
     );
-    // each parsed file's `py_*` and `ts_*` batches
-    let mut parsed: HashMap<String, HashMap<&'static str, RecordBatch>> = HashMap::new();
-    // the abstract syntax first (ruff's parser: fast), to know the files CPython can read
-    let syntax = tokio::task::block_in_place(|| {
-        parallel::map(to_parse.len(), opts.jobs, &|| Ok(()), &|_, k| {
-            let f = &files[to_parse[k]];
-            let file = syntax::File {
-                file_id: &f.file_id,
-                repo: &f.repo,
-                path: &f.path,
-                bytes: &f.bytes,
-                text: f.text(),
-            };
-            syntax::extract(&file, &modules)
-        })
-    })
-    .map_err(|e| Failure::Internal(format!("the Python parser: {e}")))?;
-    let mut readable: Vec<usize> = vec![];
-    for (&i, made) in to_parse.iter().zip(syntax) {
-        let made = made.map_err(|e| Failure::Internal(format!("rows of {}: {e}", files[i].path)))?;
-        if made.parsed {
-            readable.push(i);
-        }
-        parsed
-            .entry(files[i].file_id.clone())
-            .or_default()
-            .extend(syntax::TABLES.into_iter().zip(made.batches));
-    }
+    // each parsed file's `py_*` and `ts_*` batches: the abstract syntax first (ruff's parser,
+    // fast), which says the files CPython can read
+    let (mut parsed, readable) = tokio::task::block_in_place(|| read_syntax(&files, &to_parse, &modules, opts.jobs))?;
     // then tree-sitter and CPython's `symtable` and `dis` (helpers) at once
     let sources: Vec<(&str, &[u8])> = to_parse
         .iter()
@@ -453,6 +428,7 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
     let convert = |k: usize, mut tables: python::FileRows| -> Result<HashMap<&'static str, RecordBatch>, String> {
         let f = &files[readable[k]];
         let mut out = HashMap::new();
+        // the helpers' tables, and the errors of their stages (added to the parser's below)
         for def in TABLES
             .iter()
             .filter(|t| t.extractor == Extractor::Python || t.name == "py_errors")
@@ -552,6 +528,44 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
         report.tables.push(table);
     }
     Ok(report)
+}
+
+/// Each file's batches.
+type Batches = HashMap<String, HashMap<&'static str, RecordBatch>>;
+
+/// The syntax tables of the files `to_parse` (indexes into `files`), `jobs` at once: each
+/// file's batches, and the files that parsed.
+fn read_syntax(
+    files: &[SourceFile],
+    to_parse: &[usize],
+    modules: &imports::Modules,
+    jobs: usize,
+) -> Result<(Batches, Vec<usize>), Failure> {
+    let made = parallel::map(to_parse.len(), jobs, &|| Ok(()), &|_, k| {
+        let f = &files[to_parse[k]];
+        let file = syntax::File {
+            file_id: &f.file_id,
+            repo: &f.repo,
+            path: &f.path,
+            bytes: &f.bytes,
+            text: f.text(),
+        };
+        syntax::extract(&file, modules)
+    })
+    .map_err(|e| Failure::Internal(format!("the Python parser: {e}")))?;
+    let mut parsed = Batches::new();
+    let mut readable = vec![];
+    for (&i, made) in to_parse.iter().zip(made) {
+        let made = made.map_err(|e| Failure::Internal(format!("rows of {}: {e}", files[i].path)))?;
+        if made.parsed {
+            readable.push(i);
+        }
+        parsed
+            .entry(files[i].file_id.clone())
+            .or_default()
+            .extend(syntax::TABLES.into_iter().zip(made.batches));
+    }
+    Ok((parsed, readable))
 }
 
 /// The files to extract now: new, or changed since the lake's rows.

@@ -67,7 +67,8 @@ pub fn extract(file: &File, modules: &Modules) -> Result<Syntax> {
                 let lines = Lines::of(&text);
                 let at = e.location.start().to_usize();
                 let line = lines.line_of(at);
-                let col = text[lines.start_of(line)..at].chars().count() + 1;
+                // CPython's column: characters from the line's start, from 1
+                let col = text.get(lines.start_of(line)..at).map_or(0, |s| s.chars().count()) + 1;
                 out.error("parse", &e.error.to_string(), Some(line as i64), Some(col as i64));
                 false
             }
