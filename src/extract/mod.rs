@@ -90,14 +90,30 @@ struct SourceFile {
     file_id: String,
     sha256: String,
     size: i64,
-    bytes: Vec<u8>,
+    content: Content,
     python: bool,
+}
+
+/// A file's bytes, known once to be UTF-8 text or not.
+enum Content {
+    Text(String),
+    Binary(Vec<u8>),
 }
 
 impl SourceFile {
     /// The file as text, when it is UTF-8.
     fn text(&self) -> Option<&str> {
-        std::str::from_utf8(&self.bytes).ok()
+        match &self.content {
+            Content::Text(text) => Some(text),
+            Content::Binary(_) => None,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match &self.content {
+            Content::Text(text) => text.as_bytes(),
+            Content::Binary(bytes) => bytes,
+        }
     }
 }
 
@@ -191,7 +207,10 @@ fn read_files(found: Vec<(String, String, PathBuf)>, jobs: usize) -> Result<Vec<
         Ok(SourceFile {
             file_id: file_id(&repo, &path),
             size: bytes.len() as i64,
-            bytes,
+            content: match String::from_utf8(bytes) {
+                Ok(text) => Content::Text(text),
+                Err(e) => Content::Binary(e.into_bytes()),
+            },
             repo,
             path,
             abs,
@@ -547,7 +566,7 @@ fn read_syntax(
             file_id: &f.file_id,
             repo: &f.repo,
             path: &f.path,
-            bytes: &f.bytes,
+            bytes: f.bytes(),
             text: f.text(),
         };
         syntax::extract(&file, modules)

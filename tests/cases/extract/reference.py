@@ -38,7 +38,7 @@ spans = {table: [] for table in SPAN_COLUMNS}
 
 
 def text_of(*values):
-    return ["NULL" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for v in values]
+    return ["NULL" if v is None else str(v) for v in values]
 
 
 def dotted(node):
