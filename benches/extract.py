@@ -8,11 +8,14 @@ Per round (interleaved):
   rerun    the same again over the lake it wrote: nothing changed, nothing is written
   rust     `semc extract` as on a machine without Python (SEMC_PYTHON names none): every
            table but CPython's own four (symtable, bytecode) — semc's share of the time
+  graph    `semc run` of examples/codeanatomy over the lake the first run wrote: the code
+           property graph of the standard library (wall time and peak RSS)
   python   one Python process: for each `.py` file, `ast.parse` and a full `ast.walk`,
            `symtable.symtable` and `tokenize` — reading only, writing nothing
 
 Prints the medians and ends with one line:
-  extract files=… mb=… semc_s=… rerun_s=… rust_only_s=… python_s=… ratio=… (python_s / semc_s)
+  extract files=… mb=… semc_s=… rerun_s=… rust_only_s=… python_s=… ratio=… graph_s=… graph_rss_mib=…
+(ratio = python_s / semc_s)
 
 Usage: benches/extract.py [--root STDLIB] [--rounds 3] [--semc target/release/semc]
 (the standard library without `site-packages/`, the packages installed in it)
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import shutil
 import statistics
 import subprocess
 import symtable
@@ -52,6 +56,18 @@ def python_walk(files: list[Path]) -> None:
             continue
 
 
+def measured(cmd: list[str]) -> tuple[float, float]:
+    """Runs `cmd` to its end: (wall seconds, peak RSS in MiB)."""
+    start = time.perf_counter()
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        err = child.stderr.read().decode() if child.stderr else ""
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", default=sysconfig.get_paths()["stdlib"])
@@ -69,7 +85,7 @@ def main() -> None:
         )
     ]
     mb = sum(p.stat().st_size for p in files) / 1e6
-    semc_s, rerun_s, rust_s, python_s = [], [], [], []
+    semc_s, rerun_s, rust_s, python_s, graph_s, graph_rss = [], [], [], [], [], []
     for _ in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
             lake = Path(tmp) / "lake"
@@ -103,19 +119,30 @@ def main() -> None:
                 rust_only, check=True, capture_output=True, env=without_python
             )
             rust_s.append(time.perf_counter() - start)
+            # the graph over the first lake: the example's files beside it
+            example = Path(__file__).resolve().parents[1] / "examples" / "codeanatomy"
+            for sem in example.glob("*.sem"):
+                shutil.copy(sem, Path(tmp) / sem.name)
+            wall, rss = measured([args.semc, "run", tmp])
+            graph_s.append(wall)
+            graph_rss.append(rss)
         start = time.perf_counter()
         python_walk(files)
         python_s.append(time.perf_counter() - start)
-    s, r, o, p = (statistics.median(x) for x in (semc_s, rerun_s, rust_s, python_s))
+    s, r, o, p, g, gm = (
+        statistics.median(x)
+        for x in (semc_s, rerun_s, rust_s, python_s, graph_s, graph_rss)
+    )
     print(f"{len(files)} Python files, {mb:.1f} MB under {root}")
     print(
         f"semc extract: {s:.2f} s ({len(files) / s:.0f} files/s, {mb / s:.1f} MB/s); rerun {r:.2f} s"
     )
     print(f"without Python (CPython's symtable and dis not run): {o:.2f} s")
+    print(f"the code graph over the lake: {g:.2f} s, peak RSS {gm:.0f} MiB")
     print(f"python walk:  {p:.2f} s ({len(files) / p:.0f} files/s, {mb / p:.1f} MB/s)")
     print(
         f"extract files={len(files)} mb={mb:.1f} semc_s={s:.2f} rerun_s={r:.2f} rust_only_s={o:.2f} "
-        f"python_s={p:.2f} ratio={p / s:.2f}"
+        f"python_s={p:.2f} ratio={p / s:.2f} graph_s={g:.2f} graph_rss_mib={gm:.0f}"
     )
 
 

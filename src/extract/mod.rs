@@ -628,6 +628,7 @@ async fn write(
         .with_save_mode(deltalake::protocol::SaveMode::Overwrite)
         .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
         .with_commit_properties(props)
+        .with_writer_properties(def.writer_properties())
         .await
         .map_err(|e| failed(&e))?;
     Ok(table.version().map(|v| v as i64).unwrap_or(-1))
