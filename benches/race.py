@@ -24,11 +24,14 @@ The data is `semc demo DIR --sf N` (made once under target/bench-data/race-sf<N>
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
 import subprocess
+import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,17 +40,25 @@ TABLES = ["region", "nation", "supplier", "customer", "part", "partsupp", "order
 QUERIES = ROOT / "tests" / "data" / "tpch-queries"
 
 
-def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Runs `cmd` to its end: (wall seconds, peak RSS in MiB)."""
-    start = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
-    err = child.stderr.read().decode() if child.stderr else ""
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({child.returncode}):\n{err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Runs `cmd` to its end: (wall seconds, peak RSS in MiB, its standard output)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        child = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"{' '.join(cmd)} failed:\n{err.read().decode()[-2000:]}")
+        return wall, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def semc_query_seconds(stdout: str) -> dict[str, float]:
+    """Each output's time as `semc run` reports it (`q01: 4 rows, … (469 ms)`): computed,
+    verified and committed."""
+    found = re.findall(r"^(q\d\d): .*\((\d+) ms\)$", stdout, re.M)
+    return {q: int(ms) / 1000 for q, ms in found}
 
 
 # -- the peers, each run as `race.py --peer NAME --data D --out O` in a process of its own --
@@ -64,26 +75,32 @@ def duckdb_results(data: Path):
     con.execute(f"LOAD '{ext}'" if ext else "LOAD delta")
     for t in TABLES:
         con.execute(f"CREATE VIEW {t} AS SELECT * FROM delta_scan('{data / t}')")
-    for i in range(1, 23):
-        sql = (QUERIES / f"q{i:02d}.sql").read_text()
-        yield f"q{i:02d}", con.execute(sql).fetch_arrow_table()
+    return [(q, lambda sql=sql: con.execute(sql).fetch_arrow_table()) for q, sql in queries()]
 
 
 def polars_results(data: Path):
     import polars as pl
 
     ctx = pl.SQLContext({t: pl.scan_delta(str(data / t)) for t in TABLES})
-    for i in range(1, 23):
-        sql = (QUERIES / f"q{i:02d}.sql").read_text()
-        yield f"q{i:02d}", ctx.execute(sql, eager=True).to_arrow()
+    return [(q, lambda sql=sql: ctx.execute(sql, eager=True).to_arrow()) for q, sql in queries()]
+
+
+def queries() -> list[tuple[str, str]]:
+    """The 22 queries' official text."""
+    return [(f"q{i:02d}", (QUERIES / f"q{i:02d}.sql").read_text()) for i in range(1, 23)]
 
 
 def peer(name: str, data: Path, out: Path) -> None:
     from deltalake import write_deltalake
 
     results = {"duckdb": duckdb_results, "polars": polars_results}[name](data)
-    for q, table in results:
-        write_deltalake(str(out / q), table, mode="overwrite")
+    seconds = {}
+    for q, result in results:
+        # each query's time: computed, fetched as Arrow and written (the engine's setup apart)
+        start = time.perf_counter()
+        write_deltalake(str(out / q), result(), mode="overwrite")
+        seconds[q] = time.perf_counter() - start
+    print(json.dumps(seconds))
 
 
 # -- the race ------------------------------------------------------------------------------
@@ -102,6 +119,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--semc", default=str(ROOT / "target" / "release" / "semc"))
     ap.add_argument("--memory-limit", default=quarter_of_memory(), help="semc's --memory-limit")
+    ap.add_argument(
+        "--per-query",
+        action="store_true",
+        help="also print each query's median time per engine (semc's as `semc run` reports it)",
+    )
     ap.add_argument("--peer", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -124,11 +146,15 @@ def main() -> None:
     # semc is given 2 threads too: it runs on a 2-core machine, as the peers are told to
     times: dict[str, list[float]] = {k: [] for k in engines}
     rss: dict[str, list[float]] = {k: [] for k in engines}
+    per_query: dict[str, dict[str, list[float]]] = {k: {} for k in engines}
     for r in range(args.rounds):
         for name, cmd in engines.items():
-            wall, peak = measured(cmd, env)
+            wall, peak, out = measured(cmd, env)
             times[name].append(wall)
             rss[name].append(peak)
+            seconds = semc_query_seconds(out) if name == "semc" else json.loads(out.strip().splitlines()[-1])
+            for q, sec in seconds.items():
+                per_query[name].setdefault(q, []).append(sec)
         print(
             f"round {r + 1}: " + "  ".join(f"{k}={times[k][-1]:.2f}s/{rss[k][-1]:.0f}MiB" for k in engines),
             flush=True,
@@ -137,6 +163,14 @@ def main() -> None:
     rerun = statistics.median(measured([args.semc, "run", str(ws)], env)[0] for _ in range(5))
     med = {k: statistics.median(v) for k, v in times.items()}
     mem = {k: statistics.median(v) for k, v in rss.items()}
+    if args.per_query:
+        print("query   semc_s  duckdb_s  polars_s  semc/duckdb  semc/polars")
+        for q in sorted(per_query["semc"]):
+            m = {k: statistics.median(per_query[k][q]) for k in engines}
+            print(
+                f"{q}   {m['semc']:6.3f}  {m['duckdb']:8.3f}  {m['polars']:8.3f}  "
+                f"{m['semc'] / m['duckdb']:11.2f}  {m['semc'] / m['polars']:11.2f}"
+            )
     for k in engines:
         print(f"{k:7} median {med[k]:.3f} s  peak RSS {mem[k]:.0f} MiB  ({med[k] / med['semc']:.2f}x semc)")
     print(

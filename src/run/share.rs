@@ -148,8 +148,30 @@ fn optimize_all(session: &Session, roots: &[LogicalPlan]) -> Result<Vec<LogicalP
     let state = session.ctx.state();
     Ok(roots
         .iter()
-        .map(|root| state.optimize(root))
+        .map(|root| state.optimize(root).and_then(without_true_scan_filters))
         .collect::<datafusion::common::Result<Vec<_>>>()?)
+}
+
+/// `plan` without the scans' filters that are the literal `true`. A scalar model's join has
+/// the condition `true` (DataFusion has no outer join without one), which the optimizer
+/// pushes into the scans of one side only: a model read on both sides of that join (TPC-H
+/// Q15's revenue, its maximum beside each row) would be two different plans, computed twice.
+/// The filter keeps every row; without it the two are one plan, computed once.
+fn without_true_scan_filters(plan: LogicalPlan) -> datafusion::common::Result<LogicalPlan> {
+    let is_true = |e: &Expr| {
+        matches!(
+            e,
+            Expr::Literal(datafusion::common::ScalarValue::Boolean(Some(true)), _)
+        )
+    };
+    plan.transform_up(|p| match p {
+        LogicalPlan::TableScan(mut scan) if scan.filters.iter().any(is_true) => {
+            scan.filters.retain(|f| !is_true(f));
+            Ok(Transformed::yes(LogicalPlan::TableScan(scan)))
+        }
+        p => Ok(Transformed::no(p)),
+    })
+    .map(|t| t.data)
 }
 
 /// Computes `plan` into Arrow IPC files in `folder` (one per partition, as its rows

@@ -449,6 +449,47 @@ output nodes to delta("out/nodes") mode overwrite
     assert_eq!(sorted("nodes").await.len(), 9, "each of 3 nodes reaches all 3");
 }
 
+/// A model read beside its own scalar aggregate (TPC-H Q15's shape: each supplier's revenue
+/// against the maximum) is one plan on both sides of the scalar's join, computed once — the
+/// join's `true` condition, pushed into one side's scan, does not make it two — with the
+/// rows of the run that computes it twice.
+#[tokio::test]
+async fn a_model_beside_its_own_scalar_aggregate_is_computed_once() {
+    let program = r#"
+source lineitem from delta("tpch/lineitem") {
+  l_orderkey: int64
+  l_suppkey: int64
+  l_extendedprice: decimal(15, 2)
+  l_shipdate: date
+}
+model revenue from lineitem {
+  where l_shipdate >= date "1996-01-01"
+  group by supplier = l_suppkey
+  aggregate { total = sum(l_extendedprice) }
+}
+model top_revenue from revenue {
+  aggregate { best = max(total) }
+}
+model top from revenue {
+  where total == top_revenue.best
+  select { supplier, total }
+}
+output top to delta("out/top") mode overwrite
+"#;
+    let dir = workspace("scalar_beside_its_model", &[("tpch", "tpch")], &[("main.sem", program)]);
+    let ws = dir.to_str().unwrap();
+    let top = || async { table_rows(url_of(&dir.join("out/top")).as_ref()).await.1 };
+    let (code, _, err) = crate::fixtures::semc_with(&["run", ws, "-v"], &[("SEMC_SHARED_MODELS", "off")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("computed once"), "{err}");
+    let twice = top().await;
+    assert_eq!(twice.len(), 1, "{twice:?}");
+    let (code, _, err) = semc(&["run", ws, "-v", "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("computed once: 1 subplan(s)"), "{err}");
+    assert_eq!(top().await, twice);
+}
+
 /// A model that several outputs read — and one output twice, through a union — is computed
 /// once per run into a run-local cache (removed when the run ends): the rows are those of
 /// each output run alone, `-v` says what was shared, `explain` shows it.
