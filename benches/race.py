@@ -18,6 +18,11 @@ under `--memory-limit` at a quarter of the machine's memory (`--memory-limit` he
 it). `rerun_s` is the median of `semc run` with nothing changed since the last round: each
 output found up to date, nothing computed or written.
 
+`--per-query` adds each query's median per engine: the peers' from its query to its result
+written (their setup apart), semc's as `semc run` reports each output (computed, verified,
+committed) — without the subplans several outputs or one output twice read, computed once
+before any output runs (TPC-H Q15's revenue), which its wall time includes.
+
 The data is `semc demo DIR --sf N` (made once under target/bench-data/race-sf<N>/).
 """
 
