@@ -9,6 +9,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use semc::syntax::load::Workspace;
 use std::path::{Path, PathBuf};
 
+/// A workspace to compile: its name, its number of outputs and its files (name, text).
+type Case = (String, usize, Vec<(String, String)>);
+
 fn data_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data/sf0.01");
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -47,7 +50,7 @@ fn compile_all(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("compile");
     group.sample_size(10);
-    let mut cases: Vec<(String, usize, Vec<(String, String)>)> = vec![(
+    let mut cases: Vec<Case> = vec![(
         "tpch22".into(),
         22,
         semc::demo::examples::TPCH

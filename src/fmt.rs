@@ -367,6 +367,12 @@ pub fn sem_files(path: &std::path::Path) -> std::io::Result<Vec<std::path::PathB
     Ok(out)
 }
 
+/// The columns a name takes on a terminal or in an editor: a CJK character takes two, a
+/// combining mark none, so aligned `:` and `=` line up as they are seen.
+fn display_width(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::format;
@@ -379,10 +385,4 @@ mod tests {
         assert_eq!(got, want);
         assert_eq!(format(&got).unwrap(), got);
     }
-}
-
-/// The columns a name takes on a terminal or in an editor: a CJK character takes two, a
-/// combining mark none, so aligned `:` and `=` line up as they are seen.
-fn display_width(text: &str) -> usize {
-    unicode_width::UnicodeWidthStr::width(text)
 }
