@@ -388,6 +388,7 @@ pub async fn extract(repos: &[PathBuf], lake: &Url, opts: &ExtractOptions) -> Re
     let mut report = ExtractReport::default();
     let lake = crate::delta::as_folder(lake);
     let found = walk(repos, &opts.exclude)?;
+    reachable(&lake).await?;
     let files = tokio::task::block_in_place(|| read_files(found, opts.jobs))?;
     report.files = files.len();
     let python = match python::probe(&opts.python) {
@@ -585,6 +586,27 @@ fn read_syntax(
             .extend(syntax::TABLES.into_iter().zip(made.batches));
     }
     Ok((parsed, readable))
+}
+
+/// Whether `lake` names a store this build can write to (a folder, or object storage with
+/// the `cloud` feature): said before any file is read, not after every file was extracted.
+/// A folder is made now, as the writes would make it.
+async fn reachable(lake: &Url) -> Result<(), Failure> {
+    let checked = match lake.to_file_path() {
+        Ok(folder) if lake.scheme() == "file" => std::fs::create_dir_all(folder).map_err(|e| e.to_string()),
+        _ => match crate::delta::for_writing(&table_url(lake, "repo_files")?).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    match checked {
+        Ok(()) => Ok(()),
+        Err(e) => Err(Failure::User(vec![
+            Diagnostic::error(Code::E0306, Span::default(), format!("the lake `{lake}`: {e}"))
+                .label("cannot be written")
+                .help("give a folder (`--to lake`), or an object-storage URI (`s3://`, `az://`, `gs://`: a build with the `cloud` feature) that the environment's credentials reach"),
+        ])),
+    }
 }
 
 /// The files to extract now: new, or changed since the lake's rows.

@@ -208,6 +208,30 @@ async fn a_rerun_extracts_only_what_changed() {
     assert!(rows(&lake, "py_errors").await.is_empty());
 }
 
+/// A lake that cannot be written is said before any file is extracted (E0306), with nothing
+/// written; a repository that does not exist is E0004.
+#[test]
+fn a_lake_that_cannot_be_written_and_a_missing_repository_are_errors() {
+    let dir = repo_copy("unwritable");
+    let repo = dir.join("repo");
+    let (code, _, err) = semc(&["extract", repo.to_str().unwrap(), "--to", "ftp://host/lake"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0306") && err.contains("ftp://host/lake"), "{err}");
+    assert!(!err.contains("internal error"), "{err}");
+    let (code, _, err) = semc(&[
+        "extract",
+        dir.join("nothing here").to_str().unwrap(),
+        "--to",
+        dir.join("lake").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0004"), "{err}");
+    assert!(
+        !dir.join("lake").exists(),
+        "nothing made for a repository that is not there"
+    );
+}
+
 /// Without Python everything but CPython's own four tables (`symtable`'s and `dis`'s) is
 /// extracted — the syntax and tree-sitter tables as with Python —; the warning says what was
 /// not (E0013).

@@ -368,6 +368,10 @@ fn extract_and_the_code_graph_on_s3_equal_them_in_a_folder() {
     let (code, out, err) = semc(&["show", w, "--model", "defs", "--limit", "1000", "--format", "csv"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("added_on_s3"), "{out}");
+    // a bucket that does not exist is said before any file is extracted
+    let (code, _, err) = semc(&["extract", repo.to_str().unwrap(), "--to", "s3://no-such-bucket/lake"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0306") && err.contains("no-such-bucket"), "{err}");
 }
 
 /// Azure and Google Cloud Storage: their URL forms resolve and open through their stores,
