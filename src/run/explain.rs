@@ -25,7 +25,7 @@ pub async fn explain_compiled(c: &Compilation, output: &str, analyze: bool) -> R
         .next()
         .ok_or_else(|| Failure::Internal("no root".into()))?;
     let state = session.ctx.state();
-    let optimized = state.optimize(&lp)?;
+    let optimized = super::share::optimized(&state, &lp)?;
     // what a run computes once: subplans this output reads more than once, as optimized
     let shared = super::share::shared_subplans(std::slice::from_ref(&optimized));
     let physical = state.create_physical_plan(&lp).await?;

@@ -148,8 +148,16 @@ fn optimize_all(session: &Session, roots: &[LogicalPlan]) -> Result<Vec<LogicalP
     let state = session.ctx.state();
     Ok(roots
         .iter()
-        .map(|root| state.optimize(root).and_then(without_true_scan_filters))
+        .map(|root| optimized(&state, root))
         .collect::<datafusion::common::Result<Vec<_>>>()?)
+}
+
+/// `root` as the optimizer leaves it, in the form sharing compares (what `explain` shows).
+pub(crate) fn optimized(
+    state: &datafusion::execution::SessionState,
+    root: &LogicalPlan,
+) -> datafusion::common::Result<LogicalPlan> {
+    state.optimize(root).and_then(without_true_scan_filters)
 }
 
 /// `plan` without the scans' filters that are the literal `true`. A scalar model's join has

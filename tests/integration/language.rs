@@ -488,6 +488,10 @@ output top to delta("out/top") mode overwrite
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("computed once: 1 subplan(s)"), "{err}");
     assert_eq!(top().await, twice);
+    // explain shows what a run shares
+    let (code, out, err) = semc(&["explain", ws, "--output", "top"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("== computed once ==\n1 subplan(s)"), "{out}");
 }
 
 /// A model that several outputs read — and one output twice, through a union — is computed
