@@ -4,7 +4,7 @@
 //! included —, a rerun that extracts only what changed, a machine without Python, and the
 //! graph's edges against the same independent walk.
 
-use crate::fixtures::{root, semc, semc_with, table_rows, url_of};
+use crate::fixtures::{extract_report, root, semc, semc_with, table_rows, url_of};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -98,20 +98,7 @@ async fn rows(lake: &Path, table: &str) -> Vec<Vec<String>> {
 }
 
 fn extract(repo: &Path, lake: &Path) -> serde_json::Value {
-    let (code, out, err) = semc(&[
-        "extract",
-        repo.to_str().unwrap(),
-        "--to",
-        lake.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    let line = out
-        .lines()
-        .find(|l| l.contains("\"extract\""))
-        .unwrap_or_else(|| panic!("{out}"));
-    serde_json::from_str(line).unwrap()
+    extract_report(semc, repo, lake.to_str().unwrap())
 }
 
 /// Every table's row count equals what Python's modules report of the same files; a file

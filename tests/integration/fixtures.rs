@@ -157,6 +157,18 @@ pub fn semc(args: &[&str]) -> (i32, String, String) {
     semc_with(args, &[])
 }
 
+/// `semc extract … --format json` run to success: its report (the JSON line of kind
+/// `extract`), `semc` being the runner the test uses (with its environment).
+pub fn extract_report(semc: impl Fn(&[&str]) -> (i32, String, String), repo: &Path, lake: &str) -> serde_json::Value {
+    let (code, out, err) = semc(&["extract", repo.to_str().unwrap(), "--to", lake, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("\"extract\""))
+        .unwrap_or_else(|| panic!("{out}"));
+    serde_json::from_str(line).unwrap()
+}
+
 /// The `file://` URL of a local table folder.
 pub fn url_of(dir: &Path) -> url::Url {
     url::Url::from_directory_path(std::fs::canonicalize(dir).unwrap()).unwrap()

@@ -334,22 +334,7 @@ fn extract_and_the_code_graph_on_s3_equal_them_in_a_folder() {
     }
 
     let repo = ws.join("repo");
-    let extract = || {
-        let (code, out, err) = semc(&[
-            "extract",
-            repo.to_str().unwrap(),
-            "--to",
-            "s3://lake/codeanatomy/lake/",
-            "--format",
-            "json",
-        ]);
-        assert_eq!(code, 0, "{err}");
-        let line = out
-            .lines()
-            .find(|l| l.contains("\"extract\""))
-            .unwrap_or_else(|| panic!("{out}"));
-        serde_json::from_str::<serde_json::Value>(line).unwrap()
-    };
+    let extract = || fixtures::extract_report(semc, &repo, "s3://lake/codeanatomy/lake/");
     let unchanged = extract();
     assert_eq!(unchanged["up_to_date"], true, "{unchanged}");
     let main_py = ws.join("repo/main.py");
