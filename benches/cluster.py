@@ -43,19 +43,9 @@ import sys
 import time
 from pathlib import Path
 
+from measure import measured
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Runs `cmd` to its end: (wall seconds, peak RSS in MiB)."""
-    start = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
-    err = child.stderr.read().decode() if child.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
 
 
 def free_port() -> int:
@@ -171,7 +161,7 @@ def wide(args: argparse.Namespace, data: Path) -> None:
         for r in range(args.rounds):
             want = None
             for name, (cmd, env) in ways.items():
-                wall, peak = measured(cmd, env)
+                wall, peak, _ = measured(cmd, env)
                 times[name].append(wall)
                 rss[name].append(peak)
                 got = digest()
@@ -222,7 +212,7 @@ def main() -> None:
         rss: dict[str, list[float]] = {k: [] for k in runs}
         for r in range(args.rounds):
             for name, cmd in runs.items():
-                wall, peak = measured(cmd)
+                wall, peak, _ = measured(cmd)
                 times[name].append(wall)
                 rss[name].append(peak)
             print(f"round {r + 1}: " + "  ".join(f"{k}={times[k][-1]:.2f}s/{rss[k][-1]:.0f}MiB" for k in runs), flush=True)

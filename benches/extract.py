@@ -28,13 +28,14 @@ import ast
 import os
 import shutil
 import statistics
-import subprocess
 import symtable
 import sysconfig
 import tempfile
 import time
 import tokenize
 from pathlib import Path
+
+from measure import measured
 
 
 def python_walk(files: list[Path]) -> None:
@@ -56,18 +57,6 @@ def python_walk(files: list[Path]) -> None:
             continue
 
 
-def measured(cmd: list[str]) -> tuple[float, float]:
-    """Runs `cmd` to its end: (wall seconds, peak RSS in MiB)."""
-    start = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        err = child.stderr.read().decode() if child.stderr else ""
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", default=sysconfig.get_paths()["stdlib"])
@@ -86,44 +75,22 @@ def main() -> None:
     ]
     mb = sum(p.stat().st_size for p in files) / 1e6
     semc_s, rerun_s, rust_s, python_s, graph_s, graph_rss = [], [], [], [], [], []
+
+    def extract(to: Path) -> list[str]:
+        return [args.semc, "extract", str(root), "--to", str(to), "--exclude", "site-packages/"]
+
     for _ in range(args.rounds):
         with tempfile.TemporaryDirectory() as tmp:
             lake = Path(tmp) / "lake"
-            start = time.perf_counter()
-            extract = [
-                args.semc,
-                "extract",
-                str(root),
-                "--to",
-                str(lake),
-                "--exclude",
-                "site-packages/",
-            ]
-            subprocess.run(extract, check=True, capture_output=True)
-            semc_s.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            subprocess.run(extract, check=True, capture_output=True)
-            rerun_s.append(time.perf_counter() - start)
+            semc_s.append(measured(extract(lake))[0])
+            rerun_s.append(measured(extract(lake))[0])
             without_python = {**os.environ, "SEMC_PYTHON": "/nonexistent/python3"}
-            rust_only = [
-                args.semc,
-                "extract",
-                str(root),
-                "--to",
-                str(Path(tmp) / "rust"),
-                "--exclude",
-                "site-packages/",
-            ]
-            start = time.perf_counter()
-            subprocess.run(
-                rust_only, check=True, capture_output=True, env=without_python
-            )
-            rust_s.append(time.perf_counter() - start)
+            rust_s.append(measured(extract(Path(tmp) / "rust"), without_python)[0])
             # the graph over the first lake: the example's files beside it
             example = Path(__file__).resolve().parents[1] / "examples" / "codeanatomy"
             for sem in example.glob("*.sem"):
                 shutil.copy(sem, Path(tmp) / sem.name)
-            wall, rss = measured([args.semc, "run", tmp])
+            wall, rss, _ = measured([args.semc, "run", tmp])
             graph_s.append(wall)
             graph_rss.append(rss)
         start = time.perf_counter()

@@ -36,27 +36,14 @@ import statistics
 import subprocess
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from measure import measured
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ["region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem"]
 QUERIES = ROOT / "tests" / "data" / "tpch-queries"
-
-
-def measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Runs `cmd` to its end: (wall seconds, peak RSS in MiB, its standard output)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        child = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - start
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            sys.exit(f"{' '.join(cmd)} failed:\n{err.read().decode()[-2000:]}")
-        return wall, usage.ru_maxrss / 1024, out.read().decode()
 
 
 def semc_query_seconds(stdout: str) -> dict[str, float]:
