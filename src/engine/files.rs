@@ -67,16 +67,22 @@ pub struct PinnedFiles {
     files: Vec<DataFile>,
     /// Parquet filter pushdown for this source (`scan { pushdown = … }`), else the session's.
     pushdown: Option<bool>,
+    /// The column sets the sources reading this snapshot declare unique (`key`, `unique`),
+    /// as the scan's constraints: the planner's join estimates read them
+    /// ([`super::estimates`]).
+    unique: datafusion::common::Constraints,
 }
 
 impl PinnedFiles {
     /// The snapshot `table` is opened at, with `schema` (its Delta provider's), limited to
-    /// `only` files when a source names them (paths as the log has them).
+    /// `only` files when a source names them (paths as the log has them); `unique`: the
+    /// column sets declared unique in it (a name the table lacks is left out).
     pub fn try_new(
         table: &DeltaTable,
         schema: SchemaRef,
         only: &[String],
         pushdown: Option<bool>,
+        unique: &[Vec<String>],
     ) -> std::result::Result<PinnedFiles, Unsupported> {
         let at = |what: &str| Unsupported(format!("{} (version {}): {what}", table.table_url(), version_of(table)));
         let snapshot = table.snapshot().map_err(|e| at(&e.to_string()))?;
@@ -137,14 +143,35 @@ impl PinnedFiles {
                 columns: column_statistics(&file_fields, f.stats().as_deref()),
             });
         }
-        Ok(PinnedFiles {
+        let mut pinned = PinnedFiles {
             schema,
             file_schema: Arc::new(Schema::new(file_fields)),
             partition_columns,
             store,
             files,
             pushdown,
-        })
+            unique: Default::default(),
+        };
+        pinned.unique = pinned.constraints_of(unique);
+        Ok(pinned)
+    }
+
+    /// `unique` column sets as constraints on the scan's columns ([`Self::scan_schema`]'s
+    /// order); a set naming a column the table does not have is left out.
+    fn constraints_of(&self, unique: &[Vec<String>]) -> datafusion::common::Constraints {
+        use datafusion::common::{Constraint, Constraints};
+        let schema = self.scan_schema();
+        let sets = unique
+            .iter()
+            .filter(|set| !set.is_empty())
+            .filter_map(|set| {
+                set.iter()
+                    .map(|c| schema.index_of(c).ok())
+                    .collect::<Option<Vec<usize>>>()
+                    .map(Constraint::Unique)
+            })
+            .collect();
+        Constraints::new_unverified(sets)
     }
 
     /// `files` in `groups` groups of about equal bytes (largest first), each group a
@@ -428,6 +455,7 @@ impl TableProvider for PinnedFiles {
         let config = FileScanConfigBuilder::new(self.store.clone(), source)
             .with_file_groups(self.file_groups(files.clone(), state.config().target_partitions()))
             .with_statistics(self.merged_statistics(&files))
+            .with_constraints(self.unique.clone())
             .with_projection_indices(Some(indices))?
             .with_limit(limit)
             .build();

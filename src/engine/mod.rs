@@ -18,6 +18,7 @@ pub mod arguments;
 mod changes;
 pub mod checked;
 pub mod closure;
+mod estimates;
 pub mod extensions;
 pub mod files;
 pub mod functions;
@@ -148,6 +149,7 @@ fn config(partitions: usize) -> SessionConfig {
         .with_information_schema(false)
         .set_bool("datafusion.execution.parquet.pushdown_filters", false)
         .set_bool("datafusion.execution.parquet.enable_page_index", true)
+        .set_bool("datafusion.optimizer.use_statistics_registry", true)
 }
 
 fn state_builder(
@@ -169,6 +171,8 @@ fn state_builder(
         // semc's own plan nodes (the closure, the unnest) travel in Substrait as extension
         // relations; an unnest becomes DataFusion's own before the optimizer runs
         .with_serializer_registry(Arc::new(extensions::SemcSerializer))
+        // join sides chosen from estimates that know the sources' unique keys
+        .with_statistics_registry(estimates::registry())
         .with_analyzer_rule(Arc::new(unnest::ExpandUnnest));
     for rule in rewrites::all(rows) {
         builder = builder.with_optimizer_rule(rule);
@@ -205,27 +209,29 @@ fn with_pinned_schema(state: SessionState, rows: Arc<TableRows>) -> SessionConte
 /// Builds the provider of an opened table for this session (file skipping from the Delta
 /// log; `with_session` keeps the session's parquet settings).
 pub async fn provider(table: &DeltaTable, state: &SessionState) -> Result<Arc<dyn TableProvider>> {
-    provider_with(table, state, &delta::ScanOptions::default()).await
+    provider_with(table, state, &delta::ScanOptions::default(), &[]).await
 }
 
 /// A provider with a source's scan options: a file-path column, parquet pushdown, a
-/// narrowed file list.
+/// narrowed file list; `unique`: the column sets its sources declare unique, which the
+/// planner's join estimates read (a snapshot read as its files carries them).
 pub async fn provider_with(
     table: &DeltaTable,
     state: &SessionState,
     options: &delta::ScanOptions,
+    unique: &[Vec<String>],
 ) -> Result<Arc<dyn TableProvider>> {
     table
         .update_datafusion_session(state)
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
     if on_cluster(state) {
-        return pinned_files(table, state, options).await;
+        return pinned_files(table, state, options, unique).await;
     }
     if let Some(since) = options.changes_since {
         return inserted_since(table, since);
     }
     if options.file_column.is_none()
-        && let Some(files) = snapshot_files(table, state, options).await?
+        && let Some(files) = snapshot_files(table, state, options, unique).await?
     {
         return Ok(files);
     }
@@ -253,8 +259,9 @@ async fn snapshot_files(
     table: &DeltaTable,
     state: &SessionState,
     options: &delta::ScanOptions,
+    unique: &[Vec<String>],
 ) -> Result<Option<Arc<dyn TableProvider>>> {
-    Ok(files_of(table, state, options)
+    Ok(files_of(table, state, options, unique)
         .await?
         .ok()
         .map(|files| Arc::new(files) as Arc<dyn TableProvider>))
@@ -266,6 +273,7 @@ async fn pinned_files(
     table: &DeltaTable,
     state: &SessionState,
     options: &delta::ScanOptions,
+    unique: &[Vec<String>],
 ) -> Result<Arc<dyn TableProvider>> {
     use files::Unsupported;
     let refuse = |what: &str| {
@@ -283,7 +291,7 @@ async fn pinned_files(
     if options.file_column.is_some() {
         return Err(refuse("`scan { file_column }` is read only locally"));
     }
-    match files_of(table, state, options).await? {
+    match files_of(table, state, options, unique).await? {
         Ok(files) => Ok(Arc::new(files)),
         Err(unsupported) => Err(DataFusionError::External(Box::new(unsupported))),
     }
@@ -295,6 +303,7 @@ async fn files_of(
     table: &DeltaTable,
     state: &SessionState,
     options: &delta::ScanOptions,
+    unique: &[Vec<String>],
 ) -> Result<std::result::Result<files::PinnedFiles, files::Unsupported>> {
     let schema = delta_rs_provider(table, state).await?.schema();
     Ok(files::PinnedFiles::try_new(
@@ -302,6 +311,7 @@ async fn files_of(
         schema,
         &options.files,
         options.pushdown,
+        unique,
     ))
 }
 

@@ -75,7 +75,7 @@ impl SchemaProvider for PinnedDeltaSchema {
             .map_err(|e| DataFusionError::Plan(format!("table {name}: {}", e.message())))?;
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let Some(state) = state else { return Ok(None) };
-        let p = provider_with(&table, &state, &options).await?;
+        let p = provider_with(&table, &state, &options, &[]).await?;
         self.insert(name.to_string(), p.clone());
         Ok(Some(p))
     }

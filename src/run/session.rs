@@ -5,7 +5,7 @@ use crate::codes::Code;
 use crate::delta;
 use crate::diag::Diagnostic;
 use crate::engine;
-use crate::ir::{Program, SourceIr};
+use crate::ir::{Program, SourceConstraintKind, SourceIr};
 use crate::lower::{self, Providers};
 use crate::span::Span;
 use datafusion::dataframe::DataFrame;
@@ -40,7 +40,7 @@ impl Session {
             engine::pinned_schema(&ctx).ok_or_else(|| Failure::Internal("session has no pinned schema".into()))?;
         for (name, table) in &c.tables {
             schema.keep_opened(name.clone(), table.clone());
-            let p = engine::provider(table, &state).await?;
+            let p = engine::provider_with(table, &state, &Default::default(), &unique_keys(program, name)).await?;
             schema.insert(name.clone(), p.clone());
             providers.insert(name.clone(), p);
         }
@@ -55,7 +55,7 @@ impl Session {
                 continue;
             };
             let name = delta::pinned_name_with(&s.url, s.version, &s.options);
-            let p = engine::provider_with(table, &state, &s.options).await?;
+            let p = engine::provider_with(table, &state, &s.options, &unique_keys(program, &plain)).await?;
             schema.insert(name.clone(), p.clone());
             providers.insert(name, p);
         }
@@ -157,6 +157,24 @@ impl Session {
         }
         Ok(out)
     }
+}
+
+/// The column sets the program's sources reading the snapshot `pinned` declare unique.
+fn unique_keys(program: Option<&Program>, pinned: &str) -> Vec<Vec<String>> {
+    let mut keys: Vec<Vec<String>> = vec![];
+    for s in program.iter().flat_map(|p| &p.sources) {
+        if delta::pinned_name(&s.url, s.version) != pinned {
+            continue;
+        }
+        for c in &s.constraints {
+            if let SourceConstraintKind::Unique(set) = &c.kind
+                && !keys.contains(set)
+            {
+                keys.push(set.clone());
+            }
+        }
+    }
+    keys
 }
 
 /// Every name in `only` is an output of the program (E0403 for each that is not).

@@ -355,3 +355,30 @@ model joined from lineitem {
 }
 output joined to delta("out/joined") mode overwrite
 "#;
+
+/// A Delta table at `dir` of int64 columns (`None` is null).
+pub async fn int_table(dir: &Path, columns: &[(&str, Vec<Option<i64>>)]) {
+    use datafusion::arrow::array::{ArrayRef, Int64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use std::sync::Arc;
+    std::fs::create_dir_all(dir).unwrap();
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, _)| Field::new(*name, DataType::Int64, true))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays: Vec<ArrayRef> = columns
+        .iter()
+        .map(|(_, values)| Arc::new(Int64Array::from(values.clone())) as ArrayRef)
+        .collect();
+    let batch = RecordBatch::try_new(schema, arrays).unwrap();
+    let url = url::Url::from_directory_path(std::fs::canonicalize(dir).unwrap()).unwrap();
+    semc::delta::for_writing(&url)
+        .await
+        .unwrap()
+        .write(vec![batch])
+        .await
+        .unwrap();
+}

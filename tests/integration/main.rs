@@ -16,6 +16,7 @@ mod fmt;
 mod fuzz;
 mod incremental;
 mod inspect;
+mod join_sides;
 mod json;
 mod language;
 mod lsp;

@@ -2,35 +2,8 @@
 //! shows, and not the rows — over data made to catch a rewrite misapplied (orphan keys,
 //! null keys, a semi join's key that matches only an orphan).
 
-use crate::fixtures::{semc, table_rows, workspace};
-use datafusion::arrow::array::{ArrayRef, Int64Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::arrow::record_batch::RecordBatch;
+use crate::fixtures::{int_table, semc, table_rows, workspace};
 use std::path::Path;
-use std::sync::Arc;
-
-/// A Delta table at `dir` of int64 columns (`None` is null).
-async fn int_table(dir: &Path, columns: &[(&str, Vec<Option<i64>>)]) {
-    std::fs::create_dir_all(dir).unwrap();
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|(name, _)| Field::new(*name, DataType::Int64, true))
-            .collect::<Vec<_>>(),
-    ));
-    let arrays: Vec<ArrayRef> = columns
-        .iter()
-        .map(|(_, values)| Arc::new(Int64Array::from(values.clone())) as ArrayRef)
-        .collect();
-    let batch = RecordBatch::try_new(schema, arrays).unwrap();
-    let url = url::Url::from_directory_path(std::fs::canonicalize(dir).unwrap()).unwrap();
-    semc::delta::for_writing(&url)
-        .await
-        .unwrap()
-        .write(vec![batch])
-        .await
-        .unwrap();
-}
 
 /// The logical plan `semc explain` shows for `output`, one line per node.
 fn logical_plan(dir: &Path, output: &str) -> Vec<String> {
