@@ -7,14 +7,14 @@
 //! then built its hash table on `orders` (all of it: 15 million rows at SF 10) instead of
 //! the 3.3 million lineitems of green parts, and that build was semc's peak memory.
 //!
-//! A source's declared keys (`key`, `unique`, `key (a, b)`) reach the physical plan as its
-//! scan's constraints ([`super::files::PinnedFiles`]), and DataFusion carries them through
-//! projections, filters, repartitions and group-bys. When one side of a hash or sort-merge
+//! The keys a `many_to_one` or `one_to_one` join relies on (`key`, `unique`, `key (a, b)`:
+//! proven unique in the snapshot before a run that reads the join commits) reach the
+//! physical plan as the scan's constraints ([`super::files::PinnedFiles`]), and DataFusion
+//! carries them through projections, filters, repartitions and group-bys. When one side of a hash or sort-merge
 //! join is unique on the join's keys, each row of the other side matches at most once: an
 //! inner join has at most that side's rows, a left (right) join exactly its left (right)
 //! side's. Every other estimate is DataFusion's own, computed from these. The estimates
-//! stay inexact (an estimate never answers a query), so a declared key that does not hold
-//! costs time, never rows.
+//! stay inexact (an estimate never answers a query).
 
 use datafusion::common::stats::Precision;
 use datafusion::common::{Constraint, JoinType, Result, Statistics};

@@ -67,16 +67,15 @@ pub struct PinnedFiles {
     files: Vec<DataFile>,
     /// Parquet filter pushdown for this source (`scan { pushdown = … }`), else the session's.
     pushdown: Option<bool>,
-    /// The column sets the sources reading this snapshot declare unique (`key`, `unique`),
-    /// as the scan's constraints: the planner's join estimates read them
-    /// ([`super::estimates`]).
+    /// The column sets the program's joins rely on being unique in this snapshot, as the
+    /// scan's constraints: the planner's join estimates read them ([`super::estimates`]).
     unique: datafusion::common::Constraints,
 }
 
 impl PinnedFiles {
     /// The snapshot `table` is opened at, with `schema` (its Delta provider's), limited to
     /// `only` files when a source names them (paths as the log has them); `unique`: the
-    /// column sets declared unique in it (a name the table lacks is left out).
+    /// column sets joins rely on being unique in it (a name the table lacks is left out).
     pub fn try_new(
         table: &DeltaTable,
         schema: SchemaRef,

@@ -213,8 +213,8 @@ pub async fn provider(table: &DeltaTable, state: &SessionState) -> Result<Arc<dy
 }
 
 /// A provider with a source's scan options: a file-path column, parquet pushdown, a
-/// narrowed file list; `unique`: the column sets its sources declare unique, which the
-/// planner's join estimates read (a snapshot read as its files carries them).
+/// narrowed file list; `unique`: the column sets joins rely on being unique in it, which
+/// the planner's join estimates read (a snapshot read as its files carries them).
 pub async fn provider_with(
     table: &DeltaTable,
     state: &SessionState,

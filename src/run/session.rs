@@ -5,7 +5,7 @@ use crate::codes::Code;
 use crate::delta;
 use crate::diag::Diagnostic;
 use crate::engine;
-use crate::ir::{Program, SourceConstraintKind, SourceIr};
+use crate::ir::{Program, SourceIr};
 use crate::lower::{self, Providers};
 use crate::span::Span;
 use datafusion::dataframe::DataFrame;
@@ -159,19 +159,18 @@ impl Session {
     }
 }
 
-/// The column sets the program's sources reading the snapshot `pinned` declare unique.
+/// The column sets a join of the program relies on being unique in the snapshot `pinned`
+/// (the keys of its `many_to_one` and `one_to_one` joins): the planner's estimates read them,
+/// and a run that reads such a join proves them before it commits.
 fn unique_keys(program: Option<&Program>, pinned: &str) -> Vec<Vec<String>> {
+    let Some(program) = program else { return vec![] };
     let mut keys: Vec<Vec<String>> = vec![];
-    for s in program.iter().flat_map(|p| &p.sources) {
-        if delta::pinned_name(&s.url, s.version) != pinned {
+    for claim in program.models.iter().flat_map(|m| &m.key_claims) {
+        let Some(s) = program.sources.get(claim.source) else {
             continue;
-        }
-        for c in &s.constraints {
-            if let SourceConstraintKind::Unique(set) = &c.kind
-                && !keys.contains(set)
-            {
-                keys.push(set.clone());
-            }
+        };
+        if delta::pinned_name(&s.url, s.version) == pinned && !keys.contains(&claim.columns) {
+            keys.push(claim.columns.clone());
         }
     }
     keys

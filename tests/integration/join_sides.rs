@@ -1,5 +1,5 @@
 //! Which side of a join the engine builds its hash table on, from estimates that know the
-//! sources' declared keys (`engine::estimates`): a join to a target unique on its keys keeps
+//! keys its joins rely on (`engine::estimates`): a join to a target unique on its keys keeps
 //! each row at most once, however many columns the key has.
 
 use crate::fixtures::{int_table, semc, table_rows, workspace};
