@@ -18,9 +18,9 @@
 
 use datafusion::common::stats::Precision;
 use datafusion::common::{Constraint, JoinType, Result, Statistics};
-use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::joins::utils::JoinOnRef;
 use datafusion::physical_plan::joins::{HashJoinExec, SortMergeJoinExec};
 use datafusion::physical_plan::operator_statistics::{
     ExtendedStatistics, StatisticsProvider, StatisticsRegistry, StatisticsResult,
@@ -62,21 +62,23 @@ fn join_rows(
     inputs: &[Arc<Statistics>],
     estimate: Option<usize>,
 ) -> Option<Precision<usize>> {
-    let (on, join_type): (Vec<(&Arc<dyn PhysicalExpr>, &Arc<dyn PhysicalExpr>)>, JoinType) =
-        if let Some(j) = plan.downcast_ref::<HashJoinExec>() {
-            (j.on().iter().map(|(l, r)| (l, r)).collect(), *j.join_type())
-        } else if let Some(j) = plan.downcast_ref::<SortMergeJoinExec>() {
-            (j.on().iter().map(|(l, r)| (l, r)).collect(), j.join_type())
-        } else {
-            return None;
-        };
+    let (on, join_type): (JoinOnRef, JoinType) = if let Some(j) = plan.downcast_ref::<HashJoinExec>() {
+        (j.on(), *j.join_type())
+    } else if let Some(j) = plan.downcast_ref::<SortMergeJoinExec>() {
+        (j.on(), j.join_type())
+    } else {
+        return None;
+    };
     let [left, right] = plan.children()[..] else {
         return None;
     };
     let [left_stats, right_stats] = inputs else { return None };
     let keys = |side: usize| -> Vec<usize> {
         on.iter()
-            .filter_map(|pair| [pair.0, pair.1][side].downcast_ref::<Column>().map(|c| c.index()))
+            .filter_map(|(l, r)| {
+                let key = if side == 0 { l } else { r };
+                key.downcast_ref::<Column>().map(|c| c.index())
+            })
             .collect()
     };
     let left_unique = unique_on(left.as_ref(), &keys(0));
