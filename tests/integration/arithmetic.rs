@@ -116,3 +116,106 @@ async fn an_overflow_fails_the_run_instead_of_wrapping_around() {
     let total = table_rows(url_of(&dir.join("out/fits_total")).as_ref()).await.1;
     assert_eq!(total, [[(i64::MAX - 8).to_string(), "-0.750".to_string()]]);
 }
+
+/// A decimal string's unscaled value and scale (`"-12.50"` is `(-1250, 2)`).
+fn unscaled(s: &str) -> (i128, u32) {
+    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+    let digits = format!("{}{fraction}", whole.trim_start_matches('-'));
+    let magnitude: i128 = digits.parse().unwrap_or_else(|_| panic!("{s} is not a decimal"));
+    let sign = if s.starts_with('-') { -1 } else { 1 };
+    (sign * magnitude, fraction.len() as u32)
+}
+
+/// Whether the decimal string `got` is `want`, an unscaled value at scale `scale` (or null).
+fn same_decimal(got: &str, want: Option<i128>, scale: u32) -> bool {
+    match want {
+        None => got == "NULL",
+        Some(w) => {
+            let (g, s) = unscaled(got);
+            // compared at the larger of the two scales
+            let at = s.max(scale);
+            g * 10i128.pow(at - s) == w * 10i128.pow(at - scale)
+        }
+    }
+}
+
+#[tokio::test]
+async fn decimal_arithmetic_is_exact_in_batches_proven_safe_and_in_those_that_need_checks() {
+    let dir = fresh_dir("decimal_arithmetic", &[]);
+    std::fs::write(
+        dir.join("main.sem"),
+        r#"
+source p from delta("p") { id: int64  a: decimal(15, 2)  b: decimal(15, 2)  c: decimal(12, 4)  big: decimal(38, 0) }
+model exact from p {
+  derive { x = a * (1 - b) * (1 + c), y = a + c, z = c - a, w = a * b, v = 2.5 - b, q = big * a }
+  select { id, x, y, z, w, v, q }
+}
+output exact to delta("out/exact") mode overwrite
+"#,
+    )
+    .unwrap();
+    // 20,000 rows (several batches), negatives and nulls; in one batch a 33-digit `big`
+    // beside 7-digit `a`s: that batch's bounds leave no room, it is computed with checks
+    let rows = 20_000i64;
+    let a = |id: i64| -> i128 {
+        match id {
+            15_000 => 3,
+            _ => i128::from((id * 7_919) % 2_000_000 - 1_000_000),
+        }
+    };
+    let b = |id: i64| i128::from(id % 11);
+    let c = |id: i64| (id % 13 != 0).then(|| i128::from((id * 31) % 20_000 - 10_000));
+    let big = |id: i64| match id {
+        15_000 => 10i128.pow(32),
+        _ => i128::from(id),
+    };
+    let ids: Vec<i64> = (0..rows).collect();
+    let decimals = |f: &dyn Fn(i64) -> Option<i128>, p: u8, s: i8| -> ArrayRef {
+        Arc::new(
+            ids.iter()
+                .map(|&id| f(id))
+                .collect::<Decimal128Array>()
+                .with_precision_and_scale(p, s)
+                .unwrap(),
+        )
+    };
+    let columns = vec![
+        Arc::new(Int64Array::from(ids.clone())) as ArrayRef,
+        decimals(&|id| Some(a(id)), 15, 2),
+        decimals(&|id| Some(b(id)), 15, 2),
+        decimals(&c, 12, 4),
+        decimals(&|id| Some(big(id)), 38, 0),
+    ];
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("a", DataType::Decimal128(15, 2), true),
+        Field::new("b", DataType::Decimal128(15, 2), true),
+        Field::new("c", DataType::Decimal128(12, 4), true),
+        Field::new("big", DataType::Decimal128(38, 0), true),
+    ]));
+    write_batch(&dir.join("p"), RecordBatch::try_new(schema, columns).unwrap(), None).await;
+
+    let (code, _, err) = semc(&["run", dir.join("main.sem").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let got = table_rows(url_of(&dir.join("out/exact")).as_ref()).await.1;
+    assert_eq!(got.len(), rows as usize);
+    for row in got {
+        let id: i64 = row[0].parse().unwrap();
+        let want: [(Option<i128>, u32); 6] = [
+            (c(id).map(|c| a(id) * (100 - b(id)) * (10_000 + c)), 8),
+            (c(id).map(|c| a(id) * 100 + c), 4),
+            (c(id).map(|c| c - a(id) * 100), 4),
+            (Some(a(id) * b(id)), 4),
+            (Some(250 - b(id)), 2),
+            (Some(big(id) * a(id)), 2),
+        ];
+        for (column, (value, scale)) in want.into_iter().enumerate() {
+            let cell = &row[column + 1];
+            assert!(
+                same_decimal(cell, value, scale),
+                "row {id}, column {}: {cell}, want {value:?} at scale {scale}",
+                column + 1
+            );
+        }
+    }
+}
