@@ -1,5 +1,6 @@
 //! The one integration-test binary: every test goes through semc's public entry points.
 
+mod aggregates;
 mod analyst;
 mod arithmetic;
 mod cli;
