@@ -114,3 +114,106 @@ output spend to delta("out/spend") mode overwrite
     let out = url::Url::from_directory_path(std::fs::canonicalize(dir.join("out/spend")).unwrap()).unwrap();
     assert_eq!(table_rows(out.as_str()).await.1, want);
 }
+
+/// Each hash join's `build_input_rows` in `semc explain --analyze` of `output`, with the
+/// whole plan text.
+fn build_sides(dir: &std::path::Path, output: &str) -> (Vec<f64>, String) {
+    let (code, out, err) = semc(&["explain", dir.to_str().unwrap(), "--output", output, "--analyze"]);
+    assert_eq!(code, 0, "{err}");
+    let plan = out.replace('\n', " ");
+    let rows = plan
+        .split("HashJoinExec")
+        .skip(1)
+        .filter_map(|join| {
+            let rest = &join[join.find("build_input_rows=")? + "build_input_rows=".len()..];
+            let mut words = rest.split([',', ']']).next()?.split_whitespace();
+            let n: f64 = words.next()?.parse().ok()?;
+            Some(match words.next() {
+                Some("K") => n * 1e3,
+                Some("M") => n * 1e6,
+                _ => n,
+            })
+        })
+        .collect();
+    (rows, out)
+}
+
+/// A join read on both sides of a scalar threshold (TPC-H Q11's suppliers of one nation) is
+/// computed once into the run's cache; the join of 200,000 stock rows to it builds its hash
+/// table on the 40 cached suppliers — it built on the stock rows while the cache's size
+/// was unknown to the planner.
+#[tokio::test]
+async fn a_join_to_a_subplan_computed_once_builds_on_the_smaller_side() {
+    let dir = workspace(
+        "join_sides_shared_subplan",
+        &[],
+        &[(
+            "w.sem",
+            r#"
+source nation from delta("t/nation") { n_id: int64 key  n_name: int64 }
+source supp from delta("t/supp") {
+  s_id: int64 key
+  s_nation: int64
+  join nation many_to_one on s_nation = nation.n_id
+}
+source stock from delta("t/stock") {
+  ps_part: int64
+  ps_supp: int64
+  ps_qty: int64
+  join supp many_to_one on ps_supp = supp.s_id
+}
+model chosen from stock { where supp.nation.n_name == 7 }
+model total from chosen { aggregate { value = sum(ps_qty) } }
+model big_parts from chosen {
+  group by ps_part
+  aggregate { value = sum(ps_qty) }
+  where value * 1000 > total.value
+  sort value desc, ps_part
+}
+output big_parts to delta("out/big_parts") mode overwrite
+"#,
+        )],
+    );
+    let ids = |n: i64| (0..n).map(Some).collect::<Vec<_>>();
+    let of = |n: i64, f: &dyn Fn(i64) -> i64| (0..n).map(|i| Some(f(i))).collect::<Vec<_>>();
+    int_table(&dir.join("t/nation"), &[("n_id", ids(25)), ("n_name", ids(25))]).await;
+    int_table(
+        &dir.join("t/supp"),
+        &[("s_id", ids(1_000)), ("s_nation", of(1_000, &|i| i % 25))],
+    )
+    .await;
+    let stock = 200_000;
+    int_table(
+        &dir.join("t/stock"),
+        &[
+            ("ps_part", of(stock, &|i| i % 20_000)),
+            ("ps_supp", of(stock, &|i| i % 1_000)),
+            ("ps_qty", of(stock, &|i| i % 100)),
+        ],
+    )
+    .await;
+
+    let (builds, plan) = build_sides(&dir, "big_parts");
+    assert!(
+        plan.contains("semc-shared"),
+        "the chosen suppliers are computed once:\n{plan}"
+    );
+    assert!(!builds.is_empty(), "{plan}");
+    assert!(builds.iter().all(|&rows| rows <= 1_000.0), "{builds:?}\n{plan}");
+
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let chosen: Vec<i64> = (0..stock).filter(|i| (i % 1_000) % 25 == 7).collect();
+    let mut by_part = std::collections::BTreeMap::<i64, i64>::new();
+    for i in &chosen {
+        *by_part.entry(i % 20_000).or_default() += i % 100;
+    }
+    let total: i64 = by_part.values().sum();
+    let mut want: Vec<(i64, i64)> = by_part.into_iter().filter(|(_, v)| v * 1_000 > total).collect();
+    want.sort_by_key(|&(part, value)| (-value, part));
+    let got = table_rows(crate::fixtures::url_of(&dir.join("out/big_parts")).as_ref())
+        .await
+        .1;
+    let want: Vec<Vec<String>> = want.iter().map(|(p, v)| vec![p.to_string(), v.to_string()]).collect();
+    assert_eq!(got, want);
+}
