@@ -3,7 +3,7 @@
 //! instead of building a hash table that saves it little (`engine::config`); one that
 //! merges many keeps aggregating. The rows are the same either way.
 
-use crate::fixtures::{int_table, semc, table_rows, url_of, workspace};
+use crate::fixtures::{int_table, metric, semc, table_rows, url_of, workspace};
 
 /// The metrics `semc explain --analyze` shows for `output`'s partial aggregate.
 fn partial_aggregate_metrics(dir: &std::path::Path, output: &str) -> String {
@@ -20,18 +20,6 @@ fn partial_aggregate_metrics(dir: &std::path::Path, output: &str) -> String {
         .position(|l| l.contains("Exec:") || l.contains("Exec,"))
         .map_or(plan.len(), |n| start + 1 + n);
     plan[start..end].join(" ")
-}
-
-/// The number after `name=` in `metrics` (`1.20 K` is 1,200), if shown.
-fn metric(metrics: &str, name: &str) -> Option<f64> {
-    let rest = &metrics[metrics.find(&format!("{name}="))? + name.len() + 1..];
-    let mut words = rest.split([',', ']']).next()?.split_whitespace();
-    let number: f64 = words.next()?.parse().ok()?;
-    Some(match words.next() {
-        Some("K") => number * 1e3,
-        Some("M") => number * 1e6,
-        _ => number,
-    })
 }
 
 #[tokio::test]

@@ -382,3 +382,16 @@ pub async fn int_table(dir: &Path, columns: &[(&str, Vec<Option<i64>>)]) {
         .await
         .unwrap();
 }
+
+/// The number after the first `name=` in the metrics `semc explain --analyze` shows (`1.20 K`
+/// is 1,200), if shown.
+pub fn metric(metrics: &str, name: &str) -> Option<f64> {
+    let rest = &metrics[metrics.find(&format!("{name}="))? + name.len() + 1..];
+    let mut words = rest.split([',', ']']).next()?.split_whitespace();
+    let number: f64 = words.next()?.parse().ok()?;
+    Some(match words.next() {
+        Some("K") => number * 1e3,
+        Some("M") => number * 1e6,
+        _ => number,
+    })
+}

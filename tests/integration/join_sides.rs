@@ -2,7 +2,7 @@
 //! keys its joins rely on (`engine::estimates`): a join to a target unique on its keys keeps
 //! each row at most once, however many columns the key has.
 
-use crate::fixtures::{int_table, semc, table_rows, workspace};
+use crate::fixtures::{int_table, metric, semc, table_rows, url_of, workspace};
 
 /// The lines of the physical plan `semc explain` shows for `output` that hold a hash join.
 fn hash_joins(dir: &std::path::Path, output: &str) -> Vec<String> {
@@ -124,16 +124,7 @@ fn build_sides(dir: &std::path::Path, output: &str) -> (Vec<f64>, String) {
     let rows = plan
         .split("HashJoinExec")
         .skip(1)
-        .filter_map(|join| {
-            let rest = &join[join.find("build_input_rows=")? + "build_input_rows=".len()..];
-            let mut words = rest.split([',', ']']).next()?.split_whitespace();
-            let n: f64 = words.next()?.parse().ok()?;
-            Some(match words.next() {
-                Some("K") => n * 1e3,
-                Some("M") => n * 1e6,
-                _ => n,
-            })
-        })
+        .filter_map(|join| metric(join, "build_input_rows"))
         .collect();
     (rows, out)
 }
@@ -211,9 +202,7 @@ output big_parts to delta("out/big_parts") mode overwrite
     let total: i64 = by_part.values().sum();
     let mut want: Vec<(i64, i64)> = by_part.into_iter().filter(|(_, v)| v * 1_000 > total).collect();
     want.sort_by_key(|&(part, value)| (-value, part));
-    let got = table_rows(crate::fixtures::url_of(&dir.join("out/big_parts")).as_ref())
-        .await
-        .1;
+    let got = table_rows(url_of(&dir.join("out/big_parts")).as_ref()).await.1;
     let want: Vec<Vec<String>> = want.iter().map(|(p, v)| vec![p.to_string(), v.to_string()]).collect();
     assert_eq!(got, want);
 }
