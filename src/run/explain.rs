@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 /// The optimized physical plan of one output, as DataFusion runs it, and per Delta scan the
 /// files read and pruned. With `analyze`, the plan is run as `semc run` runs it (each shared
-/// subplan computed once and read back; nothing is written) and each scan also reports its parquet row groups pruned by statistics and bloom filters, rows pruned by
-/// page indexes, and rows read.
+/// subplan computed once and read back; nothing is written) and each scan also reports its
+/// parquet row groups pruned by statistics and bloom filters, rows pruned by page indexes,
+/// and rows read.
 pub async fn explain(path: &Path, output: &str, analyze: bool) -> Result<String, Failure> {
     explain_compiled(&compile(path).await?, output, analyze).await
 }
@@ -28,8 +29,8 @@ pub async fn explain_compiled(c: &Compilation, output: &str, analyze: bool) -> R
     let optimized = super::share::optimized(&state, &lp)?;
     // what a run computes once: subplans this output reads more than once, as optimized
     let shared = super::share::shared_subplans(std::slice::from_ref(&optimized));
-    // run, the plan is the run's: each shared subplan computed once and read from the cache
-    // (which lives until the plan has run)
+    // analyzed, the plan is the run's: each shared subplan computed once and read from the
+    // run's cache (kept until the plan has run)
     let (lp, _cache) = match analyze {
         true => {
             let (mut roots, cache) = super::share::compute_shared_once(&session, vec![lp]).await?;
