@@ -135,12 +135,17 @@ fn operand(v: &ColumnarValue) -> Option<(Operand<'_>, u8, i8)> {
     }
 }
 
-/// `f` over the operands' values (a batch's nulls stay null).
+/// `f` over the operands' values (a batch's nulls stay null); at least one is a batch.
 fn apply(l: &Operand, r: &Operand, f: impl Fn(i128, i128) -> i128) -> Result<Decimal128Array> {
     Ok(match (l, r) {
         (Operand::Values(a), Operand::Values(b)) => datafusion::arrow::compute::binary(*a, *b, f)?,
         (Operand::Values(a), Operand::Constant(c)) => a.unary(|v| f(v, *c)),
         (Operand::Constant(c), Operand::Values(b)) => b.unary(|v| f(*c, v)),
-        (Operand::Constant(a), Operand::Constant(b)) => Decimal128Array::from(vec![f(*a, *b)]),
+        // one value would not be a batch's: [`exact`] leaves two constants to the checked kernels
+        (Operand::Constant(_), Operand::Constant(_)) => {
+            return Err(datafusion::common::DataFusionError::Internal(
+                "decimal kernels compute batches, not two constants".into(),
+            ));
+        }
     })
 }
