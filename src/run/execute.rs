@@ -110,8 +110,30 @@ pub async fn execute(
             fingerprint,
         });
     }
-    // a few at a time: many at once only raise the run's peak memory
     use futures::{StreamExt, TryStreamExt};
+    // an output whose last commit was computed by the same plan from the same snapshots is
+    // up to date: nothing to compute, nothing to write, no log to replay
+    if !force {
+        let recorded: Vec<_> = futures::stream::iter(targets.iter().map(|t| async move {
+            match &t.fingerprint {
+                Some(f) => super::fingerprint::recorded(&t.url).await.filter(|(_, r)| r == f),
+                None => None,
+            }
+        }))
+        .buffered(8)
+        .collect()
+        .instrument(tracing::info_span!("fingerprints"))
+        .await;
+        let mut stale = vec![];
+        for (t, recorded) in targets.into_iter().zip(recorded) {
+            match recorded {
+                Some((version, _)) => up_to_date.push(OutputReport::up_to_date(&t.spec.name, &t.url, version)),
+                None => stale.push(t),
+            }
+        }
+        targets = stale;
+    }
+    // a few at a time: many at once only raise the run's peak memory
     let opens: Vec<_> = targets.iter().map(written).collect();
     let opened: Vec<_> = futures::stream::iter(opens)
         .buffered(2)
@@ -120,21 +142,6 @@ pub async fn execute(
         .await?;
     for (t, table) in targets.iter_mut().zip(opened) {
         t.written = table;
-    }
-    // an output whose last commit was computed by the same plan from the same snapshots is
-    // up to date: nothing to compute, nothing to write
-    if !force {
-        let mut stale = vec![];
-        for t in targets {
-            match (&t.fingerprint, &t.written) {
-                (Some(f), Some(table)) if super::fingerprint::recorded(table).await.as_ref() == Some(f) => {
-                    let version = table.version().map(|v| v as i64).unwrap_or(-1);
-                    up_to_date.push(OutputReport::up_to_date(&t.spec.name, &t.url, version));
-                }
-                _ => stale.push(t),
-            }
-        }
-        targets = stale;
     }
     // a model several of the outputs written (or paths in one) read is computed once; the
     // cache goes when the run ends

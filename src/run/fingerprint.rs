@@ -10,7 +10,8 @@
 use super::execute::Locations;
 use super::spec::{ExecutionSpec, OutputSpec};
 use datafusion::logical_expr::LogicalPlan;
-use deltalake::DeltaTable;
+use deltalake::logstore::LogStore;
+use url::Url;
 
 /// The commit metadata key.
 pub const KEY: &str = "semc.fingerprint";
@@ -65,9 +66,31 @@ fn without_places(v: &mut serde_json::Value) {
     }
 }
 
-/// The fingerprint the table's latest commit records, if semc made it with one.
-pub async fn recorded(table: &DeltaTable) -> Option<String> {
-    use futures::StreamExt;
-    let info = table.history(Some(1)).next().await?.ok()?;
-    info.info.get(KEY)?.as_str().map(str::to_string)
+/// The latest commit of the table at `url` and the fingerprint it records, read from the
+/// log alone — the commits listed from the last checkpoint on, and the newest one read — so
+/// an output that is up to date costs no replay of its log. `None` when there is no table,
+/// its log cannot be read so, or its latest commit records no fingerprint: the run then
+/// opens the table and computes the output.
+pub async fn recorded(url: &Url) -> Option<(i64, String)> {
+    let log = crate::delta::builder(url).ok()?.build_storage().ok()?;
+    let checkpointed = last_checkpoint(log.object_store(None).as_ref()).await.unwrap_or(0);
+    let version = log.get_latest_version(checkpointed).await.ok()?;
+    let commit = log.read_commit_entry(version).await.ok()??;
+    let version = i64::try_from(version).ok()?;
+    let fingerprint = commit
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+        .find_map(|action| action.get("commitInfo")?.get(KEY)?.as_str().map(str::to_string))?;
+    Some((version, fingerprint))
+}
+
+/// The version `_delta_log/_last_checkpoint` names, if there is one.
+async fn last_checkpoint(store: &dyn deltalake::ObjectStore) -> Option<u64> {
+    use deltalake::logstore::object_store::ObjectStoreExt;
+    let hint = store
+        .get(&deltalake::Path::from("_delta_log/_last_checkpoint"))
+        .await
+        .ok()?;
+    let hint: serde_json::Value = serde_json::from_slice(&hint.bytes().await.ok()?).ok()?;
+    hint.get("version")?.as_u64()
 }

@@ -130,3 +130,29 @@ async fn only_what_changed_is_computed() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.matches("\"up_to_date\"").count(), 1, "{out}");
 }
+
+/// Whether an output is up to date is read from its log's newest commit, found from the
+/// last checkpoint on: it holds when the log's older commits were cleaned up after a
+/// checkpoint (as a log retention does), and the version reported is the newest.
+#[tokio::test]
+async fn an_output_whose_old_commits_were_cleaned_up_is_still_up_to_date() {
+    let dir = workspace("up_to_date_cleaned", &[], &[("main.sem", PROGRAM)]);
+    write_batch(&dir.join("items"), items(0..10), None).await;
+    write_batch(&dir.join("other"), items(0..4), None).await;
+    for _ in 0..12 {
+        run(&dir, &["--force", "--output", "others"]);
+    }
+    let log = dir.join("out/others/_delta_log");
+    assert!(log.join("00000000000000000009.checkpoint.parquet").exists(), "{log:?}");
+    for version in 0..9 {
+        std::fs::remove_file(log.join(format!("{version:020}.json"))).unwrap();
+    }
+    assert_eq!(run(&dir, &["--output", "others"]), state(&[("others", true, 11)]));
+    // and a change still recomputes it, on top of the checkpoint
+    std::fs::write(
+        dir.join("main.sem"),
+        PROGRAM.replace("select { id }", "select { id, kind }"),
+    )
+    .unwrap();
+    assert_eq!(run(&dir, &["--output", "others"]), state(&[("others", false, 12)]));
+}
