@@ -18,6 +18,7 @@ pub mod arguments;
 mod changes;
 pub mod checked;
 pub mod closure;
+mod conditions;
 mod decimal;
 mod estimates;
 pub mod extensions;

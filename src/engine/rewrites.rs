@@ -42,14 +42,16 @@ use std::sync::Arc;
 
 use super::TableRows;
 
-/// Every rewrite semc adds to DataFusion's optimizer, in order; `rows` are the row counts
-/// of the session's tables.
+/// Every rewrite semc adds to DataFusion's optimizer, in order (the last, the order of a
+/// filter's conditions, in `conditions.rs`); `rows` are the row counts of the session's
+/// tables.
 pub fn all(rows: &Arc<TableRows>) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
     vec![
         Arc::new(SemiJoinsFirst),
         Arc::new(KeysFromTheOtherSide),
         Arc::new(FilteredHopsFirst),
         Arc::new(SmallerHopsFirst { rows: rows.clone() }),
+        Arc::new(super::conditions::CheapConditionsFirst),
     ]
 }
 
