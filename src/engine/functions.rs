@@ -14,6 +14,9 @@ pub fn all() -> Vec<Arc<datafusion::logical_expr::ScalarUDF>> {
         Arc::new(datafusion::logical_expr::ScalarUDF::from(
             super::arguments::ArgumentGuard::default(),
         )),
+        Arc::new(datafusion::logical_expr::ScalarUDF::from(
+            super::like::LikeInPieces::default(),
+        )),
     ];
     all.extend(super::ids::IdFunction::all().map(|f| Arc::new(datafusion::logical_expr::ScalarUDF::from(f))));
     all.extend(

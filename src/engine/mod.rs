@@ -25,6 +25,7 @@ pub mod extensions;
 pub mod files;
 pub mod functions;
 pub mod ids;
+mod like;
 mod pinned;
 mod planned;
 pub mod rewrites;

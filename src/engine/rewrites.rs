@@ -42,9 +42,9 @@ use std::sync::Arc;
 
 use super::TableRows;
 
-/// Every rewrite semc adds to DataFusion's optimizer, in order (the last, the order of a
-/// filter's conditions, in `conditions.rs`); `rows` are the row counts of the session's
-/// tables.
+/// Every rewrite semc adds to DataFusion's optimizer, in order (the last two, the order of a
+/// filter's conditions and LIKE without a regular expression, in `conditions.rs` and
+/// `like.rs`); `rows` are the row counts of the session's tables.
 pub fn all(rows: &Arc<TableRows>) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
     vec![
         Arc::new(SemiJoinsFirst),
@@ -52,6 +52,7 @@ pub fn all(rows: &Arc<TableRows>) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
         Arc::new(FilteredHopsFirst),
         Arc::new(SmallerHopsFirst { rows: rows.clone() }),
         Arc::new(super::conditions::CheapConditionsFirst),
+        Arc::new(super::like::LikeWithoutRegex),
     ]
 }
 

@@ -531,3 +531,93 @@ output picked to delta("out/picked") mode overwrite
     // is 5; 8: no qty
     assert_eq!(written(&dir, "picked").await, rows(&[["3", "a", "5"]]));
 }
+
+/// `%` alone, as SQL's LIKE reads it: a reference that backtracks, unlike semc's search.
+fn like(s: &[char], p: &[char]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some(('%', rest)) => (0..=s.len()).any(|skip| like(&s[skip..], rest)),
+        Some((c, rest)) => s.first() == Some(c) && like(&s[1..], rest),
+    }
+}
+
+/// A LIKE whose pattern is literal pieces between `%`s runs without a regular expression
+/// (`engine/like.rs`): the plan calls `semc_like_in_pieces` for patterns of several pieces
+/// (one piece stays the engine's own), and every pattern keeps the rows LIKE keeps.
+#[tokio::test]
+async fn a_like_of_several_pieces_keeps_the_rows_like_keeps() {
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use std::sync::Arc;
+    let patterns = [
+        "%special%requests%",
+        "%ab%ba%",
+        "a%b",
+        "ab%ba",
+        "a%b%c",
+        "%a%%b",
+        "%é%ü",
+        "%ab%",
+    ];
+    let texts = [
+        Some("xx special yy requests zz"),
+        Some("requests then special"),
+        Some("specialrequests"),
+        Some("aba"),
+        Some("abba"),
+        Some("ab"),
+        Some("a"),
+        Some("a-b-c"),
+        Some("a-c-b"),
+        Some("xaxb"),
+        Some(""),
+        None,
+        Some("ééü"),
+        Some("üé"),
+        Some("a long text, then ab and ba and c; then b"),
+    ];
+    let mut program = String::from("source text from delta(\"t/text\") {\n  id: int64 key\n  s: string\n}\n");
+    for (i, p) in patterns.iter().enumerate() {
+        program.push_str(&format!(
+            "model like{i} from text {{\n  where s like \"{p}\"\n  select {{ id }}\n  sort id\n}}\n\
+             output like{i} to delta(\"out/like{i}\") mode overwrite\n\
+             model unlike{i} from text {{\n  where not (s like \"{p}\")\n  select {{ id }}\n  sort id\n}}\n\
+             output unlike{i} to delta(\"out/unlike{i}\") mode overwrite\n"
+        ));
+    }
+    let dir = workspace("rewrite_like", &[], &[("w.sem", &program)]);
+    let schema = Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("s", DataType::Utf8, true),
+    ]);
+    let batch = RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..texts.len() as i64)),
+            Arc::new(StringArray::from(texts.to_vec())),
+        ],
+    )
+    .unwrap();
+    crate::fixtures::write_batch(&dir.join("t/text"), batch, None).await;
+
+    for (i, p) in patterns.iter().enumerate() {
+        let plan = logical_plan(&dir, &format!("like{i}")).join(" ");
+        let several = p.split('%').filter(|piece| !piece.is_empty()).count() > 1;
+        assert_eq!(plan.contains("semc_like_in_pieces"), several, "{p}: {plan}");
+    }
+    run(&dir);
+    for (i, p) in patterns.iter().enumerate() {
+        let p: Vec<char> = p.chars().collect();
+        let ids = |keep: bool| -> Vec<Vec<String>> {
+            texts
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.is_some_and(|s| like(&s.chars().collect::<Vec<_>>(), &p) == keep))
+                .map(|(id, _)| vec![id.to_string()])
+                .collect()
+        };
+        assert_eq!(written(&dir, &format!("like{i}")).await, ids(true), "like {p:?}");
+        assert_eq!(written(&dir, &format!("unlike{i}")).await, ids(false), "not like {p:?}");
+    }
+}
