@@ -114,20 +114,16 @@ pub async fn execute(
     // an output whose last commit was computed by the same plan from the same snapshots is
     // up to date: nothing to compute, nothing to write, no log to replay
     if !force {
-        let recorded: Vec<_> = futures::stream::iter(targets.iter().map(|t| async move {
-            match &t.fingerprint {
-                Some(f) => super::fingerprint::recorded(&t.url).await.filter(|(_, r)| r == f),
-                None => None,
-            }
-        }))
-        .buffered(8)
-        .collect()
-        .instrument(tracing::info_span!("fingerprints"))
-        .await;
+        let checks: Vec<_> = targets.iter().map(up_to_date_at).collect();
+        let versions: Vec<_> = futures::stream::iter(checks)
+            .buffered(8)
+            .collect()
+            .instrument(tracing::info_span!("fingerprints"))
+            .await;
         let mut stale = vec![];
-        for (t, recorded) in targets.into_iter().zip(recorded) {
-            match recorded {
-                Some((version, _)) => up_to_date.push(OutputReport::up_to_date(&t.spec.name, &t.url, version)),
+        for (t, version) in targets.into_iter().zip(versions) {
+            match version {
+                Some(version) => up_to_date.push(OutputReport::up_to_date(&t.spec.name, &t.url, version)),
                 None => stale.push(t),
             }
         }
@@ -160,6 +156,14 @@ pub async fn execute(
         .await?;
     reports.extend(up_to_date);
     Ok(Executed { reports, warnings })
+}
+
+/// The version of the target's table, if its latest commit records the fingerprint of
+/// this run's work for it.
+async fn up_to_date_at(t: &Target<'_>) -> Option<i64> {
+    let fingerprint = t.fingerprint.as_ref()?;
+    let (version, recorded) = super::fingerprint::recorded(&t.url).await?;
+    (&recorded == fingerprint).then_some(version)
 }
 
 /// The table at a target's location, if there is one.
