@@ -129,23 +129,21 @@ pub async fn execute(
         }
         targets = stale;
     }
+    // the outputs' tables are opened (their logs replayed: reading more than computing)
+    // while the models several outputs share are computed; the two need nothing of each other
     // a few at a time: many at once only raise the run's peak memory
     let opens: Vec<_> = targets.iter().map(written).collect();
-    let opened: Vec<_> = futures::stream::iter(opens)
+    let opening = futures::stream::iter(opens)
         .buffered(2)
-        .try_collect()
-        .instrument(tracing::info_span!("open_outputs"))
-        .await?;
-    for (t, table) in targets.iter_mut().zip(opened) {
-        t.written = table;
-    }
+        .try_collect::<Vec<_>>()
+        .instrument(tracing::info_span!("open_outputs"));
     // a model several of the outputs written (or paths in one) read is computed once; the
     // cache goes when the run ends
     let roots: Vec<LogicalPlan> = targets.iter().map(|t| t.root.clone()).collect();
-    let (roots, _shared) = super::share::compute_shared_once(session, roots)
-        .instrument(tracing::info_span!("shared_models"))
-        .await?;
-    for (t, root) in targets.iter_mut().zip(roots) {
+    let sharing = super::share::compute_shared_once(session, roots).instrument(tracing::info_span!("shared_models"));
+    let (opened, (roots, _shared)) = futures::try_join!(opening, sharing)?;
+    for ((t, table), root) in targets.iter_mut().zip(opened).zip(roots) {
+        t.written = table;
         t.root = root;
     }
     let warnings = verify(session, spec, locations, &targets)
