@@ -206,3 +206,117 @@ output big_parts to delta("out/big_parts") mode overwrite
     let want: Vec<Vec<String>> = want.iter().map(|(p, v)| vec![p.to_string(), v.to_string()]).collect();
     assert_eq!(got, want);
 }
+
+/// Customers above the average balance (a total compared with each row: a join without
+/// keys to one row) with no order (an anti join to 300,000 orders): the planner knew
+/// nothing of the rows left of the anti join and built its hash table on every order;
+/// knowing a join to one row keeps at most the other side's rows, it builds on the
+/// customers (TPC-H Q22's shape).
+#[tokio::test]
+async fn a_join_to_a_total_keeps_at_most_the_other_sides_rows() {
+    let dir = workspace(
+        "join_sides_total",
+        &[],
+        &[(
+            "w.sem",
+            r#"
+source customer from delta("t/customer") { c_id: int64 key  c_bal: int64  c_group: int64 }
+source orders from delta("t/orders") { o_id: int64 key  o_cust: int64 }
+model average from customer { aggregate { bal = avg(c_bal) } }
+model idle from customer {
+  where cast(c_bal as float64) > average.bal
+  join orders as placed anti on c_id = placed.o_cust
+  group by c_group
+  aggregate { n = count() }
+  sort c_group
+}
+output idle to delta("out/idle") mode overwrite
+"#,
+        )],
+    );
+    let of = |n: i64, f: &dyn Fn(i64) -> i64| (0..n).map(|i| Some(f(i))).collect::<Vec<_>>();
+    let customers = 20_000;
+    let bal = |i: i64| (i * 37) % 1_000;
+    let group = |i: i64| i % 7;
+    // every order is placed by one of the first 10,000 customers
+    let cust = |i: i64| (i * 13) % 10_000;
+    int_table(
+        &dir.join("t/customer"),
+        &[
+            ("c_id", of(customers, &|i| i)),
+            ("c_bal", of(customers, &bal)),
+            ("c_group", of(customers, &group)),
+        ],
+    )
+    .await;
+    int_table(
+        &dir.join("t/orders"),
+        &[("o_id", of(300_000, &|i| i)), ("o_cust", of(300_000, &cust))],
+    )
+    .await;
+
+    let (builds, plan) = build_sides(&dir, "idle");
+    assert_eq!(builds.len(), 1, "{plan}");
+    assert!(builds[0] <= customers as f64, "{builds:?}\n{plan}");
+
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let average = (0..customers).map(bal).sum::<i64>() as f64 / customers as f64;
+    let placed: std::collections::HashSet<i64> = (0..300_000).map(cust).collect();
+    let mut want = std::collections::BTreeMap::<i64, i64>::new();
+    for i in (0..customers).filter(|i| bal(*i) as f64 > average && !placed.contains(i)) {
+        *want.entry(group(i)).or_default() += 1;
+    }
+    let want: Vec<Vec<String>> = want.iter().map(|(g, n)| vec![g.to_string(), n.to_string()]).collect();
+    assert_eq!(table_rows(url_of(&dir.join("out/idle")).as_ref()).await.1, want);
+}
+
+/// A join whose smaller side has 200,000 rows (over DataFusion's 128 K default) builds its
+/// hash table once for all partitions: repartitioning both sides on the keys would move
+/// every row of the larger side too (`engine::single_build_limits`).
+#[tokio::test]
+async fn a_join_with_a_build_side_of_a_few_hundred_thousand_rows_builds_it_once() {
+    let dir = workspace(
+        "join_sides_single_build",
+        &[],
+        &[(
+            "w.sem",
+            r#"
+source ord from delta("t/ord") { o_id: int64 key  o_year: int64 }
+source item from delta("t/item") {
+  l_ord: int64
+  l_price: int64
+  join ord many_to_one on l_ord = ord.o_id
+}
+model by_year from item {
+  group by year = ord.o_year
+  aggregate { total = sum(l_price) }
+  sort year
+}
+output by_year to delta("out/by_year") mode overwrite
+"#,
+        )],
+    );
+    let of = |n: i64, f: &dyn Fn(i64) -> i64| (0..n).map(|i| Some(f(i))).collect::<Vec<_>>();
+    let (orders, items) = (200_000, 600_000);
+    let year = |o: i64| 1990 + o % 9;
+    let order = |i: i64| (i * 7) % orders;
+    int_table(&dir.join("t/ord"), &[("o_id", of(orders, &|i| i)), ("o_year", of(orders, &year))]).await;
+    int_table(&dir.join("t/item"), &[("l_ord", of(items, &order)), ("l_price", of(items, &|i| i % 100))]).await;
+
+    let joins = hash_joins(&dir, "by_year");
+    assert!(
+        joins.len() == 1 && joins[0].contains("mode=CollectLeft") && joins[0].contains("(o_id@"),
+        "one build, on the orders:\n{}",
+        joins.join("\n")
+    );
+
+    let (code, _, err) = semc(&["run", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let mut want = std::collections::BTreeMap::<i64, i64>::new();
+    for i in 0..items {
+        *want.entry(year(order(i))).or_default() += i % 100;
+    }
+    let want: Vec<Vec<String>> = want.iter().map(|(y, t)| vec![y.to_string(), t.to_string()]).collect();
+    assert_eq!(table_rows(url_of(&dir.join("out/by_year")).as_ref()).await.1, want);
+}
