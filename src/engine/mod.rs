@@ -14,6 +14,7 @@ use deltalake::DeltaTable;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+mod all_of;
 pub mod arguments;
 mod changes;
 pub mod checked;
@@ -206,7 +207,9 @@ fn state_builder(
         .with_serializer_registry(Arc::new(extensions::SemcSerializer))
         // join sides chosen from estimates that know the sources' unique keys
         .with_statistics_registry(estimates::registry())
-        .with_analyzer_rule(Arc::new(unnest::ExpandUnnest));
+        .with_analyzer_rule(Arc::new(unnest::ExpandUnnest))
+        // after DataFusion's own rules: the joins are chosen from the filters' estimates
+        .with_physical_optimizer_rule(Arc::new(all_of::EveryRowComparisons));
     for rule in rewrites::all(rows) {
         builder = builder.with_optimizer_rule(rule);
     }

@@ -621,3 +621,95 @@ async fn a_like_of_several_pieces_keeps_the_rows_like_keeps() {
         assert_eq!(written(&dir, &format!("unlike{i}")).await, ids(false), "not like {p:?}");
     }
 }
+
+/// A filter's leading comparisons of numbers and dates (with a column or a literal) are
+/// evaluated on every row and combined at once (`engine/all_of.rs`): the physical plan calls
+/// `semc_all_of` with them, the string condition after it. The rows are those every
+/// condition holds for — a null in any comparison drops its row — over 5,000 rows, enough
+/// that the comparisons so far keep under a fifth of a batch, where the engine's `and`
+/// would go on with the rows kept only.
+#[tokio::test]
+async fn a_filters_comparisons_of_fixed_width_values_are_evaluated_together() {
+    use datafusion::arrow::array::{Date32Array, Float64Array, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use std::sync::Arc;
+    let dir = workspace(
+        "rewrite_all_of",
+        &[],
+        &[(
+            "w.sem",
+            r#"
+source item from delta("t/item") {
+  id: int64 key
+  day: date
+  qty: int64
+  price: float64
+  cap: float64
+  kind: string
+}
+model picked from item {
+  where day >= date "2024-02-01" and day < date "2024-03-01" and qty <= 7 and price < cap and kind != "z"
+  select { id }
+  sort id
+}
+output picked to delta("out/picked") mode overwrite
+"#,
+        )],
+    );
+    let n = 5_000i64;
+    // days 19700.. (2023-12-09 on); a null every 11th qty, 13th price, 17th kind
+    let day = |i: i64| 19_700 + (i * 7) % 120;
+    let qty = |i: i64| (i % 11 != 0).then_some(i % 20);
+    let price = |i: i64| (i % 13 != 0).then_some((i % 50) as f64);
+    let cap = |i: i64| (i % 37) as f64;
+    let kind = |i: i64| (i % 17 != 0).then_some(if i % 5 == 0 { "z" } else { "a" });
+    let schema = Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("day", DataType::Date32, true),
+        Field::new("qty", DataType::Int64, true),
+        Field::new("price", DataType::Float64, true),
+        Field::new("cap", DataType::Float64, true),
+        Field::new("kind", DataType::Utf8, true),
+    ]);
+    let batch = RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(Int64Array::from_iter_values(0..n)),
+            Arc::new(Date32Array::from_iter_values((0..n).map(|i| day(i) as i32))),
+            Arc::new(Int64Array::from_iter((0..n).map(qty))),
+            Arc::new(Float64Array::from_iter((0..n).map(price))),
+            Arc::new(Float64Array::from_iter_values((0..n).map(cap))),
+            Arc::new(StringArray::from_iter((0..n).map(kind))),
+        ],
+    )
+    .unwrap();
+    crate::fixtures::write_batch(&dir.join("t/item"), batch, None).await;
+
+    let (code, out, err) = semc(&["explain", dir.to_str().unwrap(), "--output", "picked"]);
+    assert_eq!(code, 0, "{err}");
+    let physical = out.split("== physical plan").nth(1).unwrap_or_default().replace('\n', " ");
+    let all_of = physical
+        .split("semc_all_of(")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no semc_all_of in {physical}"));
+    let (inside, after) = all_of.split_once(')').unwrap_or((all_of, ""));
+    for comparison in ["day@", "qty@", "price@"] {
+        assert!(inside.contains(comparison), "`{comparison}` not in semc_all_of: {physical}");
+    }
+    assert!(!inside.contains("kind@") && after.contains("kind@"), "{physical}");
+
+    run(&dir);
+    // 2024-02-01 is day 19754, 2024-03-01 day 19783
+    let want: Vec<Vec<String>> = (0..n)
+        .filter(|&i| {
+            (19_754..19_783).contains(&day(i))
+                && qty(i).is_some_and(|q| q <= 7)
+                && price(i).is_some_and(|p| p < cap(i))
+                && kind(i).is_some_and(|k| k != "z")
+        })
+        .map(|i| vec![i.to_string()])
+        .collect();
+    assert!(want.len() > 10 && (want.len() as i64) < n / 20, "{}", want.len());
+    assert_eq!(written(&dir, "picked").await, want);
+}
