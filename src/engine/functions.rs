@@ -17,7 +17,9 @@ pub fn all() -> Vec<Arc<datafusion::logical_expr::ScalarUDF>> {
         Arc::new(datafusion::logical_expr::ScalarUDF::from(
             super::like::LikeInPieces::default(),
         )),
-        Arc::new(datafusion::logical_expr::ScalarUDF::from(super::all_of::AllOf::default())),
+        Arc::new(datafusion::logical_expr::ScalarUDF::from(
+            super::all_of::AllOf::default(),
+        )),
     ];
     all.extend(super::ids::IdFunction::all().map(|f| Arc::new(datafusion::logical_expr::ScalarUDF::from(f))));
     all.extend(

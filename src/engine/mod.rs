@@ -165,7 +165,10 @@ fn config(partitions: usize) -> SessionConfig {
             "0.1",
         )
         .set_u64("datafusion.optimizer.hash_join_single_partition_threshold", build_bytes)
-        .set_u64("datafusion.optimizer.hash_join_single_partition_threshold_rows", build_rows)
+        .set_u64(
+            "datafusion.optimizer.hash_join_single_partition_threshold_rows",
+            build_rows,
+        )
 }
 
 /// The largest build side (estimated bytes, rows) a hash join builds once for every

@@ -301,8 +301,16 @@ output by_year to delta("out/by_year") mode overwrite
     let (orders, items) = (200_000, 600_000);
     let year = |o: i64| 1990 + o % 9;
     let order = |i: i64| (i * 7) % orders;
-    int_table(&dir.join("t/ord"), &[("o_id", of(orders, &|i| i)), ("o_year", of(orders, &year))]).await;
-    int_table(&dir.join("t/item"), &[("l_ord", of(items, &order)), ("l_price", of(items, &|i| i % 100))]).await;
+    int_table(
+        &dir.join("t/ord"),
+        &[("o_id", of(orders, &|i| i)), ("o_year", of(orders, &year))],
+    )
+    .await;
+    int_table(
+        &dir.join("t/item"),
+        &[("l_ord", of(items, &order)), ("l_price", of(items, &|i| i % 100))],
+    )
+    .await;
 
     let joins = hash_joins(&dir, "by_year");
     assert!(

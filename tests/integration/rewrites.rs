@@ -688,14 +688,21 @@ output picked to delta("out/picked") mode overwrite
 
     let (code, out, err) = semc(&["explain", dir.to_str().unwrap(), "--output", "picked"]);
     assert_eq!(code, 0, "{err}");
-    let physical = out.split("== physical plan").nth(1).unwrap_or_default().replace('\n', " ");
+    let physical = out
+        .split("== physical plan")
+        .nth(1)
+        .unwrap_or_default()
+        .replace('\n', " ");
     let all_of = physical
         .split("semc_all_of(")
         .nth(1)
         .unwrap_or_else(|| panic!("no semc_all_of in {physical}"));
     let (inside, after) = all_of.split_once(')').unwrap_or((all_of, ""));
     for comparison in ["day@", "qty@", "price@"] {
-        assert!(inside.contains(comparison), "`{comparison}` not in semc_all_of: {physical}");
+        assert!(
+            inside.contains(comparison),
+            "`{comparison}` not in semc_all_of: {physical}"
+        );
     }
     assert!(!inside.contains("kind@") && after.contains("kind@"), "{physical}");
 
