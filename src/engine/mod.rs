@@ -211,7 +211,8 @@ fn state_builder(
         // join sides chosen from estimates that know the sources' unique keys
         .with_statistics_registry(estimates::registry())
         .with_analyzer_rule(Arc::new(unnest::ExpandUnnest))
-        // after DataFusion's own rules: the joins are chosen from the filters' estimates
+        // after DataFusion's own rules, which chose the joins from the filters' estimates
+        // (a `semc_all_of` has none)
         .with_physical_optimizer_rule(Arc::new(all_of::EveryRowComparisons));
     for rule in rewrites::all(rows) {
         builder = builder.with_optimizer_rule(rule);

@@ -130,8 +130,8 @@ pub async fn execute(
         targets = stale;
     }
     // the outputs' tables are opened (their logs replayed: reading more than computing)
-    // while the models several outputs share are computed; the two need nothing of each other
-    // a few at a time: many at once only raise the run's peak memory
+    // while the models several outputs share are computed, as the two need nothing of each
+    // other; a few at a time: many at once only raise the run's peak memory
     let opens: Vec<_> = targets.iter().map(written).collect();
     let opening = futures::stream::iter(opens)
         .buffered(2)
