@@ -178,10 +178,9 @@ fn config(partitions: usize) -> SessionConfig {
 /// moves every row of both sides, the larger probe side included. With a build of B rows
 /// and a probe of P (P ≥ B: the smaller side builds), on N cores the single build is the
 /// cheaper while B·(N−1) is small against B + P: on 2 cores, nearly always. DataFusion's
-/// defaults (1 MB, 128 K rows) are set for many cores; these were measured on the TPC-H
-/// workspace at SF 10 on 2 cores (`benches/race.py`: 8 % less wall time, 10 % less CPU and
-/// 7 % less peak memory than the defaults, Q3's join of 32 M lineitems with 1.5 M orders
-/// no longer moving the lineitems) and shrink as cores are added.
+/// defaults (1 MB, 128 K rows) are set for many cores and repartitioned both sides of
+/// TPC-H Q3's join of 32 M lineitems with 1.5 M orders at SF 10; these were chosen on 2
+/// cores (`benches/race.py` at SF 10) and shrink as cores are added.
 fn single_build_limits(partitions: usize) -> (u64, u64) {
     let others = partitions.saturating_sub(1).max(1) as u64;
     let (bytes, rows) = (200_000_000 / others, 4_000_000 / others);
