@@ -79,6 +79,9 @@ impl<'p> Pieces<'p> {
     }
 }
 
+/// The name of [`LikeInPieces`]'s function.
+pub(super) const IN_PIECES: &str = "semc_like_in_pieces";
+
 /// `semc_like_in_pieces(x, pattern)`: `x like pattern` for a literal pattern of pieces
 /// between `%`s ([`Pieces`]); null where `x` is null.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -96,7 +99,7 @@ impl Default for LikeInPieces {
 
 impl ScalarUDFImpl for LikeInPieces {
     fn name(&self) -> &str {
-        "semc_like_in_pieces"
+        IN_PIECES
     }
 
     fn signature(&self) -> &Signature {

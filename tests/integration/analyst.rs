@@ -2,24 +2,10 @@
 //! equal DuckDB's, literal arguments checked before a run, data that a function does not
 //! take a coded run error, and the messages around them.
 
-use crate::fixtures::{semc, table_rows, url_of, workspace, write_batch};
+use crate::fixtures::{semc, table, table_rows, url_of, workspace};
 use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
-use datafusion::arrow::datatypes::{Field, Schema};
-use datafusion::arrow::record_batch::RecordBatch;
 use std::path::Path;
 use std::sync::Arc;
-
-/// A one-batch table of `(name, column)`s at `dir/name`.
-async fn table(dir: &Path, name: &str, columns: Vec<(&str, ArrayRef)>) {
-    let schema = Schema::new(
-        columns
-            .iter()
-            .map(|(n, c)| Field::new(*n, c.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    );
-    let batch = RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, c)| c).collect()).unwrap();
-    write_batch(&dir.join(name), batch, None).await;
-}
 
 fn strings(v: &[Option<&str>]) -> ArrayRef {
     Arc::new(StringArray::from(v.to_vec()))
@@ -65,8 +51,7 @@ source events from delta("events") {
 async fn events_workspace(name: &str, program: &str) -> std::path::PathBuf {
     let dir = workspace(name, &[], &[("main.sem", &format!("{EVENTS}{program}"))]);
     table(
-        &dir,
-        "events",
+        &dir.join("events"),
         vec![
             ("user_id", ints(&[Some(1), Some(1), Some(2), Some(2), Some(3), Some(3)])),
             (
@@ -125,8 +110,7 @@ async fn date_diff_counts_every_unit_as_duckdb_does() {
         )
     };
     table(
-        &dir,
-        "pairs",
+        &dir.join("pairs"),
         vec![
             ("n", Arc::new(Int64Array::from_iter_values(0..rows.len() as i64))),
             (
@@ -378,8 +362,7 @@ model per_row from events {
 "#;
     let dir = events_workspace("fan_out_copies", program).await;
     table(
-        &dir,
-        "people",
+        &dir.join("people"),
         vec![
             ("id", ints(&[Some(1), Some(2), Some(3)])),
             ("factor", ints(&[Some(2), Some(3), Some(4)])),
@@ -524,7 +507,7 @@ source a from delta("events") { user_id: int64 not null
 source b from delta("people") { id: int64 key }
 "#;
     let dir = events_workspace("one_nullability_warning", program).await;
-    table(&dir, "people", vec![("id", ints(&[Some(1)]))]).await;
+    table(&dir.join("people"), vec![("id", ints(&[Some(1)]))]).await;
     let (code, out, _) = semc(&["check", dir.to_str().unwrap(), "--format", "json"]);
     assert_eq!(code, 0, "{out}");
     let found: Vec<serde_json::Value> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();

@@ -356,6 +356,31 @@ model joined from lineitem {
 output joined to delta("out/joined") mode overwrite
 "#;
 
+/// A Delta table at `dir` of one batch of `(name, column)`s, every column nullable.
+pub async fn table(dir: &Path, columns: Vec<(&str, datafusion::arrow::array::ArrayRef)>) {
+    use datafusion::arrow::datatypes::{Field, Schema};
+    let schema = Schema::new(
+        columns
+            .iter()
+            .map(|(n, c)| Field::new(*n, c.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    );
+    let batch = datafusion::arrow::record_batch::RecordBatch::try_new(
+        std::sync::Arc::new(schema),
+        columns.into_iter().map(|(_, c)| c).collect(),
+    )
+    .unwrap();
+    write_batch(dir, batch, None).await;
+}
+
+/// A column of [`table`].
+pub fn column(
+    name: &str,
+    values: impl datafusion::arrow::array::Array + 'static,
+) -> (&str, datafusion::arrow::array::ArrayRef) {
+    (name, std::sync::Arc::new(values))
+}
+
 /// A Delta table at `dir` of int64 columns (`None` is null).
 pub async fn int_table(dir: &Path, columns: &[(&str, Vec<Option<i64>>)]) {
     use datafusion::arrow::array::{ArrayRef, Int64Array};

@@ -2,7 +2,7 @@
 //! shows, and not the rows — over data made to catch a rewrite misapplied (orphan keys,
 //! null keys, a semi join's key that matches only an orphan).
 
-use crate::fixtures::{int_table, semc, table_rows, workspace};
+use crate::fixtures::{column, int_table, semc, table_rows, workspace};
 use std::path::Path;
 
 /// The logical plan `semc explain` shows for `output`, one line per node.
@@ -445,9 +445,6 @@ output chosen to delta("out/chosen") mode overwrite
 #[tokio::test]
 async fn a_filters_cheap_conditions_are_evaluated_first() {
     use datafusion::arrow::array::{Int64Array, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::arrow::record_batch::RecordBatch;
-    use std::sync::Arc;
     let dir = workspace(
         "rewrite_conditions",
         &[],
@@ -469,50 +466,52 @@ output picked to delta("out/picked") mode overwrite
 "#,
         )],
     );
-    let schema = Schema::new(vec![
-        Field::new("id", DataType::Int64, true),
-        Field::new("kind", DataType::Utf8, true),
-        Field::new("qty", DataType::Int64, true),
-        Field::new("cap", DataType::Int64, true),
-    ]);
-    let batch = RecordBatch::try_new(
-        Arc::new(schema),
+    crate::fixtures::table(
+        &dir.join("t/item"),
         vec![
-            Arc::new(Int64Array::from_iter_values(1..=8)),
-            Arc::new(StringArray::from(vec![
-                Some("a"),
-                Some("b"),
-                Some("a"),
-                Some("c"),
-                None,
-                Some("b"),
-                Some("a"),
-                Some("b"),
-            ])),
-            Arc::new(Int64Array::from(vec![
-                Some(5),
-                Some(5),
-                Some(5),
-                Some(5),
-                Some(5),
-                Some(9),
-                Some(20),
-                None,
-            ])),
-            Arc::new(Int64Array::from(vec![
-                Some(9),
-                Some(9),
-                Some(9),
-                Some(9),
-                Some(9),
-                Some(9),
-                Some(99),
-                Some(9),
-            ])),
+            column("id", Int64Array::from_iter_values(1..=8)),
+            column(
+                "kind",
+                StringArray::from(vec![
+                    Some("a"),
+                    Some("b"),
+                    Some("a"),
+                    Some("c"),
+                    None,
+                    Some("b"),
+                    Some("a"),
+                    Some("b"),
+                ]),
+            ),
+            column(
+                "qty",
+                Int64Array::from(vec![
+                    Some(5),
+                    Some(5),
+                    Some(5),
+                    Some(5),
+                    Some(5),
+                    Some(9),
+                    Some(20),
+                    None,
+                ]),
+            ),
+            column(
+                "cap",
+                Int64Array::from(vec![
+                    Some(9),
+                    Some(9),
+                    Some(9),
+                    Some(9),
+                    Some(9),
+                    Some(9),
+                    Some(99),
+                    Some(9),
+                ]),
+            ),
         ],
     )
-    .unwrap();
-    crate::fixtures::write_batch(&dir.join("t/item"), batch, None).await;
+    .await;
 
     let plan = logical_plan(&dir, "picked").join(" ");
     let at = |needle: &str| plan.find(needle).unwrap_or_else(|| panic!("no `{needle}` in {plan}"));
@@ -547,9 +546,6 @@ fn like(s: &[char], p: &[char]) -> bool {
 #[tokio::test]
 async fn a_like_of_several_pieces_keeps_the_rows_like_keeps() {
     use datafusion::arrow::array::{Int64Array, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::arrow::record_batch::RecordBatch;
-    use std::sync::Arc;
     let patterns = [
         "%special%requests%",
         "%ab%ba%",
@@ -587,19 +583,14 @@ async fn a_like_of_several_pieces_keeps_the_rows_like_keeps() {
         ));
     }
     let dir = workspace("rewrite_like", &[], &[("w.sem", &program)]);
-    let schema = Schema::new(vec![
-        Field::new("id", DataType::Int64, true),
-        Field::new("s", DataType::Utf8, true),
-    ]);
-    let batch = RecordBatch::try_new(
-        Arc::new(schema),
+    crate::fixtures::table(
+        &dir.join("t/text"),
         vec![
-            Arc::new(Int64Array::from_iter_values(0..texts.len() as i64)),
-            Arc::new(StringArray::from(texts.to_vec())),
+            column("id", Int64Array::from_iter_values(0..texts.len() as i64)),
+            column("s", StringArray::from(texts.to_vec())),
         ],
     )
-    .unwrap();
-    crate::fixtures::write_batch(&dir.join("t/text"), batch, None).await;
+    .await;
 
     for (i, p) in patterns.iter().enumerate() {
         let plan = logical_plan(&dir, &format!("like{i}")).join(" ");
@@ -631,9 +622,6 @@ async fn a_like_of_several_pieces_keeps_the_rows_like_keeps() {
 #[tokio::test]
 async fn a_filters_comparisons_of_fixed_width_values_are_evaluated_together() {
     use datafusion::arrow::array::{Date32Array, Float64Array, Int64Array, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::arrow::record_batch::RecordBatch;
-    use std::sync::Arc;
     let dir = workspace(
         "rewrite_all_of",
         &[],
@@ -664,27 +652,18 @@ output picked to delta("out/picked") mode overwrite
     let price = |i: i64| (i % 13 != 0).then_some((i % 50) as f64);
     let cap = |i: i64| (i % 37) as f64;
     let kind = |i: i64| (i % 17 != 0).then_some(if i % 5 == 0 { "z" } else { "a" });
-    let schema = Schema::new(vec![
-        Field::new("id", DataType::Int64, true),
-        Field::new("day", DataType::Date32, true),
-        Field::new("qty", DataType::Int64, true),
-        Field::new("price", DataType::Float64, true),
-        Field::new("cap", DataType::Float64, true),
-        Field::new("kind", DataType::Utf8, true),
-    ]);
-    let batch = RecordBatch::try_new(
-        Arc::new(schema),
+    crate::fixtures::table(
+        &dir.join("t/item"),
         vec![
-            Arc::new(Int64Array::from_iter_values(0..n)),
-            Arc::new(Date32Array::from_iter_values((0..n).map(|i| day(i) as i32))),
-            Arc::new(Int64Array::from_iter((0..n).map(qty))),
-            Arc::new(Float64Array::from_iter((0..n).map(price))),
-            Arc::new(Float64Array::from_iter_values((0..n).map(cap))),
-            Arc::new(StringArray::from_iter((0..n).map(kind))),
+            column("id", Int64Array::from_iter_values(0..n)),
+            column("day", Date32Array::from_iter_values((0..n).map(|i| day(i) as i32))),
+            column("qty", Int64Array::from_iter((0..n).map(qty))),
+            column("price", Float64Array::from_iter((0..n).map(price))),
+            column("cap", Float64Array::from_iter_values((0..n).map(cap))),
+            column("kind", StringArray::from_iter((0..n).map(kind))),
         ],
     )
-    .unwrap();
-    crate::fixtures::write_batch(&dir.join("t/item"), batch, None).await;
+    .await;
 
     let (code, out, err) = semc(&["explain", dir.to_str().unwrap(), "--output", "picked"]);
     assert_eq!(code, 0, "{err}");
