@@ -60,7 +60,7 @@ impl StatisticsProvider for UniqueKeyJoins {
     ) -> Result<StatisticsResult> {
         let inputs: Vec<Arc<Statistics>> = child_stats.iter().map(|s| s.base_arc().clone()).collect();
         if let Some(f) = plan.downcast_ref::<FilterExec>()
-            && let Some(stats) = filter_with_patterns(f, &inputs)?
+            && let Some(stats) = filter_with_patterns(f, &inputs)
         {
             return Ok(StatisticsResult::Computed(ExtendedStatistics::new_arc(Arc::new(stats))));
         }
@@ -74,24 +74,27 @@ impl StatisticsProvider for UniqueKeyJoins {
     }
 }
 
-/// A filter's estimate when its condition matches patterns (`None` when it matches none,
-/// and DataFusion's estimate stands): DataFusion's estimate of the other conditions, times
-/// each pattern's share.
-fn filter_with_patterns(f: &FilterExec, inputs: &[Arc<Statistics>]) -> Result<Option<Statistics>> {
+/// A filter's estimate when its condition matches patterns: DataFusion's estimate of the
+/// other conditions, times each pattern's share. `None` when it matches none, or when the
+/// filter of the other conditions cannot be estimated, and DataFusion's estimate stands.
+fn filter_with_patterns(f: &FilterExec, inputs: &[Arc<Statistics>]) -> Option<Statistics> {
     let (patterns, rest): (Vec<_>, Vec<_>) = split_conjunction(f.predicate())
         .into_iter()
         .map(|c| (pattern_share(c), c))
         .partition(|(share, _)| share.is_some());
     if patterns.is_empty() {
-        return Ok(None);
+        return None;
     }
     let share: f64 = patterns.iter().filter_map(|(s, _)| *s).product();
     let rest = conjunction(rest.into_iter().map(|(_, c)| Arc::clone(c)));
-    let without_patterns = FilterExecBuilder::from(f).with_predicate(rest).build()?;
-    let mut stats = Arc::unwrap_or_clone(without_patterns.statistics_from_inputs(inputs, &StatisticsArgs::new())?);
+    let without_patterns = FilterExecBuilder::from(f).with_predicate(rest).build().ok()?;
+    let stats = without_patterns
+        .statistics_from_inputs(inputs, &StatisticsArgs::new())
+        .ok()?;
+    let mut stats = Arc::unwrap_or_clone(stats);
     stats.num_rows = stats.num_rows.with_estimated_selectivity(share);
     stats.total_byte_size = stats.total_byte_size.with_estimated_selectivity(share);
-    Ok(Some(stats))
+    Some(stats)
 }
 
 /// The share of rows a condition `x like "…"`, `x not like "…"` (or semc's own form of one,
