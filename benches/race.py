@@ -23,6 +23,10 @@ written (their setup apart), semc's as `semc run` reports each output (computed,
 committed) — without the subplans several outputs or one output twice read, computed once
 before any output runs (TPC-H Q15's revenue), which its wall time includes.
 
+`--memory-per-output` adds, once after the rounds, each semc output's peak RSS computed alone
+(`semc run --force --output qNN` under the same limit): which outputs set semc's peak memory,
+and what two of them computed at once would hold.
+
 The data is `semc demo DIR --sf N` (made once under target/bench-data/race-sf<N>/).
 """
 
@@ -116,6 +120,11 @@ def main() -> None:
         action="store_true",
         help="also print each query's median time per engine (semc's as `semc run` reports it)",
     )
+    ap.add_argument(
+        "--memory-per-output",
+        action="store_true",
+        help="also print each semc output's peak RSS, each computed alone",
+    )
     ap.add_argument("--peer", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -163,6 +172,11 @@ def main() -> None:
                 f"{q}   {m['semc']:6.3f}  {m['duckdb']:8.3f}  {m['polars']:8.3f}  "
                 f"{m['semc'] / m['duckdb']:11.2f}  {m['semc'] / m['polars']:11.2f}"
             )
+    if args.memory_per_output:
+        alone = {q: measured(engines["semc"] + ["--output", q], env)[1] for q in sorted(per_query["semc"])}
+        print("output  semc_rss_mib (alone)")
+        for q, peak in alone.items():
+            print(f"{q}     {peak:8.0f}")
     for k in engines:
         print(f"{k:7} median {med[k]:.3f} s  peak RSS {mem[k]:.0f} MiB  ({med[k] / med['semc']:.2f}x semc)")
     print(
