@@ -44,15 +44,16 @@ use std::sync::Arc;
 
 /// The registry the planner's join selection reads estimates from: semc's alone.
 pub fn registry() -> StatisticsRegistry {
-    StatisticsRegistry::with_providers(vec![Arc::new(UniqueKeyJoins)])
+    StatisticsRegistry::with_providers(vec![Arc::new(KeysAndPatterns)])
 }
 
-/// Every operator's estimate as DataFusion computes it from its inputs' estimates, a join
-/// with a side unique on its keys bounded by the other side's rows.
+/// Every operator's estimate as DataFusion computes it from its inputs' estimates, but a
+/// join with a side unique on its keys or of at most one row bounded by the other side's
+/// rows, and a filter's LIKE conditions keeping their patterns' shares.
 #[derive(Debug)]
-struct UniqueKeyJoins;
+struct KeysAndPatterns;
 
-impl StatisticsProvider for UniqueKeyJoins {
+impl StatisticsProvider for KeysAndPatterns {
     fn compute_statistics(
         &self,
         plan: &dyn ExecutionPlan,
