@@ -1,6 +1,7 @@
 //! Commits: one atomic Delta commit per output, recording the run (and, for an
 //! incremental output, the versions it read) in the same commit.
 
+use super::admission::{Admission, MeasuredPool, Peaks};
 use super::execute::Target;
 use super::failure::data_error;
 use super::{Failure, Increment, OutputReport, Session};
@@ -10,6 +11,7 @@ use crate::diag::Diagnostic;
 use crate::engine;
 use crate::syntax::ast::WriteMode;
 use datafusion::common::Column;
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::{LogicalPlan, col, lit};
 use deltalake::protocol::SaveMode;
 use std::sync::Arc;
@@ -27,25 +29,46 @@ pub fn write_failed(t: &Target<'_>, e: &str) -> Failure {
 }
 
 /// Writes each output (one atomic Delta commit each) and reports what was done, in the
-/// targets' order. Outputs are independent: without a memory limit a few are computed and
-/// written at once (a query's serial phases — planning, a final merge, the Delta commit —
-/// leave cores idle that the others fill); under a limit, one at a time, so each has the
-/// whole pool. The first failure stops the run: outputs not yet committed stay as they were.
+/// targets' order. Outputs are independent: a few are computed and written at once (a
+/// query's serial phases — planning, a final merge, the Delta commit — leave cores idle that
+/// the others fill); under a memory limit, only those whose last peaks fit together in the
+/// heaviest one's ([`Admission`]). The first failure stops the run: outputs not yet
+/// committed stay as they were.
 pub async fn commit_all(session: &Session, targets: &[Target<'_>], run_id: &str) -> Result<Vec<OutputReport>, Failure> {
     use futures::{StreamExt, TryStreamExt};
-    let limited = memory_limited(session);
-    let in_flight = outputs_in_flight(session);
+    // a cluster's memory is not this process's: nothing measured, each output alone
+    let local = !engine::on_cluster(&session.ctx.state());
+    let peaks = Peaks::load();
+    let admission = memory_limited(session)
+        .then(|| Admission::new(&peaks, targets.iter().filter(|_| local).map(|t| t.url.as_str())));
     // the writes made first, then streamed: a stream holding the closure would not be
     // `Send` for every lifetime, and the Python package runs a run on a spawned task
     let writes: Vec<_> = targets
         .iter()
-        .map(|t| commit_one(session, t, run_id, limited))
+        .enumerate()
+        .map(|(i, t)| {
+            let admission = admission.as_ref();
+            async move { commit_one(session, t, run_id, admission).await.map(|done| (i, done)) }
+        })
         .collect();
-    futures::stream::iter(writes).buffered(in_flight).try_collect().await
+    let mut done: Vec<_> = futures::stream::iter(writes)
+        .buffer_unordered(OUTPUTS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    done.sort_by_key(|(i, _)| *i);
+    if local {
+        peaks.save(
+            targets
+                .iter()
+                .zip(&done)
+                .filter_map(|(t, (_, (_, peak)))| Some((t.url.to_string(), (*peak)?))),
+        );
+    }
+    Ok(done.into_iter().map(|(_, (report, _))| report).collect())
 }
 
-/// How many outputs a run without a memory limit computes and writes at once: on the 22
-/// TPC-H outputs at SF 1 on 2 cores, 3 was the fastest of 1–6 (more only raised peak RSS).
+/// How many outputs a run computes and writes at once, at most: on the 22 TPC-H outputs at
+/// SF 1 on 2 cores, 3 was the fastest of 1–6 (more only raised peak RSS).
 /// `benches/race.py` measures a run end to end against its peers.
 const OUTPUTS_IN_FLIGHT: usize = 3;
 
@@ -56,41 +79,68 @@ fn memory_limited(session: &Session) -> bool {
     )
 }
 
-/// How many outputs this session computes at once: [`OUTPUTS_IN_FLIGHT`], or one under a
+/// How many outputs this session checks at once: [`OUTPUTS_IN_FLIGHT`], or one under a
 /// memory limit.
 pub(super) fn outputs_in_flight(session: &Session) -> usize {
     if memory_limited(session) { 1 } else { OUTPUTS_IN_FLIGHT }
 }
 
-async fn commit_one(session: &Session, t: &Target<'_>, run_id: &str, limited: bool) -> Result<OutputReport, Failure> {
+/// Writes one output once `admission` lets it run; reports it, with the most of the
+/// session's memory pool it held if it was computed.
+async fn commit_one(
+    session: &Session,
+    t: &Target<'_>,
+    run_id: &str,
+    admission: Option<&Admission>,
+) -> Result<(OutputReport, Option<u64>), Failure> {
+    let mut admitted = match admission {
+        Some(a) => Some(a.enter(&t.spec.name, t.url.as_str()).await),
+        None => None,
+    };
     let start = Instant::now();
-    let written = match write_output(session, t, run_id).await {
-        // a hash join that ran out of memory: plan again with sort-merge joins, which spill
-        // (only under a limit, where outputs are written one at a time)
-        Err(f) if limited && f.is_out_of_memory() => {
-            session.prefer_hash_join(false);
-            let r = write_output(session, t, run_id).await;
-            session.prefer_hash_join(true);
-            r?
+    let pool = Arc::new(MeasuredPool::new(session.ctx.runtime_env().memory_pool.clone()));
+    let state = measured_state(session, pool.clone())?;
+    let written = match (write_output(session, t, run_id, state.clone()).await, admission) {
+        // a hash join that ran out of memory: plan again with sort-merge joins, which
+        // spill, with the whole pool (every other output done)
+        (Err(f), Some(admission)) if f.is_out_of_memory() => {
+            drop(admitted.take());
+            admitted = Some(admission.alone(&t.spec.name).await);
+            let mut state = state;
+            state.config_mut().options_mut().optimizer.prefer_hash_join = false;
+            write_output(session, t, run_id, state).await?
         }
-        r => r?,
+        (r, _) => r?,
     };
-    let (rows, files, version, skipped) = match written {
-        Some((rows, files, version)) => (rows, files, version, false),
-        None => (0, 0, current_version(&t.url).await, true),
+    drop(admitted);
+    let (rows, files, version, computed) = match written {
+        Some((rows, files, version)) => (rows, files, version, true),
+        None => (0, 0, current_version(&t.url).await, false),
     };
-    Ok(OutputReport {
+    let report = OutputReport {
         output: t.spec.name.clone(),
         location: t.url.to_string(),
         rows,
         files,
         version,
         millis: start.elapsed().as_millis(),
-        skipped,
+        skipped: !computed,
         warnings: vec![],
         incremental: t.increment.as_ref().map(|i| i.why().to_string()),
         up_to_date: None,
-    })
+    };
+    Ok((report, computed.then(|| pool.peak() as u64)))
+}
+
+/// The session's state with `pool` in place of its memory pool.
+fn measured_state(session: &Session, pool: Arc<MeasuredPool>) -> Result<SessionState, Failure> {
+    let state = session.ctx.state();
+    let env = datafusion::execution::runtime_env::RuntimeEnvBuilder::from_runtime_env(state.runtime_env())
+        .with_memory_pool(pool)
+        .build_arc()?;
+    Ok(datafusion::execution::SessionStateBuilder::new_from_existing(state)
+        .with_runtime_env(env)
+        .build())
 }
 
 pub async fn current_version(url: &url::Url) -> i64 {
@@ -214,7 +264,13 @@ pub(super) fn commit_error(t: &Target<'_>, e: deltalake::DeltaTableError) -> Fai
 /// ([`app_id`]). If the table already records this run, nothing is written and the result
 /// is `None`.
 #[tracing::instrument(name = "output", skip_all, fields(output = %t.spec.name, location = %t.url))]
-async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result<Option<(u64, u64, i64)>, Failure> {
+async fn write_output(
+    // (a cluster's executors write what they computed)
+    #[cfg_attr(not(feature = "cluster"), allow(unused_variables))] session: &Session,
+    t: &Target<'_>,
+    run_id: &str,
+    state: SessionState,
+) -> Result<Option<(u64, u64, i64)>, Failure> {
     let o = t.spec;
     let inc = t.increment.as_ref();
     let failed = |e: &(dyn std::error::Error + 'static)| output_failure(t, e);
@@ -257,7 +313,6 @@ async fn write_output(session: &Session, t: &Target<'_>, run_id: &str) -> Result
     };
     let props = commit_properties(t, run_id, mode, []);
     // plan here, so the result reaches the writer exactly as planned (in order when sorted)
-    let state = session.ctx.state();
     let physical = state.create_physical_plan(&t.root).await?;
     // on a cluster, a whole table's rows are written by the executors that computed them
     #[cfg(feature = "cluster")]

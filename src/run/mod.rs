@@ -3,6 +3,7 @@
 //! `run` and `exec` share one runner ([`execute::execute`]): a Substrait plan and its
 //! [`spec::ExecutionSpec`] go in; verified, committed outputs come out.
 
+mod admission;
 mod bundle;
 #[cfg(feature = "cluster")]
 mod cluster_files;

@@ -146,7 +146,9 @@ impl Proofs {
     }
 }
 
-fn cache_dir() -> Option<PathBuf> {
+/// semc's cache: `$SEMC_CACHE_DIR` (`off`: none), else `$XDG_CACHE_HOME/semc`, else
+/// `~/.cache/semc`.
+pub(super) fn cache_dir() -> Option<PathBuf> {
     match std::env::var_os("SEMC_CACHE_DIR") {
         Some(d) if d == "off" => None,
         Some(d) if !d.is_empty() => Some(PathBuf::from(d)),

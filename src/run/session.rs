@@ -120,16 +120,6 @@ impl Session {
         }
     }
 
-    pub(crate) fn prefer_hash_join(&self, yes: bool) {
-        self.ctx
-            .state_ref()
-            .write()
-            .config_mut()
-            .options_mut()
-            .optimizer
-            .prefer_hash_join = yes;
-    }
-
     /// Lowers the program (all its outputs, or those named) to one Substrait plan.
     pub fn plan(&self, program: &Program, only: &[String]) -> Result<Plan, Failure> {
         Ok(self.plan_with_roots(program, only)?.0)
