@@ -23,8 +23,9 @@ changed since the last round: each output found up to date, nothing computed or 
 
 `--per-query` adds each query's median per engine: the peers' from its query to its result
 written (their setup apart), semc's as `semc run` reports each output (computed, verified,
-committed) — without the subplans several outputs or one output twice read, computed once
-before any output runs (TPC-H Q15's revenue), which its wall time includes.
+committed; outputs computed together share the cores, so their times overlap) — without
+the subplans several outputs or one output twice read, computed once before any output runs
+(TPC-H Q15's revenue), which its wall time includes.
 
 `--memory-per-output` adds, once after the rounds, each semc output's peak RSS computed alone
 (`semc run --force --output qNN` under the same limit): which outputs set semc's peak memory,
