@@ -114,8 +114,8 @@ pub struct Peaks {
 impl Peaks {
     /// The peaks kept by earlier runs (none when the cache is off or unreadable).
     pub fn load() -> Peaks {
-        let file = super::proofs::cache_dir().map(|d| d.join("memory.json"));
-        let last = file.as_ref().map(|f| read(f)).unwrap_or_default();
+        let file = super::cache::file("memory.json");
+        let last = file.as_deref().map(super::cache::read).unwrap_or_default();
         Peaks { file, last }
     }
 
@@ -126,18 +126,10 @@ impl Peaks {
         if measured.is_empty() {
             return;
         }
-        // merged with what the file holds now (another run may have added some); written
-        // whole to a temporary file and renamed, so a reader never sees half of it
-        let mut all = read(file);
+        // merged with what the file holds now (another run may have added some)
+        let mut all: BTreeMap<String, u64> = super::cache::read(file);
         all.extend(measured);
-        let written = file.parent().map(std::fs::create_dir_all).transpose().and_then(|_| {
-            let tmp = file.with_extension(format!("{}.tmp", std::process::id()));
-            std::fs::write(&tmp, serde_json::to_string(&all).unwrap_or_default())?;
-            std::fs::rename(&tmp, file)
-        });
-        if let Err(e) = written {
-            tracing::debug!("memory peaks not kept in {}: {e}", file.display());
-        }
+        super::cache::write(file, &all);
     }
 
     /// What admitting the output at `location` costs: its last peak and what the pool does
@@ -145,13 +137,6 @@ impl Peaks {
     fn weight(&self, location: &str) -> Option<u64> {
         self.last.get(location).copied().map(weight)
     }
-}
-
-fn read(file: &std::path::Path) -> BTreeMap<String, u64> {
-    std::fs::read_to_string(file)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
 }
 
 /// The outputs' admission to a run under a memory limit: a budget of the heaviest output's

@@ -5,6 +5,7 @@
 
 mod admission;
 mod bundle;
+mod cache;
 #[cfg(feature = "cluster")]
 mod cluster_files;
 mod commit;

@@ -5,9 +5,7 @@
 //! other data files (another file list) is another snapshot, proven anew. Only facts that
 //! held are kept: a violation is always found by a probe, and reported with its rows.
 //!
-//! The proofs live in `$SEMC_CACHE_DIR/proofs.json` (else `$XDG_CACHE_HOME/semc/…`, else
-//! `~/.cache/semc/…`); `SEMC_CACHE_DIR=off` keeps none. A cache that cannot be read or
-//! written is only a slower run.
+//! The proofs live in semc's cache ([`super::cache`]), in `proofs.json`.
 
 use super::execute::Locations;
 use super::spec::SourceSpec;
@@ -29,12 +27,8 @@ pub struct Proofs {
 impl Proofs {
     /// The proofs recorded so far (none when the cache is off or unreadable).
     pub fn load() -> Proofs {
-        let file = cache_dir().map(|d| d.join("proofs.json"));
-        let known = file
-            .as_ref()
-            .and_then(|f| std::fs::read_to_string(f).ok())
-            .and_then(|t| serde_json::from_str::<BTreeSet<String>>(&t).ok())
-            .unwrap_or_default();
+        let file = super::cache::file("proofs.json");
+        let known = file.as_deref().map(super::cache::read).unwrap_or_default();
         Proofs {
             file,
             known,
@@ -68,21 +62,10 @@ impl Proofs {
         if proven.is_empty() {
             return;
         }
-        // merged with what the file holds now (another run may have added some); written
-        // whole to a temporary file and renamed, so a reader never sees half of it
-        let mut all = std::fs::read_to_string(file)
-            .ok()
-            .and_then(|t| serde_json::from_str::<BTreeSet<String>>(&t).ok())
-            .unwrap_or_default();
+        // merged with what the file holds now (another run may have added some)
+        let mut all: BTreeSet<String> = super::cache::read(file);
         all.extend(proven);
-        let written = file.parent().map(std::fs::create_dir_all).transpose().and_then(|_| {
-            let tmp = file.with_extension(format!("{}.tmp", std::process::id()));
-            std::fs::write(&tmp, serde_json::to_string(&all).unwrap_or_default())?;
-            std::fs::rename(&tmp, file)
-        });
-        if let Err(e) = written {
-            tracing::debug!("proofs not kept in {}: {e}", file.display());
-        }
+        super::cache::write(file, &all);
     }
 
     /// The identity of a source's snapshot: its location, version, table id and data files.
@@ -143,19 +126,5 @@ impl Proofs {
             self.record(fact);
         }
         Ok(found)
-    }
-}
-
-/// semc's cache: `$SEMC_CACHE_DIR` (`off`: none), else `$XDG_CACHE_HOME/semc`, else
-/// `~/.cache/semc`.
-pub(super) fn cache_dir() -> Option<PathBuf> {
-    match std::env::var_os("SEMC_CACHE_DIR") {
-        Some(d) if d == "off" => None,
-        Some(d) if !d.is_empty() => Some(PathBuf::from(d)),
-        _ => std::env::var_os("XDG_CACHE_HOME")
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-            .map(|d| d.join("semc")),
     }
 }
