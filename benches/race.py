@@ -28,8 +28,9 @@ the subplans several outputs or one output twice read, computed once before any 
 (TPC-H Q15's revenue), which its wall time includes.
 
 `--memory-per-output` adds, once after the rounds, each semc output's peak RSS computed alone
-(`semc run --force --output qNN` under the same limit): which outputs set semc's peak memory,
-and what two of them computed at once would hold.
+(`semc run --force --output qNN` under the same limit), and the peak of the engine's memory
+pool it kept in semc's cache: which outputs set semc's peak memory, and how far RSS exceeds
+what the pool counts (the weights by which outputs are admitted together).
 
 The data is `semc demo DIR --sf N` (made once under target/bench-data/race-sf<N>/).
 """
@@ -181,9 +182,13 @@ def main() -> None:
             )
     if args.memory_per_output:
         alone = {q: measured(engines["semc"] + ["--output", q], env)[1] for q in sorted(per_query["semc"])}
-        print("output  semc_rss_mib (alone)")
+        # each output's peak of the engine's memory pool, as its run alone kept it in the
+        # cache (what `run/admission.rs` weighs outputs by)
+        peaks = json.loads((cache / "memory.json").read_text()) if (cache / "memory.json").exists() else {}
+        pool = {Path(loc.removeprefix("file://")).name: b / 2**20 for loc, b in peaks.items()}
+        print("output  semc_rss_mib (alone)  pool_peak_mib")
         for q, peak in alone.items():
-            print(f"{q}     {peak:8.0f}")
+            print(f"{q}     {peak:8.0f}  {pool.get(q, float('nan')):13.0f}")
     for k in engines:
         print(f"{k:7} median {med[k]:.3f} s  peak RSS {mem[k]:.0f} MiB  ({med[k] / med['semc']:.2f}x semc)")
     print(

@@ -96,7 +96,8 @@ impl MemoryPool for MeasuredPool {
 /// What an output holds besides what its operators reserve from the pool — the batches in
 /// flight between them, the buffers of the files it decodes and writes, what the allocator
 /// keeps — which its weight adds to its measured peak: half the peak again, and 32 MiB. On
-/// the 22 TPC-H outputs at SF 10, each computed alone, peak RSS less the process's own (127
+/// the 22 TPC-H outputs at SF 10, each computed alone (`benches/race.py --memory-per-output`
+/// prints both figures), peak RSS less the process's own (127
 /// MiB, with nothing reserved) exceeded the pool's peak by at most 110 MiB where the pool
 /// held under 300 MiB, and by up to 45 % of it where it held more (Q18: 874 MiB of pool,
 /// 1,252 MiB of RSS; Q9: 651, 943; Q21: 448, 433).
