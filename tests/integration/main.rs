@@ -7,6 +7,7 @@ mod cli;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod corpus;
+mod data_files;
 #[cfg(feature = "cluster")]
 mod double_publishing_scheduler;
 mod e2e;
