@@ -9,7 +9,8 @@
 //!
 //! `EveryRowComparisons` (a physical rule, run after the planner's estimates have chosen
 //! joins) replaces a filter's leading run of such comparisons — `CheapConditionsFirst` put
-//! them first — by `semc_all_of(a, b, c)`, which evaluates each on the whole batch and
+//! them first, and so does the rewrite of an `or` of ranges that are one range
+//! (`ranges.rs`) — by `semc_all_of(a, b, c)`, which evaluates each on the whole batch and
 //! combines them with a Kleene `and`; any later condition is still evaluated on the rows
 //! they keep. A comparison of two plain fixed-width operands cannot fail, so evaluating it
 //! on rows an earlier condition dropped changes nothing but the work. The rows kept are the
@@ -110,32 +111,41 @@ impl PhysicalOptimizerRule for EveryRowComparisons {
     }
 }
 
-/// The predicate with its leading fixed-width comparisons in one `semc_all_of`, if it
-/// starts with two or more.
+/// The predicate with its `or`s of ranges that are one range as that range, first
+/// (`ranges.rs`), and its leading fixed-width comparisons in one `semc_all_of`, if that
+/// changes it.
 fn combined(
     predicate: &Arc<dyn PhysicalExpr>,
     schema: &Schema,
     config: &Arc<ConfigOptions>,
 ) -> Result<Option<Arc<dyn PhysicalExpr>>> {
-    let conditions = split_conjunction(predicate);
+    let merged = super::ranges::ranges_first(predicate);
+    let changed = merged.is_some();
+    let conditions = merged.unwrap_or_else(|| split_conjunction(predicate).into_iter().cloned().collect());
     let leading = conditions
         .iter()
         .take_while(|c| fixed_width_comparison(c.as_ref(), schema))
         .count();
     if leading < 2 {
-        return Ok(None);
+        return Ok(changed.then(|| and_all(conditions.into_iter())));
     }
-    let args = conditions[..leading].iter().map(|c| Arc::clone(c)).collect();
+    let args = conditions[..leading].iter().map(Arc::clone).collect();
     let all_of: Arc<dyn PhysicalExpr> = Arc::new(ScalarFunctionExpr::try_new(
         Arc::new(ScalarUDF::from(AllOf::default())),
         args,
         schema,
         Arc::clone(config),
     )?);
-    let rest = conditions[leading..].iter().map(|c| Arc::clone(c));
-    Ok(Some(rest.fold(all_of, |so_far, next| {
+    let rest = conditions[leading..].iter().map(Arc::clone);
+    Ok(Some(and_all(std::iter::once(all_of).chain(rest))))
+}
+
+/// `a AND b AND …` of conditions, in their order (at least one).
+fn and_all(mut conditions: impl Iterator<Item = Arc<dyn PhysicalExpr>>) -> Arc<dyn PhysicalExpr> {
+    let first = conditions.next().unwrap_or_else(|| Arc::new(Literal::new(true.into())));
+    conditions.fold(first, |so_far, next| {
         Arc::new(BinaryExpr::new(so_far, Operator::And, next))
-    })))
+    })
 }
 
 /// A comparison (`=`, `!=`, `<`, `<=`, `>`, `>=`) of a column with a literal or another

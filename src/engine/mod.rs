@@ -30,6 +30,7 @@ mod like;
 mod mapped;
 mod pinned;
 mod planned;
+mod ranges;
 pub mod rewrites;
 pub mod unnest;
 

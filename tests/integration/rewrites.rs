@@ -699,3 +699,90 @@ output picked to delta("out/picked") mode overwrite
     assert!(want.len() > 10 && (want.len() as i64) < n / 20, "{}", want.len());
     assert_eq!(written(&dir, "picked").await, want);
 }
+
+/// Ranges of one column joined by `or` that overlap or touch are evaluated as one range,
+/// first and on every row at once (`engine/ranges.rs`: TPC-H Q19's three quantity ranges);
+/// ranges with a gap between them, or whose union is every value, stay as written. Every
+/// model keeps the rows its written condition keeps, nulls none.
+#[tokio::test]
+async fn ranges_of_one_column_joined_by_or_are_one_range() {
+    use datafusion::arrow::array::Int64Array;
+    // (model, condition, the filter the physical plan shows, the condition in Rust)
+    type Keeps = fn(i64) -> bool;
+    let models: [(&str, &str, &str, Keeps); 7] = [
+        (
+            "overlapping",
+            "x between 1 and 11 or x between 10 and 20 or x between 20 and 30",
+            "semc_all_of(x@1 >= 1, x@1 <= 30)",
+            |x| (1..=30).contains(&x),
+        ),
+        (
+            "touching",
+            "x >= 5 and x < 10 or x >= 10 and x < 12",
+            "semc_all_of(x@1 >= 5, x@1 < 12)",
+            |x| (5..12).contains(&x),
+        ),
+        (
+            "open_at_the_meeting_point",
+            "x > 5 and x < 10 or x > 10 and x < 12",
+            "x@1 > 5 AND x@1 < 10 OR x@1 > 10 AND x@1 < 12",
+            |x| (x > 5 && x < 10) || (x > 10 && x < 12),
+        ),
+        (
+            "with_a_gap",
+            "x < 0 or x == 0 or x > 30",
+            "x@1 < 0 OR x@1 = 0 OR x@1 > 30",
+            |x| x <= 0 || x > 30,
+        ),
+        ("every_value", "x < 3 or x >= 2", "x@1 < 3 OR x@1 >= 2", |_| true),
+        (
+            "unbounded_above",
+            "x > 35 or x == 35 or (x >= 30 and x < 36)",
+            "x@1 >= 30",
+            |x| x >= 30,
+        ),
+        (
+            "first_among_other_conditions",
+            "id % 2 == 0 and (x between 1 and 11 or x between 10 and 20) and id != 4",
+            "semc_all_of(x@1 >= 1, x@1 <= 20, id@0 != 4) AND id@0 % 2 = 0",
+            |x| (1..=20).contains(&x),
+        ),
+    ];
+    let mut program = String::from("source item from delta(\"t/item\") { id: int64 key  x: int64 }\n");
+    for (name, condition, _, _) in &models {
+        program.push_str(&format!(
+            "model {name} from item {{\n  where {condition}\n  select {{ id }}\n  sort id\n}}\noutput {name} to delta(\"out/{name}\") mode overwrite\n"
+        ));
+    }
+    let dir = workspace("rewrite_ranges", &[], &[("w.sem", &program)]);
+    // x from -20 to 40, null for every seventh id
+    let x = |id: i64| (id % 7 != 0).then_some(id - 21);
+    crate::fixtures::table(
+        &dir.join("t/item"),
+        vec![
+            column("id", Int64Array::from_iter_values(1..=61)),
+            column("x", Int64Array::from_iter((1..=61).map(x))),
+        ],
+    )
+    .await;
+
+    for (name, condition, shown, _) in &models {
+        let (code, out, err) = semc(&["explain", dir.to_str().unwrap(), "--output", name]);
+        assert_eq!(code, 0, "{err}");
+        let filter = out
+            .split("FilterExec: ")
+            .nth(1)
+            .and_then(|f| f.split(", projection=").next())
+            .unwrap_or_else(|| panic!("no filter in {out}"));
+        assert_eq!(filter, *shown, "`{condition}`");
+    }
+    run(&dir);
+    for (name, condition, _, keeps) in &models {
+        let also = |id: i64| !name.starts_with("first") || (id % 2 == 0 && id != 4);
+        let want: Vec<Vec<String>> = (1..=61)
+            .filter(|id| x(*id).is_some_and(keeps) && also(*id))
+            .map(|id| vec![id.to_string()])
+            .collect();
+        assert_eq!(written(&dir, name).await, want, "`{condition}`");
+    }
+}
