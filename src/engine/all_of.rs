@@ -26,7 +26,7 @@ use datafusion::logical_expr::{
     ColumnarValue, Operator, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal};
-use datafusion::physical_expr::utils::split_conjunction;
+use datafusion::physical_expr::utils::{conjunction, split_conjunction};
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
@@ -127,7 +127,7 @@ fn combined(
         .take_while(|c| fixed_width_comparison(c.as_ref(), schema))
         .count();
     if leading < 2 {
-        return Ok(changed.then(|| and_all(conditions.into_iter())));
+        return Ok(changed.then(|| conjunction(conditions)));
     }
     let args = conditions[..leading].iter().map(Arc::clone).collect();
     let all_of: Arc<dyn PhysicalExpr> = Arc::new(ScalarFunctionExpr::try_new(
@@ -137,15 +137,7 @@ fn combined(
         Arc::clone(config),
     )?);
     let rest = conditions[leading..].iter().map(Arc::clone);
-    Ok(Some(and_all(std::iter::once(all_of).chain(rest))))
-}
-
-/// `a AND b AND …` of conditions, in their order (at least one).
-fn and_all(mut conditions: impl Iterator<Item = Arc<dyn PhysicalExpr>>) -> Arc<dyn PhysicalExpr> {
-    let first = conditions.next().unwrap_or_else(|| Arc::new(Literal::new(true.into())));
-    conditions.fold(first, |so_far, next| {
-        Arc::new(BinaryExpr::new(so_far, Operator::And, next))
-    })
+    Ok(Some(conjunction(std::iter::once(all_of).chain(rest))))
 }
 
 /// A comparison (`=`, `!=`, `<`, `<=`, `>`, `>=`) of a column with a literal or another

@@ -49,14 +49,12 @@ pub fn ranges_first(predicate: &Arc<dyn PhysicalExpr>) -> Option<Vec<Arc<dyn Phy
 }
 
 /// One end of a range: its value, and whether the value itself is in the range.
-#[derive(Clone)]
 struct Bound {
     value: ScalarValue,
     inclusive: bool,
 }
 
 /// The values a condition on one column keeps; `None` at an end: unbounded there.
-#[derive(Clone)]
 struct Range {
     low: Option<Bound>,
     high: Option<Bound>,
