@@ -54,7 +54,9 @@ pub fn tokens(text: &str) -> Vec<Token<'_>> {
         let start = i;
         let kind = match c {
             '#' => {
-                i = line_end(text, i);
+                // the comment ends at its last visible character: whitespace after it (a
+                // CRLF file's `\r` among it) is layout, as anywhere else
+                i += text[i..line_end(text, i)].trim_end().len();
                 TokenKind::Comment
             }
             '"' => {

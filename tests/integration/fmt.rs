@@ -81,14 +81,25 @@ async fn formatted_tpch_lowers_to_the_same_plan() {
     assert_eq!(messy.replace("fmt_plan_messy", "fmt_plan_formatted"), formatted);
 }
 
-/// The text with extra spaces and tabs between tokens (never inside one) and random indents.
+/// The text with extra spaces and tabs between tokens (never inside one), at line ends and
+/// as indents.
 fn respaced(text: &str, picks: &[u8]) -> String {
     let toks = semc::syntax::lex::tokens(text);
     let mut out = String::new();
     let mut last = 0;
     for (i, t) in toks.iter().enumerate() {
-        out.push_str(&text[last..t.start]);
-        let pad = [" ", "  ", "\t", "", "", ""][picks[i % picks.len()] as usize % 6];
+        let pick = picks[i % picks.len()] as usize;
+        let pad = [" ", "  ", "\t", "", "", ""][pick % 6];
+        // whitespace at a line's end too, a CRLF file's `\r` among it
+        let between = &text[last..t.start];
+        match between.find('\n') {
+            Some(n) => {
+                out.push_str(&between[..n]);
+                out.push_str(["", " ", "\t", "\r", " \r"][pick % 5]);
+                out.push_str(&between[n..]);
+            }
+            None => out.push_str(between),
+        }
         out.push_str(pad);
         out.push_str(t.text);
         last = t.end();
@@ -232,4 +243,28 @@ fn fmt_cli_writes_checks_and_refuses_broken_files() {
     let examples = manifest().join("examples");
     let (code, out, err) = semc(&["fmt", "--check", examples.to_str().unwrap()], None);
     assert_eq!(code, 0, "examples are not formatted: {out}{err}");
+}
+
+#[test]
+fn fmt_cli_formats_comments_with_trailing_spaces_and_crlf_lines() {
+    // whitespace after a comment is layout, as anywhere else: a trailing space or tab, a
+    // CRLF file's `\r`, a comment on the last line without a newline
+    let cases = [
+        ("# a note \n", "# a note\n"),
+        ("# a note\t", "# a note\n"),
+        (
+            "# heading\r\nmodel m from t {\r\n  where a > 1 # keep me \r\n}\r\n",
+            "# heading\nmodel m from t {\n  where a > 1 # keep me\n}\n",
+        ),
+        (
+            "source s from delta(\"t\") {\n  a: int64 # the key  \n  bb: string\n}\n",
+            "source s from delta(\"t\") {\n  a:  int64 # the key\n  bb: string\n}\n",
+        ),
+    ];
+    for (text, want) in cases {
+        let (code, out, err) = semc(&["fmt", "-"], Some(text));
+        assert_eq!((code, out.as_str()), (0, want), "{text:?}: {err}");
+        let (code, again, err) = semc(&["fmt", "-"], Some(&out));
+        assert_eq!((code, again.as_str()), (0, want), "{out:?} is not stable: {err}");
+    }
 }
