@@ -22,6 +22,18 @@ pub struct Compilation {
 }
 
 impl Compilation {
+    /// Where model `name` is declared (its name), if a file declares it.
+    pub fn model_span(&self, name: &str) -> Option<crate::span::Span> {
+        self.ws
+            .files
+            .iter()
+            .flat_map(|(_, f)| &f.items)
+            .find_map(|item| match item {
+                crate::syntax::ast::Item::Model(m) if m.name.text == name => Some(m.name.span),
+                _ => None,
+            })
+    }
+
     pub fn has_errors(&self) -> bool {
         self.diags.iter().any(Diagnostic::is_error)
     }

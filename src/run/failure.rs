@@ -1,7 +1,8 @@
 //! What went wrong, and whose fault it is: the user's program or data (diagnostics with
 //! codes), or semc's own (a bug). Engine errors are classified by their type — the
-//! `DataFusionError` and `ArrowError` variants anywhere in the error's chain — never by
-//! their text.
+//! `DataFusionError` and `ArrowError` variants anywhere in the error's chain — and by their
+//! text only where Arrow gives a data fault no variant of its own (an overflow in a
+//! function, a decimal that does not fit its precision).
 
 use crate::codes::Code;
 use crate::diag::Diagnostic;
@@ -50,6 +51,9 @@ impl DataFault {
             // the engine's functions report theirs so (`abs` of the smallest integer)
             ArrowError::ComputeError(m) if m.contains("overflow") => Some(DataFault::Overflow),
             ArrowError::CastError(_) => Some(DataFault::Cast),
+            // a value cast to a decimal of fewer digits than it needs: Arrow's precision
+            // check reports it as an invalid argument, with no variant of its own
+            ArrowError::InvalidArgumentError(m) if m.contains("to store in a Decimal") => Some(DataFault::Cast),
             ArrowError::MemoryError(_) => Some(DataFault::OutOfMemory),
             _ => None,
         }
@@ -126,7 +130,7 @@ pub(super) fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
                 Span::default(),
                 format!("a host function failed: {failed}"),
             )
-            .label("while computing this output")
+            .label("while computing these rows")
             .help("the error is the host function's own: fix it there, or the rows it is given"),
         );
     }
@@ -137,7 +141,7 @@ pub(super) fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
                 Span::default(),
                 format!("a closure's walk is too long: {long}"),
             )
-            .label("a walk past `max` while computing this output")
+            .label("a walk past `max` while computing these rows")
             .help("raise `max`, keep `shortest` walks, or write `truncate` to cut them at `max` on purpose"),
         );
     }
@@ -148,7 +152,7 @@ pub(super) fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
                 Span::default(),
                 format!("evaluating the plan failed on the data: {refused}"),
             )
-            .label("a value a function does not take, while computing this output")
+            .label("a value a function does not take, while computing these rows")
             .help("filter those rows, or map the value first (e.g. `case when n == 0 then 1 else n end`)"),
         );
     }
@@ -160,14 +164,14 @@ pub(super) fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
             Span::default(),
             format!("the run ran out of memory: {text}"),
         )
-        .label("out of memory while computing this output")
+        .label("out of memory while computing these rows")
         .help(fault.fix()),
         _ => Diagnostic::error(
             Code::E0409,
             Span::default(),
             format!("evaluating the plan failed on the data: {text}"),
         )
-        .label(format!("{} while computing this output", fault.what()))
+        .label(format!("{} while computing these rows", fault.what()))
         .help(fault.fix()),
     })
 }

@@ -48,5 +48,15 @@ pub async fn show(c: &Compilation, name: &str, limit: usize) -> Result<Rows, Fai
     let session = Session::new(c).await?;
     let state = session.ctx.state();
     let plan = Lowerer::new(program, &session.providers, &state).model_plan(m)?;
-    Rows::of(session.ctx.execute_logical_plan(plan).await?.limit(0, Some(limit))?).await
+    let rows = Rows::of(session.ctx.execute_logical_plan(plan).await?.limit(0, Some(limit))?).await;
+    // the data's fault (a division by zero, a cast that does not fit) points at the model
+    rows.map_err(|f| match (f, c.model_span(name)) {
+        (Failure::User(diags), Some(at)) => Failure::User(
+            diags
+                .into_iter()
+                .map(|d| if d.primary.span == Span::default() { d.at(at) } else { d })
+                .collect(),
+        ),
+        (f, _) => f,
+    })
 }

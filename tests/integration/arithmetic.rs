@@ -21,6 +21,8 @@ model decimal_total from t { where id <= 2  aggregate { x = sum(d) } }
 model decimal_groups from t { where id <= 2  group by k = id < 10  aggregate { x = sum(d) } }
 model decimal_running from t { where id <= 2  derive { x = sum(d) over (order by id) }  select { id, x } }
 model decimal_product from t { where id == 1  derive { x = d * d }  select { id, x } }
+model to_short_decimal from t { where id == 1  derive { x = cast(v as decimal(3, 1)) }  select { id, x } }
+model to_shorter_decimal from t { where id == 1  derive { x = cast(d as decimal(5, 1)) }  select { id, x } }
 model fits from t {
   where id >= 3
   derive { a = v + 1, b = -v, c = i * i, e = d * d }
@@ -38,6 +40,8 @@ output decimal_total to delta("out/decimal_total") mode overwrite
 output decimal_groups to delta("out/decimal_groups") mode overwrite
 output decimal_running to delta("out/decimal_running") mode overwrite
 output decimal_product to delta("out/decimal_product") mode overwrite
+output to_short_decimal to delta("out/to_short_decimal") mode overwrite
+output to_shorter_decimal to delta("out/to_shorter_decimal") mode overwrite
 output fits to delta("out/fits") mode overwrite
 output fits_total to delta("out/fits_total") mode overwrite
 "#;
@@ -79,15 +83,29 @@ async fn an_overflow_fails_the_run_instead_of_wrapping_around() {
         "decimal_groups",
         "decimal_running",
         "decimal_product",
+        "to_short_decimal",
+        "to_shorter_decimal",
     ] {
         let (code, _, err) = semc(&["run", main.to_str().unwrap(), "--output", output]);
         assert_eq!(code, 1, "{output}: {err}");
-        assert!(err.contains("E0409"), "{output}: {err}");
+        assert!(
+            err.contains("E0409") && !err.contains("internal error"),
+            "{output}: {err}"
+        );
         assert!(
             !dir.join("out").join(output).join("_delta_log").exists(),
             "{output}: nothing committed"
         );
     }
+
+    // `show` reports the same fault, at the model it computes
+    let (code, _, err) = semc(&["show", main.to_str().unwrap(), "--model", "to_short_decimal"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0409") && !err.contains("internal error"), "{err}");
+    assert!(
+        err.contains("main.sem:") && err.contains("while computing these rows"),
+        "{err}"
+    );
 
     let (code, _, err) = semc(&[
         "run",
