@@ -188,6 +188,8 @@ codes! {
         "Before a cluster's result is used, semc checks the job that computed it: each final partition published once, and read back with as many rows as its task reported. A job that published a partition twice (a scheduler that counted a task's work again after an executor was taken for lost) is submitted once more; a second such job, or a partition whose rows differ, stops the run. Nothing computed through it was committed; run again, and keep the executors' `--executor-timeout` above any pause they may have.";
     E0417 "run-cache-unwritable" "the run's temporary files cannot be written"
         "A model that several outputs read is computed once per run into Arrow files under the system's temporary folder (`TMPDIR`), removed when the run ends. They could not be written: the disk is full, or the folder is not writable. Nothing was committed. Free space, point `TMPDIR` at a folder with room, or set `SEMC_SHARED_MODELS=off` to compute each model wherever it is read.";
+    E0418 "data-file-unreadable" "a data file of a table cannot be read"
+        "A file the table's Delta log lists for the snapshot read is missing, cut short, or not Parquet: it was deleted or changed outside Delta (a vacuum with too short a retention, a copy that stopped halfway, a hand edit). Nothing was committed. Restore the file, or read a version of the table whose files are whole (`version = N` on the source, or `--bind`).";
     E0404 "bad-plan-file" "plan file cannot be read"
         "The Substrait plan file is not a valid plan written by `semc plan`.";
 }

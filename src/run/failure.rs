@@ -41,6 +41,8 @@ enum DataFault {
     DivideByZero,
     Overflow,
     Cast,
+    /// A data file the snapshot lists is missing or is not whole Parquet.
+    UnreadableFile,
 }
 
 impl DataFault {
@@ -55,6 +57,7 @@ impl DataFault {
             // check reports it as an invalid argument, with no variant of its own
             ArrowError::InvalidArgumentError(m) if m.contains("to store in a Decimal") => Some(DataFault::Cast),
             ArrowError::MemoryError(_) => Some(DataFault::OutOfMemory),
+            ArrowError::ParquetError(_) => Some(DataFault::UnreadableFile),
             _ => None,
         }
     }
@@ -62,6 +65,9 @@ impl DataFault {
     fn of_datafusion(e: &DataFusionError) -> Option<DataFault> {
         match e {
             DataFusionError::ResourcesExhausted(_) => Some(DataFault::OutOfMemory),
+            // semc writes its outputs through delta-rs, which reports its own errors: a
+            // Parquet error reaching the engine is a data file read
+            DataFusionError::ParquetError(_) => Some(DataFault::UnreadableFile),
             DataFusionError::ArrowError(a, _) => DataFault::of_arrow(a),
             DataFusionError::Shared(inner) => DataFault::of_datafusion(inner),
             DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => {
@@ -103,6 +109,9 @@ impl DataFault {
                 "the result does not fit its type: compute in a wider one (`cast(x as decimal(38, 0))`), or filter the rows"
             }
             DataFault::Cast => "filter the values that do not fit, or cast to a wider type",
+            DataFault::UnreadableFile => {
+                "the table's log lists a file that is missing or damaged (deleted or changed outside Delta): restore it, or read an earlier version of the table"
+            }
         }
     }
 
@@ -112,6 +121,7 @@ impl DataFault {
             DataFault::DivideByZero => "a division by zero",
             DataFault::Overflow => "an arithmetic overflow",
             DataFault::Cast => "a value that does not fit the cast",
+            DataFault::UnreadableFile => "a data file that cannot be read",
         }
     }
 }
@@ -165,6 +175,13 @@ pub(super) fn data_error(e: &(dyn Error + 'static)) -> Option<Diagnostic> {
             format!("the run ran out of memory: {text}"),
         )
         .label("out of memory while computing these rows")
+        .help(fault.fix()),
+        DataFault::UnreadableFile => Diagnostic::error(
+            Code::E0418,
+            Span::default(),
+            format!("a data file cannot be read: {text}"),
+        )
+        .label(format!("{} while computing these rows", fault.what()))
         .help(fault.fix()),
         _ => Diagnostic::error(
             Code::E0409,

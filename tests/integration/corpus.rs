@@ -190,6 +190,10 @@ const NOT_IN_CORPUS: &[(&str, &str)] = &[
     ("E0416", "a cluster job with a partition published twice: cluster.rs"),
     ("E0417", "a TMPDIR the run's cache cannot be written to: language.rs"),
     (
+        "E0418",
+        "a data file damaged or removed after its commit: data_files.rs",
+    ),
+    (
         "E0415",
         "an extern fn not registered, or failing: python/tests and language.rs",
     ),

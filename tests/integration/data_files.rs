@@ -1,6 +1,6 @@
-//! A source's data files as the run finds them on disk: one cut short or emptied after it
-//! was committed fails the run with a diagnostic (never a crash), and the output keeps its
-//! last commit. Local files are read through a memory mapping (`engine/mapped.rs`): a
+//! A source's data files as the run finds them on disk: one cut short, emptied, replaced
+//! or removed after it was committed fails the run with E0418 (never a crash, never an
+//! internal error), and the output keeps its last commit. Local files are read through a memory mapping (`engine/mapped.rs`): a
 //! range the file no longer holds is the local store's error, not a read past the mapping.
 
 use crate::fixtures::{int_table, semc, url_of, workspace};
@@ -32,7 +32,7 @@ async fn output_version(dir: &Path) -> u64 {
 }
 
 #[tokio::test]
-async fn a_data_file_cut_short_or_emptied_fails_the_run_and_keeps_the_output() {
+async fn a_data_file_damaged_or_removed_fails_the_run_and_keeps_the_output() {
     let dir = workspace("data_files_cut_short", &[], &[("main.sem", PROGRAM)]);
     let values: Vec<Option<i64>> = (0..50_000).map(Some).collect();
     int_table(&dir.join("t"), &[("id", values.clone()), ("value", values)]).await;
@@ -42,18 +42,27 @@ async fn a_data_file_cut_short_or_emptied_fails_the_run_and_keeps_the_output() {
     assert_eq!(output_version(&dir).await, 0);
 
     let file = data_file(&dir.join("t"));
-    let full = std::fs::metadata(&file).unwrap().len();
-    for (how, len) in [("cut short", full / 2), ("emptied", 0)] {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&file)
-            .unwrap()
-            .set_len(len)
-            .unwrap();
+    let whole = std::fs::read(&file).unwrap();
+    let damages: [(&str, Option<&[u8]>); 4] = [
+        ("cut short", Some(&whole[..whole.len() / 2])),
+        ("emptied", Some(b"")),
+        ("not parquet", Some(b"id,value\n1,1\n")),
+        ("removed", None),
+    ];
+    for (how, bytes) in damages {
+        match bytes {
+            Some(bytes) => std::fs::write(&file, bytes).unwrap(),
+            None => std::fs::remove_file(&file).unwrap(),
+        }
         let (code, out, err) = semc(&["run", ws, "--force"]);
-        assert_ne!(code, 0, "{how}: {out}{err}");
-        assert!(!err.contains("panicked"), "{how}: {err}");
-        assert!(err.contains("E0"), "{how}: a diagnostic with a code: {err}");
+        assert_eq!(code, 1, "{how}: {out}{err}");
+        assert!(err.contains("E0418") && !err.contains("internal error"), "{how}: {err}");
         assert_eq!(output_version(&dir).await, 0, "{how}: the output keeps its last commit");
+        let (code, _, err) = semc(&["show", ws, "--model", "all_rows"]);
+        assert_eq!(code, 1, "{how}: {err}");
+        assert!(
+            err.contains("E0418") && err.contains("main.sem:"),
+            "{how}: at the model: {err}"
+        );
     }
 }
