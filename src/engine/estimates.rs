@@ -87,12 +87,18 @@ fn filter_with_patterns(f: &FilterExec, inputs: &[Arc<Statistics>]) -> Option<St
         return None;
     }
     let share: f64 = patterns.iter().filter_map(|(s, _)| *s).product();
-    let rest = conjunction(rest.into_iter().map(|(_, c)| Arc::clone(c)));
-    let without_patterns = FilterExecBuilder::from(f).with_predicate(rest).build().ok()?;
-    let stats = without_patterns
-        .statistics_from_inputs(inputs, &StatisticsArgs::new())
-        .ok()?;
-    let mut stats = Arc::unwrap_or_clone(stats);
+    let mut stats = if rest.is_empty() {
+        // the patterns alone: every input row is a candidate (DataFusion keeps its default
+        // fifth of the rows for a filter of `true`, as for any it cannot read)
+        Arc::unwrap_or_clone(Arc::clone(inputs.first()?)).project(f.projection().as_ref())
+    } else {
+        let rest = conjunction(rest.into_iter().map(|(_, c)| Arc::clone(c)));
+        let without_patterns = FilterExecBuilder::from(f).with_predicate(rest).build().ok()?;
+        let stats = without_patterns
+            .statistics_from_inputs(inputs, &StatisticsArgs::new())
+            .ok()?;
+        Arc::unwrap_or_clone(stats)
+    };
     stats.num_rows = stats.num_rows.with_estimated_selectivity(share);
     stats.total_byte_size = stats.total_byte_size.with_estimated_selectivity(share);
     Some(stats)
