@@ -28,6 +28,24 @@ pub struct Diagnostic {
     pub help: Option<String>,
 }
 
+/// A file or folder `path` that cannot be read (E0004) or written (E0010).
+pub fn file_error(code: Code, path: &std::path::Path, e: &dyn std::fmt::Display) -> Diagnostic {
+    let (verb, help) = match code {
+        Code::E0004 => ("read", "check that the path exists and is readable"),
+        _ => (
+            "written",
+            "check that the folder exists and is writable, and that the disk has room",
+        ),
+    };
+    Diagnostic::error(
+        code,
+        Span::default(),
+        format!("`{}` cannot be {verb}: {e}", path.display()),
+    )
+    .label(format!("not {verb}"))
+    .help(help)
+}
+
 impl Diagnostic {
     pub fn error(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic {

@@ -102,23 +102,7 @@ pub(crate) fn refuse(format: DiagFormat, d: Diagnostic) -> ExitCode {
     fail_as(&SourceMap::default(), Failure::User(vec![d]), format)
 }
 
-/// A file or folder `path` that cannot be read (E0004) or written (E0010).
-pub(crate) fn file_error(code: semc::codes::Code, path: &std::path::Path, e: &dyn std::fmt::Display) -> Diagnostic {
-    let (verb, help) = match code {
-        semc::codes::Code::E0004 => ("read", "check that the path exists and is readable"),
-        _ => (
-            "written",
-            "check that the folder exists and is writable, and that the disk has room",
-        ),
-    };
-    Diagnostic::error(
-        code,
-        semc::span::Span::default(),
-        format!("`{}` cannot be {verb}: {e}", path.display()),
-    )
-    .label(format!("not {verb}"))
-    .help(help)
-}
+pub(crate) use semc::diag::file_error;
 
 pub(crate) fn fail(map: &SourceMap, f: Failure) -> ExitCode {
     fail_as(map, f, DiagFormat::Human)

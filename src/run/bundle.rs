@@ -16,7 +16,7 @@ use url::Url;
 /// Writes `plan.substrait.pb` and `spec.json` into `dir`.
 pub async fn write_bundle(c: &Compilation, dir: &Path, only: &[String]) -> Result<ExecutionSpec, Failure> {
     let (plan, spec) = plan_and_spec(c, only).await?;
-    let bad = |e: std::io::Error| Failure::Internal(format!("cannot write the bundle in `{}`: {e}", dir.display()));
+    let bad = |e: std::io::Error| Failure::User(vec![crate::diag::file_error(Code::E0010, dir, &e)]);
     std::fs::create_dir_all(dir).map_err(bad)?;
     std::fs::write(dir.join(&spec.plan), prost::Message::encode_to_vec(&plan)).map_err(bad)?;
     std::fs::write(dir.join("spec.json"), spec.to_json()? + "\n").map_err(bad)?;

@@ -888,7 +888,8 @@ fn a_cluster_needs_the_cluster_feature() {
 
 /// Commands that fail outside any program say so with a code and help, in `--format json`
 /// too: `fmt` of a file that cannot be read (E0004), `init` over existing files (E0011) or
-/// where nothing can be written (E0010), `demo` with a bad `--to` (E0306) or `--sf` (E0012).
+/// or a bundle where nothing can be written (E0010), `demo` with a bad `--to` (E0306) or
+/// `--sf` (E0012).
 #[test]
 fn command_failures_are_coded_diagnostics() {
     let dir = fixtures::root().join("command_failures");
@@ -925,4 +926,8 @@ fn command_failures_are_coded_diagnostics() {
         assert!(d["help"].as_str().is_some_and(|h| !h.is_empty()), "{out}");
         assert!(!err.contains("error:"), "no bare error line in JSON mode: {err}");
     }
+    // a bundle where nothing can be written (its `--format` is the plan's)
+    let (code, _, err) = semc(&["plan", &started, "--bundle", "/proc/semc-bundle-here"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("error[E0010]") && err.contains("help:"), "{err}");
 }
