@@ -130,28 +130,22 @@ fn visit_reads(v: &mut serde_json::Value, f: &mut impl FnMut(&mut serde_json::Va
 }
 
 /// The plan with every table read where `locations` put it and every snapshot read at the
-/// version its spec source pins (a spec built or edited in code may pin another version);
-/// also, by URI, the versions the plan was planned at.
-fn bind_plan(plan: Plan, spec: &ExecutionSpec, locations: &Locations) -> Result<(Plan, HashMap<String, i64>), Failure> {
+/// version its spec source pins (a spec built or edited in code may pin another version).
+fn bind_plan(plan: Plan, spec: &ExecutionSpec, locations: &Locations) -> Result<Plan, Failure> {
     let pins: HashMap<&str, i64> = spec.sources.iter().map(|s| (s.uri.as_str(), s.version)).collect();
-    let mut planned = HashMap::new();
     let mut json = serde_json::to_value(&plan).map_err(|e| Failure::Internal(e.to_string()))?;
     visit_reads(&mut json, &mut |n| {
         let Some((url, version, options)) = n.as_str().and_then(delta::parse_pinned_name) else {
             return;
         };
         let pinned = match pins.get(url.as_str()) {
-            Some(v) if options.is_default() => {
-                planned.insert(url.to_string(), version);
-                *v
-            }
+            Some(v) if options.is_default() => *v,
             _ => version,
         };
         let to = locations.moved.get(url.as_str()).unwrap_or(&url);
         *n = serde_json::Value::String(delta::pinned_name_with(to, pinned, &options));
     });
-    let plan = serde_json::from_value(json).map_err(|e| Failure::Internal(e.to_string()))?;
-    Ok((plan, planned))
+    serde_json::from_value(json).map_err(|e| Failure::Internal(e.to_string()))
 }
 
 /// Reads a bundle's spec: a spec of another format, with an unknown field or a wrong type
@@ -171,6 +165,60 @@ pub async fn exec_bundle(dir: &Path, opts: &RunOptions, bindings: &Bindings) -> 
     let bytes = std::fs::read(dir.join(&spec.plan))
         .map_err(|e| bundle_error(format!("cannot read the plan `{}`: {e}", spec.plan)))?;
     exec_spec(&spec, &bytes, opts, bindings).await
+}
+
+/// Checks that source `s` is, where the run reads it, the Delta table the spec was planned
+/// against (its table id: a table deleted and made again at the same place is another),
+/// that it has the pinned version, and that the key columns the spec checks in it exist.
+async fn pinned_source(
+    spec: &ExecutionSpec,
+    s: &super::spec::SourceSpec,
+    locations: &Locations,
+) -> Result<(), Failure> {
+    let to = locations.url(&s.uri)?;
+    let bound = |e: String| bundle_error(format!("source `{}` at `{to}` (version {}): {e}", s.name, s.version));
+    let id_of = |t: &deltalake::DeltaTable| t.snapshot().map(|sn| sn.metadata().id().to_string()).ok();
+    let another = |id: &str| {
+        bound(format!(
+            "that is another Delta table (id {id}; the spec was planned against {})",
+            s.table_id
+        ))
+    };
+    let table = match delta::open(&to, &PinSpec::Version(s.version)).await {
+        Ok(table) => table,
+        Err(e) => {
+            // a version the table lacks may be because the table is another one
+            if let Ok(latest) = delta::open(&to, &PinSpec::Latest).await
+                && let Some(id) = id_of(&latest)
+                && !s.table_id.is_empty()
+                && id != s.table_id
+            {
+                return Err(another(&id));
+            }
+            return Err(bound(e.message().to_string()));
+        }
+    };
+    if let Some(id) = id_of(&table)
+        && !s.table_id.is_empty()
+        && id != s.table_id
+    {
+        return Err(another(&id));
+    }
+    let Ok(snapshot) = table.snapshot() else {
+        return Ok(());
+    };
+    let schema = snapshot.schema();
+    let checked = spec.outputs.iter().flat_map(|o| &o.keys).flat_map(|k| {
+        let own = (k.source == s.name).then_some(&k.columns);
+        let from = k.from.as_ref().filter(|f| f.source == s.name).map(|f| &f.columns);
+        own.into_iter().chain(from).flatten()
+    });
+    for column in checked {
+        if schema.field(column).is_none() {
+            return Err(bound(format!("the spec's key column `{column}` is not a column of it")));
+        }
+    }
+    Ok(())
 }
 
 /// The spec with each source pinned by `timestamp` read at the version committed last at
@@ -207,32 +255,9 @@ pub async fn exec_spec(
     }
     let locations = locations(spec, bindings)?;
     let spec = &pin_timestamps(spec, &locations).await?;
-    let (plan, planned) = bind_plan(plan, spec, &locations)?;
+    let plan = bind_plan(plan, spec, &locations)?;
     for s in &spec.sources {
-        let moved = locations.moved.contains_key(&s.uri);
-        let repinned = planned.get(&s.uri).is_some_and(|v| *v != s.version);
-        if !moved && !repinned {
-            continue;
-        }
-        // the same table first (its id), then the pinned version of it
-        let to = locations.url(&s.uri)?;
-        let bound = |e: String| bundle_error(format!("source `{}` at `{to}` (version {}): {e}", s.name, s.version));
-        let latest = delta::open(&to, &PinSpec::Latest)
-            .await
-            .map_err(|e| bound(e.message().to_string()))?;
-        let id = latest
-            .snapshot()
-            .map(|sn| sn.metadata().id().to_string())
-            .unwrap_or_default();
-        if !s.table_id.is_empty() && id != s.table_id {
-            return Err(bound(format!(
-                "that is another Delta table (id {id}; the spec was planned against {})",
-                s.table_id
-            )));
-        }
-        delta::open(&to, &PinSpec::Version(s.version))
-            .await
-            .map_err(|e| bound(e.message().to_string()))?;
+        pinned_source(spec, s, &locations).await?;
     }
     let session = Session::empty(opts).await?;
     let run_id = opts.run_id.clone().unwrap_or_else(commit::new_run_id);
@@ -240,6 +265,20 @@ pub async fn exec_spec(
         Failure::Internal(m) => bundle_error(format!("the plan cannot be read: {m}")),
         user => user,
     })?;
+    for o in &spec.outputs {
+        let rows = roots.get(o.root).map(|r| r.schema());
+        let missing = o
+            .unique
+            .iter()
+            .chain(&o.not_null)
+            .find(|c| rows.is_some_and(|r| r.field_with_unqualified_name(c).is_err()));
+        if let Some(c) = missing {
+            return Err(bundle_error(format!(
+                "output `{}`: the spec's column `{c}` is not among the plan's columns for it",
+                o.name
+            )));
+        }
+    }
     let executed = execute(&session, roots, spec, &locations, HashMap::new(), &run_id, opts.force).await?;
     let mut reports = executed.reports;
     if let Some(first) = reports.first_mut() {

@@ -203,7 +203,7 @@ impl ExecutionSpec {
                 "the spec has format {f}; this semc runs format {SPEC_FORMAT}: plan it again with this semc"
             )));
         }
-        serde_path_to_error::deserialize(value).map_err(|e| {
+        let spec: ExecutionSpec = serde_path_to_error::deserialize(value).map_err(|e| {
             let at = e.path().to_string();
             let what = e.into_inner();
             refused(if at == "." {
@@ -211,7 +211,32 @@ impl ExecutionSpec {
             } else {
                 format!("the spec is not a semc execution spec: at `{at}`: {what}")
             })
-        })
+        })?;
+        match spec.unknown_source() {
+            Some((at, name)) => Err(refused(format!(
+                "the spec is not a semc execution spec: at `{at}`: no source named `{name}` in `sources`"
+            ))),
+            None => Ok(spec),
+        }
+    }
+
+    /// The first place that names a source `sources` does not hold (and that name).
+    fn unknown_source(&self) -> Option<(String, &str)> {
+        let known = |name: &str| self.sources.iter().any(|s| s.name == name);
+        for (i, o) in self.outputs.iter().enumerate() {
+            if let Some((j, name)) = o.reads.iter().enumerate().find(|(_, r)| !known(r)) {
+                return Some((format!("outputs[{i}].reads[{j}]"), name));
+            }
+            for (j, k) in o.keys.iter().enumerate() {
+                if !known(&k.source) {
+                    return Some((format!("outputs[{i}].keys[{j}].source"), &k.source));
+                }
+                if let Some(from) = k.from.as_ref().filter(|f| !known(&f.source)) {
+                    return Some((format!("outputs[{i}].keys[{j}].from.source"), &from.source));
+                }
+            }
+        }
+        None
     }
 
     /// The spec as JSON, as `spec.json` holds it.

@@ -342,7 +342,9 @@ fn a_bundle_runs_alone_at_its_pins() {
 }
 
 /// A spec.json with a value of the wrong type is refused with the field's path, in both
-/// formats (as JSON it was a panic: the diagnostic has no `.sem` file to point into).
+/// formats (as JSON it was a panic: the diagnostic has no `.sem` file to point into); one
+/// that names what its plan or its tables lack, or a table made again in the place of the
+/// one it pins, is refused before anything runs.
 #[test]
 fn a_spec_of_the_wrong_shape_names_the_field() {
     let dir = fresh_dir("cli_bad_spec", &[("tpch/region", "data/region")]);
@@ -363,6 +365,60 @@ fn a_spec_of_the_wrong_shape_names_the_field() {
     let d: serde_json::Value = serde_json::from_str(out.lines().next().unwrap_or_default()).unwrap();
     assert_eq!(d["code"], "E0404");
     assert!(d["message"].as_str().unwrap().contains("sources[0].version"), "{d}");
+    assert!(!dir.join("out/n").exists());
+
+    // a spec of the right shape that does not fit its plan or its tables: refused before
+    // anything runs, with what does not fit (they were internal errors)
+    let edits: [(&str, fn(&mut serde_json::Value), &str); 5] = [
+        (
+            "a key of an unknown source",
+            |v| v["outputs"][0]["keys"][0]["source"] = "nope".into(),
+            "outputs[0].keys[0].source",
+        ),
+        (
+            "no sources",
+            |v| v["sources"] = serde_json::json!([]),
+            "no source named `region`",
+        ),
+        (
+            "a key column the table lacks",
+            |v| v["outputs"][0]["keys"][0]["columns"] = serde_json::json!(["nope"]),
+            "key column `nope`",
+        ),
+        (
+            "a unique column the rows lack",
+            |v| v["outputs"][0]["unique"] = serde_json::json!(["nope"]),
+            "column `nope`",
+        ),
+        (
+            "a table that is not there",
+            |v| v["sources"][0]["uri"] = "file:///nonexistent/region/".into(),
+            "/nonexistent/region/",
+        ),
+    ];
+    for (what, edit, says) in edits {
+        let mut v: serde_json::Value = serde_json::from_str(&spec).unwrap();
+        v["outputs"][0]["keys"] = serde_json::json!([{"source": "region", "columns": ["r_regionkey"], "at": {"file": "w.sem", "line": 1, "column": 1}}]);
+        edit(&mut v);
+        std::fs::write(bundle.join("spec.json"), v.to_string()).unwrap();
+        let (code, _, err) = semc(&["exec", bundle.to_str().unwrap()]);
+        assert_eq!(code, 1, "{what}: {err}");
+        assert!(err.contains("E0404") && err.contains(says), "{what}: {err}");
+        assert!(!dir.join("out/n").exists(), "{what}");
+    }
+
+    // the source deleted and made again in its place is another table (another id), even at
+    // the version the spec pins: refused, never read as if it were the one planned
+    std::fs::write(bundle.join("spec.json"), &spec).unwrap();
+    std::fs::remove_dir_all(dir.join("data/region")).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(crate::fixtures::int_table(
+        &dir.join("data/region"),
+        &[("r_regionkey", vec![Some(1)])],
+    ));
+    let (code, _, err) = semc(&["exec", bundle.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("E0404") && err.contains("another Delta table"), "{err}");
     assert!(!dir.join("out/n").exists());
 }
 
