@@ -369,7 +369,8 @@ fn a_spec_of_the_wrong_shape_names_the_field() {
 
     // a spec of the right shape that does not fit its plan or its tables: refused before
     // anything runs, with what does not fit (they were internal errors)
-    let edits: [(&str, fn(&mut serde_json::Value), &str); 5] = [
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit, &str); 5] = [
         (
             "a key of an unknown source",
             |v| v["outputs"][0]["keys"][0]["source"] = "nope".into(),
