@@ -25,8 +25,11 @@ pub enum FmtError {
     Internal(String),
 }
 
-/// The text in canonical layout.
+/// The text in canonical layout (without a byte order mark).
 pub fn format(text: &str) -> Result<String, FmtError> {
+    let text = text
+        .strip_prefix(crate::syntax::decode::BYTE_ORDER_MARK)
+        .unwrap_or(text);
     if crate::syntax::decode::check_depth(crate::span::FileId(1), text).is_some() {
         return Err(FmtError::Syntax);
     }

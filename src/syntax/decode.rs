@@ -7,8 +7,10 @@ use crate::diag::Diagnostic;
 use crate::span::{FileId, Span};
 
 /// Decodes raw bytes: invalid UTF-8, NUL bytes and oversize files are diagnostics.
-/// Returns the text to show (lossy) and whether it may be parsed.
+/// Returns the text to show (lossy) and whether it may be parsed. A UTF-8 byte order mark
+/// (which some editors write first) is not part of the text.
 pub fn decode(file: FileId, bytes: &[u8]) -> (String, Option<Diagnostic>) {
+    let bytes = bytes.strip_prefix(BYTE_ORDER_MARK.as_bytes()).unwrap_or(bytes);
     if bytes.len() > MAX_FILE_BYTES {
         let text = String::from_utf8_lossy(&bytes[..1024.min(bytes.len())]).into_owned();
         let d = Diagnostic::error(
@@ -45,6 +47,9 @@ pub fn decode(file: FileId, bytes: &[u8]) -> (String, Option<Diagnostic>) {
         }
     }
 }
+
+/// The byte order mark, U+FEFF, as the first character of a file.
+pub(crate) const BYTE_ORDER_MARK: &str = "\u{feff}";
 
 /// Rejects nesting deeper than [`MAX_DEPTH`] before the recursive-descent grammar sees it.
 pub(crate) fn check_depth(file: FileId, text: &str) -> Option<Diagnostic> {

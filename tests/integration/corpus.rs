@@ -127,6 +127,13 @@ async fn hostile_inputs() {
         ("nul_bytes", b"source s from delta(\"x\") {\0}".to_vec(), "E0006"),
         ("too_large_16mib", vec![b'#'; (16 << 20) + 1], "E0007"),
         ("invalid_utf8", bad_utf8, "E0002"),
+        // a UTF-8 byte order mark first (as some editors save) is not text: the program is
+        // checked, and its table found missing
+        (
+            "byte_order_mark",
+            b"\xef\xbb\xbfsource s from delta(\"missing\") { x: int64 }\n".to_vec(),
+            "E0301",
+        ),
         ("empty", vec![], "E0008"),
         ("only_whitespace", b"  \n\t\n".to_vec(), "E0008"),
         (

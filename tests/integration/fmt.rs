@@ -248,10 +248,15 @@ fn fmt_cli_writes_checks_and_refuses_broken_files() {
 #[test]
 fn fmt_cli_formats_comments_with_trailing_spaces_and_crlf_lines() {
     // whitespace after a comment is layout, as anywhere else: a trailing space or tab, a
-    // CRLF file's `\r`, a comment on the last line without a newline
+    // CRLF file's `\r`, a comment on the last line without a newline; a byte order mark
+    // is not text
     let cases = [
         ("# a note \n", "# a note\n"),
         ("# a note\t", "# a note\n"),
+        (
+            "\u{feff}# a note\r\nimport \"x.sem\"\r\n",
+            "# a note\nimport \"x.sem\"\n",
+        ),
         (
             "# heading\r\nmodel m from t {\r\n  where a > 1 # keep me \r\n}\r\n",
             "# heading\nmodel m from t {\n  where a > 1 # keep me\n}\n",
