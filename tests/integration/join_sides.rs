@@ -329,6 +329,29 @@ output by_year to delta("out/by_year") mode overwrite
     assert_eq!(table_rows(url_of(&dir.join("out/by_year")).as_ref()).await.1, want);
 }
 
+/// Parts 1 to `parts` (`p_id`, `p_name`), every twentieth of them green.
+async fn green_parts(table: &std::path::Path, parts: i64) {
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    crate::fixtures::table(
+        table,
+        vec![
+            column("p_id", Int64Array::from_iter_values(1..=parts)),
+            column(
+                "p_name",
+                StringArray::from_iter_values(
+                    (1..=parts).map(|p| format!("{} part {p}", if green(p) { "pale green" } else { "navy blue" })),
+                ),
+            ),
+        ],
+    )
+    .await;
+}
+
+/// Whether part `p` of [`green_parts`] is green.
+fn green(p: i64) -> bool {
+    p % 20 == 0
+}
+
 /// 50,000 sales join their parts, of which a twentieth are green, and then 8,000 stock rows
 /// on a two-column key. DataFusion keeps 20 % of the rows of a filter it cannot analyze
 /// (`like`): the green sales looked like 10,000 rows, more than the stock, and the join to
@@ -336,7 +359,6 @@ output by_year to delta("out/by_year") mode overwrite
 /// (`engine::estimates::pattern_selectivity`), and the join builds on the 2,500 green sales.
 #[tokio::test]
 async fn a_join_to_the_rows_a_like_keeps_builds_on_them_when_they_are_fewer() {
-    use datafusion::arrow::array::{Int64Array, StringArray};
     let dir = workspace(
         "join_sides_like",
         &[],
@@ -370,20 +392,7 @@ output green_cost to delta("out/green_cost") mode overwrite
         )],
     );
     let (parts, stocked, sales) = (20_000i64, 4_000i64, 50_000i64);
-    let green = |p: i64| p % 20 == 0;
-    crate::fixtures::table(
-        &dir.join("t/part"),
-        vec![
-            column("p_id", Int64Array::from_iter_values(1..=parts)),
-            column(
-                "p_name",
-                StringArray::from_iter_values(
-                    (1..=parts).map(|p| format!("{} part {p}", if green(p) { "pale green" } else { "navy blue" })),
-                ),
-            ),
-        ],
-    )
-    .await;
+    green_parts(&dir.join("t/part"), parts).await;
     let stock: Vec<(i64, i64)> = (1..=stocked).flat_map(|p| [(p, 1), (p, 2)]).collect();
     let cost = |p: i64, s: i64| p % 7 + s;
     int_table(
@@ -433,7 +442,6 @@ output green_cost to delta("out/green_cost") mode overwrite
 /// fewer than the sales), and the join built its table on the 1,000 green parts.
 #[tokio::test]
 async fn the_rows_a_lone_like_keeps_are_its_share_of_all_the_rows() {
-    use datafusion::arrow::array::{Int64Array, StringArray};
     let dir = workspace(
         "join_sides_lone_like",
         &[],
@@ -458,20 +466,7 @@ output green_qty to delta("out/green_qty") mode overwrite
         )],
     );
     let (parts, sales) = (20_000i64, 80i64);
-    let green = |p: i64| p % 20 == 0;
-    crate::fixtures::table(
-        &dir.join("t/part"),
-        vec![
-            column("p_id", Int64Array::from_iter_values(1..=parts)),
-            column(
-                "p_name",
-                StringArray::from_iter_values(
-                    (1..=parts).map(|p| format!("{} part {p}", if green(p) { "pale green" } else { "navy blue" })),
-                ),
-            ),
-        ],
-    )
-    .await;
+    green_parts(&dir.join("t/part"), parts).await;
     let part = |i: i64| 1 + (i * 7) % parts;
     int_table(
         &dir.join("t/sale"),
