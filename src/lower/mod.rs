@@ -396,6 +396,12 @@ impl<'a> Lowerer<'a> {
                 if a.is_empty() {
                     a.push(lit(1i64));
                 }
+                // the checked sum takes its argument as the checker typed it: the engine types a
+                // `case` by its first branch until its coercion runs, after the sum is planned
+                if let (Some(SumOverflow::Decimal), Some(arg), Some(x)) = (risk, a.first_mut(), args.first()) {
+                    let value = std::mem::replace(arg, lit(0));
+                    *arg = Expr::Cast(Cast::new(Box::new(value), x.ty.to_arrow()));
+                }
                 let cast_to = round_average(sig, args, &mut a, e.ty).or_else(|| match risk {
                     Some(SumOverflow::Integer) => summed_wide(sig, &mut a, DataType::Decimal128(38, 0), e.ty),
                     _ => None,

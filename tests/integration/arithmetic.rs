@@ -237,3 +237,27 @@ output exact to delta("out/exact") mode overwrite
         }
     }
 }
+
+/// A sum of a `case` whose branches are an integer and a decimal of many digits: the engine
+/// typed the `case` by its first branch (an integer) when it planned semc's checked decimal
+/// sum, which then refused it as an internal error. The sum is exact.
+#[tokio::test]
+async fn a_sum_of_a_case_of_an_integer_and_a_decimal_is_exact() {
+    let dir = fresh_dir("arithmetic_case_sum", &[]);
+    std::fs::write(
+        dir.join("main.sem"),
+        r#"
+source t from delta("t") { id: int64 }
+model tiny from t { aggregate { x = sum(case when id > 2 then 0 else 0.0000000001 end) } }
+model mixed from t { aggregate { x = sum(case when id > 2 then id else 0.0000000001 end) } }
+"#,
+    )
+    .unwrap();
+    crate::fixtures::int_table(&dir.join("t"), &[("id", (1..=4).map(Some).collect())]).await;
+    let main = dir.join("main.sem");
+    for (model, want) in [("tiny", "0.0000000002"), ("mixed", "7.0000000002")] {
+        let (code, out, err) = semc(&["show", main.to_str().unwrap(), "--model", model, "--format", "csv"]);
+        assert_eq!(code, 0, "{model}: {err}");
+        assert_eq!(out.lines().nth(1), Some(want), "{model}: {out}");
+    }
+}
