@@ -170,6 +170,8 @@ pub struct FunctionProps {
     pub positive: ArgSet,
     /// Arguments that must not be 0.
     pub nonzero: ArgSet,
+    /// Arguments that must not be below 0.
+    pub not_negative: ArgSet,
     /// Arguments that are regular expressions (a literal is compiled at check time).
     pub regex: ArgSet,
     /// Arguments that are a digest size in bytes, 1 to 64.

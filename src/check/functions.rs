@@ -118,7 +118,7 @@ impl<'a> Checker<'a> {
     }
 
     /// The arguments a signature takes only as literals, or only with some values
-    /// (`[literal(N)]`, `positive`, `nonzero`, `regex`, `algorithm`): reported here, so a
+    /// (`[literal(N)]`, `positive`, `nonzero`, `not_negative`, `regex`, `algorithm`): reported here, so a
     /// literal never fails a run. Gives whether they all hold.
     pub(super) fn check_argument_values(&mut self, n: &str, fi: usize, targs: &[TExpr], args: &[ast::Expr]) -> bool {
         let props = self.funcs[fi].props;
@@ -158,6 +158,12 @@ impl<'a> Checker<'a> {
                     "not 1 to 64",
                     format!("`{n}` makes digests of 1 to 64 bytes, not {}", int.unwrap_or_default()),
                     "BLAKE2b-128 is 16 bytes: `blake2b(s, 16)`".into(),
+                ))
+            } else if props.not_negative.has(i) && a.literal_negative() == Some(true) {
+                Some(refuse(
+                    "below 0",
+                    format!("`{n}`'s {nth} argument is never below 0"),
+                    format!("guard it: `{n}(abs(x))`, or `case when x < 0 then null else {n}(x) end`"),
                 ))
             } else if props.nonzero.has(i) && int == Some(0) {
                 Some(refuse(

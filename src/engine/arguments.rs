@@ -5,7 +5,7 @@
 //! error that reads as semc's own bug.
 
 use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 use std::collections::HashSet;
@@ -29,6 +29,8 @@ pub enum Rule {
     Positive,
     /// Not 0.
     Nonzero,
+    /// Not below 0 (a number of any type; NaN passes, as the engine takes it).
+    NotNegative,
     /// A regular expression the engine compiles.
     Regex,
 }
@@ -38,11 +40,12 @@ impl Rule {
         match self {
             Rule::Positive => "positive",
             Rule::Nonzero => "nonzero",
+            Rule::NotNegative => "not_negative",
             Rule::Regex => "regex",
         }
     }
     fn parse(s: &str) -> Option<Rule> {
-        [Rule::Positive, Rule::Nonzero, Rule::Regex]
+        [Rule::Positive, Rule::Nonzero, Rule::NotNegative, Rule::Regex]
             .into_iter()
             .find(|r| r.as_str() == s)
     }
@@ -110,6 +113,13 @@ impl ScalarUDFImpl for ArgumentGuard {
                         let need = if rule == Rule::Positive { "at least 1" } else { "not 0" };
                         return Err(refused(format!("was given {v} where it needs a value {need}")));
                     }
+                }
+            }
+            Rule::NotNegative => {
+                let numbers = datafusion::arrow::compute::cast(&array, &DataType::Float64)?;
+                let numbers = numbers.as_primitive::<Float64Type>();
+                if let Some(v) = numbers.iter().flatten().find(|v| *v < 0.0) {
+                    return Err(refused(format!("was given {v} where it needs a value not below 0")));
                 }
             }
             Rule::Regex => {

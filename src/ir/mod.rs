@@ -124,6 +124,27 @@ impl TExpr {
         }
     }
 
+    /// Whether a numeric literal is below zero (`-4.0`, `-1`); `None` for anything else.
+    pub fn literal_negative(&self) -> Option<bool> {
+        match &self.kind {
+            TExprKind::Lit(Value::Int(v)) => Some(*v < 0),
+            TExprKind::Lit(Value::Decimal(v, ..)) => Some(*v < 0),
+            TExprKind::Lit(Value::Float(v)) => Some(*v < 0.0),
+            TExprKind::Neg(x) => x.literal_negative().map(|below| !below && !x.literal_zero()),
+            _ => None,
+        }
+    }
+
+    fn literal_zero(&self) -> bool {
+        match &self.kind {
+            TExprKind::Lit(Value::Int(v)) => *v == 0,
+            TExprKind::Lit(Value::Decimal(v, ..)) => *v == 0,
+            TExprKind::Lit(Value::Float(v)) => *v == 0.0,
+            TExprKind::Neg(x) => x.literal_zero(),
+            _ => false,
+        }
+    }
+
     pub fn error() -> TExpr {
         TExpr {
             kind: TExprKind::Error,

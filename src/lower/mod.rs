@@ -474,6 +474,7 @@ fn argument_rule(sig: &crate::syntax::stdlib::Signature, i: usize) -> Option<cra
     [
         (p.positive, Rule::Positive),
         (p.nonzero, Rule::Nonzero),
+        (p.not_negative, Rule::NotNegative),
         (p.regex, Rule::Regex),
     ]
     .into_iter()

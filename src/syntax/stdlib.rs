@@ -72,6 +72,7 @@ pub fn parse_stdlib(text: &str) -> Result<Vec<Signature>, String> {
                             ("literal", Some(n)) if props.literal.add(n) => {}
                             ("positive", Some(n)) if props.positive.add(n) => {}
                             ("nonzero", Some(n)) if props.nonzero.add(n) => {}
+                            ("not_negative", Some(n)) if props.not_negative.add(n) => {}
                             ("regex", Some(n)) if props.regex.add(n) => {}
                             ("digest_size", Some(n)) if props.digest_size.add(n) => {}
                             _ => return Err(bad("unknown property")),

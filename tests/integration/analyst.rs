@@ -303,6 +303,36 @@ output parts to delta("out/parts") mode overwrite
     }
 }
 
+/// `sqrt` takes no value below 0: a literal is refused by the checker (E0203), one from
+/// the data fails the run with E0409 naming the function (the engine's own error was an
+/// internal error), and values not below 0 run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_square_root_of_a_value_below_zero_is_the_programs_fault() {
+    let found = check("sqrt_literal", "model r from events { select { r = sqrt(-4.0) } }\n").await;
+    assert!(
+        found.iter().any(|d| d.0 == "E0203" && d.4.contains("sqrt")),
+        "{found:?}"
+    );
+    let dir = events_workspace(
+        "sqrt_values",
+        r#"
+model roots from events { where part == 1  select { user_id, r = sqrt(cast(part * 4 as float64)) } }
+model negative from events { select { r = sqrt(cast(part as float64)) } }
+output roots to delta("out/roots") mode overwrite
+"#,
+    )
+    .await;
+    let rows = run_rows(&dir, "roots");
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(rows.iter().all(|r| r[1] == "2.0"), "{rows:?}");
+    let (code, _, err) = semc(&["show", dir.to_str().unwrap(), "--model", "negative"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("E0409") && err.contains("sqrt") && !err.contains("internal error"),
+        "{err}"
+    );
+}
+
 /// Messages: a positional window without an order is warned about; `keep` without `by`
 /// keeps rows in the order of all columns; an overflow's help is about the overflow, and
 /// `show` does not speak of commits; a type error names the cast.
