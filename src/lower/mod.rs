@@ -357,7 +357,21 @@ impl<'a> Lowerer<'a> {
                     a.push(lit(c.clone()));
                 }
                 for (i, x) in args.iter().enumerate() {
-                    let value = self.expr(x)?;
+                    let value = match (sig.ret, x.literal_int()) {
+                        // the places a decimal is rounded to, as the engine's `round` takes
+                        // them (int32): a literal it would cast instead types the result one
+                        // digit wider until its optimizer folds the cast, and the plan's
+                        // types then change under it
+                        (ReturnRule::Round(_, places), Some(n))
+                            if i + 1 == places && matches!(e.ty, Type::Decimal(..)) =>
+                        {
+                            match i32::try_from(n) {
+                                Ok(n) => lit(ScalarValue::Int32(Some(n))),
+                                Err(_) => self.expr(x)?,
+                            }
+                        }
+                        _ => self.expr(x)?,
+                    };
                     a.push(match argument_rule(sig, i) {
                         Some(rule) if !x.is_literal() => self
                             .scalar_function(crate::engine::arguments::ArgumentGuard::NAME)?

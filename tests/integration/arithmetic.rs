@@ -261,3 +261,37 @@ model mixed from t { aggregate { x = sum(case when id > 2 then id else 0.0000000
         assert_eq!(out.lines().nth(1), Some(want), "{model}: {out}");
     }
 }
+
+/// A decimal rounded to literal places keeps the type the plan gave it: the engine's
+/// `round` typed its result one digit wider while the places were an int64 literal it had
+/// to cast, and the same after its optimizer folded the cast; a `case` whose condition
+/// folded to a constant then stood with the wider type where the plan's narrower one was
+/// expected (an internal error).
+#[tokio::test]
+async fn a_decimal_rounded_to_literal_places_keeps_its_type() {
+    let dir = fresh_dir("arithmetic_round_places", &[]);
+    std::fs::write(
+        dir.join("main.sem"),
+        r#"
+source t from delta("t") { id: int64 }
+model folded from t {
+  select { id, x = case when greatest(2147483647, id) is null then round(id - 3.25, 40) else 12345678901234567890.00 end }
+}
+model rounded from t { select { id, x = round(id - 3.256, 2), y = round(id * 10 + 0.5, -1) } }
+"#,
+    )
+    .unwrap();
+    crate::fixtures::int_table(&dir.join("t"), &[("id", (1..=3).map(Some).collect())]).await;
+    let main = dir.join("main.sem");
+    for (model, want) in [
+        (
+            "folded",
+            "id,x\n1,12345678901234567890.00\n2,12345678901234567890.00\n3,12345678901234567890.00\n",
+        ),
+        ("rounded", "id,x,y\n1,-2.26,10\n2,-1.26,20\n3,-0.26,30\n"),
+    ] {
+        let (code, out, err) = semc(&["show", main.to_str().unwrap(), "--model", model, "--format", "csv"]);
+        assert_eq!(code, 0, "{model}: {err}");
+        assert_eq!(out, want, "{model}");
+    }
+}
