@@ -163,7 +163,7 @@ impl<'a> Checker<'a> {
                 Some(refuse(
                     "below 0",
                     format!("`{n}`'s {nth} argument is never below 0"),
-                    format!("guard it: `{n}(abs(x))`, or `case when x < 0 then null else {n}(x) end`"),
+                    "write a value of 0 or more".into(),
                 ))
             } else if props.nonzero.has(i) && int == Some(0) {
                 Some(refuse(

@@ -43,6 +43,8 @@ enum DataFault {
     Cast,
     /// A data file the snapshot lists is missing or is not whole Parquet.
     UnreadableFile,
+    /// A function of values for which it has no result.
+    Undefined,
 }
 
 impl DataFault {
@@ -52,6 +54,8 @@ impl DataFault {
             ArrowError::ArithmeticOverflow(_) => Some(DataFault::Overflow),
             // the engine's functions report theirs so (`abs` of the smallest integer)
             ArrowError::ComputeError(m) if m.contains("overflow") => Some(DataFault::Overflow),
+            // `power(0, y)` with `y` below 0, undefined as in PostgreSQL
+            ArrowError::ComputeError(m) if m.contains("raised to a negative power") => Some(DataFault::Undefined),
             ArrowError::CastError(_) => Some(DataFault::Cast),
             // a value cast to a decimal of fewer digits than it needs: Arrow's precision
             // check reports it as an invalid argument, with no variant of its own
@@ -109,6 +113,9 @@ impl DataFault {
                 "the result does not fit its type: compute in a wider one (`cast(x as decimal(38, 0))`), or filter the rows"
             }
             DataFault::Cast => "filter the values that do not fit, or cast to a wider type",
+            DataFault::Undefined => {
+                "guard the values the function has no result for (`case when … then null else … end`), or filter the rows"
+            }
             DataFault::UnreadableFile => {
                 "the table's log lists a file that is missing or damaged (deleted or changed outside Delta): restore it, or read an earlier version of the table"
             }
@@ -122,6 +129,7 @@ impl DataFault {
             DataFault::Overflow => "an arithmetic overflow",
             DataFault::Cast => "a value that does not fit the cast",
             DataFault::UnreadableFile => "a data file that cannot be read",
+            DataFault::Undefined => "a value the function has no result for",
         }
     }
 }

@@ -303,34 +303,46 @@ output parts to delta("out/parts") mode overwrite
     }
 }
 
-/// `sqrt` takes no value below 0: a literal is refused by the checker (E0203), one from
-/// the data fails the run with E0409 naming the function (the engine's own error was an
-/// internal error), and values not below 0 run.
+/// Values a function has no result for: `sqrt` and `substring`'s count take none below 0 —
+/// a literal is refused by the checker (E0203), one from the data fails the run with E0409
+/// naming the function — and `power(0, y)` with `y` below 0 fails the run with E0409 (the
+/// engine's own errors were internal errors); values they take run.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_square_root_of_a_value_below_zero_is_the_programs_fault() {
-    let found = check("sqrt_literal", "model r from events { select { r = sqrt(-4.0) } }\n").await;
-    assert!(
-        found.iter().any(|d| d.0 == "E0203" && d.4.contains("sqrt")),
-        "{found:?}"
-    );
+async fn values_a_function_has_no_result_for_are_the_programs_fault() {
+    for (name, call) in [("sqrt", "sqrt(-4.0)"), ("substring", "substring(url, 1, -1)")] {
+        let found = check(
+            &format!("below_zero_literal_{name}"),
+            &format!("model r from events {{ select {{ r = {call} }} }}\n"),
+        )
+        .await;
+        assert!(found.iter().any(|d| d.0 == "E0203" && d.3.contains(name)), "{found:?}");
+    }
     let dir = events_workspace(
-        "sqrt_values",
+        "below_zero_values",
         r#"
-model roots from events { where part == 1  select { user_id, r = sqrt(cast(part * 4 as float64)) } }
-model negative from events { select { r = sqrt(cast(part as float64)) } }
+model roots from events { where part == 1  select { user_id, r = sqrt(cast(part * 4 as float64)), s = substring(url, 1, part) } }
+model negative_root from events { select { r = sqrt(cast(part as float64)) } }
+model negative_count from events { select { s = substring(url, 1, part) } }
+model zero_to_negative from events { select { p = power(cast(part - 1 as float64), -1.0) } }
 output roots to delta("out/roots") mode overwrite
 "#,
     )
     .await;
     let rows = run_rows(&dir, "roots");
     assert_eq!(rows.len(), 4, "{rows:?}");
-    assert!(rows.iter().all(|r| r[1] == "2.0"), "{rows:?}");
-    let (code, _, err) = semc(&["show", dir.to_str().unwrap(), "--model", "negative"]);
-    assert_eq!(code, 1, "{err}");
-    assert!(
-        err.contains("E0409") && err.contains("sqrt") && !err.contains("internal error"),
-        "{err}"
-    );
+    assert!(rows.iter().all(|r| r[1] == "2.0" && r[2].len() == 1), "{rows:?}");
+    for (model, says) in [
+        ("negative_root", "sqrt"),
+        ("negative_count", "substring"),
+        ("zero_to_negative", "zero raised"),
+    ] {
+        let (code, _, err) = semc(&["show", dir.to_str().unwrap(), "--model", model]);
+        assert_eq!(code, 1, "{model}: {err}");
+        assert!(
+            err.contains("E0409") && err.contains(says) && !err.contains("internal error"),
+            "{model}: {err}"
+        );
+    }
 }
 
 /// Messages: a positional window without an order is warned about; `keep` without `by`
