@@ -12,6 +12,9 @@ pub fn all() -> Vec<Arc<datafusion::logical_expr::ScalarUDF>> {
     let mut all = vec![
         Arc::new(datafusion::logical_expr::ScalarUDF::from(DateDiff::default())),
         Arc::new(datafusion::logical_expr::ScalarUDF::from(
+            super::date_trunc::DateTrunc::default(),
+        )),
+        Arc::new(datafusion::logical_expr::ScalarUDF::from(
             super::arguments::ArgumentGuard::default(),
         )),
         Arc::new(datafusion::logical_expr::ScalarUDF::from(

@@ -20,6 +20,7 @@ mod changes;
 pub mod checked;
 pub mod closure;
 mod conditions;
+mod date_trunc;
 mod decimal;
 mod estimates;
 pub mod extensions;

@@ -1,7 +1,7 @@
 //! End to end: `.sem` workspaces over Delta tables, run through `semc`'s entry points, with
 //! result rows compared against DataFusion SQL on the same tables and snapshots of plans.
 
-use crate::fixtures::{self, Rows, run_ok, table_rows, to_rows, workspace};
+use crate::fixtures::{self, Rows, run_ok, semc, table_rows, to_rows, workspace};
 use datafusion::prelude::SessionContext;
 use semc::run;
 use std::path::Path;
@@ -1043,7 +1043,8 @@ async fn decimal_averages_round_half_away_from_zero() {
 }
 
 /// The functions users reach for first (times, strings, regular expressions, hashes as hex,
-/// `||`, greatest/least, round to digits) equal DataFusion SQL on the same rows.
+/// `||`, greatest/least, round to digits, `date_trunc` to every unit) equal DataFusion SQL
+/// on the same rows; `date_trunc` also past 2262, where the engine's own ends.
 #[tokio::test]
 async fn functions_equal_sql() {
     let text = r#"source orders from delta("tpch/orders") {
@@ -1068,10 +1069,17 @@ model f from orders {
     rd = round(cast(o_totalprice as float64), 1), gr = greatest(o_custkey, o_orderkey), le = least(o_custkey, o_orderkey)
     round1 = round(o_totalprice, 1), round_hundreds = round(o_totalprice, -2)
     cc = o_orderstatus || o_orderpriority, nu = nullif(o_orderstatus, "F")
+    t_second = date_trunc("second", ts), t_minute = date_trunc("minute", ts), t_hour = date_trunc("hour", ts)
+    t_day = date_trunc("day", ts), t_week = date_trunc("week", ts), t_quarter = date_trunc("quarter", ts)
+    t_year = date_trunc("year", ts)
   }
   sort o_orderkey
 }
 output f to delta("out/f") mode overwrite
+model far from orders {
+  where o_orderkey == 1
+  select { t = date_trunc("month", cast(date "9999-12-31" as timestamp)), w = date_trunc("week", cast(date "9999-12-31" as timestamp)) }
+}
 "#;
     let dir = workspace("functions", &[("tpch", "tpch")], &[("w.sem", text)]);
     let reports = run_ok(&dir).await;
@@ -1083,7 +1091,10 @@ output f to delta("out/f") mode overwrite
         md5(o_comment) as m5, encode(sha256(o_comment), 'hex') as s2, encode(digest(o_comment, 'blake3'), 'hex') as dg, to_hex(o_orderkey) as hx, \
         round(cast(o_totalprice as double), 1) as rd, greatest(o_custkey, o_orderkey) as gr, least(o_custkey, o_orderkey) as le, \
         round(o_totalprice, 1) as round1, round(o_totalprice, -2) as round_hundreds, \
-        o_orderstatus || o_orderpriority as cc, nullif(o_orderstatus, 'F') as nu from t order by o_orderkey";
+        o_orderstatus || o_orderpriority as cc, nullif(o_orderstatus, 'F') as nu, \
+        date_trunc('second', ts) as t_second, date_trunc('minute', ts) as t_minute, date_trunc('hour', ts) as t_hour, \
+        date_trunc('day', ts) as t_day, date_trunc('week', ts) as t_week, date_trunc('quarter', ts) as t_quarter, \
+        date_trunc('year', ts) as t_year from t order by o_orderkey";
     let want = sql_rows(sql, &[("orders", "tpch/orders")]).await;
     assert_eq!(got.1.len(), 55);
     assert_eq!(got.0, want.0);
@@ -1096,6 +1107,11 @@ output f to delta("out/f") mode overwrite
     }
     // the hashes are hex text, as other engines print them
     assert!(got.1[0][12].len() == 64 && got.1[0][12].chars().all(|c| c.is_ascii_hexdigit()));
+    // past the engine's own date_trunc, which ends in 2262: 9999-12-31 is a common "until
+    // further notice"
+    let (code, out, err) = semc(&["show", dir.to_str().unwrap(), "--model", "far", "--format", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "t,w\n9999-12-01T00:00:00Z,9999-12-27T00:00:00Z\n");
 }
 
 /// String literals take escapes — `\\t`, `\\n`, `\\x1f`, `\\u{e9}`, `\\\\`, `\\"` — and keep any
