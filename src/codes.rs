@@ -171,7 +171,7 @@ codes! {
     E0408 "source-constraint-violated" "a source's data breaks what it declares"
         "Under `strict = true`, every constraint a source declares that its Delta table does not itself guarantee (`key`, `unique`, `check (…)`, and `not null` on a column the table allows nulls in) is verified on the snapshot read before the run commits. Models rely on these declarations (types, join cardinality, fan-out), so a violation commits nothing.";
     E0409 "evaluation-failed" "an expression failed on a row's values"
-        "The program checked, but a value in the data made an expression fail while the plan ran: an integer division or `%` by zero, an arithmetic overflow, or a cast whose value does not fit the target type. Nothing was committed. Guard the expression (`case when d == 0 then null else n / d end`), filter the rows, or widen the type.";
+        "The program checked, but a value in the data made an expression fail while the plan ran: an integer division or `%` by zero, an arithmetic overflow, a cast whose value does not fit the target type, or a function given a value it has no result for (`sqrt` of a negative number, `power(0, y)` with `y` below 0). Nothing was committed. Guard the expression (`case when d == 0 then null else n / d end`), filter the rows, or widen the type.";
     E0410 "out-of-memory" "the run needs more memory than it may use"
         "An operator could not complete within `--memory-limit`, even spilling to disk (a hash join that runs out is first retried as a sort-merge join). Nothing was committed. Raise the limit, or narrow the data the model reads.";
     E0411 "cluster-unreachable" "the cluster's scheduler cannot be reached"

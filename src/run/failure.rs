@@ -2,7 +2,7 @@
 //! codes), or semc's own (a bug). Engine errors are classified by their type — the
 //! `DataFusionError` and `ArrowError` variants anywhere in the error's chain — and by their
 //! text only where Arrow gives a data fault no variant of its own (an overflow in a
-//! function, a decimal that does not fit its precision).
+//! function, `power(0, y)` with `y` below 0, a decimal that does not fit its precision).
 
 use crate::codes::Code;
 use crate::diag::Diagnostic;
