@@ -126,22 +126,17 @@ impl TExpr {
 
     /// Whether a numeric literal is below zero (`-4.0`, `-1`); `None` for anything else.
     pub fn literal_negative(&self) -> Option<bool> {
-        match &self.kind {
-            TExprKind::Lit(Value::Int(v)) => Some(*v < 0),
-            TExprKind::Lit(Value::Decimal(v, ..)) => Some(*v < 0),
-            TExprKind::Lit(Value::Float(v)) => Some(*v < 0.0),
-            TExprKind::Neg(x) => x.literal_negative().map(|below| !below && !x.literal_zero()),
-            _ => None,
-        }
+        self.literal_number().map(|v| v < 0.0)
     }
 
-    fn literal_zero(&self) -> bool {
+    /// A numeric literal's value (its sign and magnitude; a decimal's scale aside).
+    fn literal_number(&self) -> Option<f64> {
         match &self.kind {
-            TExprKind::Lit(Value::Int(v)) => *v == 0,
-            TExprKind::Lit(Value::Decimal(v, ..)) => *v == 0,
-            TExprKind::Lit(Value::Float(v)) => *v == 0.0,
-            TExprKind::Neg(x) => x.literal_zero(),
-            _ => false,
+            TExprKind::Lit(Value::Int(v)) => Some(*v as f64),
+            TExprKind::Lit(Value::Decimal(v, ..)) => Some(*v as f64),
+            TExprKind::Lit(Value::Float(v)) => Some(*v),
+            TExprKind::Neg(x) => x.literal_number().map(|v| -v),
+            _ => None,
         }
     }
 
