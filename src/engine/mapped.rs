@@ -35,14 +35,14 @@ impl fmt::Display for MappedLocalFiles {
     }
 }
 
-/// The bytes of `range` of `file` mapped, owning their mapping; `None` when they cannot be
-/// mapped (a range past the file's end, a special file), and the caller reads them as the
-/// local store does. Each range is mapped alone and its pages filled in at once
+/// The bytes of `range` of `file` (of `file_len` bytes) mapped, owning their mapping; `None`
+/// when they cannot be mapped (a range past the file's end, a special file), and the caller
+/// reads them as the local store does. Each range is mapped alone and its pages filled in at once
 /// (`MAP_POPULATE`): a column chunk is read whole, and filling the page table in one call
 /// costs less than a fault every few pages as the decoder goes; mapping the whole file would
 /// also map (and unmap, on every core) the columns not read.
-fn mapped(file: &std::fs::File, range: &Range<u64>) -> Option<Bytes> {
-    if range.start > range.end || range.end > file.metadata().ok()?.len() {
+fn mapped(file: &std::fs::File, file_len: u64, range: &Range<u64>) -> Option<Bytes> {
+    if range.start > range.end || range.end > file_len {
         return None;
     }
     if range.is_empty() {
@@ -80,8 +80,8 @@ impl ObjectStore for MappedLocalFiles {
         let GetResultPayload::File(file, path) = result.payload else {
             return Ok(result);
         };
-        let range = result.range.clone();
-        let payload = match blocking(move || Ok((mapped(&file, &range), file))).await? {
+        let (range, file_len) = (result.range.clone(), result.meta.size);
+        let payload = match blocking(move || Ok((mapped(&file, file_len, &range), file))).await? {
             (Some(bytes), _) => GetResultPayload::Stream(Box::pin(futures::stream::once(async move { Ok(bytes) }))),
             (None, file) => GetResultPayload::File(file, path),
         };
@@ -92,9 +92,16 @@ impl ObjectStore for MappedLocalFiles {
         let path = self.local.path_to_filesystem(location)?;
         let wanted = ranges.to_vec();
         let mapped = blocking(move || {
-            Ok(std::fs::File::open(&path)
-                .ok()
-                .and_then(|file| wanted.iter().map(|r| mapped(&file, r)).collect::<Option<Vec<_>>>()))
+            let Ok(file) = std::fs::File::open(&path) else {
+                return Ok(None);
+            };
+            let Ok(meta) = file.metadata() else {
+                return Ok(None);
+            };
+            Ok(wanted
+                .iter()
+                .map(|r| mapped(&file, meta.len(), r))
+                .collect::<Option<Vec<_>>>())
         })
         .await?;
         match mapped {
