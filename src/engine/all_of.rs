@@ -111,7 +111,8 @@ impl PhysicalOptimizerRule for EveryRowComparisons {
     }
 }
 
-/// The predicate with its `or`s of ranges that are one range as that range, first
+/// The predicate with its comparisons of string views with literals as `semc_equals_any`
+/// (`equals_any.rs`), its `or`s of ranges that are one range as that range, first
 /// (`ranges.rs`), and its leading fixed-width comparisons in one `semc_all_of`, if that
 /// changes it.
 fn combined(
@@ -119,8 +120,10 @@ fn combined(
     schema: &Schema,
     config: &Arc<ConfigOptions>,
 ) -> Result<Option<Arc<dyn PhysicalExpr>>> {
+    let as_views = super::equals_any::equal_strings_as_views(predicate, schema, config)?;
+    let predicate = as_views.as_ref().unwrap_or(predicate);
     let merged = super::ranges::ranges_first(predicate);
-    let changed = merged.is_some();
+    let changed = as_views.is_some() || merged.is_some();
     let conditions = merged.unwrap_or_else(|| split_conjunction(predicate).into_iter().cloned().collect());
     let leading = conditions
         .iter()

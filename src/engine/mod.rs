@@ -22,6 +22,7 @@ pub mod closure;
 mod conditions;
 mod date_trunc;
 mod decimal;
+mod equals_any;
 mod estimates;
 pub mod extensions;
 pub mod files;

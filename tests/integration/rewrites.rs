@@ -700,6 +700,91 @@ output picked to delta("out/picked") mode overwrite
     assert_eq!(written(&dir, "picked").await, want);
 }
 
+/// A filter's comparisons of a string column with literals — `==`, `!=`, `in`, `not in`,
+/// an `or` of equalities, a literal on either side — compare each row's view whole
+/// (`engine/equals_any.rs`): the physical plan calls `semc_equals_any` for each, and every
+/// model keeps the rows its written condition keeps, nulls none. The strings are made to
+/// catch a view compared wrongly: the empty string, one of exactly 12 bytes (the longest
+/// held in the view), longer ones that share the literal's length and first 4 bytes (all
+/// a view holds of them) or its first 17 bytes, non-ASCII text, over 20,000 rows.
+#[tokio::test]
+async fn a_filters_comparisons_of_strings_with_literals_keep_the_rows_they_keep() {
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    let values: [Option<&str>; 12] = [
+        Some(""),
+        Some("R"),
+        Some("AIR"),
+        Some("AIR REG"),
+        Some("TWELVE BYTES"),
+        Some("TWELVE BYTES!"),
+        Some("DELIVER IN PERSON"),
+        Some("DELIVER IN PERSOM"),
+        Some("DELIVER IN PERSONS"),
+        Some("DELI"),
+        Some("ünïcödé, über zwölf"),
+        None,
+    ];
+    // (model, condition, which values it keeps)
+    type Keeps = fn(&str) -> bool;
+    let models: [(&str, &str, Keeps); 11] = [
+        ("short", r#"s == "AIR""#, |s| s == "AIR"),
+        ("empty", r#"s == """#, |s| s.is_empty()),
+        ("twelve", r#"s == "TWELVE BYTES""#, |s| s == "TWELVE BYTES"),
+        ("long", r#"s == "DELIVER IN PERSON""#, |s| s == "DELIVER IN PERSON"),
+        ("left", r#""DELIVER IN PERSONS" == s"#, |s| s == "DELIVER IN PERSONS"),
+        ("unequal", r#"s != "DELIVER IN PERSON""#, |s| s != "DELIVER IN PERSON"),
+        (
+            "listed",
+            r#"s in ["AIR", "DELIVER IN PERSOM", "ünïcödé, über zwölf", "NOT THERE AT ALL"]"#,
+            |s| ["AIR", "DELIVER IN PERSOM", "ünïcödé, über zwölf"].contains(&s),
+        ),
+        ("unlisted", r#"s not in ["R", "TWELVE BYTES!"]"#, |s| {
+            !["R", "TWELVE BYTES!"].contains(&s)
+        }),
+        ("either", r#"s == "R" or s == "AIR REG" or s == "DELI""#, |s| {
+            ["R", "AIR REG", "DELI"].contains(&s)
+        }),
+        ("neither", r#"not (s == "R" or s == "AIR REG")"#, |s| {
+            !["R", "AIR REG"].contains(&s)
+        }),
+        ("short_unequal", r#"s != """#, |s| !s.is_empty()),
+    ];
+    let mut program = String::from("source text from delta(\"t/text\") {\n  id: int64 key\n  s: string\n}\n");
+    for (name, condition, _) in &models {
+        program.push_str(&format!(
+            "model {name} from text {{\n  where {condition}\n  select {{ id }}\n  sort id\n}}\n\
+             output {name} to delta(\"out/{name}\") mode overwrite\n"
+        ));
+    }
+    let dir = workspace("rewrite_equals_any", &[], &[("w.sem", &program)]);
+    let n = 20_011i64;
+    let value = |i: i64| values[((i * 5 + i / 12) % values.len() as i64) as usize];
+    crate::fixtures::table(
+        &dir.join("t/text"),
+        vec![
+            column("id", Int64Array::from_iter_values(0..n)),
+            column("s", StringArray::from_iter((0..n).map(value))),
+        ],
+    )
+    .await;
+
+    for (name, condition, _) in &models {
+        let (code, out, err) = semc(&["explain", dir.to_str().unwrap(), "--output", name]);
+        assert_eq!(code, 0, "{err}");
+        let physical = out.split("== physical plan").nth(1).unwrap_or_default();
+        assert!(physical.contains("semc_equals_any(s@"), "{condition}: {physical}");
+    }
+    run(&dir);
+    for (name, condition, keeps) in &models {
+        let want: Vec<Vec<String>> = (0..n)
+            .filter(|&i| value(i).is_some_and(keeps))
+            .map(|i| vec![i.to_string()])
+            .collect();
+        assert!(!want.is_empty() && (want.len() as i64) < n, "{condition}");
+        assert_eq!(written(&dir, name).await, want, "{condition}");
+    }
+}
+
 /// Ranges of one column joined by `or` that overlap or touch are evaluated as one range,
 /// first and on every row at once (`engine/ranges.rs`: TPC-H Q19's three quantity ranges);
 /// ranges with a gap between them, or whose union is every value, stay as written. Every
