@@ -23,6 +23,9 @@ pub fn all() -> Vec<Arc<datafusion::logical_expr::ScalarUDF>> {
         Arc::new(datafusion::logical_expr::ScalarUDF::from(
             super::all_of::AllOf::default(),
         )),
+        Arc::new(datafusion::logical_expr::ScalarUDF::from(
+            super::equals_any::EqualsAny::default(),
+        )),
     ];
     all.extend(super::ids::IdFunction::all().map(|f| Arc::new(datafusion::logical_expr::ScalarUDF::from(f))));
     all.extend(
