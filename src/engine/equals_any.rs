@@ -70,7 +70,7 @@ impl ScalarUDFImpl for EqualsAny {
         let literals = literals
             .iter()
             .map(|l| match l {
-                ColumnarValue::Scalar(s) => literal_bytes(s).map(<[u8]>::to_vec),
+                ColumnarValue::Scalar(s) => literal_bytes(s),
                 ColumnarValue::Array(_) => None,
             })
             .collect::<Option<Vec<_>>>()
@@ -101,7 +101,7 @@ fn literal_bytes(s: &ScalarValue) -> Option<&[u8]> {
 }
 
 /// For each view of `array`, whether it is one of `literals`; its nulls stay null.
-fn equals_any<T: ByteViewType + ?Sized>(array: &GenericByteViewArray<T>, literals: &[Vec<u8>]) -> BooleanArray {
+fn equals_any<T: ByteViewType + ?Sized>(array: &GenericByteViewArray<T>, literals: &[&[u8]]) -> BooleanArray {
     let views: &[u128] = array.views();
     let mut words = vec![0u64; views.len().div_ceil(64)];
     for literal in literals {
