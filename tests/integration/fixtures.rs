@@ -13,6 +13,7 @@ static FIXTURES: OnceLock<PathBuf> = OnceLock::new();
 /// `cdf/nation` (nation with its Change Data Feed on).
 pub fn root() -> &'static Path {
     FIXTURES.get_or_init(|| {
+        remove_fixtures_of_ended_runs();
         let dir = std::env::temp_dir().join(format!("semc-fixtures-{}", std::process::id()));
         let d = dir.clone();
         std::thread::spawn(move || {
@@ -23,6 +24,26 @@ pub fn root() -> &'static Path {
         .expect("fixtures");
         dir
     })
+}
+
+/// Removes the fixture roots earlier test runs left (each run writes its own, up to 100 MB,
+/// and a test binary has no hook at its end): those named by a process that no longer runs.
+fn remove_fixtures_of_ended_runs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("semc-fixtures-")) else {
+            continue;
+        };
+        let ended = pid.parse::<u32>().is_ok_and(|pid| {
+            pid != std::process::id() && cfg!(target_os = "linux") && !Path::new(&format!("/proc/{pid}")).exists()
+        });
+        if ended {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 async fn build(dir: &Path) {
