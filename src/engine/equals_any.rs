@@ -12,16 +12,16 @@
 //!
 //! [`equal_strings_as_views`] rewrites a filter's `x = "lit"`, `x != "lit"`, `x in [...]`,
 //! `x not in [...]` and an `or` of equalities of one column, where `x` is a column of
-//! string (or byte) views and every literal is a string (or bytes), into
+//! string views and every literal a string, into
 //! `semc_equals_any(x, "lit", ...)`, negated for `!=` and `not in`. For a null `x` it is
 //! null, as the comparison was; otherwise true exactly when `x` is one of the literals. The
 //! filter evaluates it where it evaluated the comparison: after the leading fixed-width
 //! comparisons (`all_of.rs`), on the rows they keep when they keep few (TPC-H Q12's date
 //! range keeps 15 % of the lineitems; comparing every row's ship mode instead was slower).
 
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, GenericByteViewArray};
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, StringViewArray};
 use datafusion::arrow::buffer::{BooleanBuffer, Buffer};
-use datafusion::arrow::datatypes::{ByteViewType, DataType, Schema};
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
@@ -35,8 +35,8 @@ use std::sync::Arc;
 /// The name the plan shows.
 const NAME: &str = "semc_equals_any";
 
-/// `semc_equals_any(x, a, b, …)`: whether the string (or bytes) view `x` is one of the
-/// literals `a, b, …` (null for a null `x`).
+/// `semc_equals_any(x, a, b, …)`: whether the string view `x` is one of the literals
+/// `a, b, …` (null for a null `x`).
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct EqualsAny {
     signature: Signature,
@@ -74,34 +74,32 @@ impl ScalarUDFImpl for EqualsAny {
                 ColumnarValue::Array(_) => None,
             })
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| DataFusionError::Internal(format!("{NAME}: a literal is not a string or bytes")))?;
+            .ok_or_else(|| DataFusionError::Internal(format!("{NAME}: a literal is not a string")))?;
         let array = value.to_array(args.number_rows)?;
         let equal = match array.data_type() {
             DataType::Utf8View => equals_any(array.as_string_view(), &literals),
-            DataType::BinaryView => equals_any(array.as_binary_view(), &literals),
             other => {
-                return Err(DataFusionError::Internal(format!("{NAME}: {other} is not a view type")));
+                return Err(DataFusionError::Internal(format!(
+                    "{NAME}: {other} is not a string view"
+                )));
             }
         };
         Ok(ColumnarValue::Array(Arc::new(equal)))
     }
 }
 
-/// The bytes of a string or bytes literal that is not null.
+/// The bytes of a string literal that is not null.
 fn literal_bytes(s: &ScalarValue) -> Option<&[u8]> {
     match s {
         ScalarValue::Utf8(Some(v)) | ScalarValue::Utf8View(Some(v)) | ScalarValue::LargeUtf8(Some(v)) => {
             Some(v.as_bytes())
-        }
-        ScalarValue::Binary(Some(v)) | ScalarValue::BinaryView(Some(v)) | ScalarValue::LargeBinary(Some(v)) => {
-            Some(v.as_slice())
         }
         _ => None,
     }
 }
 
 /// For each view of `array`, whether it is one of `literals`; its nulls stay null.
-fn equals_any<T: ByteViewType + ?Sized>(array: &GenericByteViewArray<T>, literals: &[&[u8]]) -> BooleanArray {
+fn equals_any(array: &StringViewArray, literals: &[&[u8]]) -> BooleanArray {
     let views: &[u128] = array.views();
     let mut words = vec![0u64; views.len().div_ceil(64)];
     for literal in literals {
@@ -198,13 +196,12 @@ pub fn equal_strings_as_views(
 /// A view column, the literals it is compared with, and whether the comparison is negated.
 type OneOf = (Arc<dyn PhysicalExpr>, Vec<ScalarValue>, bool);
 
-/// What `e` compares, if it compares a column of string or bytes views with literals only:
+/// What `e` compares, if it compares a column of string views with literals only:
 /// `x = a`, `x != a`, `x in [..]`, `x not in [..]`, or an `or` of two equalities of the same
 /// column (each already rewritten, below it).
 fn one_of_literals(e: &Arc<dyn PhysicalExpr>, schema: &Schema) -> Option<OneOf> {
     let view_column = |c: &Arc<dyn PhysicalExpr>| {
-        c.downcast_ref::<Column>().is_some()
-            && matches!(c.data_type(schema), Ok(DataType::Utf8View | DataType::BinaryView))
+        c.downcast_ref::<Column>().is_some() && matches!(c.data_type(schema), Ok(DataType::Utf8View))
     };
     let literal = |l: &Arc<dyn PhysicalExpr>| {
         let value = l.downcast_ref::<Literal>()?.value();
