@@ -8,9 +8,10 @@
 //! quantity) spent 1.5 s of CPU in its filter at SF 10, most of it in the scatter.
 //!
 //! `EveryRowComparisons` (a physical rule, run after the planner's estimates have chosen
-//! joins) replaces a filter's leading run of such comparisons — `CheapConditionsFirst` put
-//! them first, and so does the rewrite of an `or` of ranges that are one range
-//! (`ranges.rs`) — by `semc_all_of(a, b, c)`, which evaluates each on the whole batch and
+//! joins) first rewrites a filter's comparisons of strings with literals (`equals_any.rs`)
+//! and its `or`s of ranges that are one range (`ranges.rs`, which puts them first), then
+//! replaces a filter's leading run of fixed-width comparisons (`CheapConditionsFirst` put
+//! them first too) by `semc_all_of(a, b, c)`, which evaluates each on the whole batch and
 //! combines them with a Kleene `and`; any later condition is still evaluated on the rows
 //! they keep. A comparison of two plain fixed-width operands cannot fail, so evaluating it
 //! on rows an earlier condition dropped changes nothing but the work. The rows kept are the

@@ -101,20 +101,23 @@ fn literal_bytes(s: &ScalarValue) -> Option<&[u8]> {
 /// For each view of `array`, whether it is one of `literals`; its nulls stay null.
 fn equals_any(array: &StringViewArray, literals: &[&[u8]]) -> BooleanArray {
     let views: &[u128] = array.views();
-    let mut words = vec![0u64; views.len().div_ceil(64)];
-    for literal in literals {
-        let equal = if literal.len() <= 12 {
-            let mut inline = [0u8; 16];
-            inline[4..4 + literal.len()].copy_from_slice(literal);
-            let view = u128::from_le_bytes(inline) | literal.len() as u128;
-            words_where(views, |v| v == view)
-        } else {
-            long_equal(views, array.data_buffers(), literal)
-        };
-        for (word, more) in words.iter_mut().zip(equal) {
-            *word |= more;
-        }
-    }
+    let words = literals
+        .iter()
+        .map(|literal| {
+            if literal.len() <= 12 {
+                let mut inline = [0u8; 16];
+                inline[4..4 + literal.len()].copy_from_slice(literal);
+                let view = u128::from_le_bytes(inline) | literal.len() as u128;
+                words_where(views, |v| v == view)
+            } else {
+                long_equal(views, array.data_buffers(), literal)
+            }
+        })
+        .reduce(|mut any, more| {
+            any.iter_mut().zip(more).for_each(|(word, more)| *word |= more);
+            any
+        })
+        .unwrap_or_else(|| vec![0u64; views.len().div_ceil(64)]);
     let values = BooleanBuffer::new(Buffer::from_vec(words), 0, views.len());
     BooleanArray::new(values, array.nulls().cloned())
 }

@@ -37,10 +37,10 @@ impl fmt::Display for MappedLocalFiles {
 
 /// The bytes of `range` of `file` (of `file_len` bytes) mapped, owning their mapping; `None`
 /// when they cannot be mapped (a range past the file's end, a special file), and the caller
-/// reads them as the local store does. Each range is mapped alone and its pages filled in at once
-/// (`MAP_POPULATE`): a column chunk is read whole, and filling the page table in one call
-/// costs less than a fault every few pages as the decoder goes; mapping the whole file would
-/// also map (and unmap, on every core) the columns not read.
+/// reads them as the local store does. Each range is mapped alone and its pages filled in
+/// at once (`MAP_POPULATE`): a column chunk is read whole, and filling the page table in
+/// one call costs less than a fault every few pages as the decoder goes; mapping the whole
+/// file would also map (and unmap, on every core) the columns not read.
 fn mapped(file: &std::fs::File, file_len: u64, range: &Range<u64>) -> Option<Bytes> {
     if range.start > range.end || range.end > file_len {
         return None;
