@@ -9,12 +9,19 @@
 //! after them: TPC-H Q18 joined all six million lineitems to orders and customers before
 //! its semi join kept 399 of them. DataFusion 55 moves filters below joins, never joins.
 //!
-//! `KeysFromTheOtherSide` (sideways filtering): when a join's other side is an aggregate
-//! grouped by the join key, and this side's key is restricted by an inner join with a
-//! filtered table (`where part.p_brand == …` over `lineitem`), the aggregate's input is
-//! semi-joined with that filtered table's keys before it is aggregated: groups no row of
-//! this side can match are never computed. TPC-H Q17 averaged the quantity of all 200,000
-//! parts to use 204 of them.
+//! `KeysFromTheOtherSide` (sideways filtering): when this side of a join has its key
+//! restricted by an inner join with a filtered table (`where part.p_brand == …` over
+//! `lineitem`), the other side is semi-joined with that filtered table's keys first, so
+//! that rows no row of this side can match are never joined. Two shapes of the other side:
+//! - an aggregate grouped by the join key: its input is restricted before it is
+//!   aggregated, and groups nobody reads are never computed. TPC-H Q17 averaged the
+//!   quantity of all 200,000 parts to use 204 of them.
+//! - a table (read, filtered, projected): restricted when, by the Delta log's row counts,
+//!   the filtered table is smaller than it (probing those keys is cheaper than what it
+//!   saves) and it is smaller than this side's largest table (the fact table a filter
+//!   restricts is not worth one more pass over itself: TPC-H Q21's semi join of `lineitem`
+//!   with `lineitem`). TPC-H Q9 hashed 3.3 M lineitems of green parts and probed all 8 M
+//!   `partsupp` rows against them; now the 435 K of green parts.
 //!
 //! `FilteredHopsFirst`: a dotted path's hops join in path order (`orders.customer`: lineitem
 //! to orders, then to customer). When a later hop's table is filtered (`where
@@ -48,7 +55,7 @@ use super::TableRows;
 pub fn all(rows: &Arc<TableRows>) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
     vec![
         Arc::new(SemiJoinsFirst),
-        Arc::new(KeysFromTheOtherSide),
+        Arc::new(KeysFromTheOtherSide { rows: rows.clone() }),
         Arc::new(FilteredHopsFirst),
         Arc::new(SmallerHopsFirst { rows: rows.clone() }),
         Arc::new(super::conditions::CheapConditionsFirst),
@@ -209,8 +216,10 @@ fn semi_over(left: &LogicalPlan, reads: LeftReads, semi: &Join) -> Result<Logica
 /// The alias of the key set a sideways filter reads (also how the rule knows it ran).
 const SIDEWAYS: &str = "semc_sideways";
 
-#[derive(Debug, Default)]
-pub struct KeysFromTheOtherSide;
+#[derive(Debug)]
+pub struct KeysFromTheOtherSide {
+    rows: Arc<TableRows>,
+}
 
 impl OptimizerRule for KeysFromTheOtherSide {
     fn name(&self) -> &str {
@@ -222,19 +231,20 @@ impl OptimizerRule for KeysFromTheOtherSide {
     }
 
     fn rewrite(&self, plan: LogicalPlan, _config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
-        Ok(unless_failed(aggregate_restricted(&plan), plan))
+        Ok(unless_failed(other_side_restricted(&plan, &self.rows), plan))
     }
 }
 
-/// `plan` (a join) with its aggregate side restricted to the keys the other side can match.
-fn aggregate_restricted(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
+/// `plan` (a join) with one side (an aggregate, or a table worth it by `rows`) restricted
+/// to the keys the other side can match.
+fn other_side_restricted(plan: &LogicalPlan, rows: &TableRows) -> Result<Option<LogicalPlan>> {
     let LogicalPlan::Join(join) = plan else {
         return Ok(None);
     };
     if join.null_equality != datafusion::common::NullEquality::NullEqualsNothing {
         return Ok(None);
     }
-    // the aggregate's rows that match no row of the other side never reach the output:
+    // the restricted side's rows that match no row of the other side never reach the output:
     // true of the right side of these joins, and of either side of an inner join
     let mut sides = vec![];
     if matches!(
@@ -256,7 +266,11 @@ fn aggregate_restricted(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
             let Some((keys, key)) = restricting_keys(this, this_key) else {
                 continue;
             };
-            if let Some(filtered) = restrict_groups(other, other_key, &keys, &key)? {
+            let restricted = match restrict_groups(other, other_key, &keys, &key)? {
+                Some(plan) => Some(plan),
+                None => restrict_table(other, other_key, &keys, &key, this, rows)?,
+            };
+            if let Some(filtered) = restricted {
                 let (left, right) = if aggregate_on_left {
                     (filtered, join.right.as_ref().clone())
                 } else {
@@ -384,26 +398,12 @@ fn restrict_groups(
             {
                 return Ok(None);
             }
-            let Expr::Column(keys_col) = keys_column else {
+            let Some(input) = semi_joined_with_keys(a.input.clone(), group, keys, keys_column)? else {
                 return Ok(None);
             };
-            let keys = datafusion::logical_expr::LogicalPlanBuilder::from(keys.clone())
-                .project(vec![keys_column.clone()])?
-                .alias(SIDEWAYS)?
-                .build()?;
-            let input = Join::try_new(
-                a.input.clone(),
-                Arc::new(keys),
-                vec![(group.clone(), Expr::Column(Column::new(Some(SIDEWAYS), &keys_col.name)))],
-                None,
-                JoinType::LeftSemi,
-                datafusion::logical_expr::JoinConstraint::On,
-                datafusion::common::NullEquality::NullEqualsNothing,
-                false,
-            )?;
             Ok(Some(LogicalPlan::Aggregate(
                 datafusion::logical_expr::Aggregate::try_new(
-                    Arc::new(LogicalPlan::Join(input)),
+                    Arc::new(input),
                     a.group_expr.clone(),
                     a.aggr_expr.clone(),
                 )?,
@@ -411,6 +411,76 @@ fn restrict_groups(
         }
         _ => Ok(None),
     }
+}
+
+/// `table` (a table read, filtered, projected) semi-joined on `key` to the `keys_column`
+/// values of `keys`, when by the tables' row counts that is worth a pass over it: `keys`'
+/// table is smaller than `table`'s (probing them costs less than joining the rows they
+/// remove), and `table`'s is smaller than the largest `this` reads (the side whose key
+/// `keys` restricts). `None` otherwise, or when `table` is not such a read (restricted
+/// already, it is a join).
+fn restrict_table(
+    table: &LogicalPlan,
+    key: &Expr,
+    keys: &LogicalPlan,
+    keys_column: &Expr,
+    this: &LogicalPlan,
+    rows: &TableRows,
+) -> Result<Option<LogicalPlan>> {
+    let only_reads_a_table = table
+        .exists(|p| {
+            Ok(!matches!(
+                p,
+                LogicalPlan::SubqueryAlias(_)
+                    | LogicalPlan::Projection(_)
+                    | LogicalPlan::Filter(_)
+                    | LogicalPlan::TableScan(_)
+            ))
+        })
+        .map(|other_node| !other_node)
+        .unwrap_or(false);
+    if !only_reads_a_table || !matches!(key, Expr::Column(_)) {
+        return Ok(None);
+    }
+    let (Some(table_rows), Some(keys_rows), Some(this_rows)) = (
+        largest_table(table, rows),
+        largest_table(keys, rows),
+        largest_table(this, rows),
+    ) else {
+        return Ok(None);
+    };
+    if keys_rows >= table_rows || table_rows >= this_rows {
+        return Ok(None);
+    }
+    semi_joined_with_keys(Arc::new(table.clone()), key, keys, keys_column)
+}
+
+/// `input` semi-joined on `key` (one of its columns) to the `keys_column` values of `keys`,
+/// under the [`SIDEWAYS`] alias.
+fn semi_joined_with_keys(
+    input: Arc<LogicalPlan>,
+    key: &Expr,
+    keys: &LogicalPlan,
+    keys_column: &Expr,
+) -> Result<Option<LogicalPlan>> {
+    let Expr::Column(keys_col) = keys_column else {
+        return Ok(None);
+    };
+    let keys = datafusion::logical_expr::LogicalPlanBuilder::from(keys.clone())
+        .project(vec![keys_column.clone()])?
+        .alias(SIDEWAYS)?
+        .build()?;
+    let join = Join::try_new(
+        input,
+        Arc::new(keys),
+        vec![(key.clone(), Expr::Column(Column::new(Some(SIDEWAYS), &keys_col.name)))],
+        None,
+        JoinType::LeftSemi,
+        datafusion::logical_expr::JoinConstraint::On,
+        datafusion::common::NullEquality::NullEqualsNothing,
+        false,
+    )?;
+    Ok(Some(LogicalPlan::Join(join)))
 }
 
 #[derive(Debug, Default)]

@@ -254,6 +254,144 @@ output chosen to delta("out/chosen") mode overwrite
     );
 }
 
+/// A join to a table on a key the filtered table restricts (`where parts.p_kind == 1`, then
+/// `offers.o_cost` on the sale's part and supplier): the table, by row counts larger than
+/// the filtered one and smaller than this side's, is semi-joined with the filtered table's
+/// keys before it is joined (`semc_sideways` under the offers join), and every sale of a
+/// kept part is there with its offer's cost — a sale without an offer, an offer of a part
+/// not kept, null keys on both sides and an orphan part included in the data. A semi join
+/// of the sales with the sales themselves is left as it is.
+#[tokio::test]
+async fn a_table_is_restricted_to_the_keys_the_other_side_can_match() {
+    let dir = workspace(
+        "rewrite_sideways_table",
+        &[],
+        &[(
+            "w.sem",
+            r#"
+source parts from delta("t/parts") { p_id: int64 key
+  p_kind: int64 }
+source offers from delta("t/offers") {
+  o_part: int64
+  o_sup: int64
+  o_cost: int64
+  key (o_part, o_sup)
+}
+source sales from delta("t/sales") {
+  s_id: int64 key
+  s_part: int64
+  s_sup: int64
+  join parts many_to_one on s_part = parts.p_id
+  join offers many_to_one on s_part = offers.o_part and s_sup = offers.o_sup
+}
+model chosen from sales {
+  where parts.p_kind == 1
+  select { s_id, s_sup, cost = offers.o_cost }
+  sort s_id
+}
+output chosen to delta("out/chosen") mode overwrite
+model twins from sales {
+  where parts.p_kind == 1
+  join sales as other semi on s_part = other.s_part and other.s_id != s_id
+  select { s_id }
+  sort s_id
+}
+output twins to delta("out/twins") mode overwrite
+"#,
+        )],
+    );
+    int_table(
+        &dir.join("t/parts"),
+        &[
+            ("p_id", vec![Some(1), Some(2), Some(3)]),
+            ("p_kind", vec![Some(1), Some(2), Some(1)]),
+        ],
+    )
+    .await;
+    // offers of part 2 (not kept) and of a null part, none for (3, 20)
+    int_table(
+        &dir.join("t/offers"),
+        &[
+            ("o_part", vec![Some(1), Some(1), Some(2), Some(2), Some(3), None]),
+            (
+                "o_sup",
+                vec![Some(10), Some(20), Some(10), Some(20), Some(10), Some(10)],
+            ),
+            (
+                "o_cost",
+                vec![Some(100), Some(200), Some(300), Some(400), Some(500), Some(600)],
+            ),
+        ],
+    )
+    .await;
+    // sale 3 is of part 2, 5 of an orphan part, 6 of no part; 7 has no offer, 8 a null supplier
+    int_table(
+        &dir.join("t/sales"),
+        &[
+            ("s_id", (1..=10).map(Some).collect()),
+            (
+                "s_part",
+                vec![
+                    Some(1),
+                    Some(1),
+                    Some(2),
+                    Some(3),
+                    Some(9),
+                    None,
+                    Some(3),
+                    Some(1),
+                    Some(3),
+                    Some(2),
+                ],
+            ),
+            (
+                "s_sup",
+                vec![
+                    Some(10),
+                    Some(20),
+                    Some(10),
+                    Some(10),
+                    Some(10),
+                    Some(10),
+                    Some(20),
+                    None,
+                    Some(10),
+                    Some(20),
+                ],
+            ),
+        ],
+    )
+    .await;
+
+    let plan = logical_plan(&dir, "chosen");
+    assert!(
+        depth(&plan, "SubqueryAlias: semc_sideways") > depth(&plan, "Left Join:"),
+        "the offers joined are only the kept parts':\n{}",
+        plan.join("\n")
+    );
+    // the sales semi-joined with sales: not restricted (a pass over the largest table itself)
+    let twins = logical_plan(&dir, "twins");
+    assert!(
+        !twins.iter().any(|l| l.contains("semc_sideways")),
+        "{}",
+        twins.join("\n")
+    );
+    run(&dir);
+    let ids = |ids: &[&str]| ids.iter().map(|i| vec![i.to_string()]).collect::<Vec<_>>();
+    assert_eq!(written(&dir, "twins").await, ids(&["1", "2", "4", "7", "8", "9"]));
+    assert_eq!(
+        written(&dir, "chosen").await,
+        rows(&[
+            ["1", "10", "100"],
+            ["2", "20", "200"],
+            ["4", "10", "500"],
+            ["7", "20", "NULL"],
+            ["8", "NULL", "NULL"],
+            ["9", "10", "500"]
+        ])
+    );
+}
+
 /// A filtered later hop of a dotted path (`ord.cust.c_seg == 1`) joins its parent first
 /// (orders to the chosen customers), and the base table joins that: the plan shows the
 /// customer join below the item-to-order join, and the rows are those of the path's
