@@ -28,6 +28,7 @@ pub mod extensions;
 pub mod files;
 pub mod functions;
 pub mod ids;
+mod in_turn;
 mod like;
 mod mapped;
 mod pinned;
@@ -66,6 +67,8 @@ pub fn session_with(partitions: usize, memory_limit: Option<usize>) -> SessionCo
     let rows = Arc::new(TableRows::default());
     // delta-rs's write nodes and semc's closure become execution plans
     let state = state_builder(config(partitions), memory_limit, &rows)
+        // after `EveryRowComparisons`; not on a cluster, whose nodes would not decode it
+        .with_physical_optimizer_rule(Arc::new(in_turn::ConditionsInTurn))
         .with_query_planner(Arc::new(SemcPlanner))
         .build();
     with_pinned_schema(state, rows)
