@@ -256,9 +256,9 @@ fn other_side_restricted(plan: &LogicalPlan, rows: &TableRows) -> Result<Option<
     if join.join_type == JoinType::Inner {
         sides.push(true);
     }
-    for aggregate_on_left in sides {
+    for restricted_on_left in sides {
         for (l, r) in &join.on {
-            let (this, this_key, other, other_key) = if aggregate_on_left {
+            let (this, this_key, other, other_key) = if restricted_on_left {
                 (&join.right, r, &join.left, l)
             } else {
                 (&join.left, l, &join.right, r)
@@ -271,7 +271,7 @@ fn other_side_restricted(plan: &LogicalPlan, rows: &TableRows) -> Result<Option<
                 None => restrict_table(other, other_key, &keys, &key, this, rows)?,
             };
             if let Some(filtered) = restricted {
-                let (left, right) = if aggregate_on_left {
+                let (left, right) = if restricted_on_left {
                     (filtered, join.right.as_ref().clone())
                 } else {
                     (join.left.as_ref().clone(), filtered)
