@@ -110,7 +110,7 @@ impl Condition {
             .map(|i| schema.fields().get(*i).cloned())
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| {
-                DataFusionError::Internal("semc_in_turn: a condition reads no column of its input".into())
+                DataFusionError::Internal("semc_in_turn: a condition reads a column its input does not have".into())
             })?;
         Ok(Condition {
             whole,
