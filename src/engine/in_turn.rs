@@ -121,13 +121,16 @@ impl Condition {
     }
 
     /// The rows of `batch` this condition holds for (true; null and false are not), among
-    /// `kept` (all rows when `None`).
+    /// `kept` (all rows when `None`); not evaluated when `kept` has no row.
     fn holds(&self, batch: &RecordBatch, kept: Option<&BooleanBuffer>) -> Result<BooleanBuffer> {
         let rows = batch.num_rows();
         let Some(kept) = kept else {
             return truth(self.whole.evaluate(batch)?, rows);
         };
         let count = kept.count_set_bits();
+        if count == 0 {
+            return Ok(kept.clone());
+        }
         if count as f64 > rows as f64 * KEPT_FEW {
             return Ok(kept & &truth(self.whole.evaluate(batch)?, rows)?);
         }
@@ -209,9 +212,6 @@ impl PhysicalExpr for InTurn {
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
         let mut kept: Option<BooleanBuffer> = None;
         for condition in &self.conditions {
-            if kept.as_ref().is_some_and(|k| k.count_set_bits() == 0) {
-                break;
-            }
             kept = Some(condition.holds(batch, kept.as_ref())?);
         }
         let kept = kept.unwrap_or_else(|| BooleanBuffer::new_set(batch.num_rows()));

@@ -427,19 +427,16 @@ fn restrict_table(
     this: &LogicalPlan,
     rows: &TableRows,
 ) -> Result<Option<LogicalPlan>> {
-    let only_reads_a_table = table
-        .exists(|p| {
-            Ok(!matches!(
-                p,
-                LogicalPlan::SubqueryAlias(_)
-                    | LogicalPlan::Projection(_)
-                    | LogicalPlan::Filter(_)
-                    | LogicalPlan::TableScan(_)
-            ))
-        })
-        .map(|other_node| !other_node)
-        .unwrap_or(false);
-    if !only_reads_a_table || !matches!(key, Expr::Column(_)) {
+    let more_than_a_read = |p: &LogicalPlan| {
+        Ok(!matches!(
+            p,
+            LogicalPlan::SubqueryAlias(_)
+                | LogicalPlan::Projection(_)
+                | LogicalPlan::Filter(_)
+                | LogicalPlan::TableScan(_)
+        ))
+    };
+    if table.exists(more_than_a_read).unwrap_or(true) || !matches!(key, Expr::Column(_)) {
         return Ok(None);
     }
     let (Some(table_rows), Some(keys_rows), Some(this_rows)) = (
