@@ -35,6 +35,7 @@ mod pinned;
 mod planned;
 mod ranges;
 pub mod rewrites;
+mod runs;
 pub mod unnest;
 
 pub use changes::changed_keys;
@@ -69,6 +70,8 @@ pub fn session_with(partitions: usize, memory_limit: Option<usize>) -> SessionCo
     let state = state_builder(config(partitions), memory_limit, &rows)
         // after `EveryRowComparisons`; not on a cluster, whose nodes would not decode it
         .with_physical_optimizer_rule(Arc::new(in_turn::ConditionsInTurn))
+        // not on a cluster either
+        .with_physical_optimizer_rule(Arc::new(runs::RunsOfEqualKeys))
         .with_query_planner(Arc::new(SemcPlanner))
         .build();
     with_pinned_schema(state, rows)

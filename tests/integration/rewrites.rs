@@ -1096,3 +1096,156 @@ async fn ranges_of_one_column_joined_by_or_are_one_range() {
         assert_eq!(written(&dir, name).await, want, "`{condition}`");
     }
 }
+
+/// A partial aggregate first merges runs of equal keys (`engine/runs.rs`). Over a table
+/// written in its key's order, each run becomes one row of partial state and no partition
+/// is handed to the hash aggregate; over keys in no order, the rows past each partition's
+/// first 100,000 are. Both give the rows computed here: runs of 1 to 7 rows, runs cut by
+/// batch boundaries, a key whose rows come in two runs far apart, runs of null keys, a
+/// second key that cuts runs in two, null values; 300,000 rows.
+#[tokio::test]
+async fn a_partial_aggregate_merges_runs_of_equal_keys_first() {
+    use datafusion::arrow::array::{Float64Array, Int64Array, StringArray};
+    use std::collections::BTreeMap;
+    let dir = workspace(
+        "rewrite_runs",
+        &[],
+        &[(
+            "w.sem",
+            r#"
+source line from delta("t/line") {
+  id: int64 key
+  k: int64
+  g: string
+  v: int64
+  f: float64
+}
+model by_key from line {
+  group by k
+  aggregate { n = count(), total = sum(v), most = max(f), least = min(g), mean = avg(v) }
+  sort k
+}
+model by_two from line {
+  group by k, g
+  aggregate { n = count(v), total = sum(v) }
+  sort k, g
+}
+model by_scattered from line {
+  group by s = id * 7919 % 13
+  aggregate { n = count(), total = sum(v) }
+  sort s
+}
+output by_key to delta("out/by_key") mode overwrite
+output by_two to delta("out/by_two") mode overwrite
+output by_scattered to delta("out/by_scattered") mode overwrite
+"#,
+        )],
+    );
+    let n = 300_000i64;
+    // runs of 1 to 7 rows; every 101st run's key is null; the last 500 rows are key 7 again
+    let mut key = Vec::with_capacity(n as usize);
+    let (mut current, mut left) = (0i64, 1i64);
+    for _ in 0..n - 500 {
+        if left == 0 {
+            current += 1;
+            left = current % 7 + 1;
+        }
+        left -= 1;
+        key.push((current % 101 != 50).then_some(current));
+    }
+    key.extend(std::iter::repeat_n(Some(7), 500));
+    // a second key that changes every 5 rows: some runs of `k` are two runs of `k, g`
+    let g = |i: i64| if (i / 5) % 2 == 0 { "a" } else { "b" };
+    let v = |i: i64| (i % 9 != 0).then_some(i % 1000);
+    let f = |i: i64| (i % 11 != 0).then_some((i % 97) as f64 * 0.5);
+    crate::fixtures::table(
+        &dir.join("t/line"),
+        vec![
+            column("id", Int64Array::from_iter_values(0..n)),
+            column("k", Int64Array::from(key.clone())),
+            column("g", StringArray::from_iter_values((0..n).map(g))),
+            column("v", Int64Array::from_iter((0..n).map(v))),
+            column("f", Float64Array::from_iter((0..n).map(f))),
+        ],
+    )
+    .await;
+
+    for (output, handed_over) in [("by_key", false), ("by_two", false), ("by_scattered", true)] {
+        let (code, out, err) = semc(&["explain", dir.to_str().unwrap(), "--analyze", "--output", output]);
+        assert_eq!(code, 0, "{err}");
+        let physical = out.split("== physical plan").nth(1).unwrap_or_default();
+        // the partitions the node handed to the hash aggregate, from its metrics
+        let hashed: String = physical
+            .split("RunsFirstExec")
+            .nth(1)
+            .and_then(|node| node.split("hashed_partitions=").nth(1))
+            .unwrap_or_default()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        assert_eq!(hashed != "0", handed_over, "{output}: {physical}");
+    }
+    run(&dir);
+
+    let text = |x: Option<i64>| x.map_or("NULL".to_string(), |x| x.to_string());
+    let mut by_key: BTreeMap<Option<i64>, Group> = BTreeMap::new();
+    let mut by_two: BTreeMap<(Option<i64>, &str), Group> = BTreeMap::new();
+    let mut by_scattered: BTreeMap<i64, Group> = BTreeMap::new();
+    for i in 0..n {
+        let k = key[i as usize];
+        by_key.entry(k).or_default().add(v(i), f(i), g(i));
+        by_two.entry((k, g(i))).or_default().add(v(i), f(i), g(i));
+        by_scattered.entry(i * 7919 % 13).or_default().add(v(i), f(i), g(i));
+    }
+    // `sort k` puts the null key last
+    let mut expected_by_key: Vec<Vec<String>> = by_key
+        .iter()
+        .map(|(k, e)| {
+            let mean = e
+                .total
+                .map_or("NULL".to_string(), |t| format!("{:?}", t as f64 / e.values as f64));
+            let most = e.most.map_or("NULL".to_string(), |m| format!("{m:?}"));
+            vec![text(*k), e.rows.to_string(), text(e.total), most, e.least.clone(), mean]
+        })
+        .collect();
+    expected_by_key.rotate_left(1);
+    let mut expected_by_two: Vec<Vec<String>> = by_two
+        .iter()
+        .map(|((k, g), e)| vec![text(*k), g.to_string(), e.values.to_string(), text(e.total)])
+        .collect();
+    expected_by_two.rotate_left(2);
+    let expected_by_scattered: Vec<Vec<String>> = by_scattered
+        .iter()
+        .map(|(s, e)| vec![s.to_string(), e.rows.to_string(), text(e.total)])
+        .collect();
+    assert!(expected_by_key.len() > 60_000, "{}", expected_by_key.len());
+    assert_eq!(written(&dir, "by_key").await, expected_by_key);
+    assert_eq!(written(&dir, "by_two").await, expected_by_two);
+    assert_eq!(written(&dir, "by_scattered").await, expected_by_scattered);
+}
+
+/// A group's aggregates, computed one row at a time.
+#[derive(Default)]
+struct Group {
+    rows: i64,
+    values: i64,
+    total: Option<i64>,
+    most: Option<f64>,
+    least: String,
+}
+
+impl Group {
+    fn add(&mut self, v: Option<i64>, f: Option<f64>, g: &str) {
+        self.rows += 1;
+        if let Some(v) = v {
+            self.values += 1;
+            self.total = Some(self.total.unwrap_or(0) + v);
+        }
+        if let Some(f) = f {
+            self.most = Some(self.most.map_or(f, |m| m.max(f)));
+        }
+        if self.least.is_empty() || g < self.least.as_str() {
+            self.least = g.to_string();
+        }
+    }
+}
