@@ -34,7 +34,9 @@ use datafusion::physical_expr::{GroupsAccumulatorAdapter, PhysicalExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::execution_plan::replace_children_if_necessary;
-use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, RecordOutput,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, InputOrderMode, PlanProperties};
 use futures::{StreamExt, TryStreamExt};
@@ -182,27 +184,27 @@ impl ExecutionPlan for RunsFirstExec {
         let (hashed, hand_off) = (Arc::clone(&self.hashed), Arc::clone(&self.hand_off));
         let metrics = BaselineMetrics::new(&self.metrics, partition);
         let handed_over = MetricBuilder::new(&self.metrics).counter("hashed_partitions", partition);
+        let merging = metrics.clone();
         let rest = futures::stream::once(async move {
-            let (probed, seen, input) = merge.probe(input, &metrics).await?;
+            let (probed, seen, input) = merge.probe(input, &merging).await?;
             let probed = futures::stream::iter(probed.into_iter().map(Ok));
             if !seen.in_runs() {
                 // the partial aggregate as planned takes the rest of this partition
                 handed_over.add(1);
                 hand_off.put(partition, input);
-                let hashed = hashed
-                    .execute(partition, context)?
-                    .inspect_ok(move |batch| metrics.record_output(batch.num_rows()));
+                let hashed = hashed.execute(partition, context)?;
                 return Ok::<_, DataFusionError>(probed.chain(hashed).boxed());
             }
             let merged = input.map(move |batch| {
-                let _timer = metrics.elapsed_compute().timer();
-                let merged = merge.merge(&batch?)?.0;
-                metrics.record_output(merged.num_rows());
-                Ok(merged)
+                let _timer = merging.elapsed_compute().timer();
+                Ok(merge.merge(&batch?)?.0)
             });
             Ok(probed.chain(merged).boxed())
         })
-        .try_flatten();
+        .try_flatten()
+        .inspect_ok(move |batch| {
+            batch.record_output(&metrics);
+        });
         Ok(Box::pin(RecordBatchStreamAdapter::new(self.merge.schema.clone(), rest)))
     }
 }
@@ -293,7 +295,6 @@ impl RunMerge {
             distinct.extend(rows.iter().map(|row| hasher.hash_one(row.as_ref())));
             probed.rows += batch.num_rows();
             probed.runs += batch_merged.num_rows();
-            metrics.record_output(batch_merged.num_rows());
             merged.push(batch_merged);
         }
         probed.distinct = distinct.len();
