@@ -35,7 +35,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::execution_plan::replace_children_if_necessary;
 use datafusion::physical_plan::metrics::{
-    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, RecordOutput,
+    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricValue, MetricsSet, RecordOutput,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, InputOrderMode, PlanProperties};
@@ -174,8 +174,24 @@ impl ExecutionPlan for RunsFirstExec {
         Ok(Arc::new(RunsFirstExec::try_new(hashed, input)?))
     }
 
+    /// Its own metrics and the hash aggregate's, but for the rows, bytes and batches that
+    /// aggregate gave, which are counted here already.
     fn metrics(&self) -> Option<MetricsSet> {
-        Some(self.metrics.clone_inner())
+        let mut all = self.metrics.clone_inner();
+        for metric in self.hashed.metrics().iter().flat_map(|m| m.iter()) {
+            let output = matches!(
+                metric.value(),
+                MetricValue::OutputRows(_)
+                    | MetricValue::OutputBytes(_)
+                    | MetricValue::OutputBatches(_)
+                    | MetricValue::StartTimestamp(_)
+                    | MetricValue::EndTimestamp(_)
+            );
+            if !output {
+                all.push(Arc::clone(metric));
+            }
+        }
+        Some(all)
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
