@@ -8,7 +8,7 @@
 //! orders at SF 10 (TPC-H Q18), each probe a miss in a table of 15 M groups.
 //!
 //! [`RunsOfEqualKeys`] (a physical rule) puts a [`RunsFirstExec`] in place of each partial
-//! grouped aggregate. Each partition's first rows (at least [`PROBE_ROWS`]) are merged run by
+//! grouped aggregate. Each partition's first [`PROBE_ROWS`] rows (or all it has) are merged run by
 //! run — the rows of a run, adjacent and with equal keys, one group — and tell whether the
 //! input comes in runs: when the runs are at most half the rows and at most twice the
 //! distinct keys (a hash table would not merge many more), every later batch is merged the
@@ -62,8 +62,11 @@ impl PhysicalOptimizerRule for RunsOfEqualKeys {
             if !mergeable_by_runs(aggregate) {
                 return Ok(Transformed::no(node));
             }
-            let runs_first = RunsFirstExec::try_new(Arc::clone(&node), Arc::clone(aggregate.input()))?;
-            Ok(Transformed::yes(Arc::new(runs_first) as Arc<dyn ExecutionPlan>))
+            // one that cannot be built stays the aggregate as planned
+            match RunsFirstExec::try_new(Arc::clone(&node), Arc::clone(aggregate.input())) {
+                Ok(runs_first) => Ok(Transformed::yes(Arc::new(runs_first) as Arc<dyn ExecutionPlan>)),
+                Err(_) => Ok(Transformed::no(node)),
+            }
         })
         .map(|t| t.data)
     }
