@@ -1119,7 +1119,7 @@ source line from delta("t/line") {
   g: string
   v: int64
   f: float64
-  p: decimal(12, 2)
+  p: decimal(30, 2)
 }
 model by_key from line {
   group by k
@@ -1193,7 +1193,7 @@ output by_scattered to delta("out/by_scattered") mode overwrite
             .take_while(char::is_ascii_digit)
             .collect();
         assert_eq!(hashed != "0", handed_over, "{output}: {physical}");
-        // a decimal sum is semc's checked one, with its own accumulator
+        // a sum of decimals that may reach 29 digits is semc's checked sum, its own accumulator
         if output == "by_key" {
             assert!(physical.contains("semc_checked_sum"), "{physical}");
         }
