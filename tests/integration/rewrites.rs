@@ -1172,7 +1172,7 @@ output by_scattered to delta("out/by_scattered") mode overwrite
             column(
                 "p",
                 Decimal128Array::from_iter((0..n).map(p))
-                    .with_precision_and_scale(12, 2)
+                    .with_precision_and_scale(30, 2)
                     .unwrap(),
             ),
         ],
