@@ -284,7 +284,12 @@ impl RunMerge {
                 .as_ref()
                 .map(|f| f.evaluate(batch)?.into_array(batch.num_rows()))
                 .transpose()?;
-            let filter = filter.as_ref().and_then(|f| f.as_any().downcast_ref::<BooleanArray>());
+            let filter = match &filter {
+                Some(f) => Some(f.as_any().downcast_ref::<BooleanArray>().ok_or_else(|| {
+                    DataFusionError::Internal("semc runs: an aggregate's filter is not boolean".into())
+                })?),
+                None => None,
+            };
             let mut accumulator = groups_accumulator(aggregate)?;
             accumulator.update_batch(&values, &run_of_row, filter, runs.len())?;
             columns.extend(accumulator.state(EmitTo::All)?);
