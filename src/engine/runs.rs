@@ -173,8 +173,8 @@ impl ExecutionPlan for RunsFirstExec {
         let input = children
             .pop()
             .ok_or_else(|| DataFusionError::Internal("semc runs: an aggregate has one input".into()))?;
-        let hashed = replace_children_if_necessary(Arc::clone(&self.hashed), vec![Arc::clone(&input)])?;
-        Ok(Arc::new(RunsFirstExec::try_new(hashed, input)?))
+        // the aggregate as planned, over a hand-off of the new input's properties
+        Ok(Arc::new(RunsFirstExec::try_new(Arc::clone(&self.hashed), input)?))
     }
 
     /// Its own metrics and the hash aggregate's, but for the rows, bytes and batches that
