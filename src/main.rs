@@ -335,6 +335,12 @@ fn main() -> ExitCode {
         }
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rt.block_on(dispatch(cli))));
+    // The runtime is left to the process's end, not shut down: a run that failed early can
+    // leave a blocking thread waiting on a task of this runtime (delta-kernel replaying a
+    // table's log, which an output no longer needs), and a shut-down runtime drops that task,
+    // which delta-kernel's executor reports as a panic. The command's result is known here,
+    // and what it wrote was committed or not before `dispatch` returned.
+    std::mem::forget(rt);
     match result {
         Ok(code) => code,
         Err(_) => ExitCode::from(2),
