@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 
 mod all_of;
 pub mod arguments;
+mod buckets;
 mod changes;
 pub mod checked;
 pub mod closure;
@@ -27,6 +28,7 @@ mod estimates;
 pub mod extensions;
 pub mod files;
 pub mod functions;
+mod hand_off;
 pub mod ids;
 mod in_turn;
 mod like;
@@ -72,6 +74,7 @@ pub fn session_with(partitions: usize, memory_limit: Option<usize>) -> SessionCo
         .with_physical_optimizer_rule(Arc::new(in_turn::ConditionsInTurn))
         // not on a cluster either
         .with_physical_optimizer_rule(Arc::new(runs::RunsOfEqualKeys))
+        .with_physical_optimizer_rule(Arc::new(buckets::ManyGroupsInBuckets))
         .with_query_planner(Arc::new(SemcPlanner))
         .build();
     with_pinned_schema(state, rows)

@@ -40,10 +40,12 @@ use datafusion::physical_plan::metrics::{
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, InputOrderMode, PlanProperties};
 use futures::{StreamExt, TryStreamExt};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use super::hand_off::HandOffExec;
 
 /// The rows of each partition that tell whether it comes in runs (DataFusion's own probe of
 /// a partial aggregate reads as many).
@@ -120,10 +122,7 @@ impl RunsFirstExec {
             filters: planned.filter_expr().to_vec(),
             schema: planned.schema(),
         });
-        let hand_off = Arc::new(HandOffExec {
-            properties: Arc::clone(input.properties()),
-            streams: Mutex::default(),
-        });
+        let hand_off = Arc::new(HandOffExec::new(&input));
         let hashed = replace_children_if_necessary(aggregate, vec![Arc::clone(&hand_off) as Arc<dyn ExecutionPlan>])?;
         Ok(RunsFirstExec {
             hashed,
@@ -342,66 +341,4 @@ fn groups_accumulator(aggregate: &Arc<AggregateFunctionExpr>) -> Result<Box<dyn 
     Ok(Box::new(GroupsAccumulatorAdapter::new(move || {
         aggregate.create_accumulator()
     })))
-}
-
-/// The leaf the partial aggregate as planned reads: each partition's input, handed over by
-/// the [`RunsFirstExec`] that probed it.
-struct HandOffExec {
-    properties: Arc<PlanProperties>,
-    streams: Mutex<HashMap<usize, SendableRecordBatchStream>>,
-}
-
-impl fmt::Debug for HandOffExec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("HandOffExec")
-    }
-}
-
-impl HandOffExec {
-    fn put(&self, partition: usize, stream: SendableRecordBatchStream) {
-        self.streams
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(partition, stream);
-    }
-}
-
-impl DisplayAs for HandOffExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("HandOffExec")
-    }
-}
-
-impl ExecutionPlan for HandOffExec {
-    fn name(&self) -> &str {
-        "HandOffExec"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    #[allow(deprecated)]
-    fn with_new_children(self: Arc<Self>, _children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
-    }
-
-    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
-        self.streams
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&partition)
-            .ok_or_else(|| DataFusionError::Internal(format!("semc runs: partition {partition} was not handed over")))
-    }
 }

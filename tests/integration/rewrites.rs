@@ -1214,7 +1214,27 @@ output by_scattered to delta("out/by_scattered") mode overwrite
             .add(v(i), f(i), g(i), p(i));
     }
     // `sort k` puts the null key last
-    let mut expected_by_key: Vec<Vec<String>> = by_key
+    let expected_by_key = rows_by_key(&by_key);
+    let mut expected_by_two: Vec<Vec<String>> = by_two
+        .iter()
+        .map(|((k, g), e)| vec![text(*k), g.to_string(), e.values.to_string(), text(e.total)])
+        .collect();
+    expected_by_two.rotate_left(2);
+    let expected_by_scattered: Vec<Vec<String>> = by_scattered
+        .iter()
+        .map(|(s, e)| vec![s.to_string(), e.rows.to_string(), text(e.total)])
+        .collect();
+    assert!(expected_by_key.len() > 60_000, "{}", expected_by_key.len());
+    assert_eq!(written(&dir, "by_key").await, expected_by_key);
+    assert_eq!(written(&dir, "by_two").await, expected_by_two);
+    assert_eq!(written(&dir, "by_scattered").await, expected_by_scattered);
+}
+
+/// The rows of `group by k aggregate { n = count(), total = sum(v), most = max(f), least =
+/// min(g), mean = avg(v), paid = sum(p * 3) } sort k` as semc writes them: the null key last.
+fn rows_by_key(groups: &std::collections::BTreeMap<Option<i64>, Group>) -> Vec<Vec<String>> {
+    let text = |x: Option<i64>| x.map_or("NULL".to_string(), |x| x.to_string());
+    let mut rows: Vec<Vec<String>> = groups
         .iter()
         .map(|(k, e)| {
             let mean = e
@@ -1236,20 +1256,125 @@ output by_scattered to delta("out/by_scattered") mode overwrite
             ]
         })
         .collect();
-    expected_by_key.rotate_left(1);
+    if groups.contains_key(&None) {
+        rows.rotate_left(1);
+    }
+    rows
+}
+
+/// A final aggregate whose partition receives over a million rows of partial state (here
+/// 2.5 M rows in about two rows a key, so the partial aggregates pass them on) computes its
+/// groups one bucket of them at a time, the buckets split by a hash of the keys: the rows
+/// are those of one hash table of every group, for one key or two, nulls included. A final
+/// aggregate of few groups stays the aggregate as planned.
+#[tokio::test]
+async fn a_final_aggregate_of_many_groups_is_computed_bucket_by_bucket() {
+    use datafusion::arrow::array::{Decimal128Array, Float64Array, Int64Array, StringArray};
+    use std::collections::BTreeMap;
+    let dir = workspace(
+        "rewrite_buckets",
+        &[],
+        &[
+            // two partitions, as on the 2-core machines the sizes here assume
+            ("semc.toml", "[profile.default]\npartitions = 2\n"),
+            (
+                "w.sem",
+                r#"
+source line from delta("t/line") {
+  id: int64 key
+  k: int64
+  g: string
+  v: int64
+  f: float64
+  p: decimal(30, 2)
+}
+model by_key from line {
+  group by k
+  aggregate { n = count(), total = sum(v), most = max(f), least = min(g), mean = avg(v), paid = sum(p * 3) }
+  sort k
+}
+model by_two from line {
+  group by k, g
+  aggregate { n = count(), total = sum(v) }
+  sort k, g
+}
+model by_few from line {
+  group by s = id % 13
+  aggregate { n = count(), total = sum(v) }
+  sort s
+}
+output by_key to delta("out/by_key") mode overwrite
+output by_two to delta("out/by_two") mode overwrite
+output by_few to delta("out/by_few") mode overwrite
+"#,
+            ),
+        ],
+    );
+    let n = 2_500_000i64;
+    // keys scattered over 1.25 M values (one row a key in 13 is null), so no run forms
+    let k = |i: i64| (i % 13 != 6).then_some(i * 7919 % 1_250_003);
+    let g = |i: i64| if i % 3 == 0 { "a" } else { "b" };
+    let v = |i: i64| (i % 9 != 0).then_some(i % 1000);
+    let f = |i: i64| (i % 11 != 0).then_some((i % 97) as f64 * 0.5);
+    let p = |i: i64| (i % 7 != 0).then_some(i128::from(i % 10_000 - 5_000));
+    crate::fixtures::table(
+        &dir.join("t/line"),
+        vec![
+            column("id", Int64Array::from_iter_values(0..n)),
+            column("k", Int64Array::from_iter((0..n).map(k))),
+            column("g", StringArray::from_iter_values((0..n).map(g))),
+            column("v", Int64Array::from_iter((0..n).map(v))),
+            column("f", Float64Array::from_iter((0..n).map(f))),
+            column(
+                "p",
+                Decimal128Array::from_iter((0..n).map(p))
+                    .with_precision_and_scale(30, 2)
+                    .unwrap(),
+            ),
+        ],
+    )
+    .await;
+
+    for (output, bucketed) in [("by_key", true), ("by_two", true), ("by_few", false)] {
+        let (code, out, err) = semc(&["explain", dir.to_str().unwrap(), "--analyze", "--output", output]);
+        assert_eq!(code, 0, "{err}");
+        let physical = out.split("== physical plan").nth(1).unwrap_or_default();
+        // the partitions computed bucket by bucket, from the node's metrics
+        let partitions: String = physical
+            .split("BucketsFirstExec")
+            .nth(1)
+            .and_then(|node| node.split("bucketed_partitions=").nth(1))
+            .unwrap_or("0")
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        assert_eq!(partitions == "2", bucketed, "{output}: {physical}");
+    }
+    run(&dir);
+
+    let text = |x: Option<i64>| x.map_or("NULL".to_string(), |x| x.to_string());
+    let mut by_key: BTreeMap<Option<i64>, Group> = BTreeMap::new();
+    let mut by_two: BTreeMap<(Option<i64>, &str), Group> = BTreeMap::new();
+    let mut by_few: BTreeMap<i64, Group> = BTreeMap::new();
+    for i in 0..n {
+        by_key.entry(k(i)).or_default().add(v(i), f(i), g(i), p(i));
+        by_two.entry((k(i), g(i))).or_default().add(v(i), f(i), g(i), p(i));
+        by_few.entry(i % 13).or_default().add(v(i), f(i), g(i), p(i));
+    }
     let mut expected_by_two: Vec<Vec<String>> = by_two
         .iter()
-        .map(|((k, g), e)| vec![text(*k), g.to_string(), e.values.to_string(), text(e.total)])
+        .map(|((k, g), e)| vec![text(*k), g.to_string(), e.rows.to_string(), text(e.total)])
         .collect();
+    // `sort k, g` puts the null key's two rows last
     expected_by_two.rotate_left(2);
-    let expected_by_scattered: Vec<Vec<String>> = by_scattered
+    let expected_by_few: Vec<Vec<String>> = by_few
         .iter()
         .map(|(s, e)| vec![s.to_string(), e.rows.to_string(), text(e.total)])
         .collect();
-    assert!(expected_by_key.len() > 60_000, "{}", expected_by_key.len());
-    assert_eq!(written(&dir, "by_key").await, expected_by_key);
+    assert!(by_key.len() > 1_000_000, "{}", by_key.len());
+    assert_eq!(written(&dir, "by_key").await, rows_by_key(&by_key));
     assert_eq!(written(&dir, "by_two").await, expected_by_two);
-    assert_eq!(written(&dir, "by_scattered").await, expected_by_scattered);
+    assert_eq!(written(&dir, "by_few").await, expected_by_few);
 }
 
 /// A group's aggregates, computed one row at a time.
