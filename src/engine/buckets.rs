@@ -7,15 +7,17 @@
 //! on memory, and fresh pages for tables that double as they grow.
 //!
 //! [`ManyGroupsInBuckets`] (a physical rule) puts a [`BucketsFirstExec`] in place of each
-//! final grouped aggregate. Each partition's input, once it passes [`BUCKET_FROM_ROWS`]
-//! rows, is split by a hash of its keys into [`BUCKETS`] buckets (a seed of its own, so a
-//! bucket's keys still spread over the aggregate's table); when the input ends, the
-//! aggregate as planned runs on one bucket after another, each a few thousand groups whose
-//! table stays in cache. Every row of a group is in the same bucket, in the order it came,
-//! so each bucket's groups are the groups the one table would have had. A partition whose
-//! input ends before [`BUCKET_FROM_ROWS`] rows — a final aggregate of few groups gets at most
-//! a row per group from each partial one — goes to the aggregate as planned, as does one
-//! whose buckets the memory pool cannot hold (that aggregate spills).
+//! final grouped aggregate. Each partition's first [`BUCKET_FROM_ROWS`] rows are probed:
+//! if they are at most [`ROWS_PER_GROUP`] rows a group (by the distinct hashes of their
+//! keys), the partition is split by that hash into [`BUCKETS`] buckets (a seed of its own,
+//! so a bucket's keys still spread over the aggregate's table), and when the input ends
+//! the aggregate as planned runs on one bucket after another, each a few thousand groups
+//! whose table stays in cache. Every row of a group is in the same bucket, in the order it
+//! came, so each bucket's groups are the groups the one table would have had. A partition
+//! that ends before [`BUCKET_FROM_ROWS`] rows — a final aggregate of few groups gets at
+//! most a row per group from each partial one — or holds more rows a group, goes to the
+//! aggregate as planned with what was read, as does one whose buckets the memory pool
+//! cannot hold (that aggregate spills).
 //!
 //! Local sessions only: a cluster's nodes decode no such plan node.
 
@@ -52,6 +54,11 @@ const BUCKETS: usize = 1 << BUCKET_BITS;
 
 /// The rows read before they are copied into their buckets, each bucket's in one batch.
 const ROWS_PER_SPLIT: usize = 1 << 19;
+
+/// The most rows a group, on average over the first [`BUCKET_FROM_ROWS`], at which a
+/// partition is split: the buckets hold every row where the aggregate holds a group's
+/// state (a row of partial state is about a group's size in the table).
+const ROWS_PER_GROUP: usize = 4;
 
 /// The hash of the buckets: not the repartition's (seed 0), whose partitions this splits,
 /// nor the aggregate's, whose table would see one bucket's keys share their top bits.
@@ -206,40 +213,23 @@ impl ExecutionPlan for BucketsFirstExec {
                 hand_off.put(partition, read_then(input_schema.clone(), read, rest));
                 hashed.execute(partition, Arc::clone(&context))
             };
-            let mut first = vec![];
-            let mut rows = 0;
-            while rows < BUCKET_FROM_ROWS {
-                let Some(batch) = input.next().await.transpose()? else {
-                    break;
-                };
-                let held = reservation.try_grow(batch.get_array_memory_size()).is_ok();
-                rows += batch.num_rows();
-                first.push(batch);
-                if !held {
-                    // no room for the buckets: the aggregate as planned takes them all
-                    reservation.free();
-                    return as_planned(first, input);
-                }
-            }
-            if rows < BUCKET_FROM_ROWS {
-                // few rows: the aggregate as planned takes them
-                reservation.free();
-                return as_planned(first, input);
-            }
             let mut buckets = Buckets::new(keys, reservation);
-            for batch in first {
-                let _timer = splitting.elapsed_compute().timer();
-                buckets.push(batch)?;
-            }
             while let Some(batch) = input.next().await.transpose()? {
                 let _timer = splitting.elapsed_compute().timer();
-                if !buckets.add(batch)? {
+                if let Some(refused) = buckets.add(batch)? {
                     // the pool holds no more: the aggregate as planned takes what was read
                     // (which it can spill) and the rest
-                    let (filled, reservation) = buckets.into_buckets()?;
-                    reservation.free();
-                    return as_planned(filled.into_iter().flat_map(|b| b.batches).collect(), input);
+                    let mut read = buckets.into_read();
+                    read.push(refused);
+                    return as_planned(read, input);
                 }
+                if buckets.probing() && buckets.rows >= BUCKET_FROM_ROWS && !buckets.probed_many_groups() {
+                    return as_planned(buckets.into_read(), input);
+                }
+            }
+            if buckets.probing() {
+                // few rows: the aggregate as planned takes them
+                return as_planned(buckets.into_read(), input);
             }
             bucketed.add(1);
             let (filled, reservation) = {
@@ -295,9 +285,14 @@ struct Bucket {
 }
 
 /// A partition's rows split into buckets by a hash of their keys, with the memory they hold.
+/// Until [`BUCKET_FROM_ROWS`] rows were read it is probing: nothing is split, and the keys'
+/// hashes tell how many groups the rows are.
 struct Buckets {
     keys: Vec<Arc<dyn PhysicalExpr>>,
     reservation: MemoryReservation,
+    rows: usize,
+    /// While probing, the distinct hashes seen.
+    seen: Option<DistinctHashes>,
     /// Rows read and not yet split, and each row's bucket.
     unsplit: Vec<RecordBatch>,
     unsplit_buckets: Vec<Vec<u8>>,
@@ -307,11 +302,12 @@ struct Buckets {
 }
 
 impl Buckets {
-    /// Buckets that hold the memory `reservation` counts (the batches [`Buckets::push`]ed).
     fn new(keys: Vec<Arc<dyn PhysicalExpr>>, reservation: MemoryReservation) -> Buckets {
         Buckets {
             keys,
             reservation,
+            rows: 0,
+            seen: Some(DistinctHashes::default()),
             unsplit: vec![],
             unsplit_buckets: vec![],
             unsplit_rows: 0,
@@ -320,22 +316,23 @@ impl Buckets {
         }
     }
 
-    /// Adds `batch` if the memory pool holds it; `false` (and `batch` dropped) if not.
-    fn add(&mut self, batch: RecordBatch) -> Result<bool> {
-        if self.reservation.try_grow(batch.get_array_memory_size()).is_err() {
-            return Ok(false);
-        }
-        self.push(batch)?;
-        Ok(true)
+    fn probing(&self) -> bool {
+        self.seen.is_some()
     }
 
-    /// Adds `batch`, whose memory the reservation counts already.
-    fn push(&mut self, batch: RecordBatch) -> Result<()> {
-        let rows = batch.num_rows();
-        if rows == 0 {
-            self.reservation.shrink(batch.get_array_memory_size());
-            return Ok(());
+    /// Whether the rows probed hold at most [`ROWS_PER_GROUP`] rows a group (the buckets
+    /// hold rows where the aggregate holds groups); probing ends.
+    fn probed_many_groups(&mut self) -> bool {
+        let groups = self.seen.take().map_or(0.0, |seen| seen.estimate());
+        groups * ROWS_PER_GROUP as f64 >= self.rows as f64
+    }
+
+    /// Adds `batch`, or gives it back if the memory pool cannot hold it.
+    fn add(&mut self, batch: RecordBatch) -> Result<Option<RecordBatch>> {
+        if self.reservation.try_grow(batch.get_array_memory_size()).is_err() {
+            return Ok(Some(batch));
         }
+        let rows = batch.num_rows();
         let keys = self
             .keys
             .iter()
@@ -344,17 +341,20 @@ impl Buckets {
         self.hashes.clear();
         self.hashes.resize(rows, 0);
         create_hashes(&keys, &BUCKET_HASH, &mut self.hashes)?;
+        if let Some(seen) = &mut self.seen {
+            seen.extend(&self.hashes);
+        }
         let shift = u64::BITS - BUCKET_BITS;
         self.unsplit_buckets
             .push(self.hashes.iter().map(|h| (h >> shift) as u8).collect());
         self.unsplit.push(batch);
+        self.rows += rows;
         self.unsplit_rows += rows;
-        if self.unsplit_rows >= ROWS_PER_SPLIT {
+        if !self.probing() && self.unsplit_rows >= ROWS_PER_SPLIT {
             self.split()?;
         }
-        Ok(())
+        Ok(None)
     }
-
     /// Copies the unsplit rows into their buckets, one batch a bucket.
     fn split(&mut self) -> Result<()> {
         if self.unsplit.is_empty() {
@@ -403,6 +403,13 @@ impl Buckets {
         Ok(())
     }
 
+    /// Every row read (split or not), for the aggregate as planned; the memory is its.
+    fn into_read(self) -> Vec<RecordBatch> {
+        self.reservation.free();
+        let split = self.filled.into_iter().flat_map(|b| b.batches);
+        split.chain(self.unsplit).collect()
+    }
+
     /// Each bucket that holds rows (its batches and their bytes), and the reservation that
     /// counts exactly those bytes.
     fn into_buckets(mut self) -> Result<(Vec<Bucket>, MemoryReservation)> {
@@ -410,5 +417,38 @@ impl Buckets {
         let filled: Vec<_> = self.filled.into_iter().filter(|b| !b.batches.is_empty()).collect();
         self.reservation.resize(filled.iter().map(|b| b.bytes).sum());
         Ok((filled, self.reservation))
+    }
+}
+
+/// How many distinct hashes a stream of them holds, estimated by linear counting: a bit
+/// of [`DistinctHashes::BITS`] set per hash, and the share left unset.
+struct DistinctHashes {
+    bits: Vec<u64>,
+}
+
+impl Default for DistinctHashes {
+    fn default() -> Self {
+        DistinctHashes {
+            bits: vec![0; Self::BITS / 64],
+        }
+    }
+}
+
+impl DistinctHashes {
+    /// Four bits per row probed: the estimate stays within a few percent up to there.
+    const BITS: usize = 4 * BUCKET_FROM_ROWS;
+
+    fn extend(&mut self, hashes: &[u64]) {
+        for h in hashes {
+            // the low bits: the bucket is the top ones
+            let bit = (*h as usize) % Self::BITS;
+            self.bits[bit / 64] |= 1 << (bit % 64);
+        }
+    }
+
+    fn estimate(&self) -> f64 {
+        let set: u32 = self.bits.iter().map(|w| w.count_ones()).sum();
+        let unset = (Self::BITS - set as usize).max(1) as f64;
+        -(Self::BITS as f64) * (unset / Self::BITS as f64).ln()
     }
 }

@@ -1266,7 +1266,8 @@ fn rows_by_key(groups: &std::collections::BTreeMap<Option<i64>, Group>) -> Vec<V
 /// 2.5 M rows in about two rows a key, so the partial aggregates pass them on) computes its
 /// groups one bucket of them at a time, the buckets split by a hash of the keys: the rows
 /// are those of one hash table of every group, for one key or two, nulls included. A final
-/// aggregate of few groups stays the aggregate as planned.
+/// aggregate of few groups, or of over a million rows that are more than 4 a group, stays
+/// the aggregate as planned.
 #[tokio::test]
 async fn a_final_aggregate_of_many_groups_is_computed_bucket_by_bucket() {
     use datafusion::arrow::array::{Decimal128Array, Float64Array, Int64Array, StringArray};
@@ -1303,9 +1304,15 @@ model by_few from line {
   aggregate { n = count(), total = sum(v) }
   sort s
 }
+model by_eighth from line {
+  group by e = id % 312500
+  aggregate { n = count(), total = sum(v) }
+  sort e
+}
 output by_key to delta("out/by_key") mode overwrite
 output by_two to delta("out/by_two") mode overwrite
 output by_few to delta("out/by_few") mode overwrite
+output by_eighth to delta("out/by_eighth") mode overwrite
 "#,
             ),
         ],
@@ -1335,7 +1342,14 @@ output by_few to delta("out/by_few") mode overwrite
     )
     .await;
 
-    for (output, bucketed) in [("by_key", true), ("by_two", true), ("by_few", false)] {
+    // by_eighth: 8 rows a key, none side by side, pass the partial aggregates too, but the
+    // probe finds more than 4 rows a group and leaves them to the aggregate as planned
+    for (output, bucketed) in [
+        ("by_key", true),
+        ("by_two", true),
+        ("by_few", false),
+        ("by_eighth", false),
+    ] {
         let (code, out, err) = semc(&["explain", dir.to_str().unwrap(), "--analyze", "--output", output]);
         assert_eq!(code, 0, "{err}");
         let physical = out.split("== physical plan").nth(1).unwrap_or_default();
@@ -1356,10 +1370,12 @@ output by_few to delta("out/by_few") mode overwrite
     let mut by_key: BTreeMap<Option<i64>, Group> = BTreeMap::new();
     let mut by_two: BTreeMap<(Option<i64>, &str), Group> = BTreeMap::new();
     let mut by_few: BTreeMap<i64, Group> = BTreeMap::new();
+    let mut by_eighth: BTreeMap<i64, Group> = BTreeMap::new();
     for i in 0..n {
         by_key.entry(k(i)).or_default().add(v(i), f(i), g(i), p(i));
         by_two.entry((k(i), g(i))).or_default().add(v(i), f(i), g(i), p(i));
         by_few.entry(i % 13).or_default().add(v(i), f(i), g(i), p(i));
+        by_eighth.entry(i % 312_500).or_default().add(v(i), f(i), g(i), p(i));
     }
     let mut expected_by_two: Vec<Vec<String>> = by_two
         .iter()
@@ -1367,14 +1383,17 @@ output by_few to delta("out/by_few") mode overwrite
         .collect();
     // `sort k, g` puts the null key's two rows last
     expected_by_two.rotate_left(2);
-    let expected_by_few: Vec<Vec<String>> = by_few
-        .iter()
-        .map(|(s, e)| vec![s.to_string(), e.rows.to_string(), text(e.total)])
-        .collect();
+    let counted = |groups: &BTreeMap<i64, Group>| -> Vec<Vec<String>> {
+        groups
+            .iter()
+            .map(|(s, e)| vec![s.to_string(), e.rows.to_string(), text(e.total)])
+            .collect()
+    };
     assert!(by_key.len() > 1_000_000, "{}", by_key.len());
     assert_eq!(written(&dir, "by_key").await, rows_by_key(&by_key));
     assert_eq!(written(&dir, "by_two").await, expected_by_two);
-    assert_eq!(written(&dir, "by_few").await, expected_by_few);
+    assert_eq!(written(&dir, "by_few").await, counted(&by_few));
+    assert_eq!(written(&dir, "by_eighth").await, counted(&by_eighth));
 }
 
 /// A group's aggregates, computed one row at a time.
