@@ -9,6 +9,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricValue, MetricsSet};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use std::collections::HashMap;
 use std::fmt;
@@ -83,4 +84,24 @@ impl ExecutionPlan for HandOffExec {
             .remove(&partition)
             .ok_or_else(|| DataFusionError::Internal(format!("semc: partition {partition} was not handed over")))
     }
+}
+
+/// A node's `own` metrics and those of the operator as `planned` behind its hand-off, but
+/// for the rows, bytes and batches that operator gave, which the node counts as its own.
+pub fn with_planned_metrics(own: &ExecutionPlanMetricsSet, planned: &Arc<dyn ExecutionPlan>) -> MetricsSet {
+    let mut all = own.clone_inner();
+    for metric in planned.metrics().iter().flat_map(|m| m.iter()) {
+        let output = matches!(
+            metric.value(),
+            MetricValue::OutputRows(_)
+                | MetricValue::OutputBytes(_)
+                | MetricValue::OutputBatches(_)
+                | MetricValue::StartTimestamp(_)
+                | MetricValue::EndTimestamp(_)
+        );
+        if !output {
+            all.push(Arc::clone(metric));
+        }
+    }
+    all
 }

@@ -35,7 +35,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::execution_plan::replace_children_if_necessary;
 use datafusion::physical_plan::metrics::{
-    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricValue, MetricsSet, RecordOutput,
+    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, RecordOutput,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, InputOrderMode, PlanProperties};
@@ -45,7 +45,7 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use super::hand_off::HandOffExec;
+use super::hand_off::{HandOffExec, with_planned_metrics};
 
 /// The rows of each partition that tell whether it comes in runs (DataFusion's own probe of
 /// a partial aggregate reads as many).
@@ -179,21 +179,7 @@ impl ExecutionPlan for RunsFirstExec {
     /// Its own metrics and the hash aggregate's, but for the rows, bytes and batches that
     /// aggregate gave, which are counted here already.
     fn metrics(&self) -> Option<MetricsSet> {
-        let mut all = self.metrics.clone_inner();
-        for metric in self.hashed.metrics().iter().flat_map(|m| m.iter()) {
-            let output = matches!(
-                metric.value(),
-                MetricValue::OutputRows(_)
-                    | MetricValue::OutputBytes(_)
-                    | MetricValue::OutputBatches(_)
-                    | MetricValue::StartTimestamp(_)
-                    | MetricValue::EndTimestamp(_)
-            );
-            if !output {
-                all.push(Arc::clone(metric));
-            }
-        }
-        Some(all)
+        Some(with_planned_metrics(&self.metrics, &self.hashed))
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
